@@ -1,0 +1,1 @@
+"""Russian state and military transport flights to Latin America: data, queries, charts."""
