@@ -1,0 +1,318 @@
+"""The evidence base: every raw table, its columns, types, keys and references.
+
+This module is the single description of data/raw. The build validates against it, the data dictionary is
+written from it, and the bad-input tests are generated from it. Each column is a :class:`Column`; each table
+a :class:`Table`. Raw files are UTF-8 CSV with a header row, one file per table, named ``<table>.csv``.
+
+Value conventions in raw CSV:
+
+* empty cell = unknown (null). Never write a guess into a fact column; use an ``inferred_*`` column.
+* ``ids`` columns hold one or more ids separated by ``;`` (e.g. ``S1;S16``).
+* ``timespec`` columns hold a time as reported, in the small grammar of :mod:`analysis.timespec`
+  (``2008-09-10T16:50Z``, ``2026-02-04T23:34+03:00``, ``2019-03-23``, ``2026-02-01 evening``,
+  ``2026-01 late``, ``2019-03``, ``--02-07`` for a day whose year is not stated). A time of day always
+  carries an explicit offset; a bare date is read in the zone of the place (or the row's ``tz``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Column", "Table", "TABLES", "ID_PATTERN", "SAFE_ID_PATTERN", "table"]
+
+#: ids that end up in file names (episodes) must match this: lowercase, digits and dashes only.
+SAFE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
+#: other ids: letters, digits, dot, underscore, dash.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # str | id | safe_id | ids | int | float | bool | date | timespec | enum | tz | country | icao | url
+    description: str
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    ref: str | None = None  # "table.column" this value (or each id in an ids list) must exist in
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    fact: bool = True  # fact tables must cite sources in source_ids
+    unique: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def _src(required: bool = True) -> Column:
+    return Column(
+        "source_ids", "ids", "Sources supporting this row, ';'-separated ids from sources.csv.", required,
+        ref="sources.source_id",
+    )
+
+
+NOTES = Column("notes", "str", "Free notes in the curator's own words.")
+
+PLACE_PRECISION = ("airport", "city", "country")
+TIME_PRECISION = (
+    "second", "minute", "approx_hour", "part_of_day", "day", "part_of_month", "month", "year",
+    "day_year_unknown", "unknown",
+)
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "sources",
+        "Every publication or reference the study cites: the five seed articles and the sources of the fact sheet.",
+        key=("source_id",),
+        fact=False,
+        columns=(
+            Column("source_id", "id", "Stable id, e.g. S1 or seed-000.", True),
+            Column("outlet", "str", "Publishing outlet as it names itself; empty if the copy we hold names none."),
+            Column("title", "str", "Title as published (titles may be quoted)."),
+            Column("author", "str", "Author or agency byline, if stated."),
+            Column("published", "timespec", "Publication date, as precise as the page shows; empty if undated."),
+            Column("url", "url", "Address where the source was read, if known."),
+            Column(
+                "kind", "enum", "What kind of source this is.", True,
+                enum=("wire", "news", "rewrite", "state_media", "blog", "official", "legal_analysis",
+                      "reference", "flight_tracker"),
+            ),
+            Column("language", "str", "ISO 639-1 language of the text, if known."),
+            Column("is_secondary", "bool", "True when the page rewrites another outlet's reporting (weaker).", True),
+            Column("relays", "str", "Outlet(s) whose reporting this page relays, if any."),
+            Column("seed_file", "str", "File name under shared/seeds for the five seed articles."),
+            NOTES,
+        ),
+    ),
+    Table(
+        "operators",
+        "Organisations that operate the aircraft.",
+        key=("operator_id",),
+        columns=(
+            Column("operator_id", "id", "Stable id, e.g. aviacon-zitotrans.", True),
+            Column("name", "str", "Name in Latin script.", True),
+            Column("country", "country", "ISO 3166-1 alpha-2 country of the operator.", True),
+            Column("kind", "enum", "Type of operator.", True,
+                   enum=("airline", "state_air_force", "state_agency", "unknown")),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "aircraft_types",
+        "Aircraft types, with capacity and range only where a source gives them.",
+        key=("type_id",),
+        columns=(
+            Column("type_id", "id", "Stable id, e.g. IL76TD.", True),
+            Column("name", "str", "Common designation, e.g. Ilyushin Il-76TD.", True),
+            Column("icao_type", "str", "ICAO type designator, e.g. IL76."),
+            Column("role", "enum", "Main role.", True, enum=("transport", "passenger", "bomber")),
+            Column("max_payload_t", "float", "Maximum payload in tonnes, as a source states it.", min=0, max=300),
+            Column("max_passengers", "int", "Maximum people carried, as a source states it.", min=0, max=1000),
+            Column("range_km", "float", "Range in km, as a source states it (empty if no source gives it).",
+                   min=0, max=30000),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "aircraft",
+        "Individual airframes. Unidentified airframes get an id of their own and an empty registration.",
+        key=("aircraft_id",),
+        columns=(
+            Column("aircraft_id", "id", "Stable id: the registration where known (RA-78765), else a descriptive id.",
+                   True),
+            Column("registration", "str", "Registration as painted, if known."),
+            Column("type_id", "id", "Aircraft type.", True, ref="aircraft_types.type_id"),
+            Column("operator_id", "id", "Operator at the time of the flights.", ref="operators.operator_id"),
+            Column("name", "str", "Name painted on the aircraft, if any (Tu-160s carry names)."),
+            Column("board_number", "str", "Side/board number, if reported."),
+            Column("icao_hex", "str", "24-bit ICAO address, lowercase hex, if a source gives it."),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "sanctions",
+        "Sanctions on operators or aircraft: authority, date, action.",
+        key=("sanction_id",),
+        columns=(
+            Column("sanction_id", "id", "Stable id.", True),
+            Column("authority", "str", "Who imposed it, e.g. US Treasury OFAC.", True),
+            Column("authority_country", "country", "Country of the authority (ISO alpha-2).", True),
+            Column("target_table", "enum", "What is sanctioned.", True, enum=("operators", "aircraft")),
+            Column("target_id", "id", "Id in the target table.", True),
+            Column("action", "str", "What was done, in our words.", True),
+            Column("effective", "timespec", "When it took effect; empty if no source dates it."),
+            Column("is_relayed_only", "bool",
+                   "True when we only have another outlet relaying that the sanction exists.", True),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "places",
+        "Places named by sources, at the precision the source gives (airport, city or country only).",
+        key=("place_id",),
+        columns=(
+            Column("place_id", "id", "Stable id, e.g. SVMI, city-moscow, country-dz.", True),
+            Column("name", "str", "Name as we display it.", True),
+            Column("precision", "enum", "How precisely the source locates it.", True, enum=PLACE_PRECISION),
+            Column("icao", "icao", "ICAO code when precision is airport (resolved with airportsdata)."),
+            Column("country", "country", "ISO 3166-1 alpha-2 country.", True),
+            Column("tz", "tz", "IANA time zone for reading local dates; taken from the airport when empty."),
+            Column("inferred_icao", "icao",
+                   "For a city or country: the airport we assume was meant. An inference, never a fact."),
+            Column("inference_basis", "str", "Why the inferred airport is assumed (required with inferred_icao)."),
+            Column("source_ids", "ids", "Sources that identify this place or its code.", ref="sources.source_id"),
+            NOTES,
+        ),
+    ),
+    Table(
+        "episodes",
+        "Deployments: one or more aircraft travelling to Latin America and back as one operation.",
+        key=("episode_id",),
+        columns=(
+            Column("episode_id", "safe_id", "Stable id, used in file names: lowercase, digits, dashes.", True),
+            Column("title", "str", "Short title in our words.", True),
+            Column("destination_country", "country", "Main destination country (ISO alpha-2).", True),
+            Column("summary", "str", "What happened, in our words, two or three sentences.", True),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "stops",
+        "Each aircraft's reported route in an episode: one row per place, in the order reported. Legs are the "
+        "hops between consecutive stops of the same episode, aircraft and variant.",
+        key=("stop_id",),
+        unique=(("episode_id", "aircraft_id", "variant", "seq"),),
+        columns=(
+            Column("stop_id", "id", "Stable id.", True),
+            Column("episode_id", "safe_id", "Episode.", True, ref="episodes.episode_id"),
+            Column("aircraft_id", "id", "Aircraft.", True, ref="aircraft.aircraft_id"),
+            Column("variant", "id",
+                   "Route version: 'main' for the working route; other names for routes some sources report "
+                   "differently (each such variant also appears in conflict_positions).", True),
+            Column("seq", "int", "Order of the stop in the route as reported, from 1.", True, min=1, max=999),
+            Column("place_id", "id", "Place.", True, ref="places.place_id"),
+            Column("role", "enum", "Role of the stop in the episode.", True,
+                   enum=("origin", "staging", "destination", "onward", "home")),
+            Column("arr_time", "timespec", "Arrival, as reported (empty if unknown or the route starts here)."),
+            Column("dep_time", "timespec", "Departure, as reported (empty if unknown or the route ends here)."),
+            Column("is_inferred", "bool", "True if the stop itself is inferred, not reported.", True),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "claims",
+        "Claims about cargo, personnel, people aboard, purpose and flight figures: who claims what.",
+        key=("claim_id",),
+        columns=(
+            Column("claim_id", "id", "Stable id.", True),
+            Column("episode_id", "safe_id", "Episode.", True, ref="episodes.episode_id"),
+            Column("aircraft_id", "id", "Aircraft, if the claim is about one.", ref="aircraft.aircraft_id"),
+            Column("stop_id", "id", "Stop the claim is about (e.g. the arrival a flight time leads to).",
+                   ref="stops.stop_id"),
+            Column("kind", "enum", "What the claim is about.", True,
+                   enum=("cargo", "personnel", "person_aboard", "equipment", "purpose", "flight_duration",
+                         "flight_distance", "transponder", "other")),
+            Column("subject", "str", "What is claimed, in our words.", True),
+            Column("quantity", "float", "Amount, if the claim gives one.", min=0),
+            Column("unit", "str", "Unit of the amount (t, people, h, km, aircraft).",),
+            Column("claimant", "str", "Who makes the claim (person or body), as the source attributes it.", True),
+            Column("verification", "enum", "How far the claim is verified.", True,
+                   enum=("unverified", "corroborated", "officially_stated", "disputed", "denied")),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "events",
+        "Geopolitical context: deployments, interventions, political events, exercises, statements.",
+        key=("event_id",),
+        columns=(
+            Column("event_id", "id", "Stable id.", True),
+            Column("kind", "enum", "Kind of event.", True,
+                   enum=("deployment", "intervention", "political", "exercise", "economic", "statement",
+                         "sanction")),
+            Column("title", "str", "Short title in our words.", True),
+            Column("start", "timespec", "When it started.", True),
+            Column("end", "timespec", "When it ended, if it did and a source says."),
+            Column("tz", "tz", "IANA zone to read a bare date in (default UTC)."),
+            Column("country", "country", "Country most concerned (ISO alpha-2)."),
+            Column("description", "str", "In our words.", True),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "conflicts",
+        "Points on which sources disagree. The positions are in conflict_positions.",
+        key=("conflict_id",),
+        columns=(
+            Column("conflict_id", "id", "Stable id.", True),
+            Column("episode_id", "safe_id", "Episode concerned, if any.", ref="episodes.episode_id"),
+            Column("topic", "enum", "What kind of disagreement.", True,
+                   enum=("date", "time", "title", "stop_order", "stops", "place", "identity", "quantity",
+                         "other")),
+            Column("summary", "str", "The disagreement, in our words.", True),
+            Column("working_position", "id",
+                   "position_id the analysis uses, or empty when none is preferred (then analyses show all)."),
+            Column("working_reason", "str", "Why that position is used (required when one is named)."),
+            NOTES,
+        ),
+    ),
+    Table(
+        "conflict_positions",
+        "Each side of a conflict: what it says, the rows that encode it, and its sources.",
+        key=("conflict_id", "position_id"),
+        columns=(
+            Column("conflict_id", "id", "Conflict.", True, ref="conflicts.conflict_id"),
+            Column("position_id", "id", "Stable id within the conflict, e.g. a, b.", True),
+            Column("claim", "str", "What this side says, in our words.", True),
+            Column("value", "str", "The disputed value itself (a date, a title, a stop list).", True),
+            Column("variant", "id", "Route variant in stops.csv that encodes this side, if any."),
+            Column("record_ids", "ids", "stop_id / claim_id rows that encode this side, if any."),
+            _src(),
+        ),
+    ),
+    Table(
+        "watchlist",
+        "Aircraft of interest for observed flight records (ADS-B, OpenSky, Flightradar24).",
+        key=("watch_id",),
+        columns=(
+            Column("watch_id", "id", "Stable id.", True),
+            Column("icao_hex", "hex", "24-bit ICAO address, 6 lowercase hex digits (give it or the registration)."),
+            Column("registration", "str", "Registration (give it or the hex); matched case-insensitively."),
+            Column("aircraft_id", "id", "Aircraft in aircraft.csv, if it is one.", ref="aircraft.aircraft_id"),
+            Column("operator", "str", "Operator as listed."),
+            Column("tags", "str", "';'-separated tags, e.g. sanctioned;military-transport."),
+            Column("source_ids", "ids", "Where the hex/registration link comes from.", ref="sources.source_id"),
+            NOTES,
+        ),
+        fact=False,
+    ),
+)
+
+_BY_NAME = {t.name: t for t in TABLES}
+
+
+def table(name: str) -> Table:
+    """The table called ``name``."""
+    return _BY_NAME[name]
