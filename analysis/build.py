@@ -1,0 +1,256 @@
+"""raw -> derived: validate data/raw, resolve places, derive tables, publish them whole.
+
+``python -m analysis build`` (``make data``) runs :func:`build`:
+
+1. take the build lock (two builds in one checkout run one after the other);
+2. verify every raw file against its provenance record (a changed file stops the build, named);
+3. validate the raw tables (:mod:`analysis.validate`; every problem named by file, line and field);
+4. skip the rest when the fingerprint (raw checksums + code + lock file) matches the current build;
+5. derive the tables (SQL in ``analysis/sql``, one file per table) and the findings;
+6. write parquet files, ``flights.duckdb`` (views over them) and ``manifest.json`` into a new build folder,
+   and swap ``data/derived/current`` to it atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from . import atomic, geo, provenance
+from .paths import PACKAGE_DIR, REPO_DIR, Project, default_project
+from .schema import TABLES
+from .timespec import parse
+from .validate import Raw, load_raw
+
+__all__ = ["build", "BuildResult", "DERIVED_TABLES", "fingerprint"]
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = PACKAGE_DIR / "sql"
+#: derived tables, in build order; each ``out_``/``core_`` name with a SQL file is made by that file.
+DERIVED_TABLES = (
+    "core_sources", "core_operators", "core_aircraft_types", "core_aircraft", "core_sanctions", "core_places",
+    "core_episodes", "core_events", "core_claims", "core_conflicts", "core_watchlist",
+    "core_stops", "core_legs", "core_leg_paths", "core_gaps",
+    "out_route_summary", "out_episode_summary", "out_timeline", "out_route_similarity",
+    "out_observed_vs_reported", "out_findings",
+)
+UTC_TS = pl.Datetime("us", "UTC")
+
+
+class BuildResult(dict):
+    """What a build did: ``status`` (built | up-to-date), ``path``, ``fingerprint``, row counts, timings."""
+
+
+def fingerprint(project: Project, raw_sums: dict[str, str]) -> str:
+    """Hash of everything the derived data depends on: raw checksums, the package code, the lock file."""
+    h = hashlib.sha256()
+    for k in sorted(raw_sums):
+        h.update(f"{k}={raw_sums[k]}\n".encode())
+    for f in sorted(PACKAGE_DIR.rglob("*")):
+        if f.suffix in (".py", ".sql") and "__pycache__" not in f.parts:
+            h.update(f.relative_to(PACKAGE_DIR).as_posix().encode() + hashlib.sha256(f.read_bytes()).digest())
+    lock = REPO_DIR / "uv.lock"
+    if lock.exists():
+        h.update(hashlib.sha256(lock.read_bytes()).digest())
+    return h.hexdigest()
+
+
+# --- preparation: typed raw tables -> core tables that SQL builds on -------------------------------------------
+
+def _intervals(df: pl.DataFrame, col: str, tzs: list[str | None], prefix: str) -> pl.DataFrame:
+    specs = [parse(v, tz) for v, tz in zip(df[col].to_list(), tzs, strict=True)]
+    return df.with_columns(
+        pl.Series(f"{prefix}_earliest_utc", [s.earliest for s in specs], dtype=UTC_TS),
+        pl.Series(f"{prefix}_latest_utc", [s.latest for s in specs], dtype=UTC_TS),
+        pl.Series(f"{prefix}_precision", [s.precision for s in specs], dtype=pl.String),
+        pl.Series(f"{prefix}_reported", [s.text or None for s in specs], dtype=pl.String),
+    )
+
+
+def _places(raw: Raw) -> pl.DataFrame:
+    rows = []
+    for p in raw["places"].iter_rows(named=True):
+        code = p["icao"] or p["inferred_icao"]
+        a = geo.airport(code)
+        basis = None if a is None else ("airport" if p["icao"] else "inferred")
+        rows.append({
+            "place_id": p["place_id"], "name": p["name"], "precision": p["precision"], "icao": p["icao"],
+            "country": p["country"], "country_name": geo.country_name(p["country"]),
+            "country_numeric": geo.country_numeric(p["country"]),
+            "tz": p["tz"] or (a["tz"] if a else None),
+            "inferred_icao": p["inferred_icao"], "inference_basis": p["inference_basis"],
+            "loc_icao": code if a else None, "airport_name": a["name"] if a else None,
+            "lat": a["lat"] if a else None, "lon": a["lon"] if a else None, "location_basis": basis,
+            "source_ids": p["source_ids"], "notes": p["notes"],
+        })
+    schema = {"lat": pl.Float64, "lon": pl.Float64}
+    return pl.DataFrame(rows, schema_overrides=schema, infer_schema_length=None)
+
+
+def _prepare(raw: Raw) -> dict[str, pl.DataFrame]:
+    drop = pl.col("_line")
+    t: dict[str, pl.DataFrame] = {}
+    t["core_sources"] = _intervals(raw["sources"].drop(drop), "published", [None] * raw["sources"].height, "published")
+    t["core_operators"] = raw["operators"].drop(drop).with_columns(
+        pl.col("country").map_elements(geo.country_name, return_dtype=pl.String).alias("country_name"))
+    t["core_aircraft_types"] = raw["aircraft_types"].drop(drop)
+    t["core_aircraft"] = (
+        raw["aircraft"].drop(drop)
+        .join(raw["aircraft_types"].select("type_id", pl.col("name").alias("type_name"), "icao_type", "role",
+                                           "max_payload_t", "max_passengers", "range_km",
+                                           pl.col("source_ids").alias("type_source_ids")), on="type_id", how="left")
+        .join(raw["operators"].select("operator_id", pl.col("name").alias("operator_name")), on="operator_id", how="left")
+        .with_columns(pl.coalesce("registration", "name", "aircraft_id").alias("label"))
+    )
+    labels = dict(zip(t["core_aircraft"]["aircraft_id"], t["core_aircraft"]["label"], strict=True))
+    labels |= dict(zip(raw["operators"]["operator_id"], raw["operators"]["name"], strict=True))
+    sanctions = raw["sanctions"].drop(drop).with_columns(
+        pl.col("target_id").replace_strict(labels, default=pl.col("target_id")).alias("target_label"),
+        pl.col("authority_country").map_elements(geo.country_name, return_dtype=pl.String).alias("authority_country_name"),
+    )
+    t["core_sanctions"] = _intervals(sanctions, "effective", [None] * sanctions.height, "effective")
+    places = _places(raw)
+    t["core_places"] = places
+    t["core_episodes"] = raw["episodes"].drop(drop).with_columns(
+        pl.col("destination_country").map_elements(geo.country_name, return_dtype=pl.String).alias("destination_country_name"))
+    ev = raw["events"].drop(drop)
+    tzs = ev["tz"].to_list()
+    ev = _intervals(_intervals(ev, "start", tzs, "start"), "end", tzs, "end")
+    t["core_events"] = ev.with_columns(
+        pl.col("country").map_elements(geo.country_name, return_dtype=pl.String).alias("country_name"))
+    t["core_claims"] = raw["claims"].drop(drop)
+    t["core_conflicts"] = (
+        raw["conflict_positions"].drop(drop)
+        .join(raw["conflicts"].drop(drop).rename({"notes": "conflict_notes"}), on="conflict_id", how="left")
+        .with_columns((pl.col("position_id") == pl.col("working_position")).fill_null(False).alias("is_working_position"))
+        .select("conflict_id", "episode_id", "topic", "summary", "position_id", "claim", "value", "variant",
+                "record_ids", "source_ids", "is_working_position", "working_position", "working_reason",
+                "conflict_notes")
+    )
+    t["core_watchlist"] = raw["watchlist"].drop(drop)
+    stops = raw["stops"].drop(drop)
+    tz_by_place = dict(zip(places["place_id"], places["tz"], strict=True))
+    tzs = [tz_by_place.get(p) for p in stops["place_id"].to_list()]
+    stops = _intervals(_intervals(stops, "arr_time", tzs, "arr"), "dep_time", tzs, "dep")
+    t["prep_stops"] = stops.with_columns(pl.lit("reported").alias("evidence"))
+    return t
+
+
+def _leg_paths(legs: pl.DataFrame, n: int = 48) -> pl.DataFrame:
+    """Points along each located leg's great circle, for drawing arcs on maps."""
+    rows = []
+    for leg in legs.filter(pl.col("distance_km").is_not_null()).iter_rows(named=True):
+        pts = geo.great_circle_points(leg["from_lat"], leg["from_lon"], leg["to_lat"], leg["to_lon"], n)
+        for i, (lat, lon) in enumerate(pts):
+            rows.append((leg["leg_id"], leg["episode_id"], leg["aircraft_id"], leg["variant"], leg["evidence"],
+                         leg["leg_seq"], i, lat, lon, leg["distance_basis"]))
+    return pl.DataFrame(rows, orient="row", schema={
+        "leg_id": pl.String, "episode_id": pl.String, "aircraft_id": pl.String, "variant": pl.String,
+        "evidence": pl.String, "leg_seq": pl.Int64, "point_seq": pl.Int64, "lat": pl.Float64, "lon": pl.Float64,
+        "distance_basis": pl.String})
+
+
+def _run_sql(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.execute((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
+
+
+def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str, pl.DataFrame]:
+    """All derived tables from validated raw tables (and observed flight records when given), in memory."""
+    from . import findings, observed as observed_mod, similarity
+
+    tables = _prepare(raw)
+    obs = observed_mod.integrate(project or default_project(), raw, tables) if observed is None else observed
+    tables["prep_stops"] = pl.concat([tables["prep_stops"], obs.stops], how="diagonal_relaxed") if obs.stops.height else tables["prep_stops"]
+    tables["core_gaps"] = obs.gaps
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        _run_sql(con, "00_macros")
+        for name, df in tables.items():
+            con.register(f"_{name}", df)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "_{name}"')
+            con.unregister(f"_{name}")
+        for name in ("core_stops", "core_legs", "out_route_summary", "out_episode_summary", "out_timeline"):
+            _run_sql(con, name)
+        out = {name: con.sql(f'SELECT * FROM "{name}"').pl() for name in DERIVED_TABLES
+               if name not in ("core_leg_paths", "out_route_similarity", "out_findings", "out_observed_vs_reported")}
+    finally:
+        con.close()
+    out["core_leg_paths"] = _leg_paths(out["core_legs"])
+    out["out_route_similarity"] = similarity.route_similarity(out["core_stops"])
+    out["out_observed_vs_reported"] = observed_mod.compare(out["core_stops"], out["core_legs"])
+    out["out_findings"] = findings.compute(out)
+    return out
+
+
+def _write(tables: dict[str, pl.DataFrame], folder: Path, meta: dict) -> None:
+    for name, df in tables.items():
+        df.write_parquet(folder / f"{name}.parquet", compression="zstd", statistics=True)
+    db = folder / "flights.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(f"SET file_search_path = '{folder.as_posix()}'")
+        for name in tables:
+            con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{name}.parquet')")
+    finally:
+        con.close()
+    (folder / "manifest.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def current_manifest(project: Project) -> dict | None:
+    try:
+        return json.loads((project.current / "manifest.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        return None
+
+
+def build(project: Project | None = None, force: bool = False, quiet: bool = False) -> BuildResult:
+    """Build data/derived from data/raw (see module docstring). Raises on bad input, writing nothing."""
+    project = project or default_project()
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    t0 = time.monotonic()
+    with atomic.exclusive(project.lock):
+        sums = provenance.verify(project.raw)
+        raw = load_raw(project.raw)
+        fp = fingerprint(project, sums)
+        manifest = current_manifest(project)
+        if not force and manifest and manifest.get("fingerprint") == fp:
+            say(f"data/derived is up to date ({manifest['build_id']}); nothing to do")
+            return BuildResult(status="up-to-date", path=str(project.current.resolve()), fingerprint=fp,
+                               rows=manifest["rows"], seconds=round(time.monotonic() - t0, 2))
+        say(f"building data/derived from {len(sums)} raw inputs ...")
+        tables = derive(raw, project)
+        builds = project.derived / "builds"
+        partial = atomic.new_build_dir(builds)
+        try:
+            meta = {
+                "fingerprint": fp,
+                "build_id": partial.name.removesuffix(".partial"),
+                "built_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "raw_sha256": sums,
+                "rows": {k: v.height for k, v in tables.items()},
+                "versions": {"duckdb": duckdb.__version__, "polars": pl.__version__},
+            }
+            _write(tables, partial, meta)
+            final = atomic.publish(partial, project.current)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        atomic.prune(builds, project.current)
+        secs = round(time.monotonic() - t0, 2)
+        say(f"built {final.relative_to(project.root)} in {secs} s: "
+            + ", ".join(f"{k} {v}" for k, v in meta["rows"].items() if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))))
+        return BuildResult(status="built", path=str(final), fingerprint=fp, rows=meta["rows"], seconds=secs)
+
+
+__all__ += ["derive", "current_manifest"]
+_ = TABLES

@@ -1,0 +1,290 @@
+"""Observed flight records (ADS-B, OpenSky, Flightradar24) joined to the reported evidence.
+
+Track files live in ``data/raw/tracks/``; each file or folder has a provenance record beside it that also says
+its ``format`` (``readsb``, ``opensky``, ``fr24_csv``, ``fr24_kml``, ``fr24_json``, ``generic_csv``) and, for
+generic CSV, its ``options`` (the column mapping). :mod:`analysis.tracks` reads and segments them; here the legs
+of aircraft on the watchlist become routes with ``evidence = 'observed'``:
+
+* an observed trip (legs with less than :data:`TRIP_BREAK_DAYS` on the ground between them) that overlaps a
+  reported episode of the same aircraft joins that episode, so the episode shows both, side by side;
+* otherwise, if it touches Latin America and the Caribbean, it becomes an observed episode of its own
+  (``obs-<aircraft>-<yyyymmdd>``); trips elsewhere are counted and left out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import polars as pl
+
+from . import geo, provenance
+from .paths import Project
+
+__all__ = ["ObservedEvidence", "integrate", "compare", "STUDY_REGION", "TRIP_BREAK_DAYS", "track_inputs"]
+
+log = logging.getLogger(__name__)
+
+TRIP_BREAK_DAYS = 10
+MATCH_MARGIN = timedelta(days=3)
+#: Latin America and the Caribbean (ISO alpha-2): a trip must touch one of these to become an episode.
+STUDY_REGION = frozenset(
+    "AG AI AR AW BB BL BO BQ BR BS BZ CL CO CR CU CW DM DO EC GD GF GP GT GY HN HT JM KN KY LC MF MQ MS MX NI "
+    "PA PE PR PY SR SV SX TC TT UY VC VE VG VI".split()
+)
+UTC_TS = pl.Datetime("us", "UTC")
+
+
+@dataclass
+class ObservedEvidence:
+    """Observed stops (in the prep_stops shape), places, episodes, gaps, and counts of what was left out."""
+
+    stops: pl.DataFrame = field(default_factory=pl.DataFrame)
+    gaps: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=GAPS_SCHEMA))
+    notes: list[str] = field(default_factory=list)
+
+
+GAPS_SCHEMA = {
+    "episode_id": pl.String, "aircraft_id": pl.String, "icao24": pl.String, "start_utc": UTC_TS,
+    "end_utc": UTC_TS, "duration_min": pl.Float64, "jump_km": pl.Float64, "start_lat": pl.Float64,
+    "start_lon": pl.Float64, "end_lat": pl.Float64, "end_lon": pl.Float64,
+}
+
+
+def track_inputs(project: Project) -> list[tuple[str, str, dict]]:
+    """(path, format, options) for every entry of data/raw/tracks, from its provenance record."""
+    out = []
+    for path in provenance.raw_inputs(project.raw):
+        if path.parent != project.tracks:
+            continue
+        record = provenance.read_record(path)
+        fmt = record.get("format")
+        if not fmt:
+            raise provenance.ProvenanceError(
+                f"{path}{provenance.SUFFIX}: field 'format' missing; expected one of readsb, opensky, fr24_csv, "
+                "fr24_kml, fr24_json, generic_csv")
+        out.append((str(path), fmt, record.get("options") or {}))
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> ObservedEvidence:
+    """Observed routes of watched aircraft, shaped like prep_stops; adds places and episodes to ``tables``."""
+    inputs = track_inputs(project)
+    if not inputs:
+        return ObservedEvidence()
+    from . import tracks
+
+    watch = raw["watchlist"]
+    hex_to_aircraft = {h: a for h, a in zip(watch["icao_hex"], watch["aircraft_id"], strict=True) if h}
+    reg_to_aircraft = {r.upper(): a for r, a in zip(watch["registration"], watch["aircraft_id"], strict=True) if r}
+    watch_hex = set(hex_to_aircraft) if not reg_to_aircraft else None  # registrations need all aircraft read
+    result = tracks.observed(inputs, watch_hex=watch_hex, cache_dir=project.positions_cache)
+    for item in result.skipped:
+        log.warning("skipped %s", item)
+    legs = result.legs
+    if legs.height == 0:
+        return ObservedEvidence(notes=[f"{len(inputs)} track input(s), no legs"])
+
+    def aircraft_of(hex_: str, reg: str | None) -> str | None:
+        return hex_to_aircraft.get(hex_) or (reg_to_aircraft.get(reg.upper()) if reg else None) or (
+            f"hex-{hex_}" if hex_ in hex_to_aircraft else None)
+
+    legs = legs.with_columns(
+        pl.struct("icao24", "registration").map_elements(
+            lambda s: aircraft_of(s["icao24"], s["registration"]), return_dtype=pl.String).alias("aircraft_id")
+    ).filter(pl.col("aircraft_id").is_not_null()).sort("aircraft_id", "dep_time_utc")
+    known_aircraft = set(tables["core_aircraft"]["aircraft_id"])
+    legs = legs.filter(pl.col("aircraft_id").is_in(list(known_aircraft)))
+
+    places = tables["core_places"]
+    place_rows: dict[str, dict] = {}
+    known_places = set(places["place_id"])
+
+    def place_for(icao: str | None, lat: float | None, lon: float | None) -> str:
+        if icao and geo.airport(icao):
+            pid = icao if icao in known_places or icao not in known_places else icao
+            if pid not in known_places and pid not in place_rows:
+                a = geo.airport(icao)
+                place_rows[pid] = {
+                    "place_id": pid, "name": a["name"], "precision": "airport", "icao": icao,
+                    "country": a["country"], "country_name": geo.country_name(a["country"]),
+                    "country_numeric": geo.country_numeric(a["country"]), "tz": a["tz"], "loc_icao": icao,
+                    "airport_name": a["name"], "lat": a["lat"], "lon": a["lon"], "location_basis": "airport",
+                    "source_ids": None, "notes": "added from observed flight records",
+                }
+            return pid
+        pid = f"pos-{lat:.2f}_{lon:.2f}"
+        if pid not in place_rows:
+            place_rows[pid] = {
+                "place_id": pid, "name": f"Unidentified position {lat:.2f}, {lon:.2f}", "precision": "position",
+                "icao": None, "country": None, "country_name": None, "country_numeric": None, "tz": "UTC",
+                "loc_icao": None, "airport_name": None, "lat": lat, "lon": lon, "location_basis": "position",
+                "source_ids": None, "notes": "observed fix with no airport within the matching radius",
+            }
+        return pid
+
+    reported = tables["prep_stops"]
+    windows = (reported.filter(pl.col("variant") == "main")
+               .group_by("episode_id", "aircraft_id")
+               .agg(pl.min_horizontal("arr_earliest_utc", "dep_earliest_utc").min().alias("t0"),
+                    pl.max_horizontal("arr_latest_utc", "dep_latest_utc").max().alias("t1")))
+    episodes = tables["core_episodes"]
+    new_episodes: list[dict] = []
+    stops: list[dict] = []
+    left_out = 0
+    for aircraft_id, group in legs.group_by("aircraft_id", maintain_order=True):
+        aircraft_id = aircraft_id[0]
+        rows = group.sort("dep_time_utc").to_dicts()
+        trips: list[list[dict]] = [[rows[0]]]
+        for prev, leg in zip(rows, rows[1:], strict=False):
+            gap = (leg["dep_time_utc"] - prev["arr_time_utc"]) if leg["dep_time_utc"] and prev["arr_time_utc"] else None
+            if gap is None or gap > timedelta(days=TRIP_BREAK_DAYS):
+                trips.append([leg])
+            else:
+                trips[-1].append(leg)
+        for trip in trips:
+            t0 = trip[0]["dep_time_utc"] or trip[0]["arr_time_utc"]
+            t1 = trip[-1]["arr_time_utc"] or trip[-1]["dep_time_utc"]
+            match = windows.filter(
+                (pl.col("aircraft_id") == aircraft_id) & pl.col("t0").is_not_null()
+                & (pl.col("t0") - MATCH_MARGIN <= t1) & (pl.col("t1") + MATCH_MARGIN >= t0))
+            pts = [place_for(trip[0]["dep_icao"], trip[0]["dep_lat"], trip[0]["dep_lon"])]
+            pts += [place_for(leg["arr_icao"], leg["arr_lat"], leg["arr_lon"]) for leg in trip]
+            countries = {place_rows.get(p, {}).get("country") or _country_of(places, p) for p in pts}
+            if match.height:
+                episode_id = match["episode_id"][0]
+            elif countries & STUDY_REGION:
+                episode_id = f"obs-{_slug(aircraft_id)}-{t0:%Y%m%d}"
+                origin = (trip[0]["dep_lat"], trip[0]["dep_lon"])
+                far = max(range(1, len(pts)), key=lambda i: geo.great_circle_km(
+                    origin[0], origin[1], trip[i - 1]["arr_lat"], trip[i - 1]["arr_lon"]))
+                dest_country = place_rows.get(pts[far], {}).get("country") or _country_of(places, pts[far])
+                new_episodes.append({
+                    "episode_id": episode_id, "title": f"Observed trip of {aircraft_id} from {t0:%d %b %Y}",
+                    "destination_country": dest_country,
+                    "destination_country_name": geo.country_name(dest_country),
+                    "summary": f"Built from observed flight records only: {len(trip)} legs, "
+                               f"{t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC. No reported episode matches.",
+                    "source_ids": None, "notes": "observed",
+                })
+            else:
+                left_out += 1
+                continue
+            far_i = max(range(len(pts)), key=lambda i: geo.great_circle_km(
+                trip[0]["dep_lat"], trip[0]["dep_lon"], *(_latlon(trip, i))))
+            for i, pid in enumerate(pts):
+                arr = trip[i - 1]["arr_time_utc"] if i > 0 else None
+                dep = trip[i]["dep_time_utc"] if i < len(trip) else None
+                role = ("origin" if i == 0 else "home" if i == len(pts) - 1 and i > far_i
+                        else "destination" if i == far_i else "staging" if i < far_i else "onward")
+                files = ";".join(sorted({trip[j]["source_files"] for j in (i - 1, i) if 0 <= j < len(trip)}))
+                stops.append({
+                    "stop_id": f"obs/{episode_id}/{aircraft_id}/{i + 1}", "episode_id": episode_id,
+                    "aircraft_id": aircraft_id, "variant": "main", "seq": i + 1, "place_id": pid, "role": role,
+                    "arr_time": f"{arr:%Y-%m-%dT%H:%M:%SZ}" if arr else None,
+                    "dep_time": f"{dep:%Y-%m-%dT%H:%M:%SZ}" if dep else None,
+                    "is_inferred": False, "source_ids": None,
+                    "notes": f"observed in {files}" if files else "observed",
+                    "arr_earliest_utc": arr, "arr_latest_utc": arr + timedelta(seconds=1) if arr else None,
+                    "arr_precision": "second" if arr else "unknown", "arr_reported": None,
+                    "dep_earliest_utc": dep, "dep_latest_utc": dep + timedelta(seconds=1) if dep else None,
+                    "dep_precision": "second" if dep else "unknown", "dep_reported": None,
+                    "evidence": "observed",
+                })
+    if place_rows:
+        tables["core_places"] = pl.concat([places, pl.DataFrame(list(place_rows.values()))], how="diagonal_relaxed")
+    if new_episodes:
+        tables["core_episodes"] = pl.concat([episodes, pl.DataFrame(new_episodes)], how="diagonal_relaxed")
+    gaps = result.gaps
+    if gaps.height:
+        gaps = gaps.with_columns(
+            pl.struct("icao24", "registration").map_elements(
+                lambda s: aircraft_of(s["icao24"], s["registration"]), return_dtype=pl.String).alias("aircraft_id"))
+        eps = pl.DataFrame(stops).group_by("episode_id", "aircraft_id").agg(
+            pl.col("dep_earliest_utc").min().alias("t0"), pl.col("arr_earliest_utc").max().alias("t1")) if stops else None
+        if eps is not None:
+            gaps = gaps.join(eps, on="aircraft_id", how="inner").filter(
+                (pl.col("start_utc") >= pl.col("t0")) & (pl.col("end_utc") <= pl.col("t1")))
+            gaps = gaps.select(list(GAPS_SCHEMA))
+        else:
+            gaps = pl.DataFrame(schema=GAPS_SCHEMA)
+    else:
+        gaps = pl.DataFrame(schema=GAPS_SCHEMA)
+    notes = [f"{left_out} observed trip(s) of watched aircraft outside Latin America left out"] if left_out else []
+    stop_df = pl.DataFrame(stops, schema_overrides={k: UTC_TS for k in (
+        "arr_earliest_utc", "arr_latest_utc", "dep_earliest_utc", "dep_latest_utc")}) if stops else pl.DataFrame()
+    return ObservedEvidence(stops=stop_df, gaps=gaps.cast(GAPS_SCHEMA), notes=notes)
+
+
+def _latlon(trip: list[dict], i: int) -> tuple[float, float]:
+    return (trip[0]["dep_lat"], trip[0]["dep_lon"]) if i == 0 else (trip[i - 1]["arr_lat"], trip[i - 1]["arr_lon"])
+
+
+def _country_of(places: pl.DataFrame, place_id: str) -> str | None:
+    hit = places.filter(pl.col("place_id") == place_id)
+    return hit["country"][0] if hit.height else None
+
+
+def compare(stops: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
+    """Where an episode has both reported and observed routes of one aircraft: stop by stop, do they agree?
+
+    A reported stop matches the observed stop at the same airport (or, for a city or country-only report,
+    in the same country) nearest in time. ``status`` is ``agree`` (observed arrival inside the reported
+    interval, or no reported time), ``time_differs`` (with ``arr_diff_h``: hours outside the interval),
+    ``not_observed`` or ``not_reported``.
+    """
+    cols = {"episode_id": pl.String, "aircraft_id": pl.String, "status": pl.String,
+            "reported_stop_id": pl.String, "observed_stop_id": pl.String, "place": pl.String,
+            "reported_precision": pl.String, "reported_arr_earliest_utc": UTC_TS, "reported_arr_latest_utc": UTC_TS,
+            "observed_arr_utc": UTC_TS, "arr_diff_h": pl.Float64, "source_ids": pl.String}
+    main = stops.filter(pl.col("is_main_variant"))
+    both = (main.group_by("episode_id", "aircraft_id").agg(pl.col("evidence").n_unique().alias("n"))
+            .filter(pl.col("n") == 2))
+    out: list[dict] = []
+    for ep, ac in both.select("episode_id", "aircraft_id").iter_rows():
+        rep = main.filter((pl.col("episode_id") == ep) & (pl.col("aircraft_id") == ac) & (pl.col("evidence") == "reported")).sort("seq").to_dicts()
+        obs = main.filter((pl.col("episode_id") == ep) & (pl.col("aircraft_id") == ac) & (pl.col("evidence") == "observed")).sort("seq").to_dicts()
+        used: set[str] = set()
+        for r in rep:
+            cands = [o for o in obs if o["stop_id"] not in used and (
+                (r["loc_icao"] and r["place_precision"] == "airport" and o["loc_icao"] == r["loc_icao"])
+                or (r["place_precision"] != "airport" and o["country"] == r["country"]))]
+            ref = r["arr_earliest_utc"] or r["dep_earliest_utc"]
+            if ref is not None:
+                cands.sort(key=lambda o: abs(((o["arr_earliest_utc"] or o["dep_earliest_utc"]) - ref).total_seconds()))
+            if not cands:
+                out.append({"episode_id": ep, "aircraft_id": ac, "status": "not_observed", "reported_stop_id": r["stop_id"],
+                            "place": r["place_name"], "reported_precision": r["arr_precision"],
+                            "reported_arr_earliest_utc": r["arr_earliest_utc"], "reported_arr_latest_utc": r["arr_latest_utc"],
+                            "source_ids": r["source_ids"]})
+                continue
+            o = cands[0]
+            used.add(o["stop_id"])
+            diff = None
+            status = "agree"
+            if r["arr_earliest_utc"] is not None and o["arr_earliest_utc"] is not None:
+                t = o["arr_earliest_utc"]
+                if t < r["arr_earliest_utc"]:
+                    diff = (t - r["arr_earliest_utc"]).total_seconds() / 3600
+                elif t >= r["arr_latest_utc"]:
+                    diff = (t - r["arr_latest_utc"]).total_seconds() / 3600
+                status = "agree" if diff is None else "time_differs"
+            out.append({"episode_id": ep, "aircraft_id": ac, "status": status, "reported_stop_id": r["stop_id"],
+                        "observed_stop_id": o["stop_id"], "place": r["place_name"], "reported_precision": r["arr_precision"],
+                        "reported_arr_earliest_utc": r["arr_earliest_utc"], "reported_arr_latest_utc": r["arr_latest_utc"],
+                        "observed_arr_utc": o["arr_earliest_utc"], "arr_diff_h": diff, "source_ids": r["source_ids"]})
+        for o in obs:
+            if o["stop_id"] not in used:
+                out.append({"episode_id": ep, "aircraft_id": ac, "status": "not_reported", "observed_stop_id": o["stop_id"],
+                            "place": o["place_name"], "observed_arr_utc": o["arr_earliest_utc"]})
+    return pl.DataFrame(out, schema=cols) if out else pl.DataFrame(schema=cols)
+
+
+_ = json

@@ -1,0 +1,160 @@
+"""Airport reference and vectorised nearest-airport matching.
+
+Airports come from the ``airportsdata`` package (``airportsdata.load()``, keyed by ICAO code).
+airportsdata has no airport-type field. We keep **every** entry: all of them carry an ICAO code,
+and the airfields that matter for state/military airlift (e.g. MUSA, UUMU, military strips in
+Africa and Latin America) often have no IATA code, so an "IATA only" filter would lose exactly
+the fields we study. ``load_airports(require_iata=True)`` gives the stricter list when wanted.
+
+Matching is done with a uniform 3-D grid on the unit sphere (cell edge = search radius), so the
+search has no trouble at the poles or across the antimeridian and is fully vectorised in numpy:
+each query looks in its 27 neighbouring cells via ``searchsorted`` on the sorted cell keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["Airports", "load_airports", "nearest_airport", "haversine_km", "EARTH_RADIUS_KM"]
+
+log = logging.getLogger(__name__)
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1, lon1, lat2, lon2):
+    """Great-circle distance in km (haversine), numpy-vectorised.
+
+    >>> round(float(haversine_km(0, 0, 0, 1)), 1)
+    111.2
+    """
+    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(x, dtype=np.float64)) for x in (lat1, lon1, lat2, lon2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class Airports:
+    """Column arrays of the airport reference (one row per ICAO code)."""
+
+    icao: np.ndarray  # str objects
+    iata: np.ndarray
+    name: np.ndarray
+    country: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.icao)
+
+    def index(self, code: str) -> int:
+        """Row index of an ICAO code (KeyError when unknown)."""
+        hits = np.flatnonzero(self.icao == code)
+        if not len(hits):
+            raise KeyError(code)
+        return int(hits[0])
+
+
+@lru_cache(maxsize=4)
+def load_airports(require_iata: bool = False) -> Airports:
+    """Load airportsdata as arrays; ``require_iata`` keeps only airports with an IATA code."""
+    import airportsdata
+
+    rows = [a for a in airportsdata.load().values() if a.get("lat") is not None and a.get("lon") is not None]
+    if require_iata:
+        rows = [a for a in rows if a.get("iata")]
+    log.debug("loaded %d airports (require_iata=%s)", len(rows), require_iata)
+    return Airports(
+        icao=np.array([a["icao"] for a in rows], dtype=object),
+        iata=np.array([a.get("iata") or None for a in rows], dtype=object),
+        name=np.array([a.get("name") for a in rows], dtype=object),
+        country=np.array([a.get("country") for a in rows], dtype=object),
+        lat=np.array([float(a["lat"]) for a in rows]),
+        lon=np.array([float(a["lon"]) for a in rows]),
+    )
+
+
+def _unit(lat, lon):
+    la, lo = np.radians(lat), np.radians(lon)
+    c = np.cos(la)
+    return np.stack([c * np.cos(lo), c * np.sin(lo), np.sin(la)], axis=-1)
+
+
+class _Grid:
+    def __init__(self, lat, lon, radius_km):
+        self.cell = radius_km / EARTH_RADIUS_KM  # chord <= arc, so neighbours cover the radius
+        self.m = int(2.0 / self.cell) + 8
+        self.off = self.m // 2
+        keys = self._keys(_unit(lat, lon))
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+
+    def _ijk(self, v):
+        return np.floor(v / self.cell).astype(np.int64) + self.off
+
+    def _key(self, ijk):
+        return (ijk[:, 0] * self.m + ijk[:, 1]) * self.m + ijk[:, 2]
+
+    def _keys(self, v):
+        return self._key(self._ijk(v))
+
+    def candidates(self, lat, lon):
+        """Return (query index, airport index) pairs of all airports in the 27 neighbouring cells."""
+        ijk = self._ijk(_unit(lat, lon))
+        qs, cs = [], []
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for dz in (-1, 0, 1):
+                    k = self._key(ijk + np.array([dx, dy, dz]))
+                    lo = np.searchsorted(self.keys, k, "left")
+                    hi = np.searchsorted(self.keys, k, "right")
+                    n = hi - lo
+                    if not n.any():
+                        continue
+                    q = np.repeat(np.arange(len(k)), n)
+                    start = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+                    qs.append(q)
+                    cs.append(self.order[start])
+        if not qs:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(qs), np.concatenate(cs)
+
+
+@lru_cache(maxsize=8)
+def _grid(radius_km: float, require_iata: bool) -> _Grid:
+    ap = load_airports(require_iata)
+    return _Grid(ap.lat, ap.lon, radius_km)
+
+
+def nearest_airport(lat, lon, radius_km: float = 20.0, require_iata: bool = False):
+    """Nearest airport within ``radius_km`` of each point (vectorised).
+
+    Returns ``(icao, dist_km)``: an object array (None where no airport is within the radius) and a
+    float array (NaN there). NaN inputs give None.
+    """
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    n = len(lat)
+    out_icao = np.full(n, None, dtype=object)
+    out_d = np.full(n, np.nan)
+    ok = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    if not len(ok):
+        return out_icao, out_d
+    ap = load_airports(require_iata)
+    q, c = _grid(float(radius_km), require_iata).candidates(lat[ok], lon[ok])
+    if not len(q):
+        return out_icao, out_d
+    d = haversine_km(lat[ok][q], lon[ok][q], ap.lat[c], ap.lon[c])
+    keep = d <= radius_km
+    q, c, d = q[keep], c[keep], d[keep]
+    o = np.lexsort((d, q))
+    q, c, d = q[o], c[o], d[o]
+    first = np.ones(len(q), bool)
+    first[1:] = q[1:] != q[:-1]
+    out_icao[ok[q[first]]] = ap.icao[c[first]]
+    out_d[ok[q[first]]] = d[first]
+    return out_icao, out_d

@@ -1,0 +1,798 @@
+"""Readers for observed flight records into ONE positions table (pyarrow, ``POSITIONS_SCHEMA``).
+
+Formats (see /work/shared/research/formats.md):
+
+* ``readsb``  readsb / ADS-B Exchange / adsb.lol trace JSON, a single file (gzip sniffed from magic
+  bytes, whatever the name) or a ``traces/`` tree (``traces/<xx>/trace_full_<hex>.json``).
+* ``opensky`` OpenSky state vectors (``state_vectors_data4`` / pyopensky), CSV or parquet; metres
+  and m/s converted to ft, kt and fpm. Rows with ``time - lastcontact > 15`` are stale (noise).
+* ``fr24_csv`` / ``fr24_kml`` / ``fr24_json`` Flightradar24 exports (CSV and KML carry no aircraft
+  address: pass ``options={"icao24": "..."}``).
+* ``generic_csv`` any CSV with a user column mapping (see :func:`read_generic_csv`).
+
+Every reader returns a :class:`ReadResult` (table in file order, reader-level noise counts).
+Bad input raises :class:`TrackInputError` naming file, record, field and what was expected.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import re
+import xml.etree.ElementTree as ET
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "POSITIONS_SCHEMA",
+    "FORMATS",
+    "TrackInputError",
+    "ReadResult",
+    "read_track",
+    "read_readsb_file",
+    "readsb_tree_files",
+    "read_opensky",
+    "read_fr24_csv",
+    "read_fr24_kml",
+    "read_fr24_json",
+    "read_generic_csv",
+    "icao_to_int",
+]
+
+log = logging.getLogger(__name__)
+
+FT_PER_M = 3.280839895
+KT_PER_MS = 1.943844492
+FPM_PER_MS = 196.8503937
+KT_PER_KMH = 1 / 1.852
+
+POSITIONS_SCHEMA = pa.schema(
+    [
+        ("icao24", pa.string()),
+        ("registration", pa.string()),
+        ("callsign", pa.string()),
+        ("time_utc", pa.timestamp("us", tz="UTC")),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("alt_ft", pa.float32()),
+        ("on_ground", pa.bool_()),
+        ("gs_kt", pa.float32()),
+        ("track_deg", pa.float32()),
+        ("vrate_fpm", pa.float32()),
+        ("source_format", pa.string()),
+        ("readsb_flags", pa.uint8()),
+    ]
+)
+
+FORMATS = ("readsb", "opensky", "fr24_csv", "fr24_kml", "fr24_json", "generic_csv")
+
+_HEX_RE = re.compile(r"^~?[0-9a-f]{6}$")
+# plausibility bounds: values outside mean a broken file, not a noisy fix
+_T_MIN, _T_MAX = 631152000.0, 4102444800.0  # 1990-01-01 .. 2100-01-01
+_ALT_MIN, _ALT_MAX = -2000.0, 150000.0
+
+
+class TrackInputError(ValueError):
+    """Bad track input: the message names the file, the record, the field and what was expected."""
+
+
+@dataclass
+class ReadResult:
+    """A reader's output: positions in file order plus counts of rows the reader itself dropped."""
+
+    table: pa.Table
+    noise: Counter = field(default_factory=Counter)
+
+
+def icao_to_int(icao: np.ndarray) -> np.ndarray:
+    """Lower-case hex addresses -> uint32 (bit 24 set for non-ICAO '~' addresses)."""
+    out = np.empty(len(icao), dtype=np.uint32)
+    for i, s in enumerate(icao):
+        out[i] = int(s[1:], 16) | (1 << 24) if s.startswith("~") else int(s, 16)
+    return out
+
+
+# --------------------------------------------------------------------------------------- helpers
+def _err(path, record, fieldname, expected, got) -> TrackInputError:
+    rec = f"record {record}" if record is not None else "file"
+    fld = f", field '{fieldname}'" if fieldname else ""
+    return TrackInputError(f"{path}: {rec}{fld}: expected {expected}, got {got!r}")
+
+
+def _read_bytes(path: Path, label: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise TrackInputError(f"{label}: file: cannot read ({e})") from e
+    if not data:
+        raise TrackInputError(f"{label}: file: expected data, got an empty file")
+    if data[:2] == b"\x1f\x8b":
+        d = zlib.decompressobj(wbits=47)
+        try:
+            out = d.decompress(data) + d.flush()
+        except zlib.error as e:
+            raise TrackInputError(f"{label}: file: expected valid gzip data, got a corrupt stream ({e})") from e
+        if not d.eof:
+            raise TrackInputError(f"{label}: file: expected a complete gzip stream, got a truncated one")
+        data = out
+        if not data:
+            raise TrackInputError(f"{label}: file: expected data, got an empty gzip member")
+    return data
+
+
+def _decode(data: bytes, label: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise TrackInputError(
+            f"{label}: line {line} (byte {e.start}): expected UTF-8 text, got byte {data[e.start]:#04x}"
+        ) from e
+
+
+def _first_bad(values, ok) -> tuple[int, object]:
+    i = int(np.flatnonzero(~ok)[0])
+    return i, values[i]
+
+
+def _to_float(values, label, fieldname, *, lo=-math.inf, hi=math.inf, allow_null=True, rec_base=0):
+    """Python list / arrow array -> float64 numpy (NaN for null), validated; raises TrackInputError."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+            arr = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            raw = None
+        else:
+            raw = values.to_pylist()
+            arr = None
+    else:
+        raw = values
+        arr = None
+    if arr is None:
+        try:
+            arr = np.array(raw, dtype=np.float64)
+            if any(isinstance(v, (str, bool)) for v in raw if v is not None):
+                raise TypeError
+        except (TypeError, ValueError):
+            for i, v in enumerate(raw):
+                if v is None or v == "":
+                    continue
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    try:
+                        float(v)
+                        if isinstance(v, bool):
+                            raise ValueError
+                        continue
+                    except (TypeError, ValueError):
+                        raise _err(label, i + rec_base, fieldname, f"a number in [{lo:g}, {hi:g}]", v) from None
+            arr = np.array([None if v == "" else v for v in raw], dtype=np.float64)
+    if not allow_null and np.isnan(arr).any():
+        i = int(np.flatnonzero(np.isnan(arr))[0])
+        raise _err(label, i + rec_base, fieldname, "a number", None)
+    bad = (arr < lo) | (arr > hi)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _err(label, i + rec_base, fieldname, f"a number in [{lo:g}, {hi:g}]", float(arr[i]))
+    return arr
+
+
+def _make_table(n, *, icao24, registration, callsign, t_us, lat, lon, alt_ft, on_ground, gs_kt, track_deg,
+                vrate_fpm, source_format, readsb_flags=None) -> pa.Table:
+    def col(v, typ):
+        if v is None:
+            return pa.nulls(n, typ)
+        if isinstance(v, (pa.Array, pa.ChunkedArray)):
+            return v.cast(typ)
+        if isinstance(v, str):
+            return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([v])).cast(typ)
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            return pa.array(v, typ, mask=np.isnan(v))
+        return pa.array(v, typ)
+
+    t = pa.array(np.asarray(t_us, dtype=np.int64), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    cols = [
+        col(icao24, pa.string()),
+        col(registration, pa.string()),
+        col(callsign, pa.string()),
+        t,
+        col(np.asarray(lat, np.float64), pa.float64()),
+        col(np.asarray(lon, np.float64), pa.float64()),
+        col(np.asarray(alt_ft, np.float32) if alt_ft is not None else None, pa.float32()),
+        col(np.asarray(on_ground, bool), pa.bool_()),
+        col(np.asarray(gs_kt, np.float32) if gs_kt is not None else None, pa.float32()),
+        col(np.asarray(track_deg, np.float32) if track_deg is not None else None, pa.float32()),
+        col(np.asarray(vrate_fpm, np.float32) if vrate_fpm is not None else None, pa.float32()),
+        col(source_format, pa.string()),
+        col(readsb_flags, pa.uint8()),
+    ]
+    return pa.Table.from_arrays(cols, schema=POSITIONS_SCHEMA)
+
+
+def _norm_hex(h, label, record, fieldname="icao24") -> str:
+    if not isinstance(h, str) or not _HEX_RE.match(h.strip().lower()):
+        raise _err(label, record, fieldname, "a 24-bit ICAO address as 6 hex digits", h)
+    return h.strip().lower()
+
+
+def _check_time(t_s: np.ndarray, label, fieldname, rec_base=0):
+    bad = ~((t_s >= _T_MIN) & (t_s <= _T_MAX))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _err(label, i + rec_base, fieldname, "a unix time between 1990 and 2100", float(t_s[i]))
+
+
+# --------------------------------------------------------------------------------------- readsb
+def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
+    if not isinstance(obj, dict):
+        raise _err(label, None, None, "a JSON object with 'icao', 'timestamp', 'trace'", type(obj).__name__)
+    for k in ("icao", "timestamp", "trace"):
+        if k not in obj:
+            raise _err(label, None, k, f"top-level key '{k}'", "missing")
+    hexa = _norm_hex(obj["icao"], label, None, "icao")
+    if watch_hex is not None and hexa not in watch_hex:
+        return None
+    ts = obj["timestamp"]
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not (_T_MIN <= ts <= _T_MAX):
+        raise _err(label, None, "timestamp", "a unix time between 1990 and 2100", ts)
+    trace = obj["trace"]
+    if not isinstance(trace, list):
+        raise _err(label, None, "trace", "a list of trace entries", type(trace).__name__)
+    n = len(trace)
+    reg = obj.get("r") if isinstance(obj.get("r"), str) else None
+    if n == 0:
+        return ReadResult(_make_table(0, icao24=hexa, registration=reg, callsign=None, t_us=[], lat=[], lon=[],
+                                      alt_ft=[], on_ground=[], gs_kt=[], track_deg=[], vrate_fpm=[],
+                                      source_format="readsb", readsb_flags=[]))
+    lens = {len(e) if isinstance(e, list) else -1 for e in trace}
+    if min(lens) < 8:
+        for i, e in enumerate(trace):
+            if not isinstance(e, list) or len(e) < 8:
+                raise _err(label, i, None, "a list of at least 8 values [dt, lat, lon, alt, gs, track, flags, vrate]",
+                           e if not isinstance(e, list) else f"{len(e)} values")
+    width = max(lens)
+    if len(lens) > 1:
+        trace = [e + [None] * (width - len(e)) for e in trace]
+    cols = list(zip(*trace, strict=True))
+    off = _to_float(cols[0], label, "offset", lo=-86400, hi=10 * 86400, allow_null=False)
+    lat = _to_float(cols[1], label, "lat", allow_null=False)
+    lon = _to_float(cols[2], label, "lon", allow_null=False)
+    altraw = np.array(cols[3], dtype=object)
+    ground = altraw == "ground"
+    if ground.any():
+        altraw[ground] = None
+    alt = _to_float(altraw.tolist(), label, "alt", lo=_ALT_MIN, hi=_ALT_MAX)
+    if width > 10:  # post-2022 files: geometric altitude in column 10 fills a missing baro altitude
+        geo = _to_float(cols[10], label, "alt_geom", lo=_ALT_MIN, hi=_ALT_MAX)
+        fill = np.isnan(alt) & ~ground
+        alt[fill] = geo[fill]
+    gs = _to_float(cols[4], label, "gs", lo=0, hi=5000)
+    trk = _to_float(cols[5], label, "track", lo=-360, hi=360)
+    flags = _to_float(cols[6], label, "flags", lo=0, hi=255)
+    vr = _to_float(cols[7], label, "vrate", lo=-100000, hi=100000)
+    callsign = None
+    if width > 8:
+        det = cols[8]
+        idx, calls = [], []
+        for i, d in enumerate(det):
+            if d is not None:
+                if not isinstance(d, dict):
+                    raise _err(label, i, "details", "an object or null", d)
+                f = d.get("flight")
+                if isinstance(f, str) and f.strip():
+                    idx.append(i)
+                    calls.append(f.strip())
+        if idx:  # callsign persists until the next details object
+            pos = np.searchsorted(np.array(idx), np.arange(n), side="right") - 1
+            dict_arr = pa.array(calls + [None])
+            pos = np.where(pos < 0, len(calls), pos).astype(np.int32)
+            callsign = pa.DictionaryArray.from_arrays(pa.array(pos), dict_arr).cast(pa.string())
+    t_us = np.round(ts * 1e6) + np.round(off * 1e6)
+    _check_time(t_us / 1e6, label, "offset")
+    tbl = _make_table(n, icao24=hexa, registration=reg, callsign=callsign, t_us=t_us.astype(np.int64), lat=lat,
+                      lon=lon, alt_ft=alt, on_ground=ground, gs_kt=gs, track_deg=trk, vrate_fpm=vr,
+                      source_format="readsb", readsb_flags=np.nan_to_num(flags).astype(np.uint8))
+    return ReadResult(tbl)
+
+
+def read_readsb_file(path, watch_hex=None, label: str | None = None) -> ReadResult | None:
+    """Read one readsb trace file (gzip or plain). None when its aircraft is not in ``watch_hex``."""
+    path = Path(path)
+    label = label or str(path)
+    text = _decode(_read_bytes(path, label), label)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TrackInputError(
+            f"{label}: line {e.lineno} col {e.colno}: expected complete JSON, got invalid/truncated JSON ({e.msg})"
+        ) from e
+    return _parse_readsb_obj(obj, label, watch_hex)
+
+
+def _hex_from_name(p: Path) -> str | None:
+    stem = p.name.split(".")[0]
+    h = stem.rsplit("_", 1)[-1].lower()
+    return h if _HEX_RE.match(h) else None
+
+
+def readsb_tree_files(root, watch_hex=None) -> list[Path]:
+    """Trace files under a ``traces/`` tree, sorted by (hex, path); filtered by ``watch_hex`` from names."""
+    root = Path(root)
+    files = [p for p in root.rglob("trace_*.json*") if p.is_file()]
+    keyed = []
+    for p in files:
+        h = _hex_from_name(p)
+        if watch_hex is not None and h is not None and h not in watch_hex:
+            continue
+        keyed.append((h or "", str(p), p))
+    keyed.sort()
+    return [k[2] for k in keyed]
+
+
+# --------------------------------------------------------------------------------------- text tables
+def _read_csv_table(path: Path, label: str, required: list[str]) -> pa.Table:
+    import pyarrow.csv as pacsv
+
+    data = _read_bytes(path, label)
+    _decode(data, label)
+    try:
+        tbl = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    except pa.ArrowInvalid as e:
+        m = re.search(r"[Rr]ow #?(\d+)", str(e))
+        rec = int(m.group(1)) - 2 if m else None
+        raise TrackInputError(f"{label}: record {rec}: expected a well-formed CSV row, got a parse error ({e})") from e
+    missing = [c for c in required if c not in tbl.column_names]
+    if missing:
+        raise TrackInputError(
+            f"{label}: header, field '{missing[0]}': expected columns {required}, got {tbl.column_names}"
+        )
+    if tbl.num_rows == 0:
+        raise TrackInputError(f"{label}: file: expected at least one data row, got none")
+    return tbl
+
+
+def _str_col(tbl: pa.Table, name: str):
+    c = tbl.column(name)
+    if not pa.types.is_string(c.type) and not pa.types.is_large_string(c.type):
+        c = c.cast(pa.string())
+    return pc.utf8_trim_whitespace(c)
+
+
+def _bool_col(values, label, fieldname) -> np.ndarray:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)) and pa.types.is_boolean(values.type):
+        return values.fill_null(False).to_numpy(zero_copy_only=False)
+    raw = values.to_pylist() if isinstance(values, (pa.Array, pa.ChunkedArray)) else list(values)
+    out = np.zeros(len(raw), bool)
+    for i, v in enumerate(raw):
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            out[i] = v
+        elif isinstance(v, (int, float)) and v in (0, 1):
+            out[i] = bool(v)
+        elif isinstance(v, str) and v.strip().lower() in ("true", "false", "t", "f", "1", "0"):
+            out[i] = v.strip().lower() in ("true", "t", "1")
+        else:
+            raise _err(label, i, fieldname, "a boolean", v)
+    return out
+
+
+def _time_col_to_us(col, label, fieldname, tz=None, rec_base=0) -> np.ndarray:
+    """Arrow column of unix seconds or timestamps -> int64 us UTC. Naive timestamps need ``tz``."""
+    if pa.types.is_timestamp(col.type):
+        if col.type.tz is None:
+            if tz is None:
+                raise _err(label, rec_base, fieldname, "timezone-aware times (or options tz=...)", "naive timestamps")
+            col = pc.assume_timezone(col, tz)
+        us = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        _check_time(us / 1e6, label, fieldname, rec_base)
+        return us
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return _parse_iso_us(col.to_pylist(), label, fieldname, tz, None, rec_base)
+    s = _to_float(col, label, fieldname, allow_null=False)
+    _check_time(s, label, fieldname, rec_base)
+    return np.round(s * 1e6).astype(np.int64)
+
+
+_TZ_SUFFIX = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+
+
+def _parse_iso_us(values, label, fieldname, tz=None, fmt=None, rec_base=0) -> np.ndarray:
+    import polars as pl
+
+    s = pl.Series(values, dtype=pl.String)
+    if s.null_count():
+        i = int(s.is_null().arg_true()[0])
+        raise _err(label, i + rec_base, fieldname, "a time", None)
+    s = s.str.strip_chars()
+    has_tz = s.str.contains(r"(Z|[+-]\d\d:?\d\d)$") if fmt is None else pl.Series([("%z" in fmt) or fmt.endswith("Z")] * len(s))
+    if fmt is None and has_tz.any() and not has_tz.all():
+        i = int((~has_tz).arg_true()[0])
+        raise _err(label, i + rec_base, fieldname, "all times with a timezone offset (mixed)", values[i])
+    aware = bool(has_tz.all())
+    if not aware and tz is None:
+        raise _err(label, rec_base, fieldname,
+                   "a timezone-aware time such as 2024-01-02T07:22:55Z (or a mapping that declares tz=...)", values[0])
+    if aware:
+        parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us", time_zone="UTC")
+    else:
+        parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us").dt.replace_time_zone(
+            tz, ambiguous="earliest", non_existent="null")
+    if parsed.null_count():
+        i = int(parsed.is_null().arg_true()[0])
+        raise _err(label, i + rec_base, fieldname, f"a time{' in format ' + fmt if fmt else ' (ISO 8601)'}", values[i])
+    us = parsed.dt.convert_time_zone("UTC").dt.epoch("us").to_numpy()
+    _check_time(us / 1e6, label, fieldname, rec_base)
+    return us
+
+
+# --------------------------------------------------------------------------------------- OpenSky
+OPENSKY_REQUIRED = ["time", "icao24", "lat", "lon", "velocity", "heading", "vertrate", "callsign", "onground",
+                    "baroaltitude"]
+
+
+def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
+    """OpenSky state vectors (CSV or parquet, as the historical database / pyopensky return them).
+
+    Stale rows (``time - lastcontact > 15`` s, OpenSky keeps rows up to 300 s after coverage is lost)
+    are dropped and counted as ``opensky_stale``. Options: ``stale_s`` (default 15), ``tz`` for naive
+    timestamp columns.
+    """
+    import pyarrow.parquet as pq
+
+    options = options or {}
+    path = Path(path)
+    label = label or str(path)
+    head = _read_bytes(path, label)[:4] if path.suffix != ".parquet" else b"PAR1"
+    if head == b"PAR1":
+        try:
+            tbl = pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise TrackInputError(f"{label}: file: expected a readable parquet file, got an error ({e})") from e
+        missing = [c for c in OPENSKY_REQUIRED if c not in tbl.column_names]
+        if missing:
+            raise TrackInputError(
+                f"{label}: header, field '{missing[0]}': expected columns {OPENSKY_REQUIRED}, got {tbl.column_names}")
+    else:
+        tbl = _read_csv_table(path, label, OPENSKY_REQUIRED)
+    noise = Counter()
+    hexcol = pc.utf8_lower(_str_col(tbl, "icao24"))
+    hexes = hexcol.to_pylist()
+    for i, h in enumerate(hexes):
+        if h is None or not _HEX_RE.match(h):
+            raise _err(label, i, "icao24", "a 24-bit ICAO address as 6 hex digits", h)
+    if watch_hex is not None:
+        keep = pc.is_in(hexcol, pa.array(sorted(watch_hex)))
+        tbl = tbl.filter(keep)
+        hexcol = hexcol.filter(keep)
+    t_us = _time_col_to_us(tbl.column("time"), label, "time", options.get("tz"))
+    if "lastcontact" in tbl.column_names:
+        lc = tbl.column("lastcontact")
+        if pa.types.is_timestamp(lc.type):
+            lc_s = _time_col_to_us(lc, label, "lastcontact", options.get("tz")) / 1e6
+        else:
+            lc_s = _to_float(lc, label, "lastcontact")
+        stale = (t_us / 1e6 - lc_s) > float(options.get("stale_s", 15))
+        if stale.any():
+            noise["opensky_stale"] += int(stale.sum())
+            keep = pa.array(~stale)
+            tbl, hexcol, t_us = tbl.filter(keep), hexcol.filter(keep), t_us[~stale]
+    n = tbl.num_rows
+    lat = _to_float(tbl.column("lat"), label, "lat")
+    lon = _to_float(tbl.column("lon"), label, "lon")
+    alt_m = _to_float(tbl.column("baroaltitude"), label, "baroaltitude", lo=_ALT_MIN / FT_PER_M, hi=_ALT_MAX / FT_PER_M)
+    if "geoaltitude" in tbl.column_names:
+        geo = _to_float(tbl.column("geoaltitude"), label, "geoaltitude", lo=_ALT_MIN / FT_PER_M, hi=_ALT_MAX / FT_PER_M)
+        alt_m = np.where(np.isnan(alt_m), geo, alt_m)
+    vel = _to_float(tbl.column("velocity"), label, "velocity", lo=0, hi=2500)
+    hdg = _to_float(tbl.column("heading"), label, "heading", lo=-360, hi=360)
+    vr = _to_float(tbl.column("vertrate"), label, "vertrate", lo=-500, hi=500)
+    ground = _bool_col(tbl.column("onground"), label, "onground")
+    alt_ft = alt_m * FT_PER_M
+    alt_ft[ground] = np.nan
+    nopos = np.isnan(lat) | np.isnan(lon)
+    if nopos.any():  # OpenSky rows without a position carry nothing we can use
+        noise["no_position"] += int(nopos.sum())
+    callsign = pc.if_else(pc.equal(_str_col(tbl, "callsign"), ""), None, _str_col(tbl, "callsign"))
+    reg = options.get("registration")
+    out = _make_table(n, icao24=hexcol, registration=reg, callsign=callsign, t_us=t_us, lat=lat, lon=lon,
+                      alt_ft=alt_ft, on_ground=ground, gs_kt=vel * KT_PER_MS, track_deg=hdg,
+                      vrate_fpm=vr * FPM_PER_MS, source_format="opensky")
+    if nopos.any():
+        out = out.filter(pa.array(~nopos))
+    return ReadResult(out, noise)
+
+
+# --------------------------------------------------------------------------------------- FR24
+FR24_CSV_COLUMNS = ["Timestamp", "UTC", "Callsign", "Position", "Altitude", "Speed", "Direction"]
+
+
+def _need_icao(options, label, fmt):
+    h = (options or {}).get("icao24")
+    if h is None:
+        raise TrackInputError(f"{label}: file, field 'icao24': expected options={{'icao24': '<hex>'}} "
+                              f"because {fmt} files carry no aircraft address, got none")
+    return _norm_hex(h, label, None, "options.icao24")
+
+
+def read_fr24_csv(path, watch_hex=None, options=None, label=None) -> ReadResult:
+    """Flightradar24 web CSV: ``Timestamp,UTC,Callsign,Position,Altitude,Speed,Direction`` (ft, kt).
+
+    Altitude 0 means on ground. Needs ``options={'icao24': hex}``; optional ``registration``.
+    """
+    options = options or {}
+    path = Path(path)
+    label = label or str(path)
+    hexa = _need_icao(options, label, "FR24 CSV")
+    tbl = _read_csv_table(path, label, FR24_CSV_COLUMNS)
+    n = tbl.num_rows
+    t_s = _to_float(tbl.column("Timestamp"), label, "Timestamp", allow_null=False)
+    _check_time(t_s, label, "Timestamp")
+    posv = _str_col(tbl, "Position").to_pylist()
+    lat = np.empty(n)
+    lon = np.empty(n)
+    for i, p in enumerate(posv):
+        try:
+            a, b = p.split(",")
+            lat[i], lon[i] = float(a), float(b)
+        except (AttributeError, ValueError):
+            raise _err(label, i, "Position", 'a quoted "lat,lon" pair', p) from None
+    alt = _to_float(tbl.column("Altitude"), label, "Altitude", lo=_ALT_MIN, hi=_ALT_MAX, allow_null=False)
+    spd = _to_float(tbl.column("Speed"), label, "Speed", lo=0, hi=5000)
+    dirn = _to_float(tbl.column("Direction"), label, "Direction", lo=-360, hi=360)
+    ground = alt <= 0
+    alt = np.where(ground, np.nan, alt)
+    cs = _str_col(tbl, "Callsign")
+    cs = pc.if_else(pc.equal(cs, ""), None, cs)
+    out = _make_table(n, icao24=hexa, registration=options.get("registration"), callsign=cs,
+                      t_us=np.round(t_s * 1e6).astype(np.int64), lat=lat, lon=lon, alt_ft=alt, on_ground=ground,
+                      gs_kt=spd, track_deg=dirn, vrate_fpm=None, source_format="fr24_csv")
+    if watch_hex is not None and hexa not in watch_hex:
+        out = out.slice(0, 0)
+    return ReadResult(out)
+
+
+def read_fr24_kml(path, watch_hex=None, options=None, label=None) -> ReadResult:
+    """Flightradar24 KML: one Placemark per fix (Point ``lon,lat,alt_m`` + TimeStamp ``when``).
+
+    The LineString placemark (no times) is ignored. Optional ExtendedData ``speed`` (kt) and
+    ``heading``. Needs ``options={'icao24': hex}``.
+    """
+    options = options or {}
+    path = Path(path)
+    label = label or str(path)
+    hexa = _need_icao(options, label, "FR24 KML")
+    text = _decode(_read_bytes(path, label), label)
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as e:
+        line, col = e.position
+        raise TrackInputError(f"{label}: line {line} col {col}: expected complete KML/XML, got a parse error ({e})") from e
+    recs = []
+    i = 0
+    for pm in root.iter():
+        if not pm.tag.endswith("Placemark"):
+            continue
+        when = coords = None
+        ext = {}
+        name = None
+        for el in pm.iter():
+            tag = el.tag.rsplit("}", 1)[-1]
+            if tag == "when":
+                when = (el.text or "").strip()
+            elif tag == "coordinates" and el is not None:
+                coords = (el.text or "").strip()
+            elif tag == "Data":
+                v = [c for c in el if c.tag.rsplit("}", 1)[-1] == "value"]
+                ext[el.get("name")] = v[0].text if v else None
+            elif tag == "name" and name is None:
+                name = (el.text or "").strip() or None
+        if when is None:
+            continue  # the LineString placemark carries no time
+        parts = (coords or "").split(",")
+        if len(parts) < 2:
+            raise _err(label, i, "coordinates", "'lon,lat[,alt_m]'", coords)
+        recs.append((when, parts, ext, name))
+        i += 1
+    if not recs:
+        raise TrackInputError(f"{label}: file: expected Placemarks with Point and TimeStamp, got none")
+    n = len(recs)
+    t_us = _parse_iso_us([r[0] for r in recs], label, "when", options.get("tz"))
+    lon = _to_float([r[1][0] for r in recs], label, "lon")
+    lat = _to_float([r[1][1] for r in recs], label, "lat")
+    alt_m = _to_float([r[1][2] if len(r[1]) > 2 else None for r in recs], label, "alt_m",
+                      lo=_ALT_MIN / FT_PER_M, hi=_ALT_MAX / FT_PER_M)
+    spd = _to_float([r[2].get("speed") for r in recs], label, "speed", lo=0, hi=5000)
+    hdg = _to_float([r[2].get("heading") for r in recs], label, "heading", lo=-360, hi=360)
+    alt_ft = np.round(alt_m * FT_PER_M)
+    ground = alt_ft <= 0
+    alt_ft[ground] = np.nan
+    cs = [r[3] for r in recs]
+    out = _make_table(n, icao24=hexa, registration=options.get("registration"), callsign=pa.array(cs, pa.string()),
+                      t_us=t_us, lat=lat, lon=lon, alt_ft=alt_ft, on_ground=ground, gs_kt=spd, track_deg=hdg,
+                      vrate_fpm=None, source_format="fr24_kml")
+    if watch_hex is not None and hexa not in watch_hex:
+        out = out.slice(0, 0)
+    return ReadResult(out)
+
+
+def _dig(obj, keys, label, expected):
+    cur = obj
+    for j, k in enumerate(keys):
+        if not isinstance(cur, dict) or k not in cur:
+            raise _err(label, None, ".".join(keys[: j + 1]), expected, "missing")
+        cur = cur[k]
+    return cur
+
+
+def read_fr24_json(path, watch_hex=None, options=None, label=None) -> ReadResult:
+    """Flightradar24 site JSON: ``result.response.data.flight.track[]``.
+
+    The aircraft address comes from ``flight.aircraft.identification.modes`` (or ``aircraft.hex``),
+    else ``options['icao24']``; registration from ``aircraft.identification.registration``.
+    """
+    options = options or {}
+    path = Path(path)
+    label = label or str(path)
+    text = _decode(_read_bytes(path, label), label)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TrackInputError(
+            f"{label}: line {e.lineno} col {e.colno}: expected complete JSON, got invalid/truncated JSON ({e.msg})") from e
+    flight = _dig(obj, ["result", "response", "data", "flight"], label, "an FR24 flight object")
+    track = flight.get("track") if isinstance(flight, dict) else None
+    if not isinstance(track, list):
+        raise _err(label, None, "result.response.data.flight.track", "a list of track points", track)
+    ac = flight.get("aircraft") or {}
+    ident = ac.get("identification") or {}
+    hexa = ident.get("modes") or ac.get("hex") or options.get("icao24")
+    if hexa is None:
+        raise TrackInputError(f"{label}: file, field 'aircraft.identification.modes': expected an aircraft address "
+                              f"(or options icao24), got none")
+    hexa = _norm_hex(hexa, label, None, "aircraft.identification.modes")
+    reg = ident.get("registration") or options.get("registration")
+    cs = ((flight.get("identification") or {}).get("callsign")) or None
+    n = len(track)
+    if n == 0:
+        raise TrackInputError(f"{label}: file, field 'track': expected at least one track point, got []")
+    for i, p in enumerate(track):
+        if not isinstance(p, dict):
+            raise _err(label, i, None, "a track point object", p)
+        for k in ("latitude", "longitude", "timestamp", "altitude"):
+            if k not in p:
+                raise _err(label, i, k, f"key '{k}'", "missing")
+
+    def sub(p, k, s):
+        v = p.get(k)
+        return v.get(s) if isinstance(v, dict) else v
+
+    t_s = _to_float([p["timestamp"] for p in track], label, "timestamp", allow_null=False)
+    _check_time(t_s, label, "timestamp")
+    lat = _to_float([p["latitude"] for p in track], label, "latitude", allow_null=False)
+    lon = _to_float([p["longitude"] for p in track], label, "longitude", allow_null=False)
+    alt = _to_float([sub(p, "altitude", "feet") for p in track], label, "altitude.feet", lo=_ALT_MIN, hi=_ALT_MAX)
+    spd = _to_float([sub(p, "speed", "kts") for p in track], label, "speed.kts", lo=0, hi=5000)
+    hdg = _to_float([p.get("heading") for p in track], label, "heading", lo=-360, hi=360)
+    vs = _to_float([sub(p, "verticalSpeed", "fpm") for p in track], label, "verticalSpeed.fpm", lo=-100000, hi=100000)
+    ground = alt <= 0
+    alt = np.where(ground, np.nan, alt)
+    out = _make_table(n, icao24=hexa, registration=reg, callsign=cs, t_us=np.round(t_s * 1e6).astype(np.int64),
+                      lat=lat, lon=lon, alt_ft=alt, on_ground=ground, gs_kt=spd, track_deg=hdg, vrate_fpm=vs,
+                      source_format="fr24_json")
+    if watch_hex is not None and hexa not in watch_hex:
+        out = out.slice(0, 0)
+    return ReadResult(out)
+
+
+# --------------------------------------------------------------------------------------- generic CSV
+GENERIC_TARGETS = ("icao24", "time", "lat", "lon", "alt", "gs", "track", "vrate", "callsign", "registration",
+                   "on_ground")
+_ALT_UNITS = {"ft": 1.0, "m": FT_PER_M}
+_SPEED_UNITS = {"kt": 1.0, "m/s": KT_PER_MS, "km/h": KT_PER_KMH, "mph": 0.868976}
+_VRATE_UNITS = {"fpm": 1.0, "ft/min": 1.0, "m/s": FPM_PER_MS}
+
+
+def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResult:
+    """CSV with a user mapping.
+
+    ``options = {"mapping": {target: source_column}, "alt_unit": "ft"|"m", "speed_unit": "kt"|"m/s"|
+    "km/h"|"mph", "vrate_unit": "fpm"|"m/s", "time_format": "unix"|"unix_ms"|"iso"|<strptime format>,
+    "tz": IANA zone for times without offset, "icao24": constant address if no column}``.
+    Targets: icao24, time, lat, lon (required); alt, gs, track, vrate, callsign, registration,
+    on_ground (optional; without on_ground, ground = altitude <= 0). Times without a timezone are
+    rejected unless ``tz`` is given.
+    """
+    options = dict(options or {})
+    path = Path(path)
+    label = label or str(path)
+    mapping = options.get("mapping")
+    if not isinstance(mapping, dict):
+        raise TrackInputError(f"{label}: file, field 'mapping': expected options['mapping'] = {{target: column}}, "
+                              f"got {mapping!r}")
+    unknown = [k for k in mapping if k not in GENERIC_TARGETS]
+    if unknown:
+        raise TrackInputError(f"{label}: file, field '{unknown[0]}': expected a mapping target in {GENERIC_TARGETS}")
+    need = ["time", "lat", "lon"] + ([] if "icao24" in options else ["icao24"])
+    for k in need:
+        if k not in mapping:
+            raise TrackInputError(f"{label}: file, field '{k}': expected the mapping to name a column for '{k}'")
+    for key, table in (("alt_unit", _ALT_UNITS), ("speed_unit", _SPEED_UNITS), ("vrate_unit", _VRATE_UNITS)):
+        if key in options and options[key] not in table:
+            raise TrackInputError(f"{label}: file, field '{key}': expected one of {list(table)}, got {options[key]!r}")
+    tbl = _read_csv_table(path, label, list(mapping.values()))
+    n = tbl.num_rows
+    if "icao24" in mapping:
+        hexcol = pc.utf8_lower(_str_col(tbl, mapping["icao24"]))
+        for i, h in enumerate(hexcol.to_pylist()):
+            if h is None or not _HEX_RE.match(h):
+                raise _err(label, i, mapping["icao24"], "a 24-bit ICAO address as 6 hex digits", h)
+    else:
+        hexcol = _norm_hex(options["icao24"], label, None, "options.icao24")
+    tf = options.get("time_format", "iso")
+    tcol = tbl.column(mapping["time"])
+    if tf in ("unix", "unix_ms"):
+        s = _to_float(tcol, label, mapping["time"], allow_null=False) / (1000.0 if tf == "unix_ms" else 1.0)
+        _check_time(s, label, mapping["time"])
+        t_us = np.round(s * 1e6).astype(np.int64)
+    elif pa.types.is_timestamp(tcol.type):
+        t_us = _time_col_to_us(tcol, label, mapping["time"], options.get("tz"))
+    else:
+        t_us = _parse_iso_us(tcol.cast(pa.string()).to_pylist(), label, mapping["time"], options.get("tz"),
+                             None if tf == "iso" else tf)
+    lat = _to_float(tbl.column(mapping["lat"]), label, mapping["lat"], allow_null=False)
+    lon = _to_float(tbl.column(mapping["lon"]), label, mapping["lon"], allow_null=False)
+
+    def opt(target, lo, hi, unit_key, units, default):
+        if target not in mapping:
+            return None
+        f = units[options.get(unit_key, default)] if unit_key else 1.0
+        return _to_float(tbl.column(mapping[target]), label, mapping[target], lo=lo / f, hi=hi / f) * f
+
+    alt = opt("alt", _ALT_MIN, _ALT_MAX, "alt_unit", _ALT_UNITS, "ft")
+    gs = opt("gs", 0, 5000, "speed_unit", _SPEED_UNITS, "kt")
+    trk = opt("track", -360, 360, None, None, None)
+    vr = opt("vrate", -100000, 100000, "vrate_unit", _VRATE_UNITS, "fpm")
+    if "on_ground" in mapping:
+        ground = _bool_col(tbl.column(mapping["on_ground"]), label, mapping["on_ground"])
+    elif alt is not None:
+        ground = np.nan_to_num(alt, nan=1.0) <= 0
+    else:
+        ground = np.zeros(n, bool)
+    if alt is not None:
+        alt = np.where(ground, np.nan, alt)
+    cs = _str_col(tbl, mapping["callsign"]) if "callsign" in mapping else None
+    reg = _str_col(tbl, mapping["registration"]) if "registration" in mapping else options.get("registration")
+    out = _make_table(n, icao24=hexcol, registration=reg, callsign=cs, t_us=t_us, lat=lat, lon=lon, alt_ft=alt,
+                      on_ground=ground, gs_kt=gs, track_deg=trk, vrate_fpm=vr, source_format="generic_csv")
+    if watch_hex is not None:
+        out = out.filter(pc.is_in(out.column("icao24"), pa.array(sorted(watch_hex))))
+    return ReadResult(out)
+
+
+# --------------------------------------------------------------------------------------- dispatch
+def read_track(path, fmt: str, options=None, watch_hex=None) -> ReadResult:
+    """Read one file of format ``fmt`` (a readsb *directory* is handled by the store's tree ingest)."""
+    path = Path(path)
+    if fmt == "readsb":
+        r = read_readsb_file(path, watch_hex)
+        if r is None:
+            return ReadResult(POSITIONS_SCHEMA.empty_table())
+        return r
+    fn = {
+        "opensky": read_opensky,
+        "fr24_csv": read_fr24_csv,
+        "fr24_kml": read_fr24_kml,
+        "fr24_json": read_fr24_json,
+        "generic_csv": read_generic_csv,
+    }.get(fmt)
+    if fn is None:
+        raise TrackInputError(f"{path}: file: expected a format in {FORMATS}, got {fmt!r}")
+    return fn(path, watch_hex=watch_hex, options=options)
+

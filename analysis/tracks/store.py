@@ -1,0 +1,333 @@
+"""Positions store: cleaned positions as parquet sorted by (icao24, time), one part per ingested input.
+
+Layout under ``cache_dir/positions/``::
+
+    part-<key>.parquet           positions (POSITIONS_SCHEMA + icao_int uint32), sorted by icao_int,
+                                 time_utc; row groups hold whole aircraft (~1 M rows), so a reader
+                                 can filter by aircraft from row-group statistics and process row
+                                 groups independently
+    part-<key>.coverage.parquet  per (aircraft, source file): first/last time, rows, registration
+    part-<key>.json              manifest: content hash, format, options, noise counts, skipped files
+
+``key`` = hash of (content hash of the input file or of every file in a trace tree, format, options,
+watch list). Ingesting the same content again finds the manifest and reuses the part: no duplicate
+rows, no re-parse. Parts are written to a temporary name and renamed, manifest last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .noise import clean_positions
+from .readers import (
+    POSITIONS_SCHEMA,
+    TrackInputError,
+    icao_to_int,
+    read_readsb_file,
+    read_track,
+    readsb_tree_files,
+)
+
+__all__ = ["STORE_SCHEMA", "Part", "Store", "content_hash", "write_positions"]
+
+log = logging.getLogger(__name__)
+
+STORE_SCHEMA = POSITIONS_SCHEMA.append(pa.field("icao_int", pa.uint32()))
+ROW_GROUP_ROWS = 1_000_000
+COMPRESSION = "lz4"
+
+
+def content_hash(path: Path) -> str:
+    """sha256 of a file's bytes, or of (relative path, sha256) of every file under a directory."""
+    path = Path(path)
+    h = hashlib.sha256()
+    if path.is_dir():
+        for p in sorted(q for q in path.rglob("*") if q.is_file()):
+            h.update(str(p.relative_to(path)).encode())
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    else:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _with_icao_int(tbl: pa.Table) -> pa.Table:
+    enc = pc.dictionary_encode(tbl.column("icao24")).combine_chunks()
+    ints = icao_to_int(np.array(enc.dictionary.to_pylist(), dtype=object))
+    col = ints[enc.indices.to_numpy(zero_copy_only=False)] if len(ints) else np.empty(0, np.uint32)
+    return tbl.append_column("icao_int", pa.array(col, pa.uint32()))
+
+
+class _PartWriter:
+    """Streams tables (already sorted, whole aircraft, ascending icao) into aligned row groups."""
+
+    def __init__(self, path: Path, rg_rows: int = ROW_GROUP_ROWS, compression: str = COMPRESSION):
+        self.path = path
+        self.rg_rows = rg_rows
+        self.buf: list[pa.Table] = []
+        self.nbuf = 0
+        self.rows = 0
+        self.writer = pq.ParquetWriter(path, STORE_SCHEMA, compression=compression)
+
+    def add(self, tbl: pa.Table):
+        if tbl.num_rows == 0:
+            return
+        self.buf.append(tbl)
+        self.nbuf += tbl.num_rows
+        if self.nbuf >= self.rg_rows:
+            self._flush()
+
+    def _flush(self):
+        if self.buf:
+            t = pa.concat_tables(self.buf).cast(STORE_SCHEMA)
+            self.writer.write_table(t, row_group_size=max(t.num_rows, 1))
+            self.rows += t.num_rows
+        self.buf, self.nbuf = [], 0
+
+    def close(self):
+        self._flush()
+        self.writer.close()
+
+
+def write_positions(tbl: pa.Table, path: Path, rg_rows: int = ROW_GROUP_ROWS) -> int:
+    """Write a positions table (sorted by icao24, time) with row groups aligned to aircraft."""
+    if "icao_int" not in tbl.column_names:
+        tbl = _with_icao_int(tbl)
+    tbl = tbl.select(STORE_SCHEMA.names)
+    w = _PartWriter(Path(path), rg_rows)
+    ic = tbl.column("icao_int").to_numpy()
+    starts = np.flatnonzero(np.r_[True, ic[1:] != ic[:-1]]) if len(ic) else np.array([], int)
+    # cut at the first aircraft start past each rg_rows boundary
+    cuts = [0]
+    for b in range(rg_rows, len(ic), rg_rows):
+        j = np.searchsorted(starts, b)
+        if j < len(starts) and starts[j] > cuts[-1]:
+            cuts.append(int(starts[j]))
+    cuts = sorted(set(cuts)) + [len(ic)]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=False):
+        w.add(tbl.slice(a, b - a))
+        w._flush()
+    w.close()
+    return w.rows
+
+
+def _coverage(tbl: pa.Table, source_file: str) -> pa.Table:
+    import polars as pl
+
+    if tbl.num_rows == 0:
+        df = pl.DataFrame(schema={"icao24": pl.String, "source_file": pl.String, "source_format": pl.String,
+                                  "t_min": pl.Datetime("us", "UTC"), "t_max": pl.Datetime("us", "UTC"),
+                                  "n": pl.Int64, "registration": pl.String})
+        return df.to_arrow()
+    df = pl.from_arrow(tbl.select(["icao24", "time_utc", "registration", "source_format"]))
+    return (
+        df.group_by("icao24")
+        .agg(pl.col("source_format").first(), pl.col("time_utc").min().alias("t_min"),
+             pl.col("time_utc").max().alias("t_max"), pl.len().cast(pl.Int64).alias("n"),
+             pl.col("registration").drop_nulls().first())
+        .with_columns(pl.lit(source_file).alias("source_file"))
+        .select("icao24", "source_file", "source_format", "t_min", "t_max", "n", "registration")
+        .to_arrow()
+    )
+
+
+@dataclass
+class Part:
+    """One ingested input: its parquet part, coverage sidecar and manifest facts."""
+
+    key: str
+    content_hash: str
+    path: Path
+    coverage_path: Path
+    source: str
+    fmt: str
+    n_rows: int
+    noise: Counter = field(default_factory=Counter)
+    skipped: list = field(default_factory=list)
+    reused: bool = False
+
+
+def _tree_worker(args):
+    path, label, watch = args
+    try:
+        r = read_readsb_file(Path(path), watch, label=label)
+        if r is None:
+            return path, None, Counter(), None
+        tbl, counts = clean_positions(r.table)
+        counts.update(r.noise)
+        return path, _with_icao_int(tbl), counts, None
+    except TrackInputError as e:
+        return path, None, Counter(), str(e)
+    except Exception as e:  # a broken file among thousands must not stop the ingest
+        return path, None, Counter(), f"{label}: file: unexpected error {type(e).__name__}: {e}"
+
+
+class _Progress:
+    def __init__(self, what: str, total: int, enabled: bool, every_s: float = 2.0):
+        self.what, self.total, self.enabled, self.every = what, total, enabled, every_s
+        self.t0 = self.last = time.perf_counter()
+
+    def update(self, done: int, rows: int, final: bool = False):
+        now = time.perf_counter()
+        if not self.enabled or (not final and now - self.last < self.every):
+            return
+        self.last = now
+        el = max(now - self.t0, 1e-9)
+        print(f"[tracks] {self.what}: {done}/{self.total} files, {rows:,} rows, {rows / el:,.0f} rows/s, "
+              f"{el:.1f} s", file=sys.stderr, flush=True)
+
+
+class Store:
+    """Parquet positions store in ``cache_dir`` (see module docstring)."""
+
+    def __init__(self, cache_dir):
+        self.root = Path(cache_dir)
+        self.dir = self.root / "positions"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _key(self, chash, fmt, options, watch) -> str:
+        spec = json.dumps({"h": chash, "f": fmt, "o": options or {}, "w": sorted(watch) if watch is not None else None},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(spec.encode()).hexdigest()[:24]
+
+    def _load(self, key) -> Part | None:
+        man = self.dir / f"part-{key}.json"
+        if not man.exists():
+            return None
+        m = json.loads(man.read_text())
+        return Part(key=key, content_hash=m["content_hash"], path=self.dir / f"part-{key}.parquet",
+                    coverage_path=self.dir / f"part-{key}.coverage.parquet", source=m["source"], fmt=m["format"],
+                    n_rows=m["n_rows"], noise=Counter(m["noise"]), skipped=[tuple(s) for s in m["skipped"]],
+                    reused=True)
+
+    def ingest(self, path, fmt: str, options=None, watch_hex=None, processes: int = 2,
+               progress: bool = True) -> Part:
+        """Read, clean and store one input (file or readsb trace tree). Reuses an identical earlier ingest."""
+        path = Path(path)
+        if not path.exists():
+            raise TrackInputError(f"{path}: file: expected an existing file or directory, got nothing there")
+        watch = {h.lower() for h in watch_hex} if watch_hex is not None else None
+        chash = content_hash(path)
+        key = self._key(chash, fmt, options, watch)
+        part = self._load(key)
+        if part is not None:
+            log.info("reusing ingested %s (%s)", path, key)
+            return part
+        tmp = self.dir / f".tmp-{key}-{os.getpid()}.parquet"
+        tmp_cov = self.dir / f".tmp-{key}-{os.getpid()}.coverage.parquet"
+        noise: Counter = Counter()
+        skipped: list = []
+        if path.is_dir():
+            if fmt != "readsb":
+                raise TrackInputError(f"{path}: file: expected a file for format {fmt!r}, got a directory")
+            n_rows, covs = self._ingest_tree(path, watch, tmp, noise, skipped, processes, progress)
+        else:
+            r = read_track(path, fmt, options, watch)
+            tbl, counts = clean_positions(r.table)
+            noise.update(r.noise)
+            noise.update(counts)
+            n_rows = write_positions(tbl, tmp)
+            covs = [_coverage(tbl, path.name)]
+        pq.write_table(pa.concat_tables(covs), tmp_cov)
+        final = self.dir / f"part-{key}.parquet"
+        os.replace(tmp, final)
+        os.replace(tmp_cov, self.dir / f"part-{key}.coverage.parquet")
+        man = {"content_hash": chash, "source": str(path), "format": fmt, "options": options or {},
+               "watch": sorted(watch) if watch is not None else None, "n_rows": n_rows, "noise": dict(noise),
+               "skipped": skipped}
+        (self.dir / f"part-{key}.json").write_text(json.dumps(man, indent=1, default=str))
+        return Part(key=key, content_hash=chash, path=final, coverage_path=self.dir / f"part-{key}.coverage.parquet",
+                    source=str(path), fmt=fmt, n_rows=n_rows, noise=noise, skipped=skipped)
+
+    def _ingest_tree(self, root: Path, watch, tmp: Path, noise: Counter, skipped: list, processes: int,
+                     progress: bool):
+        files = readsb_tree_files(root, watch)
+        if not files:
+            raise TrackInputError(f"{root}: file: expected trace_*.json files in a traces/ tree, got none")
+        prog = _Progress(f"readsb {root.name}", len(files), progress and len(files) > 20)
+        writer = _PartWriter(tmp)
+        covs: list[pa.Table] = []
+        cur_hex, cur = None, []
+        last_int = [-1]
+        unsorted = [False]
+        ok = 0
+        rows = 0
+
+        def flush():
+            if not cur:
+                return
+            if len(cur) == 1:
+                tbl = cur[0][1]
+            else:  # several files for one aircraft (e.g. several days): merge, re-clean
+                tbl, counts = clean_positions(pa.concat_tables([c[1] for c in cur]).drop(["icao_int"]))
+                noise.update(counts)
+                tbl = _with_icao_int(tbl)
+            first = int(tbl.column("icao_int")[0].as_py())
+            unsorted[0] |= first <= last_int[0]
+            last_int[0] = int(tbl.column("icao_int")[-1].as_py())
+            writer.add(tbl)
+            for name, t in cur:
+                covs.append(_coverage(t, name))
+            cur.clear()
+
+        args = [(str(p), str(p.relative_to(root.parent)), watch) for p in files]
+        ctx = mp.get_context("spawn")
+        pool = ctx.Pool(processes, initializer=_init_worker) if processes > 1 else None
+        it = pool.imap(_tree_worker, args, chunksize=8) if pool else map(_tree_worker, args)
+        try:
+            for i, (p, tbl, counts, err) in enumerate(it, 1):
+                if err is not None:
+                    m = re.search(r"record (\d+)", err)
+                    skipped.append((str(Path(p).relative_to(root.parent)), int(m.group(1)) if m else None, err))
+                    log.warning("skipped %s", err)
+                elif tbl is not None:
+                    ok += 1
+                    noise.update(counts)
+                    if tbl.num_rows:
+                        h = tbl.column("icao24")[0].as_py()
+                        if h != cur_hex:
+                            flush()
+                            cur_hex = h
+                        cur.append((Path(p).name, tbl))
+                        rows += tbl.num_rows
+                else:
+                    ok += 1
+                prog.update(i, rows)
+            flush()
+        finally:
+            if pool:
+                pool.close()
+                pool.join()
+            writer.close()
+        if unsorted[0]:  # a file's icao differed from its name: restore the (icao, time) order
+            log.warning("%s: file names out of icao order, re-sorting the part", root)
+            t = pq.read_table(tmp)
+            t = t.take(pc.sort_indices(t, [("icao_int", "ascending"), ("time_utc", "ascending")]))
+            writer.rows = write_positions(t, tmp)
+        prog.update(len(files), rows, final=True)
+        if ok == 0:
+            raise TrackInputError(f"{root}: file: expected at least one readable trace, all {len(files)} failed; "
+                                  f"first error: {skipped[0][2]}")
+        if skipped:
+            log.warning("%s: skipped %d of %d trace files", root, len(skipped), len(files))
+        return writer.rows, covs
+
+
+def _init_worker():
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")

@@ -1,0 +1,405 @@
+"""Read and check the raw evidence base against :mod:`analysis.schema`.
+
+Every problem is reported with the file, the line, the field, what was expected and what was found, e.g.::
+
+    data/raw/stops.csv, line 7, field 'arr_time': expected a time as reported ..., got '2019-03-23T15:12'
+
+All problems in all files are collected and raised together as :class:`RawValidationError`, so one run shows
+a curator everything to fix. Nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from . import geo
+from .schema import ID_PATTERN, SAFE_ID_PATTERN, TABLES, Column, Table
+from .timespec import TimeSpecError, parse
+
+__all__ = ["RawDataError", "RawValidationError", "Raw", "load_raw", "MAX_CELL_CHARS"]
+
+MAX_CELL_CHARS = 4000
+_ID = re.compile(ID_PATTERN)
+_SAFE_ID = re.compile(SAFE_ID_PATTERN)
+_HEX = re.compile(r"^[0-9a-f]{6}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class RawDataError:
+    """One problem in one cell (or row, or file) of a raw file."""
+
+    file: str
+    line: int | None
+    field: str | None
+    expected: str
+    got: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.field is not None:
+            where.append(f"field '{self.field}'")
+        got = "" if self.got is None else f", got {self.got[:120]!r}"
+        return f"{', '.join(where)}: expected {self.expected}{got}"
+
+
+class RawValidationError(ValueError):
+    """The raw data has problems; ``errors`` lists each one."""
+
+    def __init__(self, errors: list[RawDataError]):
+        self.errors = errors
+        shown = "\n".join(f"  - {e}" for e in errors[:60])
+        more = f"\n  ... and {len(errors) - 60} more" if len(errors) > 60 else ""
+        super().__init__(f"{len(errors)} problem(s) in data/raw:\n{shown}{more}")
+
+
+@dataclass
+class Raw:
+    """The validated raw tables as typed polars DataFrames, plus the line number of each row."""
+
+    tables: dict[str, pl.DataFrame]
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        return self.tables[name]
+
+
+def _read_text(path: Path, rel: str, errors: list[RawDataError]) -> str | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        errors.append(RawDataError(rel, None, None, "this file to exist (every table in analysis/schema.py is required)"))
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        errors.append(RawDataError(rel, line, None, "UTF-8 text", f"byte 0x{data[exc.start]:02x} at offset {exc.start}"))
+        return None
+
+
+def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataError]) -> Any:
+    """Check and convert one cell. Returns the typed value or None (and records an error if bad)."""
+    value = raw.strip()
+    if len(value) > MAX_CELL_CHARS:
+        errors.append(RawDataError(rel, line, col.name, f"at most {MAX_CELL_CHARS} characters", f"{len(value)} characters"))
+        return None
+    if _CONTROL.search(value):
+        errors.append(RawDataError(rel, line, col.name, "text without control characters", value))
+        return None
+    if value == "":
+        if col.required:
+            errors.append(RawDataError(rel, line, col.name, "a value (this column is required)", ""))
+        return None
+    kind = col.kind
+
+    def bad(expected: str) -> None:
+        errors.append(RawDataError(rel, line, col.name, expected, value))
+
+    if kind in ("str", "url", "tz", "timespec"):
+        if kind == "url" and not re.match(r"^https?://[^\s<>\"']+$", value):
+            bad("an http:// or https:// address without spaces or quotes")
+            return None
+        if kind == "tz":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                bad("an IANA time zone such as America/Caracas")
+                return None
+        return value
+    if kind == "id":
+        if not _ID.match(value):
+            bad(f"an id matching {ID_PATTERN}")
+            return None
+        return value
+    if kind == "safe_id":
+        if not _SAFE_ID.match(value):
+            bad(f"an id of lowercase letters, digits and dashes ({SAFE_ID_PATTERN}); it is used in file names")
+            return None
+        return value
+    if kind == "ids":
+        parts = [p.strip() for p in value.split(";")]
+        if any(not _ID.match(p) for p in parts):
+            bad(f"one or more ids separated by ';', each matching {ID_PATTERN}")
+            return None
+        if len(set(parts)) != len(parts):
+            bad("ids without repeats")
+            return None
+        return ";".join(parts)
+    if kind == "hex":
+        if not _HEX.match(value):
+            bad("6 lowercase hexadecimal digits, e.g. 1522a4")
+            return None
+        return value
+    if kind == "enum":
+        if value not in col.enum:
+            bad(f"one of {', '.join(col.enum)}")
+            return None
+        return value
+    if kind == "bool":
+        if value.lower() not in ("true", "false"):
+            bad("true or false")
+            return None
+        return value.lower() == "true"
+    if kind in ("int", "float"):
+        try:
+            number: float | int = int(value) if kind == "int" else float(value)
+        except ValueError:
+            bad("a whole number" if kind == "int" else "a number")
+            return None
+        if kind == "float" and number != number:  # NaN
+            bad("a number")
+            return None
+        if (col.min is not None and number < col.min) or (col.max is not None and number > col.max):
+            bad(f"a number between {col.min} and {col.max}")
+            return None
+        return number
+    if kind == "country":
+        if geo.country(value) is None:
+            bad("an ISO 3166-1 alpha-2 country code such as VE")
+            return None
+        return value
+    if kind == "icao":
+        if geo.airport(value) is None:
+            bad("an ICAO airport code known to airportsdata, e.g. SVMI")
+            return None
+        return value
+    raise AssertionError(f"unknown column kind {kind}")
+
+
+def _read_table(root: Path, table: Table, errors: list[RawDataError]) -> tuple[list[dict], list[int]]:
+    rel = f"data/raw/{table.name}.csv"
+    text = _read_text(root / f"{table.name}.csv", rel, errors)
+    if text is None:
+        return [], []
+    if not text.strip():
+        errors.append(RawDataError(rel, 1, None, "a header row: " + ",".join(table.column_names), "an empty file"))
+        return [], []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:
+        errors.append(RawDataError(rel, 1, None, "a CSV header row", str(exc)))
+        return [], []
+    missing = [c for c in table.column_names if c not in header]
+    extra = [h for h in header if h not in table.column_names]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    for name in missing:
+        errors.append(RawDataError(rel, 1, name, f"column '{name}' in the header ({table.columns and table.column(name).description})", "no such column"))
+    for name in extra:
+        errors.append(RawDataError(rel, 1, name, "only the columns " + ", ".join(table.column_names), f"unexpected column {name!r}"))
+    for name in dupes:
+        errors.append(RawDataError(rel, 1, name, "each column once", "a repeated column"))
+    if missing or extra or dupes:
+        return [], []
+    rows: list[dict] = []
+    lines: list[int] = []
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(RawDataError(rel, reader.line_num, None, "well-formed CSV (balanced quotes)", str(exc)))
+            break
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            errors.append(RawDataError(rel, line, None, f"{len(header)} fields as in the header", f"{len(values)} fields"))
+            continue
+        cells = dict(zip(header, values, strict=True))
+        rows.append({c.name: _convert(c, cells[c.name], rel, line, errors) for c in table.columns})
+        lines.append(line)
+    return rows, lines
+
+
+_POLARS = {
+    "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean,
+}
+
+
+def _frame(table: Table, rows: list[dict], lines: list[int]) -> pl.DataFrame:
+    schema = {c.name: _POLARS.get(c.kind, pl.String) for c in table.columns}
+    df = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    return df.with_columns(pl.Series("_line", lines, dtype=pl.Int64))
+
+
+def _place_tz(place: dict) -> str | None:
+    if place.get("tz"):
+        return place["tz"]
+    for code in (place.get("icao"), place.get("inferred_icao")):
+        if code and (a := geo.airport(code)):
+            return a["tz"]
+    return None
+
+
+def load_raw(raw_dir: Path) -> Raw:
+    """Read and check every raw table; raise :class:`RawValidationError` listing all problems."""
+    errors: list[RawDataError] = []
+    rows: dict[str, list[dict]] = {}
+    lines: dict[str, list[int]] = {}
+    for t in TABLES:
+        rows[t.name], lines[t.name] = _read_table(raw_dir, t, errors)
+
+    def rel(name: str) -> str:
+        return f"data/raw/{name}.csv"
+
+    # keys and uniqueness
+    keys: dict[str, set] = {}
+    for t in TABLES:
+        seen: dict[tuple, int] = {}
+        for row, line in zip(rows[t.name], lines[t.name], strict=True):
+            k = tuple(row[c] for c in t.key)
+            if any(v is None for v in k):
+                continue
+            if k in seen:
+                errors.append(RawDataError(rel(t.name), line, ",".join(t.key), f"a unique key (already used on line {seen[k]})", ",".join(map(str, k))))
+            else:
+                seen[k] = line
+        keys[t.name] = set(seen)
+        for cols in t.unique:
+            useen: dict[tuple, int] = {}
+            for row, line in zip(rows[t.name], lines[t.name], strict=True):
+                k = tuple(row[c] for c in cols)
+                if any(v is None for v in k):
+                    continue
+                if k in useen:
+                    errors.append(RawDataError(rel(t.name), line, ",".join(cols), f"a unique combination (already used on line {useen[k]})", ",".join(map(str, k))))
+                useen.setdefault(k, line)
+
+    # references
+    for t in TABLES:
+        for c in t.columns:
+            if not c.ref:
+                continue
+            ref_table, ref_col = c.ref.split(".")
+            valid = {k[0] for k in keys.get(ref_table, set())}
+            for row, line in zip(rows[t.name], lines[t.name], strict=True):
+                v = row[c.name]
+                if v is None:
+                    continue
+                for part in (v.split(";") if c.kind == "ids" else [v]):
+                    if part not in valid:
+                        errors.append(RawDataError(rel(t.name), line, c.name, f"an id that exists in {ref_table}.csv ({ref_col})", part))
+
+    places = {r["place_id"]: r for r in rows["places"] if r["place_id"]}
+    # places: precision rules
+    for row, line in zip(rows["places"], lines["places"], strict=True):
+        if row["precision"] == "airport" and not row["icao"]:
+            errors.append(RawDataError(rel("places"), line, "icao", "an ICAO code for a place of precision 'airport'", ""))
+        if row["precision"] != "airport" and row["icao"]:
+            errors.append(RawDataError(rel("places"), line, "icao", "no ICAO code unless precision is 'airport' (use inferred_icao for a guess)", row["icao"]))
+        if row["inferred_icao"] and not row["inference_basis"]:
+            errors.append(RawDataError(rel("places"), line, "inference_basis", "the reason for the inferred airport", ""))
+        if row["precision"] != "airport" and not _place_tz(row):
+            errors.append(RawDataError(rel("places"), line, "tz", "an IANA zone for a city or country place without an inferred airport", ""))
+        code = row["icao"] or row["inferred_icao"]
+        if code and row["country"] and (a := geo.airport(code)) and a["country"] != row["country"]:
+            errors.append(RawDataError(rel("places"), line, "country", f"the country of airport {code} ({a['country']})", row["country"]))
+
+    # times
+    def check_time(table: str, row: dict, line: int, col: str, tz: str | None) -> None:
+        try:
+            parse(row[col], tz)
+        except TimeSpecError as exc:
+            errors.append(RawDataError(rel(table), line, col, str(exc).split("; expected ", 1)[-1] if "; expected " in str(exc) else str(exc), row[col]))
+
+    for row, line in zip(rows["stops"], lines["stops"], strict=True):
+        tz = _place_tz(places[row["place_id"]]) if row["place_id"] in places else None
+        for col in ("arr_time", "dep_time"):
+            check_time("stops", row, line, col, tz)
+        try:
+            a, d = parse(row["arr_time"], tz), parse(row["dep_time"], tz)
+            if a.is_known and d.is_known and d.latest <= a.earliest:
+                errors.append(RawDataError(rel("stops"), line, "dep_time", f"a departure after the arrival {row['arr_time']}", row["dep_time"]))
+        except TimeSpecError:
+            pass
+    for row, line in zip(rows["events"], lines["events"], strict=True):
+        for col in ("start", "end"):
+            check_time("events", row, line, col, row["tz"])
+        try:
+            s, e = parse(row["start"], row["tz"]), parse(row["end"], row["tz"])
+            if s.is_known and e.is_known and e.latest <= s.earliest:
+                errors.append(RawDataError(rel("events"), line, "end", f"an end after the start {row['start']}", row["end"]))
+        except TimeSpecError:
+            pass
+    for row, line in zip(rows["sources"], lines["sources"], strict=True):
+        check_time("sources", row, line, "published", None)
+    for row, line in zip(rows["sanctions"], lines["sanctions"], strict=True):
+        check_time("sanctions", row, line, "effective", None)
+        target = row["target_table"]
+        if target and row["target_id"] and (row["target_id"],) not in keys.get(target, set()):
+            errors.append(RawDataError(rel("sanctions"), line, "target_id", f"an id that exists in {target}.csv", row["target_id"]))
+
+    # routes: seq 1..n per (episode, aircraft, variant); a main variant for every route; times in order
+    routes: dict[tuple, list[tuple[int, int, dict]]] = {}
+    for row, line in zip(rows["stops"], lines["stops"], strict=True):
+        if row["seq"] is None or not row["episode_id"] or not row["aircraft_id"] or not row["variant"]:
+            continue
+        routes.setdefault((row["episode_id"], row["aircraft_id"], row["variant"]), []).append((row["seq"], line, row))
+    mains = {(e, a) for (e, a, v) in routes if v == "main"}
+    for (e, a, v), items in sorted(routes.items()):
+        items.sort(key=lambda x: x[0])
+        seqs = [s for s, _, _ in items]
+        if seqs != list(range(1, len(seqs) + 1)):
+            errors.append(RawDataError(rel("stops"), items[0][1], "seq", f"seq 1..{len(seqs)} without gaps for episode {e}, aircraft {a}, variant {v}", ",".join(map(str, seqs))))
+        if len(items) < 2:
+            errors.append(RawDataError(rel("stops"), items[0][1], "seq", f"at least two stops for episode {e}, aircraft {a}, variant {v} (a route needs two ends)", "1 stop"))
+        if (e, a) not in mains:
+            errors.append(RawDataError(rel("stops"), items[0][1], "variant", f"a 'main' variant for episode {e}, aircraft {a} (other variants are alternatives to it)", v))
+        last = None
+        for _, line, row in items:
+            place = places.get(row["place_id"])
+            tz = _place_tz(place) if place else None
+            try:
+                for col in ("arr_time", "dep_time"):
+                    t = parse(row[col], tz)
+                    if t.is_known:
+                        if last is not None and t.latest <= last[0]:
+                            errors.append(RawDataError(rel("stops"), line, col, f"a time not before the previous stop's time ({last[1]}) in reported order", row[col]))
+                        last = (t.earliest, row[col])
+            except TimeSpecError:
+                pass
+    eps_with_stops = {e for (e, _, _) in routes}
+    for row, line in zip(rows["episodes"], lines["episodes"], strict=True):
+        if row["episode_id"] and row["episode_id"] not in eps_with_stops:
+            errors.append(RawDataError(rel("episodes"), line, "episode_id", "at least one route (stops.csv rows) for this episode", row["episode_id"]))
+
+    # conflicts
+    positions = {(r["conflict_id"], r["position_id"]) for r in rows["conflict_positions"]}
+    counts: dict[str, int] = {}
+    for r in rows["conflict_positions"]:
+        counts[r["conflict_id"]] = counts.get(r["conflict_id"], 0) + 1
+    variants = {v for (_, _, v) in routes}
+    record_ids = {r["stop_id"] for r in rows["stops"]} | {r["claim_id"] for r in rows["claims"]}
+    for row, line in zip(rows["conflicts"], lines["conflicts"], strict=True):
+        cid = row["conflict_id"]
+        if cid and counts.get(cid, 0) < 2:
+            errors.append(RawDataError(rel("conflicts"), line, "conflict_id", "at least two positions in conflict_positions.csv", f"{counts.get(cid, 0)}"))
+        if row["working_position"] and (cid, row["working_position"]) not in positions:
+            errors.append(RawDataError(rel("conflicts"), line, "working_position", "a position_id of this conflict in conflict_positions.csv", row["working_position"]))
+        if row["working_position"] and not row["working_reason"]:
+            errors.append(RawDataError(rel("conflicts"), line, "working_reason", "the reason the working position is used", ""))
+    for row, line in zip(rows["conflict_positions"], lines["conflict_positions"], strict=True):
+        if row["variant"] and row["variant"] not in variants:
+            errors.append(RawDataError(rel("conflict_positions"), line, "variant", "a variant that exists in stops.csv", row["variant"]))
+        for rid in (row["record_ids"] or "").split(";") if row["record_ids"] else []:
+            if rid not in record_ids:
+                errors.append(RawDataError(rel("conflict_positions"), line, "record_ids", "stop_id or claim_id values that exist", rid))
+    for row, line in zip(rows["watchlist"], lines["watchlist"], strict=True):
+        if not row["icao_hex"] and not row["registration"]:
+            errors.append(RawDataError(rel("watchlist"), line, "icao_hex", "an ICAO hex or a registration (at least one)", ""))
+
+    if errors:
+        raise RawValidationError(errors)
+    return Raw({t.name: _frame(t, rows[t.name], lines[t.name]) for t in TABLES})
