@@ -1,0 +1,49 @@
+# Russian state flights to Latin America: reproducible study.  `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+UV := .tools/bin/uv
+UV_VERSION := 0.13.8
+ENV := .venv/.synced-stamp
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help env data validate report test bench lab accept-raw clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(ENV): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-groups --quiet
+	@touch $@
+
+env: $(ENV) ## create .venv from uv.lock (Python 3.11 and the locked packages)
+
+validate: $(ENV) ## check data/raw against the schema and provenance records (writes nothing)
+	$(PY) -m analysis validate
+
+data: $(ENV) ## build data/derived from data/raw (skips when nothing changed)
+	$(PY) -m analysis build
+
+report: $(ENV) ## build the data, run every notebook, write reports/index.html
+	$(PY) -m analysis report
+
+accept-raw: $(ENV) ## after reviewing a change to data/raw, record its checksums
+	$(PY) -m analysis accept-raw
+
+test: $(ENV) ## run the whole test suite
+	$(PY) -m pytest -q
+
+bench: $(ENV) ## benchmark ingest and segmentation at 10 M and 100 M positions
+	$(PY) -m analysis.tracks.bench
+
+lab: $(ENV) ## open JupyterLab with the package importable
+	$(PY) -m jupyter lab --notebook-dir=notebooks
+
+clean: ## remove derived data, reports and build scratch (never data/raw)
+	rm -rf data/derived/builds data/derived/current data/derived/positions .build reports

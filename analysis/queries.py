@@ -1,0 +1,232 @@
+"""Questions asked of the derived data: DuckDB SQL with bound parameters, answers as polars DataFrames.
+
+Every function opens the current build (``data/derived/current/flights.duckdb``) read-only; pass
+``project=Project(path)`` to read another study. Arguments are always bound as parameters, never pasted into
+SQL text.
+
+>>> from analysis import queries
+>>> queries.episode_ids()[:2]  # doctest: +SKIP
+['2008-09-tu160-venezuela', '2018-12-tu160-venezuela']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from .paths import Project, default_project
+
+__all__ = [
+    "UnknownEpisodeError", "connect", "sql", "episodes", "episode_ids", "check_episodes", "episode",
+    "stops", "legs", "leg_paths", "route_summary", "episode_summary", "timeline", "claims", "conflicts",
+    "sources", "sources_for", "aircraft", "sanctions", "findings", "route_similarity", "observed_vs_reported",
+    "gaps", "places", "table",
+]
+
+
+class UnknownEpisodeError(ValueError):
+    """An episode id that the data does not have; the message lists the valid ids."""
+
+
+@contextmanager
+def connect(project: Project | None = None):
+    """A read-only DuckDB connection to the current build (views resolve next to the database file)."""
+    project = project or default_project()
+    db = project.database
+    if not db.exists():
+        raise FileNotFoundError(f"{db} does not exist: build the data first (make data)")
+    folder = db.resolve().parent
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute("SET file_search_path = ?", [folder.as_posix()])
+        con.execute("SET TimeZone = 'UTC'")
+        yield con
+    finally:
+        con.close()
+
+
+def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, project: Project | None = None) -> pl.DataFrame:
+    """Run any read-only SQL against the derived tables, parameters bound (``?`` or ``$name``)."""
+    with connect(project) as con:
+        return con.sql(query, params=params or None).pl()
+
+
+def table(name: str, project: Project | None = None) -> pl.DataFrame:
+    """A whole derived table by name (names are checked against the database, never pasted unchecked)."""
+    with connect(project) as con:
+        names = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+        if name not in names:
+            raise ValueError(f"unknown table {name!r}; expected one of {', '.join(sorted(names))}")
+        return con.sql(f'SELECT * FROM "{name}"').pl()
+
+
+def _ids(ids: str | Sequence[str] | None) -> list[str] | None:
+    if ids is None:
+        return None
+    return [ids] if isinstance(ids, str) else list(ids)
+
+
+def episodes(project: Project | None = None) -> pl.DataFrame:
+    """Every episode with its summary, in time order (undated episodes last)."""
+    return sql("SELECT * FROM out_episode_summary ORDER BY first_time_utc NULLS LAST, episode_id", project=project)
+
+
+def episode_ids(project: Project | None = None) -> list[str]:
+    """Valid episode ids, in time order."""
+    return episodes(project)["episode_id"].to_list()
+
+
+def check_episodes(ids: str | Sequence[str], project: Project | None = None) -> list[str]:
+    """Return the ids as a list, or raise :class:`UnknownEpisodeError` listing the valid ones."""
+    wanted = _ids(ids) or []
+    valid = episode_ids(project)
+    unknown = [i for i in wanted if i not in valid]
+    if unknown or not wanted:
+        raise UnknownEpisodeError(
+            f"unknown episode id(s) {', '.join(map(repr, unknown)) or '(none given)'}; valid ids are: {', '.join(valid)}")
+    return wanted
+
+
+def episode(episode_id: str, project: Project | None = None) -> dict:
+    """One episode's summary row as a dict (raises :class:`UnknownEpisodeError`)."""
+    check_episodes(episode_id, project)
+    return sql("SELECT * FROM out_episode_summary WHERE episode_id = ?", [episode_id], project).row(0, named=True)
+
+
+def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
+          project: Project | None = None) -> pl.DataFrame:
+    """Stops in route order: where each aircraft was, when (UTC interval and precision), and for how long."""
+    return sql("""
+        SELECT * FROM core_stops
+        WHERE ($ids IS NULL OR list_contains($ids, episode_id))
+          AND (NOT $main_only OR is_main_variant)
+          AND ($evidence IS NULL OR evidence = $evidence)
+        ORDER BY episode_id, aircraft_id, variant, evidence, seq
+    """, {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence}, project)
+
+
+def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
+         project: Project | None = None) -> pl.DataFrame:
+    """Legs with great-circle distance (km) and duration bounds (h)."""
+    return sql("""
+        SELECT * FROM core_legs
+        WHERE ($ids IS NULL OR list_contains($ids, episode_id))
+          AND (NOT $main_only OR is_main_variant)
+          AND ($evidence IS NULL OR evidence = $evidence)
+        ORDER BY episode_id, aircraft_id, variant, evidence, leg_seq
+    """, {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence}, project)
+
+
+def leg_paths(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
+              project: Project | None = None) -> pl.DataFrame:
+    """Points along each leg's great circle, for maps."""
+    return sql("""
+        SELECT p.*, l.from_name, l.to_name, l.distance_km, l.source_ids
+        FROM core_leg_paths p JOIN core_legs l USING (leg_id)
+        WHERE ($ids IS NULL OR list_contains($ids, p.episode_id)) AND (NOT $main_only OR l.is_main_variant)
+        ORDER BY p.leg_id, p.point_seq
+    """, {"ids": _ids(episode_ids), "main_only": main_only}, project)
+
+
+def route_summary(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+    """Per route (episode, aircraft, variant, evidence): distances, detour factor, stops, countries."""
+    return sql("""
+        SELECT * FROM out_route_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
+        ORDER BY episode_id, aircraft_id, variant, evidence
+    """, {"ids": _ids(episode_ids)}, project)
+
+
+def episode_summary(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+    """Per episode: aircraft, arrival, dwell at destination, distances, staging countries, conflicts."""
+    return sql("""
+        SELECT * FROM out_episode_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
+        ORDER BY first_time_utc NULLS LAST, episode_id
+    """, {"ids": _ids(episode_ids)}, project)
+
+
+def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = True,
+             project: Project | None = None) -> pl.DataFrame:
+    """Flight milestones of the episodes and (optionally) every context event and sanction, as UTC intervals."""
+    return sql("""
+        SELECT * FROM out_timeline
+        WHERE ($ids IS NULL OR list_contains($ids, episode_id)) OR ($context AND episode_id IS NULL)
+        ORDER BY earliest_utc, item_id
+    """, {"ids": _ids(episode_ids), "context": context}, project)
+
+
+def claims(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+    """Claims about cargo, personnel and flights: who claims what, how verified."""
+    return sql("SELECT * FROM core_claims WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY claim_id",
+               {"ids": _ids(episode_ids)}, project)
+
+
+def conflicts(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+    """Every side of every disagreement between sources (optionally for some episodes)."""
+    return sql("""
+        SELECT * FROM core_conflicts WHERE ($ids IS NULL OR list_contains($ids, episode_id))
+        ORDER BY conflict_id, position_id
+    """, {"ids": _ids(episode_ids)}, project)
+
+
+def sources(project: Project | None = None) -> pl.DataFrame:
+    """The bibliography."""
+    return sql("SELECT * FROM core_sources ORDER BY source_id", project=project)
+
+
+def sources_for(source_ids: str | Sequence[str] | None, project: Project | None = None) -> pl.DataFrame:
+    """The sources behind a ';'-separated id list (as fact rows carry) or a list of ids."""
+    ids = [s for s in (source_ids.split(";") if isinstance(source_ids, str) else (source_ids or [])) if s]
+    return sql("SELECT * FROM core_sources WHERE list_contains(?, source_id) ORDER BY source_id", [ids], project)
+
+
+def aircraft(project: Project | None = None) -> pl.DataFrame:
+    """Airframes with type, operator, and capacity/range where a source gives them."""
+    return sql("SELECT * FROM core_aircraft ORDER BY aircraft_id", project=project)
+
+
+def sanctions(project: Project | None = None) -> pl.DataFrame:
+    """Sanctions with their effective dates (null where only relayed)."""
+    return sql("SELECT * FROM core_sanctions ORDER BY effective_earliest_utc NULLS LAST, sanction_id", project=project)
+
+
+def findings(episode_ids: str | Sequence[str] | None = None, category: str | None = None,
+             project: Project | None = None) -> pl.DataFrame:
+    """Cross-episode findings: statement, value, evidence rows and sources."""
+    return sql("""
+        SELECT * FROM out_findings
+        WHERE ($ids IS NULL OR len(list_intersect($ids, string_split(episode_ids, ';'))) > 0)
+          AND ($category IS NULL OR category = $category)
+        ORDER BY category, finding_id
+    """, {"ids": _ids(episode_ids), "category": category}, project)
+
+
+def route_similarity(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+    """Pairwise route similarity; with ids, only pairs where both episodes are among them."""
+    return sql("""
+        SELECT * FROM out_route_similarity
+        WHERE $ids IS NULL OR (list_contains($ids, episode_a) AND list_contains($ids, episode_b))
+        ORDER BY similarity DESC NULLS LAST
+    """, {"ids": _ids(episode_ids)}, project)
+
+
+def observed_vs_reported(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+    """Stop-by-stop agreement of observed and reported routes, where an episode has both."""
+    return sql("""
+        SELECT * FROM out_observed_vs_reported WHERE ($ids IS NULL OR list_contains($ids, episode_id))
+        ORDER BY episode_id, aircraft_id, coalesce(reported_arr_earliest_utc, observed_arr_utc)
+    """, {"ids": _ids(episode_ids)}, project)
+
+
+def gaps(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+    """Transponder/coverage gaps in observed records."""
+    return sql("SELECT * FROM core_gaps WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY start_utc",
+               {"ids": _ids(episode_ids)}, project)
+
+
+def places(project: Project | None = None) -> pl.DataFrame:
+    """Places with their precision, location and any inferred airport."""
+    return sql("SELECT * FROM core_places ORDER BY place_id", project=project)
