@@ -148,14 +148,24 @@ def episode_summary(episode_ids: str | Sequence[str] | None = None, project: Pro
     """, {"ids": _ids(episode_ids)}, project)
 
 
-def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = True,
+def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = True, around_days: float | None = None,
              project: Project | None = None) -> pl.DataFrame:
-    """Flight milestones of the episodes and (optionally) every context event and sanction, as UTC intervals."""
+    """Flight milestones of the episodes plus context events and sanctions, as UTC intervals.
+
+    With ``around_days``, context items are kept only within that many days of the episodes' milestones.
+    """
     return sql("""
-        SELECT * FROM out_timeline
-        WHERE ($ids IS NULL OR list_contains($ids, episode_id)) OR ($context AND episode_id IS NULL)
-        ORDER BY earliest_utc, item_id
-    """, {"ids": _ids(episode_ids), "context": context}, project)
+        WITH span AS (
+            SELECT min(earliest_utc) AS t0, max(latest_utc) AS t1 FROM out_timeline
+            WHERE episode_id IS NOT NULL AND ($ids IS NULL OR list_contains($ids, episode_id))
+        )
+        SELECT t.* FROM out_timeline t, span
+        WHERE (t.episode_id IS NOT NULL AND ($ids IS NULL OR list_contains($ids, t.episode_id)))
+           OR ($context AND t.episode_id IS NULL AND ($days IS NULL OR (
+                t.latest_utc >= span.t0 - to_days(CAST($days AS INTEGER))
+                AND t.earliest_utc <= span.t1 + to_days(CAST($days AS INTEGER)))))
+        ORDER BY t.earliest_utc, t.item_id
+    """, {"ids": _ids(episode_ids), "context": context, "days": around_days}, project)
 
 
 def claims(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:

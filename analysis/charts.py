@@ -1,0 +1,258 @@
+"""Altair charts built from query results: timelines, route maps, route comparisons.
+
+Each builder takes polars DataFrames from :mod:`analysis.queries` and returns an ``alt.Chart``. Nothing here
+queries or computes findings. Colours come from a colour-blind-safe palette (Okabe-Ito); every mark's tooltip
+lists the source ids behind it.
+
+Importing this module registers and enables the ``flights`` renderer: notebooks show charts natively in
+JupyterLab, and the report's HTML pages draw them with the vega scripts inlined in the page (no network).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+from functools import lru_cache
+from pathlib import Path
+
+import altair as alt
+import polars as pl
+
+from .paths import default_project
+
+__all__ = ["PALETTE", "timeline", "route_map", "leg_distances", "detour_factors", "staging_matrix",
+           "similarity_matrix", "chart_html", "basemap"]
+
+#: Okabe-Ito colour-blind-safe palette
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+KIND_COLOURS = {"departure": "#0072B2", "arrival": "#D55E00", "event": "#009E73", "sanction": "#CC79A7"}
+PRECISION_SHAPES = {"airport": "circle", "city": "diamond", "country": "triangle-up", "position": "cross"}
+WIDTH = 820
+VEGALITE_MIME = "application/vnd.vegalite.v6+json"
+
+
+def _theme() -> dict:
+    return {"config": {
+        "font": "Helvetica, Arial, sans-serif",
+        "title": {"fontSize": 15, "anchor": "start", "subtitleColor": "#555"},
+        "axis": {"labelFontSize": 11, "titleFontSize": 12, "gridColor": "#e6e6e6"},
+        "legend": {"labelFontSize": 11, "titleFontSize": 12, "orient": "bottom", "columns": 4},
+        "range": {"category": PALETTE},
+        "view": {"stroke": None},
+    }}
+
+
+alt.theme.register("flights", enable=True)(lambda: alt.theme.ThemeConfig(_theme()))
+
+
+def _safe_json(spec: dict) -> str:
+    """JSON that cannot close a <script> element, whatever strings the data holds."""
+    return json.dumps(spec).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def chart_html(spec: dict, div_id: str | None = None) -> str:
+    """A <div> and the inert JSON spec; the report page's inlined vega-embed draws it."""
+    div_id = div_id or f"chart-{uuid.uuid4().hex[:12]}"
+    return (f'<div class="flights-chart" id="{html.escape(div_id)}"></div>'
+            f'<script type="application/json" class="flights-spec" data-target="{html.escape(div_id)}">'
+            f"{_safe_json(spec)}</script>")
+
+
+def _renderer(spec: dict, **_: object) -> dict:
+    return {VEGALITE_MIME: spec, "text/html": chart_html(spec)}
+
+
+alt.renderers.register("flights", _renderer)
+alt.renderers.enable("flights")
+alt.data_transformers.disable_max_rows()
+
+
+@lru_cache(maxsize=2)
+def _basemap_values(path: str) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def basemap(path: Path | None = None) -> alt.Data:
+    """Natural Earth 110m countries (world-atlas TopoJSON) from data/raw, inline: no download."""
+    path = path or default_project().basemap
+    return alt.Data(values=_basemap_values(str(path)), format=alt.DataFormat(type="topojson", feature="countries"))
+
+
+def _iso(df: pl.DataFrame) -> pl.DataFrame:
+    """Datetimes as ISO strings with Z, for vega-lite (which reads them as UTC)."""
+    return df.with_columns(
+        [pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c, t in df.schema.items() if isinstance(t, pl.Datetime)])
+
+
+def _with_sources(df: pl.DataFrame, sources: pl.DataFrame | None, col: str = "source_ids") -> pl.DataFrame:
+    """Add ``sources``: 'S1 Reuters via Task & Purpose (2019-03-24); ...' for tooltips."""
+    if sources is None or col not in df.columns:
+        return df
+    names = {r["source_id"]: f"{r['source_id']} {r['outlet'] or 'unnamed outlet'}"
+             + (f" ({r['published_reported']})" if r.get("published_reported") else "")
+             for r in sources.iter_rows(named=True)}
+    return df.with_columns(pl.col(col).map_elements(
+        lambda s: "; ".join(names.get(i, i) for i in (s or "").split(";") if i) or "no source",
+        return_dtype=pl.String).alias("sources"))
+
+
+def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: str = "Timeline",
+             lanes: str = "episode") -> alt.LayerChart:
+    """Milestones and context events as UTC intervals: a bar spans what the source allows, a dot marks its middle.
+
+    ``items`` is :func:`analysis.queries.timeline`. Exact times show as dots; a day or "late January" shows as
+    a bar across the whole interval, so uncertainty is visible, never hidden.
+    """
+    df = items.filter(pl.col("earliest_utc").is_not_null()).with_columns(
+        pl.when(pl.col("episode_id").is_null()).then(pl.lit("context: ") + pl.col("kind"))
+        .otherwise(pl.col("episode_id")).alias("lane"),
+        (pl.col("earliest_utc") + (pl.col("latest_utc") - pl.col("earliest_utc")) / 2).alias("mid_utc"),
+        ((pl.col("latest_utc") - pl.col("earliest_utc")).dt.total_minutes() / 60).alias("width_h"),
+    )
+    df = _iso(_with_sources(df, sources))
+    base = alt.Chart(df).encode(
+        y=alt.Y("lane:N", title=None, sort=alt.EncodingSortField("earliest_utc", op="min")),
+        color=alt.Color("kind:N", title="Kind", scale=alt.Scale(domain=list(KIND_COLOURS), range=list(KIND_COLOURS.values()))),
+        tooltip=[alt.Tooltip("label:N", title="What"), alt.Tooltip("reported:N", title="As reported"),
+                 alt.Tooltip("precision:N", title="Precision"),
+                 alt.Tooltip("earliest_utc:T", title="Earliest (UTC)", format="%Y-%m-%d %H:%M"),
+                 alt.Tooltip("latest_utc:T", title="Latest (UTC)", format="%Y-%m-%d %H:%M"),
+                 alt.Tooltip("sources:N" if "sources" in df.columns else "source_ids:N", title="Sources")],
+    )
+    bars = base.mark_bar(height=10, opacity=0.45, cornerRadius=2).encode(
+        x=alt.X("earliest_utc:T", title="Time (UTC)"), x2="latest_utc:T")
+    dots = base.mark_point(filled=True, size=55, opacity=0.95).encode(
+        x="mid_utc:T", shape=alt.Shape("precision:N", title="Time precision"))
+    n = max(1, df["lane"].n_unique())
+    return alt.layer(bars, dots).properties(
+        width=WIDTH, height=max(120, 26 * n), title=alt.Title(title, subtitle=(
+            "Bars span the interval the sources allow (a reported day = 24 h of local time); dots mark the middle.")))
+
+
+def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | None = None,
+              title: str = "Routes", colour: str = "episode_id", basemap_path: Path | None = None,
+              extent: str = "data") -> alt.LayerChart:
+    """Great-circle arcs on a world basemap; stops drawn by place precision.
+
+    Airports are circles, cities diamonds, country-only stops triangles on the country's inferred airport, and
+    the country itself is shaded when a stop is known only to the country. Dashed arcs end at an inferred
+    airport. ``paths`` is :func:`analysis.queries.leg_paths`, ``stops`` :func:`analysis.queries.stops`.
+    """
+    countries_only = [c for c in stops.filter(pl.col("place_precision") == "country")["country"].unique().to_list() if c]
+    from .geo import country_numeric
+
+    numerics = sorted({country_numeric(c) for c in countries_only if country_numeric(c)})
+    located = stops.filter(pl.col("lat").is_not_null())
+    lat = located["lat"].to_list() + paths["lat"].to_list()
+    lon = located["lon"].to_list() + paths["lon"].to_list()
+    if extent == "data" and lat:
+        pad = 8
+        fit = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
+            "type": "MultiPoint", "coordinates": [[max(-180, min(lon) - pad), max(-85, min(lat) - pad)],
+                                                  [min(180, max(lon) + pad), min(85, max(lat) + pad)]]}}]}
+        projection = alt.Projection(type="equalEarth", fit=fit)
+    else:
+        projection = alt.Projection(type="equalEarth")
+    height = 460
+    world = alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#eeeeee", stroke="#ffffff", strokeWidth=0.5)
+    layers = [world]
+    if numerics:
+        layers.append(alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#E69F00", opacity=0.25, stroke="#E69F00")
+                      .transform_filter(alt.FieldOneOfPredicate(field="id", oneOf=numerics)))
+    p = _iso(_with_sources(paths, sources))
+    if p.height:
+        p = p.with_columns(pl.when(pl.col("distance_basis") == "inferred").then(pl.lit("inferred airport at an end"))
+                           .otherwise(pl.lit("both ends reported airports")).alias("basis"))
+        layers.append(alt.Chart(p).mark_line(strokeWidth=2, opacity=0.85).encode(
+            longitude="lon:Q", latitude="lat:Q", detail="leg_id:N", order="point_seq:Q",
+            color=alt.Color(f"{colour}:N", title=colour.replace("_", " ").capitalize()),
+            strokeDash=alt.StrokeDash("basis:N", title="Leg ends",
+                                      scale=alt.Scale(domain=["both ends reported airports", "inferred airport at an end"],
+                                                      range=[[1, 0], [5, 3]])),
+            tooltip=[alt.Tooltip("from_name:N", title="From"), alt.Tooltip("to_name:N", title="To"),
+                     alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
+                     alt.Tooltip("sources:N" if "sources" in p.columns else "source_ids:N", title="Sources")]))
+    s = _iso(_with_sources(located.select(
+        "stop_id", "episode_id", "aircraft_id", "seq", "place_name", "place_precision", "location_basis", "lat", "lon",
+        "role", "arr_reported", "dep_reported", "evidence", "source_ids"), sources))
+    if s.height:
+        layers.append(alt.Chart(s).mark_point(size=70, filled=True, stroke="#222", strokeWidth=0.6).encode(
+            longitude="lon:Q", latitude="lat:Q",
+            shape=alt.Shape("place_precision:N", title="Stop known to",
+                            scale=alt.Scale(domain=list(PRECISION_SHAPES), range=list(PRECISION_SHAPES.values()))),
+            color=alt.Color(f"{colour}:N"),
+            tooltip=[alt.Tooltip("place_name:N", title="Place"), alt.Tooltip("place_precision:N", title="Known to"),
+                     alt.Tooltip("location_basis:N", title="Located by"), alt.Tooltip("role:N", title="Role"),
+                     alt.Tooltip("arr_reported:N", title="Arrival as reported"),
+                     alt.Tooltip("dep_reported:N", title="Departure as reported"),
+                     alt.Tooltip("evidence:N", title="Evidence"),
+                     alt.Tooltip("sources:N" if "sources" in s.columns else "source_ids:N", title="Sources")]))
+    return alt.layer(*layers).properties(
+        width=WIDTH, height=height, projection=projection,
+        title=alt.Title(title, subtitle="Great-circle arcs; dashed where an end is an inferred airport; "
+                                        "shaded countries are stops reported only by country."))
+
+
+def leg_distances(legs: pl.DataFrame, title: str = "Leg distances by episode") -> alt.Chart:
+    """Stacked great-circle distance of each located leg, per episode and aircraft (km)."""
+    df = legs.filter(pl.col("distance_km").is_not_null()).with_columns(
+        (pl.col("episode_id") + " · " + pl.col("aircraft_id")).alias("route"),
+        (pl.col("from_name") + " → " + pl.col("to_name")).alias("leg"))
+    df = _iso(df.select("route", "leg", "leg_seq", "distance_km", "distance_basis", "evidence", "source_ids"))
+    return alt.Chart(df).mark_bar(stroke="white", strokeWidth=0.5).encode(
+        y=alt.Y("route:N", title=None),
+        x=alt.X("sum(distance_km):Q", title="Great-circle distance (km)"),
+        color=alt.Color("leg_seq:O", title="Leg", scale=alt.Scale(scheme="viridis")),
+        order="leg_seq:Q",
+        opacity=alt.Opacity("distance_basis:N", title="Ends", scale=alt.Scale(domain=["airports", "inferred"], range=[1, 0.55])),
+        tooltip=[alt.Tooltip("leg:N", title="Leg"), alt.Tooltip("distance_km:Q", title="km", format=",.0f"),
+                 alt.Tooltip("distance_basis:N", title="Ends"), alt.Tooltip("source_ids:N", title="Sources")],
+    ).properties(width=WIDTH, height=max(120, 24 * df["route"].n_unique()), title=alt.Title(
+        title, subtitle="Each segment is one leg, in flight order; lighter segments end at an inferred airport."))
+
+
+def detour_factors(summary: pl.DataFrame, title: str = "Outbound detour factor") -> alt.LayerChart:
+    """Outbound distance flown over the direct great-circle distance, per episode (1 = direct)."""
+    df = _iso(summary.filter(pl.col("detour_factor").is_not_null()).select(
+        "episode_id", "detour_factor", "outbound_km", "direct_km", "outbound_staging_stops", "uses_inferred_places",
+        "source_ids"))
+    bars = alt.Chart(df).mark_bar(color=PALETTE[0]).encode(
+        y=alt.Y("episode_id:N", title=None, sort="-x"),
+        x=alt.X("detour_factor:Q", title="Outbound km flown / direct km", scale=alt.Scale(zero=False, domainMin=1)),
+        tooltip=[alt.Tooltip("episode_id:N"), alt.Tooltip("detour_factor:Q", format=".2f"),
+                 alt.Tooltip("outbound_km:Q", format=",.0f", title="Flown (km)"),
+                 alt.Tooltip("direct_km:Q", format=",.0f", title="Direct (km)"),
+                 alt.Tooltip("outbound_staging_stops:Q", title="Staging stops"),
+                 alt.Tooltip("uses_inferred_places:N", title="Uses inferred airports"),
+                 alt.Tooltip("source_ids:N", title="Sources")])
+    rule = alt.Chart(pl.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 3], color="#333").encode(x="x:Q")
+    return alt.layer(bars, rule).properties(width=WIDTH, height=max(100, 28 * max(1, df.height)), title=alt.Title(
+        title, subtitle="Only routes whose outbound legs are all located; 1.0 would be a direct flight."))
+
+
+def staging_matrix(stops: pl.DataFrame, title: str = "Staging countries by episode") -> alt.Chart:
+    """Which countries each episode staged through (outbound and return), as a grid."""
+    df = (stops.filter(pl.col("role") == "staging")
+          .group_by("episode_id", "country_name").agg(pl.len().alias("stops"), pl.col("source_ids").first()))
+    return alt.Chart(df).mark_rect(stroke="white").encode(
+        x=alt.X("country_name:N", title="Staging country", axis=alt.Axis(labelAngle=-35)),
+        y=alt.Y("episode_id:N", title=None),
+        color=alt.Color("stops:Q", title="Staging stops", scale=alt.Scale(scheme="blues", domainMin=0)),
+        tooltip=["episode_id:N", "country_name:N", "stops:Q", alt.Tooltip("source_ids:N", title="Sources")],
+    ).properties(width=WIDTH - 200, height=max(100, 26 * max(1, df["episode_id"].n_unique())), title=alt.Title(
+        title, subtitle="Staging = stops between origin and destination and on the way home (main routes)."))
+
+
+def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity") -> alt.Chart:
+    """Pairwise route similarity (0-1) as a symmetric grid."""
+    both = pl.concat([sim, sim.rename({"episode_a": "episode_b", "episode_b": "episode_a"}).select(sim.columns)])
+    return alt.Chart(both).mark_rect(stroke="white").encode(
+        x=alt.X("episode_a:N", title=None, axis=alt.Axis(labelAngle=-35)), y=alt.Y("episode_b:N", title=None),
+        color=alt.Color("similarity:Q", title="Similarity", scale=alt.Scale(scheme="viridis", domain=[0, 1])),
+        tooltip=["episode_a:N", "episode_b:N", alt.Tooltip("similarity:Q", format=".2f"),
+                 alt.Tooltip("country_jaccard:Q", format=".2f", title="Country overlap"),
+                 alt.Tooltip("mean_nearest_stop_km:Q", format=",.0f", title="Mean nearest stop (km)"),
+                 alt.Tooltip("shared_countries:N", title="Shared countries")],
+    ).properties(width=420, height=420, title=alt.Title(
+        title, subtitle="0.5 × shared-country overlap + 0.5 × exp(−mean nearest-stop distance / 1000 km)."))

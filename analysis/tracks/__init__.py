@@ -1,0 +1,151 @@
+"""Observed flight records: readers, positions store, noise filter, segmentation into legs/stops/gaps.
+
+Main entry point for the watchlist/episode code::
+
+    from analysis.tracks import observed
+    res = observed([("data/raw/tracks/traces", "readsb", {}),
+                    ("data/raw/tracks/rff7075.csv", "fr24_csv", {"icao24": "1510c2"})],
+                   watch_hex={"1510c2"}, cache_dir="data/derived/tracks_cache")
+    res.legs, res.stops, res.gaps, res.noise, res.skipped
+
+Modules: ``readers`` (formats -> one positions table, ``TrackInputError``), ``noise`` (drop and count
+impossible fixes), ``store`` (parquet parts sorted by aircraft/time, content-hash dedup),
+``segment`` (streaming numpy segmentation), ``airports`` (airportsdata + vectorised nearest),
+``generate`` (synthetic traffic with truth), ``bench`` (``python -m analysis.tracks.bench``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from .readers import FORMATS, POSITIONS_SCHEMA, TrackInputError
+from .segment import SegmentParams, segment_parquet
+from .store import Part, Store
+
+__all__ = [
+    "observed",
+    "ObservedResult",
+    "TrackInputError",
+    "SegmentParams",
+    "Store",
+    "POSITIONS_SCHEMA",
+    "FORMATS",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ObservedResult:
+    """Result of :func:`observed`.
+
+    ``legs``/``stops``/``gaps`` polars DataFrames (schemas in :mod:`analysis.tracks.segment`; legs
+    also carry ``source_format`` and ``source_files``), ``noise`` (columns reason, n),
+    ``skipped`` list of (file, record or None, reason), ``n_positions`` positions segmented,
+    ``positions_paths`` the parquet files segmented (sorted by icao_int, time_utc).
+    """
+
+    legs: pl.DataFrame
+    stops: pl.DataFrame
+    gaps: pl.DataFrame
+    noise: pl.DataFrame
+    skipped: list = field(default_factory=list)
+    n_positions: int = 0
+    positions_paths: list = field(default_factory=list)
+
+
+def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
+    """Several parts -> one parquet sorted by (icao_int, time_utc), exact cross-source repeats removed."""
+    import duckdb
+
+    key = hashlib.sha256("|".join(sorted(p.key for p in parts)).encode()).hexdigest()[:24]
+    out = cache_dir / "positions" / f"merged-{key}.parquet"
+    meta = out.with_suffix(".dups")
+    if out.exists() and meta.exists():
+        noise["duplicate_across_sources"] += int(meta.read_text() or 0)
+        return out
+    tmp = out.with_suffix(".tmp.parquet")
+    con = duckdb.connect()
+    con.execute("SET threads=2")
+    con.execute(f"SET temp_directory='{cache_dir / 'duckdb_tmp'}'")
+    files = [str(p.path) for p in parts]
+    con.execute(
+        f"""COPY (SELECT * EXCLUDE (rn) FROM (
+                SELECT *, row_number() OVER (PARTITION BY icao_int, time_utc, lat, lon) AS rn
+                FROM read_parquet({files!r}))
+              WHERE rn = 1 ORDER BY icao_int, time_utc)
+            TO '{tmp}' (FORMAT parquet, ROW_GROUP_SIZE 1000000, COMPRESSION lz4)"""
+    )
+    n_in = sum(p.n_rows for p in parts)
+    n_out = con.sql(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchall()[0][0]
+    con.close()
+    tmp.replace(out)
+    meta.write_text(str(n_in - n_out))
+    noise["duplicate_across_sources"] += n_in - n_out
+    return out
+
+
+def _attach_sources(legs: pl.DataFrame, parts: list[Part]) -> pl.DataFrame:
+    cov = pl.concat([pl.read_parquet(p.coverage_path) for p in parts], how="vertical_relaxed")
+    if legs.is_empty() or cov.is_empty():
+        return legs.with_columns(pl.lit(None, pl.String).alias("source_format"),
+                                 pl.lit(None, pl.String).alias("source_files"))
+    keyed = legs.select("icao24", "leg_no", "first_seen_utc", "last_seen_utc")
+    j = (keyed.join(cov, on="icao24", how="inner")
+         .filter((pl.col("t_min") <= pl.col("last_seen_utc")) & (pl.col("t_max") >= pl.col("first_seen_utc")))
+         .group_by("icao24", "leg_no")
+         .agg(pl.col("source_format").unique().sort().str.join(";").alias("source_format"),
+              pl.col("source_file").unique().sort().str.join(";").alias("source_files"),
+              pl.col("registration").drop_nulls().first().alias("_reg")))
+    return (legs.join(j, on=["icao24", "leg_no"], how="left")
+            .with_columns(pl.coalesce("registration", "_reg").alias("registration")).drop("_reg"))
+
+
+def observed(tracks, watch_hex: set[str] | None = None, cache_dir="data/derived/tracks_cache",
+             params: SegmentParams | None = None, processes: int = 2, progress: bool = True) -> ObservedResult:
+    """Ingest track files (cached, deduplicated by content hash), filter noise, segment into legs.
+
+    ``tracks``: list of ``(path, format, options)`` (options may be omitted or None); format one of
+    ``FORMATS``; a readsb path may be a ``traces/`` directory. ``watch_hex``: keep only these
+    aircraft (lower/upper case hex; filtered at read time, for trace trees from the file names).
+    A bad file given explicitly raises :class:`TrackInputError`; a bad trace inside a directory is
+    skipped and listed in ``skipped``.
+    """
+    cache_dir = Path(cache_dir)
+    store = Store(cache_dir)
+    watch = {h.lower() for h in watch_hex} if watch_hex is not None else None
+    parts: list[Part] = []
+    seen: set[str] = set()
+    for tr in tracks:
+        path, fmt, *rest = tr
+        opts = rest[0] if rest else None
+        if fmt not in FORMATS:
+            raise TrackInputError(f"{path}: file: expected a format in {FORMATS}, got {fmt!r}")
+        part = store.ingest(path, fmt, opts, watch, processes=processes, progress=progress)
+        if part.content_hash in seen:
+            log.info("%s: same content as an earlier input, not counted twice", path)
+            continue
+        seen.add(part.content_hash)
+        parts.append(part)
+    noise: Counter = Counter()
+    skipped = []
+    for p in parts:
+        noise.update(p.noise)
+        skipped.extend(p.skipped)
+    nonempty = [p for p in parts if p.n_rows > 0]
+    if len(nonempty) > 1:
+        seg_paths = [_merge_parts(nonempty, cache_dir, noise)]
+    else:
+        seg_paths = [p.path for p in nonempty]
+    seg = segment_parquet(seg_paths, params) if seg_paths else segment_parquet([], params)
+    legs = _attach_sources(seg.legs, parts)
+    noise_df = pl.DataFrame({"reason": list(noise), "n": [int(v) for v in noise.values()]},
+                            schema={"reason": pl.String, "n": pl.Int64}).sort("reason")
+    return ObservedResult(legs=legs, stops=seg.stops, gaps=seg.gaps, noise=noise_df, skipped=skipped,
+                          n_positions=seg.n_positions, positions_paths=seg_paths)

@@ -1,0 +1,331 @@
+"""Segmentation: positions (sorted by aircraft, time) -> observed legs, stops and transponder gaps.
+
+Engine: a streaming numpy pass over parquet row groups in aircraft order. Row groups are grouped
+into work units that never split an aircraft (from the row-group min/max statistics of
+``icao_int``), and two threads process units in parallel (numpy and the parquet reader release the
+GIL). Memory is bounded by the unit size, whatever the file size.
+
+Rules (``SegmentParams``):
+
+* A **leg** is a maximal run of airborne fixes of one aircraft. A new leg also starts at a readsb
+  new-leg flag (bit 2) and after a transponder gap when the aircraft was low on both sides
+  (< ``low_alt_ft``), or when the gap's implied speed is below ``min_gap_speed_kt`` (it must have
+  stopped somewhere), or when the gap is longer than ``max_gap_in_leg_h``.
+* **Takeoff observed**: the fix before the leg is the same aircraft on the ground, at most
+  ``gap_min_s`` earlier. **Landing observed** likewise after the leg. The departure point is that
+  ground fix (else the first airborne fix), the arrival point the ground fix after (else the last).
+* **Airports**: nearest airport within ``airport_radius_km`` of the departure/arrival point, only
+  when the point is on the ground or below ``airport_max_alt_ft`` (a trace that starts at cruise
+  altitude mid-ocean gets no airport).
+* **Gaps**: consecutive fixes of one aircraft more than ``gap_min_s`` apart with at least one of the
+  two airborne; ``in_leg_no`` is null when the gap separates two legs.
+* **Stops**: between consecutive legs of an aircraft (dwell from last airborne fix to the next first
+  airborne fix).
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .airports import EARTH_RADIUS_KM, haversine_km, nearest_airport
+
+__all__ = ["SegmentParams", "Segments", "segment_parquet", "work_units", "SEGMENT_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+SEGMENT_COLUMNS = ["icao_int", "time_utc", "lat", "lon", "alt_ft", "on_ground", "readsb_flags", "callsign",
+                   "registration"]
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    """Thresholds of the segmentation rules (see module docstring)."""
+
+    gap_min_s: float = 600.0
+    low_alt_ft: float = 10000.0
+    min_gap_speed_kt: float = 60.0
+    max_gap_in_leg_h: float = 20.0
+    airport_radius_km: float = 20.0
+    airport_max_alt_ft: float = 5000.0
+
+
+@dataclass
+class Segments:
+    """Legs, stops and gaps as polars DataFrames (times Datetime('us', 'UTC'))."""
+
+    legs: pl.DataFrame
+    stops: pl.DataFrame
+    gaps: pl.DataFrame
+    n_positions: int
+
+
+def work_units(path, max_rows: int = 2_000_000) -> list[list[int]]:
+    """Row-group index lists; consecutive groups sharing an aircraft are kept together."""
+    md = pq.ParquetFile(path).metadata
+    ci = md.schema.to_arrow_schema().get_field_index("icao_int")
+    units: list[list[int]] = []
+    rows = 0
+    prev_max = None
+    for rg in range(md.num_row_groups):
+        r = md.row_group(rg)
+        st = r.column(ci).statistics
+        if st is None or not st.has_min_max:
+            raise ValueError(f"{path}: row group {rg} has no icao_int statistics")
+        joined = prev_max is not None and st.min == prev_max
+        if units and (joined or rows + r.num_rows <= max_rows):
+            units[-1].append(rg)
+            rows += r.num_rows
+        else:
+            units.append([rg])
+            rows = r.num_rows
+        if prev_max is not None and st.min < prev_max:
+            raise ValueError(f"{path}: row groups not sorted by icao_int (group {rg})")
+        prev_max = st.max
+    return units
+
+
+def _chunk(path, rgs, p: SegmentParams):
+    pf = pq.ParquetFile(path, read_dictionary=["callsign", "registration"])
+    tbl = pf.read_row_groups(rgs, columns=SEGMENT_COLUMNS, use_threads=False)
+    n = tbl.num_rows
+    if n == 0:
+        return None
+    ic = tbl.column("icao_int").to_numpy()
+    t = tbl.column("time_utc").to_numpy().view(np.int64)
+    lat = tbl.column("lat").to_numpy()
+    lon = tbl.column("lon").to_numpy()
+    alt = tbl.column("alt_ft").to_numpy(zero_copy_only=False)  # NaN for null
+    gnd = tbl.column("on_ground").to_numpy(zero_copy_only=False)
+    fl = tbl.column("readsb_flags")
+    newleg = None
+    if fl.null_count < n:
+        f = fl.fill_null(0).to_numpy()
+        if (f & 2).any():
+            newleg = (f & 2).astype(bool)
+    air = ~gnd
+    same = np.empty(n, bool)
+    same[0] = False
+    np.equal(ic[1:], ic[:-1], out=same[1:])
+    dt = np.empty(n, np.int64)
+    dt[0] = 0
+    np.subtract(t[1:], t[:-1], out=dt[1:])
+    gap_us = int(p.gap_min_s * 1e6)
+    big = same & (dt > gap_us)
+    gi = np.flatnonzero(big)  # sparse
+    prev_air = np.empty(n, bool)
+    prev_air[0] = False
+    prev_air[1:] = air[:-1]
+    cont = same & prev_air  # step from an airborne fix of the same aircraft
+    start = air & ~cont
+    if newleg is not None:
+        start |= air & newleg
+    # gaps that end a leg: low on both sides, implied speed too low, or too long
+    jump = haversine_km(lat[gi - 1], lon[gi - 1], lat[gi], lon[gi]) if len(gi) else np.empty(0)
+    if len(gi):
+        a0, a1 = alt[gi - 1], alt[gi]
+        low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
+        spd = jump / 1.852 / (dt[gi] / 3.6e9)
+        split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)
+        start[gi[split & air[gi] & prev_air[gi]]] = True
+    starts = np.flatnonzero(start)
+    if not len(starts):
+        return {"n": n, "legs": None, "gaps": None}
+    in_leg_step = air & ~start  # step i-1 -> i inside a leg
+    nxt_in = np.empty(n, bool)
+    nxt_in[-1] = False
+    nxt_in[:-1] = in_leg_step[1:]
+    ends = np.flatnonzero(air & ~nxt_in)
+    # path length: equirectangular steps (exact haversine for the sparse gap steps)
+    dlat = np.diff(lat)
+    dlon = np.diff(lon)
+    wrap = np.abs(dlon) > 180
+    if wrap.any():
+        dlon[wrap] -= np.sign(dlon[wrap]) * 360
+    c = np.cos(np.radians(lat[1:].astype(np.float32)))
+    dlon *= c
+    dlat *= dlat
+    dlon *= dlon
+    dlat += dlon
+    step = np.sqrt(dlat)
+    step *= np.radians(1.0) * EARTH_RADIUS_KM
+    if len(gi):
+        step[gi - 1] = jump
+    step *= in_leg_step[1:]
+    cs = np.empty(n, np.float64)
+    cs[0] = 0.0
+    np.cumsum(step, out=cs[1:])
+    path_km = cs[ends] - cs[starts]
+    max_alt = np.fmax.reduceat(alt, starts) if len(starts) else np.empty(0)
+    # takeoff / landing observed: adjacent ground fix of the same aircraft within gap_min_s
+    sp = starts - 1
+    tko = (starts > 0) & same[starts] & ~prev_air[starts] & (dt[starts] <= gap_us)
+    en = np.minimum(ends + 1, n - 1)
+    lnd = (ends + 1 < n) & same[en] & gnd[en] & (dt[en] <= gap_us) & (ends + 1 < n)
+    dep_i = np.where(tko, sp, starts)
+    arr_i = np.where(lnd, en, ends)
+    cs_col = tbl.column("callsign")
+    call = pa.compute.coalesce(cs_col.take(pa.array(starts)), cs_col.take(pa.array(ends))).cast(pa.string())
+    reg = tbl.column("registration").take(pa.array(starts)).cast(pa.string())
+    legs = {
+        "icao_int": ic[starts], "first_us": t[starts], "last_us": t[ends],
+        "dep_lat": lat[dep_i], "dep_lon": lon[dep_i], "arr_lat": lat[arr_i], "arr_lon": lon[arr_i],
+        "dep_low": gnd[dep_i] | (np.nan_to_num(alt[dep_i], nan=0.0) <= p.airport_max_alt_ft),
+        "arr_low": gnd[arr_i] | (np.nan_to_num(alt[arr_i], nan=0.0) <= p.airport_max_alt_ft),
+        "tko": tko, "lnd": lnd, "n_positions": ends - starts + 1, "max_alt_ft": max_alt,
+        "gc_km": haversine_km(lat[starts], lon[starts], lat[ends], lon[ends]), "path_km": path_km,
+        "callsign": call, "registration": reg,
+    }
+    gaps = None
+    gmask = air[gi] | prev_air[gi]
+    g = gi[gmask]
+    if len(g):
+        inleg = in_leg_step[g]
+        leg_idx = np.searchsorted(starts, g, "right") - 1
+        gaps = {"icao_int": ic[g], "start_us": t[g - 1], "end_us": t[g], "jump_km": jump[gmask],
+                "start_lat": lat[g - 1], "start_lon": lon[g - 1], "end_lat": lat[g], "end_lon": lon[g],
+                "leg_idx": np.where(inleg, leg_idx, -1)}
+    return {"n": n, "legs": legs, "gaps": gaps}
+
+
+def _hex(ints: np.ndarray) -> list[str]:
+    return [(f"~{v & 0xFFFFFF:06x}" if v >> 24 else f"{v:06x}") for v in ints.tolist()]
+
+
+def _ts(us) -> pl.Series:
+    return pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def segment_parquet(paths, params: SegmentParams | None = None, threads: int = 2,
+                    max_unit_rows: int = 2_000_000) -> Segments:
+    """Segment one or more store-layout parquet files (each sorted by icao_int, time_utc; the files
+    must hold disjoint aircraft, as parts merged by :func:`analysis.tracks.observed` do)."""
+    p = params or SegmentParams()
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    jobs = [(path, u) for path in paths for u in work_units(path, max_unit_rows)]
+    if threads > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(threads) as ex:
+            results = list(ex.map(lambda j: _chunk(j[0], j[1], p), jobs))
+    else:
+        results = [_chunk(j[0], j[1], p) for j in jobs]
+    results = [r for r in results if r is not None]
+    n_pos = sum(r["n"] for r in results)
+    legs_parts = [r["legs"] for r in results if r["legs"] is not None]
+    gap_parts, offs = [], 0
+    for r in results:
+        if r["legs"] is None:
+            continue
+        if r["gaps"] is not None:
+            gg = dict(r["gaps"])
+            gg["leg_idx"] = np.where(gg["leg_idx"] >= 0, gg["leg_idx"] + offs, -1)
+            gap_parts.append(gg)
+        offs += len(r["legs"]["icao_int"])
+    return _assemble(legs_parts, gap_parts, p, n_pos)
+
+
+def _cat(parts, key):
+    vals = [pt[key] for pt in parts]
+    if isinstance(vals[0], (pa.Array, pa.ChunkedArray)):
+        return pa.chunked_array([v.cast(pa.string()) for v in vals], pa.string()) if vals else pa.array([], pa.string())
+    return np.concatenate(vals)
+
+
+LEGS_SCHEMA = {
+    "icao24": pl.String, "registration": pl.String, "callsign": pl.String, "leg_no": pl.Int64,
+    "dep_time_utc": pl.Datetime("us", "UTC"), "arr_time_utc": pl.Datetime("us", "UTC"),
+    "first_seen_utc": pl.Datetime("us", "UTC"), "last_seen_utc": pl.Datetime("us", "UTC"),
+    "dep_icao": pl.String, "arr_icao": pl.String, "dep_airport_km": pl.Float64, "arr_airport_km": pl.Float64,
+    "dep_lat": pl.Float64, "dep_lon": pl.Float64, "arr_lat": pl.Float64, "arr_lon": pl.Float64,
+    "is_takeoff_observed": pl.Boolean, "is_landing_observed": pl.Boolean, "n_positions": pl.Int64,
+    "max_alt_ft": pl.Float64, "gc_distance_km": pl.Float64, "path_km": pl.Float64,
+}
+STOPS_SCHEMA = {
+    "icao24": pl.String, "registration": pl.String, "icao": pl.String, "arr_time_utc": pl.Datetime("us", "UTC"),
+    "dep_time_utc": pl.Datetime("us", "UTC"), "dwell_h": pl.Float64, "lat": pl.Float64, "lon": pl.Float64,
+    "prev_leg_no": pl.Int64, "next_leg_no": pl.Int64,
+}
+GAPS_SCHEMA = {
+    "icao24": pl.String, "registration": pl.String, "start_utc": pl.Datetime("us", "UTC"),
+    "end_utc": pl.Datetime("us", "UTC"), "duration_min": pl.Float64, "jump_km": pl.Float64,
+    "start_lat": pl.Float64, "start_lon": pl.Float64, "end_lat": pl.Float64, "end_lon": pl.Float64,
+    "in_leg_no": pl.Int64,
+}
+
+
+def _assemble(legs_parts, gap_parts, p: SegmentParams, n_pos: int) -> Segments:
+    if not legs_parts:
+        return Segments(pl.DataFrame(schema=LEGS_SCHEMA), pl.DataFrame(schema=STOPS_SCHEMA),
+                        pl.DataFrame(schema=GAPS_SCHEMA), n_pos)
+    L = {k: _cat(legs_parts, k) for k in legs_parts[0]}
+    ic = L["icao_int"]
+    nl = len(ic)
+    new_ac = np.r_[True, ic[1:] != ic[:-1]]
+    first_of_ac = np.maximum.accumulate(np.where(new_ac, np.arange(nl), 0))
+    leg_no = np.arange(nl) - first_of_ac + 1
+    dep_icao, dep_km = nearest_airport(np.where(L["dep_low"], L["dep_lat"], np.nan), L["dep_lon"],
+                                       p.airport_radius_km)
+    arr_icao, arr_km = nearest_airport(np.where(L["arr_low"], L["arr_lat"], np.nan), L["arr_lon"],
+                                       p.airport_radius_km)
+    hexes = np.array(_hex(ic), dtype=object)
+    legs = pl.DataFrame({
+        "icao24": hexes.tolist(),
+        "registration": pl.from_arrow(L["registration"]),
+        "callsign": pl.from_arrow(L["callsign"]),
+        "leg_no": leg_no.astype(np.int64),
+        "dep_time_utc": _ts(np.where(L["tko"], L["first_us"], 0)),
+        "arr_time_utc": _ts(np.where(L["lnd"], L["last_us"], 0)),
+        "first_seen_utc": _ts(L["first_us"]),
+        "last_seen_utc": _ts(L["last_us"]),
+        "dep_icao": dep_icao.tolist(),
+        "arr_icao": arr_icao.tolist(),
+        "dep_airport_km": dep_km,
+        "arr_airport_km": arr_km,
+        "dep_lat": L["dep_lat"], "dep_lon": L["dep_lon"], "arr_lat": L["arr_lat"], "arr_lon": L["arr_lon"],
+        "is_takeoff_observed": L["tko"], "is_landing_observed": L["lnd"],
+        "n_positions": L["n_positions"].astype(np.int64),
+        "max_alt_ft": L["max_alt_ft"].astype(np.float64),
+        "gc_distance_km": L["gc_km"], "path_km": L["path_km"],
+    }, schema_overrides={"dep_icao": pl.String, "arr_icao": pl.String}).with_columns(
+        pl.when(pl.col("is_takeoff_observed")).then(pl.col("dep_time_utc")).alias("dep_time_utc"),
+        pl.when(pl.col("is_landing_observed")).then(pl.col("arr_time_utc")).alias("arr_time_utc"),
+        pl.col("dep_airport_km").fill_nan(None), pl.col("arr_airport_km").fill_nan(None),
+        pl.col("max_alt_ft").fill_nan(None),
+    ).select(list(LEGS_SCHEMA))
+    # stops: between consecutive legs of one aircraft
+    k = np.flatnonzero(~new_ac[1:])  # leg k and k+1 same aircraft
+    a_icao = np.where(arr_icao[k] != None, arr_icao[k], dep_icao[k + 1])  # noqa: E711
+    stops = pl.DataFrame({
+        "icao24": hexes[k + 1].tolist(),
+        "registration": legs["registration"].gather(k + 1) if len(k) else pl.Series([], dtype=pl.String),
+        "icao": a_icao.tolist(),
+        "arr_time_utc": _ts(L["last_us"][k]),
+        "dep_time_utc": _ts(L["first_us"][k + 1]),
+        "dwell_h": (L["first_us"][k + 1] - L["last_us"][k]) / 3.6e9,
+        "lat": L["arr_lat"][k], "lon": L["arr_lon"][k],
+        "prev_leg_no": leg_no[k].astype(np.int64), "next_leg_no": leg_no[k + 1].astype(np.int64),
+    }, schema_overrides={"icao": pl.String, "registration": pl.String}).select(list(STOPS_SCHEMA))
+    if gap_parts:
+        G = {kk: np.concatenate([g[kk] for g in gap_parts]) for kk in gap_parts[0]}
+        li = G["leg_idx"]
+        gaps = pl.DataFrame({
+            "icao24": _hex(G["icao_int"]),
+            "registration": legs["registration"].gather(np.maximum(np.searchsorted(ic, G["icao_int"]), 0)),
+            "start_utc": _ts(G["start_us"]), "end_utc": _ts(G["end_us"]),
+            "duration_min": (G["end_us"] - G["start_us"]) / 6e7, "jump_km": G["jump_km"],
+            "start_lat": G["start_lat"], "start_lon": G["start_lon"], "end_lat": G["end_lat"],
+            "end_lon": G["end_lon"],
+            "in_leg_no": pl.Series(np.where(li >= 0, leg_no[np.maximum(li, 0)], 0)).cast(pl.Int64),
+            "_in": li >= 0,
+        }, schema_overrides={"registration": pl.String}).with_columns(
+            pl.when(pl.col("_in")).then(pl.col("in_leg_no")).alias("in_leg_no")).select(list(GAPS_SCHEMA))
+    else:
+        gaps = pl.DataFrame(schema=GAPS_SCHEMA)
+    return Segments(legs, stops, gaps, n_pos)
