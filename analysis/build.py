@@ -165,7 +165,8 @@ def _run_sql(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str, pl.DataFrame]:
     """All derived tables from validated raw tables (and observed flight records when given), in memory."""
-    from . import findings, observed as observed_mod, similarity
+    from . import findings, similarity
+    from . import observed as observed_mod
 
     tables = _prepare(raw)
     obs = observed_mod.integrate(project or default_project(), raw, tables) if observed is None else observed

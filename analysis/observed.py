@@ -13,7 +13,6 @@ of aircraft on the watchlist become routes with ``evidence = 'observed'``:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -109,7 +108,7 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
 
     def place_for(icao: str | None, lat: float | None, lon: float | None) -> str:
         if icao and geo.airport(icao):
-            pid = icao if icao in known_places or icao not in known_places else icao
+            pid = icao
             if pid not in known_places and pid not in place_rows:
                 a = geo.airport(icao)
                 place_rows[pid] = {
@@ -286,5 +285,3 @@ def compare(stops: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
                             "place": o["place_name"], "observed_arr_utc": o["arr_earliest_utc"]})
     return pl.DataFrame(out, schema=cols) if out else pl.DataFrame(schema=cols)
 
-
-_ = json
