@@ -88,7 +88,7 @@ def verify(raw: Path) -> dict[str, str]:
         now = checksum(path)
         if record.get("sha256") and record["sha256"] != now:
             problems.append(
-                f"{rel}: CHANGED since its provenance was recorded (sha256 recorded {record['sha256'][:12]}..., "
+                f"{rel}: CHANGED since its provenance was recorded (sha256 recorded {str(record['sha256'])[:12]}..., "
                 f"now {now[:12]}...). Review the change (git diff {rel}); if it is intended, run `make accept-raw` "
                 "to record it, then build again"
             )
@@ -105,12 +105,12 @@ def accept(raw: Path) -> list[str]:
         if not path.exists():
             continue
         side = _sidecar(path)
-        record = json.loads(side.read_text(encoding="utf-8")) if side.exists() else {}
+        record = read_record(path) if side.exists() else {}  # a broken record is reported, not overwritten
         now = checksum(path)
         if record.get("sha256") == now:
             continue
         table = path.stem if path.suffix == ".csv" and path.parent == raw else None
-        record.setdefault("what", f"Raw table {table}: see analysis/schema.py and the data dictionary" if table else path.name)
+        record.setdefault("what", f"Raw table {table!r}: see analysis/schema.py and the data dictionary" if table else path.name)
         record.setdefault("origin", "Curated by the project from the public sources listed in data/raw/sources.csv"
                           if table else "")
         record.setdefault("licence", "CC-BY-4.0 (the project's own curation; facts paraphrased, sources cited)"
