@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +157,8 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
         except ValueError:
             bad("a whole number" if kind == "int" else "a number")
             return None
-        if kind == "float" and number != number:  # NaN
-            bad("a number")
+        if kind == "float" and not math.isfinite(number):  # NaN, inf: float() accepts them, no fact is one
+            bad("a finite number")
             return None
         if (col.min is not None and number < col.min) or (col.max is not None and number > col.max):
             bad(f"a number between {col.min} and {col.max}")

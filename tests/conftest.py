@@ -44,3 +44,17 @@ def built_report(built_project) -> Project:
 def fresh_project(tmp_path) -> Project:
     """A private, unbuilt copy of the study that a test may edit."""
     return copy_study(tmp_path / "study")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Robustness tallies (tests/test_bad_inputs.py, tests/test_atomic.py), shown in every `make test` run."""
+    stats = getattr(config, "bad_input_stats", None)
+    if stats:
+        terminalreporter.write_line(f"bad-input catalogue: {stats['cases']} cases, {stats['clear']} clear errors")
+        if stats["failed"]:
+            terminalreporter.write_line("  cases without a clear error: " + ", ".join(stats["failed"]))
+    kills = getattr(config, "kill_stats", None)
+    if kills:
+        terminalreporter.write_line(
+            f"kill test: {kills['points']} kill points, {kills['corrupt']} corrupt outputs, "
+            f"{kills.get('seconds', 0):.1f} s")
