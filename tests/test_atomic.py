@@ -1,0 +1,252 @@
+"""Builds killed with SIGKILL at random moments leave the previous outputs intact and the next build correct.
+
+Three kinds of kill points, each in a subprocess against a private project (``FLIGHTS_ROOT``):
+
+* ``python -m analysis build --force``, killed at seeded random delays spread over a whole build;
+* the report pipeline (``analysis.report.report``) with the notebook runs stubbed out, so that the kills land
+  in page assembly and publishing (a real report takes minutes; its notebooks write only to a scratch folder);
+* a loop of :func:`analysis.atomic.publish` calls, killed mid-swap.
+
+After every kill, ``data/derived/current`` (and ``reports``) must point at a complete output. The tally is
+printed in pytest's terminal summary ("kill test: N kill points, 0 corrupt outputs").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from analysis import provenance
+from analysis.paths import REPO_DIR, Project
+
+SEED = 20261121
+BUILD_KILLS = 22
+REPORT_KILLS = 8
+PUBLISH_KILLS = 12
+
+
+def copy_study(dest: Path) -> Project:
+    shutil.copytree(REPO_DIR / "data" / "raw", dest / "data" / "raw")
+    return Project(dest)
+
+
+def _env(project: Project) -> dict[str, str]:
+    env = dict(os.environ)
+    env["FLIGHTS_ROOT"] = str(project.root)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _start(args: list[str], project: Project) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], cwd=REPO_DIR, env=_env(project),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _kill_after(proc: subprocess.Popen, delay: float) -> bool:
+    """SIGKILL ``proc`` after ``delay`` seconds; True if it was still running (a real kill point)."""
+    try:
+        proc.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return True
+    return False
+
+
+def check_derived(project: Project) -> list[str]:
+    """Problems with the published derived data (empty list: complete and readable)."""
+    link = project.current
+    if not link.is_symlink():
+        return [f"{link} is not a symlink"]
+    folder = link.resolve()
+    if not folder.is_dir() or folder.name.endswith(".partial"):
+        return [f"{link} points at {folder}, not a complete build"]
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        return [f"manifest unreadable: {exc}"]
+    problems = []
+    if manifest.get("build_id") != folder.name:
+        problems.append(f"manifest build_id {manifest.get('build_id')} != folder {folder.name}")
+    if len(str(manifest.get("fingerprint", ""))) != 64:
+        problems.append("manifest has no fingerprint")
+    if manifest.get("raw_sha256") != provenance.verify(project.raw):
+        problems.append("manifest raw checksums do not match data/raw")
+    rows = manifest.get("rows", {})
+    if len(rows) < 15:
+        problems.append(f"manifest lists only {len(rows)} tables")
+    for name, n in rows.items():
+        try:
+            height = pl.read_parquet(folder / f"{name}.parquet").height
+        except Exception as exc:  # noqa: BLE001 - any failure to read is corruption
+            problems.append(f"{name}.parquet unreadable: {exc}")
+            continue
+        if height != n:
+            problems.append(f"{name}.parquet has {height} rows, manifest says {n}")
+    try:
+        con = duckdb.connect(str(folder / "flights.duckdb"), read_only=True)
+        try:
+            con.execute("SET file_search_path = ?", [folder.as_posix()])
+            got = con.execute("SELECT count(*) FROM core_legs").fetchone()[0]
+        finally:
+            con.close()
+        if got != rows.get("core_legs"):
+            problems.append(f"flights.duckdb core_legs has {got} rows, manifest says {rows.get('core_legs')}")
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"flights.duckdb does not open: {exc}")
+    return problems
+
+
+def check_report(project: Project) -> list[str]:
+    link = project.reports
+    if not link.is_symlink():
+        return [f"{link} is not a symlink"]
+    folder = link.resolve()
+    try:
+        site = json.loads((folder / "site.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        return [f"site.json unreadable in {folder}: {exc}"]
+    problems = []
+    for page in [*site["pages"], "index.html"]:
+        try:
+            text = (folder / page).read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"{page}: {exc}")
+            continue
+        if not text.rstrip().endswith("</html>"):
+            problems.append(f"{page} is cut short")
+    if len(site["pages"]) < 5:
+        problems.append(f"site lists only {len(site['pages'])} pages")
+    return problems
+
+
+def _tables(project: Project) -> dict[str, pl.DataFrame]:
+    folder = project.current.resolve()
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return {name: pl.read_parquet(folder / f"{name}.parquet") for name in manifest["rows"]}
+
+
+STUB_REPORT = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import analysis.report as r
+    from analysis.paths import Project
+    # notebooks stubbed: each page body names its job, so assembly and publishing are what runs
+    r._run = lambda job, project, workdir: f"<h1>{job.page}</h1><p>{sorted(job.parameters.items())}</p>"
+    r.report(Project(Path(sys.argv[1])), force=True)
+""")
+
+PUBLISH_LOOP = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from analysis import atomic
+    root = Path(sys.argv[1])
+    builds, link = root / "pub" / "builds", root / "pub" / "current"
+    for i in range(100000):
+        with atomic.exclusive(root / "pub" / "lock"):
+            part = atomic.new_build_dir(builds)
+            for k in range(20):
+                (part / f"f{k}.txt").write_text("x" * 1000 + "\\n" + "END")
+            (part / "done").write_text(str(i))
+            atomic.publish(part, link)
+            atomic.prune(builds, link)
+""")
+
+
+def _check_publish_dir(root: Path) -> list[str]:
+    link = root / "pub" / "current"
+    if not link.is_symlink():
+        return ["pub/current is not a symlink"]
+    folder = link.resolve()
+    if not (folder / "done").exists() or folder.name.endswith(".partial"):
+        return [f"pub/current -> {folder.name} is incomplete"]
+    bad = [f.name for f in folder.glob("f*.txt") if not f.read_text().endswith("END")]
+    return [f"cut files {bad}"] if bad or len(list(folder.glob("f*.txt"))) != 20 else []
+
+
+def test_kill_at_random_points(tmp_path: Path, request) -> None:
+    t0 = time.monotonic()
+    rng = random.Random(SEED)
+    project = copy_study(tmp_path / "study")
+    corrupt: list[str] = []
+    points = mid_write = 0
+
+    # a clean first build, timed, is the reference
+    s = time.monotonic()
+    first = subprocess.run([sys.executable, "-m", "analysis", "build"], cwd=REPO_DIR, env=_env(project),
+                           capture_output=True, text=True)
+    duration = time.monotonic() - s
+    assert first.returncode == 0, first.stderr
+    assert check_derived(project) == []
+    clean = _tables(project)
+
+    # 1. the data build, killed at points spread across its whole run (start-up is most of it: bias later)
+    for i in range(BUILD_KILLS):
+        frac = rng.uniform(0.05, 1.0) if i % 2 else rng.uniform(0.55, 1.1)
+        proc = _start(["-m", "analysis", "build", "--force"], project)
+        points += _kill_after(proc, frac * duration)
+        mid_write += bool(list((project.derived / "builds").glob("*.partial")))
+        if problems := check_derived(project):
+            corrupt.append(f"build kill {i} at {frac:.2f}: {problems}")
+
+    # the next build is correct and equals the clean one
+    final = subprocess.run([sys.executable, "-m", "analysis", "build", "--force"], cwd=REPO_DIR,
+                           env=_env(project), capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    assert check_derived(project) == []
+    after = _tables(project)
+    assert sorted(after) == sorted(clean)
+    for name, df in clean.items():
+        assert after[name].equals(df), f"{name} differs from a clean build after the kills"
+    builds = project.derived / "builds"
+    assert not list(builds.glob("*.partial")), "the next build left partial folders behind"
+    assert len([p for p in builds.iterdir() if p.is_dir()]) <= 3, "old builds were not pruned"
+
+    # 2. the report pipeline (notebooks stubbed), killed in assembly and publishing
+    script = tmp_path / "stub_report.py"
+    script.write_text(STUB_REPORT, encoding="utf-8")
+    s = time.monotonic()
+    ok = subprocess.run([sys.executable, str(script), str(project.root)], cwd=REPO_DIR, env=_env(project),
+                        capture_output=True, text=True)
+    rduration = time.monotonic() - s
+    assert ok.returncode == 0, ok.stderr
+    assert check_report(project) == []
+    for i in range(REPORT_KILLS):
+        frac = rng.uniform(0.3, 1.05)
+        proc = _start([str(script), str(project.root)], project)
+        points += _kill_after(proc, frac * rduration)
+        if problems := check_report(project):
+            corrupt.append(f"report kill {i} at {frac:.2f}: {problems}")
+    ok = subprocess.run([sys.executable, str(script), str(project.root)], cwd=REPO_DIR, env=_env(project),
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert check_report(project) == []
+    assert not list((project.build / "reports").glob("*.partial"))
+
+    # 3. atomic.publish itself, killed mid-loop
+    loop = tmp_path / "publish_loop.py"
+    loop.write_text(PUBLISH_LOOP, encoding="utf-8")
+    for i in range(PUBLISH_KILLS):
+        proc = _start([str(loop), str(tmp_path)], project)
+        points += _kill_after(proc, rng.uniform(0.4, 0.9))
+        if (tmp_path / "pub" / "current").is_symlink() and (problems := _check_publish_dir(tmp_path)):
+            corrupt.append(f"publish kill {i}: {problems}")
+    assert (tmp_path / "pub" / "current").is_symlink(), "the publish loop never published"
+
+    seconds = time.monotonic() - t0
+    request.config.kill_stats = {"points": points, "corrupt": len(corrupt), "seconds": seconds}
+    print(f"\nkill test: {points} kill points, {len(corrupt)} corrupt outputs, {seconds:.1f} s "
+          f"({mid_write} data-build kills landed mid-write; build {duration:.2f} s, stub report {rduration:.2f} s)")
+    assert not corrupt, "\n".join(corrupt)
+    assert points >= 20, f"only {points} kills landed while a build was running"
