@@ -44,6 +44,11 @@ DERIVED_TABLES = (
     "out_observed_vs_reported", "out_findings",
 )
 UTC_TS = pl.Datetime("us", "UTC")
+#: the modules whose code shapes data/derived (charts and pages do not: the report fingerprints those itself)
+DATA_MODULES = frozenset({
+    "build.py", "validate.py", "schema.py", "timespec.py", "geo.py", "provenance.py", "observed.py",
+    "findings.py", "similarity.py", "paths.py",
+})
 
 
 class BuildResult(dict):
@@ -51,13 +56,15 @@ class BuildResult(dict):
 
 
 def fingerprint(project: Project, raw_sums: dict[str, str]) -> str:
-    """Hash of everything the derived data depends on: raw checksums, the package code, the lock file."""
+    """Hash of everything the derived data depends on: raw checksums, the data-shaping code, the lock file."""
     h = hashlib.sha256()
     for k in sorted(raw_sums):
         h.update(f"{k}={raw_sums[k]}\n".encode())
     for f in sorted(PACKAGE_DIR.rglob("*")):
-        if f.suffix in (".py", ".sql") and "__pycache__" not in f.parts:
-            h.update(f.relative_to(PACKAGE_DIR).as_posix().encode() + hashlib.sha256(f.read_bytes()).digest())
+        rel = f.relative_to(PACKAGE_DIR).as_posix()
+        if f.suffix in (".py", ".sql") and "__pycache__" not in f.parts and (
+                rel in DATA_MODULES or rel.startswith(("sql/", "tracks/"))):
+            h.update(rel.encode() + hashlib.sha256(f.read_bytes()).digest())
     lock = REPO_DIR / "uv.lock"
     if lock.exists():
         h.update(hashlib.sha256(lock.read_bytes()).digest())
