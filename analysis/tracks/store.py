@@ -287,7 +287,8 @@ class Store:
             cur.clear()
 
         args = [(str(p), str(p.relative_to(root.parent)), watch) for p in files]
-        ctx = mp.get_context("spawn")
+        # fork: works from notebooks and unguarded scripts; workers use numpy/pyarrow only (no polars)
+        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         pool = ctx.Pool(processes, initializer=_init_worker) if processes > 1 else None
         it = pool.imap(_tree_worker, args, chunksize=8) if pool else map(_tree_worker, args)
         try:
