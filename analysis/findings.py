@@ -47,7 +47,7 @@ class _Collector:
         self.secondary = set(src.filter(pl.col("is_secondary"))["source_id"].to_list())
 
     def confidence(self, source_ids: str, inferred: bool = False) -> str:
-        ids = [s for s in source_ids.split(";") if s]
+        ids = [s for s in (source_ids or "").split(";") if s]
         if ids and all(s in self.secondary for s in ids):
             return "low"
         return "medium" if inferred else "high"
@@ -60,7 +60,7 @@ class _Collector:
             "finding_id": finding_id, "category": category, "title": title, "statement": statement,
             "metric": metric, "value": None if value is None else float(value),
             "value_low": None if low is None else float(low), "value_high": None if high is None else float(high),
-            "unit": unit, "episode_ids": _ids(episodes), "evidence": _ids(evidence), "source_ids": source_ids,
+            "unit": unit, "episode_ids": _ids(episodes), "evidence": _ids(evidence), "source_ids": source_ids or "",
             "confidence": confidence or self.confidence(source_ids, inferred),
         })
 
