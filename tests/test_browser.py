@@ -1,0 +1,138 @@
+"""The built report in headless Chromium, with the network refused: pages load cleanly and every chart draws.
+
+Uses Debian's chromium (``/usr/bin/chromium``; ``.ci/run`` installs it) through playwright's sync API. Every
+request that is not ``file://`` (or an inline ``data:``/``blob:`` URL) is aborted and counted; the count must be
+zero. Screenshots go to the test's temporary folder and, outside CI, to ``.build/screenshots/``; the README
+screenshot ``docs/screenshot-report.png`` (map and timeline of an episode) is refreshed when
+``FLIGHTS_UPDATE_SCREENSHOT=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from analysis.paths import REPO_DIR
+
+CHROMIUM = Path(os.environ.get("FLIGHTS_CHROMIUM", "/usr/bin/chromium"))
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+README_SHOT = REPO_DIR / "docs" / "screenshot-report.png"
+EPISODE = "episode-2025-10-caracas.html"
+
+DRAWN = """
+() => Array.from(document.querySelectorAll('.flights-chart')).map(el => ({
+  id: el.id,
+  marks: el.querySelectorAll('svg g[class*="mark-"] path, svg g[class*="mark-"] line, canvas').length,
+  failed: el.textContent.includes('chart failed'),
+}))
+"""
+ALL_DRAWN = """
+() => Array.from(document.querySelectorAll('.flights-chart')).every(
+  el => el.textContent.includes('chart failed') || el.querySelectorAll('svg g[class*="mark-"] path').length > 0)
+"""
+# paths drawn by the highlight layer (black, 5 px) of the episode map
+HIGHLIGHTED = """
+() => Array.from(document.querySelectorAll('.flights-chart svg g.mark-line path')).filter(
+  p => p.getAttribute('stroke') === '#000000' && p.getAttribute('d')).length
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does "
+                    "this) or point FLIGHTS_CHROMIUM at a Chromium binary", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _shots_dirs(tmp_path: Path) -> list[Path]:
+    dirs = [tmp_path / "screenshots"]
+    if not os.environ.get("CI"):
+        dirs.append(REPO_DIR / ".build" / "screenshots")
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    return dirs
+
+
+def test_every_page_loads_offline_without_errors_and_draws_its_charts(built_report, browser, tmp_path):
+    t0 = time.monotonic()
+    site = built_report.reports.resolve()
+    pages = sorted(site.glob("*.html"))
+    assert len(pages) >= 16  # 11 episodes, compare, patterns, index, methods, dictionary
+    shots = _shots_dirs(tmp_path)
+    refused: list[str] = []
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, device_scale_factor=1)
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("file://", "data:", "blob:")):
+            r.continue_()
+        else:
+            refused.append(url)
+            r.abort()
+
+    context.route("**/*", route)
+    errors: list[str] = []
+    charts = 0
+    try:
+        for path in pages:
+            page = context.new_page()
+            page.on("console", lambda m, n=path.name: errors.append(f"{n}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e, n=path.name: errors.append(f"{n}: {e}"))
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_function(ALL_DRAWN, timeout=30_000)
+            drawn = page.evaluate(DRAWN)
+            for chart in drawn:
+                assert not chart["failed"] and chart["marks"] > 0, (path.name, chart)
+            charts += len(drawn)
+            name = f"{path.stem}.png"
+            page.screenshot(path=str(shots[0] / name), full_page=True)
+            for extra in shots[1:]:
+                shutil.copy2(shots[0] / name, extra / name)
+            page.close()
+    finally:
+        context.close()
+    assert refused == [], f"{len(refused)} network request(s) attempted: {refused[:5]}"
+    assert errors == [], errors[:10]
+    assert charts >= 25
+    print(f"browser: {len(pages)} pages, {charts} charts, {len(refused)} network attempts, "
+          f"{time.monotonic() - t0:.1f} s")
+
+
+def test_clicking_a_milestone_highlights_its_legs(built_report, browser, tmp_path):
+    """The episode view: a click on a timeline milestone draws the legs touching that stop in black."""
+    context = browser.new_context(viewport={"width": 1100, "height": 1000}, device_scale_factor=1)
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:", "blob:"))
+                  else r.abort())
+    page = context.new_page()
+    page.goto((built_report.reports.resolve() / EPISODE).as_uri(), wait_until="load")
+    page.wait_for_function(ALL_DRAWN, timeout=30_000)
+    assert page.evaluate(HIGHLIGHTED) == 0
+    view = page.locator(".flights-chart").first
+    view.scroll_into_view_if_needed()
+    # the timeline's milestone dots: symbols whose aria description names a departure or an arrival
+    dots = page.locator('.flights-chart >> nth=0 >> svg g.mark-symbol path[aria-label*="departure"]')
+    assert dots.count() > 0
+    dots.first.click(force=True)
+    page.wait_for_function(f"() => ({HIGHLIGHTED})() > 0", timeout=5_000)
+    view.screenshot(path=str(tmp_path / "episode-view.png"))
+    if os.environ.get("FLIGHTS_UPDATE_SCREENSHOT") or not README_SHOT.exists():
+        README_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        view.screenshot(path=str(README_SHOT))
+    if not os.environ.get("CI"):
+        d = REPO_DIR / ".build" / "screenshots"
+        d.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(tmp_path / "episode-view.png", d / "episode-view-selected.png")
+    context.close()

@@ -1,0 +1,62 @@
+"""reports/exports: GeoJSON and KML routes, CSV of every derived table, the DuckDB database with its parquet."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+
+import duckdb
+import polars as pl
+
+from analysis import queries
+from analysis.exports import LEG_PROPERTIES
+
+KML = "{http://www.opengis.net/kml/2.2}"
+
+
+def test_geojson_has_one_linestring_per_located_leg(built_report):
+    data = json.loads((built_report.reports / "exports" / "routes.geojson").read_text(encoding="utf-8"))
+    legs = queries.sql("SELECT DISTINCT leg_id FROM core_leg_paths", project=built_report)
+    assert data["type"] == "FeatureCollection"
+    assert sorted(f["id"] for f in data["features"]) == sorted(legs["leg_id"])
+    for f in data["features"]:
+        assert f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) >= 2
+        assert all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in f["geometry"]["coordinates"])
+        assert list(f["properties"]) == LEG_PROPERTIES
+        assert f["properties"]["source_ids"]
+    one = next(f for f in data["features"] if f["properties"]["arr_precision"] == "minute")
+    assert one["properties"]["arr_earliest_utc"].endswith("Z")
+
+
+def test_kml_parses_and_matches_the_geojson(built_report):
+    root = ET.parse(built_report.reports / "exports" / "routes.kml").getroot()
+    marks = root.findall(f".//{KML}Placemark")
+    data = json.loads((built_report.reports / "exports" / "routes.geojson").read_text(encoding="utf-8"))
+    assert len(marks) == len(data["features"])
+    first = marks[0]
+    names = {d.get("name") for d in first.findall(f".//{KML}Data")}
+    assert set(LEG_PROPERTIES) <= names
+    coords = first.find(f".//{KML}coordinates").text.split()
+    assert len(coords) >= 2 and len(coords[0].split(",")) == 3
+
+
+def test_every_derived_table_is_a_csv_with_all_rows(built_report):
+    folder = built_report.reports / "exports" / "csv"
+    for parquet in sorted(built_report.current.resolve().glob("*.parquet")):
+        df = pl.read_parquet(parquet)
+        with (folder / f"{parquet.stem}.csv").open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == df.columns, parquet.stem
+        assert len(rows) - 1 == df.height, parquet.stem
+
+
+def test_database_copy_opens_with_file_search_path(built_report):
+    folder = built_report.reports / "exports" / "database"
+    con = duckdb.connect(str(folder / "flights.duckdb"), read_only=True)
+    try:
+        con.execute("SET file_search_path = ?", [str(folder)])
+        n = con.sql("SELECT count(*) FROM core_legs").fetchall()[0][0]
+    finally:
+        con.close()
+    assert n == queries.legs(main_only=False, project=built_report).height
