@@ -74,7 +74,7 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
     con = duckdb.connect()
     con.execute("SET threads=2")
     con.execute(f"SET temp_directory='{cache_dir / 'duckdb_tmp'}'")
-    files = [str(p.path) for p in parts]
+    files = [str(f) for p in parts for f in p.files]
     con.execute(
         f"""COPY (SELECT * EXCLUDE (rn) FROM (
                 SELECT *, row_number() OVER (PARTITION BY icao_int, time_utc, lat, lon) AS rn
@@ -142,7 +142,7 @@ def observed(tracks, watch_hex: set[str] | None = None, cache_dir="data/derived/
     if len(nonempty) > 1:
         seg_paths = [_merge_parts(nonempty, cache_dir, noise)]
     else:
-        seg_paths = [p.path for p in nonempty]
+        seg_paths = [f for p in nonempty for f in p.files]
     seg = segment_parquet(seg_paths, params) if seg_paths else segment_parquet([], params)
     legs = _attach_sources(seg.legs, parts)
     noise_df = pl.DataFrame({"reason": list(noise), "n": [int(v) for v in noise.values()]},

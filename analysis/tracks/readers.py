@@ -156,9 +156,9 @@ def _to_float(values, label, fieldname, *, lo=-math.inf, hi=math.inf, allow_null
         raw = values
         arr = None
     if arr is None:
-        try:
+        try:  # fast path; numeric strings are accepted as numbers (lenient)
             arr = np.array(raw, dtype=np.float64)
-            if any(isinstance(v, (str, bool)) for v in raw if v is not None):
+            if arr.ndim != 1:
                 raise TypeError
         except (TypeError, ValueError):
             for i, v in enumerate(raw):
@@ -280,14 +280,14 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     if width > 8:
         det = cols[8]
         idx, calls = [], []
-        for i, d in enumerate(det):
-            if d is not None:
-                if not isinstance(d, dict):
-                    raise _err(label, i, "details", "an object or null", d)
-                f = d.get("flight")
-                if isinstance(f, str) and f.strip():
-                    idx.append(i)
-                    calls.append(f.strip())
+        for i in [i for i, d in enumerate(det) if d is not None]:
+            d = det[i]
+            if not isinstance(d, dict):
+                raise _err(label, i, "details", "an object or null", d)
+            f = d.get("flight")
+            if isinstance(f, str) and f.strip():
+                idx.append(i)
+                calls.append(f.strip())
         if idx:  # callsign persists until the next details object
             pos = np.searchsorted(np.array(idx), np.arange(n), side="right") - 1
             dict_arr = pa.array(calls + [None])

@@ -2,10 +2,12 @@
 
 Layout under ``cache_dir/positions/``::
 
-    part-<key>.parquet           positions (POSITIONS_SCHEMA + icao_int uint32), sorted by icao_int,
-                                 time_utc; row groups hold whole aircraft (~1 M rows), so a reader
-                                 can filter by aircraft from row-group statistics and process row
-                                 groups independently
+    part-<key>/NNNNN.parquet     positions (POSITIONS_SCHEMA + icao_int uint32), each file sorted by
+                                 icao_int, time_utc, files in ascending non-overlapping aircraft
+                                 ranges (a trace tree is written by parallel workers, one file per
+                                 batch of traces); row groups hold whole aircraft (~1 M rows), so a
+                                 reader can filter by aircraft from row-group statistics and process
+                                 row groups independently
     part-<key>.coverage.parquet  per (aircraft, source file): first/last time, rows, registration
     part-<key>.json              manifest: content hash, format, options, noise counts, skipped files
 
@@ -22,6 +24,7 @@ import logging
 import multiprocessing as mp
 import os
 import re
+import shutil
 import sys
 import time
 from collections import Counter
@@ -149,7 +152,8 @@ def _coverage(tbl: pa.Table, source_file: str) -> pa.Table:
 
 @dataclass
 class Part:
-    """One ingested input: its parquet part, coverage sidecar and manifest facts."""
+    """One ingested input: a directory of parquet files (each sorted by icao_int, time_utc; ascending,
+    non-overlapping aircraft ranges across files), its coverage sidecar and manifest facts."""
 
     key: str
     content_hash: str
@@ -162,20 +166,79 @@ class Part:
     skipped: list = field(default_factory=list)
     reused: bool = False
 
+    @property
+    def files(self) -> list[Path]:
+        return sorted(self.path.glob("*.parquet"))
 
-def _tree_worker(args):
-    path, label, watch = args
-    try:
-        r = read_readsb_file(Path(path), watch, label=label)
-        if r is None:
-            return path, None, Counter(), None
-        tbl, counts = clean_positions(r.table)
-        counts.update(r.noise)
-        return path, _with_icao_int(tbl), counts, None
-    except TrackInputError as e:
-        return path, None, Counter(), str(e)
-    except Exception as e:  # a broken file among thousands must not stop the ingest
-        return path, None, Counter(), f"{label}: file: unexpected error {type(e).__name__}: {e}"
+
+def _cov_rows(tbl: pa.Table, name: str) -> list[tuple]:
+    """Coverage rows (one aircraft per table) without polars: for worker processes."""
+    if tbl.num_rows == 0:
+        return []
+    t = tbl.column("time_utc").cast(pa.int64()).to_numpy()
+    reg = pc.drop_null(tbl.column("registration"))
+    return [(tbl.column("icao24")[0].as_py(), name, tbl.column("source_format")[0].as_py(), int(t.min()),
+             int(t.max()), tbl.num_rows, reg[0].as_py() if len(reg) else None)]
+
+
+def _cov_table(rows: list[tuple]) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) if rows else [[]] * 7
+    ts = pa.timestamp("us", tz="UTC")
+    return pa.table({
+        "icao24": pa.array(cols[0], pa.string()), "source_file": pa.array(cols[1], pa.string()),
+        "source_format": pa.array(cols[2], pa.string()),
+        "t_min": pa.array(cols[3], pa.int64()).cast(ts), "t_max": pa.array(cols[4], pa.int64()).cast(ts),
+        "n": pa.array(cols[5], pa.int64()), "registration": pa.array(cols[6], pa.string())})
+
+
+def _tree_batch(args):
+    """Worker: read + clean a batch of trace files (hex order) and write one sorted parquet file."""
+    files, root_parent, watch, out_path = args
+    noise: Counter = Counter()
+    skipped, cov = [], []
+    ok = 0
+    groups: list[list[tuple[str, pa.Table]]] = []
+    for path in files:
+        label = str(Path(path).relative_to(root_parent))
+        try:
+            r = read_readsb_file(Path(path), watch, label=label)
+            if r is None:
+                ok += 1
+                continue
+            tbl, counts = clean_positions(r.table)
+            noise.update(counts)
+            ok += 1
+        except TrackInputError as e:
+            m = re.search(r"record (\d+)", str(e))
+            skipped.append((label, int(m.group(1)) if m else None, str(e)))
+            continue
+        except Exception as e:  # a broken file among thousands must not stop the ingest
+            skipped.append((label, None, f"{label}: file: unexpected error {type(e).__name__}: {e}"))
+            continue
+        if tbl.num_rows == 0:
+            continue
+        cov.extend(_cov_rows(tbl, Path(path).name))
+        h = tbl.column("icao24")[0].as_py()
+        if groups and groups[-1][0][0] == h:
+            groups[-1].append((h, tbl))
+        else:
+            groups.append([(h, tbl)])
+    tables = []
+    for g in groups:
+        if len(g) == 1:
+            tables.append(g[0][1])
+        else:  # several files for one aircraft (e.g. several days): merge and re-clean
+            tbl, counts = clean_positions(pa.concat_tables([x[1] for x in g]))
+            noise.update(counts)
+            tables.append(tbl)
+    n = 0
+    if tables:
+        tbl = _with_icao_int(pa.concat_tables(tables))
+        ic = tbl.column("icao_int").to_numpy()
+        if len(ic) > 1 and (np.diff(ic.astype(np.int64)) < 0).any():  # names out of icao order
+            tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
+        n = write_positions(tbl, Path(out_path))
+    return {"files": len(files), "ok": ok, "rows": n, "noise": noise, "skipped": skipped, "cov": cov}
 
 
 class _Progress:
@@ -211,7 +274,7 @@ class Store:
         if not man.exists():
             return None
         m = json.loads(man.read_text())
-        return Part(key=key, content_hash=m["content_hash"], path=self.dir / f"part-{key}.parquet",
+        return Part(key=key, content_hash=m["content_hash"], path=self.dir / f"part-{key}",
                     coverage_path=self.dir / f"part-{key}.coverage.parquet", source=m["source"], fmt=m["format"],
                     n_rows=m["n_rows"], noise=Counter(m["noise"]), skipped=[tuple(s) for s in m["skipped"]],
                     reused=True)
@@ -229,25 +292,31 @@ class Store:
         if part is not None:
             log.info("reusing ingested %s (%s)", path, key)
             return part
-        tmp = self.dir / f".tmp-{key}-{os.getpid()}.parquet"
-        tmp_cov = self.dir / f".tmp-{key}-{os.getpid()}.coverage.parquet"
+        tmp = self.dir / f".tmp-{key}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
         noise: Counter = Counter()
         skipped: list = []
-        if path.is_dir():
-            if fmt != "readsb":
-                raise TrackInputError(f"{path}: file: expected a file for format {fmt!r}, got a directory")
-            n_rows, covs = self._ingest_tree(path, watch, tmp, noise, skipped, processes, progress)
-        else:
-            r = read_track(path, fmt, options, watch)
-            tbl, counts = clean_positions(r.table)
-            noise.update(r.noise)
-            noise.update(counts)
-            n_rows = write_positions(tbl, tmp)
-            covs = [_coverage(tbl, path.name)]
-        pq.write_table(pa.concat_tables(covs), tmp_cov)
-        final = self.dir / f"part-{key}.parquet"
+        try:
+            if path.is_dir():
+                if fmt != "readsb":
+                    raise TrackInputError(f"{path}: file: expected a file for format {fmt!r}, got a directory")
+                n_rows, cov = self._ingest_tree(path, watch, tmp, noise, skipped, processes, progress)
+            else:
+                r = read_track(path, fmt, options, watch)
+                tbl, counts = clean_positions(r.table)
+                noise.update(r.noise)
+                noise.update(counts)
+                n_rows = write_positions(tbl, tmp / "00000.parquet") if tbl.num_rows else 0
+                cov = _coverage(tbl, path.name)
+            pq.write_table(cov, tmp / "coverage.parquet.sidecar")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        final = self.dir / f"part-{key}"
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp / "coverage.parquet.sidecar", self.dir / f"part-{key}.coverage.parquet")
         os.replace(tmp, final)
-        os.replace(tmp_cov, self.dir / f"part-{key}.coverage.parquet")
         man = {"content_hash": chash, "source": str(path), "format": fmt, "options": options or {},
                "watch": sorted(watch) if watch is not None else None, "n_rows": n_rows, "noise": dict(noise),
                "skipped": skipped}
@@ -256,79 +325,48 @@ class Store:
                     source=str(path), fmt=fmt, n_rows=n_rows, noise=noise, skipped=skipped)
 
     def _ingest_tree(self, root: Path, watch, tmp: Path, noise: Counter, skipped: list, processes: int,
-                     progress: bool):
+                     progress: bool, batch_files: int = 64):
         files = readsb_tree_files(root, watch)
         if not files:
             raise TrackInputError(f"{root}: file: expected trace_*.json files in a traces/ tree, got none")
+        # batches of consecutive files in hex order; a hex never straddles two batches
+        hexes = [p.name.split(".")[0].rsplit("_", 1)[-1].lower() for p in files]
+        batches, cur = [], []
+        for i, p in enumerate(files):
+            if len(cur) >= batch_files and hexes[i] != hexes[i - 1]:
+                batches.append(cur)
+                cur = []
+            cur.append(str(p))
+        if cur:
+            batches.append(cur)
+        args = [(b, str(root.parent), watch, str(tmp / f"{i:05d}.parquet")) for i, b in enumerate(batches)]
         prog = _Progress(f"readsb {root.name}", len(files), progress and len(files) > 20)
-        writer = _PartWriter(tmp)
-        covs: list[pa.Table] = []
-        cur_hex, cur = None, []
-        last_int = [-1]
-        unsorted = [False]
-        ok = 0
-        rows = 0
-
-        def flush():
-            if not cur:
-                return
-            if len(cur) == 1:
-                tbl = cur[0][1]
-            else:  # several files for one aircraft (e.g. several days): merge, re-clean
-                tbl, counts = clean_positions(pa.concat_tables([c[1] for c in cur]).drop(["icao_int"]))
-                noise.update(counts)
-                tbl = _with_icao_int(tbl)
-            first = int(tbl.column("icao_int")[0].as_py())
-            unsorted[0] |= first <= last_int[0]
-            last_int[0] = int(tbl.column("icao_int")[-1].as_py())
-            writer.add(tbl)
-            for name, t in cur:
-                covs.append(_coverage(t, name))
-            cur.clear()
-
-        args = [(str(p), str(p.relative_to(root.parent)), watch) for p in files]
         # fork: works from notebooks and unguarded scripts; workers use numpy/pyarrow only (no polars)
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        pool = ctx.Pool(processes, initializer=_init_worker) if processes > 1 else None
-        it = pool.imap(_tree_worker, args, chunksize=8) if pool else map(_tree_worker, args)
+        pool = ctx.Pool(processes) if processes > 1 and len(batches) > 1 else None
+        it = pool.imap_unordered(_tree_batch, args) if pool else map(_tree_batch, args)
+        ok = rows = done = 0
+        cov: list[tuple] = []
         try:
-            for i, (p, tbl, counts, err) in enumerate(it, 1):
-                if err is not None:
-                    m = re.search(r"record (\d+)", err)
-                    skipped.append((str(Path(p).relative_to(root.parent)), int(m.group(1)) if m else None, err))
-                    log.warning("skipped %s", err)
-                elif tbl is not None:
-                    ok += 1
-                    noise.update(counts)
-                    if tbl.num_rows:
-                        h = tbl.column("icao24")[0].as_py()
-                        if h != cur_hex:
-                            flush()
-                            cur_hex = h
-                        cur.append((Path(p).name, tbl))
-                        rows += tbl.num_rows
-                else:
-                    ok += 1
-                prog.update(i, rows)
-            flush()
+            for res in it:
+                ok += res["ok"]
+                rows += res["rows"]
+                done += res["files"]
+                noise.update(res["noise"])
+                skipped.extend(res["skipped"])
+                cov.extend(res["cov"])
+                prog.update(done, rows)
         finally:
             if pool:
                 pool.close()
                 pool.join()
-            writer.close()
-        if unsorted[0]:  # a file's icao differed from its name: restore the (icao, time) order
-            log.warning("%s: file names out of icao order, re-sorting the part", root)
-            t = pq.read_table(tmp)
-            t = t.take(pc.sort_indices(t, [("icao_int", "ascending"), ("time_utc", "ascending")]))
-            writer.rows = write_positions(t, tmp)
         prog.update(len(files), rows, final=True)
         if ok == 0:
             raise TrackInputError(f"{root}: file: expected at least one readable trace, all {len(files)} failed; "
                                   f"first error: {skipped[0][2]}")
         if skipped:
             log.warning("%s: skipped %d of %d trace files", root, len(skipped), len(files))
-        return writer.rows, covs
+        skipped.sort()
+        return rows, _cov_table(cov)
 
 
-def _init_worker():
-    os.environ.setdefault("POLARS_MAX_THREADS", "1")

@@ -1,0 +1,192 @@
+"""Benchmark: ``python -m analysis.tracks.bench`` (``make bench``).
+
+Generates clean positions in the store layout (10 M and 100 M by default) and, each in its own
+subprocess so that peak RSS (ru_maxrss) belongs to that measurement alone:
+
+* ``scan``     DuckDB (threads=2, memory_limit) sums/counts over exactly the columns segmentation reads
+* ``segment``  :func:`analysis.tracks.segment.segment_parquet` (2 threads), rows/s and peak RSS
+* ``ingest``   readsb trace-tree ingest (gzip JSON, 2 worker processes) on a generated tree of a few
+  million positions (writing 100 M positions as JSON would take too long; the output says so)
+
+Prints a table and writes ``bench/out/bench.json``. Timings are not asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+OUT = Path("bench/out")
+
+
+def _rss_mb(who=resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _measure_scan(path: str, mem: str) -> dict:
+    import duckdb
+
+    tmp = Path(path).parent / "duckdb_tmp"
+    con = duckdb.connect()
+    con.execute("SET threads=2")
+    con.execute(f"SET memory_limit='{mem}'")
+    con.execute(f"SET temp_directory='{tmp}'")
+    q = f"""SELECT count(*), sum(icao_int), sum(epoch_us(time_utc)), sum(lat), sum(lon), sum(alt_ft),
+                   count_if(on_ground), sum(readsb_flags), count(callsign), count(registration)
+            FROM read_parquet('{path}')"""
+    con.sql(q).fetchall()  # warm the page cache like the segment run sees it
+    t = time.perf_counter()
+    n = con.sql(q).fetchall()[0][0]
+    el = time.perf_counter() - t
+    return {"rows": n, "seconds": el, "rows_per_s": n / el, "peak_rss_mb": _rss_mb()}
+
+
+def _measure_segment(path: str) -> dict:
+    from .segment import segment_parquet
+
+    segment_parquet(path, threads=2)  # warm-up (page cache, airports)
+    t = time.perf_counter()
+    s = segment_parquet(path, threads=2)
+    el = time.perf_counter() - t
+    return {"rows": s.n_positions, "seconds": el, "rows_per_s": s.n_positions / el, "legs": s.legs.height,
+            "gaps": s.gaps.height, "stops": s.stops.height, "peak_rss_mb": _rss_mb()}
+
+
+def _measure_ingest(tree: str, cache: str) -> dict:
+    from .store import Store
+
+    shutil.rmtree(cache, ignore_errors=True)
+    t = time.perf_counter()
+    part = Store(cache).ingest(tree, "readsb", processes=2, progress=True)
+    el = time.perf_counter() - t
+    return {"rows": part.n_rows, "seconds": el, "rows_per_s": part.n_rows / el, "peak_rss_mb": _rss_mb(),
+            "peak_rss_workers_mb": _rss_mb(resource.RUSAGE_CHILDREN)}
+
+
+def _gen_parquet(path: Path, n: int, seed: int) -> dict:
+    from .generate import generate_positions_parquet
+
+    meta = path.with_suffix(".meta.json")
+    if path.exists() and meta.exists():
+        m = json.loads(meta.read_text())
+        if m.get("target") == n and m.get("seed") == seed:
+            m["reused"] = True
+            return m
+    m = generate_positions_parquet(path, n, seed=seed)
+    m.update(target=n, seed=seed, bytes=path.stat().st_size)
+    meta.write_text(json.dumps(m))
+    return m
+
+
+def _gen_tree(root: Path, n_pos: int, seed: int) -> dict:
+    from .generate import generate, write_readsb_tree
+
+    meta = root / "meta.json"
+    if meta.exists():
+        m = json.loads(meta.read_text())
+        if m.get("target") == n_pos and m.get("seed") == seed:
+            return m
+    shutil.rmtree(root, ignore_errors=True)
+    t = time.perf_counter()
+    per_ac = 4 * 1500  # about 1,500 positions per leg, 4 legs
+    g = generate(max(n_pos // per_ac, 1), 4, seed=seed, noise_rate=0.001)
+    files = write_readsb_tree(g.positions, root)
+    m = {"target": n_pos, "seed": seed, "positions_in_files": g.positions.num_rows, "files": len(files),
+         "seconds": time.perf_counter() - t}
+    meta.write_text(json.dumps(m))
+    return m
+
+
+def _sub(kind: str, *args: str) -> dict:
+    cmd = [sys.executable, "-m", "analysis.tracks.bench", "--_measure", kind, *args]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{kind} failed:\n{r.stderr[-3000:]}")
+    sys.stderr.write(r.stderr)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _fmt(x: float) -> str:
+    return f"{x / 1e6:,.2f} M/s"
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m analysis.tracks.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10000000,100000000", help="positions for scan/segment runs")
+    ap.add_argument("--ingest-positions", type=int, default=3_000_000, help="positions in the readsb tree")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--mem", default="3GB", help="DuckDB memory_limit for the scan")
+    ap.add_argument("--out", default=str(OUT / "bench.json"))
+    ap.add_argument("--_measure", help=argparse.SUPPRESS)
+    ap.add_argument("--path", help=argparse.SUPPRESS)
+    ap.add_argument("--cache", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a._measure:
+        res = {"scan": lambda: _measure_scan(a.path, a.mem), "segment": lambda: _measure_segment(a.path),
+               "ingest": lambda: _measure_ingest(a.path, a.cache)}[a._measure]()
+        print(json.dumps(res))
+        return res
+    work = Path(a.out).parent / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+              "runs": []}
+    for n in [int(x) for x in a.sizes.split(",") if x]:
+        path = work / f"positions_{n}.parquet"
+        print(f"[bench] generating {n:,} positions -> {path}", file=sys.stderr, flush=True)
+        gen = _gen_parquet(path, n, a.seed)
+        scan = _sub("scan", "--path", str(path), "--mem", a.mem)
+        seg = _sub("segment", "--path", str(path))
+        run = {"positions": gen["rows"], "generate": gen, "scan": scan, "segment": seg,
+               "segment_vs_scan": seg["rows_per_s"] / scan["rows_per_s"]}
+        report["runs"].append(run)
+        print(f"[bench] {n:,}: scan {_fmt(scan['rows_per_s'])}, segment {_fmt(seg['rows_per_s'])}, "
+              f"peak {seg['peak_rss_mb']:,.0f} MB", file=sys.stderr, flush=True)
+    tree = work / f"readsb_{a.ingest_positions}"
+    print(f"[bench] generating a readsb trace tree of ~{a.ingest_positions:,} positions", file=sys.stderr, flush=True)
+    tmeta = _gen_tree(tree, a.ingest_positions, a.seed)
+    ing = _sub("ingest", "--path", str(tree / "traces"), "--cache", str(work / "ingest_cache"))
+    ing["tree"] = tmeta
+    ing["note"] = (f"measured on a generated readsb tree of {tmeta['positions_in_files']:,} positions in "
+                   f"{tmeta['files']:,} gzip files, not on 100 M (writing 100 M positions as JSON is too slow)")
+    report["ingest"] = ing
+    report["total_seconds"] = time.perf_counter() - t_all
+    tgt = {}
+    big = max(report["runs"], key=lambda r: r["positions"]) if report["runs"] else None
+    if big:
+        tgt["segment >= 10 M/s"] = all(r["segment"]["rows_per_s"] >= 10e6 for r in report["runs"])
+        tgt["segment >= 0.4x scan"] = all(r["segment_vs_scan"] >= 0.4 for r in report["runs"])
+        tgt[f"{big['positions'] / 1e6:.0f} M segmented within 4 GiB"] = big["segment"]["peak_rss_mb"] <= 4096
+    tgt["readsb ingest >= 1 M/s"] = ing["rows_per_s"] >= 1e6
+    report["targets"] = tgt
+    lines = ["", "analysis.tracks benchmark (2 threads / 2 worker processes)", "",
+             f"{'positions':>12} | {'scan (DuckDB)':>14} | {'segment':>14} | {'seg/scan':>8} | {'seg peak RSS':>12} "
+             f"| {'legs':>8} | {'gaps':>7}",
+             "-" * 96]
+    for r in report["runs"]:
+        lines.append(f"{r['positions']:>12,} | {_fmt(r['scan']['rows_per_s']):>14} | "
+                     f"{_fmt(r['segment']['rows_per_s']):>14} | {r['segment_vs_scan']:>7.2f}x | "
+                     f"{r['segment']['peak_rss_mb']:>9,.0f} MB | {r['segment']['legs']:>8,} | {r['segment']['gaps']:>7,}")
+    lines += ["", f"readsb ingest: {ing['rows']:,} positions in {ing['seconds']:.1f} s = {_fmt(ing['rows_per_s'])} "
+              f"(peak RSS main {ing['peak_rss_mb']:,.0f} MB, workers {ing['peak_rss_workers_mb']:,.0f} MB)",
+              f"  {ing['note']}", "", "targets:"]
+    lines += [f"  [{'met' if v else 'NOT met'}] {k}" for k, v in tgt.items()]
+    lines.append(f"\ntotal bench time {report['total_seconds']:.0f} s; JSON: {a.out}")
+    print("\n".join(lines))
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(report, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()
