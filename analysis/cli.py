@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     project = default_project()
 
     from .provenance import ProvenanceError
+    from .tracks.readers import TrackInputError
     from .validate import RawValidationError
 
     try:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             from . import queries
             for row in queries.episodes().select("episode_id", "title").iter_rows():
                 print("\t".join(row))
-    except (RawValidationError, ProvenanceError) as exc:
+    except (RawValidationError, ProvenanceError, TrackInputError) as exc:  # named input problems: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

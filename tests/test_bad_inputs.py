@@ -552,3 +552,70 @@ def test_reader_latitude_out_of_range_is_skipped_and_counted(tmp_path: Path) -> 
     assert max(clean.column("lat").to_pylist()) < 90
     assert clean.num_rows == result.table.num_rows - 1
     assert sum(counts.values()) == 1 and any("lat" in k for k in counts), counts
+
+
+# --- bad track files in data/raw/tracks, through the command line ----------------------------------------------
+
+
+def _trace_json(hex_: str, n: int = 40) -> bytes:
+    obj = _readsb_obj()
+    obj["icao"] = hex_
+    obj["trace"] = [[i * 30.0, 10.0 + i * 0.05, -66.0 + i * 0.05, 30000, 450.0, 90.0, 0, 0] for i in range(n)]
+    return json.dumps(obj).encode()
+
+
+TRACK_FILE_CASES = [
+    ("track-truncated-gzip", "trace_full_1522a4.json.gz", {"format": "readsb"},
+     lambda: gzip.compress(_trace_json("1522a4"))[:-30], "gzip"),
+    ("track-empty-generic-csv", "export.csv", {"format": "generic_csv", "options": GENERIC}, lambda: b"", "empty"),
+    ("track-fr24-not-utf8", "fr24.csv", {"format": "fr24_csv", "options": {"icao24": "1522a4"}},
+     lambda: FR24_CSV.encode().replace(b"RFF7079", b"RFF\xff079", 1), "UTF-8"),
+]
+
+
+@pytest.mark.parametrize("name,fname,record,make,needle", TRACK_FILE_CASES, ids=[c[0] for c in TRACK_FILE_CASES])
+def test_bad_track_file_stops_the_build_clearly(name, fname, record, make, needle, fresh_project: Project,
+                                                 tally) -> None:
+    import subprocess
+    import sys
+
+    from analysis.paths import REPO_DIR
+
+    if _readers() is None:
+        pytest.skip("analysis.tracks is not there yet")
+    tracks = fresh_project.raw / "tracks"
+    tracks.mkdir()
+    (tracks / fname).write_bytes(make())
+    (tracks / f"{fname}{provenance.SUFFIX}").write_text(json.dumps(
+        {"what": "test track", "origin": "generated", "licence": "CC0", **record}), encoding="utf-8")
+    provenance.accept(fresh_project.raw)
+    env = dict(os.environ, FLIGHTS_ROOT=str(fresh_project.root))
+    done = subprocess.run([sys.executable, "-m", "analysis", "build"], cwd=REPO_DIR, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert fname in done.stderr and "expected" in done.stderr and needle in done.stderr, done.stderr
+    assert not (fresh_project.current.exists() or fresh_project.current.is_symlink())
+    builds = fresh_project.derived / "builds"
+    assert not builds.exists() or not any(builds.iterdir())
+    tally(True)
+
+
+def test_one_bad_trace_among_many_is_skipped_and_counted(tmp_path: Path) -> None:
+    """In a readsb traces/ tree, an unreadable trace is skipped, counted and named; the others are used."""
+    if _readers() is None:
+        pytest.skip("analysis.tracks is not there yet")
+    from analysis import tracks
+
+    root = tmp_path / "adsb" / "traces"
+    good = [f"1522{i:02x}" for i in range(6)]
+    for h in good:
+        (root / h[-2:]).mkdir(parents=True, exist_ok=True)
+        (root / h[-2:] / f"trace_full_{h}.json").write_bytes(_trace_json(h))
+    (root / "ff").mkdir()
+    (root / "ff" / "trace_full_1522ff.json").write_bytes(_trace_json("1522ff")[:-50])  # truncated JSON
+    result = tracks.observed([(str(root), "readsb", {})], cache_dir=tmp_path / "cache")
+    assert len(result.skipped) == 1, result.skipped
+    where, _, why = result.skipped[0]
+    assert "trace_full_1522ff.json" in str(where) and "expected" in str(why), result.skipped[0]
+    assert result.n_positions >= 6 * 40 - 10
