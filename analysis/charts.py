@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import re
+import sys
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -21,8 +24,13 @@ import polars as pl
 
 from .paths import default_project
 
-__all__ = ["PALETTE", "timeline", "route_map", "leg_distances", "detour_factors", "staging_matrix",
-           "similarity_matrix", "chart_html", "basemap"]
+__all__ = ["PALETTE", "timeline", "route_map", "episode_view", "leg_distances", "detour_factors", "staging_matrix",
+           "similarity_matrix", "chart_html", "basemap", "save_figure", "FIGURES_ENV", "FIGURE_PREFIX_ENV"]
+
+#: When set (the report sets it for each notebook run), every chart shown is also saved there as SVG and PNG.
+FIGURES_ENV = "FLIGHTS_FIGURES_DIR"
+#: Prefix of the saved figures' file names (the report uses the page name, so names are unique in the site).
+FIGURE_PREFIX_ENV = "FLIGHTS_FIGURE_PREFIX"
 
 #: Okabe-Ito colour-blind-safe palette
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -40,6 +48,8 @@ def _theme() -> dict:
         "legend": {"labelFontSize": 11, "titleFontSize": 12, "orient": "bottom", "columns": 4},
         "range": {"category": PALETTE},
         "view": {"stroke": None},
+        "background": "white",
+        "padding": 8,
     }}
 
 
@@ -51,16 +61,76 @@ def _safe_json(spec: dict) -> str:
     return json.dumps(spec).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def chart_html(spec: dict, div_id: str | None = None) -> str:
-    """A <div> and the inert JSON spec; the report page's inlined vega-embed draws it."""
+def chart_html(spec: dict, div_id: str | None = None, figure: str | None = None) -> str:
+    """A <div> and the inert JSON spec; the report page's inlined vega-embed draws it.
+
+    With ``figure`` (a file stem saved by :func:`save_figure`), links to its SVG and PNG under figures/ follow.
+    """
     div_id = div_id or f"chart-{uuid.uuid4().hex[:12]}"
+    links = ""
+    if figure:
+        f = html.escape(figure)
+        links = (f'<p class="figure-links">Download this figure: <a href="figures/{f}.svg">SVG</a> · '
+                 f'<a href="figures/{f}.png">PNG</a></p>')
     return (f'<div class="flights-chart" id="{html.escape(div_id)}"></div>'
             f'<script type="application/json" class="flights-spec" data-target="{html.escape(div_id)}">'
-            f"{_safe_json(spec)}</script>")
+            f"{_safe_json(spec)}</script>{links}")
+
+
+_figure_count = 0
+
+
+def _title_text(spec: dict) -> str:
+    t = spec.get("title")
+    if isinstance(t, dict):
+        t = t.get("text")
+    if isinstance(t, list):
+        t = " ".join(map(str, t))
+    if not t:
+        for key in ("vconcat", "hconcat", "concat", "layer"):
+            for sub in spec.get(key) or []:
+                t = _title_text(sub)
+                if t:
+                    return t
+    return str(t or "chart")
+
+
+def _slug(text: str, limit: int = 48) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "chart"
+
+
+def save_figure(spec: dict | alt.TopLevelMixin, name: str, folder: Path, scale: float = 1.5) -> list[Path]:
+    """Write ``name.svg`` and ``name.png`` (rendered offline by vl-convert) into ``folder``."""
+    import vl_convert
+
+    if not isinstance(spec, dict):
+        spec = spec.to_dict()
+    folder.mkdir(parents=True, exist_ok=True)
+    svg, png = folder / f"{name}.svg", folder / f"{name}.png"
+    svg.write_text(vl_convert.vegalite_to_svg(spec), encoding="utf-8")
+    png.write_bytes(vl_convert.vegalite_to_png(spec, scale=scale))
+    return [svg, png]
+
+
+def _auto_figure(spec: dict) -> str | None:
+    """Save a shown chart when the report asked for figures (``FLIGHTS_FIGURES_DIR``); returns its file stem."""
+    global _figure_count
+    folder = os.environ.get(FIGURES_ENV)
+    if not folder:
+        return None
+    _figure_count += 1
+    prefix = _slug(os.environ.get(FIGURE_PREFIX_ENV, "figure"), 80)
+    name = f"{prefix}-{_figure_count:02d}-{_slug(_title_text(spec))}"
+    try:
+        save_figure(spec, name, Path(folder))
+    except Exception as err:  # a figure file must never stop the page; the page still draws the chart
+        print(f"warning: could not save figure {name}: {err}", file=sys.stderr)
+        return None
+    return name
 
 
 def _renderer(spec: dict, **_: object) -> dict:
-    return {VEGALITE_MIME: spec, "text/html": chart_html(spec)}
+    return {VEGALITE_MIME: spec, "text/html": chart_html(spec, figure=_auto_figure(spec))}
 
 
 alt.renderers.register("flights", _renderer)
@@ -86,9 +156,14 @@ def _iso(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_sources(df: pl.DataFrame, sources: pl.DataFrame | None, col: str = "source_ids") -> pl.DataFrame:
-    """Add ``sources``: 'S1 Reuters via Task & Purpose (2019-03-24); ...' for tooltips."""
-    if sources is None or col not in df.columns:
-        return df
+    """Add ``sources``: 'S1 Reuters via Task & Purpose (2019-03-24); ...' for tooltips.
+
+    Without a bibliography the column still exists and holds the source ids, so every tooltip has sources.
+    """
+    if col not in df.columns:
+        return df.with_columns(pl.lit("derived from the stops' sources").alias("sources"))
+    if sources is None:
+        return df.with_columns(pl.col(col).str.replace_all(";", "; ").fill_null("no source").alias("sources"))
     names = {r["source_id"]: f"{r['source_id']} {r['outlet'] or 'unnamed outlet'}"
              + (f" ({r['published_reported']})" if r.get("published_reported") else "")
              for r in sources.iter_rows(named=True)}
@@ -98,7 +173,7 @@ def _with_sources(df: pl.DataFrame, sources: pl.DataFrame | None, col: str = "so
 
 
 def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: str = "Timeline",
-             lanes: str = "episode") -> alt.LayerChart:
+             lanes: str = "episode", select: alt.Parameter | None = None) -> alt.LayerChart:
     """Milestones and context events as UTC intervals: a bar spans what the source allows, a dot marks its middle.
 
     ``items`` is :func:`analysis.queries.timeline`. Exact times show as dots; a day or "late January" shows as
@@ -110,7 +185,8 @@ def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: st
         (pl.col("earliest_utc") + (pl.col("latest_utc") - pl.col("earliest_utc")) / 2).alias("mid_utc"),
         ((pl.col("latest_utc") - pl.col("earliest_utc")).dt.total_minutes() / 60).alias("width_h"),
     )
-    df = _iso(_with_sources(df, sources))
+    df = _iso(_with_sources(df, sources)).with_columns(
+        pl.col("item_id").str.extract(r"^stop:(.+):[a-z]+$", 1).alias("stop_id"))
     base = alt.Chart(df).encode(
         y=alt.Y("lane:N", title=None, sort=alt.EncodingSortField("earliest_utc", op="min")),
         color=alt.Color("kind:N", title="Kind", scale=alt.Scale(domain=list(KIND_COLOURS), range=list(KIND_COLOURS.values()))),
@@ -118,26 +194,39 @@ def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: st
                  alt.Tooltip("precision:N", title="Precision"),
                  alt.Tooltip("earliest_utc:T", title="Earliest (UTC)", format="%Y-%m-%d %H:%M"),
                  alt.Tooltip("latest_utc:T", title="Latest (UTC)", format="%Y-%m-%d %H:%M"),
-                 alt.Tooltip("sources:N" if "sources" in df.columns else "source_ids:N", title="Sources")],
+                 alt.Tooltip("sources:N", title="Sources")],
     )
     bars = base.mark_bar(height=10, opacity=0.45, cornerRadius=2).encode(
-        x=alt.X("earliest_utc:T", title="Time (UTC)"), x2="latest_utc:T")
+        x=alt.X("earliest_utc:T", title="Time (UTC)",
+                axis=alt.Axis(format="%d %b %Y", labelOverlap="greedy", labelAngle=0, tickCount=8)),
+        x2="latest_utc:T")
     dots = base.mark_point(filled=True, size=55, opacity=0.95).encode(
         x="mid_utc:T", shape=alt.Shape("precision:N", title="Time precision"))
+    subtitle = ["Bars span the interval the sources allow (a reported day = 24 h of local time); dots mark the middle."]
+    if select is not None:
+        dots = dots.add_params(select).encode(
+            size=alt.condition(select, alt.value(200), alt.value(55)),
+            stroke=alt.condition(select, alt.value("#000000"), alt.value(None))).mark_point(
+            filled=True, opacity=0.95, cursor="pointer")
+        subtitle.append("Click a flight milestone to highlight the legs touching that stop on the map; "
+                        "double-click to clear.")
     n = max(1, df["lane"].n_unique())
     return alt.layer(bars, dots).properties(
-        width=WIDTH, height=max(120, 26 * n), title=alt.Title(title, subtitle=(
-            "Bars span the interval the sources allow (a reported day = 24 h of local time); dots mark the middle.")))
+        width=WIDTH, height=max(120, 26 * n), title=alt.Title(title, subtitle=subtitle))
 
 
 def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | None = None,
               title: str = "Routes", colour: str = "episode_id", basemap_path: Path | None = None,
-              extent: str = "data") -> alt.LayerChart:
+              extent: str = "data", highlight: alt.Parameter | None = None) -> alt.LayerChart:
     """Great-circle arcs on a world basemap; stops drawn by place precision.
 
     Airports are circles, cities diamonds, country-only stops triangles on the country's inferred airport, and
     the country itself is shaded when a stop is known only to the country. Dashed arcs end at an inferred
     airport. ``paths`` is :func:`analysis.queries.leg_paths`, ``stops`` :func:`analysis.queries.stops`.
+
+    ``highlight`` is a selection on ``stop_id`` made in another view (see :func:`episode_view`): the legs that
+    start or end at a selected stop are drawn thick on top, and the stop itself is enlarged. ``paths`` then
+    needs ``from_stop_id`` and ``to_stop_id`` (from :func:`analysis.queries.legs`).
     """
     countries_only = [c for c in stops.filter(pl.col("place_precision") == "country")["country"].unique().to_list() if c]
     from .geo import country_numeric
@@ -155,16 +244,16 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     else:
         projection = alt.Projection(type="equalEarth")
     height = 460
-    world = alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#eeeeee", stroke="#ffffff", strokeWidth=0.5)
+    world = alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.5, clip=True)
     layers = [world]
     if numerics:
-        layers.append(alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#E69F00", opacity=0.25, stroke="#E69F00")
+        layers.append(alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#E69F00", opacity=0.25, stroke="#E69F00", clip=True)
                       .transform_filter(alt.FieldOneOfPredicate(field="id", oneOf=numerics)))
     p = _iso(_with_sources(paths, sources))
     if p.height:
         p = p.with_columns(pl.when(pl.col("distance_basis") == "inferred").then(pl.lit("inferred airport at an end"))
                            .otherwise(pl.lit("both ends reported airports")).alias("basis"))
-        layers.append(alt.Chart(p).mark_line(strokeWidth=2, opacity=0.85).encode(
+        layers.append(alt.Chart(p).mark_line(strokeWidth=2, opacity=0.85, clip=True).encode(
             longitude="lon:Q", latitude="lat:Q", detail="leg_id:N", order="point_seq:Q",
             color=alt.Color(f"{colour}:N", title=colour.replace("_", " ").capitalize()),
             strokeDash=alt.StrokeDash("basis:N", title="Leg ends",
@@ -172,13 +261,21 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
                                                       range=[[1, 0], [5, 3]])),
             tooltip=[alt.Tooltip("from_name:N", title="From"), alt.Tooltip("to_name:N", title="To"),
                      alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
-                     alt.Tooltip("sources:N" if "sources" in p.columns else "source_ids:N", title="Sources")]))
+                     alt.Tooltip("sources:N", title="Sources")]))
+        if highlight is not None and {"from_stop_id", "to_stop_id"} <= set(p.columns):
+            layers.append(alt.Chart(p).transform_fold(["from_stop_id", "to_stop_id"], as_=["end", "stop_id"])
+                          .transform_filter(highlight).mark_line(strokeWidth=5, opacity=1, color="#000000", clip=True).encode(
+                longitude="lon:Q", latitude="lat:Q", detail="leg_id:N", order="point_seq:Q",
+                tooltip=[alt.Tooltip("from_name:N", title="From"), alt.Tooltip("to_name:N", title="To"),
+                         alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
+                         alt.Tooltip("sources:N", title="Sources")]))
     s = _iso(_with_sources(located.select(
         "stop_id", "episode_id", "aircraft_id", "seq", "place_name", "place_precision", "location_basis", "lat", "lon",
         "role", "arr_reported", "dep_reported", "evidence", "source_ids"), sources))
     if s.height:
-        layers.append(alt.Chart(s).mark_point(size=70, filled=True, stroke="#222", strokeWidth=0.6).encode(
-            longitude="lon:Q", latitude="lat:Q",
+        size = alt.value(70) if highlight is None else alt.condition(highlight, alt.value(260), alt.value(70))
+        layers.append(alt.Chart(s).mark_point(filled=True, stroke="#222", strokeWidth=0.6, clip=True).encode(
+            longitude="lon:Q", latitude="lat:Q", size=size,
             shape=alt.Shape("place_precision:N", title="Stop known to",
                             scale=alt.Scale(domain=list(PRECISION_SHAPES), range=list(PRECISION_SHAPES.values()))),
             color=alt.Color(f"{colour}:N"),
@@ -187,19 +284,21 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
                      alt.Tooltip("arr_reported:N", title="Arrival as reported"),
                      alt.Tooltip("dep_reported:N", title="Departure as reported"),
                      alt.Tooltip("evidence:N", title="Evidence"),
-                     alt.Tooltip("sources:N" if "sources" in s.columns else "source_ids:N", title="Sources")]))
+                     alt.Tooltip("sources:N", title="Sources")]))
     return alt.layer(*layers).properties(
         width=WIDTH, height=height, projection=projection,
         title=alt.Title(title, subtitle="Great-circle arcs; dashed where an end is an inferred airport; "
                                         "shaded countries are stops reported only by country."))
 
 
-def leg_distances(legs: pl.DataFrame, title: str = "Leg distances by episode") -> alt.Chart:
+def leg_distances(legs: pl.DataFrame, title: str = "Leg distances by episode",
+                  sources: pl.DataFrame | None = None) -> alt.Chart:
     """Stacked great-circle distance of each located leg, per episode and aircraft (km)."""
     df = legs.filter(pl.col("distance_km").is_not_null()).with_columns(
         (pl.col("episode_id") + " · " + pl.col("aircraft_id")).alias("route"),
         (pl.col("from_name") + " → " + pl.col("to_name")).alias("leg"))
-    df = _iso(df.select("route", "leg", "leg_seq", "distance_km", "distance_basis", "evidence", "source_ids"))
+    df = _iso(_with_sources(df.select("route", "leg", "leg_seq", "distance_km", "distance_basis", "evidence",
+                                      "source_ids"), sources))
     return alt.Chart(df).mark_bar(stroke="white", strokeWidth=0.5).encode(
         y=alt.Y("route:N", title=None),
         x=alt.X("sum(distance_km):Q", title="Great-circle distance (km)"),
@@ -207,16 +306,17 @@ def leg_distances(legs: pl.DataFrame, title: str = "Leg distances by episode") -
         order="leg_seq:Q",
         opacity=alt.Opacity("distance_basis:N", title="Ends", scale=alt.Scale(domain=["airports", "inferred"], range=[1, 0.55])),
         tooltip=[alt.Tooltip("leg:N", title="Leg"), alt.Tooltip("distance_km:Q", title="km", format=",.0f"),
-                 alt.Tooltip("distance_basis:N", title="Ends"), alt.Tooltip("source_ids:N", title="Sources")],
+                 alt.Tooltip("distance_basis:N", title="Ends"), alt.Tooltip("sources:N", title="Sources")],
     ).properties(width=WIDTH, height=max(120, 24 * df["route"].n_unique()), title=alt.Title(
         title, subtitle="Each segment is one leg, in flight order; lighter segments end at an inferred airport."))
 
 
-def detour_factors(summary: pl.DataFrame, title: str = "Outbound detour factor") -> alt.LayerChart:
+def detour_factors(summary: pl.DataFrame, title: str = "Outbound detour factor",
+                   sources: pl.DataFrame | None = None) -> alt.LayerChart:
     """Outbound distance flown over the direct great-circle distance, per episode (1 = direct)."""
-    df = _iso(summary.filter(pl.col("detour_factor").is_not_null()).select(
+    df = _iso(_with_sources(summary.filter(pl.col("detour_factor").is_not_null()).select(
         "episode_id", "detour_factor", "outbound_km", "direct_km", "outbound_staging_stops", "uses_inferred_places",
-        "source_ids"))
+        "source_ids"), sources))
     bars = alt.Chart(df).mark_bar(color=PALETTE[0]).encode(
         y=alt.Y("episode_id:N", title=None, sort="-x"),
         x=alt.X("detour_factor:Q", title="Outbound km flown / direct km", scale=alt.Scale(zero=False, domainMin=1)),
@@ -225,34 +325,77 @@ def detour_factors(summary: pl.DataFrame, title: str = "Outbound detour factor")
                  alt.Tooltip("direct_km:Q", format=",.0f", title="Direct (km)"),
                  alt.Tooltip("outbound_staging_stops:Q", title="Staging stops"),
                  alt.Tooltip("uses_inferred_places:N", title="Uses inferred airports"),
-                 alt.Tooltip("source_ids:N", title="Sources")])
+                 alt.Tooltip("sources:N", title="Sources")])
     rule = alt.Chart(pl.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 3], color="#333").encode(x="x:Q")
     return alt.layer(bars, rule).properties(width=WIDTH, height=max(100, 28 * max(1, df.height)), title=alt.Title(
         title, subtitle="Only routes whose outbound legs are all located; 1.0 would be a direct flight."))
 
 
-def staging_matrix(stops: pl.DataFrame, title: str = "Staging countries by episode") -> alt.Chart:
+def _union_ids(col: str = "source_ids") -> pl.Expr:
+    """In an aggregation: the group's ';'-separated ids, merged, unique and sorted."""
+    return pl.col(col).drop_nulls().str.join(";").map_elements(
+        lambda v: ";".join(sorted({i for i in (v or "").split(";") if i})), return_dtype=pl.String)
+
+
+def staging_matrix(stops: pl.DataFrame, title: str = "Staging countries by episode",
+                   sources: pl.DataFrame | None = None) -> alt.Chart:
     """Which countries each episode staged through (outbound and return), as a grid."""
     df = (stops.filter(pl.col("role") == "staging")
-          .group_by("episode_id", "country_name").agg(pl.len().alias("stops"), pl.col("source_ids").first()))
+          .group_by("episode_id", "country_name").agg(pl.len().alias("stops"), _union_ids()))
+    df = _with_sources(df, sources)
     return alt.Chart(df).mark_rect(stroke="white").encode(
         x=alt.X("country_name:N", title="Staging country", axis=alt.Axis(labelAngle=-35)),
         y=alt.Y("episode_id:N", title=None),
         color=alt.Color("stops:Q", title="Staging stops", scale=alt.Scale(scheme="blues", domainMin=0)),
-        tooltip=["episode_id:N", "country_name:N", "stops:Q", alt.Tooltip("source_ids:N", title="Sources")],
+        tooltip=[alt.Tooltip("episode_id:N", title="Episode"), alt.Tooltip("country_name:N", title="Country"),
+                 alt.Tooltip("stops:Q", title="Staging stops"), alt.Tooltip("sources:N", title="Sources")],
     ).properties(width=WIDTH - 200, height=max(100, 26 * max(1, df["episode_id"].n_unique())), title=alt.Title(
         title, subtitle="Staging = stops between origin and destination and on the way home (main routes)."))
 
 
-def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity") -> alt.Chart:
-    """Pairwise route similarity (0-1) as a symmetric grid."""
+def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity", stops: pl.DataFrame | None = None,
+                      sources: pl.DataFrame | None = None) -> alt.Chart:
+    """Pairwise route similarity (0-1) as a symmetric grid.
+
+    With ``stops`` (:func:`analysis.queries.stops`), each cell's tooltip lists the sources of both routes' stops.
+    """
     both = pl.concat([sim, sim.rename({"episode_a": "episode_b", "episode_b": "episode_a"}).select(sim.columns)])
+    if stops is not None:
+        per = stops.group_by("episode_id").agg(_union_ids())
+        ids = dict(zip(per["episode_id"], per["source_ids"], strict=True))
+        both = both.with_columns(pl.struct("episode_a", "episode_b").map_elements(
+            lambda r: ";".join(sorted(set(filter(None, (ids.get(r["episode_a"]) or "").split(";")
+                                                 + (ids.get(r["episode_b"]) or "").split(";"))))),
+            return_dtype=pl.String).alias("source_ids"))
+    both = _with_sources(both, sources)
     return alt.Chart(both).mark_rect(stroke="white").encode(
         x=alt.X("episode_a:N", title=None, axis=alt.Axis(labelAngle=-35)), y=alt.Y("episode_b:N", title=None),
         color=alt.Color("similarity:Q", title="Similarity", scale=alt.Scale(scheme="viridis", domain=[0, 1])),
         tooltip=["episode_a:N", "episode_b:N", alt.Tooltip("similarity:Q", format=".2f"),
                  alt.Tooltip("country_jaccard:Q", format=".2f", title="Country overlap"),
                  alt.Tooltip("mean_nearest_stop_km:Q", format=",.0f", title="Mean nearest stop (km)"),
-                 alt.Tooltip("shared_countries:N", title="Shared countries")],
+                 alt.Tooltip("shared_countries:N", title="Shared countries"),
+                 alt.Tooltip("sources:N", title="Sources (stops of both routes)")],
     ).properties(width=420, height=420, title=alt.Title(
         title, subtitle="0.5 × shared-country overlap + 0.5 × exp(−mean nearest-stop distance / 1000 km)."))
+
+
+def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, legs: pl.DataFrame,
+                 sources: pl.DataFrame | None = None, title: str = "Episode", colour: str = "aircraft_id",
+                 basemap_path: Path | None = None) -> alt.VConcatChart:
+    """Route map above the timeline, linked: clicking a milestone highlights the legs touching that stop.
+
+    ``paths`` is :func:`analysis.queries.leg_paths`, ``stops`` :func:`analysis.queries.stops`, ``items``
+    :func:`analysis.queries.timeline` and ``legs`` :func:`analysis.queries.legs` (it gives each path the stop ids
+    at its two ends). The selection is a vega-lite point selection on ``stop_id`` made in the timeline; the map
+    filters the legs whose ``from_stop_id`` or ``to_stop_id`` equals the selected stop.
+    """
+    select = alt.selection_point(name="milestone", fields=["stop_id"], on="click", clear="dblclick", empty=False)
+    ends = legs.select("leg_id", "from_stop_id", "to_stop_id")
+    p = paths.join(ends, on="leg_id", how="left") if paths.height else paths.with_columns(
+        pl.lit(None, pl.String).alias("from_stop_id"), pl.lit(None, pl.String).alias("to_stop_id"))
+    m = route_map(p, stops, sources, title=f"Route map: {title}", colour=colour, basemap_path=basemap_path,
+                  highlight=select)
+    t = timeline(items, sources, title=f"Timeline: {title}", select=select)
+    return alt.vconcat(m, t, spacing=28).resolve_scale(
+        color="independent", shape="independent", strokeDash="independent", size="independent")

@@ -6,7 +6,12 @@ so no page loads anything from the network. Pages are assembled in ``.build/repo
 published by swapping the ``reports`` symlink: a failed or killed run leaves the previous report intact.
 
 A job whose inputs (derived data fingerprint, notebook, package code, parameters) are unchanged reuses its
-cached page, and when no page changed the published report is left as it is.
+cached page and figures, and when no page changed the published report is left as it is.
+
+Besides the notebook pages the site has pages written by :mod:`analysis.site` (index with the key findings,
+methods and sources, data dictionary), every chart as SVG and PNG under ``figures/`` (saved by the charts
+renderer while the notebook runs: the report points ``FLIGHTS_FIGURES_DIR`` at a folder per job, and the folder
+is cached with the page), and the exports of :mod:`analysis.exports` under ``exports/``.
 """
 
 from __future__ import annotations
@@ -85,7 +90,9 @@ table.data, table.kv { border-collapse: collapse; font-size: 13px; margin: 8px 0
 table.data th, table.data td, table.kv th, table.kv td { border: 1px solid var(--line); padding: 4px 7px; text-align: left; vertical-align: top; }
 table.data th, table.kv th { background: #f2f2ee; }
 .table-wrap { overflow-x: auto; }
-.flights-chart { margin: 10px 0 24px; }
+.flights-chart { margin: 10px 0 4px; overflow-x: auto; }
+.figure-links { font-size: 12px; color: var(--muted); margin: 0 0 22px; }
+ul.toc { columns: 3; font-size: 13px; } .conflict { margin-bottom: 18px; } small { color: var(--muted); font-weight: normal; }
 ol.findings li { margin-bottom: 12px; } .finding .statement { margin: 0; font-weight: 600; }
 .finding .meta { margin: 2px 0; color: var(--muted); font-size: 13px; }
 .confidence-high { color: #006d4e; } .confidence-medium { color: #8a5a00; } .confidence-low { color: #a33; }
@@ -101,13 +108,16 @@ document.querySelectorAll('script.flights-spec').forEach(function (node) {
   if (!target) { return; }
   var spec = JSON.parse(node.textContent);
   vegaEmbed(target, spec, {renderer: 'svg', actions: {export: true, source: false, compiled: false, editor: false}})
+    .then(function (result) { window.flightsViews = window.flightsViews || {}; window.flightsViews[target.id] = result.view; })
     .catch(function (err) { target.textContent = 'chart failed: ' + err; console.error(err); });
 });
 """
 
 
 def _nav(jobs: list[Job]) -> str:
-    links = ['<a href="index.html">Study</a>', '<a href="patterns.html">Patterns</a>', '<a href="compare.html">Comparison</a>']
+    from .site import NAV_PAGES
+
+    links = [f'<a href="{html.escape(page)}">{html.escape(label)}</a>' for page, label in NAV_PAGES]
     return '<header class="site"><nav>' + "".join(links) + "</nav></header>"
 
 
@@ -133,24 +143,47 @@ def _code_hash() -> str:
     return h.hexdigest()
 
 
-def _run(job: Job, project: Project, workdir: Path) -> str:
-    """Execute one notebook with papermill and return its HTML body (no code cells)."""
+def _kernel_manager(env: dict[str, str]):
+    """A kernel manager whose kernel gets ``env`` on top of ours (no shared os.environ between parallel jobs)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _JobKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):  # type: ignore[override]
+            merged = dict(kw.pop("env", None) or os.environ)
+            merged.update(env)
+            return await self._async_start_kernel(env=merged, **kw)
+
+    return _JobKernelManager(kernel_name="python3")
+
+
+#: kernel options: log only errors (hides ipykernel's "Kernel is running over TCP" warning on every start)
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
+
+def _run(job: Job, project: Project, workdir: Path, figures: Path | None = None) -> str:
+    """Execute one notebook with papermill and return its HTML body (no code cells).
+
+    Charts the notebook shows are also saved as SVG and PNG into ``figures`` (when given).
+    """
+    import logging
+
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
 
+    from .charts import FIGURE_PREFIX_ENV, FIGURES_ENV
+
+    logging.getLogger("traitlets").setLevel(logging.ERROR)  # "Could not destroy zmq context" noise at clean-up
+
     out = workdir / f"{job.page.removesuffix('.html')}.ipynb"
-    env_root = os.environ.get("FLIGHTS_ROOT")
-    os.environ["FLIGHTS_ROOT"] = str(project.root)
-    try:
-        papermill.execute_notebook(
-            str(project.notebooks / job.notebook), str(out), parameters=job.parameters, kernel_name="python3",
-            progress_bar=False, cwd=str(project.notebooks), log_output=False)
-    finally:
-        if env_root is None:
-            os.environ.pop("FLIGHTS_ROOT", None)
-        else:
-            os.environ["FLIGHTS_ROOT"] = env_root
+    env = {"FLIGHTS_ROOT": str(project.root), FIGURE_PREFIX_ENV: job.page.removesuffix(".html"),
+           "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore::DeprecationWarning")}
+    if figures is not None:
+        env[FIGURES_ENV] = str(figures)
+    papermill.execute_notebook(
+        str(project.notebooks / job.notebook), str(out), parameters=job.parameters, kernel_name="python3",
+        progress_bar=False, cwd=str(project.notebooks), log_output=False, km=_kernel_manager(env),
+        extra_arguments=KERNEL_ARGS)
     nb = nbformat.read(str(out), as_version=4)
     nb.cells = [c for c in nb.cells if "parameters" not in c.get("metadata", {}).get("tags", [])
                 and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
@@ -186,14 +219,24 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
                     return {"status": "up-to-date", "pages": len(jobs), "seconds": round(time.monotonic() - t0, 1)}
             except (KeyError, json.JSONDecodeError):
                 pass
-        todo = [j for j in jobs if force or not (cache / f"{keys[j.page]}.html").exists()]
+        todo = [j for j in jobs if force or not (cache / f"{keys[j.page]}.html").exists()
+                or not (cache / f"{keys[j.page]}.figures").is_dir()]
         print(f"report: {len(jobs)} pages, {len(jobs) - len(todo)} unchanged, {len(todo)} notebook run(s) to do", flush=True)
-        done = 0
+        done = started = 0
         with tempfile.TemporaryDirectory(prefix="nb-", dir=project.build) as tmp:
             def run(job: Job) -> tuple[Job, float]:
-                nonlocal done
+                nonlocal done, started
                 s = time.monotonic()
-                body = _run(job, project, Path(tmp))
+                started += 1
+                print(f"  [start {started}/{len(todo)}] {job.notebook} {json.dumps(job.parameters)} -> {job.page}",
+                      flush=True)
+                figs = Path(tmp) / f"{job.page.removesuffix('.html')}.figures"
+                body = _run(job, project, Path(tmp), figs)
+                figs.mkdir(exist_ok=True)
+                final_figs = cache / f"{keys[job.page]}.figures"
+                shutil.rmtree(final_figs, ignore_errors=True)
+                shutil.copytree(figs, cache / f"{keys[job.page]}.figures.partial-{os.getpid()}-{id(job)}")
+                os.replace(cache / f"{keys[job.page]}.figures.partial-{os.getpid()}-{id(job)}", final_figs)
                 part = cache / f"{keys[job.page]}.html.partial-{os.getpid()}"
                 part.write_text(body, encoding="utf-8")
                 os.replace(part, cache / f"{keys[job.page]}.html")
@@ -209,10 +252,13 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         try:
             bundle = vega_bundle()
             nav = _nav(jobs)
+            (partial / "figures").mkdir()
             for job in jobs:
                 body = (cache / f"{keys[job.page]}.html").read_text(encoding="utf-8")
                 (partial / job.page).write_text(render_page(job.title, body, nav, bundle), encoding="utf-8")
-            (partial / "index.html").write_text(render_page("Russian state flights to Latin America", _index(project, jobs), nav, bundle, charts=False), encoding="utf-8")
+                for fig in sorted((cache / f"{keys[job.page]}.figures").iterdir()):
+                    shutil.copy2(fig, partial / "figures" / fig.name)
+            _site_pages(project, partial, nav, bundle)
             (partial / "site.json").write_text(json.dumps({"site_key": site_key, "pages": [j.page for j in jobs]}), encoding="utf-8")
             final = atomic.publish(partial, link)
         except BaseException:
@@ -223,6 +269,20 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         print(f"report written: {link}/index.html ({len(jobs)} pages, {len(todo)} run) in {secs} s", flush=True)
         return {"status": "built", "pages": len(jobs), "ran": len(todo), "seconds": secs, "path": str(final),
                 "timings": {j.page: round(t, 1) for j, t in timings}}
+
+
+def _site_pages(project: Project, partial: Path, nav: str, bundle: str) -> None:
+    """The index, methods and dictionary pages, and the exports, written into the partial build."""
+    from . import exports, site
+
+    t = time.monotonic()
+    pages = [("index.html", "Russian state flights to Latin America", site.index_body),
+             ("methods.html", "Methods and sources", site.methods_body),
+             ("dictionary.html", "Data dictionary", site.dictionary_body)]
+    for page, title, body in pages:
+        (partial / page).write_text(render_page(title, body(project), nav, bundle, charts=False), encoding="utf-8")
+    exports.write_exports(partial / "exports", project)
+    print(f"  site pages and exports written in {time.monotonic() - t:.1f} s", flush=True)
 
 
 def _index(project: Project, jobs: list[Job]) -> str:

@@ -123,10 +123,13 @@ def test_clicking_a_milestone_highlights_its_legs(built_report, browser, tmp_pat
     view = page.locator(".flights-chart").first
     view.scroll_into_view_if_needed()
     # the timeline's milestone dots: symbols whose aria description names a departure or an arrival
-    dots = page.locator('.flights-chart >> nth=0 >> svg g.mark-symbol path[aria-label*="departure"]')
+    dots = page.locator('.flights-chart >> nth=0 >> svg g.mark-symbol path[aria-label*="What: Arrival at Caracas"]')
     assert dots.count() > 0
     dots.first.click(force=True)
     page.wait_for_function(f"() => ({HIGHLIGHTED})() > 0", timeout=5_000)
+    assert page.evaluate(HIGHLIGHTED) >= 2  # the legs into and out of Caracas
+    page.mouse.move(5, 5)  # no tooltip over the picture
+    page.wait_for_timeout(300)
     view.screenshot(path=str(tmp_path / "episode-view.png"))
     if os.environ.get("FLIGHTS_UPDATE_SCREENSHOT") or not README_SHOT.exists():
         README_SHOT.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import papermill
 
 from analysis import dictionary, queries, site
 
-SPEC = re.compile(r'<script type="application/json" class="flights-spec" data-target="[^"]+">(.*?)</script>', re.S)
+SPEC = re.compile(r"<script[^>]*class=\"flights-spec\"[^>]*>(.*?)</script>", re.S)
 
 
 def _specs(page) -> list[dict]:

@@ -1,0 +1,292 @@
+"""The data dictionary of the derived tables: a description of every table and every column.
+
+Columns copied from data/raw take their description from :mod:`analysis.schema` (``core_stops.seq`` is
+``stops.seq``). Columns the build adds are described here, per table where the meaning is specific to it and
+in :data:`COMMON` where a name means the same thing everywhere (``*_utc`` intervals, ``distance_km``...).
+``tests/test_site.py`` checks that every column of every derived parquet file has a description, so a new
+derived column without one fails the tests.
+
+>>> describe("core_legs", "distance_km")[:12]
+'Great-circle'
+"""
+
+from __future__ import annotations
+
+from . import schema
+
+__all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing"]
+
+#: Derived table -> what one row is and where it comes from.
+TABLES: dict[str, str] = {
+    "core_sources": "The bibliography: one row per publication or reference, with its publication date parsed to a UTC "
+                    "interval.",
+    "core_operators": "Organisations that operate the aircraft, with the country's display name.",
+    "core_aircraft_types": "Aircraft types with capacity and range where a source gives them (as in data/raw).",
+    "core_aircraft": "Individual airframes joined with their type and operator; ``label`` is the name used in charts.",
+    "core_sanctions": "Sanctions on operators or aircraft, with the effective date parsed to a UTC interval.",
+    "core_places": "Places at the precision the sources give (airport, city or country), with the coordinates used "
+                   "for maps and distances and how they were found (reported airport or inferred airport).",
+    "core_episodes": "Deployments (one or more aircraft going to Latin America and back as one operation).",
+    "core_stops": "One row per stop of each aircraft's route per episode and route variant, in reported order, with "
+                  "arrival/departure times as UTC intervals and the time on the ground.",
+    "core_legs": "The hop between two consecutive stops of the same episode, aircraft, variant and evidence kind, "
+                 "with great-circle distance and duration bounds.",
+    "core_leg_paths": "Points along each leg's great circle (for maps and the GeoJSON/KML exports).",
+    "core_claims": "Claims about cargo, people, purpose and flight figures: who claims what and how far it is verified.",
+    "core_events": "Geopolitical context events, with start and end parsed to UTC intervals.",
+    "core_conflicts": "Every side (position) of every disagreement between sources, one row per position.",
+    "core_gaps": "Gaps in observed flight records (transponder off or out of receiver range).",
+    "core_watchlist": "Airframes (ICAO hex or registration) to look for in observed flight records.",
+    "out_episode_summary": "One row per episode: aircraft, times, dwell at destination, distances, staging countries, "
+                           "conflicts (computed from the lead aircraft's main route).",
+    "out_route_summary": "One row per route (episode, aircraft, variant, evidence): distances, detour, stops, countries.",
+    "out_timeline": "Flight milestones, context events and sanctions as UTC intervals, for timelines.",
+    "out_findings": "Cross-episode findings computed by analysis.findings: statement, value, evidence rows, sources "
+                    "and confidence.",
+    "out_route_similarity": "Pairwise similarity of the episodes' main routes (0 to 1).",
+    "out_observed_vs_reported": "Stop-by-stop agreement of observed (ADS-B) and reported routes where both exist.",
+}
+
+#: Derived table -> the raw table its copied columns come from.
+RAW_TABLE: dict[str, tuple[str, ...]] = {
+    "core_sources": ("sources",), "core_operators": ("operators",), "core_aircraft_types": ("aircraft_types",),
+    "core_aircraft": ("aircraft",), "core_sanctions": ("sanctions",), "core_places": ("places",),
+    "core_episodes": ("episodes",), "core_stops": ("stops",), "core_claims": ("claims",), "core_events": ("events",),
+    "core_conflicts": ("conflicts", "conflict_positions"), "core_watchlist": ("watchlist",),
+}
+
+_INTERVAL = "{what}: {end} of the UTC interval the reported time allows (equal to the other end when exact)."
+
+#: Column names that mean the same in every derived table.
+COMMON: dict[str, str] = {
+    "episode_id": "Episode id (lowercase, digits, dashes; used in page and file names).",
+    "aircraft_id": "Aircraft id: the registration where known, else a descriptive id.",
+    "source_ids": "Sources supporting this row, ';'-separated ids from core_sources.",
+    "notes": "Free notes in the curator's own words.",
+    "variant": "Route variant: 'main' is the working route; other variants encode what some sources report differently.",
+    "is_main_variant": "True for the working ('main') route variant.",
+    "evidence": "Evidence kind: 'reported' (news, official statements) or 'observed' (ADS-B/OpenSky/Flightradar24).",
+    "country_name": "Country's common display name (pycountry).",
+    "country": "ISO 3166-1 alpha-2 country code.",
+    "lat": "Latitude, decimal degrees (WGS 84).",
+    "lon": "Longitude, decimal degrees (WGS 84).",
+    "distance_km": "Great-circle distance between the two ends, km (null when an end cannot be located).",
+    "distance_basis": "'airports' when both ends are reported airports, 'inferred' when an end is an inferred airport.",
+    "leg_id": "Leg id: episode, aircraft, variant, evidence and leg number.",
+    "leg_seq": "Order of the leg within its route, from 1.",
+    "role": "Role of the stop in the episode (origin, staging, destination, return...).",
+    "place_name": "Place name as displayed.",
+    "place_precision": "How precisely the sources locate the stop: airport, city or country.",
+    "location_basis": "How the coordinates were found: the reported airport, or an airport inferred for a city or "
+                      "country-only place (see core_places.inference_basis).",
+    "loc_icao": "ICAO code of the airport whose coordinates are used (reported or inferred).",
+    "origin": "First stop of the route (place name).",
+    "destination": "First destination stop of the route (place name).",
+    "dest_arr_earliest_utc": _INTERVAL.format(what="Arrival at the destination", end="earliest end"),
+    "dest_arr_latest_utc": _INTERVAL.format(what="Arrival at the destination", end="latest end"),
+    "dest_arr_precision": "Precision of the reported arrival time at the destination (minute, day, part_of_month...).",
+    "dest_dwell_min_h": "Shortest time on the ground at the destination that the reported times allow, hours.",
+    "dest_dwell_max_h": "Longest time on the ground at the destination that the reported times allow, hours.",
+    "dest_dwell_h": "Time on the ground at the destination, hours, when both times are known to the hour or better.",
+    "stop_count": "Number of stops.",
+    "leg_count": "Number of legs.",
+    "outbound_staging_stops": "Stops between origin and destination on the way out.",
+    "outbound_staging_countries": "Countries of the outbound staging stops, in order.",
+    "staging_countries": "Countries staged through, outbound and return.",
+    "countries_visited": "Every country the route touches.",
+    "country_count": "Number of countries the route touches.",
+    "total_km": "Sum of the located legs' great-circle distances, km.",
+    "is_total_complete": "True when every leg is located, so total_km covers the whole route.",
+    "outbound_km": "Great-circle distance flown from origin to destination through the staging stops, km.",
+    "is_outbound_complete": "True when every outbound leg is located.",
+    "direct_km": "Direct great-circle distance from origin to destination, km.",
+    "detour_factor": "outbound_km / direct_km (1 = direct flight).",
+    "longest_leg_km": "Longest located leg, km.",
+    "longest_leg_id": "leg_id of the longest located leg.",
+    "uses_inferred_places": "True when a distance rests on an inferred airport (a stop reported only by city or country).",
+}
+
+#: Per-table descriptions of columns the build adds (or whose meaning differs from COMMON).
+COLUMNS: dict[str, dict[str, str]] = {
+    "core_sources": {
+        "published_earliest_utc": _INTERVAL.format(what="Publication", end="earliest end"),
+        "published_latest_utc": _INTERVAL.format(what="Publication", end="latest end"),
+        "published_precision": "Precision of the publication date (day, month, unknown...).",
+        "published_reported": "Publication date as reported (the raw timespec text).",
+    },
+    "core_aircraft": {
+        "type_name": "Type designation from core_aircraft_types.name.",
+        "icao_type": "ICAO type designator from the type.",
+        "role": "Main role of the type.",
+        "max_payload_t": "Maximum payload of the type, tonnes, as a source states it.",
+        "max_passengers": "Maximum people carried by the type, as a source states it.",
+        "range_km": "Range of the type, km, as a source states it.",
+        "type_source_ids": "Sources of the type's figures (';'-separated).",
+        "operator_name": "Operator's name from core_operators.",
+        "label": "Display label: registration or name and type, used in charts and tables.",
+    },
+    "core_episodes": {"destination_country_name": "Display name of the destination country."},
+    "core_events": {
+        "start_earliest_utc": _INTERVAL.format(what="Start", end="earliest end"),
+        "start_latest_utc": _INTERVAL.format(what="Start", end="latest end"),
+        "start_precision": "Precision of the start time.",
+        "start_reported": "Start as reported (raw timespec).",
+        "end_earliest_utc": _INTERVAL.format(what="End", end="earliest end"),
+        "end_latest_utc": _INTERVAL.format(what="End", end="latest end"),
+        "end_precision": "Precision of the end time.",
+        "end_reported": "End as reported (raw timespec).",
+    },
+    "core_sanctions": {
+        "target_label": "Display label of the sanctioned operator or aircraft.",
+        "authority_country_name": "Display name of the authority's country.",
+        "effective_earliest_utc": _INTERVAL.format(what="Effective date", end="earliest end"),
+        "effective_latest_utc": _INTERVAL.format(what="Effective date", end="latest end"),
+        "effective_precision": "Precision of the effective date.",
+        "effective_reported": "Effective date as reported (raw timespec).",
+    },
+    "core_places": {
+        "country_numeric": "ISO 3166-1 numeric country code (matches the basemap's country ids).",
+        "inferred_icao": "Airport assumed for a city- or country-only place (an inference, never a reported fact).",
+        "airport_name": "Name of the airport at loc_icao (airportsdata).",
+        "lat": "Latitude of the airport used (reported or inferred), decimal degrees.",
+        "lon": "Longitude of the airport used (reported or inferred), decimal degrees.",
+    },
+    "core_stops": {
+        "place_name": "Place name as displayed (from core_places).",
+        "country": "ISO alpha-2 country of the place.",
+        "lat": "Latitude of the airport used for the stop (reported or inferred), decimal degrees.",
+        "lon": "Longitude of the airport used for the stop (reported or inferred), decimal degrees.",
+        "arr_reported": "Arrival as reported (raw timespec).",
+        "arr_earliest_utc": _INTERVAL.format(what="Arrival", end="earliest end"),
+        "arr_latest_utc": _INTERVAL.format(what="Arrival", end="latest end"),
+        "arr_precision": "Precision of the arrival time (minute, day, part_of_day...).",
+        "dep_reported": "Departure as reported (raw timespec).",
+        "dep_earliest_utc": _INTERVAL.format(what="Departure", end="earliest end"),
+        "dep_latest_utc": _INTERVAL.format(what="Departure", end="latest end"),
+        "dep_precision": "Precision of the departure time.",
+        "dwell_min_h": "Shortest time on the ground the reported times allow, hours.",
+        "dwell_max_h": "Longest time on the ground the reported times allow, hours.",
+        "dwell_h": "Time on the ground, hours, when both times are known to the hour or better.",
+    },
+    "core_legs": {
+        "from_stop_id": "Stop the leg leaves from (core_stops.stop_id).",
+        "to_stop_id": "Stop the leg arrives at (core_stops.stop_id).",
+        "from_place_id": "Place the leg leaves from.", "to_place_id": "Place the leg arrives at.",
+        "from_name": "Name of the departure place.", "to_name": "Name of the arrival place.",
+        "from_precision": "Precision of the departure place.", "to_precision": "Precision of the arrival place.",
+        "from_country": "ISO alpha-2 country of departure.", "to_country": "ISO alpha-2 country of arrival.",
+        "from_lat": "Latitude of the departure end, degrees.", "from_lon": "Longitude of the departure end, degrees.",
+        "to_lat": "Latitude of the arrival end, degrees.", "to_lon": "Longitude of the arrival end, degrees.",
+        "dep_earliest_utc": _INTERVAL.format(what="Departure", end="earliest end"),
+        "dep_latest_utc": _INTERVAL.format(what="Departure", end="latest end"),
+        "dep_precision": "Precision of the departure time.",
+        "arr_earliest_utc": _INTERVAL.format(what="Arrival", end="earliest end"),
+        "arr_latest_utc": _INTERVAL.format(what="Arrival", end="latest end"),
+        "arr_precision": "Precision of the arrival time.",
+        "duration_h": "Flight time, hours, when both ends are known to the hour or better.",
+        "duration_min_h": "Shortest flight time the reported times allow, hours.",
+        "duration_max_h": "Longest flight time the reported times allow, hours.",
+        "is_international": "True when the leg crosses a border (countries differ).",
+        "source_ids": "Sources of the two stops, ';'-separated.",
+    },
+    "core_leg_paths": {
+        "point_seq": "Order of the point along the leg, from 0 at departure.",
+        "lat": "Latitude of the point on the great circle, degrees.",
+        "lon": "Longitude of the point on the great circle, degrees.",
+    },
+    "core_conflicts": {
+        "is_working_position": "True for the position the study uses (conflicts.working_position).",
+        "conflict_notes": "Notes on the conflict as a whole (conflicts.notes).",
+        "notes": "Notes on this position.",
+    },
+    "core_gaps": {
+        "icao24": "24-bit ICAO address of the aircraft (hex).",
+        "start_utc": "Last position before the gap, UTC.", "end_utc": "First position after the gap, UTC.",
+        "duration_min": "Length of the gap, minutes.",
+        "jump_km": "Great-circle distance between the positions either side of the gap, km.",
+        "start_lat": "Latitude before the gap.", "start_lon": "Longitude before the gap.",
+        "end_lat": "Latitude after the gap.", "end_lon": "Longitude after the gap.",
+    },
+    "out_episode_summary": {
+        "title": "Episode title.",
+        "destination_country": "Main destination country (ISO alpha-2).",
+        "destination_country_name": "Display name of the main destination country.",
+        "is_dated": "True when at least one milestone has a date.",
+        "aircraft_ids": "Aircraft in the episode.",
+        "aircraft_labels": "Display labels of the aircraft.",
+        "aircraft_count": "Number of aircraft.",
+        "evidence_kinds": "Evidence kinds present (reported, observed).",
+        "first_time_utc": "Earliest time of any milestone, UTC (null for undated episodes).",
+        "last_time_utc": "Latest time of any milestone, UTC.",
+        "lead_aircraft_id": "Aircraft whose main route the summary figures describe.",
+        "variant_count": "Number of route variants (main plus alternatives reported by other sources).",
+        "conflict_count": "Number of conflicts between sources about this episode.",
+        "summary": "What happened, in our words.",
+        "source_ids": "Sources of the episode row.",
+    },
+    "out_route_summary": {
+        "origin_dep_earliest_utc": _INTERVAL.format(what="Departure from origin", end="earliest end"),
+        "origin_dep_latest_utc": _INTERVAL.format(what="Departure from origin", end="latest end"),
+        "legs_located": "Legs whose two ends have coordinates.",
+    },
+    "out_timeline": {
+        "item_id": "Timeline item id (stop, event or sanction id with a suffix).",
+        "kind": "departure, arrival, event or sanction.",
+        "role": "Role of the stop (for departures/arrivals) or the event kind.",
+        "label": "Short description shown on the timeline.",
+        "earliest_utc": _INTERVAL.format(what="The item's time", end="earliest end"),
+        "latest_utc": _INTERVAL.format(what="The item's time", end="latest end"),
+        "precision": "Precision of the reported time.",
+        "reported": "Time as reported (raw timespec).",
+    },
+    "out_findings": {
+        "finding_id": "Stable finding id.", "category": "Finding category (e.g. recurring airframes, staging).",
+        "title": "Short title.", "statement": "The finding in one sentence, with its numbers.",
+        "metric": "What is measured.", "value": "The measured value.",
+        "value_low": "Low end of the value's range when times or places are uncertain.",
+        "value_high": "High end of the value's range.", "unit": "Unit of the value.",
+        "episode_ids": "Episodes the finding concerns (';'-separated).",
+        "evidence": "Rows the finding rests on (';'-separated table:id references).",
+        "confidence": "high (airport-precise, primary sources), medium (inferred places or day-level times) or low.",
+    },
+    "out_route_similarity": {
+        "episode_a": "First episode of the pair.", "episode_b": "Second episode of the pair.",
+        "shared_countries": "Countries both routes touch.", "shared_country_count": "Number of shared countries.",
+        "country_jaccard": "Shared countries / countries of either route (0 to 1).",
+        "mean_nearest_stop_km": "Mean distance from each stop to the nearest stop of the other route, km.",
+        "similarity": "0.5 × country_jaccard + 0.5 × exp(−mean_nearest_stop_km / 1000).",
+    },
+    "out_observed_vs_reported": {
+        "status": "matched, reported only or observed only.",
+        "reported_stop_id": "Reported stop (core_stops.stop_id).", "observed_stop_id": "Observed stop.",
+        "place": "Place name.", "reported_precision": "Precision of the reported place.",
+        "reported_arr_earliest_utc": _INTERVAL.format(what="Reported arrival", end="earliest end"),
+        "reported_arr_latest_utc": _INTERVAL.format(what="Reported arrival", end="latest end"),
+        "observed_arr_utc": "Observed arrival (landing), UTC.",
+        "arr_diff_h": "Observed arrival minus the nearest end of the reported interval, hours (0 inside it).",
+    },
+}
+
+
+def table_description(table: str) -> str | None:
+    return TABLES.get(table)
+
+
+def describe(table: str, column: str) -> str | None:
+    """The description of ``table.column``: this module's, else the raw schema's, else the common one."""
+    own = COLUMNS.get(table, {}).get(column)
+    if own:
+        return own
+    for raw in RAW_TABLE.get(table, ()):
+        try:
+            return schema.table(raw).column(column).description
+        except KeyError:
+            continue
+    return COMMON.get(column)
+
+
+def missing(tables: dict[str, list[str]]) -> list[str]:
+    """``table`` or ``table.column`` names without a description, from {table: [columns]}."""
+    out = [t for t in tables if not TABLES.get(t)]
+    out += [f"{t}.{c}" for t, cols in tables.items() for c in cols if not describe(t, c)]
+    return out

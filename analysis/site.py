@@ -1,0 +1,261 @@
+"""The report's own pages (not notebooks): the index with the key findings, methods and sources, data dictionary.
+
+Each function returns an HTML body fragment; :mod:`analysis.report` wraps it in the page shell. Every value
+from the data goes through :func:`analysis.present.esc`; links are built only from ids that match the safe
+id patterns, and external URLs are shown as links only when they are http(s).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from . import dictionary, present, queries, schema
+from .paths import Project
+
+__all__ = ["index_body", "methods_body", "dictionary_body", "source_anchor", "episode_page", "derived_tables",
+           "NAV_PAGES", "EXPORT_FILES"]
+
+esc = present.esc
+fmt = present.fmt
+_SAFE = re.compile(schema.SAFE_ID_PATTERN)
+
+#: Site navigation: (file, label), in order.
+NAV_PAGES = [("index.html", "Study"), ("patterns.html", "Patterns"), ("compare.html", "Comparison"),
+             ("methods.html", "Methods & sources"), ("dictionary.html", "Data dictionary")]
+
+#: What exports/ holds, for the index (paths relative to the site root).
+EXPORT_FILES = [
+    ("exports/routes.geojson", "Routes as GeoJSON (one LineString per leg; QGIS, geojson.io, any GIS)"),
+    ("exports/routes.kml", "Routes as KML (Google Earth, QGIS)"),
+    ("exports/csv/", "Every derived table as CSV (spreadsheets)"),
+    ("exports/database/flights.duckdb", "The DuckDB database with its parquet files (duckdb CLI, Python)"),
+]
+
+
+def source_anchor(source_id: str) -> str:
+    """The id of a source's row on the methods page."""
+    return "source-" + re.sub(r"[^A-Za-z0-9._-]", "_", source_id)
+
+
+def episode_page(episode_id: str) -> str | None:
+    return f"episode-{episode_id}.html" if episode_id and _SAFE.match(episode_id) else None
+
+
+def _source_links(ids: str | None, names: dict[str, str] | None = None) -> str:
+    parts = []
+    for sid in (ids or "").split(";"):
+        if sid:
+            title = f' title="{esc(names[sid])}"' if names and sid in names else ""
+            parts.append(f'<a href="methods.html#{esc(source_anchor(sid))}"{title}>{esc(sid)}</a>')
+    return ", ".join(parts) or "derived from observed records"
+
+
+def _source_names(sources: pl.DataFrame) -> dict[str, str]:
+    return {r["source_id"]: f"{r['outlet'] or 'unnamed outlet'}"
+            + (f", {r['published_reported']}" if r.get("published_reported") else "")
+            for r in sources.iter_rows(named=True)}
+
+
+def _url(url: str | None) -> str:
+    if url and re.match(r"^https?://", url):
+        return f'<a href="{esc(url)}" rel="noreferrer">{esc(url)}</a>'
+    return esc(url) if url else "—"
+
+
+def _episode_links(ids: str | None) -> str:
+    out = []
+    for e in (ids or "").split(";"):
+        page = episode_page(e)
+        if page:
+            out.append(f'<a href="{esc(page)}">{esc(e)}</a>')
+        elif e:
+            out.append(esc(e))
+    return ", ".join(out) or "all episodes"
+
+
+def _key_findings(findings: pl.DataFrame) -> pl.DataFrame:
+    """One finding per category, the most confident first (then by id): the study's headline results."""
+    rank = {"high": 0, "medium": 1, "low": 2}
+    ranked = findings.with_columns(pl.col("confidence").replace_strict(rank, default=3, return_dtype=pl.Int64).alias("_r"))
+    return (ranked.sort("_r", "finding_id").group_by("category", maintain_order=True).first()
+            .sort("_r", "category").drop("_r"))
+
+
+def _finding_item(r: dict, names: dict[str, str]) -> str:
+    value = fmt(r["value"], 2) + (f" {r['unit']}" if r["unit"] else "")
+    rng = (f" (range {fmt(r['value_low'], 1)} to {fmt(r['value_high'], 1)})"
+           if r.get("value_low") is not None and r.get("value_high") is not None else "")
+    evidence = ", ".join(esc(e) for e in (r["evidence"] or "").split(";") if e) or "—"
+    return (f'<li class="finding" id="key-{esc(r["finding_id"])}"><p class="statement">{esc(r["statement"])}</p>'
+            f'<p class="meta">{esc(r["category"])} · {esc(r["metric"])} = {esc(value)}{esc(rng)} · '
+            f'<span class="confidence confidence-{esc(r["confidence"])}">confidence: {esc(r["confidence"])}</span></p>'
+            f'<p class="meta">Evidence: <a href="patterns.html#finding-{esc(r["finding_id"])}">finding on the patterns '
+            f'page</a>; episodes: {_episode_links(r["episode_ids"])}; rows: <code>{evidence}</code></p>'
+            f'<p class="meta">Sources: {_source_links(r["source_ids"], names)}</p></li>')
+
+
+def index_body(project: Project) -> str:
+    """The front page: key findings first, each linked to its evidence and sources; then episodes and exports."""
+    eps = queries.episodes(project)
+    findings = queries.findings(project=project)
+    sources = queries.sources(project)
+    names = _source_names(sources)
+    key = _key_findings(findings)
+    items = "".join(_finding_item(r, names) for r in key.iter_rows(named=True))
+    rows = "".join(
+        f'<tr><td><a href="{esc(episode_page(r["episode_id"]) or "#")}">{esc(r["episode_id"])}</a></td>'
+        f"<td>{esc(r['title'])}</td><td>{esc(fmt(r['aircraft_labels']))}</td>"
+        f"<td>{esc(fmt(r['first_time_utc']))}</td><td>{esc(fmt(r['outbound_km'], 0))}</td></tr>"
+        for r in eps.iter_rows(named=True))
+    exports = "".join(f'<li><a href="{esc(p)}">{esc(p)}</a>: {esc(d)}</li>' for p, d in EXPORT_FILES)
+    return (
+        "<h1>Russian state and military transport flights to Latin America, 2008 to today</h1>"
+        f"<p>{eps.height} episodes, {findings.height} findings computed from the data, {sources.height} sources. "
+        "Every number traces back to rows in data/raw and their sources; times are UTC intervals as wide as the "
+        "sources allow, places are as precise as the sources give them.</p>"
+        f'<h2 id="key-findings">Key findings</h2><p>The most confident finding of each of the {key.height} categories. '
+        'All findings are on the <a href="patterns.html">patterns page</a>.</p>'
+        f'<ol class="findings key-findings">{items}</ol>'
+        "<h2>Episodes</h2><table class='data'><thead><tr><th>Episode</th><th>Title</th><th>Aircraft</th>"
+        f"<th>First dated milestone (UTC)</th><th>Outbound km</th></tr></thead><tbody>{rows}</tbody></table>"
+        '<h2>More</h2><ul><li><a href="compare.html">Comparison of episodes</a></li>'
+        '<li><a href="patterns.html">Patterns across all episodes</a></li>'
+        '<li><a href="methods.html">Methods and sources</a>: bibliography, conflicts between sources, inferences</li>'
+        '<li><a href="dictionary.html">Data dictionary</a>: every derived table and column</li></ul>'
+        f"<h2>Exports</h2><ul>{exports}</ul><p>How to open each: see the README section "
+        "<em>Using the exports</em> (docs/exports.md).</p>"
+    )
+
+
+def _table(df: pl.DataFrame, columns: list[str], labels: dict[str, str] | None = None,
+           cell=None, row_id=None) -> str:
+    labels = labels or {}
+    head = "".join(f"<th>{esc(labels.get(c, c))}</th>" for c in columns)
+    body = []
+    for r in df.iter_rows(named=True):
+        rid = f' id="{esc(row_id(r))}"' if row_id else ""
+        tds = "".join(f"<td>{cell(c, r) if cell and cell(c, r) is not None else esc(fmt(r[c]))}</td>" for c in columns)
+        body.append(f"<tr{rid}>{tds}</tr>")
+    return (f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+METHODS_TEXT = """
+<h2 id="method">How the study works</h2>
+<ul>
+<li><strong>Evidence first.</strong> Every fact row in data/raw cites its sources (<code>source_ids</code>); derived
+rows carry the union of the sources of the rows they come from. Conflicting reports are kept side by side
+(below) and the route used for distances is the documented <em>working position</em>.</li>
+<li><strong>Time as intervals.</strong> A reported time is parsed to an interval in UTC: an exact time is a point,
+a reported day is the 24 hours of that day in the place's time zone, "late January" is the 21st to the end of the
+month. Dwell times and flight durations are given as minimum and maximum over those intervals.</li>
+<li><strong>Place precision.</strong> A stop known only to a city or a country is kept at that precision. To draw it
+and to measure distances an airport is <em>inferred</em> for it (table below, with the reason); distances that
+rest on an inferred airport are marked <code>distance_basis = inferred</code> and maps draw them dashed.</li>
+<li><strong>Distances</strong> are great-circle distances (WGS 84 mean radius 6,371 km) between the airports used,
+not flown track lengths.</li>
+<li><strong>Confidence of findings</strong>: high when every row behind it is airport-precise and primary-sourced;
+medium when it rests on inferred places or day-level times; low when it rests on secondary sources only.</li>
+<li><strong>Route similarity</strong> = 0.5 × shared-country overlap (Jaccard) + 0.5 × exp(−mean nearest-stop
+distance / 1,000 km).</li>
+</ul>
+"""
+
+
+def methods_body(project: Project) -> str:
+    """Methods, the full bibliography with publication dates, the conflicts between sources, and the inferences."""
+    sources = queries.sources(project)
+    names = _source_names(sources)
+    conflicts = queries.conflicts(project=project)
+    places = queries.places(project)
+    inferred_places = places.filter(pl.col("inferred_icao").is_not_null())
+    inferred_stops = queries.sql("SELECT * FROM core_stops WHERE is_inferred ORDER BY episode_id, aircraft_id, variant, seq",
+                                 project=project)
+
+    def src_cell(c: str, r: dict) -> str | None:
+        if c == "url":
+            return _url(r["url"])
+        if c == "source_ids":
+            return _source_links(r["source_ids"], names)
+        if c == "episode_id" and r.get("episode_id"):
+            page = episode_page(r["episode_id"])
+            return f'<a href="{esc(page)}">{esc(r["episode_id"])}</a>' if page else None
+        return None
+
+    bib = _table(sources, ["source_id", "outlet", "title", "author", "published_reported", "published_precision",
+                           "kind", "language", "is_secondary", "relays", "url"],
+                 {"published_reported": "published", "published_precision": "date precision",
+                  "is_secondary": "secondary"}, src_cell, lambda r: source_anchor(r["source_id"]))
+    parts = [f"<h1>Methods and sources</h1>{METHODS_TEXT}",
+             f'<h2 id="bibliography">Bibliography ({sources.height} sources)</h2>'
+             "<p>Publication dates as the page shows them (precision in the next column); secondary sources rewrite "
+             "another outlet's reporting.</p>" + bib]
+    blocks = []
+    for (cid,), group in conflicts.group_by("conflict_id", maintain_order=True):
+        first = group.row(0, named=True)
+        page = episode_page(first["episode_id"] or "")
+        ep = f' · episode <a href="{esc(page)}">{esc(first["episode_id"])}</a>' if page else ""
+        working = (f"<p>Working position: <strong>{esc(first['working_position'])}</strong>. "
+                   f"{esc(first['working_reason'])}</p>" if first["working_position"] else
+                   "<p>No working position: the study does not need to choose.</p>")
+        notes = f"<p class='meta'>{esc(first['conflict_notes'])}</p>" if first["conflict_notes"] else ""
+        blocks.append(
+            f'<div class="conflict" id="conflict-{esc(cid)}"><h3>{esc(cid)} <small>({esc(first["topic"])}{ep})</small></h3>'
+            f"<p>{esc(first['summary'])}</p>"
+            + _table(group, ["position_id", "claim", "value", "variant", "is_working_position", "source_ids"],
+                     {"position_id": "side", "is_working_position": "working"}, src_cell)
+            + working + notes + "</div>")
+    parts.append(f'<h2 id="conflicts">Conflicts between sources ({conflicts["conflict_id"].n_unique()})</h2>'
+                 + "".join(blocks))
+    parts.append(f'<h2 id="inferred-places">Inferred airports ({inferred_places.height} places)</h2>'
+                 "<p>Places reported only as a city or a country, and the airport assumed for them "
+                 "(<code>core_places.inferred_icao</code>, with <code>inference_basis</code>).</p>"
+                 + _table(inferred_places, ["place_id", "name", "precision", "country_name", "inferred_icao",
+                                            "airport_name", "inference_basis", "source_ids"], None, src_cell))
+    parts.append(f'<h2 id="inferred-stops">Inferred stops ({inferred_stops.height})</h2>'
+                 "<p>Stops that no source reports but the route requires (<code>core_stops.is_inferred</code>); "
+                 "the notes say why.</p>"
+                 + _table(inferred_stops, ["episode_id", "aircraft_id", "variant", "seq", "place_name",
+                                           "place_precision", "role", "notes", "source_ids"], None, src_cell))
+    return "".join(parts)
+
+
+def derived_tables(project: Project) -> dict[str, dict[str, str]]:
+    """{table: {column: type}} of every derived parquet file of the current build."""
+    import pyarrow.parquet as pq
+
+    out = {}
+    for f in sorted(Path(project.current).glob("*.parquet")):
+        sch = pq.read_schema(f)
+        out[f.stem] = {n: str(t) for n, t in zip(sch.names, sch.types, strict=True)}
+    return out
+
+
+def dictionary_body(project: Project) -> str:
+    """Every derived table and column with its type and description."""
+    tables = derived_tables(project)
+    rows = {}
+    try:
+        import json
+
+        rows = json.loads((Path(project.current) / "manifest.json").read_text())["rows"]
+    except (OSError, KeyError, ValueError):
+        pass
+    toc = "".join(f'<li><a href="#table-{esc(t)}">{esc(t)}</a></li>' for t in tables)
+    parts = ["<h1>Data dictionary</h1><p>Every derived table in <code>data/derived/current</code> (and in "
+             "<code>exports/</code>): what a row is, and every column's type and meaning. Columns copied from "
+             "data/raw keep the raw schema's description (analysis/schema.py); the others are described in "
+             "analysis/dictionary.py.</p>"
+             f'<ul class="toc">{toc}</ul>']
+    for t, cols in tables.items():
+        body = "".join(f"<tr><td><code>{esc(c)}</code></td><td>{esc(typ)}</td><td>{esc(dictionary.describe(t, c))}</td></tr>"
+                       for c, typ in cols.items())
+        n = f" · {rows[t]} rows" if t in rows else ""
+        parts.append(f'<h2 id="table-{esc(t)}">{esc(t)}</h2><p>{esc(dictionary.table_description(t))}'
+                     f'<span class="meta">{esc(n)}</span></p>'
+                     '<div class="table-wrap"><table class="data"><thead><tr><th>Column</th><th>Type</th>'
+                     f"<th>Description</th></tr></thead><tbody>{body}</tbody></table></div>")
+    return "".join(parts)
