@@ -546,7 +546,7 @@ def write_generic_csv(positions: pa.Table, path, tz: str | None = None) -> dict:
     returned options declare ``tz`` (the only way such a file is accepted).
     """
     d = _cols(positions)
-    ts = pl.Series(d["t"].astype(np.int64)).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+    ts = pl.from_epoch(pl.Series(d["t"].astype(np.int64)), time_unit="s").dt.replace_time_zone("UTC")
     if tz:
         times = ts.dt.convert_time_zone(tz).dt.strftime("%Y-%m-%d %H:%M:%S")
     else:

@@ -346,6 +346,12 @@ def _read_csv_table(path: Path, label: str, required: list[str]) -> pa.Table:
     except pa.ArrowInvalid as e:
         m = re.search(r"[Rr]ow #?(\d+)", str(e))
         rec = int(m.group(1)) - 2 if m else None
+        if rec is None:  # arrow quotes the offending row: find its line
+            m = re.search(r"got \d+: (.*)$", str(e), re.S)
+            if m:
+                lines = data.decode("utf-8").splitlines()
+                hits = [i for i, ln in enumerate(lines) if ln.strip() == m.group(1).strip()]
+                rec = hits[0] - 1 if hits else None
         raise TrackInputError(f"{label}: record {rec}: expected a well-formed CSV row, got a parse error ({e})") from e
     missing = [c for c in required if c not in tbl.column_names]
     if missing:
@@ -388,7 +394,9 @@ def _time_col_to_us(col, label, fieldname, tz=None, rec_base=0) -> np.ndarray:
     if pa.types.is_timestamp(col.type):
         if col.type.tz is None:
             if tz is None:
-                raise _err(label, rec_base, fieldname, "timezone-aware times (or options tz=...)", "naive timestamps")
+                raise _err(label, rec_base, fieldname,
+                           "a timezone-aware time (or a mapping/options that declares tz=...)",
+                           f"naive timestamp {col[0].as_py().isoformat(sep=' ')}")
             col = pc.assume_timezone(col, tz)
         us = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
         _check_time(us / 1e6, label, fieldname, rec_base)
@@ -418,7 +426,8 @@ def _parse_iso_us(values, label, fieldname, tz=None, fmt=None, rec_base=0) -> np
     aware = bool(has_tz.all())
     if not aware and tz is None:
         raise _err(label, rec_base, fieldname,
-                   "a timezone-aware time such as 2024-01-02T07:22:55Z (or a mapping that declares tz=...)", values[0])
+                   "a timezone-aware time such as 2024-01-02T07:22:55Z (or a mapping/options that declares tz=...)",
+                   values[0])
     if aware:
         parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us", time_zone="UTC")
     else:
