@@ -31,9 +31,9 @@ from analysis import provenance
 from analysis.paths import REPO_DIR, Project
 
 SEED = 20261121
-BUILD_KILLS = 22
-REPORT_KILLS = 8
-PUBLISH_KILLS = 12
+BUILD_KILLS = 18
+REPORT_KILLS = 6
+PUBLISH_KILLS = 10
 
 
 def copy_study(dest: Path) -> Project:
