@@ -238,8 +238,9 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     if extent == "data" and lat:
         pad = 8
         fit = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
-            "type": "MultiPoint", "coordinates": [[max(-180, min(lon) - pad), max(-85, min(lat) - pad)],
-                                                  [min(180, max(lon) + pad), min(85, max(lat) + pad)]]}}]}
+            # all four corners: in Equal Earth the widest point of a box is a low-latitude corner
+            "type": "MultiPoint", "coordinates": [[x, y] for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
+                                                  for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]}}]}
         projection = alt.Projection(type="equalEarth", fit=fit)
     else:
         projection = alt.Projection(type="equalEarth")

@@ -83,7 +83,7 @@ body { font: 15px/1.55 Helvetica, Arial, sans-serif; color: var(--ink); backgrou
 header.site { background: #1d2a3a; color: #fff; padding: 10px 24px; }
 header.site a { color: #fff; margin-right: 16px; text-decoration: none; }
 header.site a:hover { text-decoration: underline; }
-main { max-width: 1040px; margin: 0 auto; padding: 12px 24px 60px; background: #fff; }
+main { max-width: 1180px; margin: 0 auto; padding: 12px 24px 60px; background: #fff; }
 h1 { font-size: 26px; margin: 18px 0 6px; } h2 { font-size: 20px; margin-top: 28px; border-bottom: 1px solid var(--line); }
 h3 { font-size: 16px; }
 table.data, table.kv { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
@@ -92,6 +92,9 @@ table.data th, table.kv th { background: #f2f2ee; }
 .table-wrap { overflow-x: auto; }
 .flights-chart { margin: 10px 0 4px; overflow-x: auto; }
 .figure-links { font-size: 12px; color: var(--muted); margin: 0 0 22px; }
+a.url { word-break: break-all; }
+a.anchor-link { visibility: hidden; margin-left: 6px; text-decoration: none; color: var(--muted); }
+h1:hover a.anchor-link, h2:hover a.anchor-link, h3:hover a.anchor-link { visibility: visible; }
 ul.toc { columns: 3; font-size: 13px; } .conflict { margin-bottom: 18px; } small { color: var(--muted); font-weight: normal; }
 ol.findings li { margin-bottom: 12px; } .finding .statement { margin: 0; font-weight: 600; }
 .finding .meta { margin: 2px 0; color: var(--muted); font-size: 13px; }

@@ -61,7 +61,7 @@ def _source_names(sources: pl.DataFrame) -> dict[str, str]:
 
 def _url(url: str | None) -> str:
     if url and re.match(r"^https?://", url):
-        return f'<a href="{esc(url)}" rel="noreferrer">{esc(url)}</a>'
+        return f'<a class="url" href="{esc(url)}" rel="noreferrer">{esc(url)}</a>'
     return esc(url) if url else "—"
 
 
@@ -88,13 +88,15 @@ def _finding_item(r: dict, names: dict[str, str]) -> str:
     value = fmt(r["value"], 2) + (f" {r['unit']}" if r["unit"] else "")
     rng = (f" (range {fmt(r['value_low'], 1)} to {fmt(r['value_high'], 1)})"
            if r.get("value_low") is not None and r.get("value_high") is not None else "")
-    evidence = ", ".join(esc(e) for e in (r["evidence"] or "").split(";") if e) or "—"
+    rows = [e for e in (r["evidence"] or "").split(";") if e]
+    evidence = ", ".join(f"<code>{esc(e)}</code>" for e in rows) or "—"
     return (f'<li class="finding" id="key-{esc(r["finding_id"])}"><p class="statement">{esc(r["statement"])}</p>'
             f'<p class="meta">{esc(r["category"])} · {esc(r["metric"])} = {esc(value)}{esc(rng)} · '
             f'<span class="confidence confidence-{esc(r["confidence"])}">confidence: {esc(r["confidence"])}</span></p>'
             f'<p class="meta">Evidence: <a href="patterns.html#finding-{esc(r["finding_id"])}">finding on the patterns '
-            f'page</a>; episodes: {_episode_links(r["episode_ids"])}; rows: <code>{evidence}</code></p>'
-            f'<p class="meta">Sources: {_source_links(r["source_ids"], names)}</p></li>')
+            f'page</a>; episodes: {_episode_links(r["episode_ids"])}</p>'
+            f'<p class="meta">Sources: {_source_links(r["source_ids"], names)}</p>'
+            f'<details><summary>Evidence rows ({len(rows)})</summary><p class="meta">{evidence}</p></details></li>')
 
 
 def index_body(project: Project) -> str:
@@ -168,6 +170,10 @@ distance / 1,000 km).</li>
 def methods_body(project: Project) -> str:
     """Methods, the full bibliography with publication dates, the conflicts between sources, and the inferences."""
     sources = queries.sources(project)
+    sources = sources.with_columns(  # S2 before S10
+        pl.col("source_id").str.extract(r"^(\D*)", 1).alias("_p"),
+        pl.col("source_id").str.extract(r"(\d+)", 1).cast(pl.Int64, strict=False).alias("_n"),
+    ).sort("_p", "_n", "source_id", nulls_last=True).drop("_p", "_n")
     names = _source_names(sources)
     conflicts = queries.conflicts(project=project)
     places = queries.places(project)

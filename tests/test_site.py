@@ -10,6 +10,7 @@ import nbformat
 import papermill
 
 from analysis import dictionary, queries, site
+from analysis.report import KERNEL_ARGS
 
 SPEC = re.compile(r"<script[^>]*class=\"flights-spec\"[^>]*>(.*?)</script>", re.S)
 
@@ -128,7 +129,7 @@ def test_start_here_notebook_is_clean_and_runs(built_project, tmp_path, monkeypa
         assert helper in source
     monkeypatch.setenv("FLIGHTS_ROOT", str(built_project.root))
     out = papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), kernel_name="python3",
-                                     progress_bar=False, cwd=str(path.parent))
+                                     progress_bar=False, cwd=str(path.parent), extra_arguments=KERNEL_ARGS)
     outputs = [o for c in out.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("flights-spec" in o.get("data", {}).get("text/html", "") for o in outputs)
