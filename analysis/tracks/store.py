@@ -341,7 +341,7 @@ class Store:
         if cur:
             batches.append(cur)
         args = [(b, str(root.parent), watch, str(tmp / f"{i:05d}.parquet")) for i, b in enumerate(batches)]
-        prog = _Progress(f"readsb {root.name}", len(files), progress and len(files) > 20)
+        prog = _Progress(f"readsb {root.name}", len(files), progress)
         # fork: works from notebooks and unguarded scripts; workers use numpy/pyarrow only (no polars)
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         pool = ctx.Pool(processes) if processes > 1 and len(batches) > 1 else None
