@@ -73,12 +73,16 @@ def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[
         drop(~((np.abs(lat) <= 90) & (np.abs(lon) <= 180)), "latlon_out_of_range")
 
     # time running backwards: compare with the running max of earlier fixes of the same aircraft
+    single = len(enc.dictionary) <= 1
     if len(t):
-        _, rank = np.unique(t, return_inverse=True)
-        key = g.astype(np.int64) * (len(t) + 1) + rank.astype(np.int64)
+        if single:  # one aircraft: the times themselves
+            key = t
+        else:  # several: dense time ranks offset per aircraft, so one running max serves all
+            _, rank = np.unique(t, return_inverse=True)
+            key = g.astype(np.int64) * (len(t) + 1) + rank.astype(np.int64)
         cm = np.maximum.accumulate(key)
         prev = np.empty_like(cm)
-        prev[0] = -1
+        prev[0] = np.iinfo(np.int64).min
         prev[1:] = cm[:-1]
         drop(key < prev, "time_backwards")
 
@@ -125,7 +129,10 @@ def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[
             break
         drop(spike, "speed_spike")
 
+    if single and len(idx) == n:
+        return tbl, counts  # nothing dropped; times already non-decreasing
     out = tbl.take(pa.array(idx))
-    # file order per aircraft is now monotonic in time; make the (icao24, time) order explicit
-    out = out.take(pc.sort_indices(out, [("icao24", "ascending"), ("time_utc", "ascending")]))
+    if not single:
+        # file order per aircraft is now monotonic in time; make the (icao24, time) order explicit
+        out = out.take(pc.sort_indices(out, [("icao24", "ascending"), ("time_utc", "ascending")]))
     return out, counts

@@ -229,7 +229,8 @@ def _check_time(t_s: np.ndarray, label, fieldname, rec_base=0):
 
 
 # --------------------------------------------------------------------------------------- readsb
-def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
+def _readsb_header(obj, label: str, watch_hex=None):
+    """Validate the top level; returns (hex, timestamp, registration) or None when not watched."""
     if not isinstance(obj, dict):
         raise _err(label, None, None, "a JSON object with 'icao', 'timestamp', 'trace'", type(obj).__name__)
     for k in ("icao", "timestamp", "trace"):
@@ -241,58 +242,26 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     ts = obj["timestamp"]
     if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not (_T_MIN <= ts <= _T_MAX):
         raise _err(label, None, "timestamp", "a unix time between 1990 and 2100", ts)
-    trace = obj["trace"]
-    if not isinstance(trace, list):
-        raise _err(label, None, "trace", "a list of trace entries", type(trace).__name__)
-    n = len(trace)
+    if not isinstance(obj["trace"], list):
+        raise _err(label, None, "trace", "a list of trace entries", type(obj["trace"]).__name__)
     reg = obj.get("r") if isinstance(obj.get("r"), str) else None
-    if n == 0:
-        return ReadResult(_make_table(0, icao24=hexa, registration=reg, callsign=None, t_us=[], lat=[], lon=[],
-                                      alt_ft=[], on_ground=[], gs_kt=[], track_deg=[], vrate_fpm=[],
-                                      source_format="readsb", readsb_flags=[]))
-    lens = {len(e) if isinstance(e, list) else -1 for e in trace}
-    if min(lens) < 8:
-        for i, e in enumerate(trace):
-            if not isinstance(e, list) or len(e) < 8:
-                raise _err(label, i, None, "a list of at least 8 values [dt, lat, lon, alt, gs, track, flags, vrate]",
-                           e if not isinstance(e, list) else f"{len(e)} values")
-    width = max(lens)
-    if len(lens) > 1:
-        trace = [e + [None] * (width - len(e)) for e in trace]
-    cols = list(zip(*trace, strict=True))
-    off = _to_float(cols[0], label, "offset", lo=-86400, hi=10 * 86400, allow_null=False)
-    lat = _to_float(cols[1], label, "lat", allow_null=False)
-    lon = _to_float(cols[2], label, "lon", allow_null=False)
-    altraw = np.array(cols[3], dtype=object)
-    ground = altraw == "ground"
-    if ground.any():
-        altraw[ground] = None
-    alt = _to_float(altraw.tolist(), label, "alt", lo=_ALT_MIN, hi=_ALT_MAX)
-    if width > 10:  # post-2022 files: geometric altitude in column 10 fills a missing baro altitude
-        geo = _to_float(cols[10], label, "alt_geom", lo=_ALT_MIN, hi=_ALT_MAX)
-        fill = np.isnan(alt) & ~ground
-        alt[fill] = geo[fill]
-    gs = _to_float(cols[4], label, "gs", lo=0, hi=5000)
-    trk = _to_float(cols[5], label, "track", lo=-360, hi=360)
-    flags = _to_float(cols[6], label, "flags", lo=0, hi=255)
-    vr = _to_float(cols[7], label, "vrate", lo=-100000, hi=100000)
+    return hexa, ts, reg
+
+
+def _readsb_finish(label, hexa, reg, ts, n, off, lat, lon, ground, alt, gs, trk, flags, vr, det_idx, det_calls):
+    off = _to_float(off, label, "offset", lo=-86400, hi=10 * 86400, allow_null=False)
+    lat = _to_float(lat, label, "lat", allow_null=False)
+    lon = _to_float(lon, label, "lon", allow_null=False)
+    alt = _to_float(alt, label, "alt", lo=_ALT_MIN, hi=_ALT_MAX)
+    gs = _to_float(gs, label, "gs", lo=0, hi=5000)
+    trk = _to_float(trk, label, "track", lo=-360, hi=360)
+    flags = _to_float(flags, label, "flags", lo=0, hi=255)
+    vr = _to_float(vr, label, "vrate", lo=-100000, hi=100000)
     callsign = None
-    if width > 8:
-        det = cols[8]
-        idx, calls = [], []
-        for i in [i for i, d in enumerate(det) if d is not None]:
-            d = det[i]
-            if not isinstance(d, dict):
-                raise _err(label, i, "details", "an object or null", d)
-            f = d.get("flight")
-            if isinstance(f, str) and f.strip():
-                idx.append(i)
-                calls.append(f.strip())
-        if idx:  # callsign persists until the next details object
-            pos = np.searchsorted(np.array(idx), np.arange(n), side="right") - 1
-            dict_arr = pa.array(calls + [None])
-            pos = np.where(pos < 0, len(calls), pos).astype(np.int32)
-            callsign = pa.DictionaryArray.from_arrays(pa.array(pos), dict_arr).cast(pa.string())
+    if det_idx:  # callsign persists until the next details object
+        pos = np.searchsorted(np.array(det_idx), np.arange(n), side="right") - 1
+        pos = np.where(pos < 0, len(det_calls), pos).astype(np.int32)
+        callsign = pa.DictionaryArray.from_arrays(pa.array(pos), pa.array(det_calls + [None])).cast(pa.string())
     t_us = np.round(ts * 1e6) + np.round(off * 1e6)
     _check_time(t_us / 1e6, label, "offset")
     tbl = _make_table(n, icao24=hexa, registration=reg, callsign=callsign, t_us=t_us.astype(np.int64), lat=lat,
@@ -301,11 +270,158 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     return ReadResult(tbl)
 
 
-def read_readsb_file(path, watch_hex=None, label: str | None = None) -> ReadResult | None:
-    """Read one readsb trace file (gzip or plain). None when its aircraft is not in ``watch_hex``."""
+def _details_calls(dets, label, idx_of=None):
+    idx, calls = [], []
+    for k, d in enumerate(dets):
+        i = idx_of[k] if idx_of is not None else k
+        if d is None:
+            continue
+        if not isinstance(d, dict):
+            raise _err(label, i, "details", "an object or null", d)
+        f = d.get("flight")
+        if isinstance(f, str) and f.strip():
+            idx.append(i)
+            calls.append(f.strip())
+    return idx, calls
+
+
+def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
+    """Exact (slow) path over a parsed JSON object: precise errors for every record and field."""
+    head = _readsb_header(obj, label, watch_hex)
+    if head is None:
+        return None
+    hexa, ts, reg = head
+    trace = obj["trace"]
+    n = len(trace)
+    if n == 0:
+        return ReadResult(_make_table(0, icao24=hexa, registration=reg, callsign=None, t_us=[], lat=[], lon=[],
+                                      alt_ft=[], on_ground=[], gs_kt=[], track_deg=[], vrate_fpm=[],
+                                      source_format="readsb", readsb_flags=[]))
+    try:
+        lens = list(map(len, trace))
+        lmin, lmax = min(lens), max(lens)
+    except TypeError:
+        lmin, lmax = -1, 0
+    if lmin < 8:
+        for i, e in enumerate(trace):
+            if not isinstance(e, list) or len(e) < 8:
+                raise _err(label, i, None, "a list of at least 8 values [dt, lat, lon, alt, gs, track, flags, vrate]",
+                           e if not isinstance(e, list) else f"{len(e)} values")
+    width = lmax
+    if lmin != lmax:
+        trace = [e + [None] * (width - len(e)) for e in trace]
+    cols = list(zip(*trace, strict=True))
+    altraw = np.array(cols[3], dtype=object)
+    ground = altraw == "ground"
+    if ground.any():
+        altraw[ground] = None
+    alt = _to_float(altraw.tolist(), label, "alt", lo=_ALT_MIN, hi=_ALT_MAX)
+    if width > 10:  # post-2022 files: geometric altitude in column 10 fills a missing baro altitude
+        fill = np.isnan(alt) & ~ground
+        if fill.any():
+            geo = _to_float(cols[10], label, "alt_geom", lo=_ALT_MIN, hi=_ALT_MAX)
+            alt[fill] = geo[fill]
+    idx, calls = ([], [])
+    if width > 8:
+        nz = [i for i, d in enumerate(cols[8]) if d is not None]
+        idx, calls = _details_calls([cols[8][i] for i in nz], label, nz)
+    return _readsb_finish(label, hexa, reg, ts, n, cols[0], cols[1], cols[2], ground, alt, cols[4], cols[5],
+                          cols[6], cols[7], idx, calls)
+
+
+_DETAILS_RE = re.compile(rb"\{[^{}]*\}")
+_FALLBACK = object()
+
+
+def _fast_readsb(data: bytes, label: str, watch_hex=None):
+    """Fast path: the trace array becomes CSV lines parsed by Arrow (C++), details objects are cut out
+    and parsed alone. Returns ``_FALLBACK`` whenever anything is unusual, so the exact path can produce
+    the precise error."""
+    import pyarrow.csv as pacsv
+
+    i = data.find(b'"trace"')
+    j = data.find(b"[", i) if i >= 0 else -1
+    k = data.find(b"]]", j) if j >= 0 else -1
+    if k < 0:
+        return _FALLBACK
+    try:
+        head_obj = json.loads(data[:j] + b"[]" + data[k + 2:])
+    except ValueError:
+        return _FALLBACK
+    head = _readsb_header(head_obj, label, watch_hex)
+    if head is None:
+        return None
+    hexa, ts, reg = head
+    body = data[j + 1:k + 1]
+    dets: list[bytes] = []
+
+    def cut(m):
+        dets.append(m.group(0))
+        return b'"\x01' + str(len(dets) - 1).encode() + b'"'
+
+    if b"{" in body:
+        body = _DETAILS_RE.sub(cut, body)
+    lines = body[1:-1].replace(b"],[", b"\n")
+    if b"[" in lines or b"]" in lines or b"{" in lines:
+        return _FALLBACK
+    try:
+        tbl = pacsv.read_csv(
+            io.BytesIO(lines),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{c}": pa.float64() for c in (0, 1, 2, 4, 5, 6, 7, 10)}
+                | {"f3": pa.string(), "f8": pa.string()},
+                null_values=["null"], strings_can_be_null=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return _FALLBACK
+    width = tbl.num_columns
+    if width < 8:
+        return _FALLBACK
+    n = tbl.num_rows
+    a3 = tbl.column("f3")
+    ground = pc.equal(a3, "ground").fill_null(False).to_numpy(zero_copy_only=False)
+    try:
+        alt = pc.cast(pc.if_else(pa.array(ground), None, a3), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return _FALLBACK
+    if width > 10:
+        fill = np.isnan(alt) & ~ground
+        if fill.any():
+            geo = tbl.column("f10").to_numpy(zero_copy_only=False)
+            alt[fill] = geo[fill]
+    idx, calls = [], []
+    if width > 8 and dets:
+        tok = tbl.column("f8")
+        valid = pc.starts_with(tok.fill_null(""), "\x01").to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(valid)
+        if len(rows) != len(dets):
+            return _FALLBACK
+        try:
+            objs = [json.loads(d) for d in dets]
+        except ValueError:
+            return _FALLBACK
+        idx, calls = _details_calls(objs, label, rows.tolist())
+    return _readsb_finish(label, hexa, reg, ts, n, tbl.column("f0"), tbl.column("f1"), tbl.column("f2"), ground,
+                          alt, tbl.column("f4"), tbl.column("f5"), tbl.column("f6"), tbl.column("f7"), idx, calls)
+
+
+def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool = True) -> ReadResult | None:
+    """Read one readsb trace file (gzip or plain). None when its aircraft is not in ``watch_hex``.
+
+    ``fast`` tries the Arrow-CSV fast path first and falls back to the exact stdlib-json path (which
+    gives the precise error message) whenever the fast path meets anything unusual.
+    """
     path = Path(path)
     label = label or str(path)
-    text = _decode(_read_bytes(path, label), label)
+    data = _read_bytes(path, label)
+    if fast:
+        try:
+            r = _fast_readsb(data, label, watch_hex)
+        except TrackInputError:
+            r = _FALLBACK
+        if r is not _FALLBACK:
+            return r
+    text = _decode(data, label)
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
