@@ -42,6 +42,16 @@ def _rss_mb(who=resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def _cpu(children: bool = False) -> float:
+    """CPU seconds (user + system) of this process, all threads; plus reaped children if asked."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    v = r.ru_utime + r.ru_stime
+    if children:
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        v += c.ru_utime + c.ru_stime
+    return v
+
+
 def _measure_scan(path: str, mem: str) -> dict:
     import duckdb
 
@@ -54,20 +64,22 @@ def _measure_scan(path: str, mem: str) -> dict:
                    count_if(on_ground), sum(readsb_flags), count(callsign), count(registration)
             FROM read_parquet('{path}')"""
     con.sql(q).fetchall()  # warm the page cache like the segment run sees it
-    t = time.perf_counter()
+    c, t, la = _cpu(), time.perf_counter(), os.getloadavg()[0]
     n = con.sql(q).fetchall()[0][0]
     el = time.perf_counter() - t
-    return {"rows": n, "seconds": el, "rows_per_s": n / el, "peak_rss_mb": _rss_mb()}
+    return {"rows": n, "seconds": el, "rows_per_s": n / el, "cpu_seconds": _cpu() - c, "loadavg_1m": la,
+            "peak_rss_mb": _rss_mb()}
 
 
 def _measure_segment(path: str) -> dict:
     from .segment import segment_parquet
 
     segment_parquet(path, threads=2)  # warm-up (page cache, airports)
-    t = time.perf_counter()
+    c, t, la = _cpu(), time.perf_counter(), os.getloadavg()[0]
     s = segment_parquet(path, threads=2)
     el = time.perf_counter() - t
-    return {"rows": s.n_positions, "seconds": el, "rows_per_s": s.n_positions / el, "legs": s.legs.height,
+    return {"rows": s.n_positions, "seconds": el, "rows_per_s": s.n_positions / el, "cpu_seconds": _cpu() - c,
+            "loadavg_1m": la, "legs": s.legs.height,
             "gaps": s.gaps.height, "stops": s.stops.height, "peak_rss_mb": _rss_mb()}
 
 
@@ -75,10 +87,11 @@ def _measure_ingest(tree: str, cache: str) -> dict:
     from .store import Store
 
     shutil.rmtree(cache, ignore_errors=True)
-    t = time.perf_counter()
+    c, t, la = _cpu(children=True), time.perf_counter(), os.getloadavg()[0]
     part = Store(cache).ingest(tree, "readsb", processes=2, progress=True)
     el = time.perf_counter() - t
-    return {"rows": part.n_rows, "seconds": el, "rows_per_s": part.n_rows / el, "peak_rss_mb": _rss_mb(),
+    return {"rows": part.n_rows, "seconds": el, "rows_per_s": part.n_rows / el,
+            "cpu_seconds": _cpu(children=True) - c, "loadavg_1m": la, "peak_rss_mb": _rss_mb(),
             "peak_rss_workers_mb": _rss_mb(resource.RUSAGE_CHILDREN)}
 
 

@@ -89,7 +89,22 @@ class _PartWriter:
         self.writer = pq.ParquetWriter(path, STORE_SCHEMA, compression=compression)
 
     def add(self, tbl: pa.Table):
+        """Append rows (whole aircraft); big tables are cut at aircraft starts into ~rg_rows groups."""
         if tbl.num_rows == 0:
+            return
+        if self.nbuf + tbl.num_rows > 2 * self.rg_rows and "icao_int" in tbl.column_names:
+            ic = tbl.column("icao_int").to_numpy()
+            starts = np.flatnonzero(np.r_[True, ic[1:] != ic[:-1]])
+            a = 0
+            while a < len(ic):
+                want = a + max(self.rg_rows - self.nbuf, 1)
+                j = np.searchsorted(starts, want)
+                b = int(starts[j]) if j < len(starts) else len(ic)
+                self.buf.append(tbl.slice(a, b - a))
+                self.nbuf += b - a
+                if self.nbuf >= self.rg_rows:
+                    self._flush()
+                a = b
             return
         self.buf.append(tbl)
         self.nbuf += tbl.num_rows
