@@ -94,21 +94,35 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
 def _attach_sources(legs: pl.DataFrame, parts: list[Part]) -> pl.DataFrame:
     cov = pl.concat([pl.read_parquet(p.coverage_path) for p in parts], how="vertical_relaxed")
     if legs.is_empty() or cov.is_empty():
-        return legs.with_columns(pl.lit(None, pl.String).alias("source_format"),
-                                 pl.lit(None, pl.String).alias("source_files"))
+        return legs.with_columns(
+            pl.lit(None, pl.String).alias("source_format"), pl.lit(None, pl.String).alias("source_files")
+        )
     keyed = legs.select("icao24", "leg_no", "first_seen_utc", "last_seen_utc")
-    j = (keyed.join(cov, on="icao24", how="inner")
-         .filter((pl.col("t_min") <= pl.col("last_seen_utc")) & (pl.col("t_max") >= pl.col("first_seen_utc")))
-         .group_by("icao24", "leg_no")
-         .agg(pl.col("source_format").unique().sort().str.join(";").alias("source_format"),
-              pl.col("source_file").unique().sort().str.join(";").alias("source_files"),
-              pl.col("registration").drop_nulls().first().alias("_reg")))
-    return (legs.join(j, on=["icao24", "leg_no"], how="left")
-            .with_columns(pl.coalesce("registration", "_reg").alias("registration")).drop("_reg"))
+    j = (
+        keyed.join(cov, on="icao24", how="inner")
+        .filter((pl.col("t_min") <= pl.col("last_seen_utc")) & (pl.col("t_max") >= pl.col("first_seen_utc")))
+        .group_by("icao24", "leg_no")
+        .agg(
+            pl.col("source_format").unique().sort().str.join(";").alias("source_format"),
+            pl.col("source_file").unique().sort().str.join(";").alias("source_files"),
+            pl.col("registration").drop_nulls().first().alias("_reg"),
+        )
+    )
+    return (
+        legs.join(j, on=["icao24", "leg_no"], how="left")
+        .with_columns(pl.coalesce("registration", "_reg").alias("registration"))
+        .drop("_reg")
+    )
 
 
-def observed(tracks, watch_hex: set[str] | None = None, cache_dir="data/derived/tracks_cache",
-             params: SegmentParams | None = None, processes: int = 2, progress: bool = True) -> ObservedResult:
+def observed(
+    tracks,
+    watch_hex: set[str] | None = None,
+    cache_dir="data/derived/tracks_cache",
+    params: SegmentParams | None = None,
+    processes: int = 2,
+    progress: bool = True,
+) -> ObservedResult:
     """Ingest track files (cached, deduplicated by content hash), filter noise, segment into legs.
 
     ``tracks``: list of ``(path, format, options)`` (options may be omitted or None); format one of
@@ -145,7 +159,16 @@ def observed(tracks, watch_hex: set[str] | None = None, cache_dir="data/derived/
         seg_paths = [f for p in nonempty for f in p.files]
     seg = segment_parquet(seg_paths, params) if seg_paths else segment_parquet([], params)
     legs = _attach_sources(seg.legs, parts)
-    noise_df = pl.DataFrame({"reason": list(noise), "n": [int(v) for v in noise.values()]},
-                            schema={"reason": pl.String, "n": pl.Int64}).sort("reason")
-    return ObservedResult(legs=legs, stops=seg.stops, gaps=seg.gaps, noise=noise_df, skipped=skipped,
-                          n_positions=seg.n_positions, positions_paths=seg_paths)
+    noise_df = pl.DataFrame(
+        {"reason": list(noise), "n": [int(v) for v in noise.values()]},
+        schema={"reason": pl.String, "n": pl.Int64},
+    ).sort("reason")
+    return ObservedResult(
+        legs=legs,
+        stops=seg.stops,
+        gaps=seg.gaps,
+        noise=noise_df,
+        skipped=skipped,
+        n_positions=seg.n_positions,
+        positions_paths=seg_paths,
+    )

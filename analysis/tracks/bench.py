@@ -67,8 +67,14 @@ def _measure_scan(path: str, mem: str) -> dict:
     c, t, la = _cpu(), time.perf_counter(), os.getloadavg()[0]
     n = con.sql(q).fetchall()[0][0]
     el = time.perf_counter() - t
-    return {"rows": n, "seconds": el, "rows_per_s": n / el, "cpu_seconds": _cpu() - c, "loadavg_1m": la,
-            "peak_rss_mb": _rss_mb()}
+    return {
+        "rows": n,
+        "seconds": el,
+        "rows_per_s": n / el,
+        "cpu_seconds": _cpu() - c,
+        "loadavg_1m": la,
+        "peak_rss_mb": _rss_mb(),
+    }
 
 
 def _measure_segment(path: str) -> dict:
@@ -78,9 +84,17 @@ def _measure_segment(path: str) -> dict:
     c, t, la = _cpu(), time.perf_counter(), os.getloadavg()[0]
     s = segment_parquet(path, threads=2)
     el = time.perf_counter() - t
-    return {"rows": s.n_positions, "seconds": el, "rows_per_s": s.n_positions / el, "cpu_seconds": _cpu() - c,
-            "loadavg_1m": la, "legs": s.legs.height,
-            "gaps": s.gaps.height, "stops": s.stops.height, "peak_rss_mb": _rss_mb()}
+    return {
+        "rows": s.n_positions,
+        "seconds": el,
+        "rows_per_s": s.n_positions / el,
+        "cpu_seconds": _cpu() - c,
+        "loadavg_1m": la,
+        "legs": s.legs.height,
+        "gaps": s.gaps.height,
+        "stops": s.stops.height,
+        "peak_rss_mb": _rss_mb(),
+    }
 
 
 def _measure_ingest(tree: str, cache: str) -> dict:
@@ -90,9 +104,15 @@ def _measure_ingest(tree: str, cache: str) -> dict:
     c, t, la = _cpu(children=True), time.perf_counter(), os.getloadavg()[0]
     part = Store(cache).ingest(tree, "readsb", processes=2, progress=True)
     el = time.perf_counter() - t
-    return {"rows": part.n_rows, "seconds": el, "rows_per_s": part.n_rows / el,
-            "cpu_seconds": _cpu(children=True) - c, "loadavg_1m": la, "peak_rss_mb": _rss_mb(),
-            "peak_rss_workers_mb": _rss_mb(resource.RUSAGE_CHILDREN)}
+    return {
+        "rows": part.n_rows,
+        "seconds": el,
+        "rows_per_s": part.n_rows / el,
+        "cpu_seconds": _cpu(children=True) - c,
+        "loadavg_1m": la,
+        "peak_rss_mb": _rss_mb(),
+        "peak_rss_workers_mb": _rss_mb(resource.RUSAGE_CHILDREN),
+    }
 
 
 def _gen_parquet(path: Path, n: int, seed: int) -> dict:
@@ -123,8 +143,13 @@ def _gen_tree(root: Path, n_pos: int, seed: int) -> dict:
     per_ac = 4 * 1500  # about 1,500 positions per leg, 4 legs
     g = generate(max(n_pos // per_ac, 1), 4, seed=seed, noise_rate=0.001)
     files = write_readsb_tree(g.positions, root)
-    m = {"target": n_pos, "seed": seed, "positions_in_files": g.positions.num_rows, "files": len(files),
-         "seconds": time.perf_counter() - t}
+    m = {
+        "target": n_pos,
+        "seed": seed,
+        "positions_in_files": g.positions.num_rows,
+        "files": len(files),
+        "seconds": time.perf_counter() - t,
+    }
     meta.write_text(json.dumps(m))
     return m
 
@@ -170,35 +195,59 @@ def main(argv=None) -> dict:
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a._measure:
-        res = {"scan": lambda: _measure_scan(a.path, a.mem), "segment": lambda: _measure_segment(a.path),
-               "ingest": lambda: _measure_ingest(a.path, a.cache),
-               "gen_parquet": lambda: _gen_parquet(Path(a.path), a.n, a.seed),
-               "gen_tree": lambda: _gen_tree(Path(a.path), a.n, a.seed)}[a._measure]()
+        res = {
+            "scan": lambda: _measure_scan(a.path, a.mem),
+            "segment": lambda: _measure_segment(a.path),
+            "ingest": lambda: _measure_ingest(a.path, a.cache),
+            "gen_parquet": lambda: _gen_parquet(Path(a.path), a.n, a.seed),
+            "gen_tree": lambda: _gen_tree(Path(a.path), a.n, a.seed),
+        }[a._measure]()
         print(json.dumps(res))
         return res
     work = Path(a.out).parent / "work"
     work.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
-    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-              "runs": []}
+    report = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "runs": [],
+    }
     for n in [int(x) for x in a.sizes.split(",") if x]:
         path = work / f"positions_{n}.parquet"
         print(f"[bench] generating {n:,} positions -> {path}", file=sys.stderr, flush=True)
         gen = _sub("gen_parquet", "--path", str(path), "--n", str(n), "--seed", str(a.seed))
         scan = _sub("scan", "--path", str(path), "--mem", a.mem)
         seg = _sub("segment", "--path", str(path))
-        run = {"positions": gen["rows"], "generate": gen, "scan": scan, "segment": seg,
-               "segment_vs_scan": seg["rows_per_s"] / scan["rows_per_s"]}
+        run = {
+            "positions": gen["rows"],
+            "generate": gen,
+            "scan": scan,
+            "segment": seg,
+            "segment_vs_scan": seg["rows_per_s"] / scan["rows_per_s"],
+        }
         report["runs"].append(run)
-        print(f"[bench] {n:,}: scan {_fmt(scan['rows_per_s'])}, segment {_fmt(seg['rows_per_s'])}, "
-              f"peak {seg['peak_tree_rss_mb']:,.0f} MB", file=sys.stderr, flush=True)
+        print(
+            f"[bench] {n:,}: scan {_fmt(scan['rows_per_s'])}, segment {_fmt(seg['rows_per_s'])}, "
+            f"peak {seg['peak_tree_rss_mb']:,.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
     tree = work / f"readsb_{a.ingest_positions}"
-    print(f"[bench] generating a readsb trace tree of ~{a.ingest_positions:,} positions", file=sys.stderr, flush=True)
+    print(
+        f"[bench] generating a readsb trace tree of ~{a.ingest_positions:,} positions",
+        file=sys.stderr,
+        flush=True,
+    )
     tmeta = _sub("gen_tree", "--path", str(tree), "--n", str(a.ingest_positions), "--seed", str(a.seed))
     ing = _sub("ingest", "--path", str(tree / "traces"), "--cache", str(work / "ingest_cache"))
     ing["tree"] = tmeta
-    ing["note"] = (f"measured on a generated readsb tree of {tmeta['positions_in_files']:,} positions in "
-                   f"{tmeta['files']:,} gzip files, not on 100 M (writing 100 M positions as JSON is too slow)")
+    ing["note"] = (
+        f"measured on a generated readsb tree of {tmeta['positions_in_files']:,} positions in "
+        f"{tmeta['files']:,} gzip files, not on 100 M (writing 100 M positions as JSON is too slow)"
+    )
     report["ingest"] = ing
     report["total_seconds"] = time.perf_counter() - t_all
     tgt = {}
@@ -206,20 +255,33 @@ def main(argv=None) -> dict:
     if big:
         tgt["segment >= 10 M/s"] = all(r["segment"]["rows_per_s"] >= 10e6 for r in report["runs"])
         tgt["segment >= 0.4x scan"] = all(r["segment_vs_scan"] >= 0.4 for r in report["runs"])
-        tgt[f"{big['positions'] / 1e6:.0f} M segmented within 4 GiB"] = big["segment"]["peak_tree_rss_mb"] <= 4096
+        tgt[f"{big['positions'] / 1e6:.0f} M segmented within 4 GiB"] = (
+            big["segment"]["peak_tree_rss_mb"] <= 4096
+        )
     tgt["readsb ingest >= 1 M/s"] = ing["rows_per_s"] >= 1e6
     report["targets"] = tgt
-    lines = ["", "analysis.tracks benchmark (2 threads / 2 worker processes)", "",
-             f"{'positions':>12} | {'scan (DuckDB)':>14} | {'segment':>14} | {'seg/scan':>8} | {'seg peak RSS':>12} "
-             f"| {'legs':>8} | {'gaps':>7}",
-             "-" * 96]
+    lines = [
+        "",
+        "analysis.tracks benchmark (2 threads / 2 worker processes)",
+        "",
+        f"{'positions':>12} | {'scan (DuckDB)':>14} | {'segment':>14} | {'seg/scan':>8} | {'seg peak RSS':>12} "
+        f"| {'legs':>8} | {'gaps':>7}",
+        "-" * 96,
+    ]
     for r in report["runs"]:
-        lines.append(f"{r['positions']:>12,} | {_fmt(r['scan']['rows_per_s']):>14} | "
-                     f"{_fmt(r['segment']['rows_per_s']):>14} | {r['segment_vs_scan']:>7.2f}x | "
-                     f"{r['segment']['peak_tree_rss_mb']:>9,.0f} MB | {r['segment']['legs']:>8,} | {r['segment']['gaps']:>7,}")
-    lines += ["", f"readsb ingest: {ing['rows']:,} positions in {ing['seconds']:.1f} s = {_fmt(ing['rows_per_s'])} "
-              f"(peak RSS main + workers {ing['peak_tree_rss_mb']:,.0f} MB)",
-              f"  {ing['note']}", "", "targets:"]
+        lines.append(
+            f"{r['positions']:>12,} | {_fmt(r['scan']['rows_per_s']):>14} | "
+            f"{_fmt(r['segment']['rows_per_s']):>14} | {r['segment_vs_scan']:>7.2f}x | "
+            f"{r['segment']['peak_tree_rss_mb']:>9,.0f} MB | {r['segment']['legs']:>8,} | {r['segment']['gaps']:>7,}"
+        )
+    lines += [
+        "",
+        f"readsb ingest: {ing['rows']:,} positions in {ing['seconds']:.1f} s = {_fmt(ing['rows_per_s'])} "
+        f"(peak RSS main + workers {ing['peak_tree_rss_mb']:,.0f} MB)",
+        f"  {ing['note']}",
+        "",
+        "targets:",
+    ]
     lines += [f"  [{'met' if v else 'NOT met'}] {k}" for k, v in tgt.items()]
     lines.append(f"\ntotal bench time {report['total_seconds']:.0f} s; JSON: {a.out}")
     print("\n".join(lines))

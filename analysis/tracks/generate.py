@@ -124,9 +124,28 @@ def _plan(rng, n_ac, n_legs, icao_int, *, t_start, p_start_air, p_end_air, gap_p
     start_air = (j == 0) & (rng.random(L) < p_start_air)
     end_air = (j == n_legs - 1) & (rng.random(L) < p_end_air)
     csn = rng.integers(1000, 9999, L)
-    return dict(ac=ac, j=j, icao_int=icao_int[ac], dep=dep, arr=arr, dist=dist, v_kt=v_kt, cruise=cruise, t0=t0,
-                t1=t1, dur=dur, dense=dense, coarse=coarse, has_gap=has_gap, start_air=start_air, end_air=end_air,
-                callsign=np.array([f"RFF{c}" for c in csn], dtype=object), alat=alat, alon=alon, codes=codes)
+    return dict(
+        ac=ac,
+        j=j,
+        icao_int=icao_int[ac],
+        dep=dep,
+        arr=arr,
+        dist=dist,
+        v_kt=v_kt,
+        cruise=cruise,
+        t0=t0,
+        t1=t1,
+        dur=dur,
+        dense=dense,
+        coarse=coarse,
+        has_gap=has_gap,
+        start_air=start_air,
+        end_air=end_air,
+        callsign=np.array([f"RFF{c}" for c in csn], dtype=object),
+        alat=alat,
+        alon=alon,
+        codes=codes,
+    )
 
 
 def _expand(P, rng):
@@ -198,8 +217,15 @@ def _expand(P, rng):
     # track: bearing to the destination
     la1, lo1 = np.radians(lat), np.radians(lon)
     la2, lo2 = np.radians(alat[P["arr"]][leg]), np.radians(alon[P["arr"]][leg])
-    trk = np.degrees(np.arctan2(np.sin(lo2 - lo1) * np.cos(la2),
-                                np.cos(la1) * np.sin(la2) - np.sin(la1) * np.cos(la2) * np.cos(lo2 - lo1))) % 360
+    trk = (
+        np.degrees(
+            np.arctan2(
+                np.sin(lo2 - lo1) * np.cos(la2),
+                np.cos(la1) * np.sin(la2) - np.sin(la1) * np.cos(la2) * np.cos(lo2 - lo1),
+            )
+        )
+        % 360
+    )
     trk = np.round(trk, 1)
     alt[gnd] = np.nan
     vr[gnd] = 0.0
@@ -218,14 +244,28 @@ def _rows_table(P, R, icao_hex, regs) -> pa.Table:
     ac = P["ac"][leg]
     icao = pa.DictionaryArray.from_arrays(pa.array(ac.astype(np.int32)), pa.array(icao_hex)).cast(pa.string())
     reg = pa.DictionaryArray.from_arrays(pa.array(ac.astype(np.int32)), pa.array(regs)).cast(pa.string())
-    cs = pa.DictionaryArray.from_arrays(pa.array(leg.astype(np.int32)), pa.array(P["callsign"])).cast(pa.string())
+    cs = pa.DictionaryArray.from_arrays(pa.array(leg.astype(np.int32)), pa.array(P["callsign"])).cast(
+        pa.string()
+    )
     t = pa.array(R["t"].astype(np.int64) * 1_000_000, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
     alt = R["alt"].astype(np.float32)
-    cols = [icao, reg, cs, t, pa.array(R["lat"]), pa.array(R["lon"]), pa.array(alt, mask=np.isnan(alt)),
-            pa.array(~R["air"]), pa.array(R["gs"].astype(np.float32)), pa.array(R["trk"].astype(np.float32)),
-            pa.array(R["vr"].astype(np.float32)),
-            pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array(["generated"])).cast(pa.string()),
-            pa.nulls(n, pa.uint8())]
+    cols = [
+        icao,
+        reg,
+        cs,
+        t,
+        pa.array(R["lat"]),
+        pa.array(R["lon"]),
+        pa.array(alt, mask=np.isnan(alt)),
+        pa.array(~R["air"]),
+        pa.array(R["gs"].astype(np.float32)),
+        pa.array(R["trk"].astype(np.float32)),
+        pa.array(R["vr"].astype(np.float32)),
+        pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array(["generated"])).cast(
+            pa.string()
+        ),
+        pa.nulls(n, pa.uint8()),
+    ]
     return pa.Table.from_arrays(cols, schema=POSITIONS_SCHEMA)
 
 
@@ -238,40 +278,59 @@ def _truth(P, R, icao_hex, regs):
     last = np.r_[la[1:] != la[:-1], True]
     legs_present = la[first]
     ac = P["ac"][legs_present]
-    legs = pl.DataFrame({
-        "icao24": icao_hex[ac].tolist(),
-        "registration": regs[ac].tolist(),
-        "callsign": P["callsign"][legs_present].tolist(),
-        "leg_no": (P["j"][legs_present] + 1).astype(np.int64),
-        "dep_icao": [None if s else codes[d] for s, d in zip(P["start_air"][legs_present], P["dep"][legs_present], strict=True)],
-        "arr_icao": [None if e else codes[a] for e, a in zip(P["end_air"][legs_present], P["arr"][legs_present], strict=True)],
-        "is_takeoff_observed": ~P["start_air"][legs_present],
-        "is_landing_observed": ~P["end_air"][legs_present],
-        "first_air_s": t[ai[first]],
-        "last_air_s": t[ai[last]],
-        "n_air": np.diff(np.r_[np.flatnonzero(first), len(ai)]),
-        "gc_km": P["dist"][legs_present],
-    }).with_columns(
-        pl.from_epoch("first_air_s").dt.replace_time_zone("UTC").alias("first_air_utc"),
-        pl.from_epoch("last_air_s").dt.replace_time_zone("UTC").alias("last_air_utc"),
-    ).drop("first_air_s", "last_air_s")
+    legs = (
+        pl.DataFrame(
+            {
+                "icao24": icao_hex[ac].tolist(),
+                "registration": regs[ac].tolist(),
+                "callsign": P["callsign"][legs_present].tolist(),
+                "leg_no": (P["j"][legs_present] + 1).astype(np.int64),
+                "dep_icao": [
+                    None if s else codes[d]
+                    for s, d in zip(P["start_air"][legs_present], P["dep"][legs_present], strict=True)
+                ],
+                "arr_icao": [
+                    None if e else codes[a]
+                    for e, a in zip(P["end_air"][legs_present], P["arr"][legs_present], strict=True)
+                ],
+                "is_takeoff_observed": ~P["start_air"][legs_present],
+                "is_landing_observed": ~P["end_air"][legs_present],
+                "first_air_s": t[ai[first]],
+                "last_air_s": t[ai[last]],
+                "n_air": np.diff(np.r_[np.flatnonzero(first), len(ai)]),
+                "gc_km": P["dist"][legs_present],
+            }
+        )
+        .with_columns(
+            pl.from_epoch("first_air_s").dt.replace_time_zone("UTC").alias("first_air_utc"),
+            pl.from_epoch("last_air_s").dt.replace_time_zone("UTC").alias("last_air_utc"),
+        )
+        .drop("first_air_s", "last_air_s")
+    )
     # gaps: consecutive airborne fixes of one leg more than 10 min apart (only planted ones exist)
     dt = np.diff(t[ai])
     same = la[1:] == la[:-1]
     gi = np.flatnonzero(same & (dt > 600))
-    gaps = pl.DataFrame({
-        "icao24": icao_hex[P["ac"][la[gi]]].tolist(),
-        "leg_no": (P["j"][la[gi]] + 1).astype(np.int64),
-        "start_s": t[ai[gi]],
-        "end_s": t[ai[gi + 1]],
-        "start_lat": R["lat"][ai[gi]],
-        "start_lon": R["lon"][ai[gi]],
-        "end_lat": R["lat"][ai[gi + 1]],
-        "end_lon": R["lon"][ai[gi + 1]],
-    }, schema_overrides={"start_s": pl.Int64, "end_s": pl.Int64}).with_columns(
-        pl.from_epoch("start_s").dt.replace_time_zone("UTC").alias("start_utc"),
-        pl.from_epoch("end_s").dt.replace_time_zone("UTC").alias("end_utc"),
-    ).drop("start_s", "end_s")
+    gaps = (
+        pl.DataFrame(
+            {
+                "icao24": icao_hex[P["ac"][la[gi]]].tolist(),
+                "leg_no": (P["j"][la[gi]] + 1).astype(np.int64),
+                "start_s": t[ai[gi]],
+                "end_s": t[ai[gi + 1]],
+                "start_lat": R["lat"][ai[gi]],
+                "start_lon": R["lon"][ai[gi]],
+                "end_lat": R["lat"][ai[gi + 1]],
+                "end_lon": R["lon"][ai[gi + 1]],
+            },
+            schema_overrides={"start_s": pl.Int64, "end_s": pl.Int64},
+        )
+        .with_columns(
+            pl.from_epoch("start_s").dt.replace_time_zone("UTC").alias("start_utc"),
+            pl.from_epoch("end_s").dt.replace_time_zone("UTC").alias("end_utc"),
+        )
+        .drop("start_s", "end_s")
+    )
     return legs, gaps
 
 
@@ -283,8 +342,16 @@ def _plant_noise(tbl: pa.Table, R, rng, rate: float):
         return tbl, {}
     ok = np.zeros(n, bool)
     i = np.arange(1, n - 1)
-    ok[1:-1] = (air[i] & air[i - 1] & air[i + 1] & (leg[i - 1] == leg[i]) & (leg[i + 1] == leg[i])
-                & (t[i] - t[i - 1] <= 120) & (t[i + 1] - t[i] <= 120) & (i % 37 == 5))
+    ok[1:-1] = (
+        air[i]
+        & air[i - 1]
+        & air[i + 1]
+        & (leg[i - 1] == leg[i])
+        & (leg[i + 1] == leg[i])
+        & (t[i] - t[i - 1] <= 120)
+        & (t[i + 1] - t[i] <= 120)
+        & (i % 37 == 5)
+    )
     cand = np.flatnonzero(ok)
     p = min(1.0, rate * 37)
     chosen = cand[rng.random(len(cand)) < p]
@@ -305,21 +372,45 @@ def _plant_noise(tbl: pa.Table, R, rng, rate: float):
     lat[sp] = np.where(lat[sp] > 80, lat[sp] - 3.0, lat[sp] + 3.0)
     out = out.set_column(3, "time_utc", pa.array(tt).cast(pa.timestamp("us", tz="UTC")))
     out = out.set_column(4, "lat", pa.array(lat))
-    counts = {"speed_spike": int((ityp == 0).sum()), "duplicate": int((ityp == 1).sum()),
-              "time_backwards": int((ityp == 2).sum()), "stale_repeat": int((ityp == 3).sum())}
+    counts = {
+        "speed_spike": int((ityp == 0).sum()),
+        "duplicate": int((ityp == 1).sum()),
+        "time_backwards": int((ityp == 2).sum()),
+        "stale_repeat": int((ityp == 3).sum()),
+    }
     return out, counts
 
 
-def generate(n_aircraft: int = 50, legs_per_aircraft: int = 4, seed: int = 0, *, noise_rate: float = 0.002,
-             gap_prob: float = 0.5, p_start_airborne: float = 0.1, p_end_airborne: float = 0.1,
-             dense_s=(1, 10), coarse_s=(30, 60), t_start: int = EPOCH_2024) -> Generated:
+def generate(
+    n_aircraft: int = 50,
+    legs_per_aircraft: int = 4,
+    seed: int = 0,
+    *,
+    noise_rate: float = 0.002,
+    gap_prob: float = 0.5,
+    p_start_airborne: float = 0.1,
+    p_end_airborne: float = 0.1,
+    dense_s=(1, 10),
+    coarse_s=(30, 60),
+    t_start: int = EPOCH_2024,
+) -> Generated:
     """Generate traffic with truth. ``noise_rate`` ~ fraction of airborne fixes given planted noise."""
     rng = np.random.default_rng(seed)
     icao_int = np.sort(rng.choice(np.arange(0x100000, 0xF00000), n_aircraft, replace=False))
     icao_hex = _icao_str(icao_int)
     regs = np.array([f"RA-{v:05d}" for v in rng.integers(0, 99999, n_aircraft)], dtype=object)
-    P = _plan(rng, n_aircraft, legs_per_aircraft, icao_int, t_start=t_start, p_start_air=p_start_airborne,
-              p_end_air=p_end_airborne, gap_prob=gap_prob, dense_s=dense_s, coarse_s=coarse_s)
+    P = _plan(
+        rng,
+        n_aircraft,
+        legs_per_aircraft,
+        icao_int,
+        t_start=t_start,
+        p_start_air=p_start_airborne,
+        p_end_air=p_end_airborne,
+        gap_prob=gap_prob,
+        dense_s=dense_s,
+        coarse_s=coarse_s,
+    )
     R = _expand(P, rng)
     clean = _rows_table(P, R, icao_hex, regs)
     legs, gaps = _truth(P, R, icao_hex, regs)
@@ -327,8 +418,14 @@ def generate(n_aircraft: int = 50, legs_per_aircraft: int = 4, seed: int = 0, *,
     return Generated(positions=noisy, clean=clean, legs=legs, gaps=gaps, noise=counts)
 
 
-def generate_positions_parquet(path, n_positions: int, seed: int = 0, legs_per_aircraft: int = 5,
-                               chunk_aircraft: int = 1500, rg_rows: int = 1_000_000) -> dict:
+def generate_positions_parquet(
+    path,
+    n_positions: int,
+    seed: int = 0,
+    legs_per_aircraft: int = 5,
+    chunk_aircraft: int = 1500,
+    rg_rows: int = 1_000_000,
+) -> dict:
     """Write about ``n_positions`` clean positions, sorted, in the store layout (chunked, vectorised).
 
     Returns stats: rows, aircraft, legs (true airborne legs), gaps, seconds.
@@ -346,14 +443,27 @@ def generate_positions_parquet(path, n_positions: int, seed: int = 0, legs_per_a
         icao_int = (0x100000 + (n_ac + np.arange(chunk_aircraft)) * 7).astype(np.int64)
         icao_hex = _icao_str(icao_int)
         regs = np.array([f"RA-{v:05d}" for v in rng.integers(0, 99999, chunk_aircraft)], dtype=object)
-        P = _plan(rng, chunk_aircraft, legs_per_aircraft, icao_int, t_start=EPOCH_2024, p_start_air=0.1,
-                  p_end_air=0.1, gap_prob=0.5, dense_s=(1, 10), coarse_s=(30, 60))
+        P = _plan(
+            rng,
+            chunk_aircraft,
+            legs_per_aircraft,
+            icao_int,
+            t_start=EPOCH_2024,
+            p_start_air=0.1,
+            p_end_air=0.1,
+            gap_prob=0.5,
+            dense_s=(1, 10),
+            coarse_s=(30, 60),
+        )
         R = _expand(P, rng)
         if rows + R["n"] > n_positions:  # trim at an aircraft boundary
             ac_rows = np.bincount(P["ac"][R["leg"]], minlength=chunk_aircraft)
             k = int(np.searchsorted(np.cumsum(ac_rows), n_positions - rows)) + 1
             keep = P["ac"][R["leg"]] < k
-            R = {key: (v[keep] if isinstance(v, np.ndarray) and len(v) == R["n"] else v) for key, v in R.items()}
+            R = {
+                key: (v[keep] if isinstance(v, np.ndarray) and len(v) == R["n"] else v)
+                for key, v in R.items()
+            }
             R["n"] = int(keep.sum())
         tbl = _rows_table(P, R, icao_hex, regs)
         ints = pa.array(icao_int[P["ac"][R["leg"]]].astype(np.uint32))
@@ -365,7 +475,13 @@ def generate_positions_parquet(path, n_positions: int, seed: int = 0, legs_per_a
         n_ac += len(np.unique(P["ac"][R["leg"]]))
         c += 1
     w.close()
-    return {"rows": rows, "aircraft": n_ac, "legs": n_legs, "gaps": n_gaps, "seconds": time.perf_counter() - t_begin}
+    return {
+        "rows": rows,
+        "aircraft": n_ac,
+        "legs": n_legs,
+        "gaps": n_gaps,
+        "seconds": time.perf_counter() - t_begin,
+    }
 
 
 # --------------------------------------------------------------------------------------- writers
@@ -381,8 +497,10 @@ def _groups(tbl: pa.Table):
 
 
 def _cols(t: pa.Table):
-    d = {c: t.column(c).to_numpy(zero_copy_only=False) for c in ("lat", "lon", "alt_ft", "gs_kt", "track_deg",
-                                                                   "vrate_fpm", "on_ground")}
+    d = {
+        c: t.column(c).to_numpy(zero_copy_only=False)
+        for c in ("lat", "lon", "alt_ft", "gs_kt", "track_deg", "vrate_fpm", "on_ground")
+    }
     d["t"] = t.column("time_utc").cast(pa.int64()).to_numpy() / 1e6
     d["callsign"] = t.column("callsign").to_pylist()
     d["registration"] = t.column("registration").to_pylist()
@@ -401,7 +519,10 @@ def write_readsb_tree(positions: pa.Table, root, gz: bool = True, extended: bool
         d = _cols(t)
         ts0 = float(np.floor(d["t"][0]))
         off = np.round(d["t"] - ts0, 2).tolist()
-        alt = ["ground" if g else (None if np.isnan(a) else int(round(a))) for g, a in zip(d["on_ground"], d["alt_ft"], strict=True)]
+        alt = [
+            "ground" if g else (None if np.isnan(a) else int(round(a)))
+            for g, a in zip(d["on_ground"], d["alt_ft"], strict=True)
+        ]
         cs = d["callsign"]
         dtp = np.r_[0, np.diff(d["t"])]
         flags = np.where(dtp > 20, 1, 0)
@@ -418,13 +539,28 @@ def write_readsb_tree(positions: pa.Table, root, gz: bool = True, extended: bool
         vr = [None if np.isnan(x) else int(round(x)) for x in d["vrate_fpm"]]
         fl = flags.tolist()
         if extended:
-            trace = [[o, la, lo, a, g, tr, f, v, dt, "adsb_icao", None if a == "ground" else a, v, None, None]
-                     for o, la, lo, a, g, tr, f, v, dt in zip(off, lat, lon, alt, gs, trk, fl, vr, det, strict=True)]
+            trace = [
+                [o, la, lo, a, g, tr, f, v, dt, "adsb_icao", None if a == "ground" else a, v, None, None]
+                for o, la, lo, a, g, tr, f, v, dt in zip(
+                    off, lat, lon, alt, gs, trk, fl, vr, det, strict=True
+                )
+            ]
         else:
-            trace = [[o, la, lo, a, g, tr, f, v, dt]
-                     for o, la, lo, a, g, tr, f, v, dt in zip(off, lat, lon, alt, gs, trk, fl, vr, det, strict=True)]
-        obj = {"icao": hexa, "r": d["registration"][0], "t": "IL96", "dbFlags": 1, "desc": "ILYUSHIN IL-96",
-               "timestamp": ts0, "trace": trace}
+            trace = [
+                [o, la, lo, a, g, tr, f, v, dt]
+                for o, la, lo, a, g, tr, f, v, dt in zip(
+                    off, lat, lon, alt, gs, trk, fl, vr, det, strict=True
+                )
+            ]
+        obj = {
+            "icao": hexa,
+            "r": d["registration"][0],
+            "t": "IL96",
+            "dbFlags": 1,
+            "desc": "ILYUSHIN IL-96",
+            "timestamp": ts0,
+            "trace": trace,
+        }
         p = root / "traces" / hexa[-2:] / f"trace_full_{hexa}.json"
         p.parent.mkdir(parents=True, exist_ok=True)
         data = json.dumps(obj, separators=(",", ":")).encode()
@@ -444,30 +580,34 @@ def write_opensky(positions: pa.Table, path, stale_rows: int = 0, seed: int = 0)
     hexes = positions.column("icao24").to_pylist()
     n = len(hexes)
     alt_m = np.round(d["alt_ft"] / FT_PER_M, 2)
-    df = pl.DataFrame({
-        "time": d["t"].astype(np.int64),
-        "icao24": hexes,
-        "lat": d["lat"],
-        "lon": d["lon"],
-        "velocity": np.round(d["gs_kt"] / KT_PER_MS, 3),
-        "heading": d["track_deg"].astype(np.float64),
-        "vertrate": np.round(d["vrate_fpm"] / FPM_PER_MS, 3),
-        "callsign": [(c or "").ljust(8) for c in d["callsign"]],
-        "onground": d["on_ground"],
-        "alert": np.zeros(n, bool),
-        "spi": np.zeros(n, bool),
-        "squawk": ["1200"] * n,
-        "baroaltitude": alt_m,
-        "geoaltitude": alt_m,
-        "lastposupdate": d["t"],
-        "lastcontact": d["t"],
-    }).with_columns(pl.col("baroaltitude").fill_nan(None), pl.col("geoaltitude").fill_nan(None))
+    df = pl.DataFrame(
+        {
+            "time": d["t"].astype(np.int64),
+            "icao24": hexes,
+            "lat": d["lat"],
+            "lon": d["lon"],
+            "velocity": np.round(d["gs_kt"] / KT_PER_MS, 3),
+            "heading": d["track_deg"].astype(np.float64),
+            "vertrate": np.round(d["vrate_fpm"] / FPM_PER_MS, 3),
+            "callsign": [(c or "").ljust(8) for c in d["callsign"]],
+            "onground": d["on_ground"],
+            "alert": np.zeros(n, bool),
+            "spi": np.zeros(n, bool),
+            "squawk": ["1200"] * n,
+            "baroaltitude": alt_m,
+            "geoaltitude": alt_m,
+            "lastposupdate": d["t"],
+            "lastcontact": d["t"],
+        }
+    ).with_columns(pl.col("baroaltitude").fill_nan(None), pl.col("geoaltitude").fill_nan(None))
     if stale_rows:
         rng = np.random.default_rng(seed)
         pick = df.filter(~pl.col("onground")).sample(stale_rows, seed=int(rng.integers(1 << 30)))
         stale = pick.with_columns((pl.col("time") + 100).alias("time"), pl.col("lastcontact"))
         df = pl.concat([df, stale])
-    df = df.with_columns((pl.col("time") // 3600 * 3600).alias("hour")).sort("time", "icao24", maintain_order=True)
+    df = df.with_columns((pl.col("time") // 3600 * 3600).alias("hour")).sort(
+        "time", "icao24", maintain_order=True
+    )
     if path.suffix == ".parquet":
         df.write_parquet(path)
     else:
@@ -485,8 +625,10 @@ def write_fr24_csv(positions: pa.Table, path) -> Path:
         ts = int(d["t"][i])
         utc = _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         alt = 0 if d["on_ground"][i] else int(round(d["alt_ft"][i]))
-        lines.append(f'{ts},{utc},{d["callsign"][i] or ""},"{d["lat"][i]:.6f},{d["lon"][i]:.6f}",{alt},'
-                     f'{int(round(d["gs_kt"][i]))},{int(round(d["track_deg"][i]))}')
+        lines.append(
+            f'{ts},{utc},{d["callsign"][i] or ""},"{d["lat"][i]:.6f},{d["lon"][i]:.6f}",{alt},'
+            f"{int(round(d['gs_kt'][i]))},{int(round(d['track_deg'][i]))}"
+        )
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 
@@ -501,16 +643,20 @@ def write_fr24_kml(positions: pa.Table, path) -> Path:
     for i in range(len(d["t"])):
         when = _dt.datetime.fromtimestamp(int(d["t"][i]), _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         alt_m = 0 if d["on_ground"][i] else int(round(d["alt_ft"][i] / FT_PER_M))
-        c = f'{d["lon"][i]:.6f},{d["lat"][i]:.6f},{alt_m}'
+        c = f"{d['lon'][i]:.6f},{d['lat'][i]:.6f},{alt_m}"
         coords.append(c)
-        pts.append(f'<Placemark><name>{d["callsign"][i] or ""}</name><TimeStamp><when>{when}</when></TimeStamp>'
-                   f'<ExtendedData><Data name="speed"><value>{int(round(d["gs_kt"][i]))}</value></Data>'
-                   f'<Data name="heading"><value>{int(round(d["track_deg"][i]))}</value></Data></ExtendedData>'
-                   f'<Point><altitudeMode>absolute</altitudeMode><coordinates>{c}</coordinates></Point></Placemark>')
-    doc = ('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>\n'
-           + "\n".join(pts)
-           + f'\n<Placemark><name>Trail</name><LineString><coordinates>{" ".join(coords)}</coordinates></LineString>'
-           '</Placemark>\n</Document></kml>\n')
+        pts.append(
+            f"<Placemark><name>{d['callsign'][i] or ''}</name><TimeStamp><when>{when}</when></TimeStamp>"
+            f'<ExtendedData><Data name="speed"><value>{int(round(d["gs_kt"][i]))}</value></Data>'
+            f'<Data name="heading"><value>{int(round(d["track_deg"][i]))}</value></Data></ExtendedData>'
+            f"<Point><altitudeMode>absolute</altitudeMode><coordinates>{c}</coordinates></Point></Placemark>"
+        )
+    doc = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>\n'
+        + "\n".join(pts)
+        + f"\n<Placemark><name>Trail</name><LineString><coordinates>{' '.join(coords)}</coordinates></LineString>"
+        "</Placemark>\n</Document></kml>\n"
+    )
     Path(path).write_text(doc)
     return Path(path)
 
@@ -523,18 +669,39 @@ def write_fr24_json(positions: pa.Table, path) -> Path:
     for i in range(len(d["t"])):
         ft = 0 if d["on_ground"][i] else int(round(d["alt_ft"][i]))
         kts = int(round(d["gs_kt"][i]))
-        track.append({"latitude": round(float(d["lat"][i]), 6), "longitude": round(float(d["lon"][i]), 6),
-                      "altitude": {"feet": ft, "meters": int(round(ft / FT_PER_M))},
-                      "speed": {"kts": kts, "kmh": round(kts * 1.852, 1), "mph": round(kts * 1.15078, 1)},
-                      "verticalSpeed": {"fpm": int(round(d["vrate_fpm"][i])),
-                                        "ms": round(float(d["vrate_fpm"][i]) / FPM_PER_MS, 2)},
-                      "heading": int(round(d["track_deg"][i])), "squawk": "1200", "timestamp": int(d["t"][i]),
-                      "ems": None})
-    obj = {"result": {"request": {"format": "json"}, "response": {"data": {"flight": {
-        "identification": {"id": "2f0a1b2c", "callsign": d["callsign"][0]},
-        "aircraft": {"model": {"code": "IL96", "text": "Ilyushin Il-96-300"},
-                     "identification": {"modes": hexa.upper(), "registration": d["registration"][0]}},
-        "track": track}}}}}
+        track.append(
+            {
+                "latitude": round(float(d["lat"][i]), 6),
+                "longitude": round(float(d["lon"][i]), 6),
+                "altitude": {"feet": ft, "meters": int(round(ft / FT_PER_M))},
+                "speed": {"kts": kts, "kmh": round(kts * 1.852, 1), "mph": round(kts * 1.15078, 1)},
+                "verticalSpeed": {
+                    "fpm": int(round(d["vrate_fpm"][i])),
+                    "ms": round(float(d["vrate_fpm"][i]) / FPM_PER_MS, 2),
+                },
+                "heading": int(round(d["track_deg"][i])),
+                "squawk": "1200",
+                "timestamp": int(d["t"][i]),
+                "ems": None,
+            }
+        )
+    obj = {
+        "result": {
+            "request": {"format": "json"},
+            "response": {
+                "data": {
+                    "flight": {
+                        "identification": {"id": "2f0a1b2c", "callsign": d["callsign"][0]},
+                        "aircraft": {
+                            "model": {"code": "IL96", "text": "Ilyushin Il-96-300"},
+                            "identification": {"modes": hexa.upper(), "registration": d["registration"][0]},
+                        },
+                        "track": track,
+                    }
+                }
+            },
+        }
+    }
     Path(path).write_text(json.dumps(obj))
     return Path(path)
 
@@ -551,21 +718,36 @@ def write_generic_csv(positions: pa.Table, path, tz: str | None = None) -> dict:
         times = ts.dt.convert_time_zone(tz).dt.strftime("%Y-%m-%d %H:%M:%S")
     else:
         times = ts.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    df = pl.DataFrame({
-        "hex": positions.column("icao24").to_pylist(),
-        "when": times,
-        "latitude": d["lat"],
-        "longitude": d["lon"],
-        "altitude_m": np.where(d["on_ground"], 0.0, np.round(d["alt_ft"] / FT_PER_M, 2)),
-        "speed_ms": np.round(d["gs_kt"] / KT_PER_MS, 3),
-        "heading": d["track_deg"],
-        "gnd": d["on_ground"].astype(np.int8),
-        "flight": d["callsign"],
-    })
+    df = pl.DataFrame(
+        {
+            "hex": positions.column("icao24").to_pylist(),
+            "when": times,
+            "latitude": d["lat"],
+            "longitude": d["lon"],
+            "altitude_m": np.where(d["on_ground"], 0.0, np.round(d["alt_ft"] / FT_PER_M, 2)),
+            "speed_ms": np.round(d["gs_kt"] / KT_PER_MS, 3),
+            "heading": d["track_deg"],
+            "gnd": d["on_ground"].astype(np.int8),
+            "flight": d["callsign"],
+        }
+    )
     df.write_csv(path)
-    opts = {"mapping": {"icao24": "hex", "time": "when", "lat": "latitude", "lon": "longitude", "alt": "altitude_m",
-                        "gs": "speed_ms", "track": "heading", "on_ground": "gnd", "callsign": "flight"},
-            "alt_unit": "m", "speed_unit": "m/s", "time_format": "iso"}
+    opts = {
+        "mapping": {
+            "icao24": "hex",
+            "time": "when",
+            "lat": "latitude",
+            "lon": "longitude",
+            "alt": "altitude_m",
+            "gs": "speed_ms",
+            "track": "heading",
+            "on_ground": "gnd",
+            "callsign": "flight",
+        },
+        "alt_unit": "m",
+        "speed_unit": "m/s",
+        "time_format": "iso",
+    }
     if tz:
         opts["tz"] = tz
     return opts

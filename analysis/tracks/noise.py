@@ -31,8 +31,15 @@ __all__ = ["clean_positions", "NOISE_REASONS", "MAX_SPEED_KT"]
 log = logging.getLogger(__name__)
 
 MAX_SPEED_KT = 1200.0
-NOISE_REASONS = ("latlon_out_of_range", "time_backwards", "duplicate", "stale_repeat", "speed_spike",
-                 "opensky_stale", "no_position")
+NOISE_REASONS = (
+    "latlon_out_of_range",
+    "time_backwards",
+    "duplicate",
+    "stale_repeat",
+    "speed_spike",
+    "opensky_stale",
+    "no_position",
+)
 
 
 def _step_km(lat, lon):
@@ -100,8 +107,15 @@ def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[
         sp = same_prev()
         same_alt = (alt[1:] == alt[:-1]) | (np.isnan(alt[1:]) & np.isnan(alt[:-1]))
         st = np.zeros(len(g), bool)
-        st[1:] = (sp[1:] & ~ground[1:] & ~ground[:-1] & (t[1:] > t[:-1]) & (lat[1:] == lat[:-1])
-                  & (lon[1:] == lon[:-1]) & same_alt)
+        st[1:] = (
+            sp[1:]
+            & ~ground[1:]
+            & ~ground[:-1]
+            & (t[1:] > t[:-1])
+            & (lat[1:] == lat[:-1])
+            & (lon[1:] == lon[:-1])
+            & same_alt
+        )
         drop(st, "stale_repeat")
 
     for _ in range(3):

@@ -119,7 +119,9 @@ def _read_bytes(path: Path, label: str) -> bytes:
         try:
             out = d.decompress(data) + d.flush()
         except zlib.error as e:
-            raise TrackInputError(f"{label}: file: expected valid gzip data, got a corrupt stream ({e})") from e
+            raise TrackInputError(
+                f"{label}: file: expected valid gzip data, got a corrupt stream ({e})"
+            ) from e
         if not d.eof:
             raise TrackInputError(f"{label}: file: expected a complete gzip stream, got a truncated one")
         data = out
@@ -171,7 +173,9 @@ def _to_float(values, label, fieldname, *, lo=-math.inf, hi=math.inf, allow_null
                             raise ValueError
                         continue
                     except (TypeError, ValueError):
-                        raise _err(label, i + rec_base, fieldname, f"a number in [{lo:g}, {hi:g}]", v) from None
+                        raise _err(
+                            label, i + rec_base, fieldname, f"a number in [{lo:g}, {hi:g}]", v
+                        ) from None
             arr = np.array([None if v == "" else v for v in raw], dtype=np.float64)
     if not allow_null and np.isnan(arr).any():
         i = int(np.flatnonzero(np.isnan(arr))[0])
@@ -183,8 +187,23 @@ def _to_float(values, label, fieldname, *, lo=-math.inf, hi=math.inf, allow_null
     return arr
 
 
-def _make_table(n, *, icao24, registration, callsign, t_us, lat, lon, alt_ft, on_ground, gs_kt, track_deg,
-                vrate_fpm, source_format, readsb_flags=None) -> pa.Table:
+def _make_table(
+    n,
+    *,
+    icao24,
+    registration,
+    callsign,
+    t_us,
+    lat,
+    lon,
+    alt_ft,
+    on_ground,
+    gs_kt,
+    track_deg,
+    vrate_fpm,
+    source_format,
+    readsb_flags=None,
+) -> pa.Table:
     def col(v, typ):
         if v is None:
             return pa.nulls(n, typ)
@@ -248,7 +267,9 @@ def _readsb_header(obj, label: str, watch_hex=None):
     return hexa, ts, reg
 
 
-def _readsb_finish(label, hexa, reg, ts, n, off, lat, lon, ground, alt, gs, trk, flags, vr, det_idx, det_calls):
+def _readsb_finish(
+    label, hexa, reg, ts, n, off, lat, lon, ground, alt, gs, trk, flags, vr, det_idx, det_calls
+):
     off = _to_float(off, label, "offset", lo=-86400, hi=10 * 86400, allow_null=False)
     lat = _to_float(lat, label, "lat", allow_null=False)
     lon = _to_float(lon, label, "lon", allow_null=False)
@@ -261,12 +282,27 @@ def _readsb_finish(label, hexa, reg, ts, n, off, lat, lon, ground, alt, gs, trk,
     if det_idx:  # callsign persists until the next details object
         pos = np.searchsorted(np.array(det_idx), np.arange(n), side="right") - 1
         pos = np.where(pos < 0, len(det_calls), pos).astype(np.int32)
-        callsign = pa.DictionaryArray.from_arrays(pa.array(pos), pa.array(det_calls + [None])).cast(pa.string())
+        callsign = pa.DictionaryArray.from_arrays(pa.array(pos), pa.array(det_calls + [None])).cast(
+            pa.string()
+        )
     t_us = np.round(ts * 1e6) + np.round(off * 1e6)
     _check_time(t_us / 1e6, label, "offset")
-    tbl = _make_table(n, icao24=hexa, registration=reg, callsign=callsign, t_us=t_us.astype(np.int64), lat=lat,
-                      lon=lon, alt_ft=alt, on_ground=ground, gs_kt=gs, track_deg=trk, vrate_fpm=vr,
-                      source_format="readsb", readsb_flags=np.nan_to_num(flags).astype(np.uint8))
+    tbl = _make_table(
+        n,
+        icao24=hexa,
+        registration=reg,
+        callsign=callsign,
+        t_us=t_us.astype(np.int64),
+        lat=lat,
+        lon=lon,
+        alt_ft=alt,
+        on_ground=ground,
+        gs_kt=gs,
+        track_deg=trk,
+        vrate_fpm=vr,
+        source_format="readsb",
+        readsb_flags=np.nan_to_num(flags).astype(np.uint8),
+    )
     return ReadResult(tbl)
 
 
@@ -294,9 +330,24 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     trace = obj["trace"]
     n = len(trace)
     if n == 0:
-        return ReadResult(_make_table(0, icao24=hexa, registration=reg, callsign=None, t_us=[], lat=[], lon=[],
-                                      alt_ft=[], on_ground=[], gs_kt=[], track_deg=[], vrate_fpm=[],
-                                      source_format="readsb", readsb_flags=[]))
+        return ReadResult(
+            _make_table(
+                0,
+                icao24=hexa,
+                registration=reg,
+                callsign=None,
+                t_us=[],
+                lat=[],
+                lon=[],
+                alt_ft=[],
+                on_ground=[],
+                gs_kt=[],
+                track_deg=[],
+                vrate_fpm=[],
+                source_format="readsb",
+                readsb_flags=[],
+            )
+        )
     try:
         lens = list(map(len, trace))
         lmin, lmax = min(lens), max(lens)
@@ -305,8 +356,13 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     if lmin < 8:
         for i, e in enumerate(trace):
             if not isinstance(e, list) or len(e) < 8:
-                raise _err(label, i, None, "a list of at least 8 values [dt, lat, lon, alt, gs, track, flags, vrate]",
-                           e if not isinstance(e, list) else f"{len(e)} values")
+                raise _err(
+                    label,
+                    i,
+                    None,
+                    "a list of at least 8 values [dt, lat, lon, alt, gs, track, flags, vrate]",
+                    e if not isinstance(e, list) else f"{len(e)} values",
+                )
     width = lmax
     if lmin != lmax:
         trace = [e + [None] * (width - len(e)) for e in trace]
@@ -325,8 +381,24 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     if width > 8:
         nz = [i for i, d in enumerate(cols[8]) if d is not None]
         idx, calls = _details_calls([cols[8][i] for i in nz], label, nz)
-    return _readsb_finish(label, hexa, reg, ts, n, cols[0], cols[1], cols[2], ground, alt, cols[4], cols[5],
-                          cols[6], cols[7], idx, calls)
+    return _readsb_finish(
+        label,
+        hexa,
+        reg,
+        ts,
+        n,
+        cols[0],
+        cols[1],
+        cols[2],
+        ground,
+        alt,
+        cols[4],
+        cols[5],
+        cols[6],
+        cols[7],
+        idx,
+        calls,
+    )
 
 
 _DETAILS_RE = re.compile(rb"\{[^{}]*\}")
@@ -345,14 +417,14 @@ def _fast_readsb(data: bytes, label: str, watch_hex=None):
     if k < 0:
         return _FALLBACK
     try:
-        head_obj = json.loads(data[:j] + b"[]" + data[k + 2:])
+        head_obj = json.loads(data[:j] + b"[]" + data[k + 2 :])
     except ValueError:
         return _FALLBACK
     head = _readsb_header(head_obj, label, watch_hex)
     if head is None:
         return None
     hexa, ts, reg = head
-    body = data[j + 1:k + 1]
+    body = data[j + 1 : k + 1]
     dets: list[bytes] = []
 
     def cut(m):
@@ -371,7 +443,10 @@ def _fast_readsb(data: bytes, label: str, watch_hex=None):
             convert_options=pacsv.ConvertOptions(
                 column_types={f"f{c}": pa.float64() for c in (0, 1, 2, 4, 5, 6, 7, 10)}
                 | {"f3": pa.string(), "f8": pa.string()},
-                null_values=["null"], strings_can_be_null=True))
+                null_values=["null"],
+                strings_can_be_null=True,
+            ),
+        )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return _FALLBACK
     width = tbl.num_columns
@@ -401,8 +476,24 @@ def _fast_readsb(data: bytes, label: str, watch_hex=None):
         except ValueError:
             return _FALLBACK
         idx, calls = _details_calls(objs, label, rows.tolist())
-    return _readsb_finish(label, hexa, reg, ts, n, tbl.column("f0"), tbl.column("f1"), tbl.column("f2"), ground,
-                          alt, tbl.column("f4"), tbl.column("f5"), tbl.column("f6"), tbl.column("f7"), idx, calls)
+    return _readsb_finish(
+        label,
+        hexa,
+        reg,
+        ts,
+        n,
+        tbl.column("f0"),
+        tbl.column("f1"),
+        tbl.column("f2"),
+        ground,
+        alt,
+        tbl.column("f4"),
+        tbl.column("f5"),
+        tbl.column("f6"),
+        tbl.column("f7"),
+        idx,
+        calls,
+    )
 
 
 def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool = True) -> ReadResult | None:
@@ -468,7 +559,9 @@ def _read_csv_table(path: Path, label: str, required: list[str]) -> pa.Table:
                 lines = data.decode("utf-8").splitlines()
                 hits = [i for i, ln in enumerate(lines) if ln.strip() == m.group(1).strip()]
                 rec = hits[0] - 1 if hits else None
-        raise TrackInputError(f"{label}: record {rec}: expected a well-formed CSV row, got a parse error ({e})") from e
+        raise TrackInputError(
+            f"{label}: record {rec}: expected a well-formed CSV row, got a parse error ({e})"
+        ) from e
     missing = [c for c in required if c not in tbl.column_names]
     if missing:
         raise TrackInputError(
@@ -510,9 +603,13 @@ def _time_col_to_us(col, label, fieldname, tz=None, rec_base=0) -> np.ndarray:
     if pa.types.is_timestamp(col.type):
         if col.type.tz is None:
             if tz is None:
-                raise _err(label, rec_base, fieldname,
-                           "a timezone-aware time (or a mapping/options that declares tz=...)",
-                           f"naive timestamp {col[0].as_py().isoformat(sep=' ')}")
+                raise _err(
+                    label,
+                    rec_base,
+                    fieldname,
+                    "a timezone-aware time (or a mapping/options that declares tz=...)",
+                    f"naive timestamp {col[0].as_py().isoformat(sep=' ')}",
+                )
             col = pc.assume_timezone(col, tz)
         us = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
         _check_time(us / 1e6, label, fieldname, rec_base)
@@ -535,31 +632,56 @@ def _parse_iso_us(values, label, fieldname, tz=None, fmt=None, rec_base=0) -> np
         i = int(s.is_null().arg_true()[0])
         raise _err(label, i + rec_base, fieldname, "a time", None)
     s = s.str.strip_chars()
-    has_tz = s.str.contains(r"(Z|[+-]\d\d:?\d\d)$") if fmt is None else pl.Series([("%z" in fmt) or fmt.endswith("Z")] * len(s))
+    has_tz = (
+        s.str.contains(r"(Z|[+-]\d\d:?\d\d)$")
+        if fmt is None
+        else pl.Series([("%z" in fmt) or fmt.endswith("Z")] * len(s))
+    )
     if fmt is None and has_tz.any() and not has_tz.all():
         i = int((~has_tz).arg_true()[0])
         raise _err(label, i + rec_base, fieldname, "all times with a timezone offset (mixed)", values[i])
     aware = bool(has_tz.all())
     if not aware and tz is None:
-        raise _err(label, rec_base, fieldname,
-                   "a timezone-aware time such as 2024-01-02T07:22:55Z (or a mapping/options that declares tz=...)",
-                   values[0])
+        raise _err(
+            label,
+            rec_base,
+            fieldname,
+            "a timezone-aware time such as 2024-01-02T07:22:55Z (or a mapping/options that declares tz=...)",
+            values[0],
+        )
     if aware:
         parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us", time_zone="UTC")
     else:
         parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us").dt.replace_time_zone(
-            tz, ambiguous="earliest", non_existent="null")
+            tz, ambiguous="earliest", non_existent="null"
+        )
     if parsed.null_count():
         i = int(parsed.is_null().arg_true()[0])
-        raise _err(label, i + rec_base, fieldname, f"a time{' in format ' + fmt if fmt else ' (ISO 8601)'}", values[i])
+        raise _err(
+            label,
+            i + rec_base,
+            fieldname,
+            f"a time{' in format ' + fmt if fmt else ' (ISO 8601)'}",
+            values[i],
+        )
     us = parsed.dt.convert_time_zone("UTC").dt.epoch("us").to_numpy()
     _check_time(us / 1e6, label, fieldname, rec_base)
     return us
 
 
 # --------------------------------------------------------------------------------------- OpenSky
-OPENSKY_REQUIRED = ["time", "icao24", "lat", "lon", "velocity", "heading", "vertrate", "callsign", "onground",
-                    "baroaltitude"]
+OPENSKY_REQUIRED = [
+    "time",
+    "icao24",
+    "lat",
+    "lon",
+    "velocity",
+    "heading",
+    "vertrate",
+    "callsign",
+    "onground",
+    "baroaltitude",
+]
 
 
 def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
@@ -579,11 +701,14 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
         try:
             tbl = pq.read_table(path)
         except (pa.ArrowInvalid, OSError) as e:
-            raise TrackInputError(f"{label}: file: expected a readable parquet file, got an error ({e})") from e
+            raise TrackInputError(
+                f"{label}: file: expected a readable parquet file, got an error ({e})"
+            ) from e
         missing = [c for c in OPENSKY_REQUIRED if c not in tbl.column_names]
         if missing:
             raise TrackInputError(
-                f"{label}: header, field '{missing[0]}': expected columns {OPENSKY_REQUIRED}, got {tbl.column_names}")
+                f"{label}: header, field '{missing[0]}': expected columns {OPENSKY_REQUIRED}, got {tbl.column_names}"
+            )
     else:
         tbl = _read_csv_table(path, label, OPENSKY_REQUIRED)
     noise = Counter()
@@ -611,9 +736,13 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
     n = tbl.num_rows
     lat = _to_float(tbl.column("lat"), label, "lat")
     lon = _to_float(tbl.column("lon"), label, "lon")
-    alt_m = _to_float(tbl.column("baroaltitude"), label, "baroaltitude", lo=_ALT_MIN / FT_PER_M, hi=_ALT_MAX / FT_PER_M)
+    alt_m = _to_float(
+        tbl.column("baroaltitude"), label, "baroaltitude", lo=_ALT_MIN / FT_PER_M, hi=_ALT_MAX / FT_PER_M
+    )
     if "geoaltitude" in tbl.column_names:
-        geo = _to_float(tbl.column("geoaltitude"), label, "geoaltitude", lo=_ALT_MIN / FT_PER_M, hi=_ALT_MAX / FT_PER_M)
+        geo = _to_float(
+            tbl.column("geoaltitude"), label, "geoaltitude", lo=_ALT_MIN / FT_PER_M, hi=_ALT_MAX / FT_PER_M
+        )
         alt_m = np.where(np.isnan(alt_m), geo, alt_m)
     vel = _to_float(tbl.column("velocity"), label, "velocity", lo=0, hi=2500)
     hdg = _to_float(tbl.column("heading"), label, "heading", lo=-360, hi=360)
@@ -626,9 +755,21 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
         noise["no_position"] += int(nopos.sum())
     callsign = pc.if_else(pc.equal(_str_col(tbl, "callsign"), ""), None, _str_col(tbl, "callsign"))
     reg = options.get("registration")
-    out = _make_table(n, icao24=hexcol, registration=reg, callsign=callsign, t_us=t_us, lat=lat, lon=lon,
-                      alt_ft=alt_ft, on_ground=ground, gs_kt=vel * KT_PER_MS, track_deg=hdg,
-                      vrate_fpm=vr * FPM_PER_MS, source_format="opensky")
+    out = _make_table(
+        n,
+        icao24=hexcol,
+        registration=reg,
+        callsign=callsign,
+        t_us=t_us,
+        lat=lat,
+        lon=lon,
+        alt_ft=alt_ft,
+        on_ground=ground,
+        gs_kt=vel * KT_PER_MS,
+        track_deg=hdg,
+        vrate_fpm=vr * FPM_PER_MS,
+        source_format="opensky",
+    )
     if nopos.any():
         out = out.filter(pa.array(~nopos))
     return ReadResult(out, noise)
@@ -641,8 +782,10 @@ FR24_CSV_COLUMNS = ["Timestamp", "UTC", "Callsign", "Position", "Altitude", "Spe
 def _need_icao(options, label, fmt):
     h = (options or {}).get("icao24")
     if h is None:
-        raise TrackInputError(f"{label}: file, field 'icao24': expected options={{'icao24': '<hex>'}} "
-                              f"because {fmt} files carry no aircraft address, got none")
+        raise TrackInputError(
+            f"{label}: file, field 'icao24': expected options={{'icao24': '<hex>'}} "
+            f"because {fmt} files carry no aircraft address, got none"
+        )
     return _norm_hex(h, label, None, "options.icao24")
 
 
@@ -675,9 +818,21 @@ def read_fr24_csv(path, watch_hex=None, options=None, label=None) -> ReadResult:
     alt = np.where(ground, np.nan, alt)
     cs = _str_col(tbl, "Callsign")
     cs = pc.if_else(pc.equal(cs, ""), None, cs)
-    out = _make_table(n, icao24=hexa, registration=options.get("registration"), callsign=cs,
-                      t_us=np.round(t_s * 1e6).astype(np.int64), lat=lat, lon=lon, alt_ft=alt, on_ground=ground,
-                      gs_kt=spd, track_deg=dirn, vrate_fpm=None, source_format="fr24_csv")
+    out = _make_table(
+        n,
+        icao24=hexa,
+        registration=options.get("registration"),
+        callsign=cs,
+        t_us=np.round(t_s * 1e6).astype(np.int64),
+        lat=lat,
+        lon=lon,
+        alt_ft=alt,
+        on_ground=ground,
+        gs_kt=spd,
+        track_deg=dirn,
+        vrate_fpm=None,
+        source_format="fr24_csv",
+    )
     if watch_hex is not None and hexa not in watch_hex:
         out = out.slice(0, 0)
     return ReadResult(out)
@@ -698,7 +853,9 @@ def read_fr24_kml(path, watch_hex=None, options=None, label=None) -> ReadResult:
         root = ET.fromstring(text)
     except ET.ParseError as e:
         line, col = e.position
-        raise TrackInputError(f"{label}: line {line} col {col}: expected complete KML/XML, got a parse error ({e})") from e
+        raise TrackInputError(
+            f"{label}: line {line} col {col}: expected complete KML/XML, got a parse error ({e})"
+        ) from e
     recs = []
     i = 0
     for pm in root.iter():
@@ -731,17 +888,34 @@ def read_fr24_kml(path, watch_hex=None, options=None, label=None) -> ReadResult:
     t_us = _parse_iso_us([r[0] for r in recs], label, "when", options.get("tz"))
     lon = _to_float([r[1][0] for r in recs], label, "lon")
     lat = _to_float([r[1][1] for r in recs], label, "lat")
-    alt_m = _to_float([r[1][2] if len(r[1]) > 2 else None for r in recs], label, "alt_m",
-                      lo=_ALT_MIN / FT_PER_M, hi=_ALT_MAX / FT_PER_M)
+    alt_m = _to_float(
+        [r[1][2] if len(r[1]) > 2 else None for r in recs],
+        label,
+        "alt_m",
+        lo=_ALT_MIN / FT_PER_M,
+        hi=_ALT_MAX / FT_PER_M,
+    )
     spd = _to_float([r[2].get("speed") for r in recs], label, "speed", lo=0, hi=5000)
     hdg = _to_float([r[2].get("heading") for r in recs], label, "heading", lo=-360, hi=360)
     alt_ft = np.round(alt_m * FT_PER_M)
     ground = alt_ft <= 0
     alt_ft[ground] = np.nan
     cs = [r[3] for r in recs]
-    out = _make_table(n, icao24=hexa, registration=options.get("registration"), callsign=pa.array(cs, pa.string()),
-                      t_us=t_us, lat=lat, lon=lon, alt_ft=alt_ft, on_ground=ground, gs_kt=spd, track_deg=hdg,
-                      vrate_fpm=None, source_format="fr24_kml")
+    out = _make_table(
+        n,
+        icao24=hexa,
+        registration=options.get("registration"),
+        callsign=pa.array(cs, pa.string()),
+        t_us=t_us,
+        lat=lat,
+        lon=lon,
+        alt_ft=alt_ft,
+        on_ground=ground,
+        gs_kt=spd,
+        track_deg=hdg,
+        vrate_fpm=None,
+        source_format="fr24_kml",
+    )
     if watch_hex is not None and hexa not in watch_hex:
         out = out.slice(0, 0)
     return ReadResult(out)
@@ -770,7 +944,8 @@ def read_fr24_json(path, watch_hex=None, options=None, label=None) -> ReadResult
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         raise TrackInputError(
-            f"{label}: line {e.lineno} col {e.colno}: expected complete JSON, got invalid/truncated JSON ({e.msg})") from e
+            f"{label}: line {e.lineno} col {e.colno}: expected complete JSON, got invalid/truncated JSON ({e.msg})"
+        ) from e
     flight = _dig(obj, ["result", "response", "data", "flight"], label, "an FR24 flight object")
     track = flight.get("track") if isinstance(flight, dict) else None
     if not isinstance(track, list):
@@ -779,8 +954,10 @@ def read_fr24_json(path, watch_hex=None, options=None, label=None) -> ReadResult
     ident = ac.get("identification") or {}
     hexa = ident.get("modes") or ac.get("hex") or options.get("icao24")
     if hexa is None:
-        raise TrackInputError(f"{label}: file, field 'aircraft.identification.modes': expected an aircraft address "
-                              f"(or options icao24), got none")
+        raise TrackInputError(
+            f"{label}: file, field 'aircraft.identification.modes': expected an aircraft address "
+            f"(or options icao24), got none"
+        )
     hexa = _norm_hex(hexa, label, None, "aircraft.identification.modes")
     reg = ident.get("registration") or options.get("registration")
     cs = ((flight.get("identification") or {}).get("callsign")) or None
@@ -802,23 +979,50 @@ def read_fr24_json(path, watch_hex=None, options=None, label=None) -> ReadResult
     _check_time(t_s, label, "timestamp")
     lat = _to_float([p["latitude"] for p in track], label, "latitude", allow_null=False)
     lon = _to_float([p["longitude"] for p in track], label, "longitude", allow_null=False)
-    alt = _to_float([sub(p, "altitude", "feet") for p in track], label, "altitude.feet", lo=_ALT_MIN, hi=_ALT_MAX)
+    alt = _to_float(
+        [sub(p, "altitude", "feet") for p in track], label, "altitude.feet", lo=_ALT_MIN, hi=_ALT_MAX
+    )
     spd = _to_float([sub(p, "speed", "kts") for p in track], label, "speed.kts", lo=0, hi=5000)
     hdg = _to_float([p.get("heading") for p in track], label, "heading", lo=-360, hi=360)
-    vs = _to_float([sub(p, "verticalSpeed", "fpm") for p in track], label, "verticalSpeed.fpm", lo=-100000, hi=100000)
+    vs = _to_float(
+        [sub(p, "verticalSpeed", "fpm") for p in track], label, "verticalSpeed.fpm", lo=-100000, hi=100000
+    )
     ground = alt <= 0
     alt = np.where(ground, np.nan, alt)
-    out = _make_table(n, icao24=hexa, registration=reg, callsign=cs, t_us=np.round(t_s * 1e6).astype(np.int64),
-                      lat=lat, lon=lon, alt_ft=alt, on_ground=ground, gs_kt=spd, track_deg=hdg, vrate_fpm=vs,
-                      source_format="fr24_json")
+    out = _make_table(
+        n,
+        icao24=hexa,
+        registration=reg,
+        callsign=cs,
+        t_us=np.round(t_s * 1e6).astype(np.int64),
+        lat=lat,
+        lon=lon,
+        alt_ft=alt,
+        on_ground=ground,
+        gs_kt=spd,
+        track_deg=hdg,
+        vrate_fpm=vs,
+        source_format="fr24_json",
+    )
     if watch_hex is not None and hexa not in watch_hex:
         out = out.slice(0, 0)
     return ReadResult(out)
 
 
 # --------------------------------------------------------------------------------------- generic CSV
-GENERIC_TARGETS = ("icao24", "time", "lat", "lon", "alt", "gs", "track", "vrate", "callsign", "registration",
-                   "on_ground")
+GENERIC_TARGETS = (
+    "icao24",
+    "time",
+    "lat",
+    "lon",
+    "alt",
+    "gs",
+    "track",
+    "vrate",
+    "callsign",
+    "registration",
+    "on_ground",
+)
 _ALT_UNITS = {"ft": 1.0, "m": FT_PER_M}
 _SPEED_UNITS = {"kt": 1.0, "m/s": KT_PER_MS, "km/h": KT_PER_KMH, "mph": 0.868976}
 _VRATE_UNITS = {"fpm": 1.0, "ft/min": 1.0, "m/s": FPM_PER_MS}
@@ -839,18 +1043,26 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
     label = label or str(path)
     mapping = options.get("mapping")
     if not isinstance(mapping, dict):
-        raise TrackInputError(f"{label}: file, field 'mapping': expected options['mapping'] = {{target: column}}, "
-                              f"got {mapping!r}")
+        raise TrackInputError(
+            f"{label}: file, field 'mapping': expected options['mapping'] = {{target: column}}, "
+            f"got {mapping!r}"
+        )
     unknown = [k for k in mapping if k not in GENERIC_TARGETS]
     if unknown:
-        raise TrackInputError(f"{label}: file, field '{unknown[0]}': expected a mapping target in {GENERIC_TARGETS}")
+        raise TrackInputError(
+            f"{label}: file, field '{unknown[0]}': expected a mapping target in {GENERIC_TARGETS}"
+        )
     need = ["time", "lat", "lon"] + ([] if "icao24" in options else ["icao24"])
     for k in need:
         if k not in mapping:
-            raise TrackInputError(f"{label}: file, field '{k}': expected the mapping to name a column for '{k}'")
+            raise TrackInputError(
+                f"{label}: file, field '{k}': expected the mapping to name a column for '{k}'"
+            )
     for key, table in (("alt_unit", _ALT_UNITS), ("speed_unit", _SPEED_UNITS), ("vrate_unit", _VRATE_UNITS)):
         if key in options and options[key] not in table:
-            raise TrackInputError(f"{label}: file, field '{key}': expected one of {list(table)}, got {options[key]!r}")
+            raise TrackInputError(
+                f"{label}: file, field '{key}': expected one of {list(table)}, got {options[key]!r}"
+            )
     tbl = _read_csv_table(path, label, list(mapping.values()))
     n = tbl.num_rows
     if "icao24" in mapping:
@@ -869,8 +1081,13 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
     elif pa.types.is_timestamp(tcol.type):
         t_us = _time_col_to_us(tcol, label, mapping["time"], options.get("tz"))
     else:
-        t_us = _parse_iso_us(tcol.cast(pa.string()).to_pylist(), label, mapping["time"], options.get("tz"),
-                             None if tf == "iso" else tf)
+        t_us = _parse_iso_us(
+            tcol.cast(pa.string()).to_pylist(),
+            label,
+            mapping["time"],
+            options.get("tz"),
+            None if tf == "iso" else tf,
+        )
     lat = _to_float(tbl.column(mapping["lat"]), label, mapping["lat"], allow_null=False)
     lon = _to_float(tbl.column(mapping["lon"]), label, mapping["lon"], allow_null=False)
 
@@ -894,8 +1111,21 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
         alt = np.where(ground, np.nan, alt)
     cs = _str_col(tbl, mapping["callsign"]) if "callsign" in mapping else None
     reg = _str_col(tbl, mapping["registration"]) if "registration" in mapping else options.get("registration")
-    out = _make_table(n, icao24=hexcol, registration=reg, callsign=cs, t_us=t_us, lat=lat, lon=lon, alt_ft=alt,
-                      on_ground=ground, gs_kt=gs, track_deg=trk, vrate_fpm=vr, source_format="generic_csv")
+    out = _make_table(
+        n,
+        icao24=hexcol,
+        registration=reg,
+        callsign=cs,
+        t_us=t_us,
+        lat=lat,
+        lon=lon,
+        alt_ft=alt,
+        on_ground=ground,
+        gs_kt=gs,
+        track_deg=trk,
+        vrate_fpm=vr,
+        source_format="generic_csv",
+    )
     if watch_hex is not None:
         out = out.filter(pc.is_in(out.column("icao24"), pa.array(sorted(watch_hex))))
     return ReadResult(out)
@@ -920,4 +1150,3 @@ def read_track(path, fmt: str, options=None, watch_hex=None) -> ReadResult:
     if fn is None:
         raise TrackInputError(f"{path}: file: expected a format in {FORMATS}, got {fmt!r}")
     return fn(path, watch_hex=watch_hex, options=options)
-

@@ -41,8 +41,17 @@ __all__ = ["SegmentParams", "Segments", "segment_parquet", "work_units", "SEGMEN
 
 log = logging.getLogger(__name__)
 
-SEGMENT_COLUMNS = ["icao_int", "time_utc", "lat", "lon", "alt_ft", "on_ground", "readsb_flags", "callsign",
-                   "registration"]
+SEGMENT_COLUMNS = [
+    "icao_int",
+    "time_utc",
+    "lat",
+    "lon",
+    "alt_ft",
+    "on_ground",
+    "readsb_flags",
+    "callsign",
+    "registration",
+]
 
 
 @dataclass(frozen=True)
@@ -175,13 +184,23 @@ def _chunk(path, rgs, p: SegmentParams):
     call = pa.compute.coalesce(cs_col.take(pa.array(starts)), cs_col.take(pa.array(ends))).cast(pa.string())
     reg = tbl.column("registration").take(pa.array(starts)).cast(pa.string())
     legs = {
-        "icao_int": ic[starts], "first_us": t[starts], "last_us": t[ends],
-        "dep_lat": lat[dep_i], "dep_lon": lon[dep_i], "arr_lat": lat[arr_i], "arr_lon": lon[arr_i],
+        "icao_int": ic[starts],
+        "first_us": t[starts],
+        "last_us": t[ends],
+        "dep_lat": lat[dep_i],
+        "dep_lon": lon[dep_i],
+        "arr_lat": lat[arr_i],
+        "arr_lon": lon[arr_i],
         "dep_low": gnd[dep_i] | (np.nan_to_num(alt[dep_i], nan=0.0) <= p.airport_max_alt_ft),
         "arr_low": gnd[arr_i] | (np.nan_to_num(alt[arr_i], nan=0.0) <= p.airport_max_alt_ft),
-        "tko": tko, "lnd": lnd, "n_positions": ends - starts + 1, "max_alt_ft": max_alt,
-        "gc_km": haversine_km(lat[starts], lon[starts], lat[ends], lon[ends]), "path_km": path_km,
-        "callsign": call, "registration": reg,
+        "tko": tko,
+        "lnd": lnd,
+        "n_positions": ends - starts + 1,
+        "max_alt_ft": max_alt,
+        "gc_km": haversine_km(lat[starts], lon[starts], lat[ends], lon[ends]),
+        "path_km": path_km,
+        "callsign": call,
+        "registration": reg,
     }
     gaps = None
     gmask = air[gi] | prev_air[gi]
@@ -189,9 +208,17 @@ def _chunk(path, rgs, p: SegmentParams):
     if len(g):
         inleg = in_leg_step[g]
         leg_idx = np.searchsorted(starts, g, "right") - 1
-        gaps = {"icao_int": ic[g], "start_us": t[g - 1], "end_us": t[g], "jump_km": jump[gmask],
-                "start_lat": lat[g - 1], "start_lon": lon[g - 1], "end_lat": lat[g], "end_lon": lon[g],
-                "leg_idx": np.where(inleg, leg_idx, -1)}
+        gaps = {
+            "icao_int": ic[g],
+            "start_us": t[g - 1],
+            "end_us": t[g],
+            "jump_km": jump[gmask],
+            "start_lat": lat[g - 1],
+            "start_lon": lon[g - 1],
+            "end_lat": lat[g],
+            "end_lon": lon[g],
+            "leg_idx": np.where(inleg, leg_idx, -1),
+        }
     return {"n": n, "legs": legs, "gaps": gaps}
 
 
@@ -203,8 +230,9 @@ def _ts(us) -> pl.Series:
     return pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
-def segment_parquet(paths, params: SegmentParams | None = None, threads: int = 2,
-                    max_unit_rows: int = 2_000_000) -> Segments:
+def segment_parquet(
+    paths, params: SegmentParams | None = None, threads: int = 2, max_unit_rows: int = 2_000_000
+) -> Segments:
     """Segment one or more store-layout parquet files (each sorted by icao_int, time_utc; the files
     must hold disjoint aircraft, as parts merged by :func:`analysis.tracks.observed` do)."""
     p = params or SegmentParams()
@@ -234,98 +262,167 @@ def segment_parquet(paths, params: SegmentParams | None = None, threads: int = 2
 def _cat(parts, key):
     vals = [pt[key] for pt in parts]
     if isinstance(vals[0], (pa.Array, pa.ChunkedArray)):
-        return pa.chunked_array([v.cast(pa.string()) for v in vals], pa.string()) if vals else pa.array([], pa.string())
+        return (
+            pa.chunked_array([v.cast(pa.string()) for v in vals], pa.string())
+            if vals
+            else pa.array([], pa.string())
+        )
     return np.concatenate(vals)
 
 
 LEGS_SCHEMA = {
-    "icao24": pl.String, "registration": pl.String, "callsign": pl.String, "leg_no": pl.Int64,
-    "dep_time_utc": pl.Datetime("us", "UTC"), "arr_time_utc": pl.Datetime("us", "UTC"),
-    "first_seen_utc": pl.Datetime("us", "UTC"), "last_seen_utc": pl.Datetime("us", "UTC"),
-    "dep_icao": pl.String, "arr_icao": pl.String, "dep_airport_km": pl.Float64, "arr_airport_km": pl.Float64,
-    "dep_lat": pl.Float64, "dep_lon": pl.Float64, "arr_lat": pl.Float64, "arr_lon": pl.Float64,
-    "is_takeoff_observed": pl.Boolean, "is_landing_observed": pl.Boolean, "n_positions": pl.Int64,
-    "max_alt_ft": pl.Float64, "gc_distance_km": pl.Float64, "path_km": pl.Float64,
+    "icao24": pl.String,
+    "registration": pl.String,
+    "callsign": pl.String,
+    "leg_no": pl.Int64,
+    "dep_time_utc": pl.Datetime("us", "UTC"),
+    "arr_time_utc": pl.Datetime("us", "UTC"),
+    "first_seen_utc": pl.Datetime("us", "UTC"),
+    "last_seen_utc": pl.Datetime("us", "UTC"),
+    "dep_icao": pl.String,
+    "arr_icao": pl.String,
+    "dep_airport_km": pl.Float64,
+    "arr_airport_km": pl.Float64,
+    "dep_lat": pl.Float64,
+    "dep_lon": pl.Float64,
+    "arr_lat": pl.Float64,
+    "arr_lon": pl.Float64,
+    "is_takeoff_observed": pl.Boolean,
+    "is_landing_observed": pl.Boolean,
+    "n_positions": pl.Int64,
+    "max_alt_ft": pl.Float64,
+    "gc_distance_km": pl.Float64,
+    "path_km": pl.Float64,
 }
 STOPS_SCHEMA = {
-    "icao24": pl.String, "registration": pl.String, "icao": pl.String, "arr_time_utc": pl.Datetime("us", "UTC"),
-    "dep_time_utc": pl.Datetime("us", "UTC"), "dwell_h": pl.Float64, "lat": pl.Float64, "lon": pl.Float64,
-    "prev_leg_no": pl.Int64, "next_leg_no": pl.Int64,
+    "icao24": pl.String,
+    "registration": pl.String,
+    "icao": pl.String,
+    "arr_time_utc": pl.Datetime("us", "UTC"),
+    "dep_time_utc": pl.Datetime("us", "UTC"),
+    "dwell_h": pl.Float64,
+    "lat": pl.Float64,
+    "lon": pl.Float64,
+    "prev_leg_no": pl.Int64,
+    "next_leg_no": pl.Int64,
 }
 GAPS_SCHEMA = {
-    "icao24": pl.String, "registration": pl.String, "start_utc": pl.Datetime("us", "UTC"),
-    "end_utc": pl.Datetime("us", "UTC"), "duration_min": pl.Float64, "jump_km": pl.Float64,
-    "start_lat": pl.Float64, "start_lon": pl.Float64, "end_lat": pl.Float64, "end_lon": pl.Float64,
+    "icao24": pl.String,
+    "registration": pl.String,
+    "start_utc": pl.Datetime("us", "UTC"),
+    "end_utc": pl.Datetime("us", "UTC"),
+    "duration_min": pl.Float64,
+    "jump_km": pl.Float64,
+    "start_lat": pl.Float64,
+    "start_lon": pl.Float64,
+    "end_lat": pl.Float64,
+    "end_lon": pl.Float64,
     "in_leg_no": pl.Int64,
 }
 
 
 def _assemble(legs_parts, gap_parts, p: SegmentParams, n_pos: int) -> Segments:
     if not legs_parts:
-        return Segments(pl.DataFrame(schema=LEGS_SCHEMA), pl.DataFrame(schema=STOPS_SCHEMA),
-                        pl.DataFrame(schema=GAPS_SCHEMA), n_pos)
+        return Segments(
+            pl.DataFrame(schema=LEGS_SCHEMA),
+            pl.DataFrame(schema=STOPS_SCHEMA),
+            pl.DataFrame(schema=GAPS_SCHEMA),
+            n_pos,
+        )
     L = {k: _cat(legs_parts, k) for k in legs_parts[0]}
     ic = L["icao_int"]
     nl = len(ic)
     new_ac = np.r_[True, ic[1:] != ic[:-1]]
     first_of_ac = np.maximum.accumulate(np.where(new_ac, np.arange(nl), 0))
     leg_no = np.arange(nl) - first_of_ac + 1
-    dep_icao, dep_km = nearest_airport(np.where(L["dep_low"], L["dep_lat"], np.nan), L["dep_lon"],
-                                       p.airport_radius_km)
-    arr_icao, arr_km = nearest_airport(np.where(L["arr_low"], L["arr_lat"], np.nan), L["arr_lon"],
-                                       p.airport_radius_km)
+    dep_icao, dep_km = nearest_airport(
+        np.where(L["dep_low"], L["dep_lat"], np.nan), L["dep_lon"], p.airport_radius_km
+    )
+    arr_icao, arr_km = nearest_airport(
+        np.where(L["arr_low"], L["arr_lat"], np.nan), L["arr_lon"], p.airport_radius_km
+    )
     hexes = np.array(_hex(ic), dtype=object)
-    legs = pl.DataFrame({
-        "icao24": hexes.tolist(),
-        "registration": pl.from_arrow(L["registration"]),
-        "callsign": pl.from_arrow(L["callsign"]),
-        "leg_no": leg_no.astype(np.int64),
-        "dep_time_utc": _ts(np.where(L["tko"], L["first_us"], 0)),
-        "arr_time_utc": _ts(np.where(L["lnd"], L["last_us"], 0)),
-        "first_seen_utc": _ts(L["first_us"]),
-        "last_seen_utc": _ts(L["last_us"]),
-        "dep_icao": dep_icao.tolist(),
-        "arr_icao": arr_icao.tolist(),
-        "dep_airport_km": dep_km,
-        "arr_airport_km": arr_km,
-        "dep_lat": L["dep_lat"], "dep_lon": L["dep_lon"], "arr_lat": L["arr_lat"], "arr_lon": L["arr_lon"],
-        "is_takeoff_observed": L["tko"], "is_landing_observed": L["lnd"],
-        "n_positions": L["n_positions"].astype(np.int64),
-        "max_alt_ft": L["max_alt_ft"].astype(np.float64),
-        "gc_distance_km": L["gc_km"], "path_km": L["path_km"],
-    }, schema_overrides={"dep_icao": pl.String, "arr_icao": pl.String}).with_columns(
-        pl.when(pl.col("is_takeoff_observed")).then(pl.col("dep_time_utc")).alias("dep_time_utc"),
-        pl.when(pl.col("is_landing_observed")).then(pl.col("arr_time_utc")).alias("arr_time_utc"),
-        pl.col("dep_airport_km").fill_nan(None), pl.col("arr_airport_km").fill_nan(None),
-        pl.col("max_alt_ft").fill_nan(None),
-    ).select(list(LEGS_SCHEMA))
+    legs = (
+        pl.DataFrame(
+            {
+                "icao24": hexes.tolist(),
+                "registration": pl.from_arrow(L["registration"]),
+                "callsign": pl.from_arrow(L["callsign"]),
+                "leg_no": leg_no.astype(np.int64),
+                "dep_time_utc": _ts(np.where(L["tko"], L["first_us"], 0)),
+                "arr_time_utc": _ts(np.where(L["lnd"], L["last_us"], 0)),
+                "first_seen_utc": _ts(L["first_us"]),
+                "last_seen_utc": _ts(L["last_us"]),
+                "dep_icao": dep_icao.tolist(),
+                "arr_icao": arr_icao.tolist(),
+                "dep_airport_km": dep_km,
+                "arr_airport_km": arr_km,
+                "dep_lat": L["dep_lat"],
+                "dep_lon": L["dep_lon"],
+                "arr_lat": L["arr_lat"],
+                "arr_lon": L["arr_lon"],
+                "is_takeoff_observed": L["tko"],
+                "is_landing_observed": L["lnd"],
+                "n_positions": L["n_positions"].astype(np.int64),
+                "max_alt_ft": L["max_alt_ft"].astype(np.float64),
+                "gc_distance_km": L["gc_km"],
+                "path_km": L["path_km"],
+            },
+            schema_overrides={"dep_icao": pl.String, "arr_icao": pl.String},
+        )
+        .with_columns(
+            pl.when(pl.col("is_takeoff_observed")).then(pl.col("dep_time_utc")).alias("dep_time_utc"),
+            pl.when(pl.col("is_landing_observed")).then(pl.col("arr_time_utc")).alias("arr_time_utc"),
+            pl.col("dep_airport_km").fill_nan(None),
+            pl.col("arr_airport_km").fill_nan(None),
+            pl.col("max_alt_ft").fill_nan(None),
+        )
+        .select(list(LEGS_SCHEMA))
+    )
     # stops: between consecutive legs of one aircraft
     k = np.flatnonzero(~new_ac[1:])  # leg k and k+1 same aircraft
     a_icao = np.where(arr_icao[k] != None, arr_icao[k], dep_icao[k + 1])  # noqa: E711
-    stops = pl.DataFrame({
-        "icao24": hexes[k + 1].tolist(),
-        "registration": legs["registration"].gather(k + 1) if len(k) else pl.Series([], dtype=pl.String),
-        "icao": a_icao.tolist(),
-        "arr_time_utc": _ts(L["last_us"][k]),
-        "dep_time_utc": _ts(L["first_us"][k + 1]),
-        "dwell_h": (L["first_us"][k + 1] - L["last_us"][k]) / 3.6e9,
-        "lat": L["arr_lat"][k], "lon": L["arr_lon"][k],
-        "prev_leg_no": leg_no[k].astype(np.int64), "next_leg_no": leg_no[k + 1].astype(np.int64),
-    }, schema_overrides={"icao": pl.String, "registration": pl.String}).select(list(STOPS_SCHEMA))
+    stops = pl.DataFrame(
+        {
+            "icao24": hexes[k + 1].tolist(),
+            "registration": legs["registration"].gather(k + 1) if len(k) else pl.Series([], dtype=pl.String),
+            "icao": a_icao.tolist(),
+            "arr_time_utc": _ts(L["last_us"][k]),
+            "dep_time_utc": _ts(L["first_us"][k + 1]),
+            "dwell_h": (L["first_us"][k + 1] - L["last_us"][k]) / 3.6e9,
+            "lat": L["arr_lat"][k],
+            "lon": L["arr_lon"][k],
+            "prev_leg_no": leg_no[k].astype(np.int64),
+            "next_leg_no": leg_no[k + 1].astype(np.int64),
+        },
+        schema_overrides={"icao": pl.String, "registration": pl.String},
+    ).select(list(STOPS_SCHEMA))
     if gap_parts:
         G = {kk: np.concatenate([g[kk] for g in gap_parts]) for kk in gap_parts[0]}
         li = G["leg_idx"]
-        gaps = pl.DataFrame({
-            "icao24": _hex(G["icao_int"]),
-            "registration": legs["registration"].gather(np.maximum(np.searchsorted(ic, G["icao_int"]), 0)),
-            "start_utc": _ts(G["start_us"]), "end_utc": _ts(G["end_us"]),
-            "duration_min": (G["end_us"] - G["start_us"]) / 6e7, "jump_km": G["jump_km"],
-            "start_lat": G["start_lat"], "start_lon": G["start_lon"], "end_lat": G["end_lat"],
-            "end_lon": G["end_lon"],
-            "in_leg_no": pl.Series(np.where(li >= 0, leg_no[np.maximum(li, 0)], 0)).cast(pl.Int64),
-            "_in": li >= 0,
-        }, schema_overrides={"registration": pl.String}).with_columns(
-            pl.when(pl.col("_in")).then(pl.col("in_leg_no")).alias("in_leg_no")).select(list(GAPS_SCHEMA))
+        gaps = (
+            pl.DataFrame(
+                {
+                    "icao24": _hex(G["icao_int"]),
+                    "registration": legs["registration"].gather(
+                        np.maximum(np.searchsorted(ic, G["icao_int"]), 0)
+                    ),
+                    "start_utc": _ts(G["start_us"]),
+                    "end_utc": _ts(G["end_us"]),
+                    "duration_min": (G["end_us"] - G["start_us"]) / 6e7,
+                    "jump_km": G["jump_km"],
+                    "start_lat": G["start_lat"],
+                    "start_lon": G["start_lon"],
+                    "end_lat": G["end_lat"],
+                    "end_lon": G["end_lon"],
+                    "in_leg_no": pl.Series(np.where(li >= 0, leg_no[np.maximum(li, 0)], 0)).cast(pl.Int64),
+                    "_in": li >= 0,
+                },
+                schema_overrides={"registration": pl.String},
+            )
+            .with_columns(pl.when(pl.col("_in")).then(pl.col("in_leg_no")).alias("in_leg_no"))
+            .select(list(GAPS_SCHEMA))
+        )
     else:
         gaps = pl.DataFrame(schema=GAPS_SCHEMA)
     return Segments(legs, stops, gaps, n_pos)

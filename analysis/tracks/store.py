@@ -149,16 +149,28 @@ def _coverage(tbl: pa.Table, source_file: str) -> pa.Table:
     import polars as pl
 
     if tbl.num_rows == 0:
-        df = pl.DataFrame(schema={"icao24": pl.String, "source_file": pl.String, "source_format": pl.String,
-                                  "t_min": pl.Datetime("us", "UTC"), "t_max": pl.Datetime("us", "UTC"),
-                                  "n": pl.Int64, "registration": pl.String})
+        df = pl.DataFrame(
+            schema={
+                "icao24": pl.String,
+                "source_file": pl.String,
+                "source_format": pl.String,
+                "t_min": pl.Datetime("us", "UTC"),
+                "t_max": pl.Datetime("us", "UTC"),
+                "n": pl.Int64,
+                "registration": pl.String,
+            }
+        )
         return df.to_arrow()
     df = pl.from_arrow(tbl.select(["icao24", "time_utc", "registration", "source_format"]))
     return (
         df.group_by("icao24")
-        .agg(pl.col("source_format").first(), pl.col("time_utc").min().alias("t_min"),
-             pl.col("time_utc").max().alias("t_max"), pl.len().cast(pl.Int64).alias("n"),
-             pl.col("registration").drop_nulls().first())
+        .agg(
+            pl.col("source_format").first(),
+            pl.col("time_utc").min().alias("t_min"),
+            pl.col("time_utc").max().alias("t_max"),
+            pl.len().cast(pl.Int64).alias("n"),
+            pl.col("registration").drop_nulls().first(),
+        )
         .with_columns(pl.lit(source_file).alias("source_file"))
         .select("icao24", "source_file", "source_format", "t_min", "t_max", "n", "registration")
         .to_arrow()
@@ -192,18 +204,33 @@ def _cov_rows(tbl: pa.Table, name: str) -> list[tuple]:
         return []
     t = tbl.column("time_utc").cast(pa.int64()).to_numpy()
     reg = pc.drop_null(tbl.column("registration"))
-    return [(tbl.column("icao24")[0].as_py(), name, tbl.column("source_format")[0].as_py(), int(t.min()),
-             int(t.max()), tbl.num_rows, reg[0].as_py() if len(reg) else None)]
+    return [
+        (
+            tbl.column("icao24")[0].as_py(),
+            name,
+            tbl.column("source_format")[0].as_py(),
+            int(t.min()),
+            int(t.max()),
+            tbl.num_rows,
+            reg[0].as_py() if len(reg) else None,
+        )
+    ]
 
 
 def _cov_table(rows: list[tuple]) -> pa.Table:
     cols = list(zip(*rows, strict=True)) if rows else [[]] * 7
     ts = pa.timestamp("us", tz="UTC")
-    return pa.table({
-        "icao24": pa.array(cols[0], pa.string()), "source_file": pa.array(cols[1], pa.string()),
-        "source_format": pa.array(cols[2], pa.string()),
-        "t_min": pa.array(cols[3], pa.int64()).cast(ts), "t_max": pa.array(cols[4], pa.int64()).cast(ts),
-        "n": pa.array(cols[5], pa.int64()), "registration": pa.array(cols[6], pa.string())})
+    return pa.table(
+        {
+            "icao24": pa.array(cols[0], pa.string()),
+            "source_file": pa.array(cols[1], pa.string()),
+            "source_format": pa.array(cols[2], pa.string()),
+            "t_min": pa.array(cols[3], pa.int64()).cast(ts),
+            "t_max": pa.array(cols[4], pa.int64()).cast(ts),
+            "n": pa.array(cols[5], pa.int64()),
+            "registration": pa.array(cols[6], pa.string()),
+        }
+    )
 
 
 def _tree_batch(args):
@@ -267,8 +294,12 @@ class _Progress:
             return
         self.last = now
         el = max(now - self.t0, 1e-9)
-        print(f"[tracks] {self.what}: {done}/{self.total} files, {rows:,} rows, {rows / el:,.0f} rows/s, "
-              f"{el:.1f} s", file=sys.stderr, flush=True)
+        print(
+            f"[tracks] {self.what}: {done}/{self.total} files, {rows:,} rows, {rows / el:,.0f} rows/s, "
+            f"{el:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 class Store:
@@ -280,8 +311,11 @@ class Store:
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def _key(self, chash, fmt, options, watch) -> str:
-        spec = json.dumps({"h": chash, "f": fmt, "o": options or {}, "w": sorted(watch) if watch is not None else None},
-                          sort_keys=True, default=str)
+        spec = json.dumps(
+            {"h": chash, "f": fmt, "o": options or {}, "w": sorted(watch) if watch is not None else None},
+            sort_keys=True,
+            default=str,
+        )
         return hashlib.sha256(spec.encode()).hexdigest()[:24]
 
     def _load(self, key) -> Part | None:
@@ -289,13 +323,22 @@ class Store:
         if not man.exists():
             return None
         m = json.loads(man.read_text())
-        return Part(key=key, content_hash=m["content_hash"], path=self.dir / f"part-{key}",
-                    coverage_path=self.dir / f"part-{key}.coverage.parquet", source=m["source"], fmt=m["format"],
-                    n_rows=m["n_rows"], noise=Counter(m["noise"]), skipped=[tuple(s) for s in m["skipped"]],
-                    reused=True)
+        return Part(
+            key=key,
+            content_hash=m["content_hash"],
+            path=self.dir / f"part-{key}",
+            coverage_path=self.dir / f"part-{key}.coverage.parquet",
+            source=m["source"],
+            fmt=m["format"],
+            n_rows=m["n_rows"],
+            noise=Counter(m["noise"]),
+            skipped=[tuple(s) for s in m["skipped"]],
+            reused=True,
+        )
 
-    def ingest(self, path, fmt: str, options=None, watch_hex=None, processes: int = 2,
-               progress: bool = True) -> Part:
+    def ingest(
+        self, path, fmt: str, options=None, watch_hex=None, processes: int = 2, progress: bool = True
+    ) -> Part:
         """Read, clean and store one input (file or readsb trace tree). Reuses an identical earlier ingest."""
         path = Path(path)
         if not path.exists():
@@ -315,7 +358,9 @@ class Store:
         try:
             if path.is_dir():
                 if fmt != "readsb":
-                    raise TrackInputError(f"{path}: file: expected a file for format {fmt!r}, got a directory")
+                    raise TrackInputError(
+                        f"{path}: file: expected a file for format {fmt!r}, got a directory"
+                    )
                 n_rows, cov = self._ingest_tree(path, watch, tmp, noise, skipped, processes, progress)
             else:
                 r = read_track(path, fmt, options, watch)
@@ -332,15 +377,40 @@ class Store:
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp / "coverage.parquet.sidecar", self.dir / f"part-{key}.coverage.parquet")
         os.replace(tmp, final)
-        man = {"content_hash": chash, "source": str(path), "format": fmt, "options": options or {},
-               "watch": sorted(watch) if watch is not None else None, "n_rows": n_rows, "noise": dict(noise),
-               "skipped": skipped}
+        man = {
+            "content_hash": chash,
+            "source": str(path),
+            "format": fmt,
+            "options": options or {},
+            "watch": sorted(watch) if watch is not None else None,
+            "n_rows": n_rows,
+            "noise": dict(noise),
+            "skipped": skipped,
+        }
         (self.dir / f"part-{key}.json").write_text(json.dumps(man, indent=1, default=str))
-        return Part(key=key, content_hash=chash, path=final, coverage_path=self.dir / f"part-{key}.coverage.parquet",
-                    source=str(path), fmt=fmt, n_rows=n_rows, noise=noise, skipped=skipped)
+        return Part(
+            key=key,
+            content_hash=chash,
+            path=final,
+            coverage_path=self.dir / f"part-{key}.coverage.parquet",
+            source=str(path),
+            fmt=fmt,
+            n_rows=n_rows,
+            noise=noise,
+            skipped=skipped,
+        )
 
-    def _ingest_tree(self, root: Path, watch, tmp: Path, noise: Counter, skipped: list, processes: int,
-                     progress: bool, batch_files: int = 64):
+    def _ingest_tree(
+        self,
+        root: Path,
+        watch,
+        tmp: Path,
+        noise: Counter,
+        skipped: list,
+        processes: int,
+        progress: bool,
+        batch_files: int = 64,
+    ):
         files = readsb_tree_files(root, watch)
         if not files:
             raise TrackInputError(f"{root}: file: expected trace_*.json files in a traces/ tree, got none")
@@ -378,11 +448,11 @@ class Store:
                 pool.join()
         prog.update(len(files), rows, final=True)
         if ok == 0:
-            raise TrackInputError(f"{root}: file: expected at least one readable trace, all {len(files)} failed; "
-                                  f"first error: {skipped[0][2]}")
+            raise TrackInputError(
+                f"{root}: file: expected at least one readable trace, all {len(files)} failed; "
+                f"first error: {skipped[0][2]}"
+            )
         if skipped:
             log.warning("%s: skipped %d of %d trace files", root, len(skipped), len(files))
         skipped.sort()
         return rows, _cov_table(cov)
-
-

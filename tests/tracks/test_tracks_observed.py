@@ -27,14 +27,54 @@ def test_tree_against_truth(gen, tree, tmp_path):
     one = r.legs.row(0, named=True)
     assert one["source_files"] == f"trace_full_{one['icao24']}.json"
     assert set(r.legs.columns) >= {
-        "icao24", "registration", "callsign", "leg_no", "dep_time_utc", "arr_time_utc", "dep_icao", "arr_icao",
-        "dep_airport_km", "arr_airport_km", "dep_lat", "dep_lon", "arr_lat", "arr_lon", "is_takeoff_observed",
-        "is_landing_observed", "n_positions", "max_alt_ft", "gc_distance_km", "path_km", "source_format",
-        "source_files"}
-    assert list(r.stops.columns) == ["icao24", "registration", "icao", "arr_time_utc", "dep_time_utc", "dwell_h",
-                                     "lat", "lon", "prev_leg_no", "next_leg_no"]
-    assert list(r.gaps.columns) == ["icao24", "registration", "start_utc", "end_utc", "duration_min", "jump_km",
-                                    "start_lat", "start_lon", "end_lat", "end_lon", "in_leg_no"]
+        "icao24",
+        "registration",
+        "callsign",
+        "leg_no",
+        "dep_time_utc",
+        "arr_time_utc",
+        "dep_icao",
+        "arr_icao",
+        "dep_airport_km",
+        "arr_airport_km",
+        "dep_lat",
+        "dep_lon",
+        "arr_lat",
+        "arr_lon",
+        "is_takeoff_observed",
+        "is_landing_observed",
+        "n_positions",
+        "max_alt_ft",
+        "gc_distance_km",
+        "path_km",
+        "source_format",
+        "source_files",
+    }
+    assert list(r.stops.columns) == [
+        "icao24",
+        "registration",
+        "icao",
+        "arr_time_utc",
+        "dep_time_utc",
+        "dwell_h",
+        "lat",
+        "lon",
+        "prev_leg_no",
+        "next_leg_no",
+    ]
+    assert list(r.gaps.columns) == [
+        "icao24",
+        "registration",
+        "start_utc",
+        "end_utc",
+        "duration_min",
+        "jump_km",
+        "start_lat",
+        "start_lon",
+        "end_lat",
+        "end_lon",
+        "in_leg_no",
+    ]
     assert list(r.noise.columns) == ["reason", "n"]
 
 
@@ -73,13 +113,18 @@ def test_watch_filter_and_multi_source_merge(gen, tree, tmp_path):
     sv = write_opensky(gen.clean, tmp_path / "sv.parquet")
     h0 = gen.clean.filter(pc.equal(gen.clean.column("icao24"), hexes[0]))
     fr = write_fr24_csv(h0, tmp_path / "fr.csv")
-    r = observed([(tree, "readsb", {}), (sv, "opensky"), (fr, "fr24_csv", {"icao24": hexes[0]})], watch_hex=watch,
-                 cache_dir=tmp_path / "c", progress=False)
+    r = observed(
+        [(tree, "readsb", {}), (sv, "opensky"), (fr, "fr24_csv", {"icao24": hexes[0]})],
+        watch_hex=watch,
+        cache_dir=tmp_path / "c",
+        progress=False,
+    )
     assert set(r.legs["icao24"]) == {hexes[0], hexes[1]}
     want = gen.legs.filter(pl.col("icao24").is_in(hexes[:2]))
     assert r.legs.height == want.height
     assert r.legs.select("icao24", "leg_no", "dep_icao", "arr_icao").equals(
-        want.select("icao24", "leg_no", "dep_icao", "arr_icao"))
+        want.select("icao24", "leg_no", "dep_icao", "arr_icao")
+    )
     srcs = set(";".join(r.legs["source_format"]).split(";"))
     assert srcs == {"readsb", "opensky", "fr24_csv"}
     noise = dict(zip(r.noise["reason"], r.noise["n"], strict=True))
@@ -102,3 +147,53 @@ def test_unknown_format_and_missing_path(tmp_path):
         observed([(tmp_path, "kml")], cache_dir=tmp_path / "c")
     with pytest.raises(TrackInputError, match="nothing there"):
         observed([(tmp_path / "nope.json", "readsb")], cache_dir=tmp_path / "c")
+
+
+def test_globe_history_days_merge_per_aircraft(gen, tmp_path):
+    """One aircraft split over two day directories (globe_history layout) is merged before segmenting."""
+    from analysis.tracks.generate import write_readsb_tree
+
+    hexa = gen.clean.column("icao24")[0].as_py()
+    ac = gen.clean.filter(pc.equal(gen.clean.column("icao24"), hexa))
+    t = ac.column("time_utc").cast("int64").to_numpy()
+    legs = gen.legs.filter(pl.col("icao24") == hexa)
+    # cut during the first dwell: after leg 1's last airborne fix + taxi-in
+    cut = int(legs["last_air_utc"][0].timestamp() * 1e6) + 3600 * 10**6
+    i = int((t <= cut).sum())
+    write_readsb_tree(ac.slice(i), tmp_path / "gh" / "2024-01-02")  # later day written first
+    write_readsb_tree(ac.slice(0, i), tmp_path / "gh" / "2024-01-01")
+    r = observed([(tmp_path / "gh", "readsb")], cache_dir=tmp_path / "c")
+    assert r.n_positions == ac.num_rows
+    assert r.legs.select("leg_no", "dep_icao", "arr_icao").equals(
+        legs.select("leg_no", "dep_icao", "arr_icao")
+    )
+
+
+def test_generic_csv_unix_seconds(gen, tmp_path):
+    hexa = gen.clean.column("icao24")[0].as_py()
+    ac = gen.clean.filter(pc.equal(gen.clean.column("icao24"), hexa))
+    t = ac.column("time_utc").cast("int64").to_numpy() // 10**6
+    g = ac.column("on_ground").to_pylist()
+    lines = ["ts,lat,lon,alt_ft,ground"] + [
+        f"{a},{b},{c},{'' if d is None else d},{int(e)}"
+        for a, b, c, d, e in zip(
+            t,
+            ac.column("lat").to_pylist(),
+            ac.column("lon").to_pylist(),
+            ac.column("alt_ft").to_pylist(),
+            g,
+            strict=True,
+        )
+    ]
+    (tmp_path / "u.csv").write_text("\n".join(lines) + "\n")
+    opts = {
+        "icao24": hexa,
+        "time_format": "unix",
+        "mapping": {"time": "ts", "lat": "lat", "lon": "lon", "alt": "alt_ft", "on_ground": "ground"},
+    }
+    r = observed([(tmp_path / "u.csv", "generic_csv", opts)], cache_dir=tmp_path / "c")
+    want = gen.legs.filter(pl.col("icao24") == hexa)
+    assert r.legs.select("leg_no", "dep_icao", "arr_icao").equals(
+        want.select("leg_no", "dep_icao", "arr_icao")
+    )
+    assert r.legs["source_format"].unique().to_list() == ["generic_csv"]

@@ -41,22 +41,31 @@ def first_hex(gen):
     return gen.clean.column("icao24")[0].as_py()
 
 
-def assert_same(got: pa.Table, want: pa.Table, *, pos=1e-6, alt=0.01, gs=0.01, trk=0.06, vr=None, callsign=True):
+def assert_same(
+    got: pa.Table, want: pa.Table, *, pos=1e-6, alt=0.01, gs=0.01, trk=0.06, vr=None, callsign=True
+):
     assert got.schema.equals(POSITIONS_SCHEMA)
     assert got.num_rows == want.num_rows
     assert got.column("icao24").to_pylist() == want.column("icao24").to_pylist()
     assert got.column("time_utc").equals(want.column("time_utc"))
     assert str(got.schema.field("time_utc").type) == "timestamp[us, tz=UTC]"
     for c, tol in (("lat", pos), ("lon", pos), ("gs_kt", gs), ("track_deg", trk)):
-        np.testing.assert_allclose(got.column(c).to_numpy(zero_copy_only=False),
-                                   want.column(c).to_numpy(zero_copy_only=False), atol=tol, err_msg=c)
+        np.testing.assert_allclose(
+            got.column(c).to_numpy(zero_copy_only=False),
+            want.column(c).to_numpy(zero_copy_only=False),
+            atol=tol,
+            err_msg=c,
+        )
     assert got.column("on_ground").equals(want.column("on_ground"))
     a, b = (t.column("alt_ft").to_numpy(zero_copy_only=False) for t in (got, want))
     assert np.array_equal(np.isnan(a), np.isnan(b))
     np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], atol=alt)
     if vr is not None:
-        np.testing.assert_allclose(got.column("vrate_fpm").to_numpy(zero_copy_only=False),
-                                   want.column("vrate_fpm").to_numpy(zero_copy_only=False), atol=vr)
+        np.testing.assert_allclose(
+            got.column("vrate_fpm").to_numpy(zero_copy_only=False),
+            want.column("vrate_fpm").to_numpy(zero_copy_only=False),
+            atol=vr,
+        )
     if callsign:
         assert got.column("callsign").to_pylist() == want.column("callsign").to_pylist()
 
@@ -82,14 +91,20 @@ def test_readsb_roundtrip_with_noise(gen, tmp_path, gz, extended):
     assert got.column("registration").to_pylist() == want.column("registration").to_pylist()
     assert set(got.column("source_format").to_pylist()) == {"readsb"}
     flags = got.column("readsb_flags").to_numpy()
-    assert (flags & 2).sum() == gen.legs.height + 0 or (flags & 2).sum() >= 1
+    assert (flags & 2).sum() >= gen.legs.height  # the writer flags each callsign change as a new leg
 
 
 def test_readsb_ground_and_details(tmp_path):
-    obj = {"icao": "1510C2", "r": "RA-96019", "timestamp": 1704180000.5, "trace": [
-        [0, 10.60, -66.99, "ground", 5, 90, 2, None, {"flight": "RSD1   ", "squawk": "1200"}],
-        [10.2, 10.61, -66.98, 500, 150, 90, 0, 1500, None],
-        [20.0, 10.62, -66.97, None, 160, 90, 1, None, None]]}
+    obj = {
+        "icao": "1510C2",
+        "r": "RA-96019",
+        "timestamp": 1704180000.5,
+        "trace": [
+            [0, 10.60, -66.99, "ground", 5, 90, 2, None, {"flight": "RSD1   ", "squawk": "1200"}],
+            [10.2, 10.61, -66.98, 500, 150, 90, 0, 1500, None],
+            [20.0, 10.62, -66.97, None, 160, 90, 1, None, None],
+        ],
+    }
     p = tmp_path / "trace_full_1510c2.json"
     p.write_bytes(gzip.compress(json.dumps(obj).encode()))
     t = read_readsb_file(p).table
@@ -149,8 +164,11 @@ def test_generic_csv_utc_and_declared_zone(gen, tmp_path):
 
 # ------------------------------------------------------------------------------- bad input
 def _trace(n=30):
-    return {"icao": "abc123", "timestamp": 1704180000, "trace": [[i * 5.0, 10.0 + i * 0.01, -60.0, 30000, 450, 90, 0,
-                                                                     0, None] for i in range(n)]}
+    return {
+        "icao": "abc123",
+        "timestamp": 1704180000,
+        "trace": [[i * 5.0, 10.0 + i * 0.01, -60.0, 30000, 450, 90, 0, 0, None] for i in range(n)],
+    }
 
 
 def _write(path, obj, gz=True):
@@ -166,21 +184,28 @@ def test_readsb_bad_field_names_file_record_field(tmp_path):
     p = _write(tmp_path / "traces/23/trace_full_abc123.json", obj)
     with pytest.raises(TrackInputError) as e:
         read_readsb_file(p, label="traces/23/trace_full_abc123.json")
-    assert str(e.value) == ("traces/23/trace_full_abc123.json: record 17, field 'lat': "
-                            "expected a number in [-inf, inf], got 'x'") or "record 17, field 'lat'" in str(e.value)
+    assert str(e.value) == (
+        "traces/23/trace_full_abc123.json: record 17, field 'lat': expected a number in [-inf, inf], got 'x'"
+    ) or "record 17, field 'lat'" in str(e.value)
 
 
-@pytest.mark.parametrize("case,pattern", [
-    ("truncated_gzip", r"t\.json: file: expected a complete gzip stream"),
-    ("truncated_json", r"t\.json: line 1 col \d+: expected complete JSON"),
-    ("empty", r"t\.json: file: expected data, got an empty file"),
-    ("non_utf8", r"t\.json: line 1 \(byte \d+\): expected UTF-8 text"),
-    ("missing_trace", r"t\.json: file, field 'trace': expected top-level key 'trace'"),
-    ("short_entry", r"t\.json: record 3: expected a list of at least 8 values"),
-    ("absurd_alt", r"t\.json: record 5, field 'alt': expected a number in \[-2000, 150000\], got 9000000"),
-    ("bad_hex", r"t\.json: file, field 'icao': expected a 24-bit ICAO address"),
-    ("absurd_time", r"t\.json: file, field 'timestamp': expected a unix time between 1990 and 2100"),
-])
+@pytest.mark.parametrize(
+    "case,pattern",
+    [
+        ("truncated_gzip", r"t\.json: file: expected a complete gzip stream"),
+        ("truncated_json", r"t\.json: line 1 col \d+: expected complete JSON"),
+        ("empty", r"t\.json: file: expected data, got an empty file"),
+        ("non_utf8", r"t\.json: line 1 \(byte \d+\): expected UTF-8 text"),
+        ("missing_trace", r"t\.json: file, field 'trace': expected top-level key 'trace'"),
+        ("short_entry", r"t\.json: record 3: expected a list of at least 8 values"),
+        (
+            "absurd_alt",
+            r"t\.json: record 5, field 'alt': expected a number in \[-2000, 150000\], got 9000000",
+        ),
+        ("bad_hex", r"t\.json: file, field 'icao': expected a 24-bit ICAO address"),
+        ("absurd_time", r"t\.json: file, field 'timestamp': expected a unix time between 1990 and 2100"),
+    ],
+)
 def test_readsb_bad_inputs(tmp_path, case, pattern):
     p = tmp_path / "t.json"
     raw = json.dumps(_trace()).encode()
@@ -215,21 +240,26 @@ def test_opensky_bad_inputs(gen, tmp_path):
     # missing column
     hdr = lines[0].split(",")
     i = hdr.index("lat")
-    (tmp_path / "m.csv").write_text("\n".join(",".join(c for j, c in enumerate(l.split(",")) if j != i)
-                                              for l in lines) + "\n")
+    (tmp_path / "m.csv").write_text(
+        "\n".join(",".join(c for j, c in enumerate(ln.split(",")) if j != i) for ln in lines) + "\n"
+    )
     with pytest.raises(TrackInputError, match=r"m\.csv: header, field 'lat': expected columns"):
         read_opensky(tmp_path / "m.csv")
     # wrong type in record 7
     row = lines[8].split(",")
     row[i] = "north"
     (tmp_path / "w.csv").write_text("\n".join(lines[:8] + [",".join(row)] + lines[9:]) + "\n")
-    with pytest.raises(TrackInputError, match=r"w\.csv: record 7, field 'lat': expected a number .*got 'north'"):
+    with pytest.raises(
+        TrackInputError, match=r"w\.csv: record 7, field 'lat': expected a number .*got 'north'"
+    ):
         read_opensky(tmp_path / "w.csv")
     # naive timestamps in parquet
     t = pq.read_table(write_opensky(gen.clean.slice(0, 50), tmp_path / "sv.parquet"))
     naive = pa.array(t.column("time").to_numpy() * 1_000_000, pa.int64()).cast(pa.timestamp("us"))
     pq.write_table(t.set_column(0, "time", naive), tmp_path / "n.parquet")
-    with pytest.raises(TrackInputError, match=r"n\.parquet: record 0, field 'time': expected a timezone-aware time"):
+    with pytest.raises(
+        TrackInputError, match=r"n\.parquet: record 0, field 'time': expected a timezone-aware time"
+    ):
         read_opensky(tmp_path / "n.parquet")
     assert read_opensky(tmp_path / "n.parquet", options={"tz": "UTC"}).table.num_rows == 50
     (tmp_path / "e.csv").write_text("")
@@ -289,7 +319,9 @@ def test_generic_csv_bad_inputs(gen, tmp_path):
         read_generic_csv(tmp_path / "a.csv", options=opts)
     # times without zone and no declared tz
     (tmp_path / "n.csv").write_text("\n".join([text[0]] + [r.replace("+00:00", "") for r in text[1:]]) + "\n")
-    with pytest.raises(TrackInputError, match=r"n\.csv: record 0, field 'when': expected a timezone-aware time"):
+    with pytest.raises(
+        TrackInputError, match=r"n\.csv: record 0, field 'when': expected a timezone-aware time"
+    ):
         read_generic_csv(tmp_path / "n.csv", options=opts)
     # mapping names a column the file lacks
     bad = dict(opts, mapping=dict(opts["mapping"], lat="LAT"))

@@ -27,23 +27,49 @@ def test_legs_match_truth(gen, tmp_path):
     s = _segment(gen.clean, tmp_path)
     truth = gen.legs
     assert s.legs.height == truth.height  # exact leg count
-    got = s.legs.select("icao24", "leg_no", "dep_icao", "arr_icao", "is_takeoff_observed", "is_landing_observed",
-                        "first_seen_utc", "last_seen_utc", "n_positions", "callsign", "registration")
-    want = truth.select("icao24", "leg_no", "dep_icao", "arr_icao", "is_takeoff_observed", "is_landing_observed",
-                        pl.col("first_air_utc").alias("first_seen_utc"), pl.col("last_air_utc").alias("last_seen_utc"),
-                        pl.col("n_air").alias("n_positions"), "callsign", "registration")
+    got = s.legs.select(
+        "icao24",
+        "leg_no",
+        "dep_icao",
+        "arr_icao",
+        "is_takeoff_observed",
+        "is_landing_observed",
+        "first_seen_utc",
+        "last_seen_utc",
+        "n_positions",
+        "callsign",
+        "registration",
+    )
+    want = truth.select(
+        "icao24",
+        "leg_no",
+        "dep_icao",
+        "arr_icao",
+        "is_takeoff_observed",
+        "is_landing_observed",
+        pl.col("first_air_utc").alias("first_seen_utc"),
+        pl.col("last_air_utc").alias("last_seen_utc"),
+        pl.col("n_air").alias("n_positions"),
+        "callsign",
+        "registration",
+    )
     assert got.equals(want)
     # planted mid-air starts/ends exist in this fixture and give unknown airports
     assert truth.filter(pl.col("dep_icao").is_null()).height > 0
     assert truth.filter(pl.col("arr_icao").is_null()).height > 0
     legs = s.legs
-    assert legs.filter(~pl.col("is_takeoff_observed"))["dep_time_utc"].null_count() == \
-        legs.filter(~pl.col("is_takeoff_observed")).height
+    assert (
+        legs.filter(~pl.col("is_takeoff_observed"))["dep_time_utc"].null_count()
+        == legs.filter(~pl.col("is_takeoff_observed")).height
+    )
     assert (legs.filter(pl.col("dep_icao").is_not_null())["dep_airport_km"] < 1.0).all()
     # great circle first->last airborne fix equals the airport-to-airport distance for full legs
     full = legs.join(truth.select("icao24", "leg_no", "gc_km"), on=["icao24", "leg_no"]).filter(
-        pl.col("is_takeoff_observed") & pl.col("is_landing_observed"))
-    np.testing.assert_allclose(full["gc_distance_km"], full["gc_km"], atol=3.0)  # last fix <= 10 s before touchdown
+        pl.col("is_takeoff_observed") & pl.col("is_landing_observed")
+    )
+    np.testing.assert_allclose(
+        full["gc_distance_km"], full["gc_km"], atol=3.0
+    )  # last fix <= 10 s before touchdown
     assert ((full["path_km"] - full["gc_distance_km"]).abs() / full["gc_distance_km"] < 0.002).all()
 
 
@@ -55,7 +81,9 @@ def test_every_planted_gap_found(gen, tmp_path):
     assert got.sort("icao24", "start_utc").equals(want.sort("icao24", "start_utc"))
     g = s.gaps
     assert (g["duration_min"] > 10).all()
-    np.testing.assert_allclose(g["jump_km"], haversine_km(g["start_lat"], g["start_lon"], g["end_lat"], g["end_lon"]))
+    np.testing.assert_allclose(
+        g["jump_km"], haversine_km(g["start_lat"], g["start_lon"], g["end_lat"], g["end_lon"])
+    )
 
 
 def test_stops_between_legs(gen, tmp_path):
@@ -90,12 +118,18 @@ def _track(points, hexa="1510c2", flags=None, t0=1704180000):
     t = np.array([t0 + p[0] for p in points], np.int64) * 1_000_000
     alt = np.array([np.nan if p[3] is None else p[3] for p in points], np.float32)
     cols = {
-        "icao24": pa.array([hexa] * n), "registration": pa.array(["RA-96019"] * n),
-        "callsign": pa.array(["RSD041"] * n), "time_utc": pa.array(t).cast(pa.timestamp("us", tz="UTC")),
-        "lat": pa.array([p[1] for p in points], pa.float64()), "lon": pa.array([p[2] for p in points], pa.float64()),
-        "alt_ft": pa.array(alt, mask=np.isnan(alt)), "on_ground": pa.array([p[3] is None for p in points]),
-        "gs_kt": pa.nulls(n, pa.float32()), "track_deg": pa.nulls(n, pa.float32()),
-        "vrate_fpm": pa.nulls(n, pa.float32()), "source_format": pa.array(["test"] * n),
+        "icao24": pa.array([hexa] * n),
+        "registration": pa.array(["RA-96019"] * n),
+        "callsign": pa.array(["RSD041"] * n),
+        "time_utc": pa.array(t).cast(pa.timestamp("us", tz="UTC")),
+        "lat": pa.array([p[1] for p in points], pa.float64()),
+        "lon": pa.array([p[2] for p in points], pa.float64()),
+        "alt_ft": pa.array(alt, mask=np.isnan(alt)),
+        "on_ground": pa.array([p[3] is None for p in points]),
+        "gs_kt": pa.nulls(n, pa.float32()),
+        "track_deg": pa.nulls(n, pa.float32()),
+        "vrate_fpm": pa.nulls(n, pa.float32()),
+        "source_format": pa.array(["test"] * n),
         "readsb_flags": pa.array(flags if flags is not None else [0] * n, pa.uint8()),
     }
     return pa.table(cols, schema=POSITIONS_SCHEMA)
@@ -112,7 +146,9 @@ def test_svmi_muha_hand_checked(tmp_path):
     pts = [(0, la1, lo1, None), (30, la1, lo1 + 0.001, None)]
     n = 200
     for k in range(n + 1):
-        pts.append((60 + k * 40, _interp(la1, la2, k, n), _interp(lo1, lo2, k, n), 1000 if k in (0, n) else 35000))
+        pts.append(
+            (60 + k * 40, _interp(la1, la2, k, n), _interp(lo1, lo2, k, n), 1000 if k in (0, n) else 35000)
+        )
     pts += [(60 + n * 40 + 30, la2, lo2, None)]
     s = _segment(_track(pts), tmp_path)
     leg = s.legs.row(0, named=True)
@@ -136,14 +172,19 @@ def test_mid_ocean_start_and_dark_crossing(tmp_path):
     svmi = ap.index("SVMI")
     pts = [(i * 10, 30.0, -30.0 + i * 0.02, 37000) for i in range(50)]
     pts += [(490 + 3 * 3600 + i * 10, 16.0, -55.0 + i * 0.02, 37000) for i in range(50)]
-    pts += [(490 + 5 * 3600, ap.lat[svmi], ap.lon[svmi] - 0.01, 800), (490 + 5 * 3600 + 60, ap.lat[svmi], ap.lon[svmi], None)]
+    pts += [
+        (490 + 5 * 3600, ap.lat[svmi], ap.lon[svmi] - 0.01, 800),
+        (490 + 5 * 3600 + 60, ap.lat[svmi], ap.lon[svmi], None),
+    ]
     s = _segment(_track(pts), tmp_path)
     assert s.legs.height == 1
     leg = s.legs.row(0, named=True)
     assert leg["dep_icao"] is None and leg["dep_airport_km"] is None and leg["dep_time_utc"] is None
     assert not leg["is_takeoff_observed"] and leg["is_landing_observed"] and leg["arr_icao"] == "SVMI"
     g = s.gaps.filter(pl.col("in_leg_no").is_not_null())
-    assert g.height >= 1 and g["duration_min"].max() == pytest.approx(180 + 10 / 60 * 0 + (10 - 10) / 60, abs=0.2)
+    assert g.height >= 1 and g["duration_min"].max() == pytest.approx(
+        180 + 10 / 60 * 0 + (10 - 10) / 60, abs=0.2
+    )
 
 
 def test_new_leg_flag_and_low_gap_split(tmp_path):
