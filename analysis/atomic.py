@@ -19,14 +19,25 @@ from pathlib import Path
 __all__ = ["exclusive", "new_build_dir", "publish", "prune", "BuildLockedError"]
 
 
+_HELD: set[str] = set()  # lock files this process holds
+
+
 class BuildLockedError(RuntimeError):
     """Another build holds the lock and did not finish in time."""
 
 
 @contextmanager
 def exclusive(lock_path: Path, timeout_s: float = 3600.0) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_path`` (waits for another build in the same checkout to finish)."""
+    """Hold an exclusive lock on ``lock_path`` (waits for another build in the same checkout to finish).
+
+    Re-entrant within one process: a report holds the build lock for its whole run and builds the data inside
+    it, so no other build can publish (or prune) data/derived while the report's notebooks read it.
+    """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
+    key = str(lock_path.resolve())
+    if key in _HELD:
+        yield
+        return
     with open(lock_path, "a+") as fh:
         deadline = time.monotonic() + timeout_s
         waited = False
@@ -41,9 +52,11 @@ def exclusive(lock_path: Path, timeout_s: float = 3600.0) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     raise BuildLockedError(f"{lock_path} is held by another build") from None
                 time.sleep(0.2)
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 

@@ -139,10 +139,16 @@ def render_page(title: str, body: str, nav: str, bundle: str, charts: bool = Tru
 
 
 def _code_hash() -> str:
+    """Hash of the code that shapes pages (queries, charts, HTML). Code that shapes the data (build, SQL,
+    findings, tracks) reaches pages through the data fingerprint instead."""
+    from .build import DATA_MODULES
+
     h = hashlib.sha256()
     for f in sorted(PACKAGE_DIR.rglob("*")):
-        if f.suffix in (".py", ".sql") and "__pycache__" not in f.parts:
-            h.update(f.read_bytes())
+        rel = f.relative_to(PACKAGE_DIR).as_posix()
+        if (f.suffix == ".py" and "__pycache__" not in f.parts and rel not in DATA_MODULES
+                and not rel.startswith(("tracks/", "sql/"))):
+            h.update(rel.encode() + f.read_bytes())
     return h.hexdigest()
 
 
@@ -201,9 +207,10 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
     """Build data, run every notebook, publish the site. Returns what was done, with timings."""
     project = project or default_project()
     t0 = time.monotonic()
-    result = build(project)
     link = out_link or project.reports
-    with atomic.exclusive(project.build / "report.lock"):
+    # one lock for data and pages: no other build can publish or prune data/derived while notebooks read it
+    with atomic.exclusive(project.lock):
+        result = build(project)
         jobs = jobs_for(project)
         code = _code_hash()
         cache = project.build / "page-cache"
