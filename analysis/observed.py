@@ -90,14 +90,13 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
         log.warning("skipped %s", item)
     legs = result.legs
     # each track input is cited like a publication: a source row of kind flight_tracker
-    source_of: dict[str, str] = {}
+    source_of: dict[str, str] = {}  # input name -> source id
     src_rows = []
     for path, fmt, _ in inputs:
         p = Path(path)
         sid = f"track-{_slug(p.name)}"
         record = provenance.read_record(p)
-        files = [f.name for f in p.rglob("*") if f.is_file()] if p.is_dir() else [p.name]
-        source_of |= {f: sid for f in files}
+        source_of[p.name] = sid
         src_rows.append({"source_id": sid, "outlet": "Observed flight records", "title": record.get("what"),
                          "kind": "flight_tracker", "is_secondary": False, "language": None,
                          "relays": record.get("origin"), "seed_file": None, "url": None,
@@ -199,16 +198,18 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
                 dep = trip[i]["dep_time_utc"] if i < len(trip) else None
                 role = ("origin" if i == 0 else "home" if i == len(pts) - 1 and i > far_i
                         else "destination" if i == far_i else "staging" if i < far_i else "onward")
-                files = sorted({f for j in (i - 1, i) if 0 <= j < len(trip)
-                                for f in (trip[j]["source_files"] or "").split(";") if f})
-                cited = ";".join(sorted({source_of.get(f, "") for f in files} - {""})) or None
+                legs_here = [trip[j] for j in (i - 1, i) if 0 <= j < len(trip)]
+                files = sorted({f for leg in legs_here for f in (leg["source_files"] or "").split(";") if f})
+                inputs_here = {n for leg in legs_here for n in (leg.get("source_inputs") or "").split(";") if n}
+                cited = ";".join(sorted({source_of[n] for n in inputs_here if n in source_of})) or None
                 stops.append({
                     "stop_id": f"obs/{episode_id}/{aircraft_id}/{i + 1}", "episode_id": episode_id,
                     "aircraft_id": aircraft_id, "variant": "main", "seq": i + 1, "place_id": pid, "role": role,
                     "arr_time": f"{arr:%Y-%m-%dT%H:%M:%SZ}" if arr else None,
                     "dep_time": f"{dep:%Y-%m-%dT%H:%M:%SZ}" if dep else None,
                     "is_inferred": False, "source_ids": cited,
-                    "notes": f"observed in {', '.join(files)}" if files else "observed",
+                    "notes": (f"observed in {', '.join(sorted(inputs_here))} ({', '.join(files)})"
+                              if files else "observed"),
                     "arr_earliest_utc": arr, "arr_latest_utc": arr + timedelta(seconds=1) if arr else None,
                     "arr_precision": "second" if arr else "unknown", "arr_reported": None,
                     "dep_earliest_utc": dep, "dep_latest_utc": dep + timedelta(seconds=1) if dep else None,
