@@ -320,7 +320,7 @@ def detour_factors(summary: pl.DataFrame, title: str = "Outbound detour factor",
         "source_ids"), sources))
     bars = alt.Chart(df).mark_bar(color=PALETTE[0]).encode(
         y=alt.Y("episode_id:N", title=None, sort="-x"),
-        x=alt.X("detour_factor:Q", title="Outbound km flown / direct km", scale=alt.Scale(zero=False, domainMin=1)),
+        x=alt.X("detour_factor:Q", title="Outbound km flown / direct km (1 = direct)", scale=alt.Scale(zero=True)),
         tooltip=[alt.Tooltip("episode_id:N"), alt.Tooltip("detour_factor:Q", format=".2f"),
                  alt.Tooltip("outbound_km:Q", format=",.0f", title="Flown (km)"),
                  alt.Tooltip("direct_km:Q", format=",.0f", title="Direct (km)"),

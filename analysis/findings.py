@@ -220,7 +220,7 @@ def _dwell(c: _Collector) -> None:
         text = (f"{exact:,.1f} hours" if exact is not None else f"between {lo:,.0f} and {hi:,.0f} hours "
                 f"({lo / 24:,.1f} to {hi / 24:,.1f} days)")
         c.add(f"dest-dwell-{r['episode_id']}", "dwell at destination", f"{r['episode_id']}: {text} at {lead['destination']}",
-              f"In {r['episode_id']}, {r['lead_aircraft_id']} stayed at {lead['destination']} for {text}, "
+              f"In {r['episode_id']}, {r['lead_aircraft_label']} stayed at {lead['destination']} for {text}, "
               f"from arrival ({dest['arr_precision']}) to departure ({dest['dep_precision']}).",
               "dest_dwell_h", exact if exact is not None else (lo + hi) / 2, "hours", [r["episode_id"]],
               [f"core_stops:{dest['stop_id']}"], dest["source_ids"] or "", low=lo, high=hi,
@@ -268,7 +268,7 @@ def _detour(c: _Collector) -> None:
     for r in s.iter_rows(named=True):
         c.add(f"detour-{r['episode_id']}", "route directness",
               f"{r['episode_id']}: outbound route {r['detour_factor']:.2f}x the direct distance",
-              f"{r['lead_aircraft_id']} flew {r['outbound_km']:,.0f} km from {r['origin']} to {r['destination']} "
+              f"{r['lead_aircraft_label']} flew {r['outbound_km']:,.0f} km from {r['origin']} to {r['destination']} "
               f"via {r['outbound_staging_stops']} staging stop(s), against {r['direct_km']:,.0f} km direct: a detour "
               f"factor of {r['detour_factor']:.2f}.", "detour_factor", round(r["detour_factor"], 3), "ratio",
               [r["episode_id"]], [f"out_route_summary:{r['episode_id']}|{r['lead_aircraft_id']}|main"], r["source_ids"],

@@ -9,10 +9,11 @@ WITH lead AS (
 ), craft AS (
     SELECT s.episode_id,
            list(DISTINCT s.aircraft_id ORDER BY s.aircraft_id) AS aircraft_ids,
-           list(DISTINCT coalesce(a.registration, a.aircraft_id) ORDER BY coalesce(a.registration, a.aircraft_id)) AS aircraft_labels,
+           list(DISTINCT coalesce(a.label, s.aircraft_id) ORDER BY coalesce(a.label, s.aircraft_id)) AS aircraft_labels,
            list(DISTINCT s.evidence ORDER BY s.evidence) AS evidence_kinds,
-           min(coalesce(s.dep_earliest_utc, s.arr_earliest_utc)) AS first_time_utc,
-           max(coalesce(s.arr_latest_utc, s.dep_latest_utc)) AS last_time_utc
+           -- least()/greatest() skip NULLs: the earliest known of any arrival or departure
+           least(min(s.dep_earliest_utc), min(s.arr_earliest_utc)) AS first_time_utc,
+           greatest(max(s.arr_latest_utc), max(s.dep_latest_utc)) AS last_time_utc
     FROM core_stops s LEFT JOIN core_aircraft a USING (aircraft_id)
     WHERE s.is_main_variant GROUP BY s.episode_id
 ), variants AS (
@@ -24,7 +25,7 @@ SELECT e.episode_id, e.title, e.destination_country, e.destination_country_name,
        c.first_time_utc IS NOT NULL AS is_dated,
        c.aircraft_ids, c.aircraft_labels, len(c.aircraft_ids) AS aircraft_count, c.evidence_kinds,
        c.first_time_utc, c.last_time_utc,
-       l.aircraft_id AS lead_aircraft_id, l.origin, l.destination,
+       l.aircraft_id AS lead_aircraft_id, la.label AS lead_aircraft_label, l.origin, l.destination,
        l.dest_arr_earliest_utc, l.dest_arr_latest_utc, l.dest_arr_precision,
        l.dest_dwell_min_h, l.dest_dwell_max_h, l.dest_dwell_h,
        l.stop_count, l.leg_count, l.outbound_staging_stops, l.outbound_staging_countries, l.staging_countries,
@@ -38,4 +39,5 @@ LEFT JOIN lead l USING (episode_id)
 LEFT JOIN craft c USING (episode_id)
 LEFT JOIN variants v USING (episode_id)
 LEFT JOIN disputes d USING (episode_id)
+LEFT JOIN core_aircraft la ON la.aircraft_id = l.aircraft_id
 ORDER BY c.first_time_utc NULLS LAST, e.episode_id;
