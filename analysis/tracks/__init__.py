@@ -92,11 +92,17 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
 
 
 def _attach_sources(legs: pl.DataFrame, parts: list[Part]) -> pl.DataFrame:
-    cov = pl.concat([pl.read_parquet(p.coverage_path).with_columns(pl.lit(Path(p.source).name).alias("source_input"))
-                     for p in parts], how="vertical_relaxed")
+    cov = pl.concat(
+        [
+            pl.read_parquet(p.coverage_path).with_columns(pl.lit(Path(p.source).name).alias("source_input"))
+            for p in parts
+        ],
+        how="vertical_relaxed",
+    )
     if legs.is_empty() or cov.is_empty():
         return legs.with_columns(
-            pl.lit(None, pl.String).alias("source_format"), pl.lit(None, pl.String).alias("source_files"),
+            pl.lit(None, pl.String).alias("source_format"),
+            pl.lit(None, pl.String).alias("source_files"),
             pl.lit(None, pl.String).alias("source_inputs"),
         )
     keyed = legs.select("icao24", "leg_no", "first_seen_utc", "last_seen_utc")

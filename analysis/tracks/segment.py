@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .airports import EARTH_RADIUS_KM, haversine_km, nearest_airport
@@ -132,8 +133,7 @@ def _chunk(path, rgs, p: SegmentParams):
     prev_air = np.empty(n, bool)
     prev_air[0] = False
     prev_air[1:] = air[:-1]
-    cont = same & prev_air  # step from an airborne fix of the same aircraft
-    start = air & ~cont
+    start = air & ~(same & prev_air)  # not a step from an airborne fix of the same aircraft
     if newleg is not None:
         start |= air & newleg
     # gaps that end a leg: low on both sides, implied speed too low, or too long
@@ -152,26 +152,35 @@ def _chunk(path, rgs, p: SegmentParams):
     nxt_in[-1] = False
     nxt_in[:-1] = in_leg_step[1:]
     ends = np.flatnonzero(air & ~nxt_in)
-    # path length: equirectangular steps (exact haversine for the sparse gap steps)
-    dlat = np.diff(lat)
-    dlon = np.diff(lon)
-    wrap = np.abs(dlon) > 180
-    if wrap.any():
-        dlon[wrap] -= np.sign(dlon[wrap]) * 360
-    c = np.cos(np.radians(lat[1:].astype(np.float32)))
-    dlon *= c
-    dlat *= dlat
-    dlon *= dlon
-    dlat += dlon
-    step = np.sqrt(dlat)
-    step *= np.radians(1.0) * EARTH_RADIUS_KM
+    # path length: equirectangular steps in float32 (exact haversine for the sparse gap steps);
+    # step[i] is the step from row i to row i+1, so leg (s, e) sums step[s:e] (float64 accumulation)
+    lat32 = lat.astype(np.float32)
+    lon32 = lon.astype(np.float32)
+    step = np.empty(n, np.float32)
+    step[-1] = 0.0
+    np.subtract(lat32[1:], lat32[:-1], out=step[:-1])
+    dlon = np.empty(n, np.float32)
+    dlon[-1] = 0.0
+    np.subtract(lon32[1:], lon32[:-1], out=dlon[:-1])
+    if n > 1 and (dlon.max() > 180 or dlon.min() < -180):
+        w = np.abs(dlon) > 180
+        dlon[w] -= np.sign(dlon[w]) * np.float32(360)
+    c = lat32
+    c *= np.float32(np.pi / 180)
+    np.cos(c, out=c)
+    dlon[:-1] *= c[1:]
+    np.multiply(step, step, out=step)
+    np.multiply(dlon, dlon, out=dlon)
+    step += dlon
+    np.sqrt(step, out=step)  # degrees of arc
+    deg_km = np.radians(1.0) * EARTH_RADIUS_KM
     if len(gi):
-        step[gi - 1] = jump
-    step *= in_leg_step[1:]
-    cs = np.empty(n, np.float64)
-    cs[0] = 0.0
-    np.cumsum(step, out=cs[1:])
-    path_km = cs[ends] - cs[starts]
+        step[gi - 1] = jump / deg_km
+    idx = np.empty(2 * len(starts), np.int64)
+    idx[0::2] = starts
+    idx[1::2] = ends
+    sums = np.add.reduceat(step, idx, dtype=np.float64)[0::2]
+    path_km = np.where(ends > starts, sums, 0.0) * deg_km
     max_alt = np.fmax.reduceat(alt, starts) if len(starts) else np.empty(0)
     # takeoff / landing observed: adjacent ground fix of the same aircraft within gap_min_s
     sp = starts - 1
@@ -181,7 +190,7 @@ def _chunk(path, rgs, p: SegmentParams):
     dep_i = np.where(tko, sp, starts)
     arr_i = np.where(lnd, en, ends)
     cs_col = tbl.column("callsign")
-    call = pa.compute.coalesce(cs_col.take(pa.array(starts)), cs_col.take(pa.array(ends))).cast(pa.string())
+    call = pc.coalesce(cs_col.take(pa.array(starts)), cs_col.take(pa.array(ends))).cast(pa.string())
     reg = tbl.column("registration").take(pa.array(starts)).cast(pa.string())
     legs = {
         "icao_int": ic[starts],
