@@ -403,6 +403,7 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
 
 _DETAILS_RE = re.compile(rb"\{[^{}]*\}")
 _FALLBACK = object()
+_ROWS = bytes.maketrans(b"[", b"\n")
 
 
 def _fast_readsb(data: bytes, label: str, watch_hex=None):
@@ -433,8 +434,9 @@ def _fast_readsb(data: bytes, label: str, watch_hex=None):
 
     if b"{" in body:
         body = _DETAILS_RE.sub(cut, body)
-    lines = body[1:-1].replace(b"],[", b"\n")
-    if b"[" in lines or b"]" in lines or b"{" in lines:
+    # "[a,b],[c,d]" -> "\na,b,\nc,d" + "," : every row gets one empty trailing column
+    lines = body.translate(_ROWS, b"]") + b","
+    if b"{" in lines:
         return _FALLBACK
     try:
         tbl = pacsv.read_csv(
@@ -449,9 +451,14 @@ def _fast_readsb(data: bytes, label: str, watch_hex=None):
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return _FALLBACK
-    width = tbl.num_columns
+    width = tbl.num_columns - 1
     if width < 8:
         return _FALLBACK
+    last = tbl.column(width)
+    if last.null_count != tbl.num_rows and not (
+        pa.types.is_string(last.type) and (pc.max(pc.utf8_length(last)).as_py() or 0) == 0
+    ):
+        return _FALLBACK  # rows of unequal length
     n = tbl.num_rows
     a3 = tbl.column("f3")
     ground = pc.equal(a3, "ground").fill_null(False).to_numpy(zero_copy_only=False)

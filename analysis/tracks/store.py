@@ -86,7 +86,15 @@ class _PartWriter:
         self.buf: list[pa.Table] = []
         self.nbuf = 0
         self.rows = 0
-        self.writer = pq.ParquetWriter(path, STORE_SCHEMA, compression=compression)
+        # dictionaries only for strings (trying them on floats costs CPU for nothing); statistics on the
+        # columns readers filter by (aircraft, time)
+        self.writer = pq.ParquetWriter(
+            path,
+            STORE_SCHEMA,
+            compression=compression,
+            use_dictionary=["icao24", "registration", "callsign", "source_format"],
+            write_statistics=["icao24", "icao_int", "time_utc"],
+        )
 
     def add(self, tbl: pa.Table):
         """Append rows (whole aircraft); big tables are cut at aircraft starts into ~rg_rows groups."""

@@ -329,3 +329,13 @@ def test_generic_csv_bad_inputs(gen, tmp_path):
         read_generic_csv(tmp_path / "g.csv", options=bad)
     with pytest.raises(TrackInputError, match=r"field 'alt_unit': expected one of"):
         read_generic_csv(tmp_path / "g.csv", options=dict(opts, alt_unit="furlong"))
+
+
+@pytest.mark.parametrize("extended", [True, False])
+def test_readsb_fast_path_equals_exact_path(gen, tmp_path, extended):
+    from analysis.tracks.readers import _FALLBACK, _fast_readsb, _read_bytes
+
+    files = write_readsb_tree(gen.positions, tmp_path, extended=extended)
+    for f in files[:4]:
+        assert _fast_readsb(_read_bytes(f, "x"), "x") is not _FALLBACK  # the fast path is really taken
+        assert read_readsb_file(f).table.equals(read_readsb_file(f, fast=False).table)
