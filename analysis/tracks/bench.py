@@ -122,15 +122,16 @@ def _measure_ingest(tree: str, cache: str) -> dict:
 
 def _gen_parquet(path: Path, n: int, seed: int) -> dict:
     from .generate import generate_positions_parquet
+    from .store import LAYOUT_VERSION
 
     meta = path.with_suffix(".meta.json")
     if path.exists() and meta.exists():
         m = json.loads(meta.read_text())
-        if m.get("target") == n and m.get("seed") == seed:
+        if m.get("target") == n and m.get("seed") == seed and m.get("layout") == LAYOUT_VERSION:
             m["reused"] = True
             return m
     m = generate_positions_parquet(path, n, seed=seed)
-    m.update(target=n, seed=seed, bytes=path.stat().st_size)
+    m.update(target=n, seed=seed, bytes=path.stat().st_size, layout=LAYOUT_VERSION)
     meta.write_text(json.dumps(m))
     return m
 

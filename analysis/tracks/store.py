@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 STORE_SCHEMA = POSITIONS_SCHEMA.append(pa.field("icao_int", pa.uint32()))
 ROW_GROUP_ROWS = 1_000_000
+LAYOUT_VERSION = 2  # bump when the parquet layout (encodings, row groups) changes
 COMPRESSION = "lz4"
 
 
