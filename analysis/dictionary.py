@@ -219,6 +219,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "first_time_utc": "Earliest time of any milestone, UTC (null for undated episodes).",
         "last_time_utc": "Latest time of any milestone, UTC.",
         "lead_aircraft_id": "Aircraft whose main route the summary figures describe.",
+        "lead_aircraft_label": "Registration (or painted name, or id) of the lead aircraft, for display.",
         "variant_count": "Number of route variants (main plus alternatives reported by other sources).",
         "conflict_count": "Number of conflicts between sources about this episode.",
         "summary": "What happened, in our words.",
