@@ -422,7 +422,11 @@ class Store:
     ):
         files = readsb_tree_files(root, watch)
         if not files:
-            raise TrackInputError(f"{root}: file: expected trace_*.json files in a traces/ tree, got none")
+            if not readsb_tree_files(root):
+                raise TrackInputError(
+                    f"{root}: file: expected trace_*.json files in a traces/ tree, got none"
+                )
+            return 0, _cov_table([])  # no watched aircraft in this tree
         batch_files = max(1, min(batch_files, len(files) // (4 * max(processes, 1))))
         # batches of consecutive files in hex order; a hex never straddles two batches
         hexes = [p.name.split(".")[0].rsplit("_", 1)[-1].lower() for p in files]

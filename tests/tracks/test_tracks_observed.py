@@ -197,3 +197,13 @@ def test_generic_csv_unix_seconds(gen, tmp_path):
         want.select("leg_no", "dep_icao", "arr_icao")
     )
     assert r.legs["source_format"].unique().to_list() == ["generic_csv"]
+
+
+def test_watch_list_without_matches_gives_empty_frames(tree, tmp_path):
+    r = observed([(tree, "readsb")], watch_hex={"000001"}, cache_dir=tmp_path / "c")
+    assert r.n_positions == 0 and r.legs.is_empty() and r.stops.is_empty() and r.gaps.is_empty()
+    assert "dep_time_utc" in r.legs.columns
+    empty = tmp_path / "empty" / "traces"
+    empty.mkdir(parents=True)
+    with pytest.raises(TrackInputError, match="expected trace_"):
+        observed([(empty, "readsb")], cache_dir=tmp_path / "c")
