@@ -550,13 +550,20 @@ def readsb_tree_files(root, watch_hex=None) -> list[Path]:
 
 
 # --------------------------------------------------------------------------------------- text tables
-def _read_csv_table(path: Path, label: str, required: list[str]) -> pa.Table:
+def _read_csv_table(path: Path, label: str, required: list[str], text_cols=()) -> pa.Table:
+    """CSV -> Arrow table; ``text_cols`` are read as strings (hex addresses such as 424242 or callsigns
+    must not become integers and lose leading zeros)."""
     import pyarrow.csv as pacsv
 
     data = _read_bytes(path, label)
     _decode(data, label)
     try:
-        tbl = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        tbl = pacsv.read_csv(
+            io.BytesIO(data),
+            convert_options=pacsv.ConvertOptions(
+                strings_can_be_null=True, column_types={c: pa.string() for c in text_cols}
+            ),
+        )
     except pa.ArrowInvalid as e:
         m = re.search(r"[Rr]ow #?(\d+)", str(e))
         rec = int(m.group(1)) - 2 if m else None
@@ -717,7 +724,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
                 f"{label}: header, field '{missing[0]}': expected columns {OPENSKY_REQUIRED}, got {tbl.column_names}"
             )
     else:
-        tbl = _read_csv_table(path, label, OPENSKY_REQUIRED)
+        tbl = _read_csv_table(path, label, OPENSKY_REQUIRED, ["icao24", "callsign", "squawk"])
     noise = Counter()
     hexcol = pc.utf8_lower(_str_col(tbl, "icao24"))
     hexes = hexcol.to_pylist()
@@ -805,7 +812,7 @@ def read_fr24_csv(path, watch_hex=None, options=None, label=None) -> ReadResult:
     path = Path(path)
     label = label or str(path)
     hexa = _need_icao(options, label, "FR24 CSV")
-    tbl = _read_csv_table(path, label, FR24_CSV_COLUMNS)
+    tbl = _read_csv_table(path, label, FR24_CSV_COLUMNS, ["Callsign", "Position", "UTC"])
     n = tbl.num_rows
     t_s = _to_float(tbl.column("Timestamp"), label, "Timestamp", allow_null=False)
     _check_time(t_s, label, "Timestamp")
@@ -1070,7 +1077,10 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
             raise TrackInputError(
                 f"{label}: file, field '{key}': expected one of {list(table)}, got {options[key]!r}"
             )
-    tbl = _read_csv_table(path, label, list(mapping.values()))
+    text = [mapping[k] for k in ("icao24", "callsign", "registration") if k in mapping]
+    if options.get("time_format", "iso") not in ("unix", "unix_ms"):
+        text.append(mapping["time"])
+    tbl = _read_csv_table(path, label, list(mapping.values()), text)
     n = tbl.num_rows
     if "icao24" in mapping:
         hexcol = pc.utf8_lower(_str_col(tbl, mapping["icao24"]))

@@ -339,3 +339,15 @@ def test_readsb_fast_path_equals_exact_path(gen, tmp_path, extended):
     for f in files[:4]:
         assert _fast_readsb(_read_bytes(f, "x"), "x") is not _FALLBACK  # the fast path is really taken
         assert read_readsb_file(f).table.equals(read_readsb_file(f, fast=False).table)
+
+
+def test_all_digit_hex_and_callsign_stay_text(tmp_path):
+    p = tmp_path / "sv.csv"
+    p.write_text(
+        "time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,baroaltitude\n"
+        "1704180000,042424,10.6,-67.0,100.0,90.0,0.0,0123,False,1000.0\n"
+        "1704180010,042424,10.61,-67.0,100.0,90.0,0.0,0123,False,1000.0\n"
+    )
+    t = read_opensky(p).table
+    assert t.column("icao24").to_pylist() == ["042424", "042424"]
+    assert t.column("callsign").to_pylist() == ["0123", "0123"]
