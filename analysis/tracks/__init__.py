@@ -73,6 +73,8 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
     tmp = out.with_suffix(".tmp.parquet")
     con = duckdb.connect()
     con.execute("SET threads=2")
+    con.execute("SET memory_limit='3GB'")
+    con.execute("SET preserve_insertion_order=false")
     con.execute(f"SET temp_directory='{cache_dir / 'duckdb_tmp'}'")
     files = [str(f) for p in parts for f in p.files]
     con.execute(
