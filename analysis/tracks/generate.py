@@ -65,6 +65,15 @@ class Generated:
     gaps: pl.DataFrame
     noise: dict
 
+    def write_truth(self, directory) -> Path:
+        """Write truth_legs.parquet, truth_gaps.parquet and truth_noise.json into ``directory``."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.legs.write_parquet(d / "truth_legs.parquet")
+        self.gaps.write_parquet(d / "truth_gaps.parquet")
+        (d / "truth_noise.json").write_text(json.dumps(self.noise, indent=1))
+        return d
+
 
 @lru_cache(maxsize=1)
 def _airport_pool():

@@ -1,0 +1,32 @@
+"""Generator: deterministic, truth consistent with the positions, truth files written."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from analysis.tracks.generate import generate
+
+
+def test_deterministic_for_a_seed():
+    a = generate(3, 2, seed=5)
+    b = generate(3, 2, seed=5)
+    c = generate(3, 2, seed=6)
+    assert a.positions.equals(b.positions) and a.legs.equals(b.legs) and a.noise == b.noise
+    assert not a.positions.equals(c.positions)
+
+
+def test_truth_files(tmp_path, gen):
+    d = gen.write_truth(tmp_path / "truth")
+    assert pl.read_parquet(d / "truth_legs.parquet").equals(gen.legs)
+    assert json.loads((d / "truth_noise.json").read_text()) == gen.noise
+    assert gen.positions.num_rows == gen.clean.num_rows + sum(gen.noise.values())
+
+
+def test_sampling_and_utc(gen):
+    t = gen.clean.column("time_utc")
+    assert str(t.type) == "timestamp[us, tz=UTC]"
+    legs = gen.legs
+    assert legs["dep_icao"].null_count() < legs.height  # mostly real airports
+    assert (legs["n_air"] > 10).all()
