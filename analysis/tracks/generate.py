@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from .airports import EARTH_RADIUS_KM, _grid, haversine_km, load_airports
+from .airports import _grid, haversine_km, load_airports
 from .readers import FPM_PER_MS, FT_PER_M, KT_PER_MS, POSITIONS_SCHEMA
 
 __all__ = [
@@ -215,7 +215,7 @@ def _expand(P, rng):
     lat = np.round(lat, 6)
     lon = np.round(lon, 6)
     tt = (t - t0[leg]).astype(np.float64)
-    tr = (t1_ := P["t1"][leg]) - t
+    tr = P["t1"][leg] - t
     climb = 500 + 2500 * tt / 60
     desc = 500 + 2500 * tr / 60
     cr = P["cruise"][leg]
@@ -239,7 +239,6 @@ def _expand(P, rng):
     alt[gnd] = np.nan
     vr[gnd] = 0.0
     gs[gnd] = 12.0
-    del t1_
     return dict(t=t, leg=leg, kind=kind, air=air, lat=lat, lon=lon, alt=alt, gs=gs, trk=trk, vr=vr, n=n)
 
 
@@ -540,7 +539,7 @@ def write_readsb_tree(positions: pa.Table, root, gz: bool = True, extended: bool
         for i in change:
             flags[i] |= 2
             if cs[i] is not None:
-                det[i] = {"flight": cs[i].ljust(8), "squawk": "7700" if False else "1200", "category": "A5"}
+                det[i] = {"flight": cs[i].ljust(8), "squawk": "1200", "category": "A5"}
         lat = np.round(d["lat"], 6).tolist()
         lon = np.round(d["lon"], 6).tolist()
         gs = [None if np.isnan(x) else round(float(x), 1) for x in d["gs_kt"]]
@@ -760,6 +759,3 @@ def write_generic_csv(positions: pa.Table, path, tz: str | None = None) -> dict:
     if tz:
         opts["tz"] = tz
     return opts
-
-
-_ = EARTH_RADIUS_KM
