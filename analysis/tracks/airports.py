@@ -103,22 +103,22 @@ class _Grid:
         return self._key(self._ijk(v))
 
     def candidates(self, lat, lon):
-        """Return (query index, airport index) pairs of all airports in the 27 neighbouring cells."""
+        """Return (query index, airport index) pairs of all airports in the 27 neighbouring cells
+        (9 key ranges: the three z-neighbours of a cell have consecutive keys)."""
         ijk = self._ijk(_unit(lat, lon))
         qs, cs = [], []
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
-                for dz in (-1, 0, 1):
-                    k = self._key(ijk + np.array([dx, dy, dz]))
-                    lo = np.searchsorted(self.keys, k, "left")
-                    hi = np.searchsorted(self.keys, k, "right")
-                    n = hi - lo
-                    if not n.any():
-                        continue
-                    q = np.repeat(np.arange(len(k)), n)
-                    start = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-                    qs.append(q)
-                    cs.append(self.order[start])
+                k = self._key(ijk + np.array([dx, dy, 0]))
+                lo = np.searchsorted(self.keys, k - 1, "left")
+                hi = np.searchsorted(self.keys, k + 1, "right")
+                n = hi - lo
+                if not n.any():
+                    continue
+                q = np.repeat(np.arange(len(k)), n)
+                start = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+                qs.append(q)
+                cs.append(self.order[start])
         if not qs:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(qs), np.concatenate(cs)

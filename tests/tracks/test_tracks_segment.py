@@ -217,3 +217,19 @@ def test_nearest_airport_vectorised():
 def test_segment_params_gap_threshold(gen, tmp_path):
     s = _segment(gen.clean, tmp_path, params=SegmentParams(gap_min_s=7200))
     assert s.gaps.height <= gen.gaps.height
+
+
+def test_nearest_airport_matches_brute_force():
+    ap = load_airports()
+    rng = np.random.default_rng(3)
+    pick = rng.integers(0, len(ap), 300)
+    lat = ap.lat[pick] + rng.uniform(-0.2, 0.2, 300)
+    lon = ap.lon[pick] + rng.uniform(-0.2, 0.2, 300)
+    icao, d = nearest_airport(lat, lon, radius_km=15)
+    for i in range(0, 300, 7):
+        dist = haversine_km(lat[i], lon[i], ap.lat, ap.lon)
+        j = int(np.argmin(dist))
+        if dist[j] <= 15:
+            assert d[i] == pytest.approx(dist[j]) and icao[i] is not None
+        else:
+            assert icao[i] is None
