@@ -26,11 +26,10 @@ import polars as pl
 
 from . import atomic, geo, provenance
 from .paths import PACKAGE_DIR, REPO_DIR, Project, default_project
-from .schema import TABLES
 from .timespec import parse
 from .validate import Raw, load_raw
 
-__all__ = ["build", "BuildResult", "DERIVED_TABLES", "fingerprint"]
+__all__ = ["build", "BuildResult", "DERIVED_TABLES", "fingerprint", "derive", "current_manifest"]
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +258,3 @@ def build(project: Project | None = None, force: bool = False, quiet: bool = Fal
             + ", ".join(f"{k} {v}" for k, v in meta["rows"].items() if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))))
         return BuildResult(status="built", path=str(final), fingerprint=fp, rows=meta["rows"], seconds=secs)
 
-
-__all__ += ["derive", "current_manifest"]
-_ = TABLES

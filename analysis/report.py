@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,7 @@ from pathlib import Path
 
 from . import atomic
 from .build import build
-from .paths import PACKAGE_DIR, REPO_DIR, Project, default_project
+from .paths import PACKAGE_DIR, Project, default_project
 from .schema import SAFE_ID_PATTERN
 
 __all__ = ["report", "Job", "jobs_for", "render_page", "vega_bundle", "PAGE_CSS"]
@@ -316,7 +315,3 @@ def _index(project: Project, jobs: list[Job]) -> str:
         "<h2>Findings</h2>" + present.findings_list(findings, sources).data
     )
 
-
-if __name__ == "__main__":  # pragma: no cover
-    report(force="--force" in sys.argv)
-    _ = REPO_DIR
