@@ -19,7 +19,8 @@ WITH lead AS (
 ), variants AS (
     SELECT episode_id, count(DISTINCT variant) AS variant_count FROM core_stops GROUP BY episode_id
 ), disputes AS (
-    SELECT episode_id, count(*) AS conflict_count FROM core_conflicts WHERE episode_id IS NOT NULL GROUP BY episode_id
+    -- a conflict counts once, however many positions it has
+    SELECT episode_id, count(DISTINCT conflict_id) AS conflict_count FROM core_conflicts WHERE episode_id IS NOT NULL GROUP BY episode_id
 )
 SELECT e.episode_id, e.title, e.destination_country, e.destination_country_name,
        c.first_time_utc IS NOT NULL AS is_dated,
