@@ -41,7 +41,7 @@ DERIVED_TABLES = (
     "core_type_ranges", "core_corridors",
     "core_stops", "core_legs", "core_leg_paths", "core_gaps",
     "out_route_summary", "out_episode_summary", "out_timeline", "out_route_similarity",
-    "out_observed_vs_reported", "out_findings",
+    "out_observed_vs_reported", "out_findings", "out_summary",
 )
 UTC_TS = pl.Datetime("us", "UTC")
 #: the modules whose code shapes data/derived (charts and pages do not: the report fingerprints those itself)
@@ -220,13 +220,15 @@ def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str,
         for name in ("core_stops", "core_legs", "out_route_summary", "out_episode_summary", "out_timeline"):
             _run_sql(con, name)
         out = {name: con.sql(f'SELECT * FROM "{name}"').pl() for name in DERIVED_TABLES
-               if name not in ("core_leg_paths", "out_route_similarity", "out_findings", "out_observed_vs_reported")}
+               if name not in ("core_leg_paths", "out_route_similarity", "out_findings", "out_observed_vs_reported",
+                             "out_summary")}
     finally:
         con.close()
     out["core_leg_paths"] = _leg_paths(out["core_legs"])
-    out["out_route_similarity"] = similarity.route_similarity(out["core_stops"])
+    out["out_route_similarity"] = similarity.route_similarity(out["core_stops"], out["core_legs"])
     out["out_observed_vs_reported"] = observed_mod.compare(out["core_stops"], out["core_legs"])
     out["out_findings"] = findings.compute(out)
+    out["out_summary"] = findings.summarize(out["out_findings"], out)
     return out
 
 

@@ -41,9 +41,14 @@ TABLES: dict[str, str] = {
                            "conflicts (computed from the lead aircraft's main route).",
     "out_route_summary": "One row per route (episode, aircraft, variant, evidence): distances, detour, stops, countries.",
     "out_timeline": "Flight milestones, context events and sanctions as UTC intervals, for timelines.",
-    "out_findings": "Cross-episode findings computed by analysis.findings: statement, value, evidence rows, sources "
-                    "and confidence.",
-    "out_route_similarity": "Pairwise similarity of the episodes' main routes (0 to 1).",
+    "out_findings": "Cross-episode findings computed by analysis.findings: statement, value, evidence rows, sources, "
+                    "independent origins, likelihood, confidence and why (docs/confidence.md), importance.",
+    "out_summary": "A short generated summary of what the study shows, one sentence per row, each tied to the "
+                   "findings it rests on.",
+    "out_route_similarity": "Pairwise comparison of the episodes' main routes on their staging stops; pairs with a "
+                            "stub route (no staging stop reported) are marked not comparable.",
+    "core_type_ranges": "Ranges of aircraft types as cited sources state them, each with its payload condition.",
+    "core_corridors": "Our classification of staging countries (and regions) into corridors, as in data/raw.",
     "out_observed_vs_reported": "Stop-by-stop agreement of observed (ADS-B) and reported routes where both exist.",
 }
 
@@ -51,7 +56,8 @@ TABLES: dict[str, str] = {
 RAW_TABLE: dict[str, tuple[str, ...]] = {
     "core_sources": ("sources",), "core_operators": ("operators",), "core_aircraft_types": ("aircraft_types",),
     "core_aircraft": ("aircraft",), "core_sanctions": ("sanctions",), "core_places": ("places",),
-    "core_episodes": ("episodes",), "core_stops": ("stops",), "core_claims": ("claims",), "core_events": ("events",),
+    "core_episodes": ("episodes",), "core_stops": ("stops",), "core_type_ranges": ("type_ranges",),
+    "core_corridors": ("corridors",), "core_claims": ("claims",), "core_events": ("events",),
     "core_conflicts": ("conflicts", "conflict_positions"), "core_watchlist": ("watchlist",),
 }
 
@@ -109,6 +115,9 @@ COMMON: dict[str, str] = {
 #: Per-table descriptions of columns the build adds (or whose meaning differs from COMMON).
 COLUMNS: dict[str, dict[str, str]] = {
     "core_sources": {
+        "origin_id": "The independent origin of the page: the root of its relays_source_id chain, or its origin, or its "
+                     "own id. Corroboration counts distinct origin_id values, not pages.",
+
         "published_earliest_utc": _INTERVAL.format(what="Publication", end="earliest end"),
         "published_latest_utc": _INTERVAL.format(what="Publication", end="latest end"),
         "published_precision": "Precision of the publication date (day, month, unknown...).",
@@ -127,6 +136,10 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "core_episodes": {"destination_country_name": "Display name of the destination country."},
     "core_events": {
+        "reported_on_earliest_utc": _INTERVAL.format(what="When the event became public", end="earliest end"),
+        "reported_on_latest_utc": _INTERVAL.format(what="When the event became public", end="latest end"),
+        "reported_on_precision": "Precision of reported_on.", "reported_on_reported": "reported_on as given (timespec).",
+
         "start_earliest_utc": _INTERVAL.format(what="Start", end="earliest end"),
         "start_latest_utc": _INTERVAL.format(what="Start", end="latest end"),
         "start_precision": "Precision of the start time.",
@@ -145,6 +158,10 @@ COLUMNS: dict[str, dict[str, str]] = {
         "effective_reported": "Effective date as reported (raw timespec).",
     },
     "core_places": {
+        "is_sourced_location": "True when the coordinates come from a cited source because airportsdata lacks the airport.",
+        "loc_closed_reported": "When the located airport closed, as reported (empty if open).",
+        "loc_closed_utc": "Start of the UTC interval of the airport's closure.",
+
         "country_numeric": "ISO 3166-1 numeric country code (matches the basemap's country ids).",
         "inferred_icao": "Airport assumed for a city- or country-only place (an inference, never a reported fact).",
         "airport_name": "Name of the airport at loc_icao (airportsdata).",
@@ -152,6 +169,12 @@ COLUMNS: dict[str, dict[str, str]] = {
         "lon": "Longitude of the airport used (reported or inferred), decimal degrees.",
     },
     "core_stops": {
+        "reported_on_reported": "When a source reported this stop, as given (when that bounds the time of the stop).",
+        "reported_on_earliest_utc": "Start of the UTC interval of reported_on.",
+        "is_sourced_location": "True when the stop's coordinates come from a cited source (airport missing from airportsdata).",
+        "loc_closed_reported": "When the stop's located airport closed, as reported.",
+        "is_after_closure": "True when the stop's time falls after its located airport closed: a wrong airport.",
+
         "place_name": "Place name as displayed (from core_places).",
         "country": "ISO alpha-2 country of the place.",
         "lat": "Latitude of the airport used for the stop (reported or inferred), decimal degrees.",
@@ -169,6 +192,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "dwell_h": "Time on the ground, hours, when both times are known to the hour or better.",
     },
     "core_legs": {
+        "is_order_inferred": "True when either stop's place in the order is our inference from a list of stops.",
+
         "from_stop_id": "Stop the leg leaves from (core_stops.stop_id).",
         "to_stop_id": "Stop the leg arrives at (core_stops.stop_id).",
         "from_place_id": "Place the leg leaves from.", "to_place_id": "Place the leg arrives at.",
@@ -248,15 +273,34 @@ COLUMNS: dict[str, dict[str, str]] = {
         "value_high": "High end of the value's range.", "unit": "Unit of the value.",
         "episode_ids": "Episodes the finding concerns (';'-separated).",
         "evidence": "Rows the finding rests on (';'-separated table:id references).",
-        "confidence": "high (airport-precise, primary sources), medium (inferred places or day-level times) or low.",
+        "confidence": "high, moderate or low by the rubric of docs/confidence.md (independent origins, precision, "
+                      "inference, disputes).",
+        "origin_count": "Number of independent origins among the finding's sources (relays and rewrites count once).",
+        "likelihood": "How probable the statement is, in the ICD 203 words (roughly even chance, likely, very likely...).",
+        "confidence_reason": "Why the finding has its confidence: origins, precision, inference, disputes.",
+        "importance": "Ranking for the index, higher first: episodes spanned, new information, confidence.",
+        "is_key": "True for the findings the index leads with (the most important of each category, at most six).",
+    },
+    "out_summary": {
+        "seq": "Order of the sentence.", "sentence": "One generated sentence of the summary.",
+        "finding_ids": "The findings (out_findings.finding_id) the sentence rests on.",
     },
     "out_route_similarity": {
         "episode_a": "First episode of the pair.", "episode_b": "Second episode of the pair.",
         "shared_countries": "Countries both routes touch.", "shared_country_count": "Number of shared countries.",
         "country_jaccard": "Shared countries / countries of either route (0 to 1).",
         "mean_nearest_stop_km": "Mean distance from each stop to the nearest stop of the other route, km.",
-        "similarity": "0.5 × country_jaccard + 0.5 × exp(−mean_nearest_stop_km / 1000).",
+        "similarity": "0.5 × country_jaccard + 0.5 × exp(−mean_nearest_stop_km / 1000), over staging stops; null "
+                      "when not comparable.",
+        "is_comparable": "False when either route is a stub (no staging stop reported): such pairs are not scored.",
+        "reason": "Why the pair is or is not comparable.",
+        "order_agreement": "Share of pairs of shared staging countries visited in the same order (null when fewer than "
+                           "two are shared or an order is inferred).",
+        "order_note": "Why the order was not compared, when it was not.",
+        "located_share_a": "Share of the first route's legs whose both ends are located.",
+        "located_share_b": "Share of the second route's legs whose both ends are located.",
     },
+    "core_type_ranges": {"type_name": "Type designation (from aircraft_types)."},
     "out_observed_vs_reported": {
         "status": "matched, reported only or observed only.",
         "reported_stop_id": "Reported stop (core_stops.stop_id).", "observed_stop_id": "Observed stop.",

@@ -235,7 +235,7 @@ def test_findings_cite_evidence_and_sources(built_project):
     f = queries.findings(project=built_project)
     assert f.height >= 10
     assert f.filter(pl.col("evidence") == "").height == 0
-    assert set(f["confidence"]) <= {"high", "medium", "low"}
+    assert set(f["confidence"]) <= {"high", "moderate", "low"}
     known = set(queries.sources(built_project)["source_id"])
     for ids in f["source_ids"]:
         assert set(filter(None, ids.split(";"))) <= known
