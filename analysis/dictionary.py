@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import schema
 
-__all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing"]
+__all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing", "evidence_markdown"]
 
 #: Derived table -> what one row is and where it comes from.
 TABLES: dict[str, str] = {
@@ -335,3 +335,85 @@ def missing(tables: dict[str, list[str]]) -> list[str]:
     out = [t for t in tables if not TABLES.get(t)]
     out += [f"{t}.{c}" for t, cols in tables.items() for c in cols if not describe(t, c)]
     return out
+
+
+# --- docs/evidence.md: how to edit the evidence, generated from analysis.schema ---------------------------------
+
+_KIND = {
+    "str": "text", "id": "id", "safe_id": "id (lowercase, digits, dashes)", "ids": "ids (';'-separated)",
+    "int": "whole number", "float": "number", "bool": "true / false", "timespec": "time as reported",
+    "enum": "one of a fixed list", "tz": "IANA time zone", "country": "ISO 3166-1 alpha-2 code",
+    "icao": "ICAO airport code", "url": "http(s) address", "hex": "6 lowercase hex digits", "date": "date",
+}
+_EXAMPLE = {
+    "safe_id": "`2025-10-caracas`", "ids": "`S1;S16`",
+    "timespec": "`2019-03-23`, `2026-02-01 evening`, `2026-01 late`, `2026-02-04T23:34+03:00`, "
+                "`2019-03-02/2019-03-03`, `2019-03-22T15:12 tz=unknown`, `--02-07`",
+    "tz": "`America/Caracas`", "country": "`VE`", "icao": "`SVMI`", "url": "`https://tass.com/world/2081917`",
+    "bool": "`true`", "hex": "`1522a4`", "int": "`6`", "float": "`18.31`",
+}
+
+
+def evidence_markdown() -> str:
+    """docs/evidence.md: every raw table's columns, allowed values, id rules and examples (from the schema).
+
+    ``python -m analysis evidence-doc`` writes it; tests/test_evidence_doc.py fails when the file and the schema
+    disagree, so the page cannot drift from what ``make validate`` enforces.
+    """
+    lines = [
+        "# Editing the evidence (data/raw)",
+        "",
+        "<!-- generated from analysis/schema.py by `python -m analysis evidence-doc`; do not edit by hand -->",
+        "",
+        "Every fact in the study is a row of a CSV file in `data/raw` (UTF-8, a header row, one file per table). "
+        "`make validate` checks each file against the rules below and names every problem by file, line and field; "
+        "`make accept-raw` records a reviewed change (the build refuses raw files whose checksum changed).",
+        "",
+        "General rules:",
+        "",
+        "* An empty cell is unknown. Never write a guess into a fact column: use the `inferred_*` columns, "
+        "`is_inferred`, `order_basis = inferred` with `order_inference`, and say why.",
+        f"* Ids match `{schema.ID_PATTERN}`; episode ids (used in file names) match `{schema.SAFE_ID_PATTERN}`.",
+        "* `ids` columns hold one or more ids separated by `;`, each of which must exist in the table named.",
+        "* Every fact row cites its sources in `source_ids` (ids from sources.csv). A page that copies, relays or "
+        "rewrites another names it in `relays_source_id` (if it is in sources.csv) or shares its `origin` id: "
+        "corroboration counts independent origins, not pages.",
+        "* Times are written as reported (see the time grammar below); the build turns each into a UTC interval. A "
+        "clock time needs an offset (`Z`, `+03:00`) or `tz=unknown` when the source gives no zone.",
+        "* When sources disagree, both sides are data: a row in conflicts.csv, one per side in "
+        "conflict_positions.csv, and a route variant in stops.csv when the route differs.",
+        "",
+        "Time grammar (`time as reported`): "
+        + _EXAMPLE["timespec"] + ". A bare date is read in the time zone of the place (or the row's `tz`).",
+        "",
+    ]
+    for t in schema.TABLES:
+        lines += [f"## {t.name}.csv", "", t.description, "",
+                  f"Key: `{', '.join(t.key)}`" + (" (unique)" if len(t.key) == 1 else " (unique together)")
+                  + "".join(f"; also unique together: `{', '.join(u)}`" for u in t.unique)
+                  + ("; every row cites its sources." if t.fact and "source_ids" in t.column_names else "."), "",
+                  "| column | required | type | allowed values / rules | example | meaning |",
+                  "|---|---|---|---|---|---|"]
+        for c in t.columns:
+            rules = []
+            if c.enum:
+                rules.append(", ".join(f"`{v}`" for v in c.enum))
+            if c.ref:
+                rules.append(f"must exist in `{c.ref}`")
+            if c.min is not None or c.max is not None:
+                rules.append(f"{c.min:g} to {c.max:g}" if c.min is not None and c.max is not None
+                             else (f"at least {c.min:g}" if c.min is not None else f"at most {c.max:g}"))
+            if c.kind == "id" and c.name in t.key:
+                rules.append(f"matches `{schema.ID_PATTERN}`")
+            if c.kind == "safe_id":
+                rules.append(f"matches `{schema.SAFE_ID_PATTERN}`")
+            example = f"`{c.enum[0]}`" if c.enum else _EXAMPLE.get(c.kind, "")
+            if c.kind in ("id", "ids"):
+                example = f"an id from {c.ref.split('.')[0]}.csv" if c.ref else ("see meaning" if c.kind == "id" else example)
+            if c.kind == "timespec":
+                example = "see time grammar"
+            desc = c.description.replace("|", "\\|")
+            lines.append(f"| `{c.name}` | {'yes' if c.required else ''} | {_KIND.get(c.kind, c.kind)} | "
+                         f"{'; '.join(rules)} | {example} | {desc} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

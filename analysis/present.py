@@ -86,7 +86,9 @@ def findings_list(findings: pl.DataFrame, sources: pl.DataFrame | None = None) -
         items.append(
             f'<li class="finding" id="finding-{esc(r["finding_id"])}"><p class="statement">{esc(r["statement"])}</p>'
             f'<p class="meta"><span class="value">{esc(r["metric"])} = {esc(value)}{esc(rng)}</span> · '
-            f'<span class="confidence confidence-{esc(r["confidence"])}">confidence: {esc(r["confidence"])}</span></p>'
-            f'<details><summary>Evidence and sources</summary><p>Evidence rows: {esc(r["evidence"].replace(";", ", "))}</p>'
+            f'<span class="confidence confidence-{esc(r["confidence"])}">{esc(r.get("likelihood") or "")}'
+            f'{"; " if r.get("likelihood") else ""}confidence: {esc(r["confidence"])}</span></p>'
+            + (f'<p class="meta">Why: {esc(r["confidence_reason"])}</p>' if r.get("confidence_reason") else "")
+            + f'<details><summary>Evidence and sources</summary><p>Evidence rows: {esc(r["evidence"].replace(";", ", "))}</p>'
             f"<p>Sources: {esc(srcs)}</p></details></li>")
     return HTML('<ol class="findings">' + "".join(items) + "</ol>")
