@@ -209,6 +209,8 @@ def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str,
     obs = observed_mod.integrate(project or default_project(), raw, tables) if observed is None else observed
     tables["prep_stops"] = pl.concat([tables["prep_stops"], obs.stops], how="diagonal_relaxed") if obs.stops.height else tables["prep_stops"]
     tables["core_gaps"] = obs.gaps
+    # track inputs cited as sources are their own origins
+    tables["core_sources"] = tables["core_sources"].with_columns(pl.coalesce("origin_id", "source_id").alias("origin_id"))
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")

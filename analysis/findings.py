@@ -119,7 +119,7 @@ class _Collector:
         self.summary = tables["out_episode_summary"]
 
     def origins(self, source_ids: str) -> list[str]:
-        return sorted({self.origin.get(s, s) for s in (source_ids or "").split(";") if s})
+        return sorted({self.origin.get(s) or s for s in (source_ids or "").split(";") if s})
 
     def add(self, finding_id: str, category: str, title: str, statement: str, metric: str, value: float | None,
             unit: str, episodes: Iterable[str], evidence: Iterable[str], source_ids: str, *,
@@ -172,7 +172,8 @@ class _Collector:
 
     # --- helpers over the derived tables ---------------------------------------------------------------------
     def main_stops(self) -> pl.DataFrame:
-        return self.t["core_stops"].filter(pl.col("is_main_variant") & (pl.col("evidence") == "reported"))
+        """Main-variant stops, reported and observed (an observed trip is evidence of where an airframe went)."""
+        return self.t["core_stops"].filter(pl.col("is_main_variant"))
 
     def when(self, episode_id: str) -> str:
         """How the episode is dated in the sources: the first reported time of its lead route."""
@@ -233,7 +234,7 @@ def _route_corridors(c: _Collector) -> None:
               f"classification: {', '.join(corridors)}.", "corridor_count", len(corridors), "corridors", [ep],
               [f"core_stops:{r['stop_id']}" for r, _ in out + ret] + [f"core_corridors:{c.area(r)}" for r, _ in out + ret],
               _ids(r["source_ids"] for r, _ in out + ret), imprecise=inferred,
-              
+
               why="the grouping of countries into corridors is our definition (data/raw/corridors.csv)")
     # the shift by period, split at the route-constraining context events
     events = c.t["core_events"].filter(pl.col("kind") == "route_constraint").sort("start_earliest_utc")
@@ -303,7 +304,7 @@ def _route_corridors(c: _Collector) -> None:
 
 def _crossings(c: _Collector) -> list[dict]:
     cmap = c.corridor_map()
-    legs = c.t["core_legs"].filter((pl.col("evidence") == "reported"))
+    legs = c.t["core_legs"].filter(pl.col("evidence") == "reported")
     stops = c.t["core_stops"]
     prec = dict(zip(stops["stop_id"], stops["place_precision"], strict=True))
     cname = dict(zip(stops["stop_id"], stops["country_name"], strict=True))
@@ -370,15 +371,19 @@ def _atlantic_gateway(c: _Collector) -> None:
     recent = [x for x in dated if cut_t is None or t0[x["episode_id"]] >= cut_t]
     desc = (f"Since {display(cut['start_reported'][0]) if cut.height else 'the start'}, the {len(recent)} reported ocean "
             f"crossings with a known stop on the Old-World side went through {by_country(recent)}"
-            + (f"; before, {len(early)} went through {by_country(early)}" if early else "") + ".")
+            + (f"; before, {len(early)} went through {by_country(early)}" if early else "") + "."
+            + (f" {sum(x['is_order_inferred'] for x in dated)} of these rest(s) on a stop order we inferred from a list."
+               if any(x["is_order_inferred"] for x in dated) else ""))
     longest = max((x for x in staged if x["distance_km"] is not None), key=lambda x: x["distance_km"], default=None)
     home = [x for x in main if x["gate_is_home"]]
     c.add("atlantic-gateway", "Atlantic gateway", "The last stop before the ocean crossing",
           f"{desc} Of {len(main)} reported ocean crossings (main routes, out and back), {len(staged)} have such a stop "
-          f"(the last before the crossing, or the first after it on the way back)."
+          f"(the last before the crossing, or the first after it on the way back)"
+          + (f", {len(staged) - len(dated)} of them undated" if len(staged) > len(dated) else "") + "."
           + (f" The longest located crossing is {longest['from_name']} to {longest['to_name']}, "
              f"{longest['distance_km']:,.0f} km ({longest['episode_id']})." if longest else "")
-          + (f" {len(home)} crossing(s) have no stop reported before them (origin in Russia)." if home else ""),
+          + (f" {len(home)} crossing(s) have no stop reported on the Old-World side (the place named there is in "
+             "Russia)." if home else ""),
           "crossings_with_gateway", len(staged), "crossings", sorted({x["episode_id"] for x in main}),
           [f"core_legs:{x['leg_id']}" for x in staged], _ids(x["source_ids"] for x in staged),
           inferred=any(x["distance_basis"] == "inferred" or x["is_order_inferred"] for x in staged),
@@ -478,8 +483,9 @@ def _sanctioned_landings(c: _Collector) -> None:
         first = hits.sort("effective_earliest_utc").row(0, named=True)
         mine = stops.filter((pl.col("aircraft_id") == ac["aircraft_id"]) & ~pl.col("role").is_in(["origin", "home"])
                             & (pl.col("country") != "RU") & pl.col("country").is_not_null())
-        after = mine.filter(pl.col("episode_id").map_elements(
-            lambda e: t0.get(e) is not None and t0[e] >= first["effective_latest_utc"], return_dtype=pl.Boolean))
+        since = first["effective_latest_utc"]
+        later = [e for e, t in t0.items() if t is not None and t >= since]
+        after = mine.filter(pl.col("episode_id").is_in(later))
         undated = sorted({e for e in mine["episode_id"] if t0.get(e) is None})
         if after.height == 0:
             continue
@@ -586,8 +592,7 @@ def _timing(c: _Collector) -> None:
         ids = set(s["aircraft_id"]) | set(aircraft.filter(pl.col("aircraft_id").is_in(list(s["aircraft_id"])))["operator_id"].drop_nulls())
         countries = set(s["country"].drop_nulls()) - {"RU"}
         concern = countries | ids
-        relevant = events.filter(pl.col("concerns").map_elements(
-            lambda v: bool(set(v.split(";")) & concern), return_dtype=pl.Boolean))
+        relevant = events.filter(pl.col("concerns").str.split(";").list.set_intersection(sorted(concern)).list.len() > 0)
         prior = relevant.filter((pl.col("start_latest_utc") <= dep["dep_earliest_utc"])
                                 & (pl.col("start_earliest_utc") >= dep["dep_earliest_utc"] - TIMING_WINDOW)).sort("start_earliest_utc")
         if prior.height == 0:
@@ -607,7 +612,6 @@ def _timing(c: _Collector) -> None:
               "days_after_event", round((low + high) / 2, 2), "days", [ep],
               [f"core_events:{ev['event_id']}", f"core_stops:{dep['stop_id']}"], _ids([ev["source_ids"], dep["source_ids"]]),
               low=round(low, 2), high=round(high, 2), imprecise=dep["dep_precision"] not in ("minute", "second", "approx_hour"),
-              
               why="only events within 90 days before the departure that share a country or actor are considered")
 
 
