@@ -378,7 +378,8 @@ def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity", stops:
                  alt.Tooltip("shared_countries:N", title="Shared countries"),
                  alt.Tooltip("sources:N", title="Sources (stops of both routes)")],
     ).properties(width=420, height=420, title=alt.Title(
-        title, subtitle="0.5 × shared-country overlap + 0.5 × exp(−mean nearest-stop distance / 1000 km)."))
+        title, subtitle="Staging stops: 0.5 × shared-country overlap + 0.5 × exp(−mean nearest-stop distance / 1000 "
+                        "km); blank where a route is a stub (not comparable)."))
 
 
 def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, legs: pl.DataFrame,

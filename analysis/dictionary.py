@@ -106,7 +106,7 @@ COMMON: dict[str, str] = {
     "outbound_km": "Great-circle distance flown from origin to destination through the staging stops, km.",
     "is_outbound_complete": "True when every outbound leg is located.",
     "direct_km": "Direct great-circle distance from origin to destination, km.",
-    "detour_factor": "outbound_km / direct_km (1 = direct flight).",
+    "detour_factor": "outbound_km / direct_km; null when no staging stop is reported (the path is then unknown, not direct).",
     "longest_leg_km": "Longest located leg, km.",
     "longest_leg_id": "leg_id of the longest located leg.",
     "uses_inferred_places": "True when a distance rests on an inferred airport (a stop reported only by city or country).",

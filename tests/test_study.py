@@ -144,6 +144,9 @@ def test_episode_summary_detour_is_outbound_over_direct(built_project):
     o, d = airport("UUMU"), airport("SVMI")
     assert e["direct_km"] == pytest.approx(great_circle_km(o["lat"], o["lon"], d["lat"], d["lon"]), abs=0.5)
     assert e["detour_factor"] == pytest.approx(e["outbound_km"] / e["direct_km"])
+    # a route with no reported staging stop has an unknown path, not a detour of 1.00
+    stub = queries.episode("2008-09-tu160-venezuela", project=built_project)  # Engels to Libertador, located
+    assert stub["outbound_staging_stops"] == 0 and stub["detour_factor"] is None
     assert e["outbound_staging_stops"] == 1 and e["staging_countries"] == ["Syria"]
 
 
