@@ -233,6 +233,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "end_lat": "Latitude after the gap.", "end_lon": "Longitude after the gap.",
     },
     "out_episode_summary": {
+        "first_time_reported": "The first dated milestone as the source reports it (e.g. 2025-10-22, 2026-01 late).",
         "title": "Episode title.",
         "destination_country": "Main destination country (ISO alpha-2).",
         "destination_country_name": "Display name of the main destination country.",

@@ -14,6 +14,7 @@ import polars as pl
 
 from . import dictionary, present, queries, schema
 from .paths import Project
+from .timespec import display
 
 __all__ = ["index_body", "methods_body", "dictionary_body", "source_anchor", "episode_page", "derived_tables",
            "NAV_PAGES", "EXPORT_FILES"]
@@ -112,7 +113,8 @@ def index_body(project: Project) -> str:
     rows = "".join(
         f'<tr><td><a href="{esc(episode_page(r["episode_id"]) or "#")}">{esc(r["episode_id"])}</a></td>'
         f"<td>{esc(r['title'])}</td><td>{esc(fmt(r['aircraft_labels']))}</td>"
-        f"<td>{esc(fmt(r['first_time_utc']))}</td><td>{esc(fmt(r['outbound_km'], 0))}</td></tr>"
+        f"<td>{esc(display(r['first_time_reported']) if r['first_time_reported'] else 'undated')}</td>"
+        f"<td>{esc(fmt(r['outbound_km'], 0))}</td></tr>"
         for r in eps.iter_rows(named=True))
     exports = "".join(f'<li><a href="{esc(p)}">{esc(p)}</a>: {esc(d)}</li>' for p, d in EXPORT_FILES)
     return (
@@ -125,7 +127,7 @@ def index_body(project: Project) -> str:
         'information, confidence), one per category. All findings are on the <a href="patterns.html">patterns page</a>.</p>'
         f'<ol class="findings key-findings">{items}</ol>'
         "<h2>Episodes</h2><table class='data'><thead><tr><th>Episode</th><th>Title</th><th>Aircraft</th>"
-        f"<th>First dated milestone (UTC)</th><th>Outbound km</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>First dated milestone (as reported)</th><th>Outbound km</th></tr></thead><tbody>{rows}</tbody></table>"
         '<h2>More</h2><ul><li><a href="compare.html">Comparison of episodes</a></li>'
         '<li><a href="patterns.html">Patterns across all episodes</a></li>'
         '<li><a href="methods.html">Methods and sources</a>: bibliography, conflicts between sources, inferences</li>'
