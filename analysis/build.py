@@ -291,5 +291,12 @@ def build(project: Project | None = None, force: bool = False, quiet: bool = Fal
         secs = round(time.monotonic() - t0, 2)
         say(f"built {final.relative_to(project.root)} in {secs} s: "
             + ", ".join(f"{k} {v}" for k, v in meta["rows"].items() if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))))
+        f = tables["out_findings"]
+        if f.height:
+            say("findings by category: " + ", ".join(
+                f"{r['category']} {r['len']}" for r in f.group_by("category").len().sort("category").iter_rows(named=True)))
+            say("confidence: " + ", ".join(f"{lvl} {f.filter(pl.col('confidence') == lvl).height}"
+                                            for lvl in ("high", "moderate", "low"))
+                + f"; key findings: {', '.join(f.filter(pl.col('is_key'))['finding_id'])}")
         return BuildResult(status="built", path=str(final), fingerprint=fp, rows=meta["rows"], seconds=secs)
 
