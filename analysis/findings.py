@@ -455,8 +455,13 @@ def _range_test(c: _Collector) -> None:
                 if vl.height:
                     per_var.append((v, vl["distance_km"].max()))
             if len(per_var) >= 2 and len({round(km) for _, km in per_var}) > 1:
+                fits = [v for v, km in per_var if km <= best["range_km"]]
                 text += (f"Conflict {cid}: the longest leg is " + ", ".join(f"{km:,.0f} km in variant {v}" for v, km in per_var)
-                         + "; the variant with shorter hops is the one the cited range can support. ")
+                         + ("; only variant " + ", ".join(fits) + " stays within the cited range, which favours it. "
+                            if fits and len(fits) < len(per_var) else
+                            "; every variant exceeds the cited range, so the range test cannot decide between them, though "
+                            f"variant {min(per_var, key=lambda x: x[1])[0]} needs the shortest nonstop hop. "
+                            if not fits else "; every variant stays within the cited range. "))
         c.add(f"range-{type_id}", "range test", f"{tname}: {beyond_main.height} main-route leg(s) beyond every cited range",
               text.strip(), "legs_beyond_cited_range", beyond_main.height, "legs", sorted(set(g["episode_id"])),
               [f"core_legs:{x}" for x in (beyond["leg_id"].to_list() or [worst["leg_id"]])]
