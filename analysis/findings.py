@@ -80,6 +80,8 @@ def rubric(origins: int, secondary_only: bool, inferred: bool, imprecise: bool, 
     ('high', 'very likely')
     >>> rubric(3, True, False, False, False)  # only rewrites: low whatever their number
     ('low', 'roughly even chance')
+    >>> rubric(1, False, True, True, False)  # one origin, uncontradicted, but inferred and imprecise
+    ('low', 'likely')
     """
     if secondary_only or origins == 0:
         level = "low"
@@ -91,7 +93,13 @@ def rubric(origins: int, secondary_only: bool, inferred: bool, imprecise: bool, 
         level = "low"
     if disputed and level == "high":
         level = "moderate"
-    likelihood = {"high": "very likely", "moderate": "likely", "low": "roughly even chance"}[level]
+    # likelihood is judged apart from confidence: agreement of independent origins against contrary reports
+    if secondary_only or origins == 0:
+        likelihood = "roughly even chance"
+    elif disputed:
+        likelihood = "likely" if origins >= 2 else "roughly even chance"
+    else:
+        likelihood = "very likely" if origins >= 2 else "likely"
     return level, likelihood
 
 
@@ -140,7 +148,7 @@ class _Collector:
         secondary_only = bool(ids) and all(s in self.secondary for s in ids)
         level, like = rubric(len(origins), secondary_only, inferred, imprecise, disputed)
         if weakest is not None and weakest < 2 and level == "high":
-            level, like = "moderate", "likely"  # many origins in all, but some items rest on one each
+            level = "moderate"  # many origins in all, but some items rest on one each
         level = confidence or level
         parts = [f"{len(origins)} independent origin{'s' if len(origins) != 1 else ''} "
                  f"({', '.join(origins[:5])}{', ...' if len(origins) > 5 else ''})"]
@@ -612,7 +620,8 @@ def _timing(c: _Collector) -> None:
         c.add(f"timing-{ep}", "timing against preceding events",
               f"{ep}: departed {lag} after '{ev['title']}'",
               f"{_label(c, dep['aircraft_id'])} left {dep['place_name']} on {display(dep['dep_reported'])}, {lag} after "
-              f"the nearest earlier context event that concerns the same countries or actors ({', '.join(shared)}): "
+              f"the latest context event on record that certainly came before it and concerns the same countries or "
+              f"actors ({', '.join(shared)}): "
               f"{ev['title']} ({display(ev['start_reported'])}).{public} Timing is shown, not cause.",
               "days_after_event", round((low + high) / 2, 2), "days", [ep],
               [f"core_events:{ev['event_id']}", f"core_stops:{dep['stop_id']}"], _ids([ev["source_ids"], dep["source_ids"]]),
