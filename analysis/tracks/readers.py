@@ -78,6 +78,7 @@ _HEX_RE = re.compile(r"^~?[0-9a-f]{6}$")
 # plausibility bounds: values outside mean a broken file, not a noisy fix
 _T_MIN, _T_MAX = 631152000.0, 4102444800.0  # 1990-01-01 .. 2100-01-01
 _ALT_MIN, _ALT_MAX = -2000.0, 150000.0
+CALLSIGN_HOLD_S = 600.0  # a readsb callsign is not carried over a ground gap longer than this
 
 
 class TrackInputError(ValueError):
@@ -279,9 +280,20 @@ def _readsb_finish(
     flags = _to_float(flags, label, "flags", lo=0, hi=255)
     vr = _to_float(vr, label, "vrate", lo=-100000, hi=100000)
     callsign = None
-    if det_idx:  # callsign persists until the next details object
+    if det_idx:
+        # a callsign holds until the next details object, but never across a new-leg flag (bit 2) or
+        # a gap of more than CALLSIGN_HOLD_S with the aircraft on the ground on either side: a new
+        # flight gets its callsign from its own fixes (a transponder gap in the air keeps it)
         pos = np.searchsorted(np.array(det_idx), np.arange(n), side="right") - 1
-        pos = np.where(pos < 0, len(det_calls), pos).astype(np.int32)
+        fl = np.nan_to_num(flags).astype(np.int64)
+        order = np.argsort(off, kind="stable")
+        brk = np.zeros(n, bool)
+        gnd_o = np.asarray(ground, bool)[order]
+        brk[order[1:]] = (np.diff(off[order]) > CALLSIGN_HOLD_S) & (gnd_o[1:] | gnd_o[:-1])
+        brk |= (fl & 2).astype(bool)
+        last_brk = np.maximum.accumulate(np.where(brk, np.arange(n), -1))
+        det_row = np.array(det_idx)[np.maximum(pos, 0)]
+        pos = np.where((pos < 0) | (det_row < last_brk), len(det_calls), pos).astype(np.int32)
         callsign = pa.DictionaryArray.from_arrays(pa.array(pos), pa.array(det_calls + [None])).cast(
             pa.string()
         )
