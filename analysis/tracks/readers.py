@@ -38,6 +38,7 @@ __all__ = [
     "ReadResult",
     "read_track",
     "read_readsb_file",
+    "readsb_metadata",
     "readsb_tree_files",
     "read_opensky",
     "read_fr24_csv",
@@ -539,6 +540,29 @@ def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool 
             f"{label}: line {e.lineno} col {e.colno}: expected complete JSON, got invalid/truncated JSON ({e.msg})"
         ) from e
     return _parse_readsb_obj(obj, label, watch_hex)
+
+
+def readsb_metadata(path, label: str | None = None) -> dict:
+    """The top level of a readsb trace file without its trace: ``icao`` (lower-case hex), and when present
+    ``r`` (registration), ``t`` (ICAO type code), ``desc``, ``ownOp``, ``year``, ``dbFlags`` (bit 1 = military)."""
+    path = Path(path)
+    label = label or str(path)
+    data = _read_bytes(path, label)
+    i = data.find(b'"trace"')
+    j = data.find(b"[", i) if i >= 0 else -1
+    k = data.find(b"]]", j) if j >= 0 else -1
+    try:
+        obj = json.loads(data[:j] + b"[]" + data[k + 2 :]) if k >= 0 else json.loads(_decode(data, label))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise TrackInputError(f"{label}: file: expected readsb trace JSON, got unreadable JSON ({e})") from e
+    if not isinstance(obj, dict) or "icao" not in obj:
+        raise _err(label, None, "icao", "a readsb trace object with 'icao'", type(obj).__name__)
+    out = {"icao": _norm_hex(obj["icao"], label, None, "icao")}
+    for key in ("r", "t", "desc", "ownOp", "year", "dbFlags"):
+        v = obj.get(key)
+        if isinstance(v, (str, int)) and not isinstance(v, bool) and v != "":
+            out[key] = v.strip() if isinstance(v, str) else v
+    return out
 
 
 def _hex_from_name(p: Path) -> str | None:
