@@ -26,7 +26,7 @@ from . import geo, provenance
 from .paths import Project
 
 __all__ = ["ObservedEvidence", "integrate", "compare", "STUDY_REGION", "TRIP_BREAK_DAYS", "track_inputs",
-           "summary", "source_ids_for", "EXCLUDED_SCHEMA", "EXCLUDED_REASONS"]
+           "summary", "source_ids_for", "check_tracks", "EXCLUDED_SCHEMA", "EXCLUDED_REASONS"]
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,44 @@ def track_inputs(project: Project) -> list[tuple[str, str, dict]]:
     return out
 
 
+def check_tracks(project: Project) -> list[str]:
+    """Read every track input's contents (as the build would, writing nothing): one line per input with its
+    positions and aircraft. A bad file raises :class:`analysis.tracks.TrackInputError` naming file, record and
+    field; an unreadable trace inside a folder is listed (the build skips it the same way)."""
+    from .tracks import readers
+
+    lines = []
+    for path, fmt, options in track_inputs(project):
+        p = Path(path)
+        if p.is_dir():
+            if fmt != "readsb":
+                raise readers.TrackInputError(f"{p}: file: expected a file for format {fmt!r}, got a directory")
+            if options:
+                readers.check_options(fmt, options, str(p))
+            files = readers.readsb_tree_files(p)
+            if not files:
+                raise readers.TrackInputError(f"{p}: file: expected trace_*.json files in a traces/ tree, got none")
+            n, hexes, bad = 0, set(), []
+            for f in files:
+                try:
+                    r = readers.read_readsb_file(f, label=str(f.relative_to(p.parent)))
+                except readers.TrackInputError as e:
+                    bad.append(str(e))
+                    continue
+                if r is not None and r.table.num_rows:
+                    n += r.table.num_rows
+                    hexes.add(r.table.column("icao24")[0].as_py())
+            if len(bad) == len(files):
+                raise readers.TrackInputError(f"{p}: file: expected at least one readable trace; first error: {bad[0]}")
+            lines.append(f"{p.name}: {fmt}, {len(files)} trace file(s), {n:,} positions, {len(hexes)} aircraft"
+                         + (f"; {len(bad)} unreadable file(s) the build will skip, first: {bad[0]}" if bad else ""))
+        else:
+            r = readers.read_track(p, fmt, options)
+            hexes = set(r.table.column("icao24").unique().to_pylist())
+            lines.append(f"{p.name}: {fmt}, {r.table.num_rows:,} positions, {len(hexes)} aircraft")
+    return lines
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -179,7 +217,7 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
     names = [Path(p).name for p, _, _ in inputs]
     source_of = source_ids_for(names)  # input name -> source id
     all_sources = ";".join(sorted(source_of.values()))
-    for file, record, reason in result.skipped:
+    for file, _record, reason in result.skipped:
         excluded.append({"kind": "track_file", "reason": "skipped_file", "n": 1, "detail": f"{file}: {reason}",
                          "source_ids": all_sources})
     for reason, n in result.noise.iter_rows():

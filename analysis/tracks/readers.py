@@ -699,12 +699,23 @@ def _parse_iso_us(values, label, fieldname, tz=None, fmt=None, rec_base=0) -> np
             "a timezone-aware time such as 2024-01-02T07:22:55Z (or a mapping/options that declares tz=...)",
             values[0],
         )
-    if aware:
-        parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us", time_zone="UTC")
-    else:
-        parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us").dt.replace_time_zone(
-            tz, ambiguous="earliest", non_existent="null"
-        )
+    try:
+        if aware:
+            parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us", time_zone="UTC")
+        else:
+            parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us").dt.replace_time_zone(
+                tz, ambiguous="earliest", non_existent="null"
+            )
+    except (pl.exceptions.PolarsError, TypeError, ValueError) as e:
+        raise _err(
+            label,
+            rec_base,
+            fieldname,
+            f"times readable with format {fmt!r} and time zone {tz!r}"
+            if fmt
+            else f"times in time zone {tz!r}",
+            f"{values[0]!r} ({type(e).__name__}: {str(e).splitlines()[0][:120]})",
+        ) from None
     if parsed.null_count():
         i = int(parsed.is_null().arg_true()[0])
         raise _err(
@@ -743,7 +754,8 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
     """
     import pyarrow.parquet as pq
 
-    options = options or {}
+    label = label or str(path)
+    options = check_options("opensky", options, label)
     path = Path(path)
     label = label or str(path)
     head = _read_bytes(path, label)[:4] if path.suffix != ".parquet" else b"PAR1"
@@ -844,7 +856,8 @@ def read_fr24_csv(path, watch_hex=None, options=None, label=None) -> ReadResult:
 
     Altitude 0 means on ground. Needs ``options={'icao24': hex}``; optional ``registration``.
     """
-    options = options or {}
+    label = label or str(path)
+    options = check_options("fr24_csv", options, label)
     path = Path(path)
     label = label or str(path)
     hexa = _need_icao(options, label, "FR24 CSV")
@@ -894,7 +907,8 @@ def read_fr24_kml(path, watch_hex=None, options=None, label=None) -> ReadResult:
     The LineString placemark (no times) is ignored. Optional ExtendedData ``speed`` (kt) and
     ``heading``. Needs ``options={'icao24': hex}``.
     """
-    options = options or {}
+    label = label or str(path)
+    options = check_options("fr24_kml", options, label)
     path = Path(path)
     label = label or str(path)
     hexa = _need_icao(options, label, "FR24 KML")
@@ -986,7 +1000,8 @@ def read_fr24_json(path, watch_hex=None, options=None, label=None) -> ReadResult
     The aircraft address comes from ``flight.aircraft.identification.modes`` (or ``aircraft.hex``),
     else ``options['icao24']``; registration from ``aircraft.identification.registration``.
     """
-    options = options or {}
+    label = label or str(path)
+    options = check_options("fr24_json", options, label)
     path = Path(path)
     label = label or str(path)
     text = _decode(_read_bytes(path, label), label)
@@ -1088,7 +1103,8 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
     on_ground (optional; without on_ground, ground = altitude <= 0). Times without a timezone are
     rejected unless ``tz`` is given.
     """
-    options = dict(options or {})
+    label = label or str(path)
+    options = check_options("generic_csv", options, label)
     path = Path(path)
     label = label or str(path)
     mapping = options.get("mapping")
@@ -1184,10 +1200,77 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
     return ReadResult(out)
 
 
+# --------------------------------------------------------------------------------------- options
+#: option keys each format accepts (anything else is a named error, so a typo never passes silently)
+OPTION_KEYS = {
+    "readsb": (),
+    "opensky": ("tz", "stale_s", "registration"),
+    "fr24_csv": ("icao24", "registration"),
+    "fr24_kml": ("icao24", "registration", "tz"),
+    "fr24_json": ("icao24", "registration"),
+    "generic_csv": (
+        "mapping",
+        "alt_unit",
+        "speed_unit",
+        "vrate_unit",
+        "time_format",
+        "tz",
+        "icao24",
+        "registration",
+    ),
+}
+
+
+def check_options(fmt: str, options, label: str) -> dict:
+    """Validate a format's options (keys, types, time zone); returns them as a dict or raises
+    :class:`TrackInputError` naming the file and the option."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TrackInputError(
+            f"{label}: file, field 'options': expected an object of options, got {type(options).__name__}"
+        )
+    allowed = OPTION_KEYS.get(fmt, ())
+    for k, v in options.items():
+        if k not in allowed:
+            raise TrackInputError(
+                f"{label}: file, field 'options.{k}': expected one of {list(allowed)} for format {fmt!r}, "
+                f"got an unknown option"
+            )
+        if k in ("tz", "time_format", "icao24", "registration", "alt_unit", "speed_unit", "vrate_unit"):
+            if not isinstance(v, str) or not v.strip():
+                raise TrackInputError(f"{label}: file, field 'options.{k}': expected a text value, got {v!r}")
+        if k == "stale_s" and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0):
+            raise TrackInputError(f"{label}: file, field 'options.stale_s': expected seconds >= 0, got {v!r}")
+        if k == "mapping":
+            if not isinstance(v, dict) or not all(isinstance(c, str) and c for c in v.values()):
+                raise TrackInputError(
+                    f"{label}: file, field 'options.mapping': expected {{target: column name}}, got {v!r}"
+                )
+    tz = options.get("tz")
+    if tz is not None:
+        _check_tz(tz, label)
+    return dict(options)
+
+
+def _check_tz(tz: str, label: str) -> None:
+    import polars as pl
+
+    try:
+        pl.Series([0], dtype=pl.Datetime("us")).dt.replace_time_zone(tz)
+    except (pl.exceptions.PolarsError, ValueError, TypeError):
+        raise TrackInputError(
+            f"{label}: file, field 'options.tz': expected an IANA time zone such as 'America/Caracas' or "
+            f"'UTC', got {tz!r}"
+        ) from None
+
+
 # --------------------------------------------------------------------------------------- dispatch
 def read_track(path, fmt: str, options=None, watch_hex=None) -> ReadResult:
     """Read one file of format ``fmt`` (a readsb *directory* is handled by the store's tree ingest)."""
     path = Path(path)
+    if fmt in OPTION_KEYS:
+        options = check_options(fmt, options, str(path))
     if fmt == "readsb":
         r = read_readsb_file(path, watch_hex)
         if r is None:

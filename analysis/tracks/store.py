@@ -39,8 +39,10 @@ import pyarrow.parquet as pq
 
 from .noise import clean_positions
 from .readers import (
+    OPTION_KEYS,
     POSITIONS_SCHEMA,
     TrackInputError,
+    check_options,
     icao_to_int,
     read_readsb_file,
     read_track,
@@ -371,6 +373,7 @@ class Store:
         path = Path(path)
         if not path.exists():
             raise TrackInputError(f"{path}: file: expected an existing file or directory, got nothing there")
+        options = check_options(fmt, options, str(path)) if fmt in OPTION_KEYS else options
         watch = {h.lower() for h in watch_hex} if watch_hex is not None else None
         chash = content_hash(path)
         key = self._key(chash, fmt, options, watch)

@@ -155,3 +155,36 @@ def test_source_ids_never_collide():
     assert len(set(ids.values())) == 3
     assert ids["c.csv"] == "track-c-csv"
     assert ids["a.b.csv"].startswith("track-a-b-csv-") and ids["a-b.csv"].startswith("track-a-b-csv-")
+
+
+def test_validate_reads_track_contents(built, tmp_path, monkeypatch, capsys):
+    """`make validate` reads the traces: good ones are summarised, a corrupt one is a named error."""
+    import shutil
+
+    from analysis import cli, provenance
+
+    project, _ = built
+    root = tmp_path / "v"
+    shutil.copytree(project.raw, root / "data" / "raw")
+    monkeypatch.setenv("FLIGHTS_ROOT", str(root))
+    assert cli.main(["validate"]) in (0, None)
+    out = capsys.readouterr().out
+    assert "il76-2026: readsb, 2 trace file(s)" in out and "1 aircraft" in out
+    bad = root / "data" / "raw" / "tracks" / "bad.csv"
+    bad.write_text("hex,t,lat,lon\n15eeee,2026-01-01T00:00:00Z,10,-66\n15eeee,yesterday,10,-66\n")
+    (root / "data" / "raw" / "tracks" / "bad.csv.provenance.json").write_text(
+        json.dumps(
+            {
+                "what": "bad",
+                "origin": "test",
+                "licence": "CC0",
+                "format": "generic_csv",
+                "options": {"mapping": {"icao24": "hex", "time": "t", "lat": "lat", "lon": "lon"}},
+            }
+        ),
+        encoding="utf-8",
+    )
+    provenance.accept(root / "data" / "raw")
+    code = cli.main(["validate"])
+    err = capsys.readouterr().err
+    assert code not in (0, None) and "bad.csv: record 1, field 't'" in err
