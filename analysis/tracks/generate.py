@@ -431,10 +431,10 @@ FAILURE_RATES = {
 }
 
 
-def _plant_failures(tbl: pa.Table, P, R, rng, rates) -> tuple[pa.Table, dict, dict]:
+def _plant_failures(tbl: pa.Table, P, R, rng, rates) -> tuple[pa.Table, pa.Table, dict, dict]:
     """Row-aligned failures (flag flicker, altitude glitches, spoofed runs) on a copy of ``tbl``; returns
-    (table, planted counts, {leg index: callsign after the change}) -- the change is also real, in ``tbl``."""
-    n = tbl.num_rows
+    (failed table, clean table with the callsign changes, planted counts, {leg index: new callsign}): a
+    callsign change is real, so the clean table carries it too."""
     leg, kind, air, t = R["leg"], R["kind"], R["air"], R["t"]
     gnd = tbl.column("on_ground").to_numpy(zero_copy_only=False).copy()
     alt = tbl.column("alt_ft").to_numpy(zero_copy_only=False).astype(np.float32).copy()
