@@ -691,13 +691,14 @@ def write_readsb_tree(positions: pa.Table, root, gz: bool = True, extended: bool
     """Write ``root/traces/<last 2 hex>/trace_full_<hex>.json`` (gzip content when ``gz``).
 
     ``extended`` writes the post-2022 columns 9..13. Details (callsign) on the first fix and whenever
-    the callsign changes; flag 2 (new leg) there, flag 1 (stale) after > 20 s without a fix.
+    the callsign changes; flag 2 (new leg) on the first fix and after a ground stop of more than 30 min
+    without fixes; flag 1 (stale) after > 20 s without a fix.
     """
     root = Path(root)
     out = []
     for hexa, t in _groups(positions):
         d = _cols(t)
-        ts0 = float(np.floor(d["t"][0]))
+        ts0 = float(np.floor(d["t"].min()))  # offsets >= 0 even when rows are out of time order
         off = np.round(d["t"] - ts0, 2).tolist()
         alt = [
             "ground" if g else (None if np.isnan(a) else int(round(a)))
@@ -708,8 +709,11 @@ def write_readsb_tree(positions: pa.Table, root, gz: bool = True, extended: bool
         flags = np.where(dtp > 20, 1, 0)
         change = [i for i in range(len(cs)) if i == 0 or cs[i] != cs[i - 1]]
         det = [None] * len(cs)
+        # readsb's new-leg flag: the first fix, and the first fix after a ground stop without fixes
+        gnd = np.asarray(d["on_ground"], bool)
+        new_leg = np.r_[True, (dtp[1:] > 1800) & gnd[1:] & gnd[:-1]]
+        flags[new_leg] |= 2
         for i in change:
-            flags[i] |= 2
             if cs[i] is not None:
                 det[i] = {"flight": cs[i].ljust(8), "squawk": "1200", "category": "A5"}
         lat = np.round(d["lat"], 6).tolist()

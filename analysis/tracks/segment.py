@@ -351,39 +351,41 @@ def _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p: S
     before takeoff (else the stretch's first fix: the first movement seen). On block = the first fix of
     the first parked run of the stretch after landing (else the stretch's last ground fix)."""
     n = len(t)
-    idx = np.arange(n)
-    prev_gnd = np.r_[False, gnd[:-1]]
-    brk = gnd & ~(same & prev_gnd & ~big & ~newleg)  # first fix of a ground stretch
-    moved_m = np.zeros(n)
-    moved_m[1:] = haversine_km(lat[:-1], lon[:-1], lat[1:], lon[1:]) * 1000.0
-    if gs is not None:
-        gsv = gs.astype(np.float64)
-        still = np.where(np.isnan(gsv), (moved_m < 15.0) & same, gsv < 1.0)
-    else:
-        still = (moved_m < 15.0) & same
-    still &= gnd
-    run_start = still & ~(np.r_[False, still[:-1]] & ~brk)
-    rid = np.cumsum(run_start) - 1
-    rs = np.flatnonzero(run_start)
-    parked = np.zeros(n, bool)
-    if len(rs):
-        re_ = np.r_[rs[1:], n] - 1  # last index of the span; trim to the run's actual end
-        run_last = np.maximum.accumulate(np.where(still, idx, 0))
-        # the last stationary fix of each run: the highest still index below the next run start
-        end_of = run_last[re_]
-        dur = (t[end_of] - t[rs]) / 1e6
-        parked = still & (dur[np.maximum(rid, 0)] >= p.park_s)
-    g0 = np.maximum.accumulate(np.where(brk, idx, 0))  # stretch start at or before i
-    lp = np.maximum.accumulate(np.where(parked, idx, -1))  # last parked at or before i
-    nb = np.minimum.accumulate(np.where(np.r_[brk[1:], True] | np.r_[~gnd[1:], True], idx, n)[::-1])[::-1]
-    fp = np.minimum.accumulate(np.where(parked, idx, n)[::-1])[::-1]  # first parked at or after i
     off = np.full(len(starts), -1)
     on = np.full(len(starts), -1)
-    b = starts[tko] - 1
-    off[tko] = np.where(lp[b] >= g0[b], np.minimum(lp[b] + 1, b), g0[b])
-    a = ends[lnd] + 1
-    stretch_end = nb[a]  # last ground fix of the stretch
-    on[lnd] = np.where(fp[a] <= stretch_end, fp[a], stretch_end)
+    gi = np.flatnonzero(gnd)  # work on the ground fixes only: far fewer than all fixes
+    m = len(gi)
+    if m == 0:
+        return off, on
+    contig = np.zeros(m, bool)  # the ground fix before is the previous row, same aircraft, no gap or flag
+    contig[1:] = (gi[1:] == gi[:-1] + 1) & same[gi[1:]] & ~big[gi[1:]] & ~newleg[gi[1:]]
+    brk = ~contig  # first fix of a ground stretch
+    moved_m = np.full(m, np.inf)
+    c = np.flatnonzero(contig)
+    if len(c):
+        moved_m[c] = haversine_km(lat[gi[c] - 1], lon[gi[c] - 1], lat[gi[c]], lon[gi[c]]) * 1000.0
+    still = moved_m < 15.0
+    if gs is not None:
+        gsv = gs[gi].astype(np.float64)
+        still = np.where(np.isnan(gsv), still, gsv < 1.0)
+    k = np.arange(m)
+    run_start = still & ~(np.r_[False, still[:-1]] & contig)
+    parked = np.zeros(m, bool)
+    rs = np.flatnonzero(run_start)
+    if len(rs):
+        rid = np.cumsum(run_start) - 1
+        run_last = np.maximum.accumulate(np.where(still, k, 0))
+        end_of = run_last[np.r_[rs[1:], m] - 1]
+        dur = (t[gi[end_of]] - t[gi[rs]]) / 1e6
+        parked = still & (dur[np.maximum(rid, 0)] >= p.park_s)
+    g0 = np.maximum.accumulate(np.where(brk, k, 0))  # stretch start at or before k
+    lp = np.maximum.accumulate(np.where(parked, k, -1))  # last parked at or before k
+    nb = np.minimum.accumulate(np.where(np.r_[brk[1:], True], k, m)[::-1])[::-1]  # stretch end at or after k
+    fp = np.minimum.accumulate(np.where(parked, k, m)[::-1])[::-1]  # first parked at or after k
+    b = np.searchsorted(gi, starts[tko] - 1)  # the ground fix before takeoff
+    off[tko] = gi[np.where(lp[b] >= g0[b], np.minimum(lp[b] + 1, b), g0[b])]
+    a = np.searchsorted(gi, ends[lnd] + 1)  # the ground fix after landing
+    on[lnd] = gi[np.where(fp[a] <= nb[a], fp[a], nb[a])]
     return off, on
 
 
@@ -391,20 +393,30 @@ def _callsigns(col, starts, ends, n):
     """Per leg: the callsign of most of its own airborne fixes (ties: the earlier), and the sequence of
     callsigns when it changed within the leg ('A>B'), else null."""
     m = len(starts)
-    enc = pc.dictionary_encode(col.cast(pa.string())).combine_chunks() if n else None
+    if not n:
+        enc = None
+    elif pa.types.is_dictionary(col.type):
+        enc = col.unify_dictionaries().combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    else:
+        enc = pc.dictionary_encode(col).combine_chunks()
     if enc is None or len(enc.dictionary) == 0:
         return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
-    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     names = enc.dictionary.to_pylist()
-    lid = np.searchsorted(starts, np.arange(n), "right") - 1
-    inleg = (lid >= 0) & (np.arange(n) <= ends[np.maximum(lid, 0)])
-    valid = inleg & (codes >= 0)
-    vi = np.flatnonzero(valid)
-    if not len(vi):
+    # constant-callsign segments: cut where the code changes and at every leg start (few of either)
+    seg = np.union1d(np.flatnonzero(codes[1:] != codes[:-1]) + 1, starts)
+    seg_end = np.r_[seg[1:], n]
+    lid = np.searchsorted(starts, seg, "right") - 1
+    inleg = (lid >= 0) & (seg <= ends[np.maximum(lid, 0)])
+    code = codes[seg].astype(np.int64)
+    ok = inleg & (code >= 0)
+    if not ok.any():
         return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
-    vl, vc = lid[vi], codes[vi]
-    cp = np.r_[True, (vl[1:] != vl[:-1]) | (vc[1:] != vc[:-1])]  # change points among valid fixes
-    run_n = np.diff(np.r_[np.flatnonzero(cp), len(vi)])
+    seg, seg_end, vl, vc = seg[ok], seg_end[ok], lid[ok], code[ok]
+    cnt = np.minimum(seg_end, ends[vl] + 1) - seg
+    cp = np.r_[True, (vl[1:] != vl[:-1]) | (vc[1:] != vc[:-1])]  # merge runs split only by null callsigns
+    rid = np.cumsum(cp) - 1
+    run_n = np.bincount(rid, weights=cnt).astype(np.int64)
     runs = pl.DataFrame({"leg": vl[cp], "code": vc[cp], "n": run_n, "order": np.arange(int(cp.sum()))})
     best = (
         runs.group_by("leg", "code")
@@ -471,12 +483,15 @@ def _prepare(positions: pa.Table) -> pa.Table:
     ):
         if name in positions.column_names:
             c = positions.column(name)
-            if pa.types.is_dictionary(c.type):
-                c = c.cast(typ)
+            if pa.types.is_dictionary(c.type) and pa.types.is_string(typ):
+                cols.append(c)  # callsign/registration stay dictionary-encoded (cheap)
+                continue
             cols.append(c if c.type == typ else c.cast(typ))
         else:
             cols.append(pa.nulls(n, typ))
-    tbl = pa.table(dict(zip(SEGMENT_COLUMNS, cols, strict=True)))
+    tbl = pa.Table.from_arrays(
+        [pa.chunked_array(c) if isinstance(c, pa.Array) else c for c in cols], SEGMENT_COLUMNS
+    )
     if n > 1:
         ic = tbl.column("icao_int").to_numpy().astype(np.int64)
         t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
