@@ -1,6 +1,6 @@
 """Readers for observed flight records into ONE positions table (pyarrow, ``POSITIONS_SCHEMA``).
 
-Formats (see /work/shared/research/formats.md):
+Formats (columns, units and options in docs/observed.md):
 
 * ``readsb``  readsb / ADS-B Exchange / adsb.lol trace JSON, a single file (gzip sniffed from magic
   bytes, whatever the name) or a ``traces/`` tree (``traces/<xx>/trace_full_<hex>.json``).

@@ -1,26 +1,47 @@
-"""Segmentation: positions (sorted by aircraft, time) -> observed legs, stops and transponder gaps.
+"""Segmentation: positions -> observed legs, stops and transponder gaps.
 
-Engine: a streaming numpy pass over parquet row groups in aircraft order. Row groups are grouped
-into work units that never split an aircraft (from the row-group min/max statistics of
-``icao_int``), and two threads process units in parallel (numpy and the parquet reader release the
-GIL). Memory is bounded by the unit size, whatever the file size.
+One pure kernel, :func:`segment_batch` (positions of whole aircraft in, ``(legs, gaps)`` out; it sorts
+by aircraft and time itself, so any row order gives the same legs). :func:`segment_parquet` runs it
+over parquet row groups in aircraft order: row groups are grouped into work units that never split an
+aircraft (from the row-group min/max statistics of ``icao_int``), and two threads process units in
+parallel (numpy and the parquet reader release the GIL). Memory is bounded by the unit size.
 
 Rules (``SegmentParams``):
 
-* A **leg** is a maximal run of airborne fixes of one aircraft. A new leg also starts at a readsb
-  new-leg flag (bit 2) and after a transponder gap when the aircraft was low on both sides
+* **Ground state with hysteresis**: the reported on-ground flag changes state only when the next
+  ``ground_confirm_fixes`` fixes of the same stretch (no gap, same aircraft; fewer at its end) all
+  report the new state, so a flag that flickers for one or two fixes changes nothing.
+* A **candidate leg** is a maximal run of airborne fixes of one aircraft. A new one also starts at a
+  readsb new-leg flag (bit 2) and after a transponder gap when the aircraft was low on both sides
   (< ``low_alt_ft``), or when the gap's implied speed is below ``min_gap_speed_kt`` (it must have
   stopped somewhere), or when the gap is longer than ``max_gap_in_leg_h``.
+* **A leg is a flight**: a candidate is refused (its fixes count as ground, the reason is counted)
+  with fewer than ``min_leg_fixes`` fixes (``too_few_fixes``), lasting less than ``min_leg_s``
+  (``too_short``), or, seen from takeoff to landing, climbing less than ``min_climb_ft`` (altitudes
+  as the median of each fix and its neighbours, so one glitched fix at 39,000 ft is no climb) or,
+  without altitudes, ending less than ``min_leg_km`` from where it began (``no_climb``).
 * **Takeoff observed**: the fix before the leg is the same aircraft on the ground, at most
   ``gap_min_s`` earlier. **Landing observed** likewise after the leg. The departure point is that
   ground fix (else the first airborne fix), the arrival point the ground fix after (else the last).
+  ``dep_time_utc``/``arr_time_utc`` are the first/last airborne fix of a leg whose takeoff/landing
+  was observed (null otherwise); ``first_seen_utc``/``last_seen_utc`` are always set.
+* **Block times**: ``off_block_utc`` = first movement before takeoff (the first fix after the last
+  parked run of the ground stretch before takeoff, else the stretch's first fix), ``on_block_utc`` =
+  coming to rest after landing (the first fix of the first parked run after landing, else the last
+  ground fix of the stretch). A ground stretch is cut by a gap and by the readsb new-leg flag, so a
+  flag set on the ground starts the next leg's block. Parked = stationary (< 1 kt, or < 15 m moved)
+  for ``park_s`` or more.
+* **Callsign**: the one most of the leg's own airborne fixes carry; ``callsign_changes`` lists the
+  sequence (``A>B``) when it changed within the leg.
 * **Airports**: nearest airport within ``airport_radius_km`` of the departure/arrival point, only
   when the point is on the ground or below ``airport_max_alt_ft`` (a trace that starts at cruise
-  altitude mid-ocean gets no airport).
+  altitude mid-ocean gets no airport); none that close: null (unknown), never the nearest far one.
 * **Gaps**: consecutive fixes of one aircraft more than ``gap_min_s`` apart with at least one of the
-  two airborne; ``in_leg_no`` is null when the gap separates two legs.
+  two airborne; ``in_leg_no`` is null when the gap separates two legs. ``implied_speed_kt`` is the
+  jump over the gap's duration; ``is_implausible`` when above ``max_gap_speed_kt`` (spoofing or bad
+  data). Legs count such jumps (and single steps above ``max_speed_kt``) in ``n_implausible_jumps``.
 * **Stops**: between consecutive legs of an aircraft (dwell from last airborne fix to the next first
-  airborne fix).
+  airborne fix), :func:`stops_from_legs`.
 """
 
 from __future__ import annotations
@@ -350,7 +371,6 @@ def _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p: S
     ``park_s`` or more is *parked*. Off block = the first fix after the last parked run of the stretch
     before takeoff (else the stretch's first fix: the first movement seen). On block = the first fix of
     the first parked run of the stretch after landing (else the stretch's last ground fix)."""
-    n = len(t)
     off = np.full(len(starts), -1)
     on = np.full(len(starts), -1)
     gi = np.flatnonzero(gnd)  # work on the ground fixes only: far fewer than all fixes
