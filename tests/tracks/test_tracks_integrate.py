@@ -188,3 +188,44 @@ def test_validate_reads_track_contents(built, tmp_path, monkeypatch, capsys):
     code = cli.main(["validate"])
     err = capsys.readouterr().err
     assert code not in (0, None) and "bad.csv: record 1, field 't'" in err
+
+
+def test_landing_far_from_any_airport_over_no_country_builds(tmp_path):
+    """A stop over the sea (no airport within 20 km, no country) is an unknown place, not a traceback: the
+    findings step used to fail sorting countries with None among them."""
+    import shutil
+
+    from analysis import provenance
+    from analysis.build import build
+    from analysis.paths import REPO_DIR
+
+    shutil.copytree(REPO_DIR / "data" / "raw", tmp_path / "data" / "raw")
+    project = Project(tmp_path)
+    uuee = (airport("UUEE")["lat"], airport("UUEE")["lon"])
+    svmi = (airport("SVMI")["lat"], airport("SVMI")["lon"])
+    sea = (20.0, -40.0)
+    rows = _fixes(0, uuee, sea) + _fixes(86400, sea, svmi)
+    base = datetime(2026, 5, 1, 6, tzinfo=UTC).timestamp()
+    d = project.raw / "tracks" / "sea" / "traces" / HEX[-2:]
+    d.mkdir(parents=True)
+    (d / f"trace_full_{HEX}.json").write_text(
+        json.dumps({"icao": HEX, "r": "RA-78998", "timestamp": base, "trace": rows}), encoding="utf-8"
+    )
+    (project.raw / "tracks" / "sea.provenance.json").write_text(
+        json.dumps({"what": "test", "origin": "test", "licence": "CC0", "format": "readsb", "sha256": ""}),
+        encoding="utf-8",
+    )
+    path = project.raw / "watchlist.csv"
+    wl = list(csv.DictReader(open(path, encoding="utf-8")))
+    wl.append({k: "" for k in wl[0]} | {"watch_id": "watch-sea", "icao_hex": HEX, "source_ids": "seed-001"})
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(wl[0]))
+        w.writeheader()
+        w.writerows(wl)
+    provenance.accept(project.raw)
+    build(project, quiet=True)
+    stops = pl.read_parquet(project.current / "core_stops.parquet").filter(
+        pl.col("aircraft_id") == "RA-78998"
+    )
+    sea_stop = stops.filter(pl.col("place_precision") == "position").row(0, named=True)
+    assert sea_stop["country"] is None and sea_stop["loc_icao"] is None
