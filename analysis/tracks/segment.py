@@ -152,7 +152,8 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
     lat = tbl.column("lat").to_numpy(zero_copy_only=False)
     lon = tbl.column("lon").to_numpy(zero_copy_only=False)
-    alt = tbl.column("alt_ft").to_numpy(zero_copy_only=False).astype(np.float64)  # NaN for null
+    alt32 = tbl.column("alt_ft").to_numpy(zero_copy_only=False)  # float32, NaN for null
+    alt = alt32.astype(np.float64)
     gnd_raw = tbl.column("on_ground").fill_null(False).to_numpy(zero_copy_only=False)
     gs = tbl.column("gs_kt").to_numpy(zero_copy_only=False) if "gs_kt" in tbl.column_names else None
     fl = tbl.column("readsb_flags")
@@ -174,7 +175,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     air = _debounce(~gnd_raw, seg_start, max(int(p.ground_confirm_fixes), 1))
     jump = haversine_km(lat[gi - 1], lon[gi - 1], lat[gi], lon[gi]) if len(gi) else np.empty(0)
     # altitude with single-fix glitches removed (median of 3 within one aircraft)
-    alt3 = _median3(alt, same)
+    alt3 = _median3(alt32, same)
     rejected: dict[str, int] = {}
     for _ in range(2):  # pass 1: candidates and the flight rules; pass 2: what is left
         starts, ends, in_leg_step, prev_air = _bounds(air, same, newleg, big, gi, jump, dt, alt, p)
@@ -306,22 +307,25 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
 
 def _debounce(raw_air: np.ndarray, seg_start: np.ndarray, k: int) -> np.ndarray:
     """Schmitt-style hysteresis on the reported ground state: the state changes at fix i only when
-    fixes i .. i+k-1 of the same stretch (or all that remain of it) report the new state."""
+    fixes i .. i+k-1 of the same stretch (or all that remain of it) report the new state.
+
+    Computed on runs of constant reported state (few): a run takes its own state when it is at least
+    ``k`` fixes long, reaches the end of its stretch, or opens the stretch; otherwise it keeps the state
+    of the run before it."""
     n = len(raw_air)
     if k <= 1 or n == 0:
         return raw_air.copy()
-    seg_id = np.cumsum(seg_start) - 1
-    seg_first = np.flatnonzero(seg_start)
-    seg_end = np.r_[seg_first[1:], n][seg_id]  # exclusive end of each fix's stretch
-    we = np.minimum(np.arange(n) + k, seg_end)
-    ca = np.zeros(n + 1, np.int64)
-    np.cumsum(raw_air, out=ca[1:])
-    cnt = ca[we] - ca[:-1]
-    ln = we - np.arange(n)
-    ev = np.where(cnt == ln, 1, np.where(cnt == 0, 0, -1)).astype(np.int8)
-    ev[seg_start & (ev < 0)] = raw_air[seg_start & (ev < 0)]
-    last = np.maximum.accumulate(np.where(ev >= 0, np.arange(n), 0))
-    return ev[last] == 1
+    change = np.empty(n, bool)
+    change[0] = True
+    np.not_equal(raw_air[1:], raw_air[:-1], out=change[1:])
+    change |= seg_start
+    rs = np.flatnonzero(change)
+    ln = np.diff(np.r_[rs, n])
+    opens = seg_start[rs]
+    closes = np.r_[seg_start[rs[1:]], True]  # the next run opens a new stretch (or there is none)
+    confirmed = opens | closes | (ln >= k)
+    src = np.maximum.accumulate(np.where(confirmed, np.arange(len(rs)), 0))
+    return np.repeat(raw_air[rs[src]], ln)
 
 
 def _median3(a: np.ndarray, same: np.ndarray) -> np.ndarray:
