@@ -1,33 +1,54 @@
-"""Segmentation: positions (sorted by aircraft, time) -> observed legs, stops and transponder gaps.
+"""Segmentation: positions -> observed legs, stops and transponder gaps.
 
-Engine: a streaming numpy pass over parquet row groups in aircraft order. Row groups are grouped
-into work units that never split an aircraft (from the row-group min/max statistics of
-``icao_int``), and two threads process units in parallel (numpy and the parquet reader release the
-GIL). Memory is bounded by the unit size, whatever the file size.
+One pure kernel, :func:`segment_batch` (positions of whole aircraft in, ``(legs, gaps)`` out; it sorts
+by aircraft and time itself, so any row order gives the same legs). :func:`segment_parquet` runs it
+over parquet row groups in aircraft order: row groups are grouped into work units that never split an
+aircraft (from the row-group min/max statistics of ``icao_int``), and two threads process units in
+parallel (numpy and the parquet reader release the GIL). Memory is bounded by the unit size.
 
 Rules (``SegmentParams``):
 
-* A **leg** is a maximal run of airborne fixes of one aircraft. A new leg also starts at a readsb
-  new-leg flag (bit 2) and after a transponder gap when the aircraft was low on both sides
+* **Ground state with hysteresis**: the reported on-ground flag changes state only when the next
+  ``ground_confirm_fixes`` fixes of the same stretch (no gap, same aircraft; fewer at its end) all
+  report the new state, so a flag that flickers for one or two fixes changes nothing.
+* A **candidate leg** is a maximal run of airborne fixes of one aircraft. A new one also starts at a
+  readsb new-leg flag (bit 2) and after a transponder gap when the aircraft was low on both sides
   (< ``low_alt_ft``), or when the gap's implied speed is below ``min_gap_speed_kt`` (it must have
   stopped somewhere), or when the gap is longer than ``max_gap_in_leg_h``.
+* **A leg is a flight**: a candidate is refused (its fixes count as ground, the reason is counted)
+  with fewer than ``min_leg_fixes`` fixes (``too_few_fixes``), lasting less than ``min_leg_s``
+  (``too_short``), or, seen from takeoff to landing, climbing less than ``min_climb_ft`` (altitudes
+  as the median of each fix and its neighbours, so one glitched fix at 39,000 ft is no climb) or,
+  without altitudes, ending less than ``min_leg_km`` from where it began (``no_climb``).
 * **Takeoff observed**: the fix before the leg is the same aircraft on the ground, at most
   ``gap_min_s`` earlier. **Landing observed** likewise after the leg. The departure point is that
   ground fix (else the first airborne fix), the arrival point the ground fix after (else the last).
+  ``dep_time_utc``/``arr_time_utc`` are the first/last airborne fix of a leg whose takeoff/landing
+  was observed (null otherwise); ``first_seen_utc``/``last_seen_utc`` are always set.
+* **Block times**: ``off_block_utc`` = first movement before takeoff (the first fix after the last
+  parked run of the ground stretch before takeoff, else the stretch's first fix), ``on_block_utc`` =
+  coming to rest after landing (the first fix of the first parked run after landing, else the last
+  ground fix of the stretch). A ground stretch is cut by a gap and by the readsb new-leg flag, so a
+  flag set on the ground starts the next leg's block. Parked = stationary (< 1 kt, or < 15 m moved)
+  for ``park_s`` or more.
+* **Callsign**: the one most of the leg's own airborne fixes carry; ``callsign_changes`` lists the
+  sequence (``A>B``) when it changed within the leg.
 * **Airports**: nearest airport within ``airport_radius_km`` of the departure/arrival point, only
   when the point is on the ground or below ``airport_max_alt_ft`` (a trace that starts at cruise
-  altitude mid-ocean gets no airport).
+  altitude mid-ocean gets no airport); none that close: null (unknown), never the nearest far one.
 * **Gaps**: consecutive fixes of one aircraft more than ``gap_min_s`` apart with at least one of the
-  two airborne; ``in_leg_no`` is null when the gap separates two legs.
+  two airborne; ``in_leg_no`` is null when the gap separates two legs. ``implied_speed_kt`` is the
+  jump over the gap's duration; ``is_implausible`` when above ``max_gap_speed_kt`` (spoofing or bad
+  data). Legs count such jumps (and single steps above ``max_speed_kt``) in ``n_implausible_jumps``.
 * **Stops**: between consecutive legs of an aircraft (dwell from last airborne fix to the next first
-  airborne fix).
+  airborne fix), :func:`stops_from_legs`.
 """
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +59,19 @@ import pyarrow.parquet as pq
 
 from .airports import EARTH_RADIUS_KM, haversine_km, nearest_airport
 
-__all__ = ["SegmentParams", "Segments", "segment_parquet", "work_units", "SEGMENT_COLUMNS"]
+__all__ = [
+    "SegmentParams",
+    "Segments",
+    "segment_batch",
+    "segment_batch_counted",
+    "segment_parquet",
+    "stops_from_legs",
+    "work_units",
+    "SEGMENT_COLUMNS",
+    "LEGS_SCHEMA",
+    "GAPS_SCHEMA",
+    "STOPS_SCHEMA",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +85,7 @@ SEGMENT_COLUMNS = [
     "readsb_flags",
     "callsign",
     "registration",
+    "gs_kt",
 ]
 
 
@@ -65,6 +99,14 @@ class SegmentParams:
     max_gap_in_leg_h: float = 20.0
     airport_radius_km: float = 20.0
     airport_max_alt_ft: float = 5000.0
+    ground_confirm_fixes: int = 3
+    min_leg_fixes: int = 5
+    min_leg_s: float = 120.0
+    min_climb_ft: float = 300.0
+    min_leg_km: float = 5.0
+    park_s: float = 300.0
+    max_speed_kt: float = 1200.0
+    max_gap_speed_kt: float = 800.0
 
 
 @dataclass
@@ -75,6 +117,7 @@ class Segments:
     stops: pl.DataFrame
     gaps: pl.DataFrame
     n_positions: int
+    rejected: dict = field(default_factory=dict)
 
 
 def work_units(path, max_rows: int = 2_000_000) -> list[list[int]]:
@@ -102,25 +145,21 @@ def work_units(path, max_rows: int = 2_000_000) -> list[list[int]]:
     return units
 
 
-def _chunk(path, rgs, p: SegmentParams):
-    pf = pq.ParquetFile(path, read_dictionary=["callsign", "registration"])
-    tbl = pf.read_row_groups(rgs, columns=SEGMENT_COLUMNS, use_threads=False)
+def _chunk(tbl: pa.Table, p: SegmentParams):
+    """The kernel's numpy pass over a table sorted by (icao_int, time_utc) of whole aircraft."""
     n = tbl.num_rows
-    if n == 0:
-        return None
     ic = tbl.column("icao_int").to_numpy()
-    t = tbl.column("time_utc").to_numpy().view(np.int64)
-    lat = tbl.column("lat").to_numpy()
-    lon = tbl.column("lon").to_numpy()
-    alt = tbl.column("alt_ft").to_numpy(zero_copy_only=False)  # NaN for null
-    gnd = tbl.column("on_ground").to_numpy(zero_copy_only=False)
+    t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    lat = tbl.column("lat").to_numpy(zero_copy_only=False)
+    lon = tbl.column("lon").to_numpy(zero_copy_only=False)
+    alt32 = tbl.column("alt_ft").to_numpy(zero_copy_only=False)  # float32, NaN for null
+    alt = alt32.astype(np.float64)
+    gnd_raw = tbl.column("on_ground").fill_null(False).to_numpy(zero_copy_only=False)
+    gs = tbl.column("gs_kt").to_numpy(zero_copy_only=False) if "gs_kt" in tbl.column_names else None
     fl = tbl.column("readsb_flags")
-    newleg = None
+    newleg = np.zeros(n, bool)
     if fl.null_count < n:
-        f = fl.fill_null(0).to_numpy()
-        if (f & 2).any():
-            newleg = (f & 2).astype(bool)
-    air = ~gnd
+        newleg = (fl.fill_null(0).to_numpy() & 2).astype(bool)
     same = np.empty(n, bool)
     same[0] = False
     np.equal(ic[1:], ic[:-1], out=same[1:])
@@ -130,28 +169,50 @@ def _chunk(path, rgs, p: SegmentParams):
     gap_us = int(p.gap_min_s * 1e6)
     big = same & (dt > gap_us)
     gi = np.flatnonzero(big)  # sparse
-    prev_air = np.empty(n, bool)
-    prev_air[0] = False
-    prev_air[1:] = air[:-1]
-    start = air & ~(same & prev_air)  # not a step from an airborne fix of the same aircraft
-    if newleg is not None:
-        start |= air & newleg
-    # gaps that end a leg: low on both sides, implied speed too low, or too long
+    # --- ground-state hysteresis: a change of state counts when the next k fixes of the same stretch
+    # (same aircraft, no gap; fewer at its end) all report the new state
+    seg_start = ~same | big
+    # a short ground run at the end of a stretch counts only after a low approach (a landing, then the
+    # transponder off), not after a fix at cruise (a flag flicker just before a gap)
+    low = gnd_raw | (np.nan_to_num(alt, nan=0.0) <= p.airport_max_alt_ft)
+    air = _debounce(~gnd_raw, seg_start, max(int(p.ground_confirm_fixes), 1), low)
     jump = haversine_km(lat[gi - 1], lon[gi - 1], lat[gi], lon[gi]) if len(gi) else np.empty(0)
-    if len(gi):
-        a0, a1 = alt[gi - 1], alt[gi]
-        low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
-        spd = jump / 1.852 / (dt[gi] / 3.6e9)
-        split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)
-        start[gi[split & air[gi] & prev_air[gi]]] = True
-    starts = np.flatnonzero(start)
+    # altitude with single-fix glitches removed (median of 3 within one aircraft)
+    alt3 = _median3(alt32, same)
+    rejected: dict[str, int] = {}
+    for _ in range(2):  # pass 1: candidates and the flight rules; pass 2: what is left
+        starts, ends, in_leg_step, prev_air = _bounds(air, same, newleg, big, gi, jump, dt, alt, ic, p)
+        if not len(starts) or _:
+            break
+        n_fix = ends - starts + 1
+        dur_s = (t[ends] - t[starts]) / 1e6
+        tko = (starts > 0) & same[starts] & ~prev_air[starts] & (dt[starts] <= gap_us)
+        en = np.minimum(ends + 1, n - 1)
+        lnd = (ends + 1 < n) & same[en] & ~air[en] & (dt[en] <= gap_us)
+        hi = np.fmax.reduceat(alt3, starts)
+        lo = np.fmin.reduceat(alt3, starts)
+        climb = hi - lo
+        span_km = haversine_km(lat[starts], lon[starts], lat[ends], lon[ends])
+        no_alt = np.isnan(hi)
+        few = n_fix < p.min_leg_fixes
+        short = ~few & (dur_s < p.min_leg_s)
+        # a flight seen from takeoff to landing climbs; without altitudes it must at least go somewhere
+        flat = (
+            ~few & ~short & tko & lnd & np.where(no_alt, span_km < p.min_leg_km, ~(climb >= p.min_climb_ft))
+        )
+        bad = few | short | flat
+        if not bad.any():
+            break
+        for name, m in (("too_few_fixes", few), ("too_short", short), ("no_climb", flat)):
+            if m.any():
+                rejected[name] = rejected.get(name, 0) + int(m.sum())
+        mark = np.zeros(n + 1, np.int64)
+        np.add.at(mark, starts[bad], 1)
+        np.add.at(mark, ends[bad] + 1, -1)
+        air = air & ~(np.cumsum(mark[:-1]) > 0)
+    gnd = ~air
     if not len(starts):
-        return {"n": n, "legs": None, "gaps": None}
-    in_leg_step = air & ~start  # step i-1 -> i inside a leg
-    nxt_in = np.empty(n, bool)
-    nxt_in[-1] = False
-    nxt_in[:-1] = in_leg_step[1:]
-    ends = np.flatnonzero(air & ~nxt_in)
+        return {"n": n, "legs": None, "gaps": None, "rejected": rejected}
     # path length: equirectangular steps in float32 (exact haversine for the sparse gap steps);
     # step[i] is the step from row i to row i+1, so leg (s, e) sums step[s:e] (float64 accumulation)
     lat32 = lat.astype(np.float32)
@@ -176,26 +237,40 @@ def _chunk(path, rgs, p: SegmentParams):
     deg_km = np.radians(1.0) * EARTH_RADIUS_KM
     if len(gi):
         step[gi - 1] = jump / deg_km
-    idx = np.empty(2 * len(starts), np.int64)
-    idx[0::2] = starts
-    idx[1::2] = ends
-    sums = np.add.reduceat(step, idx, dtype=np.float64)[0::2]
+    pair = np.empty(2 * len(starts), np.int64)
+    pair[0::2] = starts
+    pair[1::2] = ends
+    sums = np.add.reduceat(step, pair, dtype=np.float64)[0::2]
     path_km = np.where(ends > starts, sums, 0.0) * deg_km
-    max_alt = np.fmax.reduceat(alt, starts) if len(starts) else np.empty(0)
+    # implausible steps inside a leg (faster than any aircraft; over a gap the lower gap limit)
+    km_prev = np.zeros(n, np.float64)
+    km_prev[1:] = step[:-1].astype(np.float64) * deg_km
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kt_prev = km_prev / 1.852 / (np.maximum(dt, 1_000_000) / 3.6e9)
+    implaus = same & np.where(
+        dt > gap_us, kt_prev > p.max_gap_speed_kt, (kt_prev > p.max_speed_kt) & (km_prev > 2.0)
+    )
+    imp_leg = np.add.reduceat((implaus & in_leg_step).astype(np.int64), pair)[0::2]
+    imp_leg = np.where(ends > starts, imp_leg - (implaus[starts] & in_leg_step[starts]), 0)
+    max_alt = np.fmax.reduceat(alt3, starts)
     # takeoff / landing observed: adjacent ground fix of the same aircraft within gap_min_s
     sp = starts - 1
     tko = (starts > 0) & same[starts] & ~prev_air[starts] & (dt[starts] <= gap_us)
     en = np.minimum(ends + 1, n - 1)
-    lnd = (ends + 1 < n) & same[en] & gnd[en] & (dt[en] <= gap_us) & (ends + 1 < n)
+    lnd = (ends + 1 < n) & same[en] & gnd[en] & (dt[en] <= gap_us)
     dep_i = np.where(tko, sp, starts)
     arr_i = np.where(lnd, en, ends)
-    cs_col = tbl.column("callsign")
-    call = pc.coalesce(cs_col.take(pa.array(starts)), cs_col.take(pa.array(ends))).cast(pa.string())
+    off_i, on_i = _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p)
+    call, changes = _callsigns(tbl.column("callsign"), starts, ends, n)
     reg = tbl.column("registration").take(pa.array(starts)).cast(pa.string())
     legs = {
         "icao_int": ic[starts],
         "first_us": t[starts],
         "last_us": t[ends],
+        "off_us": np.where(off_i >= 0, t[np.maximum(off_i, 0)], 0),
+        "on_us": np.where(on_i >= 0, t[np.maximum(on_i, 0)], 0),
+        "has_off": off_i >= 0,
+        "has_on": on_i >= 0,
         "dep_lat": lat[dep_i],
         "dep_lon": lon[dep_i],
         "arr_lat": lat[arr_i],
@@ -208,7 +283,9 @@ def _chunk(path, rgs, p: SegmentParams):
         "max_alt_ft": max_alt,
         "gc_km": haversine_km(lat[starts], lon[starts], lat[ends], lon[ends]),
         "path_km": path_km,
+        "n_implausible": imp_leg,
         "callsign": call,
+        "callsign_changes": changes,
         "registration": reg,
     }
     gaps = None
@@ -228,7 +305,185 @@ def _chunk(path, rgs, p: SegmentParams):
             "end_lon": lon[g],
             "leg_idx": np.where(inleg, leg_idx, -1),
         }
-    return {"n": n, "legs": legs, "gaps": gaps}
+    return {"n": n, "legs": legs, "gaps": gaps, "rejected": rejected}
+
+
+def _debounce(
+    raw_air: np.ndarray, seg_start: np.ndarray, k: int, low: np.ndarray | None = None
+) -> np.ndarray:
+    """Schmitt-style hysteresis on the reported ground state: the state changes at fix i only when
+    fixes i .. i+k-1 of the same stretch (or all that remain of it) report the new state.
+
+    Computed on runs of constant reported state (few): a run takes its own state when it is at least
+    ``k`` fixes long, reaches the end of its stretch, or opens the stretch; otherwise it keeps the state
+    of the run before it. With ``low`` (fix on the ground or low), a short ground run that ends its
+    stretch needs a low fix before it, and one that opens its stretch a low fix after it: a single
+    ground flag at cruise next to a transponder gap is a flicker, not a landing."""
+    n = len(raw_air)
+    if k <= 1 or n == 0:
+        return raw_air.copy()
+    change = np.empty(n, bool)
+    change[0] = True
+    np.not_equal(raw_air[1:], raw_air[:-1], out=change[1:])
+    change |= seg_start
+    rs = np.flatnonzero(change)
+    ln = np.diff(np.r_[rs, n])
+    opens = seg_start[rs]
+    closes = np.r_[seg_start[rs[1:]], True]  # the next run opens a new stretch (or there is none)
+    if low is not None:
+        before = np.r_[True, low[:-1]][rs]
+        after = np.r_[low[1:], True][rs + ln - 1]
+        closes &= raw_air[rs] | before | opens
+        opens = opens & (raw_air[rs] | after | closes | (ln >= k))
+    confirmed = opens | closes | (ln >= k)
+    src = np.maximum.accumulate(np.where(confirmed, np.arange(len(rs)), 0))
+    return np.repeat(raw_air[rs[src]], ln)
+
+
+def _median3(a: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """Median of each value and its neighbours of the same aircraft (NaN-aware; ends keep their value)."""
+    n = len(a)
+    if n < 3:
+        return a.copy()
+    prev = np.r_[np.nan, a[:-1]]
+    nxt = np.r_[a[1:], np.nan]
+    prev[~same] = np.nan
+    nxt[np.r_[~same[1:], True]] = np.nan
+    both = ~np.isnan(prev) & ~np.isnan(nxt) & ~np.isnan(a)
+    m = np.maximum(np.minimum(prev, a), np.minimum(np.maximum(prev, a), nxt))
+    return np.where(both, m, a)
+
+
+def _bounds(air, same, newleg, big, gi, jump, dt, alt, ic, p: SegmentParams):
+    """Leg starts/ends (row indices) from the (smoothed) airborne state."""
+    n = len(air)
+    prev_air = np.empty(n, bool)
+    prev_air[0] = False
+    prev_air[1:] = air[:-1]
+    start = air & ~(same & prev_air)  # not a step from an airborne fix of the same aircraft
+    start |= air & newleg
+    if len(gi):  # gaps that end a leg: low on both sides, implied speed too low, or too long
+        # altitude either side of the gap: an airborne fix without one takes the nearest known altitude
+        known = np.flatnonzero(~np.isnan(alt))
+        a0, a1 = alt[gi - 1].copy(), alt[gi].copy()
+        if len(known):
+            m0 = np.isnan(a0) & air[gi - 1]
+            j0 = np.searchsorted(known, gi[m0] - 1, "right") - 1
+            k0 = known[np.maximum(j0, 0)]
+            a0[m0] = np.where((j0 >= 0) & (ic[k0] == ic[gi[m0]]), alt[k0], np.nan)
+            m1 = np.isnan(a1) & air[gi]
+            j1 = np.searchsorted(known, gi[m1], "left")
+            k1 = known[np.minimum(j1, len(known) - 1)]
+            a1[m1] = np.where((j1 < len(known)) & (ic[k1] == ic[gi[m1]]), alt[k1], np.nan)
+        low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
+        spd = jump / 1.852 / (dt[gi] / 3.6e9)
+        split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)
+        start[gi[split & air[gi] & prev_air[gi]]] = True
+    starts = np.flatnonzero(start)
+    in_leg_step = air & ~start  # step i-1 -> i inside a leg
+    nxt_in = np.empty(n, bool)
+    nxt_in[-1] = False
+    nxt_in[:-1] = in_leg_step[1:]
+    ends = np.flatnonzero(air & ~nxt_in)
+    return starts, ends, in_leg_step, prev_air
+
+
+def _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p: SegmentParams):
+    """Row index of the first movement before each leg (off block) and of the arrival at rest after it
+    (on block), or -1 when not seen.
+
+    A ground *stretch* is a run of ground fixes of one aircraft without a gap of more than
+    ``gap_min_s``, cut at a readsb new-leg flag. A fix is *stationary* when its ground speed is below
+    1 kt (without a speed: it moved less than 15 m since the fix before); a stationary run lasting
+    ``park_s`` or more is *parked*. Off block = the first fix after the last parked run of the stretch
+    before takeoff (else the stretch's first fix: the first movement seen). On block = the first fix of
+    the first parked run of the stretch after landing (else the stretch's last ground fix)."""
+    off = np.full(len(starts), -1)
+    on = np.full(len(starts), -1)
+    gi = np.flatnonzero(gnd)  # work on the ground fixes only: far fewer than all fixes
+    m = len(gi)
+    if m == 0:
+        return off, on
+    contig = np.zeros(m, bool)  # the ground fix before is the previous row, same aircraft, no gap or flag
+    contig[1:] = (gi[1:] == gi[:-1] + 1) & same[gi[1:]] & ~big[gi[1:]] & ~newleg[gi[1:]]
+    brk = ~contig  # first fix of a ground stretch
+    moved_m = np.full(m, np.inf)
+    c = np.flatnonzero(contig)
+    if len(c):
+        moved_m[c] = haversine_km(lat[gi[c] - 1], lon[gi[c] - 1], lat[gi[c]], lon[gi[c]]) * 1000.0
+    still = moved_m < 15.0
+    if gs is not None:
+        gsv = gs[gi].astype(np.float64)
+        still = np.where(np.isnan(gsv), still, gsv < 1.0)
+    k = np.arange(m)
+    run_start = still & ~(np.r_[False, still[:-1]] & contig)
+    parked = np.zeros(m, bool)
+    rs = np.flatnonzero(run_start)
+    if len(rs):
+        rid = np.cumsum(run_start) - 1
+        run_last = np.maximum.accumulate(np.where(still, k, 0))
+        end_of = run_last[np.r_[rs[1:], m] - 1]
+        dur = (t[gi[end_of]] - t[gi[rs]]) / 1e6
+        parked = still & (dur[np.maximum(rid, 0)] >= p.park_s)
+    g0 = np.maximum.accumulate(np.where(brk, k, 0))  # stretch start at or before k
+    lp = np.maximum.accumulate(np.where(parked, k, -1))  # last parked at or before k
+    nb = np.minimum.accumulate(np.where(np.r_[brk[1:], True], k, m)[::-1])[::-1]  # stretch end at or after k
+    fp = np.minimum.accumulate(np.where(parked, k, m)[::-1])[::-1]  # first parked at or after k
+    b = np.searchsorted(gi, starts[tko] - 1)  # the ground fix before takeoff
+    off[tko] = gi[np.where(lp[b] >= g0[b], np.minimum(lp[b] + 1, b), g0[b])]
+    a = np.searchsorted(gi, ends[lnd] + 1)  # the ground fix after landing
+    on[lnd] = gi[np.where(fp[a] <= nb[a], fp[a], nb[a])]
+    return off, on
+
+
+def _callsigns(col, starts, ends, n):
+    """Per leg: the callsign of most of its own airborne fixes (ties: the earlier), and the sequence of
+    callsigns when it changed within the leg ('A>B'), else null."""
+    m = len(starts)
+    if not n:
+        enc = None
+    elif pa.types.is_dictionary(col.type):
+        enc = col.unify_dictionaries().combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    else:
+        enc = pc.dictionary_encode(col).combine_chunks()
+    if enc is None or len(enc.dictionary) == 0:
+        return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    names = enc.dictionary.to_pylist()
+    # constant-callsign segments: cut where the code changes and at every leg start (few of either)
+    seg = np.union1d(np.flatnonzero(codes[1:] != codes[:-1]) + 1, starts)
+    seg_end = np.r_[seg[1:], n]
+    lid = np.searchsorted(starts, seg, "right") - 1
+    inleg = (lid >= 0) & (seg <= ends[np.maximum(lid, 0)])
+    code = codes[seg].astype(np.int64)
+    ok = inleg & (code >= 0)
+    if not ok.any():
+        return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
+    seg, seg_end, vl, vc = seg[ok], seg_end[ok], lid[ok], code[ok]
+    cnt = np.minimum(seg_end, ends[vl] + 1) - seg
+    cp = np.r_[True, (vl[1:] != vl[:-1]) | (vc[1:] != vc[:-1])]  # merge runs split only by null callsigns
+    rid = np.cumsum(cp) - 1
+    run_n = np.bincount(rid, weights=cnt).astype(np.int64)
+    runs = pl.DataFrame({"leg": vl[cp], "code": vc[cp], "n": run_n, "order": np.arange(int(cp.sum()))})
+    best = (
+        runs.group_by("leg", "code")
+        .agg(pl.col("n").sum(), pl.col("order").min())
+        .sort("leg", "n", "order", descending=[False, True, False])
+        .group_by("leg", maintain_order=True)
+        .agg(pl.col("code").first())
+    )
+    seq = (
+        runs.group_by("leg", maintain_order=True)
+        .agg(pl.col("code"), pl.len().alias("k"))
+        .filter(pl.col("k") > 1)
+    )
+    call = [None] * m
+    for leg, code in best.iter_rows():
+        call[leg] = names[code]
+    changes = [None] * m
+    for leg, codes_, _k in seq.iter_rows():
+        changes[leg] = ">".join(names[c] for c in codes_)
+    return pa.array(call, pa.string()), pa.array(changes, pa.string())
 
 
 def _hex(ints: np.ndarray) -> list[str]:
@@ -239,55 +494,198 @@ def _ts(us) -> pl.Series:
     return pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
+def _prepare(positions: pa.Table) -> pa.Table:
+    """Kernel input -> the columns of :data:`SEGMENT_COLUMNS`, sorted by (icao_int, time_utc, lat, lon).
+
+    ``icao_int`` is derived from ``icao24`` when absent; ``readsb_flags``, ``callsign`` and
+    ``registration`` may be absent (nulls). The sort is skipped when the rows are already in order
+    (a cheap check), so store files pay nothing for it."""
+    missing = [
+        c for c in ("time_utc", "lat", "lon", "alt_ft", "on_ground") if c not in positions.column_names
+    ]
+    if "icao_int" not in positions.column_names and "icao24" not in positions.column_names:
+        missing.insert(0, "icao24")
+    if missing:
+        raise ValueError(f"segment_batch: positions lack columns {missing}; expected {SEGMENT_COLUMNS}")
+    n = positions.num_rows
+    if "icao_int" not in positions.column_names:
+        from .readers import icao_to_int
+
+        enc = pc.dictionary_encode(positions.column("icao24")).combine_chunks()
+        ints = icao_to_int(np.array(enc.dictionary.to_pylist(), dtype=object))
+        col = ints[enc.indices.to_numpy(zero_copy_only=False)] if len(ints) else np.empty(0, np.uint32)
+        positions = positions.append_column("icao_int", pa.array(col, pa.uint32()))
+    cols = []
+    for name, typ in (
+        ("icao_int", pa.uint32()),
+        ("time_utc", pa.timestamp("us", tz="UTC")),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("alt_ft", pa.float32()),
+        ("on_ground", pa.bool_()),
+        ("readsb_flags", pa.uint8()),
+        ("callsign", pa.string()),
+        ("registration", pa.string()),
+        ("gs_kt", pa.float32()),
+    ):
+        if name in positions.column_names:
+            c = positions.column(name)
+            if pa.types.is_dictionary(c.type) and pa.types.is_string(typ):
+                cols.append(c)  # callsign/registration stay dictionary-encoded (cheap)
+                continue
+            cols.append(c if c.type == typ else c.cast(typ))
+        else:
+            cols.append(pa.nulls(n, typ))
+    tbl = pa.Table.from_arrays(
+        [pa.chunked_array(c) if isinstance(c, pa.Array) else c for c in cols], SEGMENT_COLUMNS
+    )
+    if n > 1:
+        ic = tbl.column("icao_int").to_numpy().astype(np.int64)
+        t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
+        dic, dt = np.diff(ic), np.diff(t)
+        if (dic < 0).any() or ((dic == 0) & (dt <= 0)).any():
+            keys = [
+                ("icao_int", "ascending"),
+                ("time_utc", "ascending"),
+                ("lat", "ascending"),
+                ("lon", "ascending"),
+            ]
+            tbl = tbl.take(pc.sort_indices(tbl, keys))
+    return tbl
+
+
+def segment_batch(
+    positions: pa.Table, params: SegmentParams | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """THE segmentation kernel: positions of one or more whole aircraft -> (legs, gaps).
+
+    Pure: no I/O, no global state; the same rows in any order give the same result (the kernel
+    sorts by aircraft, time, lat, lon itself). Give it *whole* aircraft: an aircraft split over two
+    calls is segmented as two aircraft.
+
+    Input columns (the positions store's names, :data:`analysis.tracks.store.STORE_SCHEMA`):
+
+    ============== ============================ ===========================================
+    icao24         string, 6 hex (or icao_int)  aircraft address; ``icao_int`` uint32 also accepted
+    time_utc       timestamp[us, UTC]           time of the fix
+    lat, lon       float64, degrees             WGS84 position (cleaned: see :mod:`.noise`)
+    alt_ft         float32, ft, null on ground  barometric altitude
+    on_ground      bool                         ground state reported by the source
+    readsb_flags   uint8, optional              readsb bit 2 = start of a new leg
+    callsign       string, optional             callsign in force at the fix
+    registration   string, optional             registration of the aircraft
+    ============== ============================ ===========================================
+
+    Output ``legs`` (:data:`LEGS_SCHEMA`, sorted by icao24, leg_no) and ``gaps``
+    (:data:`GAPS_SCHEMA`): one row per leg / per transponder gap; times ``Datetime('us', 'UTC')``;
+    airports are ICAO codes from airportsdata within ``params.airport_radius_km`` or null.
+    See the module docstring for the rules. :func:`stops_from_legs` derives the stops.
+    """
+    legs, gaps, _ = segment_batch_counted(positions, params)
+    return legs, gaps
+
+
+def segment_batch_counted(
+    positions: pa.Table, params: SegmentParams | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """:func:`segment_batch` plus the count of candidate legs refused by the flight rules, by reason
+    (``too_few_fixes``, ``too_short``, ``no_climb``)."""
+    p = params or SegmentParams()
+    tbl = _prepare(positions)
+    r = _chunk(tbl, p) if tbl.num_rows else None
+    if r is None or r["legs"] is None:
+        return (
+            pl.DataFrame(schema=LEGS_SCHEMA),
+            pl.DataFrame(schema=GAPS_SCHEMA),
+            (r or {}).get("rejected", {}),
+        )
+    legs, gaps = _assemble(r["legs"], r["gaps"], p)
+    return legs, gaps, r["rejected"]
+
+
 def segment_parquet(
     paths, params: SegmentParams | None = None, threads: int = 2, max_unit_rows: int = 2_000_000
 ) -> Segments:
     """Segment one or more store-layout parquet files (each sorted by icao_int, time_utc; the files
-    must hold disjoint aircraft, as parts merged by :func:`analysis.tracks.observed` do)."""
+    must hold disjoint aircraft, as parts merged by :func:`analysis.tracks.observed` do).
+
+    Work units of whole aircraft (row groups, see :func:`work_units`) go through
+    :func:`segment_batch`, two at a time."""
     p = params or SegmentParams()
     if isinstance(paths, (str, Path)):
         paths = [paths]
     jobs = [(path, u) for path in paths for u in work_units(path, max_unit_rows)]
+
+    def run(job):
+        pf = pq.ParquetFile(job[0], read_dictionary=["callsign", "registration"])
+        tbl = pf.read_row_groups(job[1], columns=SEGMENT_COLUMNS, use_threads=False)
+        return tbl.num_rows, segment_batch_counted(tbl, p)
+
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(threads) as ex:
-            results = list(ex.map(lambda j: _chunk(j[0], j[1], p), jobs))
+            results = list(ex.map(run, jobs))
     else:
-        results = [_chunk(j[0], j[1], p) for j in jobs]
-    results = [r for r in results if r is not None]
-    n_pos = sum(r["n"] for r in results)
-    legs_parts = [r["legs"] for r in results if r["legs"] is not None]
-    gap_parts, offs = [], 0
+        results = [run(j) for j in jobs]
+    n_pos = sum(r[0] for r in results)
+    legs = (
+        pl.concat([r[1][0] for r in results], how="vertical") if results else pl.DataFrame(schema=LEGS_SCHEMA)
+    )
+    gaps = (
+        pl.concat([r[1][1] for r in results], how="vertical") if results else pl.DataFrame(schema=GAPS_SCHEMA)
+    )
+    rejected: dict[str, int] = {}
     for r in results:
-        if r["legs"] is None:
-            continue
-        if r["gaps"] is not None:
-            gg = dict(r["gaps"])
-            gg["leg_idx"] = np.where(gg["leg_idx"] >= 0, gg["leg_idx"] + offs, -1)
-            gap_parts.append(gg)
-        offs += len(r["legs"]["icao_int"])
-    return _assemble(legs_parts, gap_parts, p, n_pos)
+        for k, v in r[1][2].items():
+            rejected[k] = rejected.get(k, 0) + v
+    return Segments(legs, stops_from_legs(legs), gaps, n_pos, rejected)
 
 
-def _cat(parts, key):
-    vals = [pt[key] for pt in parts]
-    if isinstance(vals[0], (pa.Array, pa.ChunkedArray)):
-        return (
-            pa.chunked_array([v.cast(pa.string()) for v in vals], pa.string())
-            if vals
-            else pa.array([], pa.string())
+def stops_from_legs(legs: pl.DataFrame) -> pl.DataFrame:
+    """Stops between consecutive legs of one aircraft (:data:`STOPS_SCHEMA`): the place is the
+    arrival airport of the leg before, else the departure airport of the leg after; dwell from
+    its last airborne fix to the next leg's first."""
+    if legs.is_empty():
+        return pl.DataFrame(schema=STOPS_SCHEMA)
+    nxt = lambda c: pl.col(c).shift(-1).over("icao24")  # noqa: E731
+    return (
+        legs.sort("icao24", "leg_no")
+        .with_columns(
+            nxt("leg_no").alias("next_leg_no"),
+            nxt("dep_icao").alias("_next_dep"),
+            nxt("first_seen_utc").alias("dep_time_utc_"),
+            nxt("registration").alias("_next_reg"),
         )
-    return np.concatenate(vals)
+        .filter(pl.col("next_leg_no").is_not_null())
+        .select(
+            "icao24",
+            pl.col("_next_reg").alias("registration"),
+            pl.coalesce("arr_icao", "_next_dep").alias("icao"),
+            pl.col("last_seen_utc").alias("arr_time_utc"),
+            pl.col("dep_time_utc_").alias("dep_time_utc"),
+            ((pl.col("dep_time_utc_") - pl.col("last_seen_utc")).dt.total_microseconds() / 3.6e9).alias(
+                "dwell_h"
+            ),
+            pl.col("arr_lat").alias("lat"),
+            pl.col("arr_lon").alias("lon"),
+            pl.col("leg_no").alias("prev_leg_no"),
+            "next_leg_no",
+        )
+        .cast(STOPS_SCHEMA)
+    )
 
 
 LEGS_SCHEMA = {
     "icao24": pl.String,
     "registration": pl.String,
     "callsign": pl.String,
+    "callsign_changes": pl.String,
     "leg_no": pl.Int64,
     "dep_time_utc": pl.Datetime("us", "UTC"),
     "arr_time_utc": pl.Datetime("us", "UTC"),
     "first_seen_utc": pl.Datetime("us", "UTC"),
     "last_seen_utc": pl.Datetime("us", "UTC"),
+    "off_block_utc": pl.Datetime("us", "UTC"),
+    "on_block_utc": pl.Datetime("us", "UTC"),
     "dep_icao": pl.String,
     "arr_icao": pl.String,
     "dep_airport_km": pl.Float64,
@@ -302,6 +700,7 @@ LEGS_SCHEMA = {
     "max_alt_ft": pl.Float64,
     "gc_distance_km": pl.Float64,
     "path_km": pl.Float64,
+    "n_implausible_jumps": pl.Int64,
 }
 STOPS_SCHEMA = {
     "icao24": pl.String,
@@ -327,18 +726,13 @@ GAPS_SCHEMA = {
     "end_lat": pl.Float64,
     "end_lon": pl.Float64,
     "in_leg_no": pl.Int64,
+    "implied_speed_kt": pl.Float64,
+    "is_implausible": pl.Boolean,
 }
 
 
-def _assemble(legs_parts, gap_parts, p: SegmentParams, n_pos: int) -> Segments:
-    if not legs_parts:
-        return Segments(
-            pl.DataFrame(schema=LEGS_SCHEMA),
-            pl.DataFrame(schema=STOPS_SCHEMA),
-            pl.DataFrame(schema=GAPS_SCHEMA),
-            n_pos,
-        )
-    L = {k: _cat(legs_parts, k) for k in legs_parts[0]}
+def _assemble(L: dict, G: dict | None, p: SegmentParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+    L = {k: (v.cast(pa.string()) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v) for k, v in L.items()}
     ic = L["icao_int"]
     nl = len(ic)
     new_ac = np.r_[True, ic[1:] != ic[:-1]]
@@ -357,11 +751,16 @@ def _assemble(legs_parts, gap_parts, p: SegmentParams, n_pos: int) -> Segments:
                 "icao24": hexes.tolist(),
                 "registration": pl.from_arrow(L["registration"]),
                 "callsign": pl.from_arrow(L["callsign"]),
+                "callsign_changes": pl.from_arrow(L["callsign_changes"]),
                 "leg_no": leg_no.astype(np.int64),
                 "dep_time_utc": _ts(np.where(L["tko"], L["first_us"], 0)),
                 "arr_time_utc": _ts(np.where(L["lnd"], L["last_us"], 0)),
                 "first_seen_utc": _ts(L["first_us"]),
                 "last_seen_utc": _ts(L["last_us"]),
+                "off_block_utc": _ts(L["off_us"]),
+                "on_block_utc": _ts(L["on_us"]),
+                "_has_off": L["has_off"],
+                "_has_on": L["has_on"],
                 "dep_icao": dep_icao.tolist(),
                 "arr_icao": arr_icao.tolist(),
                 "dep_airport_km": dep_km,
@@ -376,45 +775,29 @@ def _assemble(legs_parts, gap_parts, p: SegmentParams, n_pos: int) -> Segments:
                 "max_alt_ft": L["max_alt_ft"].astype(np.float64),
                 "gc_distance_km": L["gc_km"],
                 "path_km": L["path_km"],
+                "n_implausible_jumps": L["n_implausible"].astype(np.int64),
             },
             schema_overrides={"dep_icao": pl.String, "arr_icao": pl.String},
         )
         .with_columns(
             pl.when(pl.col("is_takeoff_observed")).then(pl.col("dep_time_utc")).alias("dep_time_utc"),
             pl.when(pl.col("is_landing_observed")).then(pl.col("arr_time_utc")).alias("arr_time_utc"),
+            pl.when(pl.col("_has_off")).then(pl.col("off_block_utc")).alias("off_block_utc"),
+            pl.when(pl.col("_has_on")).then(pl.col("on_block_utc")).alias("on_block_utc"),
             pl.col("dep_airport_km").fill_nan(None),
             pl.col("arr_airport_km").fill_nan(None),
             pl.col("max_alt_ft").fill_nan(None),
         )
         .select(list(LEGS_SCHEMA))
     )
-    # stops: between consecutive legs of one aircraft
-    k = np.flatnonzero(~new_ac[1:])  # leg k and k+1 same aircraft
-    a_icao = np.where(arr_icao[k] != None, arr_icao[k], dep_icao[k + 1])  # noqa: E711
-    stops = pl.DataFrame(
-        {
-            "icao24": hexes[k + 1].tolist(),
-            "registration": legs["registration"].gather(k + 1) if len(k) else pl.Series([], dtype=pl.String),
-            "icao": a_icao.tolist(),
-            "arr_time_utc": _ts(L["last_us"][k]),
-            "dep_time_utc": _ts(L["first_us"][k + 1]),
-            "dwell_h": (L["first_us"][k + 1] - L["last_us"][k]) / 3.6e9,
-            "lat": L["arr_lat"][k],
-            "lon": L["arr_lon"][k],
-            "prev_leg_no": leg_no[k].astype(np.int64),
-            "next_leg_no": leg_no[k + 1].astype(np.int64),
-        },
-        schema_overrides={"icao": pl.String, "registration": pl.String},
-    ).select(list(STOPS_SCHEMA))
-    if gap_parts:
-        G = {kk: np.concatenate([g[kk] for g in gap_parts]) for kk in gap_parts[0]}
+    if G is not None:
         li = G["leg_idx"]
         gaps = (
             pl.DataFrame(
                 {
                     "icao24": _hex(G["icao_int"]),
                     "registration": legs["registration"].gather(
-                        np.maximum(np.searchsorted(ic, G["icao_int"]), 0)
+                        np.minimum(np.searchsorted(ic, G["icao_int"]), nl - 1)
                     ),
                     "start_utc": _ts(G["start_us"]),
                     "end_utc": _ts(G["end_us"]),
@@ -429,9 +812,13 @@ def _assemble(legs_parts, gap_parts, p: SegmentParams, n_pos: int) -> Segments:
                 },
                 schema_overrides={"registration": pl.String},
             )
-            .with_columns(pl.when(pl.col("_in")).then(pl.col("in_leg_no")).alias("in_leg_no"))
+            .with_columns(
+                pl.when(pl.col("_in")).then(pl.col("in_leg_no")).alias("in_leg_no"),
+                (pl.col("jump_km") / 1.852 / (pl.col("duration_min") / 60)).alias("implied_speed_kt"),
+            )
+            .with_columns((pl.col("implied_speed_kt") > p.max_gap_speed_kt).alias("is_implausible"))
             .select(list(GAPS_SCHEMA))
         )
     else:
         gaps = pl.DataFrame(schema=GAPS_SCHEMA)
-    return Segments(legs, stops, gaps, n_pos)
+    return legs, gaps
