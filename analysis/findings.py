@@ -249,8 +249,8 @@ def _reported_distance(c: _Collector) -> None:
     legs = c.t["core_legs"]
     for r in claims.iter_rows(named=True):
         leg = legs.filter(pl.col("to_stop_id") == r["stop_id"])
-        if leg.height == 0 or leg["distance_km"][0] is None:
-            continue
+        if leg.height == 0 or leg["distance_km"][0] is None or not leg["distance_km"][0] > 0:
+            continue  # a zero-length leg (same place at both ends) has no ratio to report
         leg = leg.row(0, named=True)
         km = r["quantity"] * (1.852 if (r["unit"] or "").lower() in ("nm", "nmi") else 1.0)
         ratio = km / leg["distance_km"]

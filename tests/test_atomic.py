@@ -77,7 +77,7 @@ def check_derived(project: Project) -> list[str]:
     except (OSError, json.JSONDecodeError) as exc:
         return [f"manifest unreadable: {exc}"]
     problems = []
-    if manifest.get("build_id") != folder.name:
+    if manifest.get("build_id") != folder.name.split(".")[0]:  # <build_id>, or <build_id>.2 for a forced rebuild
         problems.append(f"manifest build_id {manifest.get('build_id')} != folder {folder.name}")
     if len(str(manifest.get("fingerprint", ""))) != 64:
         problems.append("manifest has no fingerprint")
