@@ -289,7 +289,10 @@ def accept(raw: Path, *, check: bool = True) -> list[str]:
         record = read_record(path) if side.exists() else {}  # a broken record is reported, not overwritten
         rel = _rel(raw, path)
         # the checksum of the bytes that were validated (a file swapped since is not recorded as reviewed)
-        now = snap.sums[rel] if rel in snap.sums and rel in snap.records else checksum(path, record)
+        try:
+            now = snap.sums[rel] if rel in snap.sums and rel in snap.records else checksum(path, record)
+        except safeio.UnsafeInputError as exc:
+            raise ProvenanceError(f"accept-raw recorded nothing for it: {exc}") from None
         if record.get("sha256") == now:
             continue
         table = path.stem if path.suffix == ".csv" and path.parent == raw else None
