@@ -250,3 +250,28 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
           f"({mid_write} data-build kills landed mid-write; build {duration:.2f} s, stub report {rduration:.2f} s)")
     assert not corrupt, "\n".join(corrupt)
     assert points >= 20, f"only {points} kills landed while a build was running"
+
+
+def test_scratch_of_killed_runs_is_pruned_but_not_a_live_runs(tmp_path: Path) -> None:
+    """``*.partial*`` folders of dead processes (data/derived/builds, .build/...) go at the next build; one whose
+    name carries the id of a live process stays."""
+    from analysis.build import build
+
+    project = copy_study(tmp_path / "study")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    live = subprocess.Popen(["sleep", "120"])
+    try:
+        builds = project.derived / "builds"
+        stale = [builds / f"abc-{dead_pid}-000001.partial", project.build / "reports" / f"20260101T000000-{dead_pid}-000002.partial",
+                 project.build / f"x-{dead_pid}-000003.partial.tmp"]
+        kept = builds / f"def-{live.pid}-000004.partial"
+        for p in [*stale, kept]:
+            p.mkdir(parents=True)
+            (p / "half.parquet").write_bytes(b"PAR1")
+        build(project, quiet=True)
+        assert not [p for p in stale if p.exists()], stale
+        assert kept.is_dir()
+    finally:
+        live.kill()
+        live.wait()

@@ -211,3 +211,42 @@ def test_notebook_parameters_are_literals(hostile_project: Project, tmp_path: Pa
         else:
             os.environ["FLIGHTS_ROOT"] = env
     assert not marker.exists(), "the parameter ran as code"
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_two_clean_builds_in_different_folders_are_byte_identical(tmp_path: Path) -> None:
+    """data/derived is a function of the inputs and the code: two copies of the study, one in a folder whose path
+    holds an apostrophe, spaces and non-ASCII letters (no SQL is assembled from paths), build to the same bytes,
+    and the one in the odd folder answers queries."""
+    from conftest import copy_study
+
+    plain = copy_study(tmp_path / "plain")
+    odd = copy_study(tmp_path / "O'Brien's data — Ñandú ü" / "study 2")
+    first, second = build(plain, quiet=True), build(odd, quiet=True)
+    a, b = _hashes(plain.current.resolve()), _hashes(odd.current.resolve())
+    assert a == b, sorted(k for k in a if a[k] != b.get(k))
+    assert plain.current.resolve().name == odd.current.resolve().name  # the build id comes from the inputs
+    assert first["fingerprint"] == second["fingerprint"]
+    legs = queries.legs("2019-03-caracas", project=odd)
+    assert legs.height >= 2 and set(legs["episode_id"]) == {"2019-03-caracas"}
+    with queries.connect(odd) as con:
+        assert con.execute("SELECT count(*) FROM core_legs").fetchone()[0] == first["rows"]["core_legs"]
+    # a forced rebuild in the same folder writes the same bytes again, beside the first
+    again = build(odd, force=True, quiet=True)
+    assert _hashes(Path(again["path"])) == b and Path(again["path"]).name.endswith(".2")
+
+
+def test_source_date_epoch_sets_the_build_stamp(fresh_project: Project, monkeypatch) -> None:
+    import json
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    build(fresh_project, quiet=True)
+    manifest = json.loads((fresh_project.current / "manifest.json").read_text())
+    assert manifest["built_utc"] == "2023-11-14T22:13:20Z"
+    assert manifest["build_id"] == manifest["fingerprint"][:20]
