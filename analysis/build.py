@@ -61,7 +61,7 @@ UTC_TS = pl.Datetime("us", "UTC")
 #: the modules whose code shapes data/derived (charts and pages do not: the report fingerprints those itself)
 DATA_MODULES = frozenset({
     "build.py", "validate.py", "schema.py", "timespec.py", "geo.py", "provenance.py", "observed.py",
-    "findings.py", "similarity.py", "paths.py",
+    "findings.py", "similarity.py", "paths.py", "safeio.py",
 })
 
 
@@ -76,7 +76,7 @@ class BuildError(RuntimeError):
     """
 
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_NAME = re.compile(r"^_?[a-z][a-z0-9_]{0,62}$")
 
 
 def sql_literal(text: str) -> str:
@@ -224,11 +224,11 @@ def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str,
         _run_sql(con, "00_macros")
         for name, df in tables.items():
             con.register(f"_{name}", df)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "_{name}"')
+            con.execute(f"CREATE TABLE {sql_identifier(name)} AS SELECT * FROM {sql_identifier('_' + name)}")
             con.unregister(f"_{name}")
         for name in ("core_stops", "core_legs", "out_route_summary", "out_episode_summary", "out_timeline"):
             _run_sql(con, name)
-        out = {name: con.sql(f'SELECT * FROM "{name}"').pl() for name in DERIVED_TABLES
+        out = {name: con.sql(f"SELECT * FROM {sql_identifier(name)}").pl() for name in DERIVED_TABLES
                if name not in ("core_leg_paths", "out_route_similarity", "out_findings", "out_observed_vs_reported")}
     finally:
         con.close()
