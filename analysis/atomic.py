@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["exclusive", "new_build_dir", "publish", "prune", "prune_scratch", "BuildLockedError", "NotALinkError"]
+__all__ = ["exclusive", "new_build_dir", "publish", "prune", "prune_scratch", "prune_stale_links", "BuildLockedError",
+           "NotALinkError"]
 
 
 _HELD: set[str] = set()  # lock files this process holds
@@ -64,6 +65,20 @@ def prune_scratch(*folders: Path) -> list[Path]:
             else:
                 shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
+    return removed
+
+
+def prune_stale_links(*folders: Path) -> list[Path]:
+    """Remove half-made links of a killed :func:`publish` (``.<link>.<pid>.tmp`` symlinks of dead processes)."""
+    removed = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for p in folder.glob(".*.tmp"):
+            m = re.match(r"^\..+\.(\d+)\.tmp$", p.name)
+            if m and p.is_symlink() and not _alive(int(m.group(1))):
+                p.unlink(missing_ok=True)
+                removed.append(p)
     return removed
 
 

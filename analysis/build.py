@@ -354,7 +354,8 @@ def build(project: Project | None = None, force: bool = False, quiet: bool = Fal
 
 
 def _build_locked(project: Project, force: bool, say, t0: float) -> BuildResult:
-    atomic.prune_scratch(project.derived / "builds", project.build)
+    atomic.prune_scratch(project.derived / "builds", project.build)  # scratch of killed runs (never a live one's)
+    atomic.prune_stale_links(project.derived, project.root)
     snap = provenance.snapshot(project.raw)
     sums = snap.check()
     raw = load_raw(project.raw, data=snap.tables)

@@ -100,7 +100,7 @@ def read_record(path: Path) -> dict:
     except safeio.UnsafeInputError as exc:
         raise ProvenanceError(str(exc)) from None
     try:
-        record = safeio.load_json(data.decode("utf-8"), str(side), max_depth=8)
+        record = safeio.load_json(data.decode("utf-8"), str(side), max_depth=8, strict=True)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProvenanceError(f"{side}: expected a JSON object with {', '.join(REQUIRED)}, got unreadable JSON ({exc})") from None
     except safeio.UnsafeInputError as exc:
@@ -142,6 +142,13 @@ def _record_problems(path: Path, record: dict) -> list[str]:
             if bad_opt:
                 problems.append(f"{side}: field 'options': {bad_opt}")
     return problems
+
+
+def _name_problem(name: str) -> tuple[str, str] | None:
+    """Track entry names appear in the data (source notes, exports): printable, no controls or bidi tricks."""
+    from .validate import text_problem
+
+    return text_problem(name)
 
 
 def _option_problem(opts: dict, path: str = "options") -> str | None:
@@ -221,6 +228,9 @@ def snapshot(raw: Path, *, tables: bool = True) -> Snapshot:
         rel = _rel(raw, path)
         is_table = path.parent == raw and path.name in table_names
         if is_table and not tables:
+            continue
+        if _is_track(path) and (bad := _name_problem(path.name)):
+            snap.problems.append(f"{rel}: file name: expected {bad[0]}, got {bad[1]}")
             continue
         try:
             exists = path.exists() or path.is_symlink()

@@ -238,16 +238,37 @@ def json_depth(text: str | bytes) -> int:
     return best
 
 
-def load_json(text: str | bytes, label: str, *, max_depth: int = MAX_JSON_DEPTH, check_depth: bool = True):
+def _no_duplicates(label: str):
+    def hook(pairs):
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise UnsafeInputError(f"{label}: expected each key once in a JSON object, got {k!r} twice "
+                                       "(a reader and a program could each see a different value)")
+            seen.add(k)
+        return dict(pairs)
+    return hook
+
+
+def _no_constant(label: str):
+    def hook(name):
+        raise UnsafeInputError(f"{label}: expected standard JSON numbers, got {name}")
+    return hook
+
+
+def load_json(text: str | bytes, label: str, *, max_depth: int = MAX_JSON_DEPTH, check_depth: bool = True,
+              strict: bool = False):
     """``json.loads`` that refuses nesting deeper than ``max_depth`` (and never lets a RecursionError out).
 
     ``check_depth=False`` skips the linear pre-scan (for large track files) and relies on catching the
-    parser's own RecursionError. ``json.JSONDecodeError``/``UnicodeDecodeError`` pass through.
+    parser's own RecursionError. ``strict`` also refuses repeated keys and NaN/Infinity (records that people
+    review). ``json.JSONDecodeError``/``UnicodeDecodeError`` pass through.
     """
     if check_depth and (d := json_depth(text)) > max_depth:
         raise UnsafeInputError(f"{label}: expected JSON nested at most {max_depth} levels deep, got {d} levels")
+    extra = {"object_pairs_hook": _no_duplicates(label), "parse_constant": _no_constant(label)} if strict else {}
     try:
-        return json.loads(text)
+        return json.loads(text, **extra)
     except RecursionError:
         raise UnsafeInputError(f"{label}: expected JSON nested at most {max_depth} levels deep, got deeper "
                                "nesting") from None

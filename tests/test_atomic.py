@@ -269,9 +269,13 @@ def test_scratch_of_killed_runs_is_pruned_but_not_a_live_runs(tmp_path: Path) ->
         for p in [*stale, kept]:
             p.mkdir(parents=True)
             (p / "half.parquet").write_bytes(b"PAR1")
+        half_link = project.derived / f".current.{dead_pid}.tmp"  # a publish killed between symlink and replace
+        half_link.symlink_to("builds/nowhere")
+        live_link = project.derived / f".current.{live.pid}.tmp"
+        live_link.symlink_to("builds/nowhere")
         build(project, quiet=True)
         assert not [p for p in stale if p.exists()], stale
-        assert kept.is_dir()
+        assert kept.is_dir() and live_link.is_symlink() and not half_link.is_symlink()
     finally:
         live.kill()
         live.wait()

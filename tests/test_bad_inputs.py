@@ -1008,3 +1008,41 @@ def test_zero_length_leg_with_a_distance_claim_builds(fresh_project: Project, ta
     assert zero.height == 1 and zero["distance_km"][0] == 0.0, zero
     assert result["status"] == "built"
     tally(True)
+
+
+def _dup_key_sidecar(project: Project) -> None:
+    side = _sidecar(project, "claims")
+    record = json.loads(side.read_text())
+    text = json.dumps(record)
+    side.write_text(text[:-1] + ', "sha256": "' + "0" * 64 + '"}', encoding="utf-8")
+
+
+def _nan_sidecar(project: Project) -> None:
+    side = _sidecar(project, "claims")
+    side.write_text(side.read_text().rstrip().rstrip("}") + ', "bytes_x": NaN}', encoding="utf-8")
+
+
+@pytest.mark.parametrize("name,edit,needle", [("sidecar-duplicate-key", _dup_key_sidecar, "'sha256' twice"),
+                                              ("sidecar-nan", _nan_sidecar, "NaN")],
+                         ids=["sidecar-duplicate-key", "sidecar-nan"])
+def test_ambiguous_sidecar_json_is_refused(name, edit, needle, fresh_project: Project, tally) -> None:
+    edit(fresh_project)
+    with pytest.raises(ProvenanceError) as info:
+        build(fresh_project, quiet=True)
+    assert "claims.csv.provenance.json" in str(info.value) and needle in str(info.value), str(info.value)
+    _assert_nothing_written(fresh_project)
+    tally(True)
+
+
+def test_track_entry_name_with_bidi_control_is_refused(fresh_project: Project, tally) -> None:
+    tracks = fresh_project.raw / "tracks"
+    tracks.mkdir()
+    name = "export\u202ecsv.exe"
+    (tracks / name).write_text(GENERIC_CSV, encoding="utf-8")
+    (tracks / f"{name}{provenance.SUFFIX}").write_text(json.dumps(
+        {"what": "t", "origin": "g", "licence": "CC0", "format": "generic_csv", "options": GENERIC,
+         "sha256": "0" * 64}), encoding="utf-8")
+    with pytest.raises(ProvenanceError, match="file name: expected .*U\\+202E RIGHT-TO-LEFT OVERRIDE"):
+        build(fresh_project, quiet=True)
+    _assert_nothing_written(fresh_project)
+    tally(True)
