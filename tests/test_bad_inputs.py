@@ -724,12 +724,12 @@ def test_one_bad_trace_among_many_is_skipped_and_counted(tmp_path: Path) -> None
 
 
 def _bomb() -> bytes:
-    """About 300 kB of gzip that decompresses to 300 MB of zeros (the cap stops it at 64 MB)."""
+    """About 100 kB of gzip that decompresses to 100 MB of zeros (the cap stops it at 64 MB)."""
     import zlib
 
     c = zlib.compressobj(9, zlib.DEFLATED, 31)
     zero = bytes(1 << 20)
-    return b"".join([c.compress(zero) for _ in range(300)] + [c.flush()])
+    return b"".join([c.compress(zero) for _ in range(100)] + [c.flush()])
 
 
 def _put(name: str, make: Callable[[Path], None]):
@@ -789,7 +789,7 @@ UNSAFE_TRACK_CASES = [
 @pytest.mark.parametrize("name,setup,record,accept_first,needle", UNSAFE_TRACK_CASES,
                          ids=[c[0] for c in UNSAFE_TRACK_CASES])
 def test_unsafe_track_entry_is_refused_without_hanging(name, setup, record, accept_first, needle,
-                                                       fresh_project: Project, tally) -> None:
+                                                       fresh_project: Project, tally, monkeypatch, capsys) -> None:
     import subprocess
     import sys
 
@@ -804,6 +804,17 @@ def test_unsafe_track_entry_is_refused_without_hanging(name, setup, record, acce
     if accept_first:
         provenance.accept(fresh_project.raw, check=False)
     env = dict(os.environ, FLIGHTS_ROOT=str(fresh_project.root))
+    if name.startswith("track-sidecar"):  # refused before any track byte is read: no hang possible, in process
+        from analysis.cli import main
+
+        monkeypatch.setenv("FLIGHTS_ROOT", str(fresh_project.root))
+        for command in ("validate", "build"):
+            assert main([command]) == 2
+            err = capsys.readouterr().err
+            assert "Traceback" not in err and entry in err and "expected" in err and needle in err, (command, err)
+        assert not (fresh_project.current.exists() or fresh_project.current.is_symlink())
+        tally(True)
+        return
     content_only = name in ("track-gzip-bomb", "track-json-200k-deep")  # found by reading: the build's readers
     commands = ["build"] if content_only else ["validate", "build"]
     script = ("import sys\nfrom analysis.cli import main\n"
