@@ -250,3 +250,17 @@ def test_source_date_epoch_sets_the_build_stamp(fresh_project: Project, monkeypa
     manifest = json.loads((fresh_project.current / "manifest.json").read_text())
     assert manifest["built_utc"] == "2023-11-14T22:13:20Z"
     assert manifest["build_id"] == manifest["fingerprint"][:20]
+
+
+def test_observed_tracks_build_in_a_folder_with_an_apostrophe(tmp_path: Path) -> None:
+    """The positions store and its merge of several track inputs take paths as parameters, not pasted SQL."""
+    from conftest import add_observed_tracks, copy_study
+
+    project = copy_study(tmp_path / "d'Arcy & Ñuñez data")
+    add_observed_tracks(project.raw)
+    provenance.accept(project.raw)
+    result = build(project, quiet=True)
+    assert result["status"] == "built"
+    assert any(p.name.startswith("merged-") for p in (project.positions_cache / "positions").glob("*.parquet"))
+    episodes = queries.episodes(project=project)
+    assert episodes.filter(episodes["episode_id"].str.starts_with("obs-")).height >= 1
