@@ -33,7 +33,8 @@ class NotALinkError(RuntimeError):
     """A published path (``data/derived/current``, ``reports``) is a real folder or file, not our symlink."""
 
 
-_PID = re.compile(r"-(\d+)-\d{6}(?:\.|$)")
+_PID = re.compile(r"-(\d+)-\d{6}(?:\.|$)")  # <id>-<pid>-<n>.partial (build folders)
+_PARTIAL_PID = re.compile(r"\.partial-(\d+)")  # <name>.partial-<pid>[-<n>] (page cache scratch)
 
 
 def _alive(pid: int) -> bool:
@@ -57,7 +58,7 @@ def prune_scratch(*folders: Path) -> list[Path]:
             continue
         candidates = list(folder.glob("*.partial*")) + list(folder.glob("*/*.partial*"))
         for p in candidates:
-            m = _PID.search(p.name)
+            m = _PID.search(p.name) or _PARTIAL_PID.search(p.name)
             if m and _alive(int(m.group(1))):
                 continue
             if p.is_symlink() or p.is_file():

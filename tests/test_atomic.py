@@ -265,8 +265,10 @@ def test_scratch_of_killed_runs_is_pruned_but_not_a_live_runs(tmp_path: Path) ->
         builds = project.derived / "builds"
         stale = [builds / f"abc-{dead_pid}-000001.partial", project.build / "reports" / f"20260101T000000-{dead_pid}-000002.partial",
                  project.build / f"x-{dead_pid}-000003.partial.tmp"]
+        stale.append(project.build / "pages" / f"k.figures.partial-{dead_pid}-140234")
         kept = builds / f"def-{live.pid}-000004.partial"
-        for p in [*stale, kept]:
+        kept_page = project.build / "pages" / f"k.figures.partial-{live.pid}-140234"
+        for p in [*stale, kept, kept_page]:
             p.mkdir(parents=True)
             (p / "half.parquet").write_bytes(b"PAR1")
         half_link = project.derived / f".current.{dead_pid}.tmp"  # a publish killed between symlink and replace
@@ -275,7 +277,7 @@ def test_scratch_of_killed_runs_is_pruned_but_not_a_live_runs(tmp_path: Path) ->
         live_link.symlink_to("builds/nowhere")
         build(project, quiet=True)
         assert not [p for p in stale if p.exists()], stale
-        assert kept.is_dir() and live_link.is_symlink() and not half_link.is_symlink()
+        assert kept.is_dir() and kept_page.is_dir() and live_link.is_symlink() and not half_link.is_symlink()
     finally:
         live.kill()
         live.wait()
