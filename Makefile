@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help env data validate report test bench lab accept-raw clean
+.PHONY: help env data validate report test fuzz bench lab accept-raw clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -38,6 +38,9 @@ accept-raw: $(ENV) ## after reviewing a change to data/raw, record its checksums
 
 test: $(ENV) ## run the whole test suite
 	$(PY) -m pytest -q
+
+fuzz: $(ENV) ## property-based fuzzing (Hypothesis) with many more examples than `make test` runs
+	FLIGHTS_FUZZ=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py --hypothesis-show-statistics --durations=3
 
 bench: $(ENV) ## benchmark ingest and segmentation at 10 M and 100 M positions
 	$(PY) -m analysis.tracks.bench

@@ -3,20 +3,23 @@
 Published outputs (``data/derived/current``, ``reports``) are symlinks to complete build folders. A build writes
 a new folder named ``<id>.partial``, renames it to ``<id>`` when complete, and swaps the symlink with one atomic
 ``os.replace``. A build killed at any moment leaves the previous symlink, and so the previous outputs, intact;
-the next build clears leftover ``.partial`` folders. A lock file serialises builds in one checkout.
+the next run clears leftover ``*.partial*`` scratch (:func:`prune_scratch`, under the lock, never a folder of a
+live process). A lock file serialises builds in one checkout.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["exclusive", "new_build_dir", "publish", "prune", "BuildLockedError"]
+__all__ = ["exclusive", "new_build_dir", "publish", "prune", "prune_scratch", "prune_stale_links", "BuildLockedError",
+           "NotALinkError"]
 
 
 _HELD: set[str] = set()  # lock files this process holds
@@ -24,6 +27,60 @@ _HELD: set[str] = set()  # lock files this process holds
 
 class BuildLockedError(RuntimeError):
     """Another build holds the lock and did not finish in time."""
+
+
+class NotALinkError(RuntimeError):
+    """A published path (``data/derived/current``, ``reports``) is a real folder or file, not our symlink."""
+
+
+_PID = re.compile(r"-(\d+)-\d{6}(?:\.|$)")  # <id>-<pid>-<n>.partial (build folders)
+_PARTIAL_PID = re.compile(r"\.partial-(\d+)")  # <name>.partial-<pid>[-<n>] (page cache scratch)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prune_scratch(*folders: Path) -> list[Path]:
+    """Remove ``*.partial*`` scratch left by killed runs in ``folders`` (and one level below). Call holding the
+    lock; a scratch folder whose name carries the id of a live process (this one included) is kept."""
+    removed = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        candidates = list(folder.glob("*.partial*")) + list(folder.glob("*/*.partial*"))
+        for p in candidates:
+            m = _PID.search(p.name) or _PARTIAL_PID.search(p.name)
+            if m and _alive(int(m.group(1))):
+                continue
+            if p.is_symlink() or p.is_file():
+                p.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def prune_stale_links(*folders: Path) -> list[Path]:
+    """Remove half-made links of a killed :func:`publish` (``.<link>.<pid>.tmp`` symlinks of dead processes)."""
+    removed = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for p in folder.glob(".*.tmp"):
+            m = re.match(r"^\..+\.(\d+)\.tmp$", p.name)
+            if m and p.is_symlink() and not _alive(int(m.group(1))):
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
 
 
 @contextmanager
@@ -60,18 +117,30 @@ def exclusive(lock_path: Path, timeout_s: float = 3600.0) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def new_build_dir(builds: Path) -> Path:
-    """A fresh ``<timestamp>-<pid>.partial`` folder under ``builds``, after clearing stale partial folders.
+def new_build_dir(builds: Path, build_id: str | None = None) -> Path:
+    """A fresh ``<id>-<pid>-<n>.partial`` folder under ``builds``, after clearing stale partial folders.
 
-    Call only while holding the lock: any ``.partial`` folder then belongs to a build that died.
+    Call only while holding the lock: a ``.partial`` folder of a dead process then belongs to a build that died.
+    ``build_id`` (e.g. derived from the inputs' fingerprint) names the folder; a timestamp otherwise.
     """
     builds.mkdir(parents=True, exist_ok=True)
-    for stale in builds.glob("*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)
-    name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
-    path = builds / f"{name}.partial"
+    prune_scratch(builds)
+    name = build_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    path = builds / f"{name}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}.partial"
     path.mkdir()
     return path
+
+
+def _final_name(partial: Path) -> Path:
+    """``<id>`` for ``<id>-<pid>-<n>.partial``; ``<id>.2``, ``<id>.3`` ... when that name is taken."""
+    base = _PID.sub("", partial.name.removesuffix(".partial")) if _PID.search(partial.name) else \
+        partial.name.removesuffix(".partial")
+    final = partial.with_name(base)
+    n = 1
+    while final.exists() or final.is_symlink():
+        n += 1
+        final = partial.with_name(f"{base}.{n}")
+    return final
 
 
 def _fsync_dir(path: Path) -> None:
@@ -84,13 +153,14 @@ def _fsync_dir(path: Path) -> None:
 
 def publish(partial: Path, link: Path) -> Path:
     """Rename ``partial`` to its final name and point ``link`` at it atomically. Returns the final folder."""
-    final = partial.with_name(partial.name.removesuffix(".partial"))
+    if (link.exists() or link.is_symlink()) and not link.is_symlink():
+        raise NotALinkError(
+            f"{link}: expected the symlink the build manages, got a real {'folder' if link.is_dir() else 'file'}; "
+            "nothing was published. Move it away (e.g. mv it to a backup name) and build again"
+        )
+    final = _final_name(partial)
     os.replace(partial, final)
     _fsync_dir(final.parent)
-    if link.exists() and not link.is_symlink():
-        raise RuntimeError(
-            f"{link} is a real folder, not the symlink the build manages; move it away and build again"
-        )
     tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
@@ -106,8 +176,8 @@ def prune(builds: Path, link: Path, keep: int = 2) -> None:
     if not builds.is_dir():
         return
     current = link.resolve() if link.is_symlink() else None
-    done = sorted((p for p in builds.iterdir() if p.is_dir() and not p.name.endswith(".partial")),
-                  key=lambda p: p.name)
+    done = sorted((p for p in builds.iterdir() if p.is_dir() and not p.is_symlink() and ".partial" not in p.name),
+                  key=lambda p: (p.stat().st_mtime_ns, p.name))
     for old in done[:-keep] if keep else done:
         if current is not None and old.resolve() == current:
             continue

@@ -2,20 +2,34 @@
 
 ``python -m analysis build`` (``make data``) runs :func:`build`:
 
-1. take the build lock (two builds in one checkout run one after the other);
-2. verify every raw file against its provenance record (a changed file stops the build, named);
-3. validate the raw tables (:mod:`analysis.validate`; every problem named by file, line and field);
-4. skip the rest when the fingerprint (raw checksums + code + lock file) matches the current build;
-5. derive the tables (SQL in ``analysis/sql``, one file per table) and the findings;
-6. write parquet files, ``flights.duckdb`` (views over them) and ``manifest.json`` into a new build folder,
-   and swap ``data/derived/current`` to it atomically.
+1. take the build lock (two builds in one checkout run one after the other) and clear the scratch folders
+   of killed runs;
+2. read every raw file once (:func:`analysis.provenance.snapshot`) and verify it against its provenance record
+   (a changed file stops the build, named);
+3. validate the raw tables parsed from those same bytes (:mod:`analysis.validate`; every problem named by file,
+   line and field);
+4. skip the rest when the fingerprint (raw checksums, track formats and options, code, lock file) matches the
+   current build;
+5. derive the tables (SQL in ``analysis/sql``, one file per table) and the findings; check that no track input
+   changed meanwhile;
+6. write parquet files (rows in a fixed order), ``flights.duckdb`` (views over them) and ``manifest.json`` into a
+   new build folder, and swap ``data/derived/current`` to it atomically.
+
+Reproducible to the byte: the manifest's ``build_id`` is derived from the fingerprint and ``built_utc`` from the
+inputs (``SOURCE_DATE_EPOCH`` when set, else the newest ``recorded_utc`` of the provenance records), so two
+clean builds of the same inputs and code, in any folders, write identical files. No SQL is assembled from
+paths or values: they are bound as parameters or written as quoted literals and identifiers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
+import os
+import re
 import shutil
 import time
 from datetime import UTC, datetime
@@ -29,7 +43,8 @@ from .paths import PACKAGE_DIR, REPO_DIR, Project, default_project
 from .timespec import parse
 from .validate import Raw, load_raw
 
-__all__ = ["build", "BuildResult", "DERIVED_TABLES", "fingerprint", "derive", "current_manifest"]
+__all__ = ["build", "BuildResult", "BuildError", "DERIVED_TABLES", "fingerprint", "derive", "current_manifest",
+           "sql_literal", "sql_identifier"]
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +62,37 @@ UTC_TS = pl.Datetime("us", "UTC")
 #: the modules whose code shapes data/derived (charts and pages do not: the report fingerprints those itself)
 DATA_MODULES = frozenset({
     "build.py", "validate.py", "schema.py", "timespec.py", "geo.py", "provenance.py", "observed.py",
-    "findings.py", "similarity.py", "paths.py",
+    "findings.py", "similarity.py", "paths.py", "safeio.py",
 })
 
 
 class BuildResult(dict):
     """What a build did: ``status`` (built | up-to-date), ``path``, ``fingerprint``, row counts, timings."""
+
+
+class BuildError(RuntimeError):
+    """The build could not write its outputs (read-only folder, full disk, a real folder where a link belongs).
+
+    The previous outputs are intact; the message names the path and what to do.
+    """
+
+
+_NAME = re.compile(r"^_?[a-z][a-z0-9_]{0,62}$")
+
+
+def sql_literal(text: str) -> str:
+    """A SQL string literal for ``text`` (quotes doubled; NUL refused): for the few places DuckDB takes no
+    parameter (a view's definition)."""
+    if "\0" in text:
+        raise ValueError("a NUL character cannot be part of a SQL literal")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """A quoted SQL identifier for a table name of ours (lowercase letters, digits, underscores)."""
+    if not _NAME.match(name):
+        raise ValueError(f"expected a table name of lowercase letters, digits and underscores, got {name!r}")
+    return '"' + name + '"'
 
 
 def fingerprint(project: Project, raw_sums: dict[str, str]) -> str:
@@ -218,11 +258,11 @@ def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str,
         _run_sql(con, "00_macros")
         for name, df in tables.items():
             con.register(f"_{name}", df)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "_{name}"')
+            con.execute(f"CREATE TABLE {sql_identifier(name)} AS SELECT * FROM {sql_identifier('_' + name)}")
             con.unregister(f"_{name}")
         for name in ("core_stops", "core_legs", "out_route_summary", "out_episode_summary", "out_timeline"):
             _run_sql(con, name)
-        out = {name: con.sql(f'SELECT * FROM "{name}"').pl() for name in DERIVED_TABLES
+        out = {name: con.sql(f"SELECT * FROM {sql_identifier(name)}").pl() for name in DERIVED_TABLES
                if name not in ("core_leg_paths", "out_route_similarity", "out_findings", "out_observed_vs_reported",
                              "out_summary")}
     finally:
@@ -235,18 +275,98 @@ def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str,
     return out
 
 
+def _sortable(dtype: pl.DataType) -> bool:
+    return not isinstance(dtype, pl.List | pl.Struct | pl.Array | pl.Object)
+
+
+def _stable_order(df: pl.DataFrame) -> pl.DataFrame:
+    """Rows in a fixed order: by every sortable column, left to right (nulls last). A table whose order is
+    already a total order on its columns (e.g. leg paths by leg and point) keeps it."""
+    cols = [c for c, t in df.schema.items() if _sortable(t)]
+    if not cols or df.height < 2:
+        return df
+    return df.sort(cols, nulls_last=True, maintain_order=True)
+
+
 def _write(tables: dict[str, pl.DataFrame], folder: Path, meta: dict) -> None:
     for name, df in tables.items():
+        sql_identifier(name)
         df.write_parquet(folder / f"{name}.parquet", compression="zstd", statistics=True)
     db = folder / "flights.duckdb"
     con = duckdb.connect(str(db))
     try:
-        con.execute(f"SET file_search_path = '{folder.as_posix()}'")
+        # views name their parquet file relative to the database; readers set file_search_path (a bound
+        # parameter) to the folder of the database they open
+        con.execute("SET file_search_path = ?", [folder.as_posix()])
         for name in tables:
-            con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{name}.parquet')")
+            con.execute(f"CREATE VIEW {sql_identifier(name)} AS SELECT * FROM read_parquet("
+                        f"{sql_literal(name + '.parquet')})")
     finally:
         con.close()
+    _fix_database_identifier(db, meta["fingerprint"])
     (folder / "manifest.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+_DUCKDB_BLOCK = 4096
+_DUCKDB_ID = slice(124, 140)  # the 16-byte random database identifier in DuckDB's main and database headers
+
+
+def _duckdb_checksum(block: bytes) -> int:
+    """DuckDB's header checksum (src/common/checksum.cpp): XOR of each 8-byte word times a constant, ^ 5381."""
+    import numpy as np
+
+    words = np.frombuffer(block[: len(block) // 8 * 8], dtype="<u8")
+    with np.errstate(over="ignore"):
+        mixed = words * np.uint64(0xBF58476D1CE4E5B9)
+    return int(np.bitwise_xor.reduce(mixed) ^ np.uint64(5381))
+
+
+def _fix_database_identifier(db: Path, fingerprint: str) -> bool:
+    """Replace the random identifier DuckDB writes into a new database file by one derived from the build's
+    fingerprint (and re-seal the header checksums), so that two builds of the same inputs write the same bytes.
+
+    Touches only header blocks whose checksum verifies and whose identifier is the file's own; returns False
+    (file unchanged) when the layout is not the one this was written for.
+    """
+    with open(db, "r+b") as fh:
+        head = bytearray(fh.read(3 * _DUCKDB_BLOCK))
+        if len(head) < 3 * _DUCKDB_BLOCK or head[8:12] != b"DUCK":
+            return False
+        ident = bytes(head[_DUCKDB_ID])
+        if ident == bytes(16):
+            return False
+        new = hashlib.sha256(f"flights.duckdb\0{fingerprint}".encode()).digest()[:16]
+        patched = False
+        for off in range(0, 3 * _DUCKDB_BLOCK, _DUCKDB_BLOCK):
+            block = head[off:off + _DUCKDB_BLOCK]
+            stored = int.from_bytes(block[:8], "little")
+            if _duckdb_checksum(bytes(block[8:])) != stored:
+                return False
+            if bytes(block[_DUCKDB_ID]) == ident:
+                block[_DUCKDB_ID] = new
+                block[:8] = _duckdb_checksum(bytes(block[8:])).to_bytes(8, "little")
+                head[off:off + _DUCKDB_BLOCK] = block
+                patched = True
+        fh.seek(0)
+        fh.write(head)
+    return patched
+
+
+def _built_utc(snap: provenance.Snapshot) -> str | None:
+    """The build stamp, from the inputs: SOURCE_DATE_EPOCH if set, else the newest provenance recorded_utc."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isascii() and epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamps = sorted(str(r.get("recorded_utc")) for r in snap.records.values() if r.get("recorded_utc"))
+    return stamps[-1] if stamps else None
+
+
+def _write_error(exc: OSError, where: Path) -> BuildError:
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied"}.get(exc.errno or 0, exc.strerror or str(exc))
+    return BuildError(f"{exc.filename or where}: cannot write the build ({what}); expected a writable folder with "
+                      f"free space under {where}. Nothing was published; the previous data/derived is intact")
 
 
 def current_manifest(project: Project) -> dict | None:
@@ -261,47 +381,69 @@ def build(project: Project | None = None, force: bool = False, quiet: bool = Fal
     project = project or default_project()
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     t0 = time.monotonic()
-    with atomic.exclusive(project.lock):
-        sums = provenance.verify(project.raw)
-        raw = load_raw(project.raw)
-        fp = fingerprint(project, sums)
-        manifest = current_manifest(project)
-        if not force and manifest and manifest.get("fingerprint") == fp:
-            say(f"data/derived is up to date ({manifest['build_id']}); nothing to do")
-            return BuildResult(status="up-to-date", path=str(project.current.resolve()), fingerprint=fp,
-                               rows=manifest["rows"], seconds=round(time.monotonic() - t0, 2))
-        say(f"building data/derived from {len(sums)} raw inputs ...")
-        tables = derive(raw, project)
-        from .observed import summary as observed_summary
-
-        for line in observed_summary(tables["core_observed_excluded"]):
-            say(line)
-        builds = project.derived / "builds"
-        partial = atomic.new_build_dir(builds)
+    with contextlib.ExitStack() as stack:
         try:
-            meta = {
-                "fingerprint": fp,
-                "build_id": partial.name.removesuffix(".partial"),
-                "built_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "raw_sha256": sums,
-                "rows": {k: v.height for k, v in tables.items()},
-                "versions": {"duckdb": duckdb.__version__, "polars": pl.__version__},
-            }
-            _write(tables, partial, meta)
-            final = atomic.publish(partial, project.current)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        atomic.prune(builds, project.current)
-        secs = round(time.monotonic() - t0, 2)
-        say(f"built {final.relative_to(project.root)} in {secs} s: "
-            + ", ".join(f"{k} {v}" for k, v in meta["rows"].items() if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))))
-        f = tables["out_findings"]
-        if f.height:
-            say("findings by category: " + ", ".join(
-                f"{r['category']} {r['len']}" for r in f.group_by("category").len().sort("category").iter_rows(named=True)))
-            say("confidence: " + ", ".join(f"{lvl} {f.filter(pl.col('confidence') == lvl).height}"
-                                            for lvl in ("high", "moderate", "low"))
-                + f"; key findings: {', '.join(f.filter(pl.col('is_key'))['finding_id'])}")
-        return BuildResult(status="built", path=str(final), fingerprint=fp, rows=meta["rows"], seconds=secs)
+            stack.enter_context(atomic.exclusive(project.lock))
+        except OSError as exc:
+            raise _write_error(exc, project.build) from None
+        return _build_locked(project, force, say, t0)
 
+
+def _build_locked(project: Project, force: bool, say, t0: float) -> BuildResult:
+    atomic.prune_scratch(project.derived / "builds", project.build)  # scratch of killed runs (never a live one's)
+    atomic.prune_stale_links(project.derived, project.root)
+    snap = provenance.snapshot(project.raw)
+    sums = snap.check()
+    raw = load_raw(project.raw, data=snap.tables)
+    fp = fingerprint(project, sums)
+    manifest = current_manifest(project)
+    if not force and manifest and manifest.get("fingerprint") == fp:
+        say(f"data/derived is up to date ({manifest['build_id']}); nothing to do")
+        return BuildResult(status="up-to-date", path=str(project.current.resolve()), fingerprint=fp,
+                           rows=manifest["rows"], seconds=round(time.monotonic() - t0, 2))
+    say(f"building data/derived from {len(sums)} raw inputs ...")
+    tables = {k: _stable_order(v) for k, v in derive(raw, project).items()}
+    from .observed import summary as observed_summary
+
+    for line in observed_summary(tables["core_observed_excluded"]):
+        say(line)
+    if snap.track_sums():
+        snap.recheck_tracks()  # the track files read by the derivation are the ones checksummed
+    builds = project.derived / "builds"
+    build_id = fp[:20]
+    try:
+        partial = atomic.new_build_dir(builds, build_id)
+    except OSError as exc:
+        raise _write_error(exc, builds) from None
+    try:
+        meta = {
+            "fingerprint": fp,
+            "build_id": build_id,
+            "built_utc": _built_utc(snap),
+            "raw_sha256": sums,
+            "rows": {k: v.height for k, v in tables.items()},
+            "versions": {"duckdb": duckdb.__version__, "polars": pl.__version__},
+        }
+        _write(tables, partial, meta)
+        final = atomic.publish(partial, project.current)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise _write_error(exc, builds) from None
+    except atomic.NotALinkError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise BuildError(str(exc)) from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    atomic.prune(builds, project.current)
+    secs = round(time.monotonic() - t0, 2)
+    say(f"built {final.relative_to(project.root)} in {secs} s: "
+        + ", ".join(f"{k} {v}" for k, v in meta["rows"].items() if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))))
+    f = tables["out_findings"]
+    if f.height:
+        say("findings by category: " + ", ".join(
+            f"{r['category']} {r['len']}" for r in f.group_by("category").len().sort("category").iter_rows(named=True)))
+        say("confidence: " + ", ".join(f"{lvl} {f.filter(pl.col('confidence') == lvl).height}"
+                                        for lvl in ("high", "moderate", "low"))
+            + f"; key findings: {', '.join(f.filter(pl.col('is_key'))['finding_id'])}")
+    return BuildResult(status="built", path=str(final), fingerprint=fp, rows=meta["rows"], seconds=secs)

@@ -31,19 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     project = default_project()
 
+    from .atomic import BuildLockedError, NotALinkError
+    from .build import BuildError
     from .provenance import ProvenanceError
+    from .safeio import UnsafeInputError
     from .tracks.readers import TrackInputError
     from .validate import RawValidationError
 
     try:
         if args.command == "validate":
-            from . import provenance, validate
-            provenance.verify(project.raw)
-            raw = validate.load_raw(project.raw)
-            from .observed import check_tracks
-            for line in check_tracks(project):  # track contents too, not only their provenance
-                print(f"data/raw/tracks/{line}")
-            print("data/raw is valid: " + ", ".join(f"{k} {v.height}" for k, v in raw.tables.items()))
+            return _validate(project)
         elif args.command == "build":
             from .build import build
             build(project, force=args.force)
@@ -52,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
             report(project, force=args.force)
         elif args.command == "accept-raw":
             from .provenance import accept
-            changed = accept(project.raw)
+            try:
+                changed = accept(project.raw)
+            except RawValidationError as exc:
+                print(f"error: accept-raw recorded nothing: data/raw does not validate.\n{exc}", file=sys.stderr)
+                return 2
             print("\n".join(changed) if changed else "all provenance records already match data/raw")
         elif args.command == "evidence-doc":
             from .dictionary import evidence_markdown
@@ -63,7 +64,47 @@ def main(argv: list[str] | None = None) -> int:
             from . import queries
             for row in queries.episodes().select("episode_id", "title").iter_rows():
                 print("\t".join(row))
-    except (RawValidationError, ProvenanceError, TrackInputError) as exc:  # named input problems: no traceback
+    except (RawValidationError, ProvenanceError, TrackInputError, UnsafeInputError, BuildError, NotALinkError,
+            BuildLockedError) as exc:  # named input and output problems: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder we cannot write or read: named, no traceback
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}; expected a readable and writable project "
+              "folder (nothing was published; the previous outputs are intact)", file=sys.stderr)
+        return 2
     return 0
+
+
+def _validate(project) -> int:
+    """Content errors and provenance problems together: a changed file's content is checked before review."""
+    from . import provenance, validate
+
+    snap = provenance.snapshot(project.raw)
+    content: Exception | None = None
+    try:
+        raw = validate.load_raw(project.raw, data=snap.tables)
+    except validate.RawValidationError as exc:
+        content = exc
+    tracks: list[str] = []
+    if content is None:
+        from .observed import check_tracks
+        from .tracks.readers import TrackInputError
+
+        try:
+            tracks = check_tracks(project)  # track contents too, not only their provenance
+        except TrackInputError as exc:
+            content = exc
+    for line in tracks:
+        print(f"data/raw/tracks/{line}")
+    if content is None and not snap.problems:
+        print("data/raw is valid: " + ", ".join(f"{k} {v.height}" for k, v in raw.tables.items()))
+        return 0
+    if content is not None:
+        print(f"error: {content}", file=sys.stderr)
+    if snap.problems:
+        print(f"error: {len(snap.problems)} provenance problem(s) in data/raw:\n"
+              + "\n".join(f"  - {p}" for p in snap.problems), file=sys.stderr)
+    if snap.changed and content is None:
+        print("the content of the changed file(s) is valid: review the change, then `make accept-raw`",
+              file=sys.stderr)
+    return 2

@@ -5,7 +5,11 @@
 * ``routes.geojson``: a FeatureCollection, one LineString feature per located leg, along its great circle
   (``core_leg_paths``), coordinates ``[lon, lat]`` (WGS 84); properties describe the leg (below).
 * ``routes.kml``: the same legs as KML Placemarks (Google Earth, QGIS), properties as ExtendedData.
-* ``csv/<table>.csv``: every derived table; list columns are joined with ``;``; times are ISO 8601 UTC.
+* ``csv/<table>.csv``: every derived table; list columns are joined with ``;``; times are ISO 8601 UTC. These
+  files are made for spreadsheets, so text cells that a spreadsheet would run as a formula (starting with ``=``,
+  ``+``, ``-``, ``@``, a tab or a carriage return: the OWASP "CSV injection" rule) are written with a single
+  quote in front (``'=HYPERLINK(...)``); numbers and times are written as they are. The parquet files and the
+  DuckDB database keep the exact text.
 * ``database/flights.duckdb`` with the parquet files beside it. The database holds views such as
   ``read_parquet('core_legs.parquet')`` with *relative* paths: open it and run
   ``SET file_search_path = '<folder holding the files>'`` (or start ``duckdb`` from inside that folder).
@@ -30,7 +34,22 @@ import polars as pl
 from . import queries
 from .paths import Project, default_project
 
-__all__ = ["write_exports", "leg_features", "geojson", "kml", "LEG_PROPERTIES"]
+__all__ = ["write_exports", "leg_features", "geojson", "kml", "LEG_PROPERTIES", "spreadsheet_safe",
+           "FORMULA_TRIGGERS"]
+
+#: first characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str | None) -> str | None:
+    """``text`` as a spreadsheet will show it, never run it: a leading formula character gets a ``'`` in front.
+
+    >>> spreadsheet_safe("=1+1"), spreadsheet_safe("-5"), spreadsheet_safe("Caracas")
+    ("'=1+1", "'-5", 'Caracas')
+    """
+    if text and text.startswith(FORMULA_TRIGGERS):
+        return "'" + text
+    return text
 
 LEG_PROPERTIES = [
     "leg_id", "episode_id", "aircraft_id", "aircraft", "variant", "is_main_variant", "evidence", "leg_seq",
@@ -113,6 +132,10 @@ def _csv(df: pl.DataFrame, path: Path) -> None:
     out = df.with_columns(
         [pl.col(c).list.join(";") for c, t in df.schema.items() if isinstance(t, pl.List)]
         + [pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c, t in df.schema.items() if isinstance(t, pl.Datetime)])
+    text = [c for c, t in out.schema.items() if t == pl.String]  # text columns (lists joined above included)
+    out = out.with_columns(
+        pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text)
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(out.columns)

@@ -14,6 +14,7 @@ import csv
 import io
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,17 +22,99 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from . import geo
+from . import geo, safeio
 from .schema import ID_PATTERN, SAFE_ID_PATTERN, TABLES, Column, Table
 from .timespec import TimeSpecError, parse
 
-__all__ = ["RawDataError", "RawValidationError", "Raw", "load_raw", "MAX_CELL_CHARS"]
+__all__ = ["RawDataError", "RawValidationError", "Raw", "load_raw", "MAX_CELL_CHARS", "text_problem",
+           "describe_char", "RESERVED_EPISODE_PREFIX", "REGISTRATION_PATTERN", "ASCII_KINDS"]
 
 MAX_CELL_CHARS = 4000
 _ID = re.compile(ID_PATTERN)
 _SAFE_ID = re.compile(SAFE_ID_PATTERN)
 _HEX = re.compile(r"^[0-9a-f]{6}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: aircraft registrations as painted: a nationality prefix, an optional dash, the mark (RA-78765, N123AB)
+REGISTRATION_PATTERN = r"^[A-Z0-9]{1,3}-?[A-Z0-9]{1,6}$"
+_REGISTRATION = re.compile(REGISTRATION_PATTERN)
+#: numbers in ASCII digits only (Python's int()/float() also take fullwidth and Arabic-Indic digits and 1_000)
+_INT = re.compile(r"^[+-]?[0-9]+$")
+_FLOAT = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+#: episode ids that the build generates for observed trips (analysis.observed); curated data may not use them
+RESERVED_EPISODE_PREFIX = "obs-"
+#: kinds whose values are codes, ids, numbers or addresses: printable ASCII only
+ASCII_KINDS = frozenset({"id", "safe_id", "ids", "hex", "enum", "bool", "int", "float", "country", "icao", "tz",
+                         "timespec", "url", "date", "registration"})
+#: free-text kinds, where a line break inside a quoted cell is allowed
+_MULTILINE_KINDS = frozenset({"str"})
+_ASCII_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+_ASCII_TEXT = re.compile(r"^[\x20-\x7e\n]*$")
+
+
+def describe_char(ch: str) -> str:
+    """``U+0410 CYRILLIC CAPITAL LETTER A``: a character named so that a curator can find it."""
+    name = unicodedata.name(ch, None)
+    if name is None:
+        cat = unicodedata.category(ch)
+        name = {"Cc": "a control character", "Cn": "an unassigned code point or non-character",
+                "Cs": "a surrogate", "Co": "a private-use character"}.get(cat, f"category {cat}")
+    return f"U+{ord(ch):04X} {name}"
+
+
+def _is_noncharacter(o: int) -> bool:
+    return 0xFDD0 <= o <= 0xFDEF or (o & 0xFFFE) == 0xFFFE
+
+
+def _bad_char(value: str, allow_newline: bool) -> tuple[int, str, str] | None:
+    """The first character not allowed in any text field: (1-based position, char, why)."""
+    for i, ch in enumerate(value, 1):
+        if ch == "\n" and allow_newline:
+            continue
+        if ch == "\r" and allow_newline and value[i:i + 1] == "\n":
+            continue
+        o = ord(ch)
+        if o < 0x80:
+            if o < 0x20 or o == 0x7F:
+                return i, ch, "a control character"
+            continue
+        cat = unicodedata.category(ch)
+        if _is_noncharacter(o):
+            return i, ch, "a non-character"
+        if ch in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+            return i, ch, "a bidirectional control (it reorders how text is displayed)"
+        if cat == "Cf":
+            return i, ch, "an invisible format character (zero-width or similar)"
+        if cat in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return i, ch, {"Cc": "a control character", "Cs": "a surrogate", "Co": "a private-use character",
+                           "Cn": "an unassigned code point", "Zl": "a line separator",
+                           "Zp": "a paragraph separator"}[cat]
+    return None
+
+
+def text_problem(value: str, *, ascii_only: bool = False, allow_newline: bool = False) -> tuple[str, str] | None:
+    """Text hygiene for any text field: ``(expected, found)`` when ``value`` is not acceptable, else None.
+
+    Refused everywhere: control characters (a line break only inside free text), bidirectional controls,
+    zero-width and other invisible format characters, non-characters (U+FFFE ...), unassigned code points,
+    and text not in Unicode NFC form. With ``ascii_only`` (ids, codes, numbers, addresses) every character
+    must be printable ASCII; the first other one is named, e.g. ``U+0410 CYRILLIC CAPITAL LETTER A at
+    position 2``.
+    """
+    if (_ASCII_TEXT if allow_newline else _ASCII_PRINTABLE).match(value):
+        return None
+    if ascii_only:
+        for i, ch in enumerate(value, 1):
+            if not (" " <= ch <= "~"):
+                return ("printable ASCII only (letters A-Z, digits 0-9 and the punctuation the field allows)",
+                        f"{describe_char(ch)} at position {i}")
+    bad = _bad_char(value, allow_newline)
+    if bad is not None:
+        i, ch, why = bad
+        return ("text without control characters, bidirectional controls, invisible (zero-width) characters "
+                "or non-characters", f"{describe_char(ch)} ({why}) at position {i}")
+    if not unicodedata.is_normalized("NFC", value):
+        return ("text in Unicode NFC form (composed characters, e.g. 'é' as one character, not 'e' plus a "
+                "combining accent)", "decomposed text")
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,12 +158,17 @@ class Raw:
         return self.tables[name]
 
 
-def _read_text(path: Path, rel: str, errors: list[RawDataError]) -> str | None:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        errors.append(RawDataError(rel, None, None, "this file to exist (every table in analysis/schema.py is required)"))
-        return None
+def _read_text(path: Path, rel: str, errors: list[RawDataError], data: bytes | None = None) -> str | None:
+    if data is None:
+        try:
+            data = safeio.read_bytes(path, rel, max_bytes=safeio.MAX_TABLE_BYTES, root=path.parent)
+        except FileNotFoundError:
+            errors.append(RawDataError(rel, None, None, "this file to exist (every table in analysis/schema.py is required)"))
+            return None
+        except safeio.UnsafeInputError as exc:
+            errors.append(RawDataError(rel, None, None, str(exc).split("expected ", 1)[-1].split(", got ")[0],
+                                       str(exc).split(", got ", 1)[-1]))
+            return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -95,14 +183,17 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
     if len(value) > MAX_CELL_CHARS:
         errors.append(RawDataError(rel, line, col.name, f"at most {MAX_CELL_CHARS} characters", f"{len(value)} characters"))
         return None
-    if _CONTROL.search(value):
-        errors.append(RawDataError(rel, line, col.name, "text without control characters", value))
+    kind = col.kind
+    if kind == "str" and col.name == "registration":  # registrations are codes, whatever the schema calls them
+        kind = "registration"
+    problem = text_problem(value, ascii_only=kind in ASCII_KINDS, allow_newline=kind in _MULTILINE_KINDS)
+    if problem is not None:
+        errors.append(RawDataError(rel, line, col.name, problem[0], f"{problem[1]} in {value[:60]!r}"))
         return None
     if value == "":
         if col.required:
             errors.append(RawDataError(rel, line, col.name, "a value (this column is required)", ""))
         return None
-    kind = col.kind
 
     def bad(expected: str) -> None:
         errors.append(RawDataError(rel, line, col.name, expected, value))
@@ -117,6 +208,12 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
             except (ZoneInfoNotFoundError, ValueError):
                 bad("an IANA time zone such as America/Caracas")
                 return None
+        return value
+    if kind == "registration":
+        if not _REGISTRATION.match(value):
+            bad(f"a registration as painted, in capital ASCII letters and digits ({REGISTRATION_PATTERN}), "
+                "e.g. RA-78765")
+            return None
         return value
     if kind == "id":
         if not _ID.match(value):
@@ -153,11 +250,14 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
             return None
         return value.lower() == "true"
     if kind in ("int", "float"):
-        try:
-            number: float | int = int(value) if kind == "int" else float(value)
-        except ValueError:
-            bad("a whole number" if kind == "int" else "a number")
+        if not (_INT if kind == "int" else _FLOAT).match(value):
+            if kind == "float" and value.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+                bad("a finite number")
+            else:
+                bad("a whole number in ASCII digits" if kind == "int"
+                    else "a number in ASCII digits (e.g. 12.5), without separators")
             return None
+        number: float | int = int(value) if kind == "int" else float(value)
         if kind == "float" and not math.isfinite(number):  # NaN, inf: float() accepts them, no fact is one
             bad("a finite number")
             return None
@@ -179,9 +279,10 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
     raise AssertionError(f"unknown column kind {kind}")
 
 
-def _read_table(root: Path, table: Table, errors: list[RawDataError]) -> tuple[list[dict], list[int]]:
+def _read_table(root: Path, table: Table, errors: list[RawDataError],
+                data: bytes | None = None) -> tuple[list[dict], list[int]]:
     rel = f"data/raw/{table.name}.csv"
-    text = _read_text(root / f"{table.name}.csv", rel, errors)
+    text = _read_text(root / f"{table.name}.csv", rel, errors, data)
     if text is None:
         return [], []
     if not text.strip():
@@ -246,13 +347,23 @@ def _place_tz(place: dict) -> str | None:
     return None
 
 
-def load_raw(raw_dir: Path) -> Raw:
-    """Read and check every raw table; raise :class:`RawValidationError` listing all problems."""
+def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
+    """Read and check every raw table; raise :class:`RawValidationError` listing all problems.
+
+    ``data`` maps table names to the bytes of their CSV files, already read (and checksummed) by
+    :func:`analysis.provenance.snapshot`: the tables are then parsed from exactly those bytes and the files are
+    not opened again (``None`` for a table: its file is missing). Without ``data`` each file is read here.
+    """
     errors: list[RawDataError] = []
     rows: dict[str, list[dict]] = {}
     lines: dict[str, list[int]] = {}
     for t in TABLES:
-        rows[t.name], lines[t.name] = _read_table(raw_dir, t, errors)
+        if data is not None and t.name in data and data[t.name] is None:
+            errors.append(RawDataError(f"data/raw/{t.name}.csv", None, None,
+                                       "this file to exist (every table in analysis/schema.py is required)"))
+            rows[t.name], lines[t.name] = [], []
+            continue
+        rows[t.name], lines[t.name] = _read_table(raw_dir, t, errors, (data or {}).get(t.name))
 
     def rel(name: str) -> str:
         return f"data/raw/{name}.csv"
@@ -279,6 +390,13 @@ def load_raw(raw_dir: Path) -> Raw:
                 if k in useen:
                     errors.append(RawDataError(rel(t.name), line, ",".join(cols), f"a unique combination (already used on line {useen[k]})", ",".join(map(str, k))))
                 useen.setdefault(k, line)
+
+    # generated episode ids (observed trips) live in a namespace curated data cannot use
+    for row, line in zip(rows["episodes"], lines["episodes"], strict=True):
+        if (row.get("episode_id") or "").startswith(RESERVED_EPISODE_PREFIX):
+            errors.append(RawDataError(rel("episodes"), line, "episode_id", f"an id not starting with "
+                                       f"'{RESERVED_EPISODE_PREFIX}' (reserved for episodes the build generates "
+                                       "from observed flight records)", row["episode_id"]))
 
     # references
     for t in TABLES:

@@ -77,7 +77,7 @@ def check_derived(project: Project) -> list[str]:
     except (OSError, json.JSONDecodeError) as exc:
         return [f"manifest unreadable: {exc}"]
     problems = []
-    if manifest.get("build_id") != folder.name:
+    if manifest.get("build_id") != folder.name.split(".")[0]:  # <build_id>, or <build_id>.2 for a forced rebuild
         problems.append(f"manifest build_id {manifest.get('build_id')} != folder {folder.name}")
     if len(str(manifest.get("fingerprint", ""))) != 64:
         problems.append("manifest has no fingerprint")
@@ -250,3 +250,34 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
           f"({mid_write} data-build kills landed mid-write; build {duration:.2f} s, stub report {rduration:.2f} s)")
     assert not corrupt, "\n".join(corrupt)
     assert points >= 20, f"only {points} kills landed while a build was running"
+
+
+def test_scratch_of_killed_runs_is_pruned_but_not_a_live_runs(tmp_path: Path) -> None:
+    """``*.partial*`` folders of dead processes (data/derived/builds, .build/...) go at the next build; one whose
+    name carries the id of a live process stays."""
+    from analysis.build import build
+
+    project = copy_study(tmp_path / "study")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    live = subprocess.Popen(["sleep", "120"])
+    try:
+        builds = project.derived / "builds"
+        stale = [builds / f"abc-{dead_pid}-000001.partial", project.build / "reports" / f"20260101T000000-{dead_pid}-000002.partial",
+                 project.build / f"x-{dead_pid}-000003.partial.tmp"]
+        stale.append(project.build / "pages" / f"k.figures.partial-{dead_pid}-140234")
+        kept = builds / f"def-{live.pid}-000004.partial"
+        kept_page = project.build / "pages" / f"k.figures.partial-{live.pid}-140234"
+        for p in [*stale, kept, kept_page]:
+            p.mkdir(parents=True)
+            (p / "half.parquet").write_bytes(b"PAR1")
+        half_link = project.derived / f".current.{dead_pid}.tmp"  # a publish killed between symlink and replace
+        half_link.symlink_to("builds/nowhere")
+        live_link = project.derived / f".current.{live.pid}.tmp"
+        live_link.symlink_to("builds/nowhere")
+        build(project, quiet=True)
+        assert not [p for p in stale if p.exists()], stale
+        assert kept.is_dir() and kept_page.is_dir() and live_link.is_symlink() and not half_link.is_symlink()
+    finally:
+        live.kill()
+        live.wait()

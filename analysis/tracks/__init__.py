@@ -78,17 +78,17 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
     con.execute("SET threads=2")
     con.execute("SET memory_limit='3GB'")
     con.execute("SET preserve_insertion_order=false")
-    con.execute(f"SET temp_directory='{cache_dir / 'duckdb_tmp'}'")
+    con.execute("SET temp_directory = ?", [str(cache_dir / "duckdb_tmp")])  # paths as parameters, never pasted
     files = [str(f) for p in parts for f in p.files]
     con.execute(
-        f"""COPY (SELECT * EXCLUDE (rn) FROM (
+        """COPY (SELECT * EXCLUDE (rn) FROM (
                 SELECT *, row_number() OVER (PARTITION BY icao_int, time_utc, lat, lon) AS rn
-                FROM read_parquet({files!r}))
+                FROM read_parquet(?))
               WHERE rn = 1 ORDER BY icao_int, time_utc)
-            TO '{tmp}' (FORMAT parquet, ROW_GROUP_SIZE 1000000, COMPRESSION lz4)"""
+            TO ? (FORMAT parquet, ROW_GROUP_SIZE 1000000, COMPRESSION lz4)""", [files, str(tmp)]
     )
     n_in = sum(p.n_rows for p in parts)
-    n_out = con.sql(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchall()[0][0]
+    n_out = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchall()[0][0]
     con.close()
     tmp.replace(out)
     meta.write_text(str(n_in - n_out))

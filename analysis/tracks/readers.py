@@ -31,6 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import safeio
+
 __all__ = [
     "POSITIONS_SCHEMA",
     "FORMATS",
@@ -110,22 +112,26 @@ def _err(path, record, fieldname, expected, got) -> TrackInputError:
 
 
 def _read_bytes(path: Path, label: str) -> bytes:
+    # regular files only (no link, FIFO or device), bounded size; gzip as a stream with a size cap
     try:
-        data = path.read_bytes()
+        data = safeio.read_bytes(path, label)
+    except safeio.UnsafeInputError as e:
+        raise TrackInputError(str(e)) from None
     except OSError as e:
         raise TrackInputError(f"{label}: file: cannot read ({e})") from e
     if not data:
         raise TrackInputError(f"{label}: file: expected data, got an empty file")
     if data[:2] == b"\x1f\x8b":
-        d = zlib.decompressobj(wbits=47)
         try:
-            out = d.decompress(data) + d.flush()
+            out = safeio.gunzip(data, label)
+        except safeio.UnsafeInputError as e:
+            raise TrackInputError(str(e)) from None
         except zlib.error as e:
             raise TrackInputError(
                 f"{label}: file: expected valid gzip data, got a corrupt stream ({e})"
             ) from e
-        if not d.eof:
-            raise TrackInputError(f"{label}: file: expected a complete gzip stream, got a truncated one")
+        except EOFError:
+            raise TrackInputError(f"{label}: file: expected a complete gzip stream, got a truncated one") from None
         data = out
         if not data:
             raise TrackInputError(f"{label}: file: expected data, got an empty gzip member")
@@ -432,7 +438,7 @@ def _fast_readsb(data: bytes, label: str, watch_hex=None):
         return _FALLBACK
     try:
         head_obj = json.loads(data[:j] + b"[]" + data[k + 2 :])
-    except ValueError:
+    except (ValueError, RecursionError):
         return _FALLBACK
     head = _readsb_header(head_obj, label, watch_hex)
     if head is None:
@@ -539,6 +545,8 @@ def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool 
         raise TrackInputError(
             f"{label}: line {e.lineno} col {e.colno}: expected complete JSON, got invalid/truncated JSON ({e.msg})"
         ) from e
+    except RecursionError:
+        raise TrackInputError(f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read") from None
     return _parse_readsb_obj(obj, label, watch_hex)
 
 
@@ -761,7 +769,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
     head = _read_bytes(path, label)[:4] if path.suffix != ".parquet" else b"PAR1"
     if head == b"PAR1":
         try:
-            tbl = pq.read_table(path)
+            tbl = pq.read_table(pa.BufferReader(_read_bytes(path, label)))
         except (pa.ArrowInvalid, OSError) as e:
             raise TrackInputError(
                 f"{label}: file: expected a readable parquet file, got an error ({e})"
@@ -1011,6 +1019,8 @@ def read_fr24_json(path, watch_hex=None, options=None, label=None) -> ReadResult
         raise TrackInputError(
             f"{label}: line {e.lineno} col {e.colno}: expected complete JSON, got invalid/truncated JSON ({e.msg})"
         ) from e
+    except RecursionError:
+        raise TrackInputError(f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read") from None
     flight = _dig(obj, ["result", "response", "data", "flight"], label, "an FR24 flight object")
     track = flight.get("track") if isinstance(flight, dict) else None
     if not isinstance(track, list):

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .. import safeio
 from .noise import clean_positions
 from .readers import (
     OPTION_KEYS,
@@ -75,15 +76,12 @@ def content_hash(path: Path) -> str:
     """sha256 of a file's bytes, or of (relative path, sha256) of every file under a directory."""
     path = Path(path)
     h = hashlib.sha256()
-    if path.is_dir():
-        for p in sorted(q for q in path.rglob("*") if q.is_file()):
+    if path.is_dir() and not path.is_symlink():
+        for p in safeio.walk(path):  # regular files only, links never followed (safeio)
             h.update(str(p.relative_to(path)).encode())
-            h.update(hashlib.sha256(p.read_bytes()).digest())
-    else:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 22), b""):
-                h.update(chunk)
-    return h.hexdigest()
+            h.update(bytes.fromhex(safeio.sha256_file(p)))
+        return h.hexdigest()
+    return safeio.sha256_file(path)  # refuses a link, FIFO or device instead of blocking on it
 
 
 def _with_icao_int(tbl: pa.Table) -> pa.Table:
