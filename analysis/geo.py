@@ -6,14 +6,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 from functools import lru_cache
+from pathlib import Path
 
 import airportsdata
+import numpy as np
 import pycountry
 
 __all__ = ["EARTH_RADIUS_KM", "airport", "country", "country_name", "country_numeric", "great_circle_km",
-           "great_circle_points", "airports"]
+           "great_circle_points", "airports", "country_at", "countries_at"]
 
 #: mean Earth radius (IUGG), km
 EARTH_RADIUS_KM = 6371.0088
@@ -77,3 +80,86 @@ def great_circle_points(lat1: float, lon1: float, lat2: float, lon2: float, n: i
         x, y, z = (s1 * u + s2 * v for u, v in zip(a, b, strict=True))
         out.append((math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x))))
     return out
+
+
+# ------------------------------------------------------------------------------------ point in country
+def _basemap_path() -> Path:
+    from .paths import REPO_DIR
+
+    return REPO_DIR / "data" / "raw" / "basemap" / "countries-110m.json"
+
+
+@lru_cache(maxsize=2)
+def _country_shapes(path: str) -> list[tuple[str, tuple[float, float, float, float], np.ndarray]]:
+    """(alpha-2, bbox (lon0, lat0, lon1, lat1), edges array (k, 4) x1 y1 x2 y2) per country of the
+    Natural Earth 1:110m TopoJSON (world-atlas). Features without an ISO numeric id (N. Cyprus,
+    Somaliland, Kosovo) have no alpha-2 code and are left out, so a point there gives None."""
+    topo = json.loads(Path(path).read_text())
+    sx, sy = topo["transform"]["scale"]
+    tx, ty = topo["transform"]["translate"]
+    arcs = []
+    for arc in topo["arcs"]:
+        q = np.cumsum(np.asarray(arc, dtype=np.float64), axis=0)
+        arcs.append(np.column_stack([q[:, 0] * sx + tx, q[:, 1] * sy + ty]))
+
+    def ring(idx: list[int]) -> np.ndarray:
+        pts = []
+        for k, a in enumerate(idx):
+            c = arcs[a] if a >= 0 else arcs[~a][::-1]
+            pts.append(c if k == 0 else c[1:])
+        return np.concatenate(pts)
+
+    out = []
+    for g in topo["objects"]["countries"]["geometries"]:
+        num = g.get("id")
+        c = pycountry.countries.get(numeric=num) if num else None
+        if c is None:
+            continue
+        polys = g["arcs"] if g["type"] == "MultiPolygon" else [g["arcs"]] if g["type"] == "Polygon" else []
+        edges = []
+        for poly in polys:
+            for r in poly:
+                p = ring(r)
+                e = np.column_stack([p[:-1], p[1:]])
+                # an edge along the antimeridian cut (|dlon| > 180) is not a real border: drop it
+                edges.append(e[np.abs(e[:, 2] - e[:, 0]) <= 180])
+        e = np.concatenate(edges)
+        bbox = (min(e[:, 0].min(), e[:, 2].min()), min(e[:, 1].min(), e[:, 3].min()),
+                max(e[:, 0].max(), e[:, 2].max()), max(e[:, 1].max(), e[:, 3].max()))
+        out.append((c.alpha_2, bbox, e))
+    return out
+
+
+def countries_at(lat, lon, basemap: str | Path | None = None) -> np.ndarray:
+    """Vectorised :func:`country_at`: object array of ISO alpha-2 codes or None, one per point.
+
+    Each country's bounding box prefilters the points; the survivors get an even-odd ray test
+    against all the country's ring edges (holes included), in numpy."""
+    lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+    lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    out = np.full(len(lat), None, dtype=object)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    for a2, (x0, y0, x1, y1), e in _country_shapes(str(basemap or _basemap_path())):
+        cand = np.flatnonzero(ok & (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1) & (out == None))  # noqa: E711
+        for s in range(0, len(cand), 2048):
+            ci = cand[s:s + 2048]
+            px, py = lon[ci][:, None], lat[ci][:, None]
+            ex1, ey1, ex2, ey2 = (e[:, j][None, :] for j in range(4))
+            straddle = (ey1 > py) != (ey2 > py)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                xcross = ex1 + (py - ey1) * (ex2 - ex1) / (ey2 - ey1)
+            inside = (np.count_nonzero(straddle & (px < xcross), axis=1) % 2) == 1
+            out[ci[inside]] = a2
+    return out
+
+
+def country_at(lat: float, lon: float, basemap: str | Path | None = None) -> str | None:
+    """ISO 3166-1 alpha-2 code of the country containing a position, or None (sea, or no ISO code).
+
+    Uses the offline Natural Earth 1:110m basemap in data/raw/basemap (coarse: a point a few km off
+    a coast or on a small island may fall outside every country).
+
+    >>> country_at(10.48, -66.90), country_at(23.11, -82.37), country_at(30.0, -40.0)
+    ('VE', 'CU', None)
+    """
+    return countries_at([lat], [lon], basemap)[0]

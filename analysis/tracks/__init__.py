@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from .readers import FORMATS, POSITIONS_SCHEMA, TrackInputError
-from .segment import SegmentParams, segment_parquet
+from .segment import SegmentParams, segment_batch, segment_parquet
 from .store import Part, Store
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "ObservedResult",
     "TrackInputError",
     "SegmentParams",
+    "segment_batch",
     "Store",
     "POSITIONS_SCHEMA",
     "FORMATS",

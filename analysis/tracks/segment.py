@@ -38,7 +38,18 @@ import pyarrow.parquet as pq
 
 from .airports import EARTH_RADIUS_KM, haversine_km, nearest_airport
 
-__all__ = ["SegmentParams", "Segments", "segment_parquet", "work_units", "SEGMENT_COLUMNS"]
+__all__ = [
+    "SegmentParams",
+    "Segments",
+    "segment_batch",
+    "segment_parquet",
+    "stops_from_legs",
+    "work_units",
+    "SEGMENT_COLUMNS",
+    "LEGS_SCHEMA",
+    "GAPS_SCHEMA",
+    "STOPS_SCHEMA",
+]
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +113,8 @@ def work_units(path, max_rows: int = 2_000_000) -> list[list[int]]:
     return units
 
 
-def _chunk(path, rgs, p: SegmentParams):
-    pf = pq.ParquetFile(path, read_dictionary=["callsign", "registration"])
-    tbl = pf.read_row_groups(rgs, columns=SEGMENT_COLUMNS, use_threads=False)
+def _chunk(tbl: pa.Table, p: SegmentParams):
+    """The kernel's numpy pass over a table sorted by (icao_int, time_utc) of whole aircraft."""
     n = tbl.num_rows
     if n == 0:
         return None
@@ -239,44 +249,149 @@ def _ts(us) -> pl.Series:
     return pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
+def _prepare(positions: pa.Table) -> pa.Table:
+    """Kernel input -> the columns of :data:`SEGMENT_COLUMNS`, sorted by (icao_int, time_utc, lat, lon).
+
+    ``icao_int`` is derived from ``icao24`` when absent; ``readsb_flags``, ``callsign`` and
+    ``registration`` may be absent (nulls). The sort is skipped when the rows are already in order
+    (a cheap check), so store files pay nothing for it."""
+    missing = [c for c in ("time_utc", "lat", "lon", "alt_ft", "on_ground") if c not in positions.column_names]
+    if "icao_int" not in positions.column_names and "icao24" not in positions.column_names:
+        missing.insert(0, "icao24")
+    if missing:
+        raise ValueError(f"segment_batch: positions lack columns {missing}; expected {SEGMENT_COLUMNS}")
+    n = positions.num_rows
+    if "icao_int" not in positions.column_names:
+        from .readers import icao_to_int
+
+        enc = pc.dictionary_encode(positions.column("icao24")).combine_chunks()
+        ints = icao_to_int(np.array(enc.dictionary.to_pylist(), dtype=object))
+        col = ints[enc.indices.to_numpy(zero_copy_only=False)] if len(ints) else np.empty(0, np.uint32)
+        positions = positions.append_column("icao_int", pa.array(col, pa.uint32()))
+    cols = []
+    for name, typ in (
+        ("icao_int", pa.uint32()),
+        ("time_utc", pa.timestamp("us", tz="UTC")),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("alt_ft", pa.float32()),
+        ("on_ground", pa.bool_()),
+        ("readsb_flags", pa.uint8()),
+        ("callsign", pa.string()),
+        ("registration", pa.string()),
+    ):
+        if name in positions.column_names:
+            c = positions.column(name)
+            if pa.types.is_dictionary(c.type):
+                c = c.cast(typ)
+            cols.append(c if c.type == typ else c.cast(typ))
+        else:
+            cols.append(pa.nulls(n, typ))
+    tbl = pa.table(dict(zip(SEGMENT_COLUMNS, cols, strict=True)))
+    if n > 1:
+        ic = tbl.column("icao_int").to_numpy().astype(np.int64)
+        t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
+        dic, dt = np.diff(ic), np.diff(t)
+        if (dic < 0).any() or ((dic == 0) & (dt <= 0)).any():
+            keys = [("icao_int", "ascending"), ("time_utc", "ascending"), ("lat", "ascending"), ("lon", "ascending")]
+            tbl = tbl.take(pc.sort_indices(tbl, keys))
+    return tbl
+
+
+def segment_batch(
+    positions: pa.Table, params: SegmentParams | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """THE segmentation kernel: positions of one or more whole aircraft -> (legs, gaps).
+
+    Pure: no I/O, no global state; the same rows in any order give the same result (the kernel
+    sorts by aircraft, time, lat, lon itself). Give it *whole* aircraft: an aircraft split over two
+    calls is segmented as two aircraft.
+
+    Input columns (the positions store's names, :data:`analysis.tracks.store.STORE_SCHEMA`):
+
+    ============== ============================ ===========================================
+    icao24         string, 6 hex (or icao_int)  aircraft address; ``icao_int`` uint32 also accepted
+    time_utc       timestamp[us, UTC]           time of the fix
+    lat, lon       float64, degrees             WGS84 position (cleaned: see :mod:`.noise`)
+    alt_ft         float32, ft, null on ground  barometric altitude
+    on_ground      bool                         ground state reported by the source
+    readsb_flags   uint8, optional              readsb bit 2 = start of a new leg
+    callsign       string, optional             callsign in force at the fix
+    registration   string, optional             registration of the aircraft
+    ============== ============================ ===========================================
+
+    Output ``legs`` (:data:`LEGS_SCHEMA`, sorted by icao24, leg_no) and ``gaps``
+    (:data:`GAPS_SCHEMA`): one row per leg / per transponder gap; times ``Datetime('us', 'UTC')``;
+    airports are ICAO codes from airportsdata within ``params.airport_radius_km`` or null.
+    See the module docstring for the rules. :func:`stops_from_legs` derives the stops.
+    """
+    p = params or SegmentParams()
+    tbl = _prepare(positions)
+    r = _chunk(tbl, p) if tbl.num_rows else None
+    if r is None or r["legs"] is None:
+        return pl.DataFrame(schema=LEGS_SCHEMA), pl.DataFrame(schema=GAPS_SCHEMA)
+    return _assemble(r["legs"], r["gaps"], p)
+
+
 def segment_parquet(
     paths, params: SegmentParams | None = None, threads: int = 2, max_unit_rows: int = 2_000_000
 ) -> Segments:
     """Segment one or more store-layout parquet files (each sorted by icao_int, time_utc; the files
-    must hold disjoint aircraft, as parts merged by :func:`analysis.tracks.observed` do)."""
+    must hold disjoint aircraft, as parts merged by :func:`analysis.tracks.observed` do).
+
+    Work units of whole aircraft (row groups, see :func:`work_units`) go through
+    :func:`segment_batch`, two at a time."""
     p = params or SegmentParams()
     if isinstance(paths, (str, Path)):
         paths = [paths]
     jobs = [(path, u) for path in paths for u in work_units(path, max_unit_rows)]
+
+    def run(job):
+        pf = pq.ParquetFile(job[0], read_dictionary=["callsign", "registration"])
+        tbl = pf.read_row_groups(job[1], columns=SEGMENT_COLUMNS, use_threads=False)
+        return tbl.num_rows, segment_batch(tbl, p)
+
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(threads) as ex:
-            results = list(ex.map(lambda j: _chunk(j[0], j[1], p), jobs))
+            results = list(ex.map(run, jobs))
     else:
-        results = [_chunk(j[0], j[1], p) for j in jobs]
-    results = [r for r in results if r is not None]
-    n_pos = sum(r["n"] for r in results)
-    legs_parts = [r["legs"] for r in results if r["legs"] is not None]
-    gap_parts, offs = [], 0
-    for r in results:
-        if r["legs"] is None:
-            continue
-        if r["gaps"] is not None:
-            gg = dict(r["gaps"])
-            gg["leg_idx"] = np.where(gg["leg_idx"] >= 0, gg["leg_idx"] + offs, -1)
-            gap_parts.append(gg)
-        offs += len(r["legs"]["icao_int"])
-    return _assemble(legs_parts, gap_parts, p, n_pos)
+        results = [run(j) for j in jobs]
+    n_pos = sum(r[0] for r in results)
+    legs = pl.concat([r[1][0] for r in results], how="vertical") if results else pl.DataFrame(schema=LEGS_SCHEMA)
+    gaps = pl.concat([r[1][1] for r in results], how="vertical") if results else pl.DataFrame(schema=GAPS_SCHEMA)
+    return Segments(legs, stops_from_legs(legs), gaps, n_pos)
 
 
-def _cat(parts, key):
-    vals = [pt[key] for pt in parts]
-    if isinstance(vals[0], (pa.Array, pa.ChunkedArray)):
-        return (
-            pa.chunked_array([v.cast(pa.string()) for v in vals], pa.string())
-            if vals
-            else pa.array([], pa.string())
+def stops_from_legs(legs: pl.DataFrame) -> pl.DataFrame:
+    """Stops between consecutive legs of one aircraft (:data:`STOPS_SCHEMA`): the place is the
+    arrival airport of the leg before, else the departure airport of the leg after; dwell from
+    its last airborne fix to the next leg's first."""
+    if legs.is_empty():
+        return pl.DataFrame(schema=STOPS_SCHEMA)
+    nxt = lambda c: pl.col(c).shift(-1).over("icao24")  # noqa: E731
+    return (
+        legs.sort("icao24", "leg_no")
+        .with_columns(
+            nxt("leg_no").alias("next_leg_no"),
+            nxt("dep_icao").alias("_next_dep"),
+            nxt("first_seen_utc").alias("dep_time_utc_"),
+            nxt("registration").alias("_next_reg"),
         )
-    return np.concatenate(vals)
+        .filter(pl.col("next_leg_no").is_not_null())
+        .select(
+            "icao24",
+            pl.col("_next_reg").alias("registration"),
+            pl.coalesce("arr_icao", "_next_dep").alias("icao"),
+            pl.col("last_seen_utc").alias("arr_time_utc"),
+            pl.col("dep_time_utc_").alias("dep_time_utc"),
+            ((pl.col("dep_time_utc_") - pl.col("last_seen_utc")).dt.total_microseconds() / 3.6e9).alias("dwell_h"),
+            pl.col("arr_lat").alias("lat"),
+            pl.col("arr_lon").alias("lon"),
+            pl.col("leg_no").alias("prev_leg_no"),
+            "next_leg_no",
+        )
+        .cast(STOPS_SCHEMA)
+    )
 
 
 LEGS_SCHEMA = {
@@ -330,15 +445,8 @@ GAPS_SCHEMA = {
 }
 
 
-def _assemble(legs_parts, gap_parts, p: SegmentParams, n_pos: int) -> Segments:
-    if not legs_parts:
-        return Segments(
-            pl.DataFrame(schema=LEGS_SCHEMA),
-            pl.DataFrame(schema=STOPS_SCHEMA),
-            pl.DataFrame(schema=GAPS_SCHEMA),
-            n_pos,
-        )
-    L = {k: _cat(legs_parts, k) for k in legs_parts[0]}
+def _assemble(L: dict, G: dict | None, p: SegmentParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+    L = {k: (v.cast(pa.string()) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v) for k, v in L.items()}
     ic = L["icao_int"]
     nl = len(ic)
     new_ac = np.r_[True, ic[1:] != ic[:-1]]
@@ -388,33 +496,14 @@ def _assemble(legs_parts, gap_parts, p: SegmentParams, n_pos: int) -> Segments:
         )
         .select(list(LEGS_SCHEMA))
     )
-    # stops: between consecutive legs of one aircraft
-    k = np.flatnonzero(~new_ac[1:])  # leg k and k+1 same aircraft
-    a_icao = np.where(arr_icao[k] != None, arr_icao[k], dep_icao[k + 1])  # noqa: E711
-    stops = pl.DataFrame(
-        {
-            "icao24": hexes[k + 1].tolist(),
-            "registration": legs["registration"].gather(k + 1) if len(k) else pl.Series([], dtype=pl.String),
-            "icao": a_icao.tolist(),
-            "arr_time_utc": _ts(L["last_us"][k]),
-            "dep_time_utc": _ts(L["first_us"][k + 1]),
-            "dwell_h": (L["first_us"][k + 1] - L["last_us"][k]) / 3.6e9,
-            "lat": L["arr_lat"][k],
-            "lon": L["arr_lon"][k],
-            "prev_leg_no": leg_no[k].astype(np.int64),
-            "next_leg_no": leg_no[k + 1].astype(np.int64),
-        },
-        schema_overrides={"icao": pl.String, "registration": pl.String},
-    ).select(list(STOPS_SCHEMA))
-    if gap_parts:
-        G = {kk: np.concatenate([g[kk] for g in gap_parts]) for kk in gap_parts[0]}
+    if G is not None:
         li = G["leg_idx"]
         gaps = (
             pl.DataFrame(
                 {
                     "icao24": _hex(G["icao_int"]),
                     "registration": legs["registration"].gather(
-                        np.maximum(np.searchsorted(ic, G["icao_int"]), 0)
+                        np.minimum(np.searchsorted(ic, G["icao_int"]), nl - 1)
                     ),
                     "start_utc": _ts(G["start_us"]),
                     "end_utc": _ts(G["end_us"]),
@@ -434,4 +523,4 @@ def _assemble(legs_parts, gap_parts, p: SegmentParams, n_pos: int) -> Segments:
         )
     else:
         gaps = pl.DataFrame(schema=GAPS_SCHEMA)
-    return Segments(legs, stops, gaps, n_pos)
+    return legs, gaps

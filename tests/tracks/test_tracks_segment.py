@@ -233,3 +233,24 @@ def test_nearest_airport_matches_brute_force():
             assert d[i] == pytest.approx(dist[j]) and icao[i] is not None
         else:
             assert icao[i] is None
+
+
+def test_segment_batch_is_the_kernel_of_segment_parquet(gen, tmp_path):
+    """segment_batch on the raw table equals the parallel parquet path, legs and gaps."""
+    from analysis.tracks.segment import segment_batch
+
+    s = _segment(gen.clean, tmp_path, rg_rows=5_000)
+    legs, gaps = segment_batch(gen.clean)
+    assert legs.equals(s.legs.sort("icao24", "leg_no"))
+    assert gaps.sort("icao24", "start_utc").equals(s.gaps.sort("icao24", "start_utc"))
+
+
+def test_segment_batch_shuffled_equals_sorted(gen):
+    from analysis.tracks.segment import segment_batch
+
+    rng = np.random.default_rng(3)
+    shuffled = gen.clean.take(pa.array(rng.permutation(gen.clean.num_rows)))
+    a = segment_batch(gen.clean)
+    b = segment_batch(shuffled)
+    assert a[0].height > 0
+    assert a[0].equals(b[0]) and a[1].equals(b[1])
