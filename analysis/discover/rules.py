@@ -119,22 +119,22 @@ def load_rules(raw=None) -> Rules:
             by_reg.setdefault(reg.upper(), []).append(rid)
         src[rid] = sources or ""
 
-    sanc_ac = {r["target_id"]: r for r in sa.iter_rows(named=True) if r["target_table"] == "aircraft"}
-    sanc_op = {r["target_id"]: r for r in sa.iter_rows(named=True) if r["target_table"] == "operators"}
+    sanc_ac: dict[str, list[dict]] = {}
+    sanc_op: dict[str, list[dict]] = {}
+    for r in sa.iter_rows(named=True):
+        if r["target_table"] == "aircraft":
+            sanc_ac.setdefault(r["target_id"], []).append(r)
+        elif r["target_table"] == "operators":
+            sanc_op.setdefault(r["target_id"], []).append(r)
     for r in ac.iter_rows(named=True):
         add(r["icao_hex"], r["registration"], f"aircraft:{r['aircraft_id']}", r["source_ids"])
-        if r["aircraft_id"] in sanc_ac:
-            s = sanc_ac[r["aircraft_id"]]
-            add(r["icao_hex"], r["registration"], f"sanction:{s['sanction_id']}", s["source_ids"])
-        if r["operator_id"] in sanc_op:
-            s = sanc_op[r["operator_id"]]
+        for s in sanc_ac.get(r["aircraft_id"], []) + sanc_op.get(r["operator_id"], []):
             add(r["icao_hex"], r["registration"], f"sanction:{s['sanction_id']}", s["source_ids"])
     for r in wl.iter_rows(named=True):
         add(r["icao_hex"], r["registration"], f"watchlist:{r['watch_id']}", r["source_ids"])
     op_names: dict[str, list[str]] = {}
     for r in ops.iter_rows(named=True):
-        if r["operator_id"] in sanc_op:
-            s = sanc_op[r["operator_id"]]
+        for s in sanc_op.get(r["operator_id"], []):
             op_names.setdefault(r["name"].lower(), []).append(f"sanction:{s['sanction_id']}")
             src[f"sanction:{s['sanction_id']}"] = s["source_ids"] or ""
     for k in by_hex:
