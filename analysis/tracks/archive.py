@@ -583,7 +583,10 @@ def ingest_archive(
                     yield ("bytes", str(src), b, str(tmp), batch_no, n_buckets)
                     batch_no += 1
                 continue
-            for b in _batches(items, batch_bytes if kind != "opensky" else 1):
+            # at least 4 batches per worker, so that small archives are parallel too
+            total = sum(it[-1] for it in items)
+            bb = max(1 << 16, min(batch_bytes, total // (4 * max(processes, 1)) + 1))
+            for b in _batches(items, bb if kind != "opensky" else 1):
                 yield (kind, str(src), b, str(tmp), batch_no, n_buckets)
                 batch_no += 1
 
