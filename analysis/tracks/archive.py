@@ -145,7 +145,7 @@ def _split_member(data: bytes, label: str):
     body = data[j + 1 : k + 1]
     if b"{" in body:
         body = _DETAILS_RE.sub(_flight, body)
-    lines = body.translate(_ROWS, b"]")
+    lines = body.translate(_ROWS, b"]").replace(b'"ground"', b"-987654")
     # "[a,b],[c,d]" -> "\na,b,\nc,d": every line but the last ends in ','; make them all alike
     lines = lines + b",\n" if not lines.endswith(b"\n") else lines
     lines = lines[1:] if lines.startswith(b"\n") else lines
@@ -215,7 +215,9 @@ def _aircraft_meta(head: dict, hexa: str, source_input: str, member: str) -> dic
     }
 
 
-_CSV_TYPES = {f"f{c}": pa.float64() for c in (0, 1, 2, 4, 6)} | {"f3": pa.string(), "f8": pa.string()}
+_CSV_TYPES = {f"f{c}": pa.float64() for c in (0, 1, 2, 3, 4, 6)} | {"f8": pa.string()}
+#: "ground" in the altitude field becomes this number before the CSV parse (numbers parse faster than strings)
+_GROUND = -987654.0
 
 
 def _parse_lines(lines: bytes) -> pa.Table:
@@ -316,9 +318,10 @@ def _batch_table(items) -> pa.Table:
     if np.isnan(off).any():
         raise ValueError("null offset")
     t_us = np.repeat(ts_us, counts) + np.round(off * 1e6).astype(np.int64)
-    a3 = tbl.column("f3")
-    ground = pc.equal(a3, "ground").fill_null(False)
-    alt = pc.cast(pc.if_else(ground, None, a3), pa.float32())
+    a3 = tbl.column("f3").to_numpy(zero_copy_only=False)
+    g = a3 == _GROUND
+    ground = pa.array(g)
+    alt = pa.array(a3.astype(np.float32), pa.float32(), mask=g | np.isnan(a3))
     code = np.repeat(np.arange(len(items), dtype=np.int32), counts)
     icao24 = pa.DictionaryArray.from_arrays(pa.array(code), pa.array(hexes, pa.string()))
     regs = pa.DictionaryArray.from_arrays(
@@ -491,7 +494,9 @@ def _work(args) -> dict:
         else:  # "bytes": already read by the main process
             members = [(name, data) for name, data, _s in items]
         tbl, metas, noise, skipped = parse_readsb_members(members, Path(source).name)
-        tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
+        ic = tbl.column("icao_int").to_numpy()
+        if len(ic) > 1 and (ic[1:] < ic[:-1]).any():  # clean_positions sorts by hex text: the same order
+            tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
     _write_buckets(tbl, out, batch_no, n_buckets)
     ac = _aircraft_opensky(metas, tbl) if kind == "opensky" else _aircraft_table(metas, tbl)
     if ac.num_rows:
