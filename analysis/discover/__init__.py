@@ -120,7 +120,7 @@ def discover(
     engine: str = "local",
     master: str | None = None,
     spark=None,
-    n_buckets: int = 16,
+    n_buckets: int | None = None,
     processes: int = 2,
     params: SegmentParams | None = None,
     raw=None,
@@ -132,7 +132,9 @@ def discover(
     ``engine``: ``"local"`` or ``"spark"`` (``master`` URL, e.g. ``local[2]`` or ``spark://host:7077``, or a
     ready ``spark`` session). ``reported``: ``"derived"`` reads reported episodes from the study's
     derived data (run ``make data`` first), a DataFrame like :func:`reported_windows`, or None (all new).
-    ``out=None`` writes nothing. The store (when built from ``inputs``) goes to ``out/store``.
+    ``n_buckets``: aircraft hash buckets of the positions store (default one per 64 MB of archive: memory is
+    bounded by one bucket per worker). ``out=None`` writes nothing. The store (when built from ``inputs``) goes
+    to ``<out>.store`` beside ``out``.
     """
     if engine not in ("local", "spark"):
         raise ValueError(f"engine: expected 'local' or 'spark', got {engine!r}")
@@ -164,9 +166,10 @@ def discover(
                 store = scratch / "store"
             t = time.perf_counter()
             if engine == "spark":
+                from ..tracks.archive import auto_buckets
                 from .engine import ingest_spark
 
-                ingest_spark(inputs, store, spark, n_buckets)
+                ingest_spark(inputs, store, spark, n_buckets or auto_buckets(inputs))
             else:
                 ingest_archive(inputs, store, n_buckets=n_buckets, processes=processes, progress=progress)
             timings["ingest_s"] = time.perf_counter() - t

@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="data/derived/discover", help="output directory (default %(default)s)")
     ap.add_argument("--engine", choices=("local", "spark"), default="local")
     ap.add_argument("--master", default=None, help="Spark master URL, e.g. local[2] or spark://127.0.0.1:7077")
-    ap.add_argument("--buckets", type=int, default=16, help="aircraft hash buckets in the positions store")
+    ap.add_argument("--buckets", type=int, default=None, help="aircraft hash buckets (default: one per 64 MB of archive)")
     ap.add_argument("--processes", type=int, default=2, help="local engine worker processes")
     ap.add_argument("--no-reported", action="store_true", help="do not read reported episodes (all candidates new)")
     a = ap.parse_args(argv)

@@ -66,6 +66,7 @@ __all__ = [
     "ingest_archive",
     "parse_readsb_members",
     "list_members",
+    "auto_buckets",
     "read_store_bucket",
     "store_buckets",
 ]
@@ -553,21 +554,39 @@ class IngestResult:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
+#: compressed archive bytes per aircraft bucket when the number of buckets is chosen automatically
+#: (a readsb trace holds about 10-15 compressed bytes per position: ~5 M positions, ~0.5 GB in memory)
+BUCKET_BYTES = 64 << 20
+
+
+def auto_buckets(inputs) -> int:
+    """Buckets for ``inputs``: one per :data:`BUCKET_BYTES` of input, at least 4."""
+    total = 0
+    for p in inputs:
+        p = Path(p)
+        total += sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) if p.is_dir() else p.stat().st_size
+    return max(4, -(-total // BUCKET_BYTES))
+
+
 def ingest_archive(
     inputs,
     out,
-    n_buckets: int = 16,
+    n_buckets: int | None = 16,
     processes: int = 2,
     batch_bytes: int = 8 << 20,
     progress: bool = True,
 ) -> IngestResult:
     """Ingest one or more archives (tar, tree, OpenSky files) into the positions store ``out``.
 
+    ``n_buckets``: aircraft hash buckets (None: :func:`auto_buckets`, one per 64 MB of input).
+
     The store is written to ``out`` + ``.tmp`` and renamed when complete, so a failed ingest leaves an
     earlier store intact. Raises :class:`TrackInputError` when no member of any input could be read.
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
+    if n_buckets is None:
+        n_buckets = auto_buckets(inputs)
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -697,7 +716,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.tracks.archive", description=__doc__.split("\n")[0])
     ap.add_argument("inputs", nargs="+", help="day archives: tar, extracted tree, or OpenSky files")
     ap.add_argument("--out", required=True, help="positions store directory to write")
-    ap.add_argument("--buckets", type=int, default=16)
+    ap.add_argument("--buckets", type=int, default=None, help="aircraft buckets (default: one per 64 MB of input)")
     ap.add_argument("--processes", type=int, default=2)
     a = ap.parse_args(argv)
     ingest_archive(a.inputs, a.out, a.buckets, a.processes)

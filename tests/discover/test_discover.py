@@ -169,3 +169,27 @@ def test_outputs_written(local_run):
     t = cl.filter(pl.col("registration") == "RA-78830").sort("leg_no")
     dwell = (t["first_seen_utc"][1:].to_numpy() - t["last_seen_utc"][:-1].to_numpy()) / np.timedelta64(1, "h")
     assert ((dwell > 1.4) & (dwell < 3.5)).all()
+
+
+def test_opensky_hourly_files_ingest(small, tmp_path):
+    from analysis.discover import read_aircraft
+    from analysis.tracks.generate import write_opensky
+    from analysis.tracks.noise import clean_positions
+    from analysis.tracks.readers import read_opensky
+
+    g, _root = small
+    hexes = sorted(set(g.positions.column("icao24").to_pylist()))
+    half = pa.array(hexes[: len(hexes) // 2])
+    a = g.positions.filter(pc.is_in(g.positions.column("icao24"), half))
+    b = g.positions.filter(pc.invert(pc.is_in(g.positions.column("icao24"), half)))
+    d = tmp_path / "opensky"
+    d.mkdir()
+    write_opensky(a, d / "states_2024-01-01-00.parquet", stale_rows=5, seed=1)
+    write_opensky(b, d / "states_2024-01-01-01.csv", stale_rows=5, seed=2)
+    want = sum(clean_positions(read_opensky(f).table)[0].num_rows for f in sorted(d.iterdir()))
+    res = ingest_archive(d, tmp_path / "store", n_buckets=2, progress=False)
+    assert res.rows == want == _all(tmp_path / "store").num_rows
+    assert res.noise["opensky_stale"] == 10
+    ac = read_aircraft(tmp_path / "store")
+    assert sorted(ac["icao24"]) == hexes
+    assert set(ac["source_member"]) == {"states_2024-01-01-00.parquet", "states_2024-01-01-01.csv"}
