@@ -38,7 +38,7 @@ SQL_DIR = PACKAGE_DIR / "sql"
 DERIVED_TABLES = (
     "core_sources", "core_operators", "core_aircraft_types", "core_aircraft", "core_sanctions", "core_places",
     "core_episodes", "core_events", "core_claims", "core_conflicts", "core_watchlist",
-    "core_stops", "core_legs", "core_leg_paths", "core_gaps",
+    "core_stops", "core_legs", "core_leg_paths", "core_gaps", "core_observed_excluded",
     "out_route_summary", "out_episode_summary", "out_timeline", "out_route_similarity",
     "out_observed_vs_reported", "out_findings",
 )
@@ -178,6 +178,7 @@ def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str,
     obs = observed_mod.integrate(project or default_project(), raw, tables) if observed is None else observed
     tables["prep_stops"] = pl.concat([tables["prep_stops"], obs.stops], how="diagonal_relaxed") if obs.stops.height else tables["prep_stops"]
     tables["core_gaps"] = obs.gaps
+    tables["core_observed_excluded"] = obs.excluded
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -236,6 +237,10 @@ def build(project: Project | None = None, force: bool = False, quiet: bool = Fal
                                rows=manifest["rows"], seconds=round(time.monotonic() - t0, 2))
         say(f"building data/derived from {len(sums)} raw inputs ...")
         tables = derive(raw, project)
+        from .observed import summary as observed_summary
+
+        for line in observed_summary(tables["core_observed_excluded"]):
+            say(line)
         builds = project.derived / "builds"
         partial = atomic.new_build_dir(builds)
         try:

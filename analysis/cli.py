@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
             from . import provenance, validate
             provenance.verify(project.raw)
             raw = validate.load_raw(project.raw)
+            from .observed import check_tracks
+            for line in check_tracks(project):  # track contents too, not only their provenance
+                print(f"data/raw/tracks/{line}")
             print("data/raw is valid: " + ", ".join(f"{k} {v.height}" for k, v in raw.tables.items()))
         elif args.command == "build":
             from .build import build

@@ -36,6 +36,9 @@ TABLES: dict[str, str] = {
     "core_events": "Geopolitical context events, with start and end parsed to UTC intervals.",
     "core_conflicts": "Every side (position) of every disagreement between sources, one row per position.",
     "core_gaps": "Gaps in observed flight records (transponder off or out of receiver range).",
+    "core_observed_excluded": "What the observed flight records left out or added, with the reason: trips outside "
+                              "the study region, aircraft not watched, refused candidate legs, noise, unreadable "
+                              "files, aircraft created from track metadata.",
     "core_watchlist": "Airframes (ICAO hex or registration) to look for in observed flight records.",
     "out_episode_summary": "One row per episode: aircraft, times, dwell at destination, distances, staging countries, "
                            "conflicts (computed from the lead aircraft's main route).",
@@ -206,6 +209,20 @@ COLUMNS: dict[str, dict[str, str]] = {
         "jump_km": "Great-circle distance between the positions either side of the gap, km.",
         "start_lat": "Latitude before the gap.", "start_lon": "Longitude before the gap.",
         "end_lat": "Latitude after the gap.", "end_lon": "Longitude after the gap.",
+        "implied_speed_kt": "Speed needed to cover jump_km in the gap's duration, kt.",
+        "is_implausible": "True when implied_speed_kt is faster than any transport flies (suspected spoofing or bad "
+                          "data; analysis.tracks.SegmentParams.max_gap_speed_kt).",
+    },
+    "core_observed_excluded": {
+        "kind": "What was left out: trip, aircraft, candidate_legs, positions or track_file.",
+        "reason": "Why (analysis.observed.EXCLUDED_REASONS): outside_region, not_watched, refused_leg, noise, "
+                  "skipped_file, aircraft_created (kept, listed for review).",
+        "icao24": "24-bit ICAO address of the aircraft (hex), when one aircraft.",
+        "registration": "Registration from the track, when known.",
+        "first_utc": "First airborne fix of what was left out, UTC.",
+        "last_utc": "Last airborne fix of what was left out, UTC.",
+        "n": "How many: legs of the trip or aircraft, candidate legs refused, positions dropped, files.",
+        "detail": "The specific reason (noise rule, flight rule, countries crossed, file error).",
     },
     "out_episode_summary": {
         "title": "Episode title.",

@@ -131,7 +131,9 @@ def _sanctions_at_flight_time(c: _Collector) -> None:
 
 
 def _staging_countries(c: _Collector) -> None:
-    stops = c.t["core_stops"].filter(pl.col("is_main_variant") & (pl.col("role") == "staging"))
+    # a stop known only as a position over no country (an observed landing far from any airport) has no country
+    stops = c.t["core_stops"].filter(pl.col("is_main_variant") & (pl.col("role") == "staging")
+                                     & pl.col("country_name").is_not_null())
     per = stops.group_by("country_name").agg(
         pl.col("episode_id").unique().sort().alias("episodes"), pl.col("stop_id").alias("stops"),
         pl.col("source_ids").alias("sources"), (pl.col("location_basis") != "airport").any().alias("inferred")

@@ -13,6 +13,7 @@ of aircraft on the watchlist become routes with ``evidence = 'observed'``:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ import polars as pl
 from . import geo, provenance
 from .paths import Project
 
-__all__ = ["ObservedEvidence", "integrate", "compare", "STUDY_REGION", "TRIP_BREAK_DAYS", "track_inputs"]
+__all__ = ["ObservedEvidence", "integrate", "compare", "STUDY_REGION", "TRIP_BREAK_DAYS", "track_inputs",
+           "summary", "source_ids_for", "check_tracks", "EXCLUDED_SCHEMA", "EXCLUDED_REASONS"]
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +40,95 @@ STUDY_REGION = frozenset(
 UTC_TS = pl.Datetime("us", "UTC")
 
 
+GAPS_SCHEMA = {
+    "episode_id": pl.String, "aircraft_id": pl.String, "icao24": pl.String, "start_utc": UTC_TS,
+    "end_utc": UTC_TS, "duration_min": pl.Float64, "jump_km": pl.Float64, "start_lat": pl.Float64,
+    "start_lon": pl.Float64, "end_lat": pl.Float64, "end_lon": pl.Float64, "implied_speed_kt": pl.Float64,
+    "is_implausible": pl.Boolean,
+}
+
+
+EXCLUDED_SCHEMA = {
+    "kind": pl.String, "reason": pl.String, "icao24": pl.String, "aircraft_id": pl.String,
+    "registration": pl.String, "first_utc": UTC_TS, "last_utc": UTC_TS, "n": pl.Int64, "detail": pl.String,
+    "source_ids": pl.String,
+}
+#: what each exclusion reason means (printed with the build summary, shown on the report)
+EXCLUDED_REASONS = {
+    "outside_region": "observed trip of a watched aircraft that never touches Latin America and the Caribbean",
+    "not_watched": "aircraft in a track file that is not on the watchlist",
+    "refused_leg": "candidate leg refused by the flight rules (taxi, ground-flag flicker, altitude glitch)",
+    "noise": "positions dropped by the noise filter",
+    "skipped_file": "trace file inside a folder that could not be read",
+    "aircraft_created": "watched aircraft without an aircraft row: created from the track's metadata (kept, listed)",
+}
+
+
 @dataclass
 class ObservedEvidence:
-    """Observed stops (in the prep_stops shape), places, episodes, gaps, and counts of what was left out."""
+    """Observed stops (in the prep_stops shape), places, episodes, gaps, and what was left out.
+
+    ``excluded`` (:data:`EXCLUDED_SCHEMA`) lists everything the observed path did not turn into evidence,
+    with its reason (:data:`EXCLUDED_REASONS`); the build prints :func:`summary` of it and keeps it as
+    ``core_observed_excluded``.
+    """
 
     stops: pl.DataFrame = field(default_factory=pl.DataFrame)
     gaps: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=GAPS_SCHEMA))
     notes: list[str] = field(default_factory=list)
+    excluded: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EXCLUDED_SCHEMA))
 
 
-GAPS_SCHEMA = {
-    "episode_id": pl.String, "aircraft_id": pl.String, "icao24": pl.String, "start_utc": UTC_TS,
-    "end_utc": UTC_TS, "duration_min": pl.Float64, "jump_km": pl.Float64, "start_lat": pl.Float64,
-    "start_lon": pl.Float64, "end_lat": pl.Float64, "end_lon": pl.Float64,
-}
+def summary(excluded: pl.DataFrame) -> list[str]:
+    """Lines for the build summary: what the observed path left out, by reason."""
+    if excluded.is_empty():
+        return []
+    lines = ["observed flight records, left out or added (table core_observed_excluded):"]
+    for (kind, reason), g in excluded.group_by("kind", "reason", maintain_order=True):
+        lines.append(f"  {reason}: {g.height} {kind} row(s), n = {int(g['n'].sum()):,}"
+                     f" ({EXCLUDED_REASONS.get(reason, reason)})")
+        for r in g.head(5).iter_rows(named=True):
+            who = r["aircraft_id"] or r["icao24"] or ""
+            when = f" {r['first_utc']:%Y-%m-%d}" if r["first_utc"] else ""
+            lines.append(f"    {who}{when}: {r['detail']}")
+        if g.height > 5:
+            lines.append(f"    ... and {g.height - 5} more")
+    return lines
+
+
+def source_ids_for(names: list[str]) -> dict[str, str]:
+    """A unique source id per track input name: ``track-<slug>``; names whose slugs collide
+    (``a.b.csv`` and ``a-b.csv``) all get a short hash of the exact name appended."""
+    slugs = {n: f"track-{_slug(n)}" for n in names}
+    count: dict[str, int] = {}
+    for s in slugs.values():
+        count[s] = count.get(s, 0) + 1
+    out = {}
+    for n, s in slugs.items():
+        out[n] = s if count[s] == 1 else f"{s}-{hashlib.sha256(n.encode()).hexdigest()[:8]}"
+    if len(set(out.values())) != len(out):  # cannot happen short of a sha256 prefix collision
+        raise provenance.ProvenanceError(f"data/raw/tracks: track names give duplicate source ids: {sorted(names)}")
+    return out
+
+
+def _trace_meta(inputs: list[tuple[str, str, dict]], hexes: set[str]) -> dict[str, dict]:
+    """readsb top-level metadata (r, t, desc, dbFlags, ownOp) per watched hex, from the track inputs."""
+    from .tracks import readers
+
+    meta: dict[str, dict] = {}
+    for path, fmt, _ in inputs:
+        if fmt != "readsb" or not hexes - set(meta):
+            continue
+        p = Path(path)
+        files = readers.readsb_tree_files(p, hexes - set(meta)) if p.is_dir() else [p]
+        for f in files:
+            try:
+                m = readers.readsb_metadata(f)
+            except readers.TrackInputError:
+                continue
+            if m.get("icao") in hexes and m["icao"] not in meta:
+                meta[m["icao"]] = m | {"file": f.name}
+    return meta
 
 
 def track_inputs(project: Project) -> list[tuple[str, str, dict]]:
@@ -70,52 +147,140 @@ def track_inputs(project: Project) -> list[tuple[str, str, dict]]:
     return out
 
 
+def check_tracks(project: Project) -> list[str]:
+    """Read every track input's contents (as the build would, writing nothing): one line per input with its
+    positions and aircraft. A bad file raises :class:`analysis.tracks.TrackInputError` naming file, record and
+    field; an unreadable trace inside a folder is listed (the build skips it the same way)."""
+    from .tracks import readers
+
+    lines = []
+    for path, fmt, options in track_inputs(project):
+        p = Path(path)
+        if p.is_dir():
+            if fmt != "readsb":
+                raise readers.TrackInputError(f"{p}: file: expected a file for format {fmt!r}, got a directory")
+            if options:
+                readers.check_options(fmt, options, str(p))
+            files = readers.readsb_tree_files(p)
+            if not files:
+                raise readers.TrackInputError(f"{p}: file: expected trace_*.json files in a traces/ tree, got none")
+            n, hexes, bad = 0, set(), []
+            for f in files:
+                try:
+                    r = readers.read_readsb_file(f, label=str(f.relative_to(p.parent)))
+                except readers.TrackInputError as e:
+                    bad.append(str(e))
+                    continue
+                if r is not None and r.table.num_rows:
+                    n += r.table.num_rows
+                    hexes.add(r.table.column("icao24")[0].as_py())
+            if len(bad) == len(files):
+                raise readers.TrackInputError(f"{p}: file: expected at least one readable trace; first error: {bad[0]}")
+            lines.append(f"{p.name}: {fmt}, {len(files)} trace file(s), {n:,} positions, {len(hexes)} aircraft"
+                         + (f"; {len(bad)} unreadable file(s) the build will skip, first: {bad[0]}" if bad else ""))
+        else:
+            r = readers.read_track(p, fmt, options)
+            hexes = set(r.table.column("icao24").unique().to_pylist())
+            lines.append(f"{p.name}: {fmt}, {r.table.num_rows:,} positions, {len(hexes)} aircraft")
+    return lines
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> ObservedEvidence:
-    """Observed routes of watched aircraft, shaped like prep_stops; adds places and episodes to ``tables``."""
+    """Observed routes of watched aircraft, shaped like prep_stops; adds places, episodes and (for watched
+    aircraft without a row) aircraft to ``tables``.
+
+    Trips: an aircraft's legs in time order of their first fix; a new trip starts when the aircraft was
+    unseen in the air for more than :data:`TRIP_BREAK_DAYS` between two legs (last airborne fix of one to
+    first airborne fix of the next, both always known).
+    """
     inputs = track_inputs(project)
     if not inputs:
         return ObservedEvidence()
     from . import tracks
 
     watch = raw["watchlist"]
-    hex_to_aircraft = {h: a for h, a in zip(watch["icao_hex"], watch["aircraft_id"], strict=True) if h}
-    reg_to_aircraft = {r.upper(): a for r, a in zip(watch["registration"], watch["aircraft_id"], strict=True) if r}
+    hex_to_aircraft: dict[str, str | None] = {}
+    reg_to_aircraft: dict[str, str | None] = {}
+    for h, r, a in zip(watch["icao_hex"], watch["registration"], watch["aircraft_id"], strict=True):
+        aid = a or r  # None: named from the track's registration (else hex-<address>) when seen
+        if h:
+            hex_to_aircraft[h.lower()] = aid
+        if r:
+            reg_to_aircraft[r.upper()] = aid
     watch_hex = set(hex_to_aircraft) if not reg_to_aircraft else None  # registrations need all aircraft read
-    result = tracks.observed(inputs, watch_hex=watch_hex, cache_dir=project.positions_cache)
-    for item in result.skipped:
-        log.warning("skipped %s", item)
+    result = tracks.observed(inputs, watch_hex=watch_hex, cache_dir=project.positions_cache, progress=False)
+    excluded: list[dict] = []
+    names = [Path(p).name for p, _, _ in inputs]
+    source_of = source_ids_for(names)  # input name -> source id
+    all_sources = ";".join(sorted(source_of.values()))
+    for file, _record, reason in result.skipped:
+        excluded.append({"kind": "track_file", "reason": "skipped_file", "n": 1, "detail": f"{file}: {reason}",
+                         "source_ids": all_sources})
+    for reason, n in result.noise.iter_rows():
+        excluded.append({"kind": "positions", "reason": "noise", "n": n, "detail": reason, "source_ids": all_sources})
+    for reason, n in sorted(result.rejected.items()):
+        excluded.append({"kind": "candidate_legs", "reason": "refused_leg", "n": n, "detail": reason,
+                         "source_ids": all_sources})
     legs = result.legs
     # each track input is cited like a publication: a source row of kind flight_tracker
-    source_of: dict[str, str] = {}  # input name -> source id
     src_rows = []
     for path, fmt, _ in inputs:
         p = Path(path)
-        sid = f"track-{_slug(p.name)}"
         record = provenance.read_record(p)
-        source_of[p.name] = sid
-        src_rows.append({"source_id": sid, "outlet": "Observed flight records", "title": record.get("what"),
+        src_rows.append({"source_id": source_of[p.name], "outlet": "Observed flight records", "title": record.get("what"),
                          "kind": "flight_tracker", "is_secondary": False, "language": None,
                          "relays": record.get("origin"), "seed_file": None, "url": None,
                          "notes": f"data/raw/tracks/{p.name} ({fmt}); licence: {record.get('licence')}",
                          "published_precision": "unknown"})
     tables["core_sources"] = pl.concat([tables["core_sources"], pl.DataFrame(src_rows)], how="diagonal_relaxed")
     if legs.height == 0:
-        return ObservedEvidence(notes=[f"{len(inputs)} track input(s), no legs"])
+        return ObservedEvidence(notes=[f"{len(inputs)} track input(s), no legs"], excluded=_excluded(excluded))
 
     def aircraft_of(hex_: str, reg: str | None) -> str | None:
-        return hex_to_aircraft.get(hex_) or (reg_to_aircraft.get(reg.upper()) if reg else None) or (
-            f"hex-{hex_}" if hex_ in hex_to_aircraft else None)
+        if hex_ in hex_to_aircraft:
+            return hex_to_aircraft[hex_] or (reg.upper() if reg else f"hex-{hex_}")
+        return reg_to_aircraft.get(reg.upper()) if reg else None
+
+    def cited(inputs_field: str | None) -> str | None:
+        return ";".join(sorted({source_of[n] for n in (inputs_field or "").split(";") if n in source_of})) or None
 
     legs = legs.with_columns(
         pl.struct("icao24", "registration").map_elements(
-            lambda s: aircraft_of(s["icao24"], s["registration"]), return_dtype=pl.String).alias("aircraft_id")
-    ).filter(pl.col("aircraft_id").is_not_null()).sort("aircraft_id", "dep_time_utc")
+            lambda s: aircraft_of(s["icao24"], s["registration"]), return_dtype=pl.String).alias("aircraft_id"))
+    for (hex_,), g in legs.filter(pl.col("aircraft_id").is_null()).group_by("icao24", maintain_order=True):
+        excluded.append({"kind": "aircraft", "reason": "not_watched", "icao24": hex_,
+                         "registration": g["registration"].drop_nulls().first(),
+                         "first_utc": g["first_seen_utc"].min(), "last_utc": g["last_seen_utc"].max(), "n": g.height,
+                         "detail": f"{g.height} leg(s) of an aircraft not on the watchlist",
+                         "source_ids": cited(";".join(g["source_inputs"].drop_nulls()))})
+    legs = legs.filter(pl.col("aircraft_id").is_not_null())
+    # watched aircraft with no aircraft row: created from the trace's metadata, the track as their source
     known_aircraft = set(tables["core_aircraft"]["aircraft_id"])
-    legs = legs.filter(pl.col("aircraft_id").is_in(list(known_aircraft)))
+    missing = legs.filter(~pl.col("aircraft_id").is_in(list(known_aircraft)))
+    if missing.height:
+        meta = _trace_meta(inputs, set(missing["icao24"]))
+        new_rows = []
+        for (aid,), g in missing.group_by("aircraft_id", maintain_order=True):
+            hex_ = g["icao24"][0]
+            m = meta.get(hex_, {})
+            reg = m.get("r") or g["registration"].drop_nulls().first()
+            src = cited(";".join(g["source_inputs"].drop_nulls()))
+            facts = [f"{k} {m[k]!r}" for k in ("t", "desc", "ownOp", "dbFlags") if m.get(k) not in (None, "")]
+            note = ("created from observed flight records (no row in aircraft.csv)"
+                    + (f"; trace metadata in {m['file']}: " + ", ".join(facts) if facts else "; no type in the track"))
+            new_rows.append({"aircraft_id": aid, "registration": reg, "type_id": None, "operator_id": None,
+                             "name": None, "board_number": None, "icao_hex": hex_, "source_ids": src, "notes": note,
+                             "type_name": m.get("desc"), "icao_type": m.get("t"), "operator_name": m.get("ownOp"),
+                             "label": reg or aid})
+            excluded.append({"kind": "aircraft", "reason": "aircraft_created", "icao24": hex_, "aircraft_id": aid,
+                             "registration": reg, "first_utc": g["first_seen_utc"].min(),
+                             "last_utc": g["last_seen_utc"].max(), "n": g.height, "detail": note, "source_ids": src})
+        tables["core_aircraft"] = pl.concat([tables["core_aircraft"], pl.DataFrame(new_rows)], how="diagonal_relaxed")
+    legs = legs.sort("aircraft_id", "first_seen_utc")
 
     places = tables["core_places"]
     place_rows: dict[str, dict] = {}
@@ -136,11 +301,16 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
             return pid
         pid = f"pos-{lat:.2f}_{lon:.2f}"
         if pid not in place_rows:
+            cc = geo.country_at(lat, lon)
+            where = f" over {geo.country_name(cc)}" if cc else ""
             place_rows[pid] = {
-                "place_id": pid, "name": f"Unidentified position {lat:.2f}, {lon:.2f}", "precision": "position",
-                "icao": None, "country": None, "country_name": None, "country_numeric": None, "tz": "UTC",
+                "place_id": pid, "name": f"Unidentified position {lat:.2f}, {lon:.2f}{where}", "precision": "position",
+                "icao": None, "country": cc, "country_name": geo.country_name(cc),
+                "country_numeric": geo.country_numeric(cc), "tz": "UTC",
                 "loc_icao": None, "airport_name": None, "lat": lat, "lon": lon, "location_basis": "position",
-                "source_ids": None, "notes": "observed fix with no airport within the matching radius",
+                "source_ids": None,
+                "notes": "observed fix with no airport within the matching radius"
+                         + ("; country from the position (Natural Earth 1:110m)" if cc else "; over no country"),
             }
         return pid
 
@@ -155,23 +325,23 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
     left_out = 0
     for aircraft_id, group in legs.group_by("aircraft_id", maintain_order=True):
         aircraft_id = aircraft_id[0]
-        rows = group.sort("dep_time_utc").to_dicts()
+        rows = group.sort("first_seen_utc", "leg_no").to_dicts()
         trips: list[list[dict]] = [[rows[0]]]
         for prev, leg in zip(rows, rows[1:], strict=False):
-            gap = (leg["dep_time_utc"] - prev["arr_time_utc"]) if leg["dep_time_utc"] and prev["arr_time_utc"] else None
-            if gap is None or gap > timedelta(days=TRIP_BREAK_DAYS):
+            if leg["first_seen_utc"] - prev["last_seen_utc"] > timedelta(days=TRIP_BREAK_DAYS):
                 trips.append([leg])
             else:
                 trips[-1].append(leg)
         for trip in trips:
-            t0 = trip[0]["dep_time_utc"] or trip[0]["arr_time_utc"]
-            t1 = trip[-1]["arr_time_utc"] or trip[-1]["dep_time_utc"]
+            t0 = trip[0]["first_seen_utc"]
+            t1 = trip[-1]["last_seen_utc"]
             match = windows.filter(
                 (pl.col("aircraft_id") == aircraft_id) & pl.col("t0").is_not_null()
                 & (pl.col("t0") - MATCH_MARGIN <= t1) & (pl.col("t1") + MATCH_MARGIN >= t0))
             pts = [place_for(trip[0]["dep_icao"], trip[0]["dep_lat"], trip[0]["dep_lon"])]
             pts += [place_for(leg["arr_icao"], leg["arr_lat"], leg["arr_lon"]) for leg in trip]
             countries = {place_rows.get(p, {}).get("country") or _country_of(places, p) for p in pts}
+            trip_src = cited(";".join(leg.get("source_inputs") or "" for leg in trip))
             if match.height:
                 episode_id = match["episode_id"][0]
             elif countries & STUDY_REGION:
@@ -185,11 +355,19 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
                     "destination_country": dest_country,
                     "destination_country_name": geo.country_name(dest_country),
                     "summary": f"Built from observed flight records only: {len(trip)} legs, "
-                               f"{t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC. No reported episode matches.",
-                    "source_ids": None, "notes": "observed",
+                               f"{t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M} UTC (first and last airborne fix). "
+                               "No reported episode matches.",
+                    "source_ids": trip_src, "notes": "observed",
                 })
             else:
                 left_out += 1
+                seen = sorted(c for c in countries if c)
+                excluded.append({"kind": "trip", "reason": "outside_region", "icao24": trip[0]["icao24"],
+                                 "aircraft_id": aircraft_id, "registration": trip[0]["registration"],
+                                 "first_utc": t0, "last_utc": t1, "n": len(trip),
+                                 "detail": f"{len(trip)} leg(s) via " + (", ".join(seen) if seen else "no known country")
+                                           + " (" + " > ".join(pts) + ")",
+                                 "source_ids": trip_src})
                 continue
             far_i = max(range(len(pts)), key=lambda i: geo.great_circle_km(
                 trip[0]["dep_lat"], trip[0]["dep_lon"], *(_latlon(trip, i))))
@@ -201,15 +379,19 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
                 legs_here = [trip[j] for j in (i - 1, i) if 0 <= j < len(trip)]
                 files = sorted({f for leg in legs_here for f in (leg["source_files"] or "").split(";") if f})
                 inputs_here = {n for leg in legs_here for n in (leg.get("source_inputs") or "").split(";") if n}
-                cited = ";".join(sorted({source_of[n] for n in inputs_here if n in source_of})) or None
+                block = []
+                if i > 0 and trip[i - 1].get("on_block_utc"):
+                    block.append(f"on block {trip[i - 1]['on_block_utc']:%Y-%m-%dT%H:%M:%SZ}")
+                if i < len(trip) and trip[i].get("off_block_utc"):
+                    block.append(f"off block {trip[i]['off_block_utc']:%Y-%m-%dT%H:%M:%SZ}")
                 stops.append({
                     "stop_id": f"obs/{episode_id}/{aircraft_id}/{i + 1}", "episode_id": episode_id,
                     "aircraft_id": aircraft_id, "variant": "main", "seq": i + 1, "place_id": pid, "role": role,
                     "arr_time": f"{arr:%Y-%m-%dT%H:%M:%SZ}" if arr else None,
                     "dep_time": f"{dep:%Y-%m-%dT%H:%M:%SZ}" if dep else None,
-                    "is_inferred": False, "source_ids": cited,
+                    "is_inferred": False, "source_ids": cited(";".join(inputs_here)),
                     "notes": (f"observed in {', '.join(sorted(inputs_here))} ({', '.join(files)})"
-                              if files else "observed"),
+                              if files else "observed") + (f"; {', '.join(block)}" if block else ""),
                     "arr_earliest_utc": arr, "arr_latest_utc": arr + timedelta(seconds=1) if arr else None,
                     "arr_precision": "second" if arr else "unknown", "arr_reported": None,
                     "dep_earliest_utc": dep, "dep_latest_utc": dep + timedelta(seconds=1) if dep else None,
@@ -238,7 +420,13 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
     notes = [f"{left_out} observed trip(s) of watched aircraft outside Latin America left out"] if left_out else []
     stop_df = pl.DataFrame(stops, schema_overrides={k: UTC_TS for k in (
         "arr_earliest_utc", "arr_latest_utc", "dep_earliest_utc", "dep_latest_utc")}) if stops else pl.DataFrame()
-    return ObservedEvidence(stops=stop_df, gaps=gaps.cast(GAPS_SCHEMA), notes=notes)
+    return ObservedEvidence(stops=stop_df, gaps=gaps.cast(GAPS_SCHEMA), notes=notes, excluded=_excluded(excluded))
+
+
+def _excluded(rows: list[dict]) -> pl.DataFrame:
+    if not rows:
+        return pl.DataFrame(schema=EXCLUDED_SCHEMA)
+    return pl.DataFrame([{k: r.get(k) for k in EXCLUDED_SCHEMA} for r in rows], schema=EXCLUDED_SCHEMA)
 
 
 def _latlon(trip: list[dict], i: int) -> tuple[float, float]:

@@ -49,7 +49,8 @@ class ObservedResult:
     ``legs``/``stops``/``gaps`` polars DataFrames (schemas in :mod:`analysis.tracks.segment`; legs
     also carry ``source_format`` and ``source_files``), ``noise`` (columns reason, n),
     ``skipped`` list of (file, record or None, reason), ``n_positions`` positions segmented,
-    ``positions_paths`` the parquet files segmented (sorted by icao_int, time_utc).
+    ``positions_paths`` the parquet files segmented (sorted by icao_int, time_utc), ``rejected``
+    candidate legs refused by the flight rules, by reason (``too_few_fixes``, ``too_short``, ``no_climb``).
     """
 
     legs: pl.DataFrame
@@ -59,6 +60,7 @@ class ObservedResult:
     skipped: list = field(default_factory=list)
     n_positions: int = 0
     positions_paths: list = field(default_factory=list)
+    rejected: dict = field(default_factory=dict)
 
 
 def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
@@ -183,4 +185,5 @@ def observed(
         skipped=skipped,
         n_positions=seg.n_positions,
         positions_paths=seg_paths,
+        rejected=dict(seg.rejected),
     )

@@ -7,6 +7,9 @@ subprocess so that peak RSS (ru_maxrss) belongs to that measurement alone:
 * ``segment``  :func:`analysis.tracks.segment.segment_parquet` (2 threads), rows/s and peak RSS
 * ``ingest``   readsb trace-tree ingest (gzip JSON, 2 worker processes) on a generated tree of a few
   million positions (writing 100 M positions as JSON would take too long; the output says so)
+* ``accuracy`` generated traffic with every failure class planted at realistic rates
+  (:data:`analysis.tracks.generate.FAILURE_RATES`), noise filter + kernel, scored by :func:`accuracy`:
+  legs found, phantom legs, boundaries within 2 min, airports right / wrong / missed
 
 Prints a table and writes ``bench/out/bench.json``. Timings are not asserted anywhere.
 """
@@ -120,6 +123,122 @@ def _measure_ingest(tree: str, cache: str) -> dict:
     }
 
 
+def accuracy(truth, legs) -> dict:
+    """Found legs against the generator's truth legs.
+
+    A truth leg is *found* when a found leg of the same aircraft overlaps it for more than half of the
+    truth leg's airborne time (one-to-one, best overlap first); found legs matching no truth leg are
+    *phantom*. Boundaries: first and last airborne fix both within 2 minutes. Airports (departure and
+    arrival of found legs): *right* (same ICAO code, or both unknown), *wrong* (a code where the truth has
+    another code or none), *missed* (unknown where the truth has a code)."""
+    import polars as pl
+
+    t = truth.select(
+        "icao24",
+        pl.col("leg_no").alias("t_leg"),
+        "first_air_utc",
+        "last_air_utc",
+        pl.col("dep_icao").alias("t_dep"),
+        pl.col("arr_icao").alias("t_arr"),
+        pl.col("callsign").alias("t_cs"),
+        (
+            pl.col("callsign_changes") if "callsign_changes" in truth.columns else pl.lit(None, pl.String)
+        ).alias("t_chg"),
+    )
+    f = legs.select(
+        "icao24",
+        "leg_no",
+        "first_seen_utc",
+        "last_seen_utc",
+        "dep_icao",
+        "arr_icao",
+        "callsign",
+        "callsign_changes",
+    )
+    j = (
+        t.join(f, on="icao24", how="inner")
+        .with_columns(
+            (
+                pl.min_horizontal("last_air_utc", "last_seen_utc")
+                - pl.max_horizontal("first_air_utc", "first_seen_utc")
+            )
+            .dt.total_seconds()
+            .alias("ov"),
+            (pl.col("last_air_utc") - pl.col("first_air_utc")).dt.total_seconds().alias("tdur"),
+        )
+        .filter(pl.col("ov") > 0.5 * pl.col("tdur"))
+    )
+    j = j.sort("ov", descending=True).unique(["icao24", "t_leg"], keep="first", maintain_order=True)
+    j = j.unique(["icao24", "leg_no"], keep="first", maintain_order=True)
+    n_truth, n_found = truth.height, legs.height
+    bound = j.filter(
+        ((pl.col("first_seen_utc") - pl.col("first_air_utc")).dt.total_seconds().abs() <= 120)
+        & ((pl.col("last_seen_utc") - pl.col("last_air_utc")).dt.total_seconds().abs() <= 120)
+    ).height
+
+    def score(got, want):
+        right = j.filter(
+            (pl.col(got) == pl.col(want)) | (pl.col(got).is_null() & pl.col(want).is_null())
+        ).height
+        wrong = j.filter(
+            pl.col(got).is_not_null() & (pl.col(want).is_null() | (pl.col(got) != pl.col(want)))
+        ).height
+        missed = j.filter(pl.col(got).is_null() & pl.col(want).is_not_null()).height
+        return right, wrong, missed
+
+    dr, dw, dm = score("dep_icao", "t_dep")
+    ar, aw, am = score("arr_icao", "t_arr")
+    cs_right = j.filter(pl.col("callsign") == pl.col("t_cs")).height
+    chg_right = j.filter(
+        pl.col("t_chg").is_not_null() & (pl.col("callsign_changes") == pl.col("t_chg"))
+    ).height
+    return {
+        "truth_legs": n_truth,
+        "found_legs": n_found,
+        "legs_found": j.height,
+        "legs_found_pct": 100.0 * j.height / max(n_truth, 1),
+        "phantom_legs": n_found - j.height,
+        "boundaries_within_2min": bound,
+        "boundaries_pct": 100.0 * bound / max(j.height, 1),
+        "airports_right": dr + ar,
+        "airports_wrong": dw + aw,
+        "airports_missed": dm + am,
+        "callsigns_right": cs_right,
+        "callsign_changes_found": chg_right,
+        "callsign_changes_planted": int(truth["callsign_changes"].is_not_null().sum())
+        if "callsign_changes" in truth.columns
+        else 0,
+    }
+
+
+def _measure_accuracy(n_aircraft: int, seed: int) -> dict:
+    """Generate traffic with every failure class planted, run the observed path's noise filter and
+    kernel on the noisy file order and on a shuffle of it, and score against the truth."""
+    import numpy as np
+    import pyarrow as pa
+
+    from .generate import generate
+    from .noise import clean_positions
+    from .segment import segment_batch_counted
+
+    g = generate(n_aircraft, 4, seed=seed, noise_rate=0.002, failures=True)
+    t = time.perf_counter()
+    cleaned, noise = clean_positions(g.positions)
+    legs, gaps, rejected = segment_batch_counted(cleaned)
+    secs = time.perf_counter() - t
+    shuffled = g.positions.take(pa.array(np.random.default_rng(seed).permutation(g.positions.num_rows)))
+    legs2, _, _ = segment_batch_counted(clean_positions(shuffled)[0])
+    return accuracy(g.legs, legs) | {
+        "positions": g.positions.num_rows,
+        "seconds": secs,
+        "planted": g.noise,
+        "noise_dropped": dict(noise),
+        "rejected": rejected,
+        "implausible_gaps": int(gaps["is_implausible"].sum()),
+        "shuffled_equals_file_order": legs2.equals(legs),
+    }
+
+
 def _gen_parquet(path: Path, n: int, seed: int) -> dict:
     from .generate import generate_positions_parquet
     from .store import LAYOUT_VERSION
@@ -193,6 +312,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--sizes", default="10000000,100000000", help="positions for scan/segment runs")
     ap.add_argument("--ingest-positions", type=int, default=3_000_000, help="positions in the readsb tree")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--accuracy-aircraft", type=int, default=300, help="aircraft in the accuracy run (4 legs each)"
+    )
     ap.add_argument("--mem", default="3GB", help="DuckDB memory_limit for the scan")
     ap.add_argument("--out", default=str(OUT / "bench.json"))
     ap.add_argument("--_measure", help=argparse.SUPPRESS)
@@ -207,6 +329,7 @@ def main(argv=None) -> dict:
             "ingest": lambda: _measure_ingest(a.path, a.cache),
             "gen_parquet": lambda: _gen_parquet(Path(a.path), a.n, a.seed),
             "gen_tree": lambda: _gen_tree(Path(a.path), a.n, a.seed),
+            "accuracy": lambda: _measure_accuracy(a.n, a.seed),
         }[a._measure]()
         print(json.dumps(res))
         return res
@@ -255,6 +378,13 @@ def main(argv=None) -> dict:
         f"{tmeta['files']:,} gzip files, not on 100 M (writing 100 M positions as JSON is too slow)"
     )
     report["ingest"] = ing
+    print(
+        f"[bench] accuracy: {a.accuracy_aircraft} aircraft with every failure class planted",
+        file=sys.stderr,
+        flush=True,
+    )
+    acc = _sub("accuracy", "--n", str(a.accuracy_aircraft), "--seed", str(a.seed))
+    report["accuracy"] = acc
     report["total_seconds"] = time.perf_counter() - t_all
     tgt = {}
     big = max(report["runs"], key=lambda r: r["positions"]) if report["runs"] else None
@@ -265,6 +395,10 @@ def main(argv=None) -> dict:
             big["segment"]["peak_tree_rss_mb"] <= 4096
         )
     tgt["readsb ingest >= 1 M/s"] = ing["rows_per_s"] >= 1e6
+    tgt[">= 99% of legs found"] = acc["legs_found_pct"] >= 99.0
+    tgt["0 phantom legs"] = acc["phantom_legs"] == 0
+    tgt["0 wrong airports"] = acc["airports_wrong"] == 0
+    tgt["shuffled input = file order"] = acc["shuffled_equals_file_order"]
     report["targets"] = tgt
     lines = [
         "",
@@ -289,6 +423,19 @@ def main(argv=None) -> dict:
         f"({_fmt(ing['rows_per_cpu_s'])} per CPU-second, load {ing['loadavg_1m']:.1f}; "
         f"peak RSS main + workers {ing['peak_tree_rss_mb']:,.0f} MB)",
         f"  {ing['note']}",
+        "",
+        f"accuracy against the generator's truth ({acc['truth_legs']:,} legs, {acc['positions']:,} positions in file "
+        f"order; cleaned + segmented in {acc['seconds']:.1f} s):",
+        f"  legs found {acc['legs_found']:,} of {acc['truth_legs']:,} ({acc['legs_found_pct']:.2f}%), phantom legs "
+        f"{acc['phantom_legs']}, boundaries within 2 min {acc['boundaries_within_2min']:,} "
+        f"({acc['boundaries_pct']:.2f}% of found)",
+        f"  airports (dep + arr of found legs): right {acc['airports_right']:,}, wrong {acc['airports_wrong']}, "
+        f"unknown where truth knows {acc['airports_missed']}",
+        f"  callsigns right {acc['callsigns_right']:,}; callsign changes found {acc['callsign_changes_found']} of "
+        f"{acc['callsign_changes_planted']}; implausible gaps flagged {acc['implausible_gaps']}",
+        f"  planted: {', '.join(f'{k} {v}' for k, v in acc['planted'].items())}",
+        f"  dropped as noise: {', '.join(f'{k} {v}' for k, v in sorted(acc['noise_dropped'].items()))}; "
+        f"candidate legs refused: {', '.join(f'{k} {v}' for k, v in sorted(acc['rejected'].items())) or 'none'}",
         "",
         "targets:",
     ]

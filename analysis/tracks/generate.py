@@ -88,15 +88,38 @@ def _airport_pool():
     return ap.icao[sel], ap.lat[sel], ap.lon[sel]
 
 
+@lru_cache(maxsize=1)
+def _strips():
+    """Landing places far from any airport (military strips, say): points on land with no airportsdata
+    entry within 40 km, so the right answer is an unknown airport. Fixed seed: the same strips every run."""
+    from ..geo import countries_at
+    from .airports import nearest_airport
+
+    rng = np.random.default_rng(20261122)
+    lat = rng.uniform(-45, 60, 4000)
+    lon = rng.uniform(-120, 140, 4000)
+    land = countries_at(lat, lon) != None  # noqa: E711
+    far = nearest_airport(lat, lon, 40.0)[0] == None  # noqa: E711
+    keep = np.flatnonzero(land & far)[:300]
+    return np.round(lat[keep], 4), np.round(lon[keep], 4)
+
+
 def _unit(lat, lon):
     la, lo = np.radians(lat), np.radians(lon)
     return np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)
 
 
-def _plan(rng, n_ac, n_legs, icao_int, *, t_start, p_start_air, p_end_air, gap_prob, dense_s, coarse_s):
-    """Per-leg arrays for n_ac aircraft x n_legs legs (aircraft-major order)."""
+def _plan(
+    rng, n_ac, n_legs, icao_int, *, t_start, p_start_air, p_end_air, gap_prob, dense_s, coarse_s, p_strip=0.0
+):
+    """Per-leg arrays for n_ac aircraft x n_legs legs (aircraft-major order). With ``p_strip`` > 0 a stop is
+    a strip far from any airport (truth: unknown airport) with that probability."""
     codes, alat, alon = _airport_pool()
     n_ap = len(codes)
+    if p_strip > 0:
+        slat, slon = _strips()
+        codes = np.r_[codes, np.full(len(slat), None, dtype=object)]
+        alat, alon = np.r_[alat, slat], np.r_[alon, slon]
     L = n_ac * n_legs
     ac = np.repeat(np.arange(n_ac), n_legs)
     j = np.tile(np.arange(n_legs), n_ac)
@@ -111,6 +134,13 @@ def _plan(rng, n_ac, n_legs, icao_int, *, t_start, p_start_air, p_end_air, gap_p
             if not bad.any():
                 break
             nxt[bad] = rng.integers(0, n_ap, int(bad.sum()))
+        if p_strip > 0:  # now and then a strip instead, within range of the current stop
+            slat, slon = alat[n_ap:], alon[n_ap:]
+            for a in np.flatnonzero(rng.random(n_ac) < p_strip):
+                d = haversine_km(alat[cur[a]], alon[cur[a]], slat, slon)
+                ok = np.flatnonzero((d >= 300) & (d <= 8000))
+                if len(ok):
+                    nxt[a] = n_ap + ok[rng.integers(0, len(ok))]
         seq[:, k] = nxt
     dep = seq[:, :-1].reshape(-1)
     arr = seq[:, 1:].reshape(-1)
@@ -380,13 +410,110 @@ def _plant_noise(tbl: pa.Table, R, rng, rate: float):
     lat[sp] = np.where(lat[sp] > 80, lat[sp] - 3.0, lat[sp] + 3.0)
     out = out.set_column(3, "time_utc", pa.array(tt).cast(pa.timestamp("us", tz="UTC")))
     out = out.set_column(4, "lat", pa.array(lat))
+    # a copy of the previous fix listed after the next one: once sorted in time, an exact duplicate
     counts = {
         "speed_spike": int((ityp == 0).sum()),
-        "duplicate": int((ityp == 1).sum()),
-        "time_backwards": int((ityp == 2).sum()),
+        "duplicate": int((ityp == 1).sum() + (ityp == 2).sum()),
         "stale_repeat": int((ityp == 3).sum()),
     }
     return out, counts
+
+
+#: realistic rates of the failure classes real-world data shows (``generate(failures=True)``)
+FAILURE_RATES = {
+    "unsorted_aircraft": 0.2,  # aircraft whose later flights are listed before earlier ones (OpenSky output)
+    "ground_flicker": 0.02,  # taxi fixes reported airborne for one fix
+    "altitude_glitch": 0.005,  # taxi fixes reported airborne at 39,000 ft
+    "air_flicker": 0.002,  # cruise fixes reported on the ground for one fix
+    "callsign_change": 0.05,  # legs whose callsign changes after 60 % of the flight
+    "spoofed_run": 0.03,  # legs with a run of 3-8 cruise fixes displaced by 3-6 degrees
+    "strip": 0.03,  # stops at strips far from any airport (unknown airport is the right answer)
+}
+
+
+def _plant_failures(tbl: pa.Table, P, R, rng, rates) -> tuple[pa.Table, pa.Table, dict, dict]:
+    """Row-aligned failures (flag flicker, altitude glitches, spoofed runs) on a copy of ``tbl``; returns
+    (failed table, clean table with the callsign changes, planted counts, {leg index: new callsign}): a
+    callsign change is real, so the clean table carries it too."""
+    leg, kind, air, t = R["leg"], R["kind"], R["air"], R["t"]
+    gnd = tbl.column("on_ground").to_numpy(zero_copy_only=False).copy()
+    alt = tbl.column("alt_ft").to_numpy(zero_copy_only=False).astype(np.float32).copy()
+    lat = tbl.column("lat").to_numpy().copy()
+    lon = tbl.column("lon").to_numpy().copy()
+    taxi = np.flatnonzero((kind == 0) | (kind == 4))
+    flick = taxi[rng.random(len(taxi)) < rates["ground_flicker"]]
+    gnd[flick] = False
+    alt[flick] = 300.0
+    glitch = taxi[rng.random(len(taxi)) < rates["altitude_glitch"]]
+    gnd[glitch] = False
+    alt[glitch] = 39000.0
+    f = np.where(air, (t - P["t0"][leg]) / P["dur"][leg], 0.0)
+    cruise = np.flatnonzero(air & (f > 0.2) & (f < 0.8))
+    aflick = cruise[rng.random(len(cruise)) < rates["air_flicker"]]
+    gnd[aflick] = True
+    alt[aflick] = np.nan
+    # spoofed runs in cruise, away from gaps: 3-8 consecutive fixes shifted 3-6 degrees
+    spoofed = 0
+    legs_with = np.flatnonzero(rng.random(len(P["t0"])) < rates["spoofed_run"])
+    for L in legs_with:
+        rows = np.flatnonzero((leg == L) & air & (f > 0.25) & (f < 0.33))
+        k = int(rng.integers(3, 9))
+        if len(rows) < k + 2 or (np.diff(t[rows]) > 300).any():
+            continue
+        a = rows[int(rng.integers(1, len(rows) - k))]
+        lat[a : a + k] = np.clip(lat[a : a + k] + rng.choice([-1, 1]) * rng.uniform(3, 6), -89, 89)
+        spoofed += k
+    # callsign changes (real: applied to the clean table too)
+    cs = tbl.column("callsign").to_pylist()
+    changes = {}
+    for L in np.flatnonzero(rng.random(len(P["t0"])) < rates["callsign_change"]):
+        rows = np.flatnonzero((leg == L) & (f >= 0.6) & air)
+        if len(rows):
+            new = P["callsign"][L] + "A"
+            for i in np.r_[rows, np.flatnonzero((leg == L) & (kind == 4))]:
+                cs[i] = new
+            changes[int(L)] = new
+    out = tbl.set_column(tbl.schema.get_field_index("callsign"), "callsign", pa.array(cs, pa.string()))
+    clean = out
+    out = out.set_column(out.schema.get_field_index("on_ground"), "on_ground", pa.array(gnd))
+    out = out.set_column(out.schema.get_field_index("alt_ft"), "alt_ft", pa.array(alt, mask=np.isnan(alt)))
+    out = out.set_column(out.schema.get_field_index("lat"), "lat", pa.array(lat))
+    out = out.set_column(out.schema.get_field_index("lon"), "lon", pa.array(lon))
+    counts = {
+        "ground_flicker": len(flick),
+        "altitude_glitch": len(glitch),
+        "air_flicker": len(aflick),
+        "implausible_run": spoofed,
+        "callsign_change": len(changes),
+    }
+    return out, clean, counts, changes
+
+
+def _unsort(tbl: pa.Table, P, rng, rate: float) -> tuple[pa.Table, int]:
+    """File order as OpenSky gives it: for a share of aircraft, the rows from their second flight on are
+    listed before those of their first."""
+    import pyarrow.compute as pc
+
+    if rate <= 0 or tbl.num_rows == 0:
+        return tbl, 0
+    enc = pc.dictionary_encode(tbl.column("icao24")).combine_chunks()
+    ac = enc.indices.to_numpy(zero_copy_only=False)
+    hexes = enc.dictionary.to_pylist()
+    n_ac = len(hexes)
+    chosen = rng.random(n_ac) < rate
+    first_leg = {}
+    for L, a in enumerate(P["ac"]):
+        first_leg.setdefault(int(a), L)
+    split = np.full(n_ac, np.iinfo(np.int64).max)
+    ac_of_hex = {h: i for i, h in enumerate(P["icao_hex"])} if "icao_hex" in P else {}
+    for i, h in enumerate(hexes):
+        a = ac_of_hex.get(h)
+        if a is not None and chosen[i] and first_leg[a] + 1 < len(P["t0"]) and P["ac"][first_leg[a] + 1] == a:
+            split[i] = (P["t0"][first_leg[a] + 1] - 3600) * 1_000_000
+    t = tbl.column("time_utc").cast(pa.int64()).to_numpy()
+    late_first = (t < split[ac]).astype(np.int8)  # 0 = later flights, listed first
+    order = np.lexsort((np.arange(len(t)), late_first, ac))
+    return tbl.take(pa.array(order)), int((split < np.iinfo(np.int64).max).sum())
 
 
 def generate(
@@ -401,8 +528,15 @@ def generate(
     dense_s=(1, 10),
     coarse_s=(30, 60),
     t_start: int = EPOCH_2024,
+    failures: bool | dict = False,
 ) -> Generated:
-    """Generate traffic with truth. ``noise_rate`` ~ fraction of airborne fixes given planted noise."""
+    """Generate traffic with truth. ``noise_rate`` ~ fraction of airborne fixes given planted noise.
+
+    ``failures=True`` (or a dict overriding :data:`FAILURE_RATES`) also plants the failure classes of
+    real-world data: unsorted rows, ground-flag flicker, altitude glitches, callsign changes, spoofed runs,
+    strips far from any airport (and, as always, starts/ends en route). Planted counts join ``noise``
+    under their class names; the truth legs carry ``callsign_changes``."""
+    rates = FAILURE_RATES | (failures if isinstance(failures, dict) else {}) if failures else None
     rng = np.random.default_rng(seed)
     icao_int = np.sort(rng.choice(np.arange(0x100000, 0xF00000), n_aircraft, replace=False))
     icao_hex = _icao_str(icao_int)
@@ -418,11 +552,49 @@ def generate(
         gap_prob=gap_prob,
         dense_s=dense_s,
         coarse_s=coarse_s,
+        p_strip=rates["strip"] if rates else 0.0,
     )
     R = _expand(P, rng)
     clean = _rows_table(P, R, icao_hex, regs)
     legs, gaps = _truth(P, R, icao_hex, regs)
-    noisy, counts = _plant_noise(clean, R, rng, noise_rate)
+    if not rates:
+        noisy, counts = _plant_noise(clean, R, rng, noise_rate)
+        return Generated(positions=noisy, clean=clean, legs=legs, gaps=gaps, noise=counts)
+    P["icao_hex"] = icao_hex[np.arange(n_aircraft)]
+    failed, clean, planted, changes = _plant_failures(clean, P, R, rng, rates)
+    noisy, counts = _plant_noise(failed, R, rng, noise_rate)
+    noisy, n_unsorted = _unsort(noisy, P, rng, rates["unsorted_aircraft"])
+    change_of = {int(L): c for L, c in changes.items()}
+    # truth callsign of a changed leg: the one most of its *present* airborne fixes carry
+    f = np.where(R["air"], (R["t"] - P["t0"][R["leg"]]) / P["dur"][R["leg"]], 0.0)
+    majority = {}
+    for L, c in change_of.items():
+        m = R["air"] & (R["leg"] == L)
+        majority[L] = c if (m & (f >= 0.6)).sum() > (m & (f < 0.6)).sum() else P["callsign"][L]
+    leg_index = P["j"] + P["ac"] * legs_per_aircraft  # plan index of each (aircraft, leg_no)
+    truth_idx = [
+        int(np.flatnonzero(icao_hex == h)[0]) * legs_per_aircraft + k - 1
+        for h, k in zip(legs["icao24"], legs["leg_no"], strict=True)
+    ]
+    legs = legs.with_columns(
+        pl.Series("callsign", [majority.get(L, P["callsign"][L]) for L in truth_idx], dtype=pl.String),
+        pl.Series(
+            "callsign_changes",
+            [
+                f"{P['callsign'][L]}>{change_of[L]}" if L in change_of else None
+                for L in leg_index[
+                    [
+                        int(np.flatnonzero(icao_hex == h)[0]) * legs_per_aircraft + k - 1
+                        for h, k in zip(legs["icao24"], legs["leg_no"], strict=True)
+                    ]
+                ]
+            ],
+            dtype=pl.String,
+        ),
+    )
+    counts = (
+        dict(counts) | {"planted_" + k: v for k, v in planted.items()} | {"unsorted_aircraft": n_unsorted}
+    )
     return Generated(positions=noisy, clean=clean, legs=legs, gaps=gaps, noise=counts)
 
 
@@ -519,13 +691,14 @@ def write_readsb_tree(positions: pa.Table, root, gz: bool = True, extended: bool
     """Write ``root/traces/<last 2 hex>/trace_full_<hex>.json`` (gzip content when ``gz``).
 
     ``extended`` writes the post-2022 columns 9..13. Details (callsign) on the first fix and whenever
-    the callsign changes; flag 2 (new leg) there, flag 1 (stale) after > 20 s without a fix.
+    the callsign changes; flag 2 (new leg) on the first fix and after a ground stop of more than 30 min
+    without fixes; flag 1 (stale) after > 20 s without a fix.
     """
     root = Path(root)
     out = []
     for hexa, t in _groups(positions):
         d = _cols(t)
-        ts0 = float(np.floor(d["t"][0]))
+        ts0 = float(np.floor(d["t"].min()))  # offsets >= 0 even when rows are out of time order
         off = np.round(d["t"] - ts0, 2).tolist()
         alt = [
             "ground" if g else (None if np.isnan(a) else int(round(a)))
@@ -536,8 +709,11 @@ def write_readsb_tree(positions: pa.Table, root, gz: bool = True, extended: bool
         flags = np.where(dtp > 20, 1, 0)
         change = [i for i in range(len(cs)) if i == 0 or cs[i] != cs[i - 1]]
         det = [None] * len(cs)
+        # readsb's new-leg flag: the first fix, and the first fix after a ground stop without fixes
+        gnd = np.asarray(d["on_ground"], bool)
+        new_leg = np.r_[True, (dtp[1:] > 1800) & gnd[1:] & gnd[:-1]]
+        flags[new_leg] |= 2
         for i in change:
-            flags[i] |= 2
             if cs[i] is not None:
                 det[i] = {"flight": cs[i].ljust(8), "squawk": "1200", "category": "A5"}
         lat = np.round(d["lat"], 6).tolist()

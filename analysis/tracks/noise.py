@@ -1,14 +1,22 @@
-"""Noise filtering of positions, per aircraft, in the order the file gave them.
+"""Noise filtering of positions, per aircraft, in time order.
+
+Rows are first sorted by (aircraft, time, lat, lon): files are often not in time order (OpenSky
+output, concatenated exports), and a fix is judged against its neighbours in *time*, never in file
+order. So shuffled input gives exactly the rows of sorted input, and no flight is lost for being
+listed after a later one.
 
 Reasons (each dropped row counts once, under the first rule that catches it, in this order):
 
 * ``latlon_out_of_range``  lat outside [-90, 90] or lon outside [-180, 180] (or NaN)
-* ``time_backwards``       time earlier than a previous fix of the same aircraft in file order
 * ``duplicate``            same aircraft, time, lat and lon as the previous kept fix
 * ``stale_repeat``         airborne fix repeating the previous fix's lat/lon/altitude at a later time
 * ``speed_spike``          implied speed above ``max_speed_kt`` (default 1,200 kt) to both neighbours
                            (or to its only neighbour at a track end, when that neighbour is consistent);
                            up to three passes, so an isolated spike never takes a good fix with it
+* ``implausible_run``      a run of up to ``MAX_RUN_FIXES`` fixes (or ``MAX_RUN_S``) reached and left by
+                           steps faster than ``max_speed_kt`` while the fixes on either side of it are
+                           consistent with each other (spoofed or corrupted stretches); at a track end,
+                           a run shorter than the consistent run next to it
 
 Readers add their own reasons (``opensky_stale``: time - lastcontact > 15 s; ``no_position``).
 The readsb "stale" flag (bit 1: no position for 20 s before this fix) is kept in ``readsb_flags``
@@ -31,12 +39,14 @@ __all__ = ["clean_positions", "NOISE_REASONS", "MAX_SPEED_KT"]
 log = logging.getLogger(__name__)
 
 MAX_SPEED_KT = 1200.0
+MAX_RUN_FIXES = 60
+MAX_RUN_S = 1800.0
 NOISE_REASONS = (
     "latlon_out_of_range",
-    "time_backwards",
     "duplicate",
     "stale_repeat",
     "speed_spike",
+    "implausible_run",
     "opensky_stale",
     "no_position",
 )
@@ -60,12 +70,22 @@ def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[
         return tbl, counts
     enc = pc.dictionary_encode(tbl.column("icao24")).combine_chunks()
     codes = enc.indices.to_numpy(zero_copy_only=False)
-    order = np.argsort(codes, kind="stable") if len(enc.dictionary) > 1 else np.arange(n)
+    single = len(enc.dictionary) <= 1
+    t_all = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    lat_all = tbl.column("lat").to_numpy(zero_copy_only=False)
+    lon_all = tbl.column("lon").to_numpy(zero_copy_only=False)
+    alt_all = tbl.column("alt_ft").to_numpy(zero_copy_only=False)
+    # time order per aircraft (lat, lon break ties so that any input order gives the same rows);
+    # an already sorted single-aircraft table keeps its row order without a sort
+    if single and (n < 2 or (np.diff(t_all) > 0).all()):
+        order = np.arange(n)
+    else:
+        order = np.lexsort((alt_all, lon_all, lat_all, t_all, codes))
     g = codes[order]
-    t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)[order]
-    lat = tbl.column("lat").to_numpy(zero_copy_only=False)[order]
-    lon = tbl.column("lon").to_numpy(zero_copy_only=False)[order]
-    alt = tbl.column("alt_ft").to_numpy(zero_copy_only=False)[order]
+    t = t_all[order]
+    lat = lat_all[order]
+    lon = lon_all[order]
+    alt = alt_all[order]
     ground = tbl.column("on_ground").to_numpy(zero_copy_only=False)[order]
     idx = order
 
@@ -79,20 +99,6 @@ def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[
 
     with np.errstate(invalid="ignore"):
         drop(~((np.abs(lat) <= 90) & (np.abs(lon) <= 180)), "latlon_out_of_range")
-
-    # time running backwards: compare with the running max of earlier fixes of the same aircraft
-    single = len(enc.dictionary) <= 1
-    if len(t):
-        if single:  # one aircraft: the times themselves
-            key = t
-        else:  # several: dense time ranks offset per aircraft, so one running max serves all
-            _, rank = np.unique(t, return_inverse=True)
-            key = g.astype(np.int64) * (len(t) + 1) + rank.astype(np.int64)
-        cm = np.maximum.accumulate(key)
-        prev = np.empty_like(cm)
-        prev[0] = np.iinfo(np.int64).min
-        prev[1:] = cm[:-1]
-        drop(key < prev, "time_backwards")
 
     def same_prev():
         s = np.zeros(len(g), bool)
@@ -144,14 +150,70 @@ def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[
             break
         drop(spike, "speed_spike")
 
-    if single and len(idx) == n:
-        return tbl, counts  # nothing dropped; times already non-decreasing
-    if single:  # idx is an increasing subset: a boolean filter is cheaper than a take
+    for _ in range(3):
+        if len(t) < 3:
+            break
+        bad = _implausible_runs(g, t, lat, lon, max_speed_kt)
+        if not bad.any():
+            break
+        drop(bad, "implausible_run")
+
+    if len(idx) == n and (idx[1:] > idx[:-1]).all():
+        return tbl, counts  # nothing dropped, already in order
+    if (idx[1:] > idx[:-1]).all():  # an increasing subset: a boolean filter is cheaper than a take
         keep = np.zeros(n, bool)
         keep[idx] = True
-        return tbl.filter(pa.array(keep)), counts
-    out = tbl.take(pa.array(idx))
-    if not single:
-        # file order per aircraft is now monotonic in time; make the (icao24, time) order explicit
+        out = tbl.filter(pa.array(keep))
+    else:
+        out = tbl.take(pa.array(idx))
+    if not single:  # rows are in (dictionary code, time) order; make the (icao24, time) order explicit
         out = out.take(pc.sort_indices(out, [("icao24", "ascending"), ("time_utc", "ascending")]))
     return out, counts
+
+
+def _implausible_runs(g, t, lat, lon, max_speed_kt) -> np.ndarray:
+    """Rows of short runs cut off from the rest of their track by impossible steps (see module doc)."""
+    n = len(t)
+    same = g[1:] == g[:-1]
+    dt_h = np.maximum((t[1:] - t[:-1]) / 3.6e9, 1 / 3600)
+    km = _step_km(lat, lon)
+    fast = same & (km / 1.852 / dt_h > max_speed_kt) & (km > 2.0)
+    if not fast.any():
+        return np.zeros(n, bool)
+    cut = np.r_[True, ~same | fast]  # a run starts here
+    rs = np.flatnonzero(cut)
+    re_ = np.r_[rs[1:], n] - 1
+    ln = re_ - rs + 1
+    dur_s = (t[re_] - t[rs]) / 1e6
+    fast_before = np.r_[False, fast][rs]  # the run is entered by an impossible step
+    fast_after = np.r_[fast, False][re_]  # and left by one
+    small = (ln <= MAX_RUN_FIXES) & (dur_s <= MAX_RUN_S)
+    bad_run = np.zeros(len(rs), bool)
+    # inner runs: the fixes either side of the run agree with each other
+    inner = np.flatnonzero(small & fast_before & fast_after)
+    if len(inner):
+        a, b = rs[inner] - 1, re_[inner] + 1
+        d = _pair_km(lat[a], lon[a], lat[b], lon[b])
+        h = np.maximum((t[b] - t[a]) / 3.6e9, 1 / 3600)
+        bad_run[inner] = d / 1.852 / h <= max_speed_kt
+    # runs at a track end: shorter than the consistent neighbour run they jump to/from
+    head = np.flatnonzero(small & ~fast_before & fast_after)
+    head = head[head + 1 < len(rs)]
+    bad_run[head] |= ln[head] < ln[head + 1]
+    tail = np.flatnonzero(small & fast_before & ~fast_after)
+    tail = tail[tail >= 1]
+    bad_run[tail] |= ln[tail] < ln[tail - 1]
+    if not bad_run.any():
+        return np.zeros(n, bool)
+    mark = np.zeros(n + 1, np.int64)
+    np.add.at(mark, rs[bad_run], 1)
+    np.add.at(mark, re_[bad_run] + 1, -1)
+    return np.cumsum(mark[:-1]) > 0
+
+
+def _pair_km(lat1, lon1, lat2, lon2):
+    dla = lat2 - lat1
+    dlo = lon2 - lon1
+    dlo = np.where(dlo > 180, dlo - 360, np.where(dlo < -180, dlo + 360, dlo))
+    dlo = dlo * np.cos(np.radians((lat1 + lat2) / 2))
+    return np.hypot(dla, dlo) * (np.pi / 180 * EARTH_RADIUS_KM)

@@ -1,6 +1,6 @@
 """Readers for observed flight records into ONE positions table (pyarrow, ``POSITIONS_SCHEMA``).
 
-Formats (see /work/shared/research/formats.md):
+Formats (columns, units and options in docs/observed.md):
 
 * ``readsb``  readsb / ADS-B Exchange / adsb.lol trace JSON, a single file (gzip sniffed from magic
   bytes, whatever the name) or a ``traces/`` tree (``traces/<xx>/trace_full_<hex>.json``).
@@ -38,6 +38,7 @@ __all__ = [
     "ReadResult",
     "read_track",
     "read_readsb_file",
+    "readsb_metadata",
     "readsb_tree_files",
     "read_opensky",
     "read_fr24_csv",
@@ -78,6 +79,7 @@ _HEX_RE = re.compile(r"^~?[0-9a-f]{6}$")
 # plausibility bounds: values outside mean a broken file, not a noisy fix
 _T_MIN, _T_MAX = 631152000.0, 4102444800.0  # 1990-01-01 .. 2100-01-01
 _ALT_MIN, _ALT_MAX = -2000.0, 150000.0
+CALLSIGN_HOLD_S = 600.0  # a readsb callsign is not carried over a ground gap longer than this
 
 
 class TrackInputError(ValueError):
@@ -279,9 +281,20 @@ def _readsb_finish(
     flags = _to_float(flags, label, "flags", lo=0, hi=255)
     vr = _to_float(vr, label, "vrate", lo=-100000, hi=100000)
     callsign = None
-    if det_idx:  # callsign persists until the next details object
+    if det_idx:
+        # a callsign holds until the next details object, but never across a new-leg flag (bit 2) or
+        # a gap of more than CALLSIGN_HOLD_S with the aircraft on the ground on either side: a new
+        # flight gets its callsign from its own fixes (a transponder gap in the air keeps it)
         pos = np.searchsorted(np.array(det_idx), np.arange(n), side="right") - 1
-        pos = np.where(pos < 0, len(det_calls), pos).astype(np.int32)
+        fl = np.nan_to_num(flags).astype(np.int64)
+        order = np.argsort(off, kind="stable")
+        brk = np.zeros(n, bool)
+        gnd_o = np.asarray(ground, bool)[order]
+        brk[order[1:]] = (np.diff(off[order]) > CALLSIGN_HOLD_S) & (gnd_o[1:] | gnd_o[:-1])
+        brk |= (fl & 2).astype(bool)
+        last_brk = np.maximum.accumulate(np.where(brk, np.arange(n), -1))
+        det_row = np.array(det_idx)[np.maximum(pos, 0)]
+        pos = np.where((pos < 0) | (det_row < last_brk), len(det_calls), pos).astype(np.int32)
         callsign = pa.DictionaryArray.from_arrays(pa.array(pos), pa.array(det_calls + [None])).cast(
             pa.string()
         )
@@ -529,6 +542,29 @@ def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool 
     return _parse_readsb_obj(obj, label, watch_hex)
 
 
+def readsb_metadata(path, label: str | None = None) -> dict:
+    """The top level of a readsb trace file without its trace: ``icao`` (lower-case hex), and when present
+    ``r`` (registration), ``t`` (ICAO type code), ``desc``, ``ownOp``, ``year``, ``dbFlags`` (bit 1 = military)."""
+    path = Path(path)
+    label = label or str(path)
+    data = _read_bytes(path, label)
+    i = data.find(b'"trace"')
+    j = data.find(b"[", i) if i >= 0 else -1
+    k = data.find(b"]]", j) if j >= 0 else -1
+    try:
+        obj = json.loads(data[:j] + b"[]" + data[k + 2 :]) if k >= 0 else json.loads(_decode(data, label))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise TrackInputError(f"{label}: file: expected readsb trace JSON, got unreadable JSON ({e})") from e
+    if not isinstance(obj, dict) or "icao" not in obj:
+        raise _err(label, None, "icao", "a readsb trace object with 'icao'", type(obj).__name__)
+    out = {"icao": _norm_hex(obj["icao"], label, None, "icao")}
+    for key in ("r", "t", "desc", "ownOp", "year", "dbFlags"):
+        v = obj.get(key)
+        if isinstance(v, (str, int)) and not isinstance(v, bool) and v != "":
+            out[key] = v.strip() if isinstance(v, str) else v
+    return out
+
+
 def _hex_from_name(p: Path) -> str | None:
     stem = p.name.split(".")[0]
     h = stem.rsplit("_", 1)[-1].lower()
@@ -663,12 +699,23 @@ def _parse_iso_us(values, label, fieldname, tz=None, fmt=None, rec_base=0) -> np
             "a timezone-aware time such as 2024-01-02T07:22:55Z (or a mapping/options that declares tz=...)",
             values[0],
         )
-    if aware:
-        parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us", time_zone="UTC")
-    else:
-        parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us").dt.replace_time_zone(
-            tz, ambiguous="earliest", non_existent="null"
-        )
+    try:
+        if aware:
+            parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us", time_zone="UTC")
+        else:
+            parsed = s.str.to_datetime(format=fmt, strict=False, time_unit="us").dt.replace_time_zone(
+                tz, ambiguous="earliest", non_existent="null"
+            )
+    except (pl.exceptions.PolarsError, TypeError, ValueError) as e:
+        raise _err(
+            label,
+            rec_base,
+            fieldname,
+            f"times readable with format {fmt!r} and time zone {tz!r}"
+            if fmt
+            else f"times in time zone {tz!r}",
+            f"{values[0]!r} ({type(e).__name__}: {str(e).splitlines()[0][:120]})",
+        ) from None
     if parsed.null_count():
         i = int(parsed.is_null().arg_true()[0])
         raise _err(
@@ -707,7 +754,8 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
     """
     import pyarrow.parquet as pq
 
-    options = options or {}
+    label = label or str(path)
+    options = check_options("opensky", options, label)
     path = Path(path)
     label = label or str(path)
     head = _read_bytes(path, label)[:4] if path.suffix != ".parquet" else b"PAR1"
@@ -808,7 +856,8 @@ def read_fr24_csv(path, watch_hex=None, options=None, label=None) -> ReadResult:
 
     Altitude 0 means on ground. Needs ``options={'icao24': hex}``; optional ``registration``.
     """
-    options = options or {}
+    label = label or str(path)
+    options = check_options("fr24_csv", options, label)
     path = Path(path)
     label = label or str(path)
     hexa = _need_icao(options, label, "FR24 CSV")
@@ -858,7 +907,8 @@ def read_fr24_kml(path, watch_hex=None, options=None, label=None) -> ReadResult:
     The LineString placemark (no times) is ignored. Optional ExtendedData ``speed`` (kt) and
     ``heading``. Needs ``options={'icao24': hex}``.
     """
-    options = options or {}
+    label = label or str(path)
+    options = check_options("fr24_kml", options, label)
     path = Path(path)
     label = label or str(path)
     hexa = _need_icao(options, label, "FR24 KML")
@@ -950,7 +1000,8 @@ def read_fr24_json(path, watch_hex=None, options=None, label=None) -> ReadResult
     The aircraft address comes from ``flight.aircraft.identification.modes`` (or ``aircraft.hex``),
     else ``options['icao24']``; registration from ``aircraft.identification.registration``.
     """
-    options = options or {}
+    label = label or str(path)
+    options = check_options("fr24_json", options, label)
     path = Path(path)
     label = label or str(path)
     text = _decode(_read_bytes(path, label), label)
@@ -1052,7 +1103,8 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
     on_ground (optional; without on_ground, ground = altitude <= 0). Times without a timezone are
     rejected unless ``tz`` is given.
     """
-    options = dict(options or {})
+    label = label or str(path)
+    options = check_options("generic_csv", options, label)
     path = Path(path)
     label = label or str(path)
     mapping = options.get("mapping")
@@ -1148,10 +1200,77 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
     return ReadResult(out)
 
 
+# --------------------------------------------------------------------------------------- options
+#: option keys each format accepts (anything else is a named error, so a typo never passes silently)
+OPTION_KEYS = {
+    "readsb": (),
+    "opensky": ("tz", "stale_s", "registration"),
+    "fr24_csv": ("icao24", "registration"),
+    "fr24_kml": ("icao24", "registration", "tz"),
+    "fr24_json": ("icao24", "registration"),
+    "generic_csv": (
+        "mapping",
+        "alt_unit",
+        "speed_unit",
+        "vrate_unit",
+        "time_format",
+        "tz",
+        "icao24",
+        "registration",
+    ),
+}
+
+
+def check_options(fmt: str, options, label: str) -> dict:
+    """Validate a format's options (keys, types, time zone); returns them as a dict or raises
+    :class:`TrackInputError` naming the file and the option."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TrackInputError(
+            f"{label}: file, field 'options': expected an object of options, got {type(options).__name__}"
+        )
+    allowed = OPTION_KEYS.get(fmt, ())
+    for k, v in options.items():
+        if k not in allowed:
+            raise TrackInputError(
+                f"{label}: file, field 'options.{k}': expected one of {list(allowed)} for format {fmt!r}, "
+                f"got an unknown option"
+            )
+        if k in ("tz", "time_format", "icao24", "registration", "alt_unit", "speed_unit", "vrate_unit"):
+            if not isinstance(v, str) or not v.strip():
+                raise TrackInputError(f"{label}: file, field 'options.{k}': expected a text value, got {v!r}")
+        if k == "stale_s" and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0):
+            raise TrackInputError(f"{label}: file, field 'options.stale_s': expected seconds >= 0, got {v!r}")
+        if k == "mapping":
+            if not isinstance(v, dict) or not all(isinstance(c, str) and c for c in v.values()):
+                raise TrackInputError(
+                    f"{label}: file, field 'options.mapping': expected {{target: column name}}, got {v!r}"
+                )
+    tz = options.get("tz")
+    if tz is not None:
+        _check_tz(tz, label)
+    return dict(options)
+
+
+def _check_tz(tz: str, label: str) -> None:
+    import polars as pl
+
+    try:
+        pl.Series([0], dtype=pl.Datetime("us")).dt.replace_time_zone(tz)
+    except (pl.exceptions.PolarsError, ValueError, TypeError):
+        raise TrackInputError(
+            f"{label}: file, field 'options.tz': expected an IANA time zone such as 'America/Caracas' or "
+            f"'UTC', got {tz!r}"
+        ) from None
+
+
 # --------------------------------------------------------------------------------------- dispatch
 def read_track(path, fmt: str, options=None, watch_hex=None) -> ReadResult:
     """Read one file of format ``fmt`` (a readsb *directory* is handled by the store's tree ingest)."""
     path = Path(path)
+    if fmt in OPTION_KEYS:
+        options = check_options(fmt, options, str(path))
     if fmt == "readsb":
         r = read_readsb_file(path, watch_hex)
         if r is None:

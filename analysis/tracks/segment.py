@@ -1,33 +1,54 @@
-"""Segmentation: positions (sorted by aircraft, time) -> observed legs, stops and transponder gaps.
+"""Segmentation: positions -> observed legs, stops and transponder gaps.
 
-Engine: a streaming numpy pass over parquet row groups in aircraft order. Row groups are grouped
-into work units that never split an aircraft (from the row-group min/max statistics of
-``icao_int``), and two threads process units in parallel (numpy and the parquet reader release the
-GIL). Memory is bounded by the unit size, whatever the file size.
+One pure kernel, :func:`segment_batch` (positions of whole aircraft in, ``(legs, gaps)`` out; it sorts
+by aircraft and time itself, so any row order gives the same legs). :func:`segment_parquet` runs it
+over parquet row groups in aircraft order: row groups are grouped into work units that never split an
+aircraft (from the row-group min/max statistics of ``icao_int``), and two threads process units in
+parallel (numpy and the parquet reader release the GIL). Memory is bounded by the unit size.
 
 Rules (``SegmentParams``):
 
-* A **leg** is a maximal run of airborne fixes of one aircraft. A new leg also starts at a readsb
-  new-leg flag (bit 2) and after a transponder gap when the aircraft was low on both sides
+* **Ground state with hysteresis**: the reported on-ground flag changes state only when the next
+  ``ground_confirm_fixes`` fixes of the same stretch (no gap, same aircraft; fewer at its end) all
+  report the new state, so a flag that flickers for one or two fixes changes nothing.
+* A **candidate leg** is a maximal run of airborne fixes of one aircraft. A new one also starts at a
+  readsb new-leg flag (bit 2) and after a transponder gap when the aircraft was low on both sides
   (< ``low_alt_ft``), or when the gap's implied speed is below ``min_gap_speed_kt`` (it must have
   stopped somewhere), or when the gap is longer than ``max_gap_in_leg_h``.
+* **A leg is a flight**: a candidate is refused (its fixes count as ground, the reason is counted)
+  with fewer than ``min_leg_fixes`` fixes (``too_few_fixes``), lasting less than ``min_leg_s``
+  (``too_short``), or, seen from takeoff to landing, climbing less than ``min_climb_ft`` (altitudes
+  as the median of each fix and its neighbours, so one glitched fix at 39,000 ft is no climb) or,
+  without altitudes, ending less than ``min_leg_km`` from where it began (``no_climb``).
 * **Takeoff observed**: the fix before the leg is the same aircraft on the ground, at most
   ``gap_min_s`` earlier. **Landing observed** likewise after the leg. The departure point is that
   ground fix (else the first airborne fix), the arrival point the ground fix after (else the last).
+  ``dep_time_utc``/``arr_time_utc`` are the first/last airborne fix of a leg whose takeoff/landing
+  was observed (null otherwise); ``first_seen_utc``/``last_seen_utc`` are always set.
+* **Block times**: ``off_block_utc`` = first movement before takeoff (the first fix after the last
+  parked run of the ground stretch before takeoff, else the stretch's first fix), ``on_block_utc`` =
+  coming to rest after landing (the first fix of the first parked run after landing, else the last
+  ground fix of the stretch). A ground stretch is cut by a gap and by the readsb new-leg flag, so a
+  flag set on the ground starts the next leg's block. Parked = stationary (< 1 kt, or < 15 m moved)
+  for ``park_s`` or more.
+* **Callsign**: the one most of the leg's own airborne fixes carry; ``callsign_changes`` lists the
+  sequence (``A>B``) when it changed within the leg.
 * **Airports**: nearest airport within ``airport_radius_km`` of the departure/arrival point, only
   when the point is on the ground or below ``airport_max_alt_ft`` (a trace that starts at cruise
-  altitude mid-ocean gets no airport).
+  altitude mid-ocean gets no airport); none that close: null (unknown), never the nearest far one.
 * **Gaps**: consecutive fixes of one aircraft more than ``gap_min_s`` apart with at least one of the
-  two airborne; ``in_leg_no`` is null when the gap separates two legs.
+  two airborne; ``in_leg_no`` is null when the gap separates two legs. ``implied_speed_kt`` is the
+  jump over the gap's duration; ``is_implausible`` when above ``max_gap_speed_kt`` (spoofing or bad
+  data). Legs count such jumps (and single steps above ``max_speed_kt``) in ``n_implausible_jumps``.
 * **Stops**: between consecutive legs of an aircraft (dwell from last airborne fix to the next first
-  airborne fix).
+  airborne fix), :func:`stops_from_legs`.
 """
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +63,7 @@ __all__ = [
     "SegmentParams",
     "Segments",
     "segment_batch",
+    "segment_batch_counted",
     "segment_parquet",
     "stops_from_legs",
     "work_units",
@@ -63,6 +85,7 @@ SEGMENT_COLUMNS = [
     "readsb_flags",
     "callsign",
     "registration",
+    "gs_kt",
 ]
 
 
@@ -76,6 +99,14 @@ class SegmentParams:
     max_gap_in_leg_h: float = 20.0
     airport_radius_km: float = 20.0
     airport_max_alt_ft: float = 5000.0
+    ground_confirm_fixes: int = 3
+    min_leg_fixes: int = 5
+    min_leg_s: float = 120.0
+    min_climb_ft: float = 300.0
+    min_leg_km: float = 5.0
+    park_s: float = 300.0
+    max_speed_kt: float = 1200.0
+    max_gap_speed_kt: float = 800.0
 
 
 @dataclass
@@ -86,6 +117,7 @@ class Segments:
     stops: pl.DataFrame
     gaps: pl.DataFrame
     n_positions: int
+    rejected: dict = field(default_factory=dict)
 
 
 def work_units(path, max_rows: int = 2_000_000) -> list[list[int]]:
@@ -116,21 +148,18 @@ def work_units(path, max_rows: int = 2_000_000) -> list[list[int]]:
 def _chunk(tbl: pa.Table, p: SegmentParams):
     """The kernel's numpy pass over a table sorted by (icao_int, time_utc) of whole aircraft."""
     n = tbl.num_rows
-    if n == 0:
-        return None
     ic = tbl.column("icao_int").to_numpy()
-    t = tbl.column("time_utc").to_numpy().view(np.int64)
-    lat = tbl.column("lat").to_numpy()
-    lon = tbl.column("lon").to_numpy()
-    alt = tbl.column("alt_ft").to_numpy(zero_copy_only=False)  # NaN for null
-    gnd = tbl.column("on_ground").to_numpy(zero_copy_only=False)
+    t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    lat = tbl.column("lat").to_numpy(zero_copy_only=False)
+    lon = tbl.column("lon").to_numpy(zero_copy_only=False)
+    alt32 = tbl.column("alt_ft").to_numpy(zero_copy_only=False)  # float32, NaN for null
+    alt = alt32.astype(np.float64)
+    gnd_raw = tbl.column("on_ground").fill_null(False).to_numpy(zero_copy_only=False)
+    gs = tbl.column("gs_kt").to_numpy(zero_copy_only=False) if "gs_kt" in tbl.column_names else None
     fl = tbl.column("readsb_flags")
-    newleg = None
+    newleg = np.zeros(n, bool)
     if fl.null_count < n:
-        f = fl.fill_null(0).to_numpy()
-        if (f & 2).any():
-            newleg = (f & 2).astype(bool)
-    air = ~gnd
+        newleg = (fl.fill_null(0).to_numpy() & 2).astype(bool)
     same = np.empty(n, bool)
     same[0] = False
     np.equal(ic[1:], ic[:-1], out=same[1:])
@@ -140,28 +169,47 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     gap_us = int(p.gap_min_s * 1e6)
     big = same & (dt > gap_us)
     gi = np.flatnonzero(big)  # sparse
-    prev_air = np.empty(n, bool)
-    prev_air[0] = False
-    prev_air[1:] = air[:-1]
-    start = air & ~(same & prev_air)  # not a step from an airborne fix of the same aircraft
-    if newleg is not None:
-        start |= air & newleg
-    # gaps that end a leg: low on both sides, implied speed too low, or too long
+    # --- ground-state hysteresis: a change of state counts when the next k fixes of the same stretch
+    # (same aircraft, no gap; fewer at its end) all report the new state
+    seg_start = ~same | big
+    air = _debounce(~gnd_raw, seg_start, max(int(p.ground_confirm_fixes), 1))
     jump = haversine_km(lat[gi - 1], lon[gi - 1], lat[gi], lon[gi]) if len(gi) else np.empty(0)
-    if len(gi):
-        a0, a1 = alt[gi - 1], alt[gi]
-        low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
-        spd = jump / 1.852 / (dt[gi] / 3.6e9)
-        split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)
-        start[gi[split & air[gi] & prev_air[gi]]] = True
-    starts = np.flatnonzero(start)
+    # altitude with single-fix glitches removed (median of 3 within one aircraft)
+    alt3 = _median3(alt32, same)
+    rejected: dict[str, int] = {}
+    for _ in range(2):  # pass 1: candidates and the flight rules; pass 2: what is left
+        starts, ends, in_leg_step, prev_air = _bounds(air, same, newleg, big, gi, jump, dt, alt, p)
+        if not len(starts) or _:
+            break
+        n_fix = ends - starts + 1
+        dur_s = (t[ends] - t[starts]) / 1e6
+        tko = (starts > 0) & same[starts] & ~prev_air[starts] & (dt[starts] <= gap_us)
+        en = np.minimum(ends + 1, n - 1)
+        lnd = (ends + 1 < n) & same[en] & ~air[en] & (dt[en] <= gap_us)
+        hi = np.fmax.reduceat(alt3, starts)
+        lo = np.fmin.reduceat(alt3, starts)
+        climb = hi - lo
+        span_km = haversine_km(lat[starts], lon[starts], lat[ends], lon[ends])
+        no_alt = np.isnan(hi)
+        few = n_fix < p.min_leg_fixes
+        short = ~few & (dur_s < p.min_leg_s)
+        # a flight seen from takeoff to landing climbs; without altitudes it must at least go somewhere
+        flat = (
+            ~few & ~short & tko & lnd & np.where(no_alt, span_km < p.min_leg_km, ~(climb >= p.min_climb_ft))
+        )
+        bad = few | short | flat
+        if not bad.any():
+            break
+        for name, m in (("too_few_fixes", few), ("too_short", short), ("no_climb", flat)):
+            if m.any():
+                rejected[name] = rejected.get(name, 0) + int(m.sum())
+        mark = np.zeros(n + 1, np.int64)
+        np.add.at(mark, starts[bad], 1)
+        np.add.at(mark, ends[bad] + 1, -1)
+        air = air & ~(np.cumsum(mark[:-1]) > 0)
+    gnd = ~air
     if not len(starts):
-        return {"n": n, "legs": None, "gaps": None}
-    in_leg_step = air & ~start  # step i-1 -> i inside a leg
-    nxt_in = np.empty(n, bool)
-    nxt_in[-1] = False
-    nxt_in[:-1] = in_leg_step[1:]
-    ends = np.flatnonzero(air & ~nxt_in)
+        return {"n": n, "legs": None, "gaps": None, "rejected": rejected}
     # path length: equirectangular steps in float32 (exact haversine for the sparse gap steps);
     # step[i] is the step from row i to row i+1, so leg (s, e) sums step[s:e] (float64 accumulation)
     lat32 = lat.astype(np.float32)
@@ -186,26 +234,40 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     deg_km = np.radians(1.0) * EARTH_RADIUS_KM
     if len(gi):
         step[gi - 1] = jump / deg_km
-    idx = np.empty(2 * len(starts), np.int64)
-    idx[0::2] = starts
-    idx[1::2] = ends
-    sums = np.add.reduceat(step, idx, dtype=np.float64)[0::2]
+    pair = np.empty(2 * len(starts), np.int64)
+    pair[0::2] = starts
+    pair[1::2] = ends
+    sums = np.add.reduceat(step, pair, dtype=np.float64)[0::2]
     path_km = np.where(ends > starts, sums, 0.0) * deg_km
-    max_alt = np.fmax.reduceat(alt, starts) if len(starts) else np.empty(0)
+    # implausible steps inside a leg (faster than any aircraft; over a gap the lower gap limit)
+    km_prev = np.zeros(n, np.float64)
+    km_prev[1:] = step[:-1].astype(np.float64) * deg_km
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kt_prev = km_prev / 1.852 / (np.maximum(dt, 1_000_000) / 3.6e9)
+    implaus = same & np.where(
+        dt > gap_us, kt_prev > p.max_gap_speed_kt, (kt_prev > p.max_speed_kt) & (km_prev > 2.0)
+    )
+    imp_leg = np.add.reduceat((implaus & in_leg_step).astype(np.int64), pair)[0::2]
+    imp_leg = np.where(ends > starts, imp_leg - (implaus[starts] & in_leg_step[starts]), 0)
+    max_alt = np.fmax.reduceat(alt3, starts)
     # takeoff / landing observed: adjacent ground fix of the same aircraft within gap_min_s
     sp = starts - 1
     tko = (starts > 0) & same[starts] & ~prev_air[starts] & (dt[starts] <= gap_us)
     en = np.minimum(ends + 1, n - 1)
-    lnd = (ends + 1 < n) & same[en] & gnd[en] & (dt[en] <= gap_us) & (ends + 1 < n)
+    lnd = (ends + 1 < n) & same[en] & gnd[en] & (dt[en] <= gap_us)
     dep_i = np.where(tko, sp, starts)
     arr_i = np.where(lnd, en, ends)
-    cs_col = tbl.column("callsign")
-    call = pc.coalesce(cs_col.take(pa.array(starts)), cs_col.take(pa.array(ends))).cast(pa.string())
+    off_i, on_i = _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p)
+    call, changes = _callsigns(tbl.column("callsign"), starts, ends, n)
     reg = tbl.column("registration").take(pa.array(starts)).cast(pa.string())
     legs = {
         "icao_int": ic[starts],
         "first_us": t[starts],
         "last_us": t[ends],
+        "off_us": np.where(off_i >= 0, t[np.maximum(off_i, 0)], 0),
+        "on_us": np.where(on_i >= 0, t[np.maximum(on_i, 0)], 0),
+        "has_off": off_i >= 0,
+        "has_on": on_i >= 0,
         "dep_lat": lat[dep_i],
         "dep_lon": lon[dep_i],
         "arr_lat": lat[arr_i],
@@ -218,7 +280,9 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
         "max_alt_ft": max_alt,
         "gc_km": haversine_km(lat[starts], lon[starts], lat[ends], lon[ends]),
         "path_km": path_km,
+        "n_implausible": imp_leg,
         "callsign": call,
+        "callsign_changes": changes,
         "registration": reg,
     }
     gaps = None
@@ -238,7 +302,165 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
             "end_lon": lon[g],
             "leg_idx": np.where(inleg, leg_idx, -1),
         }
-    return {"n": n, "legs": legs, "gaps": gaps}
+    return {"n": n, "legs": legs, "gaps": gaps, "rejected": rejected}
+
+
+def _debounce(raw_air: np.ndarray, seg_start: np.ndarray, k: int) -> np.ndarray:
+    """Schmitt-style hysteresis on the reported ground state: the state changes at fix i only when
+    fixes i .. i+k-1 of the same stretch (or all that remain of it) report the new state.
+
+    Computed on runs of constant reported state (few): a run takes its own state when it is at least
+    ``k`` fixes long, reaches the end of its stretch, or opens the stretch; otherwise it keeps the state
+    of the run before it."""
+    n = len(raw_air)
+    if k <= 1 or n == 0:
+        return raw_air.copy()
+    change = np.empty(n, bool)
+    change[0] = True
+    np.not_equal(raw_air[1:], raw_air[:-1], out=change[1:])
+    change |= seg_start
+    rs = np.flatnonzero(change)
+    ln = np.diff(np.r_[rs, n])
+    opens = seg_start[rs]
+    closes = np.r_[seg_start[rs[1:]], True]  # the next run opens a new stretch (or there is none)
+    confirmed = opens | closes | (ln >= k)
+    src = np.maximum.accumulate(np.where(confirmed, np.arange(len(rs)), 0))
+    return np.repeat(raw_air[rs[src]], ln)
+
+
+def _median3(a: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """Median of each value and its neighbours of the same aircraft (NaN-aware; ends keep their value)."""
+    n = len(a)
+    if n < 3:
+        return a.copy()
+    prev = np.r_[np.nan, a[:-1]]
+    nxt = np.r_[a[1:], np.nan]
+    prev[~same] = np.nan
+    nxt[np.r_[~same[1:], True]] = np.nan
+    both = ~np.isnan(prev) & ~np.isnan(nxt) & ~np.isnan(a)
+    m = np.maximum(np.minimum(prev, a), np.minimum(np.maximum(prev, a), nxt))
+    return np.where(both, m, a)
+
+
+def _bounds(air, same, newleg, big, gi, jump, dt, alt, p: SegmentParams):
+    """Leg starts/ends (row indices) from the (smoothed) airborne state."""
+    n = len(air)
+    prev_air = np.empty(n, bool)
+    prev_air[0] = False
+    prev_air[1:] = air[:-1]
+    start = air & ~(same & prev_air)  # not a step from an airborne fix of the same aircraft
+    start |= air & newleg
+    if len(gi):  # gaps that end a leg: low on both sides, implied speed too low, or too long
+        a0, a1 = alt[gi - 1], alt[gi]
+        low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
+        spd = jump / 1.852 / (dt[gi] / 3.6e9)
+        split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)
+        start[gi[split & air[gi] & prev_air[gi]]] = True
+    starts = np.flatnonzero(start)
+    in_leg_step = air & ~start  # step i-1 -> i inside a leg
+    nxt_in = np.empty(n, bool)
+    nxt_in[-1] = False
+    nxt_in[:-1] = in_leg_step[1:]
+    ends = np.flatnonzero(air & ~nxt_in)
+    return starts, ends, in_leg_step, prev_air
+
+
+def _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p: SegmentParams):
+    """Row index of the first movement before each leg (off block) and of the arrival at rest after it
+    (on block), or -1 when not seen.
+
+    A ground *stretch* is a run of ground fixes of one aircraft without a gap of more than
+    ``gap_min_s``, cut at a readsb new-leg flag. A fix is *stationary* when its ground speed is below
+    1 kt (without a speed: it moved less than 15 m since the fix before); a stationary run lasting
+    ``park_s`` or more is *parked*. Off block = the first fix after the last parked run of the stretch
+    before takeoff (else the stretch's first fix: the first movement seen). On block = the first fix of
+    the first parked run of the stretch after landing (else the stretch's last ground fix)."""
+    off = np.full(len(starts), -1)
+    on = np.full(len(starts), -1)
+    gi = np.flatnonzero(gnd)  # work on the ground fixes only: far fewer than all fixes
+    m = len(gi)
+    if m == 0:
+        return off, on
+    contig = np.zeros(m, bool)  # the ground fix before is the previous row, same aircraft, no gap or flag
+    contig[1:] = (gi[1:] == gi[:-1] + 1) & same[gi[1:]] & ~big[gi[1:]] & ~newleg[gi[1:]]
+    brk = ~contig  # first fix of a ground stretch
+    moved_m = np.full(m, np.inf)
+    c = np.flatnonzero(contig)
+    if len(c):
+        moved_m[c] = haversine_km(lat[gi[c] - 1], lon[gi[c] - 1], lat[gi[c]], lon[gi[c]]) * 1000.0
+    still = moved_m < 15.0
+    if gs is not None:
+        gsv = gs[gi].astype(np.float64)
+        still = np.where(np.isnan(gsv), still, gsv < 1.0)
+    k = np.arange(m)
+    run_start = still & ~(np.r_[False, still[:-1]] & contig)
+    parked = np.zeros(m, bool)
+    rs = np.flatnonzero(run_start)
+    if len(rs):
+        rid = np.cumsum(run_start) - 1
+        run_last = np.maximum.accumulate(np.where(still, k, 0))
+        end_of = run_last[np.r_[rs[1:], m] - 1]
+        dur = (t[gi[end_of]] - t[gi[rs]]) / 1e6
+        parked = still & (dur[np.maximum(rid, 0)] >= p.park_s)
+    g0 = np.maximum.accumulate(np.where(brk, k, 0))  # stretch start at or before k
+    lp = np.maximum.accumulate(np.where(parked, k, -1))  # last parked at or before k
+    nb = np.minimum.accumulate(np.where(np.r_[brk[1:], True], k, m)[::-1])[::-1]  # stretch end at or after k
+    fp = np.minimum.accumulate(np.where(parked, k, m)[::-1])[::-1]  # first parked at or after k
+    b = np.searchsorted(gi, starts[tko] - 1)  # the ground fix before takeoff
+    off[tko] = gi[np.where(lp[b] >= g0[b], np.minimum(lp[b] + 1, b), g0[b])]
+    a = np.searchsorted(gi, ends[lnd] + 1)  # the ground fix after landing
+    on[lnd] = gi[np.where(fp[a] <= nb[a], fp[a], nb[a])]
+    return off, on
+
+
+def _callsigns(col, starts, ends, n):
+    """Per leg: the callsign of most of its own airborne fixes (ties: the earlier), and the sequence of
+    callsigns when it changed within the leg ('A>B'), else null."""
+    m = len(starts)
+    if not n:
+        enc = None
+    elif pa.types.is_dictionary(col.type):
+        enc = col.unify_dictionaries().combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    else:
+        enc = pc.dictionary_encode(col).combine_chunks()
+    if enc is None or len(enc.dictionary) == 0:
+        return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    names = enc.dictionary.to_pylist()
+    # constant-callsign segments: cut where the code changes and at every leg start (few of either)
+    seg = np.union1d(np.flatnonzero(codes[1:] != codes[:-1]) + 1, starts)
+    seg_end = np.r_[seg[1:], n]
+    lid = np.searchsorted(starts, seg, "right") - 1
+    inleg = (lid >= 0) & (seg <= ends[np.maximum(lid, 0)])
+    code = codes[seg].astype(np.int64)
+    ok = inleg & (code >= 0)
+    if not ok.any():
+        return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
+    seg, seg_end, vl, vc = seg[ok], seg_end[ok], lid[ok], code[ok]
+    cnt = np.minimum(seg_end, ends[vl] + 1) - seg
+    cp = np.r_[True, (vl[1:] != vl[:-1]) | (vc[1:] != vc[:-1])]  # merge runs split only by null callsigns
+    rid = np.cumsum(cp) - 1
+    run_n = np.bincount(rid, weights=cnt).astype(np.int64)
+    runs = pl.DataFrame({"leg": vl[cp], "code": vc[cp], "n": run_n, "order": np.arange(int(cp.sum()))})
+    best = (
+        runs.group_by("leg", "code")
+        .agg(pl.col("n").sum(), pl.col("order").min())
+        .sort("leg", "n", "order", descending=[False, True, False])
+        .group_by("leg", maintain_order=True)
+        .agg(pl.col("code").first())
+    )
+    seq = (
+        runs.group_by("leg", maintain_order=True)
+        .agg(pl.col("code"), pl.len().alias("k"))
+        .filter(pl.col("k") > 1)
+    )
+    call = [None] * m
+    for leg, code in best.iter_rows():
+        call[leg] = names[code]
+    changes = [None] * m
+    for leg, codes_, _k in seq.iter_rows():
+        changes[leg] = ">".join(names[c] for c in codes_)
+    return pa.array(call, pa.string()), pa.array(changes, pa.string())
 
 
 def _hex(ints: np.ndarray) -> list[str]:
@@ -255,7 +477,9 @@ def _prepare(positions: pa.Table) -> pa.Table:
     ``icao_int`` is derived from ``icao24`` when absent; ``readsb_flags``, ``callsign`` and
     ``registration`` may be absent (nulls). The sort is skipped when the rows are already in order
     (a cheap check), so store files pay nothing for it."""
-    missing = [c for c in ("time_utc", "lat", "lon", "alt_ft", "on_ground") if c not in positions.column_names]
+    missing = [
+        c for c in ("time_utc", "lat", "lon", "alt_ft", "on_ground") if c not in positions.column_names
+    ]
     if "icao_int" not in positions.column_names and "icao24" not in positions.column_names:
         missing.insert(0, "icao24")
     if missing:
@@ -279,21 +503,30 @@ def _prepare(positions: pa.Table) -> pa.Table:
         ("readsb_flags", pa.uint8()),
         ("callsign", pa.string()),
         ("registration", pa.string()),
+        ("gs_kt", pa.float32()),
     ):
         if name in positions.column_names:
             c = positions.column(name)
-            if pa.types.is_dictionary(c.type):
-                c = c.cast(typ)
+            if pa.types.is_dictionary(c.type) and pa.types.is_string(typ):
+                cols.append(c)  # callsign/registration stay dictionary-encoded (cheap)
+                continue
             cols.append(c if c.type == typ else c.cast(typ))
         else:
             cols.append(pa.nulls(n, typ))
-    tbl = pa.table(dict(zip(SEGMENT_COLUMNS, cols, strict=True)))
+    tbl = pa.Table.from_arrays(
+        [pa.chunked_array(c) if isinstance(c, pa.Array) else c for c in cols], SEGMENT_COLUMNS
+    )
     if n > 1:
         ic = tbl.column("icao_int").to_numpy().astype(np.int64)
         t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
         dic, dt = np.diff(ic), np.diff(t)
         if (dic < 0).any() or ((dic == 0) & (dt <= 0)).any():
-            keys = [("icao_int", "ascending"), ("time_utc", "ascending"), ("lat", "ascending"), ("lon", "ascending")]
+            keys = [
+                ("icao_int", "ascending"),
+                ("time_utc", "ascending"),
+                ("lat", "ascending"),
+                ("lon", "ascending"),
+            ]
             tbl = tbl.take(pc.sort_indices(tbl, keys))
     return tbl
 
@@ -325,12 +558,26 @@ def segment_batch(
     airports are ICAO codes from airportsdata within ``params.airport_radius_km`` or null.
     See the module docstring for the rules. :func:`stops_from_legs` derives the stops.
     """
+    legs, gaps, _ = segment_batch_counted(positions, params)
+    return legs, gaps
+
+
+def segment_batch_counted(
+    positions: pa.Table, params: SegmentParams | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """:func:`segment_batch` plus the count of candidate legs refused by the flight rules, by reason
+    (``too_few_fixes``, ``too_short``, ``no_climb``)."""
     p = params or SegmentParams()
     tbl = _prepare(positions)
     r = _chunk(tbl, p) if tbl.num_rows else None
     if r is None or r["legs"] is None:
-        return pl.DataFrame(schema=LEGS_SCHEMA), pl.DataFrame(schema=GAPS_SCHEMA)
-    return _assemble(r["legs"], r["gaps"], p)
+        return (
+            pl.DataFrame(schema=LEGS_SCHEMA),
+            pl.DataFrame(schema=GAPS_SCHEMA),
+            (r or {}).get("rejected", {}),
+        )
+    legs, gaps = _assemble(r["legs"], r["gaps"], p)
+    return legs, gaps, r["rejected"]
 
 
 def segment_parquet(
@@ -349,7 +596,7 @@ def segment_parquet(
     def run(job):
         pf = pq.ParquetFile(job[0], read_dictionary=["callsign", "registration"])
         tbl = pf.read_row_groups(job[1], columns=SEGMENT_COLUMNS, use_threads=False)
-        return tbl.num_rows, segment_batch(tbl, p)
+        return tbl.num_rows, segment_batch_counted(tbl, p)
 
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(threads) as ex:
@@ -357,9 +604,17 @@ def segment_parquet(
     else:
         results = [run(j) for j in jobs]
     n_pos = sum(r[0] for r in results)
-    legs = pl.concat([r[1][0] for r in results], how="vertical") if results else pl.DataFrame(schema=LEGS_SCHEMA)
-    gaps = pl.concat([r[1][1] for r in results], how="vertical") if results else pl.DataFrame(schema=GAPS_SCHEMA)
-    return Segments(legs, stops_from_legs(legs), gaps, n_pos)
+    legs = (
+        pl.concat([r[1][0] for r in results], how="vertical") if results else pl.DataFrame(schema=LEGS_SCHEMA)
+    )
+    gaps = (
+        pl.concat([r[1][1] for r in results], how="vertical") if results else pl.DataFrame(schema=GAPS_SCHEMA)
+    )
+    rejected: dict[str, int] = {}
+    for r in results:
+        for k, v in r[1][2].items():
+            rejected[k] = rejected.get(k, 0) + v
+    return Segments(legs, stops_from_legs(legs), gaps, n_pos, rejected)
 
 
 def stops_from_legs(legs: pl.DataFrame) -> pl.DataFrame:
@@ -384,7 +639,9 @@ def stops_from_legs(legs: pl.DataFrame) -> pl.DataFrame:
             pl.coalesce("arr_icao", "_next_dep").alias("icao"),
             pl.col("last_seen_utc").alias("arr_time_utc"),
             pl.col("dep_time_utc_").alias("dep_time_utc"),
-            ((pl.col("dep_time_utc_") - pl.col("last_seen_utc")).dt.total_microseconds() / 3.6e9).alias("dwell_h"),
+            ((pl.col("dep_time_utc_") - pl.col("last_seen_utc")).dt.total_microseconds() / 3.6e9).alias(
+                "dwell_h"
+            ),
             pl.col("arr_lat").alias("lat"),
             pl.col("arr_lon").alias("lon"),
             pl.col("leg_no").alias("prev_leg_no"),
@@ -398,11 +655,14 @@ LEGS_SCHEMA = {
     "icao24": pl.String,
     "registration": pl.String,
     "callsign": pl.String,
+    "callsign_changes": pl.String,
     "leg_no": pl.Int64,
     "dep_time_utc": pl.Datetime("us", "UTC"),
     "arr_time_utc": pl.Datetime("us", "UTC"),
     "first_seen_utc": pl.Datetime("us", "UTC"),
     "last_seen_utc": pl.Datetime("us", "UTC"),
+    "off_block_utc": pl.Datetime("us", "UTC"),
+    "on_block_utc": pl.Datetime("us", "UTC"),
     "dep_icao": pl.String,
     "arr_icao": pl.String,
     "dep_airport_km": pl.Float64,
@@ -417,6 +677,7 @@ LEGS_SCHEMA = {
     "max_alt_ft": pl.Float64,
     "gc_distance_km": pl.Float64,
     "path_km": pl.Float64,
+    "n_implausible_jumps": pl.Int64,
 }
 STOPS_SCHEMA = {
     "icao24": pl.String,
@@ -442,6 +703,8 @@ GAPS_SCHEMA = {
     "end_lat": pl.Float64,
     "end_lon": pl.Float64,
     "in_leg_no": pl.Int64,
+    "implied_speed_kt": pl.Float64,
+    "is_implausible": pl.Boolean,
 }
 
 
@@ -465,11 +728,16 @@ def _assemble(L: dict, G: dict | None, p: SegmentParams) -> tuple[pl.DataFrame, 
                 "icao24": hexes.tolist(),
                 "registration": pl.from_arrow(L["registration"]),
                 "callsign": pl.from_arrow(L["callsign"]),
+                "callsign_changes": pl.from_arrow(L["callsign_changes"]),
                 "leg_no": leg_no.astype(np.int64),
                 "dep_time_utc": _ts(np.where(L["tko"], L["first_us"], 0)),
                 "arr_time_utc": _ts(np.where(L["lnd"], L["last_us"], 0)),
                 "first_seen_utc": _ts(L["first_us"]),
                 "last_seen_utc": _ts(L["last_us"]),
+                "off_block_utc": _ts(L["off_us"]),
+                "on_block_utc": _ts(L["on_us"]),
+                "_has_off": L["has_off"],
+                "_has_on": L["has_on"],
                 "dep_icao": dep_icao.tolist(),
                 "arr_icao": arr_icao.tolist(),
                 "dep_airport_km": dep_km,
@@ -484,12 +752,15 @@ def _assemble(L: dict, G: dict | None, p: SegmentParams) -> tuple[pl.DataFrame, 
                 "max_alt_ft": L["max_alt_ft"].astype(np.float64),
                 "gc_distance_km": L["gc_km"],
                 "path_km": L["path_km"],
+                "n_implausible_jumps": L["n_implausible"].astype(np.int64),
             },
             schema_overrides={"dep_icao": pl.String, "arr_icao": pl.String},
         )
         .with_columns(
             pl.when(pl.col("is_takeoff_observed")).then(pl.col("dep_time_utc")).alias("dep_time_utc"),
             pl.when(pl.col("is_landing_observed")).then(pl.col("arr_time_utc")).alias("arr_time_utc"),
+            pl.when(pl.col("_has_off")).then(pl.col("off_block_utc")).alias("off_block_utc"),
+            pl.when(pl.col("_has_on")).then(pl.col("on_block_utc")).alias("on_block_utc"),
             pl.col("dep_airport_km").fill_nan(None),
             pl.col("arr_airport_km").fill_nan(None),
             pl.col("max_alt_ft").fill_nan(None),
@@ -518,7 +789,11 @@ def _assemble(L: dict, G: dict | None, p: SegmentParams) -> tuple[pl.DataFrame, 
                 },
                 schema_overrides={"registration": pl.String},
             )
-            .with_columns(pl.when(pl.col("_in")).then(pl.col("in_leg_no")).alias("in_leg_no"))
+            .with_columns(
+                pl.when(pl.col("_in")).then(pl.col("in_leg_no")).alias("in_leg_no"),
+                (pl.col("jump_km") / 1.852 / (pl.col("duration_min") / 60)).alias("implied_speed_kt"),
+            )
+            .with_columns((pl.col("implied_speed_kt") > p.max_gap_speed_kt).alias("is_implausible"))
             .select(list(GAPS_SCHEMA))
         )
     else:

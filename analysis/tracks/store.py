@@ -12,7 +12,8 @@ Layout under ``cache_dir/positions/``::
     part-<key>.json              manifest: content hash, format, options, noise counts, skipped files
 
 ``key`` = hash of (content hash of the input file or of every file in a trace tree, format, options,
-watch list). Ingesting the same content again finds the manifest and reuses the part: no duplicate
+watch list, and the code that made the part: :data:`CODE_HASH` of readers.py, noise.py and store.py, so
+that a change to parsing or noise filtering re-ingests). Ingesting the same content again finds the manifest and reuses the part: no duplicate
 rows, no re-parse. Parts are written to a temporary name and renamed, manifest last.
 """
 
@@ -38,8 +39,10 @@ import pyarrow.parquet as pq
 
 from .noise import clean_positions
 from .readers import (
+    OPTION_KEYS,
     POSITIONS_SCHEMA,
     TrackInputError,
+    check_options,
     icao_to_int,
     read_readsb_file,
     read_track,
@@ -54,6 +57,18 @@ STORE_SCHEMA = POSITIONS_SCHEMA.append(pa.field("icao_int", pa.uint32()))
 ROW_GROUP_ROWS = 1_000_000
 LAYOUT_VERSION = 2  # bump when the parquet layout (encodings, row groups) changes
 COMPRESSION = "lz4"
+
+
+def _code_hash() -> str:
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(str(LAYOUT_VERSION).encode())
+    for name in ("readers.py", "noise.py", "store.py"):
+        h.update(name.encode() + hashlib.sha256((here / name).read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+#: hash of the code that reads, cleans and stores positions (part of every part's cache key)
+CODE_HASH = _code_hash()
 
 
 def content_hash(path: Path) -> str:
@@ -321,7 +336,13 @@ class Store:
 
     def _key(self, chash, fmt, options, watch) -> str:
         spec = json.dumps(
-            {"h": chash, "f": fmt, "o": options or {}, "w": sorted(watch) if watch is not None else None},
+            {
+                "h": chash,
+                "f": fmt,
+                "o": options or {},
+                "w": sorted(watch) if watch is not None else None,
+                "code": CODE_HASH,
+            },
             sort_keys=True,
             default=str,
         )
@@ -352,6 +373,7 @@ class Store:
         path = Path(path)
         if not path.exists():
             raise TrackInputError(f"{path}: file: expected an existing file or directory, got nothing there")
+        options = check_options(fmt, options, str(path)) if fmt in OPTION_KEYS else options
         watch = {h.lower() for h in watch_hex} if watch_hex is not None else None
         chash = content_hash(path)
         key = self._key(chash, fmt, options, watch)

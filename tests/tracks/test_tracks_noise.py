@@ -43,7 +43,7 @@ def test_each_reason_counted():
         (a, 10, 10.0, -59.98, 30000),
         (a, 10, 10.0, -59.98, 30000),  # exact duplicate
         (a, 20, 10.0, -59.96, 30000),
-        (a, 15, 10.0, -59.97, 30000),  # time backwards
+        (a, 15, 10.0, -59.97, 30000),  # listed out of time order: sorted in, kept
         (a, 30, 14.0, -59.94, 30000),  # spike: 4 degrees in 10 s
         (a, 40, 10.0, -59.92, 30000),
         (a, 45, 10.0, -59.92, 30000),  # stale repeat (airborne, same position later)
@@ -54,14 +54,13 @@ def test_each_reason_counted():
     out, counts = clean_positions(_tbl(rows))
     assert dict(counts) == {
         "duplicate": 1,
-        "time_backwards": 1,
         "speed_spike": 1,
         "stale_repeat": 1,
         "latlon_out_of_range": 1,
     }
-    assert out.column("icao24").to_pylist() == [a] * 5 + [b] * 2
+    assert out.column("icao24").to_pylist() == [a] * 6 + [b] * 2
     t = out.column("time_utc").cast(pa.int64()).to_numpy() // 1_000_000
-    assert t.tolist() == [0, 10, 20, 40, 60, 0, 60]
+    assert t.tolist() == [0, 10, 15, 20, 40, 60, 0, 60]
 
 
 def test_spike_at_track_end_and_antimeridian():
@@ -73,3 +72,30 @@ def test_spike_at_track_end_and_antimeridian():
     out, counts = clean_positions(_tbl(rows))
     assert dict(counts) == {"speed_spike": 1}  # crossing the antimeridian is not a spike
     assert out.num_rows == 6
+
+
+def test_shuffled_rows_give_the_rows_of_sorted_input():
+    """An earlier flight listed after a later one is sorted in, not dropped (issue 9, point 1)."""
+    a = "dddddd"
+    later = [(a, 100_000 + i * 10, 10.0, -60.0 + i * 0.02, 30000) for i in range(50)]
+    earlier = [(a, i * 10, 20.0, -60.0 + i * 0.02, 30000) for i in range(50)]
+    out_sorted, c1 = clean_positions(_tbl(earlier + later))
+    out_file, c2 = clean_positions(_tbl(later + earlier))
+    rng = np.random.default_rng(1)
+    rows = earlier + later
+    out_shuf, c3 = clean_positions(_tbl([rows[i] for i in rng.permutation(len(rows))]))
+    assert out_sorted.num_rows == 100 and not c1
+    assert out_file.equals(out_sorted) and out_shuf.equals(out_sorted) and not c2 and not c3
+
+
+def test_run_of_impossible_steps_is_dropped_and_counted():
+    """A spoofed stretch of 4 fixes 500 km away (several impossible steps in a row) is removed; the
+    fixes on either side agree with each other and stay."""
+    a = "eeeeee"
+    rows = [(a, i * 10, 10.0, -60.0 + i * 0.02, 30000) for i in range(30)]
+    for k in range(10, 14):
+        rows[k] = (a, k * 10, 14.5, -60.0 + k * 0.02, 30000)  # about 500 km north, for 40 s
+    out, counts = clean_positions(_tbl(rows))
+    assert dict(counts) == {"implausible_run": 4}
+    assert out.num_rows == 26
+    assert (out.column("lat").to_numpy() == 10.0).all()

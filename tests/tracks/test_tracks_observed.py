@@ -74,6 +74,8 @@ def test_tree_against_truth(gen, tree, tmp_path):
         "end_lat",
         "end_lon",
         "in_leg_no",
+        "implied_speed_kt",
+        "is_implausible",
     ]
     assert list(r.noise.columns) == ["reason", "n"]
 
