@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help env data validate report test fuzz bench lab accept-raw clean
+.PHONY: help env data validate report test fuzz bench lab accept-raw clean discover
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -42,8 +42,21 @@ test: $(ENV) ## run the whole test suite
 fuzz: $(ENV) ## property-based fuzzing (Hypothesis) with many more examples than `make test` runs
 	FLIGHTS_FUZZ=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py --hypothesis-show-statistics --durations=3
 
-bench: $(ENV) ## benchmark ingest and segmentation at 10 M and 100 M positions
+bench: $(ENV) ## benchmark ingest and segmentation at 10 M and 100 M positions, and discovery
 	$(PY) -m analysis.tracks.bench
+	$(PY) -m analysis.discover.bench
+
+# make discover ARCHIVE="day1.tar day2.tar" [ENGINE=spark MASTER=local[2]]; without ARCHIVE a generated
+# (synthetic) global day is used, so a newcomer sees the whole path work
+ARCHIVE ?=
+ENGINE ?= local
+MASTER ?= local[2]
+DEMO_DAY := .build/discover/demo-day.tar
+$(DEMO_DAY): analysis/discover/globalday.py | $(ENV)
+	$(PY) -m analysis.discover.globalday $@ --aircraft 300
+
+discover: data $(if $(ARCHIVE),,$(DEMO_DAY)) ## find candidate flights in day archives: make discover ARCHIVE=day.tar [ENGINE=spark MASTER=URL]
+	$(PY) -m analysis.discover $(if $(ARCHIVE),$(ARCHIVE),$(DEMO_DAY)) --out data/derived/discover --engine $(ENGINE) $(if $(filter spark,$(ENGINE)),--master '$(MASTER)')
 
 lab: $(ENV) ## open JupyterLab with the package importable
 	$(PY) -m jupyter lab --notebook-dir=notebooks

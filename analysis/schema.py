@@ -388,6 +388,72 @@ TABLES: tuple[Table, ...] = (
         ),
         fact=False,
     ),
+    # ---- discovery rules (issue 11): which aircraft and which trips make a candidate
+    Table(
+        "interest_types",
+        "Discovery rule: aircraft types of interest, by ICAO type designator (readsb field 't').",
+        key=("rule_id",),
+        columns=(
+            Column("rule_id", "id", "Stable rule id, cited by out_candidates.", True),
+            Column("type_code", "str", "ICAO type designator (Doc 8643), e.g. IL76.", True),
+            Column("name", "str", "Type name.", True),
+            Column("type_id", "id", "The type in aircraft_types.csv, if the study has it.", ref="aircraft_types.type_id"),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "interest_registrations",
+        "Discovery rule: registration prefixes (nationality marks) of interest.",
+        key=("rule_id",),
+        columns=(
+            Column("rule_id", "id", "Stable rule id.", True),
+            Column("prefix", "str", "Registration prefix, matched case-insensitively at the start, e.g. RA-.", True),
+            Column("country", "country", "State of registry.", True),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "interest_hex_blocks",
+        "Discovery rule: blocks of 24-bit ICAO aircraft addresses allocated to a State (inclusive range).",
+        key=("rule_id",),
+        columns=(
+            Column("rule_id", "id", "Stable rule id.", True),
+            Column("start_hex", "hex", "First address of the block, 6 lowercase hex digits.", True),
+            Column("end_hex", "hex", "Last address of the block (inclusive).", True),
+            Column("country", "country", "State the block is allocated to.", True),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "interest_regions",
+        "Discovery rule: countries where a landing or departure makes a trip of interest.",
+        key=("rule_id",),
+        columns=(
+            Column("rule_id", "id", "Stable rule id.", True),
+            Column("country", "country", "ISO 3166-1 alpha-2 code.", True),
+            Column("name", "str", "Country name.", True),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "interest_patterns",
+        "Discovery rule: trip patterns and their parameters (our definitions, see analysis.discover.rules).",
+        key=("pattern_id",),
+        columns=(
+            Column(
+                "pattern_id", "enum", "Pattern name.", True,
+                enum=("landed_in_region", "departed_region", "crossed_atlantic", "dark_over_ocean", "trip"),
+            ),
+            Column("description", "str", "What the pattern tests, in words.", True),
+            Column("parameters", "str", "';'-separated name=number parameters, if any."),
+            NOTES,
+        ),
+        fact=False,
+    ),
 )
 
 _BY_NAME = {t.name: t for t in TABLES}

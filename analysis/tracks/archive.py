@@ -1,0 +1,728 @@
+"""Day-archive ingest: a whole day of global ADS-B into a positions store partitioned by aircraft.
+
+Inputs (read in place, never extracted to disk):
+
+* a **readsb day archive**: a tar (``.tar``, or compressed ``.tar.gz``/``.tar.zst`` read as a stream)
+  of ``traces/<xx>/trace_full_<hex>.json`` members, each usually gzip-compressed whatever its name;
+* the same **extracted as a tree** (a directory holding ``traces/``);
+* **OpenSky** hourly state-vector files (``*.parquet``, ``*.csv``, ``*.csv.gz``), one file or a directory.
+
+Output (``out`` directory, the "positions store" that both discovery engines read)::
+
+    positions/bucket=NNN/part-BBBBB.parquet  positions of the aircraft with icao_int % n_buckets == NNN
+                                              written by batch BBBBB, sorted by (icao_int, time_utc)
+    aircraft/part-BBBBB.parquet               one row per (aircraft, trace member): hex, registration,
+                                              type, dbFlags, description, owner/operator, first/last time,
+                                              rows, the member it came from (the track input, cited as a source)
+    manifest.json                             inputs, counts, noise, skipped members, seconds, rate
+
+Partitioning by a hash of the aircraft address (``icao_int % n_buckets``) keeps every aircraft's fixes
+in one bucket whatever the number of archives, so one bucket is one independent unit of work for the
+segmentation (locally one process per bucket, on Spark one group per bucket), and memory is bounded by
+the bucket size, not the archive size.
+
+Speed: each worker decompresses a batch of members, turns every trace array into CSV lines (one
+``bytes.translate``), concatenates the batch and parses it with ONE Arrow CSV call (C++); per-aircraft
+values (address, base timestamp) are repeated by row counts. The main process only reads tar headers
+(an uncompressed tar is indexed and workers read their members by offset) and collects small results.
+A member the fast path cannot read is re-read alone by the exact reader of :mod:`analysis.tracks.readers`;
+if that fails too it is skipped and listed (a broken member among tens of thousands must not stop a day).
+In flight: at most ``2 * processes`` batches of at most ``batch_bytes`` compressed bytes, so memory is
+bounded whatever the archive size.
+
+    python -m analysis.tracks.archive ARCHIVE OUT [--buckets 16] [--processes 2]
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import multiprocessing as mp
+import os
+import re
+import shutil
+import sys
+import tarfile
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .noise import clean_positions
+from .readers import TrackInputError, _readsb_header, read_opensky, read_readsb_file
+
+__all__ = [
+    "ARCHIVE_SCHEMA",
+    "AIRCRAFT_SCHEMA",
+    "IngestResult",
+    "ingest_archive",
+    "parse_readsb_members",
+    "list_members",
+    "auto_buckets",
+    "read_store_bucket",
+    "store_buckets",
+]
+
+log = logging.getLogger(__name__)
+
+#: positions as stored by the archive ingest (the columns the segmentation kernel reads, plus speed)
+ARCHIVE_SCHEMA = pa.schema(
+    [
+        ("icao_int", pa.uint32()),
+        ("icao24", pa.string()),
+        ("registration", pa.string()),
+        ("callsign", pa.string()),
+        ("time_utc", pa.timestamp("us", tz="UTC")),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("alt_ft", pa.float32()),
+        ("on_ground", pa.bool_()),
+        ("gs_kt", pa.float32()),
+        ("readsb_flags", pa.uint8()),
+    ]
+)
+AIRCRAFT_SCHEMA = pa.schema(
+    [
+        ("icao_int", pa.uint32()),
+        ("icao24", pa.string()),
+        ("registration", pa.string()),
+        ("type_code", pa.string()),
+        ("db_flags", pa.int32()),
+        ("description", pa.string()),
+        ("owner_operator", pa.string()),
+        ("first_utc", pa.timestamp("us", tz="UTC")),
+        ("last_utc", pa.timestamp("us", tz="UTC")),
+        ("n_positions", pa.int64()),
+        ("source_input", pa.string()),
+        ("source_member", pa.string()),
+    ]
+)
+
+_TRACE_NAME = re.compile(r"trace_\w*?_?([0-9a-f~]{6,7})\.json(\.gz)?$", re.I)
+_DETAILS_RE = re.compile(rb"\{[^{}]*\}")
+_ROWS = bytes.maketrans(b"[", b"\n")
+_OPENSKY_EXT = (".parquet", ".csv", ".csv.gz")
+
+
+# ----------------------------------------------------------------------------------- parsing
+def _gunzip(data: bytes) -> bytes:
+    if data[:2] == b"\x1f\x8b":
+        d = zlib.decompressobj(wbits=47)
+        out = d.decompress(data) + d.flush()
+        if not d.eof:
+            raise ValueError("truncated gzip member")
+        return out
+    return data
+
+
+def _flight(m: re.Match) -> bytes:
+    try:
+        f = json.loads(m.group(0)).get("flight")
+    except ValueError:
+        return b"\x00"  # poison: the batch parse fails, the member is re-read by the exact reader
+    if isinstance(f, str) and f.strip():
+        return json.dumps(f.strip()).encode()
+    return b"null"
+
+
+def _split_member(data: bytes, label: str):
+    """One decompressed trace JSON -> (header dict, csv lines, rows, width) or None (fast path cannot)."""
+    i = data.find(b'"trace"')
+    j = data.find(b"[", i) if i >= 0 else -1
+    k = data.find(b"]]", j) if j >= 0 else -1
+    if k < 0:
+        if i >= 0 and j >= 0 and data[j + 1 : j + 2] == b"]":  # empty trace
+            return None
+        return None
+    head_obj = json.loads(data[:j] + b"[]" + data[k + 2 :])
+    body = data[j + 1 : k + 1]
+    if b"{" in body:
+        body = _DETAILS_RE.sub(_flight, body)
+    lines = body.translate(_ROWS, b"]").replace(b'"ground"', b"-987654")
+    # "[a,b],[c,d]" -> "\na,b,\nc,d": every line but the last ends in ','; make them all alike
+    lines = lines + b",\n" if not lines.endswith(b"\n") else lines
+    lines = lines[1:] if lines.startswith(b"\n") else lines
+    rows = lines.count(b"\n")
+    nl = lines.find(b"\n")
+    width = lines.count(b",", 0, nl)
+    return head_obj, lines, rows, width
+
+
+def _exact(data_or_path, label: str, source_input: str, member: str):
+    """Exact reader for one member (precise errors): returns (positions, aircraft row) or raises."""
+    import tempfile
+
+    if isinstance(data_or_path, bytes):
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            f.write(data_or_path)
+            f.flush()
+            r = read_readsb_file(f.name, label=label, fast=False)
+        head = json.loads(_gunzip(data_or_path)) if r is not None else None
+    else:
+        r = read_readsb_file(data_or_path, label=label, fast=False)
+        head = json.loads(_gunzip(Path(data_or_path).read_bytes())) if r is not None else None
+    if r is None or r.table.num_rows == 0:
+        return None
+    t = r.table
+    n = t.num_rows
+    hexa = t.column("icao24")[0].as_py()
+    icao_int = _hex_int(hexa)
+    pos = pa.table(
+        {
+            "icao_int": pa.array(np.full(n, icao_int, np.uint32)),
+            "icao24": t.column("icao24"),
+            "registration": t.column("registration"),
+            "callsign": t.column("callsign"),
+            "time_utc": t.column("time_utc"),
+            "lat": t.column("lat"),
+            "lon": t.column("lon"),
+            "alt_ft": t.column("alt_ft"),
+            "on_ground": t.column("on_ground"),
+            "gs_kt": t.column("gs_kt"),
+            "readsb_flags": t.column("readsb_flags"),
+        },
+        schema=ARCHIVE_SCHEMA,
+    )
+    return pos, _aircraft_meta(head, hexa, source_input, member)
+
+
+def _hex_int(h: str) -> int:
+    return (int(h[1:], 16) | (1 << 24)) if h.startswith("~") else int(h, 16)
+
+
+def _aircraft_meta(head: dict, hexa: str, source_input: str, member: str) -> dict:
+    def s(k):
+        v = head.get(k)
+        return v.strip() if isinstance(v, str) and v.strip() else None
+
+    fl = head.get("dbFlags")
+    return {
+        "icao24": hexa,
+        "registration": s("r"),
+        "type_code": s("t"),
+        "db_flags": int(fl) if isinstance(fl, int) and not isinstance(fl, bool) else None,
+        "description": s("desc"),
+        "owner_operator": s("ownOp"),
+        "source_input": source_input,
+        "source_member": member,
+    }
+
+
+_CSV_TYPES = {f"f{c}": pa.float64() for c in (0, 1, 2, 3, 4, 6)} | {"f8": pa.string()}
+#: "ground" in the altitude field becomes this number before the CSV parse (numbers parse faster than strings)
+_GROUND = -987654.0
+
+
+def _parse_lines(lines: bytes) -> pa.Table:
+    return pacsv.read_csv(
+        io.BytesIO(lines),
+        read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=1 << 26),
+        convert_options=pacsv.ConvertOptions(
+            column_types=_CSV_TYPES,
+            include_columns=["f0", "f1", "f2", "f3", "f4", "f6", "f8"],
+            null_values=["null"],
+            strings_can_be_null=True,
+        ),
+    )
+
+
+def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, list[dict], Counter, list]:
+    """Parse readsb trace members ``[(member name, raw bytes)]`` -> (positions, aircraft rows, noise, skipped).
+
+    Positions follow :data:`ARCHIVE_SCHEMA`, cleaned by :func:`analysis.tracks.noise.clean_positions`
+    and sorted by (icao_int, time_utc). ``skipped``: (member, reason) for members no reader could read.
+    """
+    noise: Counter = Counter()
+    skipped: list = []
+    metas: list[dict] = []
+    exact_tables: list[pa.Table] = []
+    groups: dict[int, list] = {}  # width -> [(meta, lines, rows, ts)]
+    for name, raw in members:
+        label = f"{source_input}:{name}" if source_input else name
+        try:
+            data = _gunzip(raw)
+            sp = _split_member(data, label)
+            if sp is None:
+                if b'"trace":[]' in data.replace(b" ", b""):
+                    continue  # an aircraft with no fixes that day
+                raise ValueError("no trace array")
+            head_obj, lines, rows, width = sp
+            head = _readsb_header(head_obj, label)
+            hexa, ts, _reg = head
+            if width < 8:
+                raise ValueError("short trace rows")
+            meta = _aircraft_meta(head_obj, hexa, source_input, name)
+            groups.setdefault(width, []).append((meta, lines, rows, ts))
+        except Exception:  # unusual member: the exact reader decides (and names the bad record)
+            try:
+                r = _exact(raw, label, source_input, name)
+            except TrackInputError as e:
+                skipped.append((name, str(e)))
+                continue
+            except Exception as e:  # noqa: BLE001 - reported, not raised
+                skipped.append((name, f"{label}: file: unexpected error {type(e).__name__}: {e}"))
+                continue
+            if r is not None:
+                exact_tables.append(r[0])
+                metas.append(r[1])
+    tables = list(exact_tables)
+    for _width, items in groups.items():
+        try:
+            tables.append(_batch_table(items))
+            metas.extend(m for m, *_ in items)
+        except Exception:  # one bad member spoils the batch parse: parse members one by one
+            for meta, lines, rows, ts in items:
+                try:
+                    tables.append(_batch_table([(meta, lines, rows, ts)]))
+                    metas.append(meta)
+                except Exception:
+                    name = meta["source_member"]
+                    raw = dict(members)[name]
+                    try:
+                        r = _exact(raw, f"{source_input}:{name}", source_input, name)
+                    except TrackInputError as e:
+                        skipped.append((name, str(e)))
+                        continue
+                    except Exception as e:  # noqa: BLE001
+                        skipped.append((name, f"{name}: file: unexpected error {type(e).__name__}: {e}"))
+                        continue
+                    if r is not None:
+                        tables.append(r[0])
+                        metas.append(r[1])
+    if not tables:
+        return ARCHIVE_SCHEMA.empty_table(), metas, noise, skipped
+    tbl = pa.concat_tables(tables)
+    tbl, counts = clean_positions(tbl)
+    noise.update(counts)
+    return tbl, metas, noise, skipped
+
+
+def _batch_table(items) -> pa.Table:
+    lines = b"".join(it[1] for it in items)
+    tbl = _parse_lines(lines)
+    counts = np.array([it[2] for it in items], np.int64)
+    if tbl.num_rows != counts.sum():
+        raise ValueError("row count mismatch")
+    n = tbl.num_rows
+    hexes = [it[0]["icao24"] for it in items]
+    ints = np.array([_hex_int(h) for h in hexes], np.uint32)
+    ts_us = np.round(np.array([it[3] for it in items], np.float64) * 1e6).astype(np.int64)
+    off = tbl.column("f0").to_numpy(zero_copy_only=False)
+    if np.isnan(off).any():
+        raise ValueError("null offset")
+    t_us = np.repeat(ts_us, counts) + np.round(off * 1e6).astype(np.int64)
+    a3 = tbl.column("f3").to_numpy(zero_copy_only=False)
+    g = a3 == _GROUND
+    ground = pa.array(g)
+    alt = pa.array(a3.astype(np.float32), pa.float32(), mask=g | np.isnan(a3))
+    code = np.repeat(np.arange(len(items), dtype=np.int32), counts)
+    icao24 = pa.DictionaryArray.from_arrays(pa.array(code), pa.array(hexes, pa.string()))
+    regs = pa.DictionaryArray.from_arrays(
+        pa.array(code), pa.array([it[0]["registration"] for it in items], pa.string())
+    )
+    # callsign persists from a details object until the next one, within one aircraft
+    cs = tbl.column("f8").combine_chunks()
+    valid = cs.is_valid().to_numpy(zero_copy_only=False)
+    start = np.zeros(n, bool)
+    start[np.cumsum(counts)[:-1]] = True
+    if n:
+        start[0] = True
+    idx = np.where(valid | start, np.arange(n), 0)
+    np.maximum.accumulate(idx, out=idx)
+    callsign = cs.take(pa.array(idx))
+    flags = tbl.column("f6").to_numpy(zero_copy_only=False)
+    return pa.table(
+        {
+            "icao_int": pa.array(np.repeat(ints, counts)),
+            "icao24": icao24.cast(pa.string()),
+            "registration": regs.cast(pa.string()),
+            "callsign": callsign,
+            "time_utc": pa.array(t_us, pa.timestamp("us", tz="UTC")),
+            "lat": tbl.column("f1"),
+            "lon": tbl.column("f2"),
+            "alt_ft": alt,
+            "on_ground": ground,
+            "gs_kt": tbl.column("f4").cast(pa.float32()),
+            "readsb_flags": pa.array(np.nan_to_num(flags).astype(np.uint8)),
+        },
+        schema=ARCHIVE_SCHEMA,
+    )
+
+
+# ----------------------------------------------------------------------------------- inputs
+def _hex_of(name: str) -> str | None:
+    m = _TRACE_NAME.search(name)
+    return m.group(1).lower() if m else None
+
+
+def list_members(path) -> tuple[str, list]:
+    """The readsb members of an archive: ("tar", [(name, offset, size)]) for an uncompressed tar,
+    ("tree", [(relative name, file path, size)]) for a directory, ("stream", []) for a compressed tar
+    (read sequentially), ("opensky", [(name, file path, size)]) for OpenSky files."""
+    path = Path(path)
+    if not path.exists():
+        raise TrackInputError(f"{path}: file: expected an archive (tar or directory), got nothing there")
+    if path.is_dir():
+        trace = sorted(p for p in path.rglob("trace_*.json*") if p.is_file())
+        if trace:
+            return "tree", [(str(p.relative_to(path)), str(p), p.stat().st_size) for p in trace]
+        osk = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(_OPENSKY_EXT))
+        if osk:
+            return "opensky", [(str(p.relative_to(path)), str(p), p.stat().st_size) for p in osk]
+        raise TrackInputError(
+            f"{path}: file: expected traces/<xx>/trace_full_<hex>.json files or OpenSky parquet/CSV, got none"
+        )
+    if path.name.endswith(_OPENSKY_EXT) and not path.name.endswith(".tar.gz"):
+        return "opensky", [(path.name, str(path), path.stat().st_size)]
+    if not tarfile.is_tarfile(path):
+        raise TrackInputError(f"{path}: file: expected a tar archive of trace files, got something else")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic[:6] == b"\xfd7zXZ\x00":
+        return "stream", []
+    out = []
+    with tarfile.open(path, "r:") as tf:
+        for m in tf:
+            if m.isfile() and _hex_of(m.name):
+                out.append((m.name, m.offset_data, m.size))
+    if not out:
+        raise TrackInputError(f"{path}: file: expected trace_*.json members in the tar, got none")
+    return "tar", out
+
+
+def _batches(items, batch_bytes: int):
+    cur, size = [], 0
+    for it in items:
+        cur.append(it)
+        size += it[-1]
+        if size >= batch_bytes:
+            yield cur
+            cur, size = [], 0
+    if cur:
+        yield cur
+
+
+# ----------------------------------------------------------------------------------- workers
+def _write_buckets(tbl: pa.Table, out: Path, batch_no: int, n_buckets: int) -> None:
+    if tbl.num_rows == 0:
+        return
+    ic = tbl.column("icao_int").to_numpy()
+    b = (ic % n_buckets).astype(np.int32)
+    order = np.argsort(b, kind="stable")  # keeps (icao_int, time) order within a bucket
+    tbl = tbl.take(pa.array(order))
+    bs = b[order]
+    edges = np.flatnonzero(np.r_[True, bs[1:] != bs[:-1], True])
+    for a, z in zip(edges[:-1], edges[1:], strict=True):
+        d = out / "positions" / f"bucket={int(bs[a]):03d}"
+        d.mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            tbl.slice(a, z - a),
+            d / f"part-{batch_no:05d}.parquet",
+            compression="lz4",
+            use_dictionary=["icao24", "registration", "callsign"],
+            write_statistics=["icao_int", "time_utc"],
+            row_group_size=1 << 20,
+        )
+
+
+def _aircraft_table(metas: list[dict], tbl: pa.Table) -> pa.Table:
+    if not metas or tbl.num_rows == 0:
+        return AIRCRAFT_SCHEMA.empty_table()
+    ic = tbl.column("icao_int").to_numpy()
+    t = tbl.column("time_utc").cast(pa.int64()).to_numpy()
+    starts = np.flatnonzero(np.r_[True, ic[1:] != ic[:-1]])
+    ends = np.r_[starts[1:], len(ic)]
+    span = {int(ic[a]): (int(t[a]), int(t[z - 1]), int(z - a)) for a, z in zip(starts, ends, strict=True)}
+    rows = []
+    for m in metas:
+        k = _hex_int(m["icao24"])
+        if k not in span:
+            continue  # every fix was noise
+        f, last, n = span[k]
+        rows.append({**m, "icao_int": k, "first_utc": f, "last_utc": last, "n_positions": n})
+    cols = {name: [r[name] for r in rows] for name in AIRCRAFT_SCHEMA.names}
+    cols["first_utc"] = pa.array(cols["first_utc"], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    cols["last_utc"] = pa.array(cols["last_utc"], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    return pa.table(cols, schema=AIRCRAFT_SCHEMA)
+
+
+def _work(args) -> dict:
+    kind, source, items, out, batch_no, n_buckets = args
+    out = Path(out)
+    t0 = time.perf_counter()
+    if kind == "opensky":
+        tables, metas, noise, skipped = [], [], Counter(), []
+        for name, fpath, _size in items:
+            try:
+                r = read_opensky(fpath, label=name)
+            except TrackInputError as e:
+                skipped.append((name, str(e)))
+                continue
+            noise.update(r.noise)
+            t, c = clean_positions(r.table)
+            noise.update(c)
+            if t.num_rows == 0:
+                continue
+            ints = np.array([_hex_int(h) for h in t.column("icao24").to_pylist()], np.uint32)
+            t = t.append_column("icao_int", pa.array(ints)).select(ARCHIVE_SCHEMA.names).cast(ARCHIVE_SCHEMA)
+            tables.append(t)
+            for h in sorted(set(t.column("icao24").to_pylist())):
+                metas.append(
+                    {"icao24": h, "registration": None, "type_code": None, "db_flags": None,
+                     "description": None, "owner_operator": None, "source_input": source, "source_member": name}
+                )
+        tbl = pa.concat_tables(tables) if tables else ARCHIVE_SCHEMA.empty_table()
+        if tbl.num_rows:
+            tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
+        # several hourly files hold one aircraft: one aircraft row per (aircraft, file) keeps every input cited
+    else:
+        if kind == "tar":
+            members = []
+            with open(source, "rb") as f:
+                for name, off, size in items:
+                    f.seek(off)
+                    members.append((name, f.read(size)))
+        elif kind == "tree":
+            members = [(name, Path(p).read_bytes()) for name, p, _s in items]
+        else:  # "bytes": already read by the main process
+            members = [(name, data) for name, data, _s in items]
+        tbl, metas, noise, skipped = parse_readsb_members(members, Path(source).name)
+        ic = tbl.column("icao_int").to_numpy()
+        if len(ic) > 1 and (ic[1:] < ic[:-1]).any():  # clean_positions sorts by hex text: the same order
+            tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
+    _write_buckets(tbl, out, batch_no, n_buckets)
+    ac = _aircraft_opensky(metas, tbl) if kind == "opensky" else _aircraft_table(metas, tbl)
+    if ac.num_rows:
+        (out / "aircraft").mkdir(parents=True, exist_ok=True)
+        pq.write_table(ac, out / "aircraft" / f"part-{batch_no:05d}.parquet")
+    return {
+        "members": len(items),
+        "rows": tbl.num_rows,
+        "bytes": sum(it[-1] for it in items),
+        "noise": noise,
+        "skipped": skipped,
+        "cpu_s": time.perf_counter() - t0,
+    }
+
+
+def _aircraft_opensky(metas, tbl):
+    if tbl.num_rows == 0:
+        return AIRCRAFT_SCHEMA.empty_table()
+    return _aircraft_table(list({m["icao24"]: m for m in metas}.values()), tbl)
+
+
+def _stream_items(path: Path, batch_bytes: int):
+    """Members of a compressed tar, read sequentially by this process (no random access)."""
+    with tarfile.open(path, "r|*") as tf:
+        cur, size = [], 0
+        for m in tf:
+            if not (m.isfile() and _hex_of(m.name)):
+                continue
+            data = tf.extractfile(m).read()
+            cur.append((m.name, data, len(data)))
+            size += len(data)
+            if size >= batch_bytes:
+                yield cur
+                cur, size = [], 0
+        if cur:
+            yield cur
+
+
+# ----------------------------------------------------------------------------------- driver
+@dataclass
+class IngestResult:
+    """What :func:`ingest_archive` did: counts, noise, skipped members and the measured rate."""
+
+    out: Path
+    members: int = 0
+    rows: int = 0
+    bytes_in: int = 0
+    seconds: float = 0.0
+    noise: Counter = field(default_factory=Counter)
+    skipped: list = field(default_factory=list)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+#: compressed archive bytes per aircraft bucket when the number of buckets is chosen automatically
+#: (a readsb trace holds about 10-15 compressed bytes per position: ~5 M positions, ~0.5 GB in memory)
+BUCKET_BYTES = 64 << 20
+
+
+def auto_buckets(inputs) -> int:
+    """Buckets for ``inputs``: one per :data:`BUCKET_BYTES` of input, at least 4."""
+    total = 0
+    for p in inputs:
+        p = Path(p)
+        total += sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) if p.is_dir() else p.stat().st_size
+    return max(4, -(-total // BUCKET_BYTES))
+
+
+def ingest_archive(
+    inputs,
+    out,
+    n_buckets: int | None = 16,
+    processes: int = 2,
+    batch_bytes: int = 8 << 20,
+    progress: bool = True,
+) -> IngestResult:
+    """Ingest one or more archives (tar, tree, OpenSky files) into the positions store ``out``.
+
+    ``n_buckets``: aircraft hash buckets (None: :func:`auto_buckets`, one per 64 MB of input).
+
+    The store is written to ``out`` + ``.tmp`` and renamed when complete, so a failed ingest leaves an
+    earlier store intact. Raises :class:`TrackInputError` when no member of any input could be read.
+    """
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    if n_buckets is None:
+        n_buckets = auto_buckets(inputs)
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    res = IngestResult(out=out)
+    t0 = time.perf_counter()
+    last = t0
+    jobs = []
+    batch_no = 0
+
+    def gen():
+        nonlocal batch_no
+        for src in inputs:
+            src = Path(src)
+            kind, items = list_members(src)
+            if kind == "stream":
+                for b in _stream_items(src, batch_bytes):
+                    yield ("bytes", str(src), b, str(tmp), batch_no, n_buckets)
+                    batch_no += 1
+                continue
+            # at least 4 batches per worker, so that small archives are parallel too
+            total = sum(it[-1] for it in items)
+            bb = max(1 << 16, min(batch_bytes, total // (4 * max(processes, 1)) + 1))
+            for b in _batches(items, bb if kind != "opensky" else 1):
+                yield (kind, str(src), b, str(tmp), batch_no, n_buckets)
+                batch_no += 1
+
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    pool = ctx.Pool(processes) if processes > 1 else None
+    try:
+        pending = []
+        it = gen()
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < 2 * max(processes, 1):
+                try:
+                    a = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append(pool.apply_async(_work, (a,)) if pool else _Done(_work(a)))
+            if not pending:
+                break
+            r = pending.pop(0).get()
+            jobs.append(r)
+            res.members += r["members"]
+            res.rows += r["rows"]
+            res.bytes_in += r["bytes"]
+            res.noise.update(r["noise"])
+            res.skipped.extend(r["skipped"])
+            now = time.perf_counter()
+            if progress and now - last > 2:
+                last = now
+                print(
+                    f"[archive] {res.members:,} members, {res.rows:,} positions, "
+                    f"{res.rows / (now - t0):,.0f} positions/s, {now - t0:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    except BaseException:
+        if pool:
+            pool.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    res.seconds = time.perf_counter() - t0
+    if res.rows == 0 and res.skipped:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise TrackInputError(
+            f"{inputs[0]}: file: expected at least one readable trace, all {len(res.skipped)} failed; "
+            f"first error: {res.skipped[0][1]}"
+        )
+    res.skipped.sort()
+    man = {
+        "inputs": [str(p) for p in inputs],
+        "n_buckets": n_buckets,
+        "members": res.members,
+        "positions": res.rows,
+        "bytes_in": res.bytes_in,
+        "noise": dict(sorted(res.noise.items())),
+        "skipped": res.skipped,
+    }
+    (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+    if progress:
+        print(
+            f"[archive] done: {res.members:,} members, {res.rows:,} positions in {res.seconds:.1f} s "
+            f"({res.rows_per_s:,.0f} positions/s), {len(res.skipped)} skipped",
+            file=sys.stderr,
+        )
+    return res
+
+
+class _Done:
+    def __init__(self, v):
+        self.v = v
+
+    def get(self):
+        return self.v
+
+
+def store_buckets(store) -> list[Path]:
+    """The bucket directories of a positions store, in order."""
+    return sorted((Path(store) / "positions").glob("bucket=*"))
+
+
+def read_store_bucket(bucket_dir) -> pa.Table:
+    """All positions of one bucket, sorted by (icao_int, time_utc) (parts of several batches merged)."""
+    files = sorted(Path(bucket_dir).glob("*.parquet"))
+    tbl = pa.concat_tables([pq.read_table(f, schema=ARCHIVE_SCHEMA) for f in files])
+    if len(files) > 1:
+        tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
+    return tbl
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m analysis.tracks.archive", description=__doc__.split("\n")[0])
+    ap.add_argument("inputs", nargs="+", help="day archives: tar, extracted tree, or OpenSky files")
+    ap.add_argument("--out", required=True, help="positions store directory to write")
+    ap.add_argument("--buckets", type=int, default=None, help="aircraft buckets (default: one per 64 MB of input)")
+    ap.add_argument("--processes", type=int, default=2)
+    a = ap.parse_args(argv)
+    ingest_archive(a.inputs, a.out, a.buckets, a.processes)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

@@ -1,0 +1,195 @@
+"""Discovery on the local engine: archive ingest, rules, and recall/precision on a generated global day."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import tarfile
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from analysis.discover import discover, load_rules, match_aircraft
+from analysis.discover.rules import crosses_meridian
+from analysis.paths import REPO_DIR
+from analysis.tracks.archive import ingest_archive, list_members, read_store_bucket, store_buckets
+from analysis.tracks.generate import generate, write_readsb_tree
+
+
+def _all(store) -> pa.Table:
+    t = pa.concat_tables([read_store_bucket(b) for b in store_buckets(store)])
+    return t.take(pc.sort_indices(t, [("icao_int", "ascending"), ("time_utc", "ascending")]))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    g = generate(25, 3, seed=5, noise_rate=0.003)
+    root = tmp_path_factory.mktemp("arch")
+    write_readsb_tree(g.positions, root / "tree")
+    with tarfile.open(root / "day.tar", "w") as tf:
+        tf.add(root / "tree" / "traces", arcname="traces")
+    with tarfile.open(root / "day.tar.gz", "w:gz") as tf:
+        tf.add(root / "tree" / "traces", arcname="traces")
+    return g, root
+
+
+@pytest.mark.parametrize("name", ["tree", "day.tar", "day.tar.gz"])
+def test_archive_ingest_gives_the_clean_positions(small, tmp_path, name):
+    g, root = small
+    res = ingest_archive(root / name, tmp_path / "store", n_buckets=3, processes=2, batch_bytes=1 << 16, progress=False)
+    got = _all(tmp_path / "store")
+    clean = g.clean
+    assert res.members == 25 and res.skipped == []
+    assert got.num_rows == clean.num_rows == res.rows
+    for col in ("time_utc", "lat", "lon", "on_ground", "callsign", "registration"):
+        assert got.column(col).equals(clean.column(col).cast(got.schema.field(col).type)), col
+    assert got.column("icao24").to_pylist() == clean.column("icao24").to_pylist()
+    # the planted noise was removed and counted as such
+    assert sum(res.noise.values()) == sum(g.noise.values())
+    # every aircraft lands in exactly one bucket: icao_int % 3
+    for b in store_buckets(tmp_path / "store"):
+        ic = read_store_bucket(b).column("icao_int").to_numpy()
+        assert set(ic % 3) == {int(b.name.split("=")[1])}
+
+
+def test_list_members_reads_tar_headers_only(small):
+    _g, root = small
+    kind, items = list_members(root / "day.tar")
+    assert kind == "tar" and len(items) == 25
+    assert all(name.startswith("traces/") and off % 512 == 0 for name, off, _s in items)
+    assert list_members(root / "day.tar.gz")[0] == "stream"
+
+
+def test_bad_member_is_skipped_and_named(small, tmp_path):
+    _g, root = small
+    with tarfile.open(root / "day.tar") as src, tarfile.open(tmp_path / "bad.tar", "w") as dst:
+        for m in src:
+            dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+        bad = gzip.compress(b'{"icao":"abc123","timestamp":1704067200,"trace":[[0,91.5,')  # truncated JSON
+        ti = tarfile.TarInfo("traces/23/trace_full_abc123.json")
+        ti.size = len(bad)
+        dst.addfile(ti, io.BytesIO(bad))
+    res = ingest_archive(tmp_path / "bad.tar", tmp_path / "store", n_buckets=2, progress=False)
+    assert res.members == 26
+    assert [s[0] for s in res.skipped] == ["traces/23/trace_full_abc123.json"]
+    assert "expected" in res.skipped[0][1]
+    man = json.loads((tmp_path / "store" / "manifest.json").read_text())
+    assert man["skipped"][0][0] == "traces/23/trace_full_abc123.json"
+
+
+def test_rules_are_the_raw_tables():
+    r = load_rules()
+    assert {"IL76", "IL62", "A124", "IL96", "T160", "T204"} <= set(r.types)
+    assert ("RA-", "reg-ra") in r.reg_prefixes
+    assert (0x100000, 0x1FFFFF, "hex-ru") in r.hex_blocks
+    assert set(r.regions) == {"VE", "CU", "NI"}
+    assert r.param("crossed_atlantic", "meridian_lon") == -30
+    assert "RA-78765" in r.airframes_reg  # study aircraft, watchlist and sanctions
+    assert all(r.sources[k] for k in ("type-il76", "hex-ru", "reg-ra"))
+
+
+def test_match_aircraft_by_each_rule():
+    ac = pl.DataFrame(
+        {
+            "icao24": ["a1b2c3", "150001", "3c0001", "3c0002", "4b0001", "3c0003"],
+            "registration": ["N123AB", None, "RA-12345", "D-ABCD", "HB-XYZ", "ra-78765"],
+            "type_code": ["B738", None, "A320", "IL96", "A320", None],
+            "owner_operator": [None, None, None, None, "Aviacon Zitotrans LLC", None],
+        }
+    )
+    m = {r["icao24"]: r["aircraft_rules"] for r in match_aircraft(ac, load_rules()).iter_rows(named=True)}
+    assert "a1b2c3" not in m
+    assert m["150001"] == "hex-ru"  # address block only
+    assert m["3c0001"] == "reg-ra"
+    assert m["3c0002"] == "type-il96"
+    # operator named in the ADS-B database: every sanction of that operator
+    sa = pl.read_csv(REPO_DIR / "data" / "raw" / "sanctions.csv", infer_schema=False)
+    want = sa.filter((pl.col("target_table") == "operators") & (pl.col("target_id") == "aviacon-zitotrans"))
+    assert want.height >= 1
+    assert m["4b0001"] == ";".join(sorted(f"sanction:{s}" for s in want["sanction_id"]))
+    assert "aircraft:RA-78765" in m["3c0003"] and "reg-ra" in m["3c0003"]  # case-insensitive registration
+
+
+def test_crosses_meridian():
+    # Dakar -> Caracas: the closed form for a great circle's latitude at a longitude gives 14.654 N
+    lat1, lon1, lat2, lon2, lon = (math.radians(v) for v in (14.74, -17.49, 10.60, -66.99, -30))
+    exact = math.degrees(math.atan((math.tan(lat1) * math.sin(lon - lon2) - math.tan(lat2) * math.sin(lon - lon1))
+                                   / math.sin(lon1 - lon2)))
+    assert crosses_meridian(14.74, -17.49, 10.60, -66.99, -30, -60, 70) == pytest.approx(exact, abs=0.05)
+    assert crosses_meridian(53.0, 158.0, 19.4, -99.1, -30, -60, 70) is None  # over the Pacific
+    assert crosses_meridian(51.47, -0.46, 40.64, -73.78, -30, -60, 50) is None  # at ~53 N, outside lat range
+    assert crosses_meridian(40.64, -73.78, 51.47, -0.46, -30, -60, 70) is not None  # either direction
+
+
+@pytest.fixture(scope="module")
+def local_run(day, reported, tmp_path_factory):
+    out = tmp_path_factory.mktemp("disc") / "discover"
+    return discover([day.path], out, n_buckets=4, reported=reported, progress=False)
+
+
+def test_global_day_recall_and_precision(day, local_run):
+    got = local_run.candidates
+    truth = day.truth
+    assert sorted(got["icao24"]) == sorted(truth["icao24"])  # recall 1.0 and precision 1.0
+    joined = truth.join(got, on="icao24", suffix="_got")
+    for r in joined.iter_rows(named=True):
+        assert r["status_got"] == r["status"], r["key"]
+        assert r["patterns_got"] == r["patterns"], r["key"]
+    # the decoys: RA- domestic airliners match aircraft rules but no pattern
+    decoys = day.aircraft.filter(pl.col("role") == "decoy_interest_aircraft")["icao24"].to_list()
+    assert decoys and not set(decoys) & set(got["icao24"])
+
+
+def test_known_candidate_cites_the_episode_and_sources(local_run):
+    c = local_run.candidates
+    known = c.filter(pl.col("status") == "known").row(0, named=True)
+    assert known["registration"] == "RA-78765" and known["episode_id"] == "2025-10-caracas"
+    assert known["route"] == "GOOY > SVMI" and known["region_countries"] == "VE"
+    assert known["source_members"] == f"traces/61/trace_full_{known['icao24']}.json"
+    assert known["source_inputs"] == "day.tar"
+    assert "seed-000" in known["rule_source_ids"].split(";")
+    il76 = c.filter(pl.col("registration") == "RA-78830").row(0, named=True)
+    assert il76["route"] == "UUEE > DAAG > GOOY > SVMI" and il76["n_legs"] == 3 and il76["status"] == "new"
+    assert il76["countries"] == "RU;DZ;SN;VE"
+
+
+def test_outputs_written(local_run):
+    out = local_run.out
+    for f in ("out_candidates", "out_candidate_legs", "disc_legs", "disc_gaps", "disc_aircraft"):
+        assert (out / f"{f}.parquet").exists(), f
+    cl = pl.read_parquet(out / "out_candidate_legs.parquet")
+    assert set(cl["candidate_id"]) == set(local_run.candidates["candidate_id"])
+    assert cl.filter(pl.col("registration") == "RA-78830").height == 3
+    # dwell times between the planted legs are 1.5-3 h; legs are in time order
+    t = cl.filter(pl.col("registration") == "RA-78830").sort("leg_no")
+    dwell = (t["first_seen_utc"][1:].to_numpy() - t["last_seen_utc"][:-1].to_numpy()) / np.timedelta64(1, "h")
+    assert ((dwell > 1.4) & (dwell < 3.5)).all()
+
+
+def test_opensky_hourly_files_ingest(small, tmp_path):
+    from analysis.discover import read_aircraft
+    from analysis.tracks.generate import write_opensky
+    from analysis.tracks.noise import clean_positions
+    from analysis.tracks.readers import read_opensky
+
+    g, _root = small
+    hexes = sorted(set(g.positions.column("icao24").to_pylist()))
+    half = pa.array(hexes[: len(hexes) // 2])
+    a = g.positions.filter(pc.is_in(g.positions.column("icao24"), half))
+    b = g.positions.filter(pc.invert(pc.is_in(g.positions.column("icao24"), half)))
+    d = tmp_path / "opensky"
+    d.mkdir()
+    write_opensky(a, d / "states_2024-01-01-00.parquet", stale_rows=5, seed=1)
+    write_opensky(b, d / "states_2024-01-01-01.csv", stale_rows=5, seed=2)
+    want = sum(clean_positions(read_opensky(f).table)[0].num_rows for f in sorted(d.iterdir()))
+    res = ingest_archive(d, tmp_path / "store", n_buckets=2, progress=False)
+    assert res.rows == want == _all(tmp_path / "store").num_rows
+    assert res.noise["opensky_stale"] == 10
+    ac = read_aircraft(tmp_path / "store")
+    assert sorted(ac["icao24"]) == hexes
+    assert set(ac["source_member"]) == {"states_2024-01-01-00.parquet", "states_2024-01-01-01.csv"}
