@@ -15,17 +15,19 @@ import json
 import os
 import re
 import sys
-import uuid
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
 import altair as alt
 import polars as pl
 
+from .figures import figure_key, render_figure
 from .paths import default_project
 
 __all__ = ["PALETTE", "timeline", "route_map", "episode_view", "leg_distances", "detour_factors", "staging_matrix",
-           "similarity_matrix", "chart_html", "basemap", "save_figure", "FIGURES_ENV", "FIGURE_PREFIX_ENV"]
+           "similarity_matrix", "chart_html", "basemap", "save_figure", "render_figure", "figure_key", "start_page",
+           "data_table", "describe_spec", "FIGURES_ENV", "FIGURE_PREFIX_ENV"]
 
 #: When set (the report sets it for each notebook run), every chart shown is also saved there as SVG and PNG.
 FIGURES_ENV = "FLIGHTS_FIGURES_DIR"
@@ -37,6 +39,7 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 KIND_COLOURS = {"departure": "#0072B2", "arrival": "#D55E00", "event": "#009E73", "sanction": "#CC79A7"}
 PRECISION_SHAPES = {"airport": "circle", "city": "diamond", "country": "triangle-up", "position": "cross"}
 WIDTH = 820
+MAP_HEIGHT = 460
 VEGALITE_MIME = "application/vnd.vegalite.v6+json"
 
 
@@ -62,22 +65,123 @@ def _safe_json(spec: dict) -> str:
 
 
 def chart_html(spec: dict, div_id: str | None = None, figure: str | None = None) -> str:
-    """A <div> and the inert JSON spec; the report page's inlined vega-embed draws it.
+    """A <div>, the inert JSON spec (the report page's inlined vega-embed draws it) and the chart's data table.
 
-    With ``figure`` (a file stem saved by :func:`save_figure`), links to its SVG and PNG under figures/ follow.
+    The div id is derived from the page and the chart's place in it (``FLIGHTS_FIGURE_PREFIX`` and a counter),
+    or from the spec itself outside the report: rebuilding the same page gives the same ids. With ``figure`` (a
+    file stem saved by :func:`save_figure`), links to its SVG and PNG under figures/ follow. The spec's
+    ``description`` (Vega-Lite turns it into the chart's aria-label) is filled in from its title when missing.
     """
-    div_id = div_id or f"chart-{uuid.uuid4().hex[:12]}"
+    global _chart_count
+    _chart_count += 1
+    if not spec.get("description"):
+        spec = {**spec, "description": describe_spec(spec)}
+    if div_id is None:
+        prefix = os.environ.get(FIGURE_PREFIX_ENV)
+        div_id = (f"chart-{_slug(prefix, 80)}-{_chart_count:02d}" if prefix
+                  else "chart-" + hashlib.sha256(_safe_json(spec).encode()).hexdigest()[:12])
     links = ""
     if figure:
         f = html.escape(figure)
         links = (f'<p class="figure-links">Download this figure: <a href="figures/{f}.svg">SVG</a> · '
                  f'<a href="figures/{f}.png">PNG</a></p>')
-    return (f'<div class="flights-chart" id="{html.escape(div_id)}"></div>'
-            f'<script type="application/json" class="flights-spec" data-target="{html.escape(div_id)}">'
-            f"{_safe_json(spec)}</script>{links}")
+    d = html.escape(div_id)
+    fig_attr = f' data-figure="{html.escape(figure)}"' if figure else ""
+    return (f'<figure class="flights-figure"><div class="flights-chart" id="{d}"{fig_attr} role="img" '
+            f'aria-label="{html.escape(spec["description"])}"></div>'
+            f'<script type="application/json" class="flights-spec" data-target="{d}">'
+            f"{_safe_json(spec)}</script>{data_table(spec)}{links}</figure>")
+
+
+def describe_spec(spec: dict) -> str:
+    """A text description of a chart: its title and subtitle (what it shows and how to read it)."""
+    parts = [_title_text(spec)]
+    for sub in _walk(spec):
+        t = sub.get("title")
+        if isinstance(t, dict) and t.get("subtitle"):
+            st = t["subtitle"]
+            parts.append(" ".join(st) if isinstance(st, list) else str(st))
+            break
+    return ". ".join(p.rstrip(".") for p in parts if p) + "."
+
+
+def _walk(spec: dict):
+    yield spec
+    for key in ("vconcat", "hconcat", "concat", "layer"):
+        for sub in spec.get(key) or []:
+            yield from _walk(sub)
+    if isinstance(spec.get("spec"), dict):
+        yield from _walk(spec["spec"])
+
+
+def _tooltip_columns(spec: dict) -> dict[str, list[tuple[str, str, str | None]]]:
+    """{dataset name: [(field, title, format)]} from the tooltips of the marks that draw each dataset."""
+    out: dict[str, list[tuple[str, str, str | None]]] = {}
+    for sub in _walk(spec):
+        data = sub.get("data") or {}
+        name = data.get("name") if isinstance(data, dict) else None
+        tips = (sub.get("encoding") or {}).get("tooltip")
+        if not name or not tips:
+            continue
+        cols = out.setdefault(name, [])
+        for t in tips if isinstance(tips, list) else [tips]:
+            if isinstance(t, dict) and t.get("field") and not t.get("aggregate"):
+                col = (t["field"], t.get("title") or t["field"].replace("_", " "), t.get("format"))
+                if col[0] not in [c[0] for c in cols]:
+                    cols.append(col)
+    return out
+
+
+def _cell(value: object, fmt: str | None) -> str:
+    if value is None or value == "":
+        return "not reported"
+    if isinstance(value, float):
+        if fmt and fmt.endswith(".0f"):
+            return f"{value:,.0f}"
+        if fmt and fmt.endswith(".2f"):
+            return f"{value:,.2f}"
+        return f"{value:,.1f}"
+    if isinstance(value, str) and len(value) == 20 and value.endswith("Z") and value[10] == "T":
+        return value[:16].replace("T", " ") + " UTC"
+    return str(value)
+
+
+def data_table(spec: dict, limit: int = 400) -> str:
+    """The data behind a chart as an HTML table (in a closed <details>): the fields its tooltips show, one row
+    per distinct combination, in the data's order. Screen readers and people who prefer numbers read this."""
+    datasets = spec.get("datasets") or {}
+    parts = []
+    for name, cols in _tooltip_columns(spec).items():
+        rows = datasets.get(name)
+        if not rows or not isinstance(rows, list):
+            continue
+        seen, body = set(), []
+        for r in rows:
+            cells = tuple(_cell(r.get(f), fmt) for f, _, fmt in cols)
+            if cells in seen:
+                continue
+            seen.add(cells)
+            body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+            if len(body) >= limit:
+                break
+        head = "".join(f'<th scope="col">{html.escape(str(t))}</th>' for _, t, _ in cols)
+        parts.append(f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>'
+                     f"<tbody>{''.join(body)}</tbody></table></div>")
+    if not parts:
+        return ""
+    return (f'<details class="chart-data"><summary>The data behind this chart ({html.escape(_title_text(spec))})'
+            f"</summary>{''.join(parts)}</details>")
 
 
 _figure_count = 0
+_chart_count = 0
+
+
+def start_page() -> None:
+    """Restart chart and figure numbering (the report calls this before each page it runs in a reused kernel)."""
+    global _figure_count, _chart_count
+    _figure_count = 0
+    _chart_count = 0
 
 
 def _title_text(spec: dict) -> str:
@@ -99,21 +203,26 @@ def _slug(text: str, limit: int = 48) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "chart"
 
 
-def save_figure(spec: dict | alt.TopLevelMixin, name: str, folder: Path, scale: float = 1.5) -> list[Path]:
-    """Write ``name.svg`` and ``name.png`` (rendered offline by vl-convert) into ``folder``."""
-    import vl_convert
-
+def _spec_bytes(spec: dict | alt.TopLevelMixin) -> bytes:
     if not isinstance(spec, dict):
         spec = spec.to_dict()
+    return json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+
+
+def save_figure(spec: dict | alt.TopLevelMixin, name: str, folder: Path, scale: float = 1.5) -> list[Path]:
+    """Write ``name.svg`` and ``name.png`` (rendered offline by vl-convert) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    svg, png = folder / f"{name}.svg", folder / f"{name}.png"
-    svg.write_text(vl_convert.vegalite_to_svg(spec), encoding="utf-8")
-    png.write_bytes(vl_convert.vegalite_to_png(spec, scale=scale))
-    return [svg, png]
+    spec_path = folder / f"{name}.vl.json"
+    spec_path.write_bytes(_spec_bytes(spec))
+    try:
+        return render_figure(spec_path, folder / name, scale)
+    finally:
+        spec_path.unlink()
 
 
 def _auto_figure(spec: dict) -> str | None:
-    """Save a shown chart when the report asked for figures (``FLIGHTS_FIGURES_DIR``); returns its file stem."""
+    """When the report asked for figures (``FLIGHTS_FIGURES_DIR``), keep the shown chart's spec there as
+    ``<name>.vl.json``; the report renders SVG and PNG outside the kernel. Returns the figure's file stem."""
     global _figure_count
     folder = os.environ.get(FIGURES_ENV)
     if not folder:
@@ -121,16 +230,18 @@ def _auto_figure(spec: dict) -> str | None:
     _figure_count += 1
     prefix = _slug(os.environ.get(FIGURE_PREFIX_ENV, "figure"), 80)
     name = f"{prefix}-{_figure_count:02d}-{_slug(_title_text(spec))}"
-    try:
-        save_figure(spec, name, Path(folder))
-    except Exception as err:  # a figure file must never stop the page; the page still draws the chart
-        print(f"warning: could not save figure {name}: {err}", file=sys.stderr)
-        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / f"{name}.vl.json").write_bytes(_spec_bytes(spec))
     return name
 
 
 def _renderer(spec: dict, **_: object) -> dict:
-    return {VEGALITE_MIME: spec, "text/html": chart_html(spec, figure=_auto_figure(spec))}
+    if not spec.get("description"):
+        spec = {**spec, "description": describe_spec(spec)}
+    page = chart_html(spec, figure=_auto_figure(spec))
+    if os.environ.get(FIGURES_ENV):  # a report run: the page uses the HTML only (the spec is inside it)
+        return {"text/html": page}
+    return {VEGALITE_MIME: spec, "text/html": page}
 
 
 alt.renderers.register("flights", _renderer)
@@ -139,8 +250,10 @@ alt.data_transformers.disable_max_rows()
 
 
 @lru_cache(maxsize=2)
-def _basemap_values(path: str) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def _basemap_values(path: str) -> str:
+    # one compact JSON string, not nested lists: altair copies and validates nested values node by node (a second
+    # per chart for the world map); vega-lite parses a string value with the data's format
+    return json.dumps(json.loads(Path(path).read_text(encoding="utf-8")), separators=(",", ":"), sort_keys=True)
 
 
 def basemap(path: Path | None = None) -> alt.Data:
@@ -241,10 +354,12 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
             # all four corners: in Equal Earth the widest point of a box is a low-latitude corner
             "type": "MultiPoint", "coordinates": [[x, y] for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
                                                   for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]}}]}
-        projection = alt.Projection(type="equalEarth", fit=fit)
+        projection = alt.Projection(type="equalEarth", fit=fit, clipExtent=[[0, 0], [WIDTH, MAP_HEIGHT]])
     else:
-        projection = alt.Projection(type="equalEarth")
-    height = 460
+        projection = alt.Projection(type="equalEarth", clipExtent=[[0, 0], [WIDTH, MAP_HEIGHT]])
+    # clipExtent: geometry is cut to the frame before drawing; without it a zoomed map carries the whole world in
+    # paths thousands of pixels wide (4x slower to draw, 10x slower to rasterise)
+    height = MAP_HEIGHT
     world = alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.5, clip=True)
     layers = [world]
     if numerics:

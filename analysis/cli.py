@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     r = sub.add_parser("report", help="build data, run every notebook, write reports/")
     r.add_argument("--force", action="store_true", help="re-run every notebook even if nothing changed")
+    r.add_argument("--compare", default="", help="episode ids of the comparison page, comma-separated (default: all)")
+    r.add_argument("--no-pdf", action="store_true", help="skip the print edition reports/study.pdf")
+    r.add_argument("--bench", action="store_true", help="print per-page times and the slowest cells")
     sub.add_parser("accept-raw", help="record the checksums of reviewed raw files in their provenance records")
     sub.add_parser("episodes", help="list episode ids")
     args = parser.parse_args(argv)
@@ -31,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .provenance import ProvenanceError
     from .tracks.readers import TrackInputError
+    from .queries import UnknownEpisodeError
     from .validate import RawValidationError
 
     try:
@@ -43,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
             from .build import build
             build(project, force=args.force)
         elif args.command == "report":
-            from .report import report
-            report(project, force=args.force)
+            from .report import print_bench, report
+            compare = [c.strip() for c in args.compare.split(",") if c.strip()] or None
+            result = report(project, force=args.force, compare=compare, pdf=not args.no_pdf)
+            if args.bench:
+                print_bench(result)
         elif args.command == "accept-raw":
             from .provenance import accept
             changed = accept(project.raw)
@@ -53,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             from . import queries
             for row in queries.episodes().select("episode_id", "title").iter_rows():
                 print("\t".join(row))
-    except (RawValidationError, ProvenanceError, TrackInputError) as exc:  # named input problems: no traceback
+    except (RawValidationError, ProvenanceError, TrackInputError, UnknownEpisodeError) as exc:  # named input problems: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -12,7 +12,9 @@ SQL text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -32,21 +34,45 @@ class UnknownEpisodeError(ValueError):
     """An episode id that the data does not have; the message lists the valid ids."""
 
 
-@contextmanager
-def connect(project: Project | None = None):
-    """A read-only DuckDB connection to the current build (views resolve next to the database file)."""
-    project = project or default_project()
-    db = project.database
+_DATABASES: dict[str, duckdb.DuckDBPyConnection] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def _database(db: Path) -> duckdb.DuckDBPyConnection:
+    """One read-only DuckDB connection per build folder, opened once per process and reused.
+
+    The key is the resolved build folder: when ``current`` moves to a new build, the next query opens that build
+    (and the connection to the old one is closed).
+    """
     if not db.exists():
         raise FileNotFoundError(f"{db} does not exist: build the data first (make data)")
-    folder = db.resolve().parent
-    con = duckdb.connect(str(db), read_only=True)
+    real = db.resolve()
+    key = real.as_posix()
+    with _DATABASES_LOCK:
+        con = _DATABASES.get(key)
+        if con is None:
+            for old_key in [k for k in _DATABASES if Path(k).parent.parent == real.parent.parent]:
+                _DATABASES.pop(old_key).close()  # an older build of the same study
+            con = duckdb.connect(key, read_only=True)
+            con.execute("SET GLOBAL file_search_path = ?", [real.parent.as_posix()])
+            con.execute("SET GLOBAL TimeZone = 'UTC'")
+            _DATABASES[key] = con
+        return con
+
+
+@contextmanager
+def connect(project: Project | None = None):
+    """A read-only DuckDB connection to the current build (views resolve next to the database file).
+
+    The database is opened once per process; each ``connect`` hands out a cheap cursor on it, so threads do not
+    share one cursor.
+    """
+    project = project or default_project()
+    cur = _database(project.database).cursor()
     try:
-        con.execute("SET file_search_path = ?", [folder.as_posix()])
-        con.execute("SET TimeZone = 'UTC'")
-        yield con
+        yield cur
     finally:
-        con.close()
+        cur.close()
 
 
 def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, project: Project | None = None) -> pl.DataFrame:

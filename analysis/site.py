@@ -8,6 +8,8 @@ id patterns, and external URLs are shown as links only when they are http(s).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +18,7 @@ from . import dictionary, present, queries, schema
 from .paths import Project
 
 __all__ = ["index_body", "methods_body", "dictionary_body", "source_anchor", "episode_page", "derived_tables",
-           "NAV_PAGES", "EXPORT_FILES"]
+           "NAV_PAGES", "EXPORT_FILES", "SITE_PAGES", "SitePage"]
 
 esc = present.esc
 fmt = present.fmt
@@ -25,6 +27,16 @@ _SAFE = re.compile(schema.SAFE_ID_PATTERN)
 #: Site navigation: (file, label), in order.
 NAV_PAGES = [("index.html", "Study"), ("patterns.html", "Patterns"), ("compare.html", "Comparison"),
              ("methods.html", "Methods & sources"), ("dictionary.html", "Data dictionary")]
+
+@dataclass(frozen=True)
+class SitePage:
+    """A page of the site written from the data by a function (not a notebook). Adding a page to the site is one
+    function returning the HTML body and one entry in :data:`SITE_PAGES` (plus :data:`NAV_PAGES` to link it)."""
+
+    file: str
+    title: str
+    body: Callable[[Project], str]
+
 
 #: What exports/ holds, for the index (paths relative to the site root).
 EXPORT_FILES = [
@@ -265,3 +277,9 @@ def dictionary_body(project: Project) -> str:
                      '<div class="table-wrap"><table class="data"><thead><tr><th>Column</th><th>Type</th>'
                      f"<th>Description</th></tr></thead><tbody>{body}</tbody></table></div>")
     return "".join(parts)
+
+
+#: The site's own pages, written after the notebooks ran (the notebook pages come from analysis.report.jobs_for).
+SITE_PAGES = [SitePage("index.html", "Russian state flights to Latin America", index_body),
+              SitePage("methods.html", "Methods and sources", methods_body),
+              SitePage("dictionary.html", "Data dictionary", dictionary_body)]
