@@ -125,13 +125,13 @@ def episode(episode_id: str, project: Project | None = None) -> dict:
 
 def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
           project: Project | None = None) -> pl.DataFrame:
-    """Stops in route order: where each aircraft was, when (UTC interval and precision), and for how long."""
+    """Stops in route order (the main route first, then the variants some sources report): where each aircraft was, when (UTC interval and precision), and for how long."""
     return sql("""
         SELECT * FROM core_stops
         WHERE ($ids IS NULL OR list_contains($ids, episode_id))
           AND (NOT $main_only OR is_main_variant)
           AND ($evidence IS NULL OR evidence = $evidence)
-        ORDER BY episode_id, aircraft_id, variant, evidence, seq
+        ORDER BY episode_id, aircraft_id, NOT is_main_variant, variant, evidence, seq
     """, {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence}, project)
 
 
@@ -143,7 +143,7 @@ def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
         WHERE ($ids IS NULL OR list_contains($ids, episode_id))
           AND (NOT $main_only OR is_main_variant)
           AND ($evidence IS NULL OR evidence = $evidence)
-        ORDER BY episode_id, aircraft_id, variant, evidence, leg_seq
+        ORDER BY episode_id, aircraft_id, NOT is_main_variant, variant, evidence, leg_seq
     """, {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence}, project)
 
 
@@ -162,7 +162,7 @@ def route_summary(episode_ids: str | Sequence[str] | None = None, project: Proje
     """Per route (episode, aircraft, variant, evidence): distances, detour factor, stops, countries."""
     return sql("""
         SELECT * FROM out_route_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
-        ORDER BY episode_id, aircraft_id, variant, evidence
+        ORDER BY episode_id, aircraft_id, NOT is_main_variant, variant, evidence
     """, {"ids": _ids(episode_ids)}, project)
 
 

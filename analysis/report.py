@@ -84,8 +84,8 @@ PAGE_CSS = """
 * { box-sizing: border-box; }
 body { font: 15px/1.55 Helvetica, Arial, sans-serif; color: var(--ink); background: var(--bg); margin: 0; }
 header.site { background: #1d2a3a; color: #fff; padding: 10px 24px; }
-header.site a { color: #fff; margin-right: 16px; text-decoration: none; }
-header.site a:hover { text-decoration: underline; }
+header.site nav a { color: #fff; margin-right: 16px; text-decoration: none; }
+header.site nav a:hover { text-decoration: underline; }
 main { max-width: 1180px; margin: 0 auto; padding: 12px 24px 60px; background: #fff; }
 h1 { font-size: 26px; margin: 18px 0 6px; } h2 { font-size: 20px; margin-top: 28px; border-bottom: 1px solid var(--line); }
 h3 { font-size: 16px; }
@@ -106,38 +106,64 @@ details summary { cursor: pointer; color: var(--accent); font-size: 13px; }
 .jp-OutputArea-output pre, pre { white-space: pre-wrap; font-size: 12px; }
 .jp-InputPrompt, .jp-OutputPrompt, .prompt { display: none; }
 footer { color: var(--muted); font-size: 12px; margin-top: 40px; }
+.sr-only, .utc-interval { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  white-space: nowrap; }
+a.skip { position: absolute; left: -9999px; } a.skip:focus { left: 8px; top: 8px; background: #fff; color: #000;
+  padding: 6px 10px; z-index: 10; }
+header.site { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 8px; }
+.search { position: relative; } .search label { margin-right: 6px; }
+.search input { width: 330px; max-width: 60vw; padding: 4px 8px; font-size: 14px; border: 1px solid #888;
+  border-radius: 3px; }
+#search-results { position: absolute; right: 0; top: 34px; z-index: 20; list-style: none; margin: 0; padding: 4px 0;
+  width: 520px; max-width: 90vw; max-height: 70vh; overflow-y: auto; background: #fff; color: #1d1d1d;
+  border: 1px solid #999; box-shadow: 0 4px 14px rgba(0,0,0,.18); }
+#search-results li { padding: 0; } #search-results a { display: block; padding: 5px 10px; color: #1d1d1d !important;
+  text-decoration: none; margin: 0; } #search-results a:hover, #search-results a:focus { background: #e8f1f8; }
+#search-results .kind { display: inline-block; min-width: 64px; font-size: 11px; text-transform: uppercase;
+  color: #444; } #search-results .detail { color: #555; font-size: 12px; }
+:focus-visible { outline: 3px solid #E69F00; outline-offset: 2px; }
+.reported { border-bottom: 1px dotted #777; cursor: help; }
+figure.flights-figure { margin: 10px 0 22px; } details.chart-data { margin: 2px 0 4px; }
+fieldset.episode-picker { border: 1px solid var(--line); padding: 8px 12px; margin: 10px 0 18px; }
+fieldset.episode-picker legend { font-weight: 600; } .picker-boxes { columns: 2; font-size: 13px; }
+.picker-boxes label { display: block; } .picker-status { font-size: 12px; color: var(--muted); margin: 4px 0 0; }
+p.empty { color: var(--muted); font-style: italic; }
 """
 
-EMBED = """
-document.querySelectorAll('script.flights-spec').forEach(function (node) {
-  var target = document.getElementById(node.getAttribute('data-target'));
-  if (!target) { return; }
-  var spec = JSON.parse(node.textContent);
-  vegaEmbed(target, spec, {renderer: 'svg', actions: {export: true, source: false, compiled: false, editor: false}})
-    .then(function (result) { window.flightsViews = window.flightsViews || {}; window.flightsViews[target.id] = result.view; })
-    .catch(function (err) { target.textContent = 'chart failed: ' + err; console.error(err); });
-});
-"""
+#: The page script: charts, the episode picker, the search box (analysis/assets/site.js, inlined)
+SITE_JS = (PACKAGE_DIR / "assets" / "site.js").read_text(encoding="utf-8")
 
 
-def _nav(jobs: list[Job]) -> str:
+def _nav(jobs: list[Job], search_index: str = "[]") -> str:
+    """Skip link, site navigation and the offline search box (its index inlined as JSON)."""
     from .site import NAV_PAGES
 
     links = [f'<a href="{html.escape(page)}">{html.escape(label)}</a>' for page, label in NAV_PAGES]
-    return '<header class="site"><nav>' + "".join(links) + "</nav></header>"
+    safe = search_index.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return ('<a class="skip" href="#content">Skip to the content</a>'
+            '<header class="site"><nav aria-label="Site">' + "".join(links) + "</nav>"
+            '<div class="search" role="search"><label for="site-search">Search</label>'
+            '<input id="site-search" type="search" autocomplete="off" aria-controls="search-results" '
+            'aria-expanded="false" aria-describedby="search-help search-count" '
+            'placeholder="episodes, aircraft, places, sources, findings">'
+            '<span id="search-help" class="sr-only">Results appear below as you type; press the down arrow to '
+            'move into them, Escape to clear.</span><span id="search-count" class="sr-only" aria-live="polite">'
+            '</span><ul id="search-results" hidden></ul></div></header>'
+            f'<script type="application/json" id="search-index">{safe}</script>')
 
 
 def render_page(title: str, body: str, nav: str, bundle: str, charts: bool = True) -> str:
     """A complete offline page: inline CSS, inline vega scripts (only when the page has charts)."""
     scripts = f"<script>{bundle}</script>" if charts else ""
-    embed = f"<script>{EMBED}</script>" if charts else ""
+    embed = f"<script>{SITE_JS}</script>"
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'unsafe-eval'; "
            "font-src data:")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style>{scripts}</head>"
-            f"<body>{nav}<main>{body}<footer>Built offline from data/raw by <code>make report</code>. "
+            f'<body>{nav}<main id="content" tabindex="-1">{body}<footer>Built offline from data/raw by '
+            "<code>make report</code>. "
             f"Times are UTC.</footer></main>{embed}</body></html>")
 
 
@@ -385,7 +411,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         todo = [j for j in jobs if force or not (cache / f"{keys[j.page]}.html").exists()
                 or not (cache / f"{keys[j.page]}.figures").is_dir()]
         print(f"report: {len(jobs)} pages, {len(jobs) - len(todo)} unchanged, {len(todo)} notebook run(s) to do", flush=True)
-        with _Figures(project, workers) as figures:
+        with _Figures(project, 1) as figures:  # one renderer: with the two kernels it keeps memory under 1.5 GB
             for job in jobs:
                 if job not in todo:
                     figures.add(cache / f"{keys[job.page]}.figures")
@@ -396,8 +422,11 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         builds = project.build / "reports"
         partial = atomic.new_build_dir(builds)
         try:
+            from .site import search_index
+
             bundle = vega_bundle()
-            nav = _nav(jobs)
+            nav = _nav(jobs, json.dumps(search_index(project, [j.page for j in jobs]), sort_keys=True,
+                                        separators=(",", ":"), ensure_ascii=False))
             (partial / "figures").mkdir()
             for job in jobs:
                 body = (cache / f"{keys[job.page]}.html").read_text(encoding="utf-8")

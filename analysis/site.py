@@ -18,7 +18,8 @@ from . import dictionary, present, queries, schema
 from .paths import Project
 
 __all__ = ["index_body", "methods_body", "dictionary_body", "source_anchor", "episode_page", "derived_tables",
-           "NAV_PAGES", "EXPORT_FILES", "SITE_PAGES", "SitePage"]
+           "NAV_PAGES", "EXPORT_FILES", "SITE_PAGES", "SitePage",
+           "search_index"]
 
 esc = present.esc
 fmt = present.fmt
@@ -283,3 +284,47 @@ def dictionary_body(project: Project) -> str:
 SITE_PAGES = [SitePage("index.html", "Russian state flights to Latin America", index_body),
               SitePage("methods.html", "Methods and sources", methods_body),
               SitePage("dictionary.html", "Data dictionary", dictionary_body)]
+
+
+def search_index(project: Project, pages: list[str]) -> list[dict[str, str]]:
+    """Entries of the offline search box: episodes, aircraft, places, sources and findings, each with the page
+    (and anchor) that shows it. Sorted, so that two builds give the same bytes."""
+    have = set(pages)
+    out: list[dict[str, str]] = []
+
+    def add(kind: str, label: str, url: str, detail: str = "") -> None:
+        out.append({"kind": kind, "label": label, "url": url, "detail": detail})
+
+    eps = queries.episodes(project)
+    for r in eps.iter_rows(named=True):
+        page = episode_page(r["episode_id"])
+        if page and page in have:
+            add("episode", r["title"], page, f"{r['episode_id']} · {fmt(r['aircraft_labels'])}")
+    stops = queries.sql("""
+        SELECT aircraft_id, place_id, any_value(place_name) AS place_name, any_value(country_name) AS country_name,
+               list_sort(list_distinct(list(episode_id))) AS episode_ids
+        FROM core_stops GROUP BY aircraft_id, place_id ORDER BY aircraft_id, place_id""", project=project)
+    aircraft = queries.aircraft(project)
+    for r in aircraft.iter_rows(named=True):
+        eps_of = sorted({e for row in stops.filter(pl.col("aircraft_id") == r["aircraft_id"]).iter_rows(named=True)
+                         for e in row["episode_ids"]})
+        page = next((episode_page(e) for e in eps_of if episode_page(e) in have), None) or "patterns.html"
+        detail = " · ".join(filter(None, [r.get("registration"), r.get("type_name"), r.get("operator_name"),
+                                          ", ".join(eps_of)]))
+        add("aircraft", r.get("label") or r["aircraft_id"], page, detail)
+    places = queries.places(project)
+    for r in places.iter_rows(named=True):
+        eps_at = sorted({e for row in stops.filter(pl.col("place_id") == r["place_id"]).iter_rows(named=True)
+                         for e in row["episode_ids"]})
+        page = next((episode_page(e) for e in eps_at if episode_page(e) in have), None) or "methods.html#inferred-places"
+        detail = " · ".join(filter(None, [r.get("icao") or r.get("inferred_icao"), r.get("country_name"),
+                                          r.get("precision"), ", ".join(eps_at)]))
+        add("place", r["name"], page, detail)
+    for r in queries.sources(project).iter_rows(named=True):
+        add("source", f"{r['source_id']} {r['outlet'] or 'unnamed outlet'}", f"methods.html#{source_anchor(r['source_id'])}",
+            " · ".join(filter(None, [r.get("title"), r.get("published_reported"), r.get("author")])))
+    for r in queries.findings(project=project).iter_rows(named=True):
+        add("finding", r["statement"], f"patterns.html#finding-{r['finding_id']}",
+            f"{r['category']} · confidence {r['confidence']}")
+    order = {"episode": 0, "finding": 1, "aircraft": 2, "place": 3, "source": 4}
+    return sorted(out, key=lambda e: (order[e["kind"]], e["label"], e["url"]))
