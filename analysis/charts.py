@@ -102,8 +102,11 @@ def chart_html(spec: dict, div_id: str | None = None, figure: str | None = None)
                  f'<a href="figures/{f}.png">PNG</a></p>')
     d = html.escape(div_id)
     fig_attr = f' data-figure="{html.escape(figure)}"' if figure else ""
-    return (f'<figure class="flights-figure"><div class="flights-chart" id="{d}"{fig_attr} role="img" '
-            f'aria-label="{html.escape(spec["description"])}"></div>'
+    desc = html.escape(spec["description"])
+    # the figure's caption (for screen readers; vega also labels the drawing with the description), the chart,
+    # its spec, the data table behind it and the figure files
+    return (f'<figure class="flights-figure"><figcaption class="sr-only">{desc}</figcaption>'
+            f'<div class="flights-chart" id="{d}"{fig_attr} data-description="{desc}"></div>'
             f'<script type="application/json" class="flights-spec" data-target="{d}">'
             f"{_safe_json(spec)}</script>{data_table(spec)}{links}</figure>")
 
@@ -276,8 +279,31 @@ def _one_view_per_scale_binding(spec: dict) -> dict:
     return {**spec, "params": fixed}
 
 
+_MARK_WORDS = {"geoshape": "map shapes", "line": "lines", "point": "points", "bar": "bars", "rect": "cells",
+               "rule": "reference line", "text": "labels", "area": "areas", "circle": "points", "square": "points"}
+
+
+def _label_marks(spec: dict, title: str | None = None) -> dict:
+    """Give every mark a description (vega turns it into the aria-label of the mark's group): screen readers
+    then announce "points: Route map ..." instead of an unlabelled graphic."""
+    title = _title_text(spec) if title is None else title
+    out = dict(spec)
+    mark = out.get("mark")
+    if mark is not None:
+        m = {"type": mark} if isinstance(mark, str) else dict(mark)
+        if "description" not in m and m.get("aria") is not False:
+            m["description"] = f"{_MARK_WORDS.get(m.get('type'), str(m.get('type')))}: {title}"
+        out["mark"] = m
+    for key in ("vconcat", "hconcat", "concat", "layer"):
+        if isinstance(out.get(key), list):
+            out[key] = [_label_marks(sub, _title_text(sub) if sub.get("title") else title) for sub in out[key]]
+    if isinstance(out.get("spec"), dict):
+        out["spec"] = _label_marks(out["spec"], title)
+    return out
+
+
 def _renderer(spec: dict, **_: object) -> dict:
-    spec = _one_view_per_scale_binding(spec)
+    spec = _label_marks(_one_view_per_scale_binding(spec))
     if not spec.get("description"):
         spec = {**spec, "description": describe_spec(spec)}
     page = chart_html(spec, figure=_auto_figure(spec))
@@ -618,6 +644,9 @@ def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, 
     at its two ends). The selection is a vega-lite point selection on ``stop_id`` made in the timeline; the map
     filters the legs whose ``from_stop_id`` or ``to_stop_id`` equals the selected stop.
     """
+    if items.filter(pl.col("earliest_utc").is_not_null()).height == 0:  # nothing dated: the map alone
+        return route_map(paths, stops, sources, title=f"Route map: {title} (no dated milestone to put on a timeline)",
+                         colour=colour, basemap_path=basemap_path)
     select = alt.selection_point(name="milestone", fields=["stop_id"], on="click", clear="dblclick", empty=False)
     ends = legs.select("leg_id", "from_stop_id", "to_stop_id")
     p = paths.join(ends, on="leg_id", how="left") if paths.height else paths.with_columns(

@@ -30,15 +30,14 @@ thead { display: table-header-group; } tr { break-inside: avoid; }
 img.figure { width: 100%; max-width: 180mm; break-inside: avoid; display: block; margin: 6px 0; }
 figure { margin: 0; break-inside: avoid; }
 details > *:not(summary) { display: none; } details summary { list-style: none; font-size: 8pt; color: #555; }
-.figure-links, .search, .episode-picker, a.anchor-link, nav, header.site { display: none !important; }
+.figure-links, .sr-only, .utc-interval, .search, .episode-picker, a.anchor-link, nav, header.site { display: none !important; }
 a { color: #111; text-decoration: none; } a.url { word-break: break-all; }
 .cover { margin-top: 40mm; } .cover p { font-size: 12pt; }
 """
 
-_MAIN = re.compile(r"<main>(.*)<footer>", re.S)
-_CHART = re.compile(
-    r'<div class="flights-chart" id="[^"]*" data-figure="([^"]*)" role="img" aria-label="([^"]*)"></div>'
-    r'<script type="application/json" class="flights-spec"[^>]*>.*?</script>', re.S)
+_MAIN = re.compile(r"<main[^>]*>(.*)<footer>", re.S)
+_CHART = re.compile(r'<div [^>]*class="flights-chart"[^>]*></div>')
+_ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 
 
@@ -48,11 +47,19 @@ def chromium() -> Path | None:
     return path if path.exists() else None
 
 
+def _figure(match: re.Match) -> str:
+    """A chart's <div> (attributes in any order: nbconvert sorts them) as its SVG figure."""
+    attrs = dict(_ATTR.findall(match.group(0)))
+    if not attrs.get("data-figure"):
+        return ""
+    return f'<img class="figure" src="figures/{attrs["data-figure"]}.svg" alt="{attrs.get("data-description", "")}">'
+
+
 def _body(page: Path) -> str:
     text = page.read_text(encoding="utf-8")
     m = _MAIN.search(text)
     body = m.group(1) if m else ""
-    body = _CHART.sub(lambda c: f'<img class="figure" src="figures/{c.group(1)}.svg" alt="{c.group(2)}">', body)
+    body = _CHART.sub(_figure, body)
     return _SCRIPT.sub("", body)
 
 
@@ -98,7 +105,9 @@ def print_site(site: Path, site_pages: list[str], notebook_pages: list[str], out
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(exe), headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                              "--disable-extensions", "--renderer-process-limit=1",
+                                              "--disable-features=site-per-process"])
             try:
                 page = browser.new_page()
                 page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:"))

@@ -143,8 +143,8 @@ def _nav(jobs: list[Job], search_index: str = "[]") -> str:
     return ('<a class="skip" href="#content">Skip to the content</a>'
             '<header class="site"><nav aria-label="Site">' + "".join(links) + "</nav>"
             '<div class="search" role="search"><label for="site-search">Search</label>'
-            '<input id="site-search" type="search" autocomplete="off" aria-controls="search-results" '
-            'aria-expanded="false" aria-describedby="search-help search-count" '
+            '<input id="site-search" type="search" autocomplete="off" '
+            'aria-describedby="search-help search-count" '
             'placeholder="episodes, aircraft, places, sources, findings">'
             '<span id="search-help" class="sr-only">Results appear below as you type; press the down arrow to '
             'move into them, Escape to clear.</span><span id="search-count" class="sr-only" aria-live="polite">'
@@ -329,12 +329,13 @@ def kernel_env(project: Project) -> dict[str, str]:
 
 
 class _PeakMemory:
-    """Samples the resident memory of this process and all its children (kernels, renderers) every 0.2 s."""
+    """Samples the memory (PSS) of this process and all its children (kernels, renderers, Chromium) every 0.2 s."""
 
     def __init__(self):
         import threading
 
         self.peak = 0
+        self.at_peak: list[tuple[int, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -342,13 +343,19 @@ class _PeakMemory:
         import psutil
 
         me = psutil.Process()
-        total = 0
+        total, parts = 0, []
         for p in [me, *me.children(recursive=True)]:
             try:
-                total += p.memory_info().rss
+                # proportional set size: pages shared between processes (chromium's, the kernels' libraries)
+                # counted once in total, not once per process as the resident sizes would
+                rss = p.memory_full_info().pss
+                parts.append((rss, p.name()))
             except psutil.Error:
-                pass
-        self.peak = max(self.peak, total)
+                continue
+            total += rss
+        if total > self.peak:
+            self.peak = total
+            self.at_peak = sorted(parts, reverse=True)
 
     def _loop(self) -> None:
         while not self._stop.wait(0.2):
@@ -367,6 +374,9 @@ class _PeakMemory:
     @property
     def mb(self) -> int:
         return round(self.peak / 2**20)
+
+    def breakdown(self) -> str:
+        return ", ".join(f"{name} {rss / 2**20:.0f}" for rss, name in self.at_peak[:6])
 
 
 def _compare_ids(project: Project, compare: list[str] | None) -> list[str] | None:
@@ -447,7 +457,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         atomic.prune(builds, link)
     secs = round(time.monotonic() - t0, 1)
     print(f"report written: {link}/index.html ({len(jobs)} pages, {len(todo)} run) in {secs} s; "
-          f"peak memory {memory.mb} MB (this process, its kernels and renderers)", flush=True)
+          f"peak memory {memory.mb} MB (this process, its kernels and renderers: {memory.breakdown()} MB)", flush=True)
     return {"status": "built", "pages": len(jobs), "ran": len(todo), "seconds": secs, "path": str(final),
             "timings": {j.page: round(t, 2) for j, t in timings}, "cells": cells, "peak_mb": memory.mb}
 

@@ -34,7 +34,7 @@
       if (!target) { return; }
       var spec = JSON.parse(node.textContent);
       pending.push(vegaEmbed(target, spec, {renderer: 'svg',
-        actions: {export: true, source: false, compiled: false, editor: false}})
+        actions: false})  /* the figure links below each chart save it as SVG or PNG */
         .then(function (result) { window.flightsViews[target.id] = result.view; })
         .catch(function (err) { target.textContent = 'chart failed: ' + err; console.error(err); }));
     });
@@ -68,7 +68,7 @@
   function show(query) {
     list.innerHTML = '';
     var words = query.toLowerCase().split(/\s+/).filter(Boolean);
-    if (!words.length) { list.hidden = true; input.setAttribute('aria-expanded', 'false'); return; }
+    if (!words.length) { list.hidden = true; return; }
     var hits = index.filter(function (e) {
       return words.every(function (w) { return e.hay.indexOf(w) >= 0; });
     }).slice(0, 20);
@@ -96,7 +96,6 @@
       list.appendChild(none);
     }
     list.hidden = false;
-    input.setAttribute('aria-expanded', 'true');
     document.getElementById('search-count').textContent = hits.length + ' result(s)';
   }
 
