@@ -38,9 +38,10 @@ SQL_DIR = PACKAGE_DIR / "sql"
 DERIVED_TABLES = (
     "core_sources", "core_operators", "core_aircraft_types", "core_aircraft", "core_sanctions", "core_places",
     "core_episodes", "core_events", "core_claims", "core_conflicts", "core_watchlist",
+    "core_type_ranges", "core_corridors",
     "core_stops", "core_legs", "core_leg_paths", "core_gaps",
     "out_route_summary", "out_episode_summary", "out_timeline", "out_route_similarity",
-    "out_observed_vs_reported", "out_findings",
+    "out_observed_vs_reported", "out_findings", "out_summary",
 )
 UTC_TS = pl.Datetime("us", "UTC")
 #: the modules whose code shapes data/derived (charts and pages do not: the report fingerprints those itself)
@@ -84,10 +85,16 @@ def _intervals(df: pl.DataFrame, col: str, tzs: list[str | None], prefix: str) -
 
 def _places(raw: Raw) -> pl.DataFrame:
     rows = []
-    for p in raw["places"].iter_rows(named=True):
+    places = raw["places"].to_dicts()
+    # airports airportsdata lacks, located by a cited source (places rows with icao, lat and lon)
+    sourced = {p["icao"]: {"name": p["name"], "lat": p["lat"], "lon": p["lon"], "tz": p["tz"]}
+               for p in places if p["icao"] and p["lat"] is not None}
+    closed = {p["icao"]: parse(p["closed"], None) for p in places if p["icao"] and p["closed"]}
+    for p in places:
         code = p["icao"] or p["inferred_icao"]
-        a = geo.airport(code)
+        a = sourced.get(code) or geo.airport(code)
         basis = None if a is None else ("airport" if p["icao"] else "inferred")
+        shut = closed.get(code) if a else None
         rows.append({
             "place_id": p["place_id"], "name": p["name"], "precision": p["precision"], "icao": p["icao"],
             "country": p["country"], "country_name": geo.country_name(p["country"]),
@@ -96,19 +103,42 @@ def _places(raw: Raw) -> pl.DataFrame:
             "inferred_icao": p["inferred_icao"], "inference_basis": p["inference_basis"],
             "loc_icao": code if a else None, "airport_name": a["name"] if a else None,
             "lat": a["lat"] if a else None, "lon": a["lon"] if a else None, "location_basis": basis,
+            "is_sourced_location": bool(a) and code in sourced,
+            "loc_closed_reported": shut.text if shut else None, "loc_closed_utc": shut.earliest if shut else None,
             "source_ids": p["source_ids"], "notes": p["notes"],
         })
-    schema = {"lat": pl.Float64, "lon": pl.Float64}
+    schema = {"lat": pl.Float64, "lon": pl.Float64, "loc_closed_reported": pl.String, "loc_closed_utc": UTC_TS,
+              "country": pl.String, "country_name": pl.String, "country_numeric": pl.String}
     return pl.DataFrame(rows, schema_overrides=schema, infer_schema_length=None)
+
+
+def _origins(sources: pl.DataFrame) -> pl.DataFrame:
+    """``origin_id``: the independent origin of each source (follow relays_source_id to its root, then take the
+    root's ``origin`` or its own id). Pages with one origin_id count once in corroboration."""
+    relays = dict(zip(sources["source_id"], sources["relays_source_id"], strict=True))
+    origin = dict(zip(sources["source_id"], sources["origin"], strict=True))
+
+    def root(sid: str) -> str:
+        seen = {sid}
+        while relays.get(sid) and relays[sid] not in seen:
+            sid = relays[sid]
+            seen.add(sid)
+        return origin.get(sid) or sid
+
+    return sources.with_columns(pl.Series("origin_id", [root(s) for s in sources["source_id"]], dtype=pl.String))
 
 
 def _prepare(raw: Raw) -> dict[str, pl.DataFrame]:
     drop = pl.col("_line")
     t: dict[str, pl.DataFrame] = {}
-    t["core_sources"] = _intervals(raw["sources"].drop(drop), "published", [None] * raw["sources"].height, "published")
+    t["core_sources"] = _origins(
+        _intervals(raw["sources"].drop(drop), "published", [None] * raw["sources"].height, "published"))
     t["core_operators"] = raw["operators"].drop(drop).with_columns(
         pl.col("country").map_elements(geo.country_name, return_dtype=pl.String).alias("country_name"))
     t["core_aircraft_types"] = raw["aircraft_types"].drop(drop)
+    t["core_type_ranges"] = raw["type_ranges"].drop(drop).join(
+        raw["aircraft_types"].select("type_id", pl.col("name").alias("type_name")), on="type_id", how="left")
+    t["core_corridors"] = raw["corridors"].drop(drop)
     t["core_aircraft"] = (
         raw["aircraft"].drop(drop)
         .join(raw["aircraft_types"].select("type_id", pl.col("name").alias("type_name"), "icao_type", "role",
@@ -130,7 +160,7 @@ def _prepare(raw: Raw) -> dict[str, pl.DataFrame]:
         pl.col("destination_country").map_elements(geo.country_name, return_dtype=pl.String).alias("destination_country_name"))
     ev = raw["events"].drop(drop)
     tzs = ev["tz"].to_list()
-    ev = _intervals(_intervals(ev, "start", tzs, "start"), "end", tzs, "end")
+    ev = _intervals(_intervals(_intervals(ev, "start", tzs, "start"), "end", tzs, "end"), "reported_on", tzs, "reported_on")
     t["core_events"] = ev.with_columns(
         pl.col("country").map_elements(geo.country_name, return_dtype=pl.String).alias("country_name"))
     t["core_claims"] = raw["claims"].drop(drop)
@@ -146,7 +176,8 @@ def _prepare(raw: Raw) -> dict[str, pl.DataFrame]:
     stops = raw["stops"].drop(drop)
     tz_by_place = dict(zip(places["place_id"], places["tz"], strict=True))
     tzs = [tz_by_place.get(p) for p in stops["place_id"].to_list()]
-    stops = _intervals(_intervals(stops, "arr_time", tzs, "arr"), "dep_time", tzs, "dep")
+    stops = _intervals(_intervals(_intervals(stops, "arr_time", tzs, "arr"), "dep_time", tzs, "dep"),
+                       "reported_on", tzs, "reported_on").with_columns(pl.col("order_basis").fill_null("reported"))
     t["prep_stops"] = stops.with_columns(pl.lit("reported").alias("evidence"))
     return t
 
@@ -178,6 +209,8 @@ def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str,
     obs = observed_mod.integrate(project or default_project(), raw, tables) if observed is None else observed
     tables["prep_stops"] = pl.concat([tables["prep_stops"], obs.stops], how="diagonal_relaxed") if obs.stops.height else tables["prep_stops"]
     tables["core_gaps"] = obs.gaps
+    # track inputs cited as sources are their own origins
+    tables["core_sources"] = tables["core_sources"].with_columns(pl.coalesce("origin_id", "source_id").alias("origin_id"))
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -189,13 +222,15 @@ def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str,
         for name in ("core_stops", "core_legs", "out_route_summary", "out_episode_summary", "out_timeline"):
             _run_sql(con, name)
         out = {name: con.sql(f'SELECT * FROM "{name}"').pl() for name in DERIVED_TABLES
-               if name not in ("core_leg_paths", "out_route_similarity", "out_findings", "out_observed_vs_reported")}
+               if name not in ("core_leg_paths", "out_route_similarity", "out_findings", "out_observed_vs_reported",
+                             "out_summary")}
     finally:
         con.close()
     out["core_leg_paths"] = _leg_paths(out["core_legs"])
-    out["out_route_similarity"] = similarity.route_similarity(out["core_stops"])
+    out["out_route_similarity"] = similarity.route_similarity(out["core_stops"], out["core_legs"])
     out["out_observed_vs_reported"] = observed_mod.compare(out["core_stops"], out["core_legs"])
     out["out_findings"] = findings.compute(out)
+    out["out_summary"] = findings.summarize(out["out_findings"], out)
     return out
 
 
@@ -256,5 +291,12 @@ def build(project: Project | None = None, force: bool = False, quiet: bool = Fal
         secs = round(time.monotonic() - t0, 2)
         say(f"built {final.relative_to(project.root)} in {secs} s: "
             + ", ".join(f"{k} {v}" for k, v in meta["rows"].items() if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))))
+        f = tables["out_findings"]
+        if f.height:
+            say("findings by category: " + ", ".join(
+                f"{r['category']} {r['len']}" for r in f.group_by("category").len().sort("category").iter_rows(named=True)))
+            say("confidence: " + ", ".join(f"{lvl} {f.filter(pl.col('confidence') == lvl).height}"
+                                            for lvl in ("high", "moderate", "low"))
+                + f"; key findings: {', '.join(f.filter(pl.col('is_key'))['finding_id'])}")
         return BuildResult(status="built", path=str(final), fingerprint=fp, rows=meta["rows"], seconds=secs)
 

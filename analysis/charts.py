@@ -631,7 +631,8 @@ def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity", stops:
     ).properties(width=420, height=420, description=(
         f"{title}: a symmetric grid of {both['episode_a'].n_unique()} episodes, each cell shaded by the similarity "
         "(0 to 1) of the two routes."), title=alt.Title(
-        title, subtitle="0.5 × shared-country overlap + 0.5 × exp(−mean nearest-stop distance / 1000 km)."))
+        title, subtitle="Staging stops: 0.5 × shared-country overlap + 0.5 × exp(−mean nearest-stop distance / 1000 "
+                        "km); blank where a route is a stub (not comparable)."))
 
 
 def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, legs: pl.DataFrame,

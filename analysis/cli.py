@@ -1,7 +1,8 @@
 """Command line: ``python -m analysis <command>`` (the Makefile calls these).
 
 Commands: ``validate`` (check data/raw, write nothing), ``build`` (data/derived), ``report`` (data + notebooks
-+ site), ``accept-raw`` (record raw checksums after a reviewed change), ``episodes`` (list episode ids).
++ site), ``accept-raw`` (record raw checksums after a reviewed change), ``episodes`` (list episode ids),
+``evidence-doc`` (write docs/evidence.md from the schema).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--bench", action="store_true", help="print per-page times and the slowest cells")
     sub.add_parser("accept-raw", help="record the checksums of reviewed raw files in their provenance records")
     sub.add_parser("episodes", help="list episode ids")
+    sub.add_parser("evidence-doc", help="write docs/evidence.md (the raw tables' columns and rules) from the schema")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     project = default_project()
@@ -56,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             from .provenance import accept
             changed = accept(project.raw)
             print("\n".join(changed) if changed else "all provenance records already match data/raw")
+        elif args.command == "evidence-doc":
+            from .dictionary import evidence_markdown
+            from .paths import REPO_DIR
+            (REPO_DIR / "docs" / "evidence.md").write_text(evidence_markdown(), encoding="utf-8")
+            print("wrote docs/evidence.md")
         elif args.command == "episodes":
             from . import queries
             for row in queries.episodes().select("episode_id", "title").iter_rows():

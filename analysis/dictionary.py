@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import schema
 
-__all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing"]
+__all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing", "evidence_markdown"]
 
 #: Derived table -> what one row is and where it comes from.
 TABLES: dict[str, str] = {
@@ -41,9 +41,14 @@ TABLES: dict[str, str] = {
                            "conflicts (computed from the lead aircraft's main route).",
     "out_route_summary": "One row per route (episode, aircraft, variant, evidence): distances, detour, stops, countries.",
     "out_timeline": "Flight milestones, context events and sanctions as UTC intervals, for timelines.",
-    "out_findings": "Cross-episode findings computed by analysis.findings: statement, value, evidence rows, sources "
-                    "and confidence.",
-    "out_route_similarity": "Pairwise similarity of the episodes' main routes (0 to 1).",
+    "out_findings": "Cross-episode findings computed by analysis.findings: statement, value, evidence rows, sources, "
+                    "independent origins, likelihood, confidence and why (docs/confidence.md), importance.",
+    "out_summary": "A short generated summary of what the study shows, one sentence per row, each tied to the "
+                   "findings it rests on.",
+    "out_route_similarity": "Pairwise comparison of the episodes' main routes on their staging stops; pairs with a "
+                            "stub route (no staging stop reported) are marked not comparable.",
+    "core_type_ranges": "Ranges of aircraft types as cited sources state them, each with its payload condition.",
+    "core_corridors": "Our classification of staging countries (and regions) into corridors, as in data/raw.",
     "out_observed_vs_reported": "Stop-by-stop agreement of observed (ADS-B) and reported routes where both exist.",
 }
 
@@ -51,7 +56,8 @@ TABLES: dict[str, str] = {
 RAW_TABLE: dict[str, tuple[str, ...]] = {
     "core_sources": ("sources",), "core_operators": ("operators",), "core_aircraft_types": ("aircraft_types",),
     "core_aircraft": ("aircraft",), "core_sanctions": ("sanctions",), "core_places": ("places",),
-    "core_episodes": ("episodes",), "core_stops": ("stops",), "core_claims": ("claims",), "core_events": ("events",),
+    "core_episodes": ("episodes",), "core_stops": ("stops",), "core_type_ranges": ("type_ranges",),
+    "core_corridors": ("corridors",), "core_claims": ("claims",), "core_events": ("events",),
     "core_conflicts": ("conflicts", "conflict_positions"), "core_watchlist": ("watchlist",),
 }
 
@@ -100,7 +106,7 @@ COMMON: dict[str, str] = {
     "outbound_km": "Great-circle distance flown from origin to destination through the staging stops, km.",
     "is_outbound_complete": "True when every outbound leg is located.",
     "direct_km": "Direct great-circle distance from origin to destination, km.",
-    "detour_factor": "outbound_km / direct_km (1 = direct flight).",
+    "detour_factor": "outbound_km / direct_km; null when no staging stop is reported (the path is then unknown, not direct).",
     "longest_leg_km": "Longest located leg, km.",
     "longest_leg_id": "leg_id of the longest located leg.",
     "uses_inferred_places": "True when a distance rests on an inferred airport (a stop reported only by city or country).",
@@ -109,6 +115,9 @@ COMMON: dict[str, str] = {
 #: Per-table descriptions of columns the build adds (or whose meaning differs from COMMON).
 COLUMNS: dict[str, dict[str, str]] = {
     "core_sources": {
+        "origin_id": "The independent origin of the page: the root of its relays_source_id chain, or its origin, or its "
+                     "own id. Corroboration counts distinct origin_id values, not pages.",
+
         "published_earliest_utc": _INTERVAL.format(what="Publication", end="earliest end"),
         "published_latest_utc": _INTERVAL.format(what="Publication", end="latest end"),
         "published_precision": "Precision of the publication date (day, month, unknown...).",
@@ -127,6 +136,10 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "core_episodes": {"destination_country_name": "Display name of the destination country."},
     "core_events": {
+        "reported_on_earliest_utc": _INTERVAL.format(what="When the event became public", end="earliest end"),
+        "reported_on_latest_utc": _INTERVAL.format(what="When the event became public", end="latest end"),
+        "reported_on_precision": "Precision of reported_on.", "reported_on_reported": "reported_on as given (timespec).",
+
         "start_earliest_utc": _INTERVAL.format(what="Start", end="earliest end"),
         "start_latest_utc": _INTERVAL.format(what="Start", end="latest end"),
         "start_precision": "Precision of the start time.",
@@ -145,6 +158,10 @@ COLUMNS: dict[str, dict[str, str]] = {
         "effective_reported": "Effective date as reported (raw timespec).",
     },
     "core_places": {
+        "is_sourced_location": "True when the coordinates come from a cited source because airportsdata lacks the airport.",
+        "loc_closed_reported": "When the located airport closed, as reported (empty if open).",
+        "loc_closed_utc": "Start of the UTC interval of the airport's closure.",
+
         "country_numeric": "ISO 3166-1 numeric country code (matches the basemap's country ids).",
         "inferred_icao": "Airport assumed for a city- or country-only place (an inference, never a reported fact).",
         "airport_name": "Name of the airport at loc_icao (airportsdata).",
@@ -152,6 +169,12 @@ COLUMNS: dict[str, dict[str, str]] = {
         "lon": "Longitude of the airport used (reported or inferred), decimal degrees.",
     },
     "core_stops": {
+        "reported_on_reported": "When a source reported this stop, as given (when that bounds the time of the stop).",
+        "reported_on_earliest_utc": "Start of the UTC interval of reported_on.",
+        "is_sourced_location": "True when the stop's coordinates come from a cited source (airport missing from airportsdata).",
+        "loc_closed_reported": "When the stop's located airport closed, as reported.",
+        "is_after_closure": "True when the stop's time falls after its located airport closed: a wrong airport.",
+
         "place_name": "Place name as displayed (from core_places).",
         "country": "ISO alpha-2 country of the place.",
         "lat": "Latitude of the airport used for the stop (reported or inferred), decimal degrees.",
@@ -169,6 +192,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "dwell_h": "Time on the ground, hours, when both times are known to the hour or better.",
     },
     "core_legs": {
+        "is_order_inferred": "True when either stop's place in the order is our inference from a list of stops.",
+
         "from_stop_id": "Stop the leg leaves from (core_stops.stop_id).",
         "to_stop_id": "Stop the leg arrives at (core_stops.stop_id).",
         "from_place_id": "Place the leg leaves from.", "to_place_id": "Place the leg arrives at.",
@@ -208,6 +233,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "end_lat": "Latitude after the gap.", "end_lon": "Longitude after the gap.",
     },
     "out_episode_summary": {
+        "first_time_reported": "The first dated milestone as the source reports it (e.g. 2025-10-22, 2026-01 late).",
         "title": "Episode title.",
         "destination_country": "Main destination country (ISO alpha-2).",
         "destination_country_name": "Display name of the main destination country.",
@@ -248,15 +274,34 @@ COLUMNS: dict[str, dict[str, str]] = {
         "value_high": "High end of the value's range.", "unit": "Unit of the value.",
         "episode_ids": "Episodes the finding concerns (';'-separated).",
         "evidence": "Rows the finding rests on (';'-separated table:id references).",
-        "confidence": "high (airport-precise, primary sources), medium (inferred places or day-level times) or low.",
+        "confidence": "high, moderate or low by the rubric of docs/confidence.md (independent origins, precision, "
+                      "inference, disputes).",
+        "origin_count": "Number of independent origins among the finding's sources (relays and rewrites count once).",
+        "likelihood": "How probable the statement is, in the ICD 203 words (roughly even chance, likely, very likely...).",
+        "confidence_reason": "Why the finding has its confidence: origins, precision, inference, disputes.",
+        "importance": "Ranking for the index, higher first: episodes spanned, new information, confidence.",
+        "is_key": "True for the findings the index leads with (the most important of each category, at most six).",
+    },
+    "out_summary": {
+        "seq": "Order of the sentence.", "sentence": "One generated sentence of the summary.",
+        "finding_ids": "The findings (out_findings.finding_id) the sentence rests on.",
     },
     "out_route_similarity": {
         "episode_a": "First episode of the pair.", "episode_b": "Second episode of the pair.",
         "shared_countries": "Countries both routes touch.", "shared_country_count": "Number of shared countries.",
         "country_jaccard": "Shared countries / countries of either route (0 to 1).",
         "mean_nearest_stop_km": "Mean distance from each stop to the nearest stop of the other route, km.",
-        "similarity": "0.5 × country_jaccard + 0.5 × exp(−mean_nearest_stop_km / 1000).",
+        "similarity": "0.5 × country_jaccard + 0.5 × exp(−mean_nearest_stop_km / 1000), over staging stops; null "
+                      "when not comparable.",
+        "is_comparable": "False when either route is a stub (no staging stop reported): such pairs are not scored.",
+        "reason": "Why the pair is or is not comparable.",
+        "order_agreement": "Share of pairs of shared staging countries visited in the same order (null when fewer than "
+                           "two are shared or an order is inferred).",
+        "order_note": "Why the order was not compared, when it was not.",
+        "located_share_a": "Share of the first route's legs whose both ends are located.",
+        "located_share_b": "Share of the second route's legs whose both ends are located.",
     },
+    "core_type_ranges": {"type_name": "Type designation (from aircraft_types)."},
     "out_observed_vs_reported": {
         "status": "matched, reported only or observed only.",
         "reported_stop_id": "Reported stop (core_stops.stop_id).", "observed_stop_id": "Observed stop.",
@@ -291,3 +336,85 @@ def missing(tables: dict[str, list[str]]) -> list[str]:
     out = [t for t in tables if not TABLES.get(t)]
     out += [f"{t}.{c}" for t, cols in tables.items() for c in cols if not describe(t, c)]
     return out
+
+
+# --- docs/evidence.md: how to edit the evidence, generated from analysis.schema ---------------------------------
+
+_KIND = {
+    "str": "text", "id": "id", "safe_id": "id (lowercase, digits, dashes)", "ids": "ids (';'-separated)",
+    "int": "whole number", "float": "number", "bool": "true / false", "timespec": "time as reported",
+    "enum": "one of a fixed list", "tz": "IANA time zone", "country": "ISO 3166-1 alpha-2 code",
+    "icao": "ICAO airport code", "url": "http(s) address", "hex": "6 lowercase hex digits", "date": "date",
+}
+_EXAMPLE = {
+    "safe_id": "`2025-10-caracas`", "ids": "`S1;S16`",
+    "timespec": "`2019-03-23`, `2026-02-01 evening`, `2026-01 late`, `2026-02-04T23:34+03:00`, "
+                "`2019-03-02/2019-03-03`, `2019-03-22T15:12 tz=unknown`, `--02-07`",
+    "tz": "`America/Caracas`", "country": "`VE`", "icao": "`SVMI`", "url": "`https://tass.com/world/2081917`",
+    "bool": "`true`", "hex": "`1522a4`", "int": "`6`", "float": "`18.31`",
+}
+
+
+def evidence_markdown() -> str:
+    """docs/evidence.md: every raw table's columns, allowed values, id rules and examples (from the schema).
+
+    ``python -m analysis evidence-doc`` writes it; tests/test_evidence_doc.py fails when the file and the schema
+    disagree, so the page cannot drift from what ``make validate`` enforces.
+    """
+    lines = [
+        "# Editing the evidence (data/raw)",
+        "",
+        "<!-- generated from analysis/schema.py by `python -m analysis evidence-doc`; do not edit by hand -->",
+        "",
+        "Every fact in the study is a row of a CSV file in `data/raw` (UTF-8, a header row, one file per table). "
+        "`make validate` checks each file against the rules below and names every problem by file, line and field; "
+        "`make accept-raw` records a reviewed change (the build refuses raw files whose checksum changed).",
+        "",
+        "General rules:",
+        "",
+        "* An empty cell is unknown. Never write a guess into a fact column: use the `inferred_*` columns, "
+        "`is_inferred`, `order_basis = inferred` with `order_inference`, and say why.",
+        f"* Ids match `{schema.ID_PATTERN}`; episode ids (used in file names) match `{schema.SAFE_ID_PATTERN}`.",
+        "* `ids` columns hold one or more ids separated by `;`, each of which must exist in the table named.",
+        "* Every fact row cites its sources in `source_ids` (ids from sources.csv). A page that copies, relays or "
+        "rewrites another names it in `relays_source_id` (if it is in sources.csv) or shares its `origin` id: "
+        "corroboration counts independent origins, not pages.",
+        "* Times are written as reported (see the time grammar below); the build turns each into a UTC interval. A "
+        "clock time needs an offset (`Z`, `+03:00`) or `tz=unknown` when the source gives no zone.",
+        "* When sources disagree, both sides are data: a row in conflicts.csv, one per side in "
+        "conflict_positions.csv, and a route variant in stops.csv when the route differs.",
+        "",
+        "Time grammar (`time as reported`): "
+        + _EXAMPLE["timespec"] + ". A bare date is read in the time zone of the place (or the row's `tz`).",
+        "",
+    ]
+    for t in schema.TABLES:
+        lines += [f"## {t.name}.csv", "", t.description, "",
+                  f"Key: `{', '.join(t.key)}`" + (" (unique)" if len(t.key) == 1 else " (unique together)")
+                  + "".join(f"; also unique together: `{', '.join(u)}`" for u in t.unique)
+                  + ("; every row cites its sources." if t.fact and "source_ids" in t.column_names else "."), "",
+                  "| column | required | type | allowed values / rules | example | meaning |",
+                  "|---|---|---|---|---|---|"]
+        for c in t.columns:
+            rules = []
+            if c.enum:
+                rules.append(", ".join(f"`{v}`" for v in c.enum))
+            if c.ref:
+                rules.append(f"must exist in `{c.ref}`")
+            if c.min is not None or c.max is not None:
+                rules.append(f"{c.min:g} to {c.max:g}" if c.min is not None and c.max is not None
+                             else (f"at least {c.min:g}" if c.min is not None else f"at most {c.max:g}"))
+            if c.kind == "id" and c.name in t.key:
+                rules.append(f"matches `{schema.ID_PATTERN}`")
+            if c.kind == "safe_id":
+                rules.append(f"matches `{schema.SAFE_ID_PATTERN}`")
+            example = f"`{c.enum[0]}`" if c.enum else _EXAMPLE.get(c.kind, "")
+            if c.kind in ("id", "ids"):
+                example = f"an id from {c.ref.split('.')[0]}.csv" if c.ref else ("see meaning" if c.kind == "id" else example)
+            if c.kind == "timespec":
+                example = "see time grammar"
+            desc = c.description.replace("|", "\\|")
+            lines.append(f"| `{c.name}` | {'yes' if c.required else ''} | {_KIND.get(c.kind, c.kind)} | "
+                         f"{'; '.join(rules)} | {example} | {desc} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -26,7 +26,7 @@ __all__ = [
     "UnknownEpisodeError", "connect", "sql", "episodes", "episode_ids", "check_episodes", "episode",
     "stops", "legs", "leg_paths", "route_summary", "episode_summary", "timeline", "claims", "conflicts",
     "sources", "sources_for", "aircraft", "sanctions", "findings", "route_similarity", "observed_vs_reported",
-    "gaps", "places", "table",
+    "gaps", "places", "table", "key_findings", "study_summary",
 ]
 
 
@@ -266,3 +266,13 @@ def gaps(episode_ids: str | Sequence[str] | None = None, project: Project | None
 def places(project: Project | None = None) -> pl.DataFrame:
     """Places with their precision, location and any inferred airport."""
     return sql("SELECT * FROM core_places ORDER BY place_id", project=project)
+
+
+def key_findings(project: Project | None = None) -> pl.DataFrame:
+    """The findings the index leads with (``is_key``), most important first."""
+    return sql("SELECT * FROM out_findings WHERE is_key ORDER BY importance DESC, finding_id", project=project)
+
+
+def study_summary(project: Project | None = None) -> pl.DataFrame:
+    """The generated summary of what the study shows: ``seq``, ``sentence``, ``finding_ids`` (a list)."""
+    return sql("SELECT seq, sentence, finding_ids FROM out_summary ORDER BY seq", project=project)

@@ -101,7 +101,7 @@ h1:hover a.anchor-link, h2:hover a.anchor-link, h3:hover a.anchor-link { visibil
 ul.toc { columns: 3; font-size: 13px; } .conflict { margin-bottom: 18px; } small { color: var(--muted); font-weight: normal; }
 ol.findings li { margin-bottom: 12px; } .finding .statement { margin: 0; font-weight: 600; }
 .finding .meta { margin: 2px 0; color: var(--muted); font-size: 13px; }
-.confidence-high { color: #006d4e; } .confidence-medium { color: #8a5a00; } .confidence-low { color: #a33; }
+.confidence-high { color: #006d4e; } .confidence-moderate { color: #8a5a00; } .confidence-low { color: #a33; }
 details summary { cursor: pointer; color: var(--accent); font-size: 13px; }
 .jp-OutputArea-output pre, pre { white-space: pre-wrap; font-size: 12px; }
 .jp-InputPrompt, .jp-OutputPrompt, .prompt { display: none; }

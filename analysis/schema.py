@@ -10,8 +10,13 @@ Value conventions in raw CSV:
 * ``ids`` columns hold one or more ids separated by ``;`` (e.g. ``S1;S16``).
 * ``timespec`` columns hold a time as reported, in the small grammar of :mod:`analysis.timespec`
   (``2008-09-10T16:50Z``, ``2026-02-04T23:34+03:00``, ``2019-03-23``, ``2026-02-01 evening``,
-  ``2026-01 late``, ``2019-03``, ``--02-07`` for a day whose year is not stated). A time of day always
-  carries an explicit offset; a bare date is read in the zone of the place (or the row's ``tz``).
+  ``2026-01 late``, ``2019-03``, ``--02-07`` for a day whose year is not stated, ``2019-03-02/2019-03-03`` for
+  a range of days). A time of day carries an explicit offset, or says ``tz=unknown`` when the source gives no
+  zone (it is then kept as an interval wide enough for any zone, never converted as if the zone were known); a
+  bare date is read in the zone of the place (or the row's ``tz``).
+
+The page docs/evidence.md is generated from this module (``python -m analysis evidence-doc``); a test checks
+that it matches, so the documentation of the raw tables cannot drift from the schema.
 """
 
 from __future__ import annotations
@@ -67,11 +72,13 @@ def _src(required: bool = True) -> Column:
 
 NOTES = Column("notes", "str", "Free notes in the curator's own words.")
 
-PLACE_PRECISION = ("airport", "city", "country")
+PLACE_PRECISION = ("airport", "city", "country", "region")
 TIME_PRECISION = (
     "second", "minute", "approx_hour", "part_of_day", "day", "part_of_month", "month", "year",
-    "day_year_unknown", "unknown",
+    "day_year_unknown", "day_range", "clock_no_zone", "unknown",
 )
+#: how a stated quantity is qualified by its source ("about 100", "more than 12,000 km")
+QUALIFIERS = ("exact", "about", "more_than", "at_least", "less_than", "at_most")
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -95,6 +102,13 @@ TABLES: tuple[Table, ...] = (
             Column("is_secondary", "bool", "True when the page rewrites another outlet's reporting (weaker).", True),
             Column("relays", "str", "Outlet(s) whose reporting this page relays, if any."),
             Column("seed_file", "str", "File name under shared/seeds for the five seed articles."),
+            Column("relays_source_id", "id",
+                   "The source in sources.csv that this page copies, relays or rewrites (it is then not an "
+                   "independent origin: corroboration counts the relayed source once).", ref="sources.source_id"),
+            Column("origin", "id",
+                   "Id of the original report when it is not itself in sources.csv (e.g. reuters-2019-03-23, "
+                   "aeroin-2025-08-10); pages with the same origin count as one independent origin."),
+            Column("archive_url", "url", "A second address: an archived copy or a mirror of the page."),
             NOTES,
         ),
     ),
@@ -108,6 +122,9 @@ TABLES: tuple[Table, ...] = (
             Column("country", "country", "ISO 3166-1 alpha-2 country of the operator.", True),
             Column("kind", "enum", "Type of operator.", True,
                    enum=("airline", "state_air_force", "state_agency", "unknown")),
+            Column("fleet_size", "int", "Number of aircraft in the operator's fleet, as a source states it.",
+                   min=0, max=10000),
+            Column("fleet_source_ids", "ids", "Sources of fleet_size.", ref="sources.source_id"),
             _src(),
             NOTES,
         ),
@@ -123,7 +140,8 @@ TABLES: tuple[Table, ...] = (
             Column("role", "enum", "Main role.", True, enum=("transport", "passenger", "bomber")),
             Column("max_payload_t", "float", "Maximum payload in tonnes, as a source states it.", min=0, max=300),
             Column("max_passengers", "int", "Maximum people carried, as a source states it.", min=0, max=1000),
-            Column("range_km", "float", "Range in km, as a source states it (empty if no source gives it).",
+            Column("range_km", "float",
+                   "Not used for analysis: ranges, with their payload condition, are rows of type_ranges.csv.",
                    min=0, max=30000),
             _src(),
             NOTES,
@@ -142,6 +160,7 @@ TABLES: tuple[Table, ...] = (
             Column("name", "str", "Name painted on the aircraft, if any (Tu-160s carry names)."),
             Column("board_number", "str", "Side/board number, if reported."),
             Column("icao_hex", "str", "24-bit ICAO address, lowercase hex, if a source gives it."),
+            Column("unit", "str", "Military unit operating the airframe, if a source names it (e.g. 223rd Flight Unit)."),
             _src(),
             NOTES,
         ),
@@ -172,12 +191,21 @@ TABLES: tuple[Table, ...] = (
             Column("place_id", "id", "Stable id, e.g. SVMI, city-moscow, country-dz.", True),
             Column("name", "str", "Name as we display it.", True),
             Column("precision", "enum", "How precisely the source locates it.", True, enum=PLACE_PRECISION),
-            Column("icao", "icao", "ICAO code when precision is airport (resolved with airportsdata)."),
-            Column("country", "country", "ISO 3166-1 alpha-2 country.", True),
+            Column("icao", "icao",
+                   "ICAO code when precision is airport (resolved with airportsdata, or located by lat/lon when "
+                   "airportsdata lacks it)."),
+            Column("country", "country",
+                   "ISO 3166-1 alpha-2 country (required, except for a region such as 'North Africa' that names none)."),
             Column("tz", "tz", "IANA time zone for reading local dates; taken from the airport when empty."),
             Column("inferred_icao", "icao",
                    "For a city or country: the airport we assume was meant. An inference, never a fact."),
             Column("inference_basis", "str", "Why the inferred airport is assumed (required with inferred_icao)."),
+            Column("lat", "float", "Latitude of an airport missing from airportsdata, as a cited source gives it.",
+                   min=-90, max=90),
+            Column("lon", "float", "Longitude of an airport missing from airportsdata (east positive).",
+                   min=-180, max=180),
+            Column("closed", "timespec",
+                   "When the airport closed, per a source; a stop located there after this date is flagged."),
             Column("source_ids", "ids", "Sources that identify this place or its code.", ref="sources.source_id"),
             NOTES,
         ),
@@ -215,6 +243,13 @@ TABLES: tuple[Table, ...] = (
             Column("arr_time", "timespec", "Arrival, as reported (empty if unknown or the route starts here)."),
             Column("dep_time", "timespec", "Departure, as reported (empty if unknown or the route ends here)."),
             Column("is_inferred", "bool", "True if the stop itself is inferred, not reported.", True),
+            Column("order_basis", "enum",
+                   "Whether seq is the order a source reports ('reported', the default when empty) or our inference "
+                   "from a list of stops ('inferred': say why in order_inference).", enum=("reported", "inferred")),
+            Column("order_inference", "str", "How the order was inferred (required when order_basis is inferred)."),
+            Column("reported_on", "timespec",
+                   "When a source reported this stop, if that is all we know of when it happened (e.g. a report "
+                   "date that bounds the arrival from above)."),
             _src(),
             NOTES,
         ),
@@ -229,12 +264,20 @@ TABLES: tuple[Table, ...] = (
             Column("aircraft_id", "id", "Aircraft, if the claim is about one.", ref="aircraft.aircraft_id"),
             Column("stop_id", "id", "Stop the claim is about (e.g. the arrival a flight time leads to).",
                    ref="stops.stop_id"),
+            Column("from_stop_id", "id",
+                   "For a claim about a leg: the stop the leg starts from (stop_id is where it ends).",
+                   ref="stops.stop_id"),
+            Column("aircraft_ids", "ids",
+                   "For a claim about several aircraft together (e.g. a figure of a whole returning group).",
+                   ref="aircraft.aircraft_id"),
             Column("kind", "enum", "What the claim is about.", True,
                    enum=("cargo", "personnel", "person_aboard", "equipment", "purpose", "flight_duration",
-                         "flight_distance", "transponder", "other")),
+                         "flight_distance", "transponder", "route", "identity", "frequency", "career", "other")),
             Column("subject", "str", "What is claimed, in our words.", True),
             Column("quantity", "float", "Amount, if the claim gives one.", min=0),
             Column("unit", "str", "Unit of the amount (t, people, h, km, aircraft).",),
+            Column("qualifier", "enum", "How the source qualifies the amount (empty = exact as stated).",
+                   enum=QUALIFIERS),
             Column("claimant", "str", "Who makes the claim (person or body), as the source attributes it.", True),
             Column("verification", "enum", "How far the claim is verified.", True,
                    enum=("unverified", "corroborated", "officially_stated", "disputed", "denied")),
@@ -250,12 +293,16 @@ TABLES: tuple[Table, ...] = (
             Column("event_id", "id", "Stable id.", True),
             Column("kind", "enum", "Kind of event.", True,
                    enum=("deployment", "intervention", "political", "exercise", "economic", "statement",
-                         "sanction")),
+                         "sanction", "route_constraint")),
             Column("title", "str", "Short title in our words.", True),
             Column("start", "timespec", "When it started.", True),
             Column("end", "timespec", "When it ended, if it did and a source says."),
             Column("tz", "tz", "IANA zone to read a bare date in (default UTC)."),
             Column("country", "country", "Country most concerned (ISO alpha-2)."),
+            Column("concerns", "str",
+                   "';'-separated ISO alpha-2 countries and ids of operators or aircraft the event concerns; timing "
+                   "findings relate an event only to flights that share one of these (relevance as data)."),
+            Column("reported_on", "timespec", "When the event became public, if later than when it happened."),
             Column("description", "str", "In our words.", True),
             _src(),
             NOTES,
@@ -291,6 +338,39 @@ TABLES: tuple[Table, ...] = (
             Column("record_ids", "ids", "stop_id / claim_id rows that encode this side, if any."),
             _src(),
         ),
+    ),
+    Table(
+        "type_ranges",
+        "Ranges of aircraft types as cited sources state them, each with its payload condition.",
+        key=("range_id",),
+        columns=(
+            Column("range_id", "id", "Stable id, e.g. IL76TD-max-payload.", True),
+            Column("type_id", "id", "Aircraft type.", True, ref="aircraft_types.type_id"),
+            Column("range_km", "float", "Range in km as the source states it.", True, min=100, max=30000),
+            Column("qualifier", "enum", "How the source qualifies it (about, up to ...).", enum=QUALIFIERS),
+            Column("payload_condition", "enum", "Load the range is stated for.", True,
+                   enum=("max_payload", "stated_payload", "heavy_load", "light_load", "ferry", "not_stated")),
+            Column("payload_t", "float", "Payload in tonnes the range is stated with, if given.", min=0, max=300),
+            Column("type_scope", "str",
+                   "When the source speaks of a broader family than type_id (e.g. 'Il-76 in general'), say so."),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "corridors",
+        "Our classification of staging countries into corridors (Syria / East Mediterranean, North and West "
+        "Africa, ...). A definition, not a fact: a reader may disagree and edit it.",
+        key=("area",),
+        columns=(
+            Column("area", "id", "ISO alpha-2 country of a stop (e.g. DZ), or the place_id of a region place.", True),
+            Column("corridor", "str", "Corridor name.", True),
+            Column("basis", "enum", "Whether a source groups it so, or it is our definition.", True,
+                   enum=("our_definition", "sourced")),
+            Column("source_ids", "ids", "Sources, when basis is sourced.", ref="sources.source_id"),
+            NOTES,
+        ),
+        fact=False,
     ),
     Table(
         "watchlist",

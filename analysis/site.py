@@ -16,6 +16,7 @@ import polars as pl
 
 from . import dictionary, present, queries, schema
 from .paths import Project
+from .timespec import display
 
 __all__ = ["index_body", "methods_body", "dictionary_body", "source_anchor", "episode_page", "derived_tables",
            "NAV_PAGES", "EXPORT_FILES", "SITE_PAGES", "SitePage",
@@ -90,11 +91,8 @@ def _episode_links(ids: str | None) -> str:
 
 
 def _key_findings(findings: pl.DataFrame) -> pl.DataFrame:
-    """One finding per category, the most confident first (then by id): the study's headline results."""
-    rank = {"high": 0, "medium": 1, "low": 2}
-    ranked = findings.with_columns(pl.col("confidence").replace_strict(rank, default=3, return_dtype=pl.Int64).alias("_r"))
-    return (ranked.sort("_r", "finding_id").group_by("category", maintain_order=True).first()
-            .sort("_r", "category").drop("_r"))
+    """The findings marked key by analysis.findings (importance: scope, new information, confidence), first first."""
+    return findings.filter(pl.col("is_key")).sort(["importance", "finding_id"], descending=[True, False])
 
 
 def _finding_item(r: dict, names: dict[str, str]) -> str:
@@ -105,7 +103,8 @@ def _finding_item(r: dict, names: dict[str, str]) -> str:
     evidence = ", ".join(f"<code>{esc(e)}</code>" for e in rows) or "—"
     return (f'<li class="finding" id="key-{esc(r["finding_id"])}"><p class="statement">{esc(r["statement"])}</p>'
             f'<p class="meta">{esc(r["category"])} · {esc(r["metric"])} = {esc(value)}{esc(rng)} · '
-            f'<span class="confidence confidence-{esc(r["confidence"])}">confidence: {esc(r["confidence"])}</span></p>'
+            f'<span class="confidence confidence-{esc(r["confidence"])}">{esc(r["likelihood"])}; confidence: '
+            f'{esc(r["confidence"])}</span></p><p class="meta">Why: {esc(r["confidence_reason"])}</p>'
             f'<p class="meta">Evidence: <a href="patterns.html#finding-{esc(r["finding_id"])}">finding on the patterns '
             f'page</a>; episodes: {_episode_links(r["episode_ids"])}</p>'
             f'<p class="meta">Sources: {_source_links(r["source_ids"], names)}</p>'
@@ -120,10 +119,15 @@ def index_body(project: Project) -> str:
     names = _source_names(sources)
     key = _key_findings(findings)
     items = "".join(_finding_item(r, names) for r in key.iter_rows(named=True))
+    summary = "".join(
+        f"<li>{esc(r['sentence'])} "
+        + " ".join(f'<a href="#key-{esc(i)}">[{esc(i)}]</a>' for i in r["finding_ids"]) + "</li>"
+        for r in queries.study_summary(project).iter_rows(named=True))
     rows = "".join(
         f'<tr><td><a href="{esc(episode_page(r["episode_id"]) or "#")}">{esc(r["episode_id"])}</a></td>'
         f"<td>{esc(r['title'])}</td><td>{esc(fmt(r['aircraft_labels']))}</td>"
-        f"<td>{esc(fmt(r['first_time_utc']))}</td><td>{esc(fmt(r['outbound_km'], 0))}</td></tr>"
+        f"<td>{esc(display(r['first_time_reported']) if r['first_time_reported'] else 'undated')}</td>"
+        f"<td>{esc(fmt(r['outbound_km'], 0))}</td></tr>"
         for r in eps.iter_rows(named=True))
     exports = "".join(f'<li><a href="{esc(p)}">{esc(p)}</a>: {esc(d)}</li>' for p, d in EXPORT_FILES)
     return (
@@ -131,11 +135,12 @@ def index_body(project: Project) -> str:
         f"<p>{eps.height} episodes, {findings.height} findings computed from the data, {sources.height} sources. "
         "Every number traces back to rows in data/raw and their sources; times are UTC intervals as wide as the "
         "sources allow, places are as precise as the sources give them.</p>"
-        f'<h2 id="key-findings">Key findings</h2><p>The most confident finding of each of the {key.height} categories. '
-        'All findings are on the <a href="patterns.html">patterns page</a>.</p>'
+        f'<h2 id="summary">What the study shows</h2><ol class="summary">{summary}</ol>'
+        f'<h2 id="key-findings">Key findings</h2><p>The {key.height} most important findings (episodes spanned, new '
+        'information, confidence), one per category. All findings are on the <a href="patterns.html">patterns page</a>.</p>'
         f'<ol class="findings key-findings">{items}</ol>'
         "<h2>Episodes</h2><table class='data'><thead><tr><th>Episode</th><th>Title</th><th>Aircraft</th>"
-        f"<th>First dated milestone (UTC)</th><th>Outbound km</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>First dated milestone (as reported)</th><th>Outbound km</th></tr></thead><tbody>{rows}</tbody></table>"
         '<h2>More</h2><ul><li><a href="compare.html">Comparison of episodes</a></li>'
         '<li><a href="patterns.html">Patterns across all episodes</a></li>'
         '<li><a href="methods.html">Methods and sources</a>: bibliography, conflicts between sources, inferences</li>'
@@ -172,8 +177,10 @@ and to measure distances an airport is <em>inferred</em> for it (table below, wi
 rest on an inferred airport are marked <code>distance_basis = inferred</code> and maps draw them dashed.</li>
 <li><strong>Distances</strong> are great-circle distances (WGS 84 mean radius 6,371 km) between the airports used,
 not flown track lengths.</li>
-<li><strong>Confidence of findings</strong>: high when every row behind it is airport-precise and primary-sourced;
-medium when it rests on inferred places or day-level times; low when it rests on secondary sources only.</li>
+<li><strong>Likelihood and confidence of findings</strong> (docs/confidence.md, after ICD 203): a likelihood word
+(roughly even chance, likely, very likely) and a confidence level (low, moderate, high) from the number of
+independent origins behind a finding (a relay or rewrite of one report counts once), the precision of its places and
+times, whether it rests on an inference and whether sources dispute it. High needs at least two independent origins.</li>
 <li><strong>Route similarity</strong> = 0.5 × shared-country overlap (Jaccard) + 0.5 × exp(−mean nearest-stop
 distance / 1,000 km).</li>
 </ul>

@@ -20,8 +20,17 @@ value                          precision        interval
 ``2019-03``                     month            the local month
 ``2019``                        year             the local year
 ``--02-07``                     day_year_unknown no interval: month and day known, year not stated
+``2019-03-02/2019-03-03``       day_range        from the start of the first local day to the end of the last
+``2019-03-22T15:12 tz=unknown`` clock_no_zone    a clock time whose zone the source does not state: every
+                                                 instant it can be in any zone (UTC-12 to UTC+14)
 (empty)                         unknown          no interval
 =============================  ===============  ==========================================
+
+:func:`display` prints a reported time as a reader should see it (the local day as reported, "late Jan 2026"),
+never the UTC lower bound of its interval:
+
+>>> display("2026-01 late"), display("2019-03-02/2019-03-03"), display("")
+('late Jan 2026', '2-3 Mar 2019', 'not reported')
 
 >>> t = parse("2019-03-23", "America/Caracas")
 >>> t.precision, t.earliest.isoformat(), t.latest.isoformat()
@@ -36,7 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["TimeSpec", "TimeSpecError", "parse", "PARTS_OF_DAY", "PARTS_OF_MONTH", "GRAMMAR_HELP"]
+__all__ = ["TimeSpec", "TimeSpecError", "parse", "display", "PARTS_OF_DAY", "PARTS_OF_MONTH", "GRAMMAR_HELP"]
 
 PARTS_OF_DAY = {"predawn": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
 PARTS_OF_MONTH = {"early": (1, 10), "mid": (11, 20), "late": (21, 31)}
@@ -45,7 +54,8 @@ GRAMMAR_HELP = (
     "a time as reported: 2008-09-10T16:50Z or 2026-02-04T23:34+03:00 (a time of day needs an offset), "
     "optional '~' for approximate, 2019-03-23 (a local date), '2026-02-01 evening' "
     "(predawn/morning/afternoon/evening), '2026-01 late' (early/mid/late), 2019-03, 2019, --02-07 (year "
-    "unknown), or empty for unknown"
+    "unknown), 2019-03-02/2019-03-03 (a range of local days), '2019-03-22T15:12 tz=unknown' (a clock time whose "
+    "zone the source does not state), or empty for unknown"
 )
 
 _INSTANT = re.compile(
@@ -55,6 +65,9 @@ _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?: (predawn|morning|afternoon|even
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?: (early|mid|late))?$")
 _YEAR = re.compile(r"^(\d{4})$")
 _NOYEAR = re.compile(r"^--(\d{2})-(\d{2})$")
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})/(\d{4}-\d{2}-\d{2})$")
+_NOZONE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}) tz=unknown$")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class TimeSpecError(ValueError):
@@ -107,6 +120,19 @@ def parse(value: str | None, tz: str | None = None) -> TimeSpec:
     text = (value or "").strip()
     if not text:
         return TimeSpec("", "unknown", None, None)
+    if m := _NOZONE.match(text):
+        y, mo, d, hh, mm = (int(m.group(i)) for i in range(1, 6))
+        _check_ymd(y, mo, d, text)
+        if hh > 23 or mm > 59:
+            raise TimeSpecError(f"time of day out of range in {text!r}; expected HH:MM between 00:00 and 23:59")
+        wall = datetime(y, mo, d, hh, mm, tzinfo=UTC)
+        # the wall-clock reading in any zone from UTC+14 (earliest instant) to UTC-12 (latest)
+        return TimeSpec(text, "clock_no_zone", wall - timedelta(hours=14), wall + timedelta(hours=12, minutes=1))
+    if m := _RANGE.match(text):
+        first, last = parse(m.group(1), tz), parse(m.group(2), tz)
+        if last.latest <= first.earliest:
+            raise TimeSpecError(f"day range {text!r} ends before it starts; expected first/last day in order")
+        return TimeSpec(text, "day_range", first.earliest, last.latest)
     if m := _INSTANT.match(text):
         y, mo, d, hh, mm = (int(m.group(i)) for i in range(1, 6))
         ss = m.group(6)
@@ -152,3 +178,47 @@ def parse(value: str | None, tz: str | None = None) -> TimeSpec:
         _check_ymd(2000, int(m.group(1)), int(m.group(2)), text)  # 2000 is a leap year: allows --02-29
         return TimeSpec(text, "day_year_unknown", None, None)
     raise TimeSpecError(f"cannot read {text!r}; expected {GRAMMAR_HELP}")
+
+
+def _day(y: str, m: str, d: str) -> str:
+    return f"{int(d)} {_MONTHS[int(m) - 1]} {y}"
+
+
+def display(text: str | None) -> str:
+    """A reported time as a reader should see it: the day, part of day or month as the source gave it.
+
+    Never converts a reported local day to UTC (a day in Caracas printed as its UTC start would show the day
+    before). Times of day keep their stated offset; a time without a zone says so.
+
+    >>> display("2019-03-23"), display("2026-02-01 evening"), display("2026-02-04T23:34+03:00")
+    ('23 Mar 2019', 'evening of 1 Feb 2026', '4 Feb 2026 23:34 UTC+03:00')
+    >>> display("2019-03-22T15:12 tz=unknown"), display("--02-07")
+    ('22 Mar 2019 15:12 (time zone not stated)', '7 Feb (year not stated)')
+    """
+    t = (text or "").strip()
+    if not t:
+        return "not reported"
+    if m := _NOZONE.match(t):
+        return f"{_day(m.group(1), m.group(2), m.group(3))} {m.group(4)}:{m.group(5)} (time zone not stated)"
+    if m := _RANGE.match(t):
+        (y0, m0, d0), (y1, m1, d1) = m.group(1).split("-"), m.group(2).split("-")
+        if (y0, m0) == (y1, m1):
+            return f"{int(d0)}-{int(d1)} {_MONTHS[int(m0) - 1]} {y0}"
+        if y0 == y1:
+            return f"{int(d0)} {_MONTHS[int(m0) - 1]} - {_day(y1, m1, d1)}"
+        return f"{_day(y0, m0, d0)} - {_day(y1, m1, d1)}"
+    if m := _INSTANT.match(t):
+        day = _day(m.group(1), m.group(2), m.group(3))
+        clock = f"{m.group(4)}:{m.group(5)}" + (f":{m.group(6)}" if m.group(6) else "")
+        zone = m.group(7) or ""
+        zone = "UTC" if zone == "Z" else f"UTC{zone}"
+        return f"{day} {'about ' if m.group(8) else ''}{clock} {zone}".replace(f"{day} about", f"{day}, about")
+    if m := _DATE.match(t):
+        day = _day(m.group(1), m.group(2), m.group(3))
+        return f"{m.group(4)} of {day}" if m.group(4) else day
+    if m := _MONTH.match(t):
+        month = f"{_MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
+        return f"{m.group(3)} {month}" if m.group(3) else month
+    if m := _NOYEAR.match(t):
+        return f"{int(m.group(2))} {_MONTHS[int(m.group(1)) - 1]} (year not stated)"
+    return t

@@ -61,7 +61,8 @@ class RawValidationError(ValueError):
         self.errors = errors
         shown = "\n".join(f"  - {e}" for e in errors[:60])
         more = f"\n  ... and {len(errors) - 60} more" if len(errors) > 60 else ""
-        super().__init__(f"{len(errors)} problem(s) in data/raw:\n{shown}{more}")
+        super().__init__(f"{len(errors)} problem(s) in data/raw:\n{shown}{more}\n"
+                         "Every raw table's columns, allowed values, id rules and examples: docs/evidence.md")
 
 
 @dataclass
@@ -170,7 +171,8 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
             return None
         return value
     if kind == "icao":
-        if geo.airport(value) is None:
+        # a code airportsdata lacks is allowed only with a sourced location (checked per place in load_raw)
+        if geo.airport(value) is None and not re.match(r"^[A-Z][A-Z0-9]{3}$", value):
             bad("an ICAO airport code known to airportsdata, e.g. SVMI")
             return None
         return value
@@ -294,8 +296,28 @@ def load_raw(raw_dir: Path) -> Raw:
                         errors.append(RawDataError(rel(t.name), line, c.name, f"an id that exists in {ref_table}.csv ({ref_col})", part))
 
     places = {r["place_id"]: r for r in rows["places"] if r["place_id"]}
+    located = {r["icao"] for r in rows["places"] if r["icao"] and r["lat"] is not None and r["lon"] is not None}
     # places: precision rules
     for row, line in zip(rows["places"], lines["places"], strict=True):
+        for col in ("icao", "inferred_icao"):
+            if row[col] and geo.airport(row[col]) is None and row[col] not in located:
+                errors.append(RawDataError(rel("places"), line, col, "an ICAO airport code known to airportsdata, e.g. "
+                                           "SVMI, or an airport row with that icao and a sourced lat and lon "
+                                           "(see docs/evidence.md)", row[col]))
+        if (row["lat"] is None) != (row["lon"] is None):
+            errors.append(RawDataError(rel("places"), line, "lon" if row["lon"] is None else "lat",
+                                       "lat and lon together (a sourced location needs both)", ""))
+        if row["lat"] is not None and (row["precision"] != "airport" or not row["source_ids"]):
+            errors.append(RawDataError(rel("places"), line, "lat", "a sourced location only on an airport row that "
+                                       "cites its source in source_ids", str(row["lat"])))
+        check_closed = row["closed"]
+        if check_closed:
+            try:
+                parse(check_closed, None)
+            except TimeSpecError as exc:
+                errors.append(RawDataError(rel("places"), line, "closed", str(exc), check_closed))
+        if row["precision"] != "region" and not row["country"]:
+            errors.append(RawDataError(rel("places"), line, "country", "an ISO 3166-1 alpha-2 country (required unless precision is 'region')", ""))
         if row["precision"] == "airport" and not row["icao"]:
             errors.append(RawDataError(rel("places"), line, "icao", "an ICAO code for a place of precision 'airport'", ""))
         if row["precision"] != "airport" and row["icao"]:
@@ -304,6 +326,8 @@ def load_raw(raw_dir: Path) -> Raw:
             errors.append(RawDataError(rel("places"), line, "inference_basis", "the reason for the inferred airport", ""))
         if row["precision"] != "airport" and not _place_tz(row):
             errors.append(RawDataError(rel("places"), line, "tz", "an IANA zone for a city or country place without an inferred airport", ""))
+        if row["lat"] is not None and not _place_tz(row):
+            errors.append(RawDataError(rel("places"), line, "tz", "an IANA zone for an airport located by lat/lon", ""))
         code = row["icao"] or row["inferred_icao"]
         if code and row["country"] and (a := geo.airport(code)) and a["country"] != row["country"]:
             errors.append(RawDataError(rel("places"), line, "country", f"the country of airport {code} ({a['country']})", row["country"]))
@@ -317,8 +341,11 @@ def load_raw(raw_dir: Path) -> Raw:
 
     for row, line in zip(rows["stops"], lines["stops"], strict=True):
         tz = _place_tz(places[row["place_id"]]) if row["place_id"] in places else None
-        for col in ("arr_time", "dep_time"):
+        for col in ("arr_time", "dep_time", "reported_on"):
             check_time("stops", row, line, col, tz)
+        if row["order_basis"] == "inferred" and not row["order_inference"]:
+            errors.append(RawDataError(rel("stops"), line, "order_inference", "how the order was inferred (required "
+                                       "when order_basis is inferred)", ""))
         try:
             a, d = parse(row["arr_time"], tz), parse(row["dep_time"], tz)
             if a.is_known and d.is_known and d.latest <= a.earliest:
@@ -326,7 +353,7 @@ def load_raw(raw_dir: Path) -> Raw:
         except TimeSpecError:
             pass
     for row, line in zip(rows["events"], lines["events"], strict=True):
-        for col in ("start", "end"):
+        for col in ("start", "end", "reported_on"):
             check_time("events", row, line, col, row["tz"])
         try:
             s, e = parse(row["start"], row["tz"]), parse(row["end"], row["tz"])

@@ -8,6 +8,7 @@ import re
 
 import nbformat
 import papermill
+import polars as pl
 
 from analysis import dictionary, queries, site
 from analysis.report import KERNEL_ARGS
@@ -47,7 +48,9 @@ def test_index_leads_with_key_findings_linked_to_evidence_and_sources(built_repo
     assert index.index("Key findings") < index.index("<h2>Episodes</h2>")
     keys = re.findall(r'<li class="finding" id="key-([^"]+)">(.*?)</li>', index, re.S)
     findings = queries.findings(project=built_report)
-    assert len(keys) == findings["category"].n_unique()
+    key = findings.filter(pl.col("is_key"))
+    assert [k for k, _ in keys] == key.sort(["importance", "finding_id"], descending=[True, False])["finding_id"].to_list()
+    assert key["category"].n_unique() == key.height  # at most one per category
     patterns = (built_report.reports / "patterns.html").read_text(encoding="utf-8")
     methods = (built_report.reports / "methods.html").read_text(encoding="utf-8")
     for fid, body in keys:

@@ -27,6 +27,8 @@ SELECT
     nonneg(hours_between(f.dep_latest_utc, t.arr_earliest_utc)) AS duration_min_h,
     hours_between(f.dep_earliest_utc, t.arr_latest_utc) AS duration_max_h,
     f.country <> t.country AS is_international,
+    -- the two stops' order is our inference from a list, not a reported sequence: the leg itself is inferred
+    (f.order_basis = 'inferred' OR t.order_basis = 'inferred') AS is_order_inferred,
     array_to_string(list_distinct(string_split(f.source_ids, ';') || string_split(t.source_ids, ';')), ';') AS source_ids
 FROM paired f
 JOIN core_stops t ON t.stop_id = f.to_stop_id

@@ -13,6 +13,12 @@ SELECT
     CASE WHEN is_exactish(s.arr_precision) AND is_exactish(s.dep_precision)
          THEN hours_between(s.arr_earliest_utc + (s.arr_latest_utc - s.arr_earliest_utc) / 2,
                             s.dep_earliest_utc + (s.dep_latest_utc - s.dep_earliest_utc) / 2) END AS dwell_h,
-    s.is_inferred, s.source_ids, s.notes
+    s.is_inferred, coalesce(s.order_basis, 'reported') AS order_basis, s.order_inference,
+    s.reported_on AS reported_on_reported, s.reported_on_earliest_utc,
+    p.is_sourced_location, p.loc_closed_reported,
+    -- a stop located at an airport that had closed by the time of the stop (e.g. Nouakchott GQNN after June 2016)
+    p.loc_closed_utc IS NOT NULL
+        AND coalesce(s.arr_earliest_utc, s.dep_earliest_utc) >= p.loc_closed_utc AS is_after_closure,
+    s.source_ids, s.notes
 FROM prep_stops s
 JOIN core_places p USING (place_id);

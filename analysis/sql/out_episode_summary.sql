@@ -13,18 +13,23 @@ WITH lead AS (
            list(DISTINCT s.evidence ORDER BY s.evidence) AS evidence_kinds,
            -- least()/greatest() skip NULLs: the earliest known of any arrival or departure
            least(min(s.dep_earliest_utc), min(s.arr_earliest_utc)) AS first_time_utc,
-           greatest(max(s.arr_latest_utc), max(s.dep_latest_utc)) AS last_time_utc
+           greatest(max(s.arr_latest_utc), max(s.dep_latest_utc)) AS last_time_utc,
+           -- the same first milestone as the source words it (for display: never its UTC lower bound)
+           arg_min(CASE WHEN s.arr_earliest_utc IS NULL OR s.dep_earliest_utc < s.arr_earliest_utc
+                        THEN s.dep_reported ELSE s.arr_reported END,
+                   least(s.arr_earliest_utc, s.dep_earliest_utc)) AS first_time_reported
     FROM core_stops s LEFT JOIN core_aircraft a USING (aircraft_id)
     WHERE s.is_main_variant GROUP BY s.episode_id
 ), variants AS (
     SELECT episode_id, count(DISTINCT variant) AS variant_count FROM core_stops GROUP BY episode_id
 ), disputes AS (
-    SELECT episode_id, count(*) AS conflict_count FROM core_conflicts WHERE episode_id IS NOT NULL GROUP BY episode_id
+    -- a conflict counts once, however many positions it has
+    SELECT episode_id, count(DISTINCT conflict_id) AS conflict_count FROM core_conflicts WHERE episode_id IS NOT NULL GROUP BY episode_id
 )
 SELECT e.episode_id, e.title, e.destination_country, e.destination_country_name,
        c.first_time_utc IS NOT NULL AS is_dated,
        c.aircraft_ids, c.aircraft_labels, len(c.aircraft_ids) AS aircraft_count, c.evidence_kinds,
-       c.first_time_utc, c.last_time_utc,
+       c.first_time_utc, c.first_time_reported, c.last_time_utc,
        l.aircraft_id AS lead_aircraft_id, la.label AS lead_aircraft_label, l.origin, l.destination,
        l.dest_arr_earliest_utc, l.dest_arr_latest_utc, l.dest_arr_precision,
        l.dest_dwell_min_h, l.dest_dwell_max_h, l.dest_dwell_h,

@@ -42,7 +42,10 @@ SELECT e.episode_id, e.aircraft_id, e.variant, e.variant = 'main' AS is_main_var
        l.total_km, l.is_total_complete,
        l.outbound_km, l.is_outbound_complete,
        gc_km(o.lat, o.lon, t.lat, t.lon) AS direct_km,
-       CASE WHEN l.is_outbound_complete THEN l.outbound_km / nullif(gc_km(o.lat, o.lon, t.lat, t.lon), 0) END AS detour_factor,
+       -- only for a route with a reported staging stop: without one the path is unknown, not direct (1.00 would
+       -- claim a straight flight nobody reported)
+       CASE WHEN l.is_outbound_complete AND e.outbound_staging_stops > 0
+            THEN l.outbound_km / nullif(gc_km(o.lat, o.lon, t.lat, t.lon), 0) END AS detour_factor,
        l.longest_leg_km, l.longest_leg_id, l.uses_inferred_places
 FROM ends e
 LEFT JOIN legs l USING (episode_id, aircraft_id, variant, evidence)
