@@ -249,7 +249,7 @@ def finding_meta(r: dict) -> str:
     conf = r.get("confidence")
     parts.append(f'<span class="confidence confidence-{esc(conf)}">confidence: {esc(conf)}</span>')
     if r.get("confidence_reason"):
-        parts.append(f'<span class="confidence-reason">{esc(r["confidence_reason"])}</span>')
+        parts.append(f'<span class="confidence-reason">why: {esc(r["confidence_reason"])}</span>')
     return " · ".join(parts)
 
 

@@ -76,7 +76,7 @@ def _source_names(sources: pl.DataFrame) -> dict[str, str]:
 def _url(url: str | None) -> str:
     if url and re.match(r"^https?://", url):
         return f'<a class="url" href="{esc(url)}" rel="noreferrer">{esc(url)}</a>'
-    return esc(url) if url else "—"
+    return esc(url) if url else present.NOT_REPORTED
 
 
 def _episode_links(ids: str | None) -> str:
@@ -96,15 +96,12 @@ def _key_findings(findings: pl.DataFrame) -> pl.DataFrame:
 
 
 def _finding_item(r: dict, names: dict[str, str]) -> str:
-    value = fmt(r["value"], 2) + (f" {r['unit']}" if r["unit"] else "")
-    rng = (f" (range {fmt(r['value_low'], 1)} to {fmt(r['value_high'], 1)})"
-           if r.get("value_low") is not None and r.get("value_high") is not None else "")
+    """A key finding: statement, its number (rounded), likelihood, confidence and why, evidence and sources."""
     rows = [e for e in (r["evidence"] or "").split(";") if e]
-    evidence = ", ".join(f"<code>{esc(e)}</code>" for e in rows) or "—"
+    evidence = ", ".join(f"<code>{esc(e)}</code>" for e in rows) or "none"
     return (f'<li class="finding" id="key-{esc(r["finding_id"])}"><p class="statement">{esc(r["statement"])}</p>'
-            f'<p class="meta">{esc(r["category"])} · {esc(r["metric"])} = {esc(value)}{esc(rng)} · '
-            f'<span class="confidence confidence-{esc(r["confidence"])}">{esc(r["likelihood"])}; confidence: '
-            f'{esc(r["confidence"])}</span></p><p class="meta">Why: {esc(r["confidence_reason"])}</p>'
+            f'<p class="meta">{esc(r["category"])} · {esc(present.finding_value(r))}</p>'
+            f'<p class="meta">{present.finding_meta(r)}</p>'
             f'<p class="meta">Evidence: <a href="patterns.html#finding-{esc(r["finding_id"])}">finding on the patterns '
             f'page</a>; episodes: {_episode_links(r["episode_ids"])}</p>'
             f'<p class="meta">Sources: {_source_links(r["source_ids"], names)}</p>'
