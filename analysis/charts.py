@@ -191,7 +191,8 @@ def data_table(spec: dict, limit: int = 400) -> str:
             if len(body) >= limit:
                 break
         head = "".join(f'<th scope="col">{html.escape(str(t))}</th>' for _, t, _ in cols)
-        parts.append(f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>'
+        parts.append(f'<div class="table-wrap" tabindex="0" role="region" aria-label="Data table">'
+                     f'<table class="data"><thead><tr>{head}</tr></thead>'
                      f"<tbody>{''.join(body)}</tbody></table></div>")
     if not parts:
         return ""
@@ -284,12 +285,14 @@ _MARK_WORDS = {"geoshape": "map shapes", "line": "lines", "point": "points", "ba
 
 
 def _label_marks(spec: dict, title: str | None = None) -> dict:
-    """Give every mark a description (vega turns it into the aria-label of the mark's group): screen readers
-    then announce "points: Route map ..." instead of an unlabelled graphic."""
+    """Give every mark without a tooltip (the basemap, shaded countries, reference lines) a description, which vega
+    makes its aria-label: screen readers announce "map shapes: Route map ..." instead of an unlabelled graphic.
+    Marks with a tooltip keep vega's per-item labels made from it ("What: Arrival at Caracas; ...")."""
     title = _title_text(spec) if title is None else title
     out = dict(spec)
     mark = out.get("mark")
-    if mark is not None:
+    tooltip = "tooltip" in (out.get("encoding") or {})
+    if mark is not None and not tooltip:  # marks with a tooltip: vega labels each item from it (keep that)
         m = {"type": mark} if isinstance(mark, str) else dict(mark)
         if "description" not in m and m.get("aria") is not False:
             m["description"] = f"{_MARK_WORDS.get(m.get('type'), str(m.get('type')))}: {title}"

@@ -156,7 +156,7 @@ def _table(df: pl.DataFrame, columns: list[str], labels: dict[str, str] | None =
         rid = f' id="{esc(row_id(r))}"' if row_id else ""
         tds = "".join(f"<td>{cell(c, r) if cell and cell(c, r) is not None else esc(fmt(r[c]))}</td>" for c in columns)
         body.append(f"<tr{rid}>{tds}</tr>")
-    return (f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>'
+    return (f'<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table class="data"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
@@ -279,7 +279,7 @@ def dictionary_body(project: Project) -> str:
         n = f" · {rows[t]} rows" if t in rows else ""
         parts.append(f'<h2 id="table-{esc(t)}">{esc(t)}</h2><p>{esc(dictionary.table_description(t))}'
                      f'<span class="meta">{esc(n)}</span></p>'
-                     '<div class="table-wrap"><table class="data"><thead><tr><th>Column</th><th>Type</th>'
+                     '<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table class="data"><thead><tr><th>Column</th><th>Type</th>'
                      f"<th>Description</th></tr></thead><tbody>{body}</tbody></table></div>")
     return "".join(parts)
 
