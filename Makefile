@@ -8,8 +8,12 @@ ENV := .venv/.synced-stamp
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 export PYTHONDONTWRITEBYTECODE := 1
+# the environment's packages are compiled to bytecode once, at install: without it every process (each notebook
+# kernel too) recompiles altair, polars... from source, seconds per start
+export UV_COMPILE_BYTECODE := 1
+COMPARE ?=
 
-.PHONY: help env data validate report test fuzz bench lab accept-raw clean discover
+.PHONY: help env data validate report bench-report test fuzz bench lab accept-raw clean discover
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -30,8 +34,11 @@ validate: $(ENV) ## check data/raw against the schema and provenance records (wr
 data: $(ENV) ## build data/derived from data/raw (skips when nothing changed)
 	$(PY) -m analysis build
 
-report: $(ENV) ## build the data, run every notebook, write reports/index.html
-	$(PY) -m analysis report
+report: $(ENV) ## build the data, run every notebook, write reports/ (COMPARE=a,b,c picks the compared episodes)
+	$(PY) -m analysis report --compare "$(COMPARE)"
+
+bench-report: $(ENV) ## time a forced full report: per-page times, slowest cells, peak memory, load average
+	$(PY) -m analysis report --force --bench --compare "$(COMPARE)"
 
 accept-raw: $(ENV) ## after reviewing a change to data/raw, record its checksums
 	$(PY) -m analysis accept-raw

@@ -15,17 +15,20 @@ import json
 import os
 import re
 import sys
-import uuid
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
 import altair as alt
 import polars as pl
 
+from .figures import figure_key, render_figure
 from .paths import default_project
 
 __all__ = ["PALETTE", "timeline", "route_map", "episode_view", "leg_distances", "detour_factors", "staging_matrix",
-           "similarity_matrix", "chart_html", "basemap", "save_figure", "FIGURES_ENV", "FIGURE_PREFIX_ENV"]
+           "similarity_matrix", "chart_html", "basemap", "save_figure", "render_figure", "figure_key", "start_page",
+           "data_table", "describe_spec", "episode_scales", "episode_filter", "pickable", "periods",
+           "timeline_periods", "EPISODE_COLOURS", "EPISODE_SHAPES", "PICK_PARAM", "FIGURES_ENV", "FIGURE_PREFIX_ENV"]
 
 #: When set (the report sets it for each notebook run), every chart shown is also saved there as SVG and PNG.
 FIGURES_ENV = "FLIGHTS_FIGURES_DIR"
@@ -34,9 +37,24 @@ FIGURE_PREFIX_ENV = "FLIGHTS_FIGURE_PREFIX"
 
 #: Okabe-Ito colour-blind-safe palette
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+#: One colour per episode (up to 20 distinct; Okabe-Ito first, then Tableau 20's darker tones)
+EPISODE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#8C564B",
+                   "#7F7F7F", "#BCBD22", "#17BECF", "#9467BD", "#1F77B4", "#FF7F0E", "#2CA02C", "#D62728",
+                   "#6B6ECF", "#B5CF6B", "#E7BA52", "#843C39"]
+#: One shape per episode as well (colour is never the only cue): vega's symbols, then SVG paths
+EPISODE_SHAPES = ["circle", "square", "diamond", "triangle-up", "triangle-down", "triangle-right", "triangle-left",
+                  "cross", "wedge", "M-1,-0.3L0,-1L1,-0.3L0.6,1H-0.6Z", "M-1,1L-0.2,-1H0.2L1,1Z",
+                  "M0,-1L0.29,-0.4L0.95,-0.31L0.48,0.15L0.59,0.81L0,0.5L-0.59,0.81L-0.48,0.15L-0.95,-0.31L-0.29,-0.4Z",
+                  "M0,-1L0.87,-0.5L0.87,0.5L0,1L-0.87,0.5L-0.87,-0.5Z",
+                  "M-0.3,-1H0.3V-0.3H1V0.3H0.3V1H-0.3V0.3H-1V-0.3H-0.3Z",
+                  "M-1,-1L1,1M1,-1L-1,1", "M0,-1L1,0.2L0.6,1H-0.6L-1,0.2Z", "M-1,-0.5H1V0.5H-1Z",
+                  "M-0.5,-1H0.5V1H-0.5Z", "M0,-1L1,1H-1ZM0,-0.4L0.5,0.6H-0.5Z", "M-1,-1H1V1H-1ZM-0.5,-0.5V0.5H0.5V-0.5Z"]
+#: Name of the vega signal holding the episodes a page's picker shows (see :func:`episode_filter`)
+PICK_PARAM = "shown_episodes"
 KIND_COLOURS = {"departure": "#0072B2", "arrival": "#D55E00", "event": "#009E73", "sanction": "#CC79A7"}
 PRECISION_SHAPES = {"airport": "circle", "city": "diamond", "country": "triangle-up", "position": "cross"}
 WIDTH = 820
+MAP_HEIGHT = 460
 VEGALITE_MIME = "application/vnd.vegalite.v6+json"
 
 
@@ -62,22 +80,135 @@ def _safe_json(spec: dict) -> str:
 
 
 def chart_html(spec: dict, div_id: str | None = None, figure: str | None = None) -> str:
-    """A <div> and the inert JSON spec; the report page's inlined vega-embed draws it.
+    """A <div>, the inert JSON spec (the report page's inlined vega-embed draws it) and the chart's data table.
 
-    With ``figure`` (a file stem saved by :func:`save_figure`), links to its SVG and PNG under figures/ follow.
+    The div id is derived from the page and the chart's place in it (``FLIGHTS_FIGURE_PREFIX`` and a counter),
+    or from the spec itself outside the report: rebuilding the same page gives the same ids. With ``figure`` (a
+    file stem saved by :func:`save_figure`), links to its SVG and PNG under figures/ follow. The spec's
+    ``description`` (Vega-Lite turns it into the chart's aria-label) is filled in from its title when missing.
     """
-    div_id = div_id or f"chart-{uuid.uuid4().hex[:12]}"
+    global _chart_count
+    _chart_count += 1
+    if not spec.get("description"):
+        spec = {**spec, "description": describe_spec(spec)}
+    if div_id is None:
+        prefix = os.environ.get(FIGURE_PREFIX_ENV)
+        div_id = (f"chart-{_slug(prefix, 80)}-{_chart_count:02d}" if prefix
+                  else "chart-" + hashlib.sha256(_safe_json(spec).encode()).hexdigest()[:12])
     links = ""
     if figure:
         f = html.escape(figure)
         links = (f'<p class="figure-links">Download this figure: <a href="figures/{f}.svg">SVG</a> · '
                  f'<a href="figures/{f}.png">PNG</a></p>')
-    return (f'<div class="flights-chart" id="{html.escape(div_id)}"></div>'
-            f'<script type="application/json" class="flights-spec" data-target="{html.escape(div_id)}">'
-            f"{_safe_json(spec)}</script>{links}")
+    d = html.escape(div_id)
+    fig_attr = f' data-figure="{html.escape(figure)}"' if figure else ""
+    desc = html.escape(spec["description"])
+    # the figure's caption (for screen readers; vega also labels the drawing with the description), the chart,
+    # its spec, the data table behind it and the figure files
+    return (f'<figure class="flights-figure"><figcaption class="sr-only">{desc}</figcaption>'
+            f'<div class="flights-chart" id="{d}"{fig_attr} data-description="{desc}"></div>'
+            f'<script type="application/json" class="flights-spec" data-target="{d}">'
+            f"{_safe_json(spec)}</script>{data_table(spec)}{links}</figure>")
+
+
+def describe_spec(spec: dict) -> str:
+    """A text description of a chart: its title and subtitle (what it shows and how to read it)."""
+    parts = [_title_text(spec)]
+    for sub in _walk(spec):
+        t = sub.get("title")
+        if isinstance(t, dict) and t.get("subtitle"):
+            st = t["subtitle"]
+            parts.append(" ".join(st) if isinstance(st, list) else str(st))
+            break
+    return ". ".join(p.rstrip(".") for p in parts if p) + "."
+
+
+def _walk(spec: dict):
+    yield spec
+    for key in ("vconcat", "hconcat", "concat", "layer"):
+        for sub in spec.get(key) or []:
+            yield from _walk(sub)
+    if isinstance(spec.get("spec"), dict):
+        yield from _walk(spec["spec"])
+
+
+def _tooltip_columns(spec: dict) -> dict[str, list[tuple[str, str, str | None]]]:
+    """{dataset name: [(field, title, format)]} from the tooltips of the marks that draw each dataset (a layer
+    without its own data draws its parent's)."""
+    out: dict[str, list[tuple[str, str, str | None]]] = {}
+
+    def visit(node: dict, inherited: str | None) -> None:
+        data = node.get("data")
+        name = data.get("name") if isinstance(data, dict) and data.get("name") else inherited
+        tips = (node.get("encoding") or {}).get("tooltip")
+        if name and tips:
+            cols = out.setdefault(name, [])
+            for t in tips if isinstance(tips, list) else [tips]:
+                if isinstance(t, dict) and t.get("field") and not t.get("aggregate"):
+                    col = (t["field"], t.get("title") or t["field"].replace("_", " "), t.get("format"))
+                    if col[0] not in [c[0] for c in cols]:
+                        cols.append(col)
+        for key in ("vconcat", "hconcat", "concat", "layer"):
+            for sub in node.get(key) or []:
+                visit(sub, name)
+        if isinstance(node.get("spec"), dict):
+            visit(node["spec"], name)
+
+    visit(spec, None)
+    return out
+
+
+def _cell(value: object, fmt: str | None) -> str:
+    if value is None or value == "":
+        return "not reported"
+    if isinstance(value, float):
+        if fmt and fmt.endswith(".0f"):
+            return f"{value:,.0f}"
+        if fmt and fmt.endswith(".2f"):
+            return f"{value:,.2f}"
+        return f"{value:,.1f}"
+    if isinstance(value, str) and len(value) == 20 and value.endswith("Z") and value[10] == "T":
+        return value[:16].replace("T", " ") + " UTC"
+    return str(value)
+
+
+def data_table(spec: dict, limit: int = 400) -> str:
+    """The data behind a chart as an HTML table (in a closed <details>): the fields its tooltips show, one row
+    per distinct combination, in the data's order. Screen readers and people who prefer numbers read this."""
+    datasets = spec.get("datasets") or {}
+    parts = []
+    for name, cols in _tooltip_columns(spec).items():
+        rows = datasets.get(name)
+        if not rows or not isinstance(rows, list):
+            continue
+        seen, body = set(), []
+        for r in rows:
+            cells = tuple(_cell(r.get(f), fmt) for f, _, fmt in cols)
+            if cells in seen:
+                continue
+            seen.add(cells)
+            body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+            if len(body) >= limit:
+                break
+        head = "".join(f'<th scope="col">{html.escape(str(t))}</th>' for _, t, _ in cols)
+        parts.append(f'<div class="table-wrap" tabindex="0" role="region" aria-label="Data table">'
+                     f'<table class="data"><thead><tr>{head}</tr></thead>'
+                     f"<tbody>{''.join(body)}</tbody></table></div>")
+    if not parts:
+        return ""
+    return (f'<details class="chart-data"><summary>The data behind this chart ({html.escape(_title_text(spec))})'
+            f"</summary>{''.join(parts)}</details>")
 
 
 _figure_count = 0
+_chart_count = 0
+
+
+def start_page() -> None:
+    """Restart chart and figure numbering (the report calls this before each page it runs in a reused kernel)."""
+    global _figure_count, _chart_count
+    _figure_count = 0
+    _chart_count = 0
 
 
 def _title_text(spec: dict) -> str:
@@ -99,21 +230,26 @@ def _slug(text: str, limit: int = 48) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "chart"
 
 
-def save_figure(spec: dict | alt.TopLevelMixin, name: str, folder: Path, scale: float = 1.5) -> list[Path]:
-    """Write ``name.svg`` and ``name.png`` (rendered offline by vl-convert) into ``folder``."""
-    import vl_convert
-
+def _spec_bytes(spec: dict | alt.TopLevelMixin) -> bytes:
     if not isinstance(spec, dict):
         spec = spec.to_dict()
+    return json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+
+
+def save_figure(spec: dict | alt.TopLevelMixin, name: str, folder: Path, scale: float = 1.5) -> list[Path]:
+    """Write ``name.svg`` and ``name.png`` (rendered offline by vl-convert) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    svg, png = folder / f"{name}.svg", folder / f"{name}.png"
-    svg.write_text(vl_convert.vegalite_to_svg(spec), encoding="utf-8")
-    png.write_bytes(vl_convert.vegalite_to_png(spec, scale=scale))
-    return [svg, png]
+    spec_path = folder / f"{name}.vl.json"
+    spec_path.write_bytes(_spec_bytes(spec))
+    try:
+        return render_figure(spec_path, folder / name, scale)
+    finally:
+        spec_path.unlink()
 
 
 def _auto_figure(spec: dict) -> str | None:
-    """Save a shown chart when the report asked for figures (``FLIGHTS_FIGURES_DIR``); returns its file stem."""
+    """When the report asked for figures (``FLIGHTS_FIGURES_DIR``), keep the shown chart's spec there as
+    ``<name>.vl.json``; the report renders SVG and PNG outside the kernel. Returns the figure's file stem."""
     global _figure_count
     folder = os.environ.get(FIGURES_ENV)
     if not folder:
@@ -121,16 +257,62 @@ def _auto_figure(spec: dict) -> str | None:
     _figure_count += 1
     prefix = _slug(os.environ.get(FIGURE_PREFIX_ENV, "figure"), 80)
     name = f"{prefix}-{_figure_count:02d}-{_slug(_title_text(spec))}"
-    try:
-        save_figure(spec, name, Path(folder))
-    except Exception as err:  # a figure file must never stop the page; the page still draws the chart
-        print(f"warning: could not save figure {name}: {err}", file=sys.stderr)
-        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / f"{name}.vl.json").write_bytes(_spec_bytes(spec))
     return name
 
 
+def _one_view_per_scale_binding(spec: dict) -> dict:
+    """A zoom/pan param (interval bound to scales) attached to one layer only.
+
+    altair lifts a layer's params to the top and lists every layer of that layered chart in ``views``; for a
+    scale binding, vega then declares the same ``<name>_tuple`` signal twice ("Duplicate signal"). The layers
+    share their x scale, so binding it through the first layer zooms them all.
+    """
+    params = spec.get("params")
+    if not params:
+        return spec
+    fixed = []
+    for p in params:
+        if p.get("bind") == "scales" and len(p.get("views") or []) > 1:
+            p = {**p, "views": p["views"][:1]}
+        fixed.append(p)
+    return {**spec, "params": fixed}
+
+
+_MARK_WORDS = {"geoshape": "map shapes", "line": "lines", "point": "points", "bar": "bars", "rect": "cells",
+               "rule": "reference line", "text": "labels", "area": "areas", "circle": "points", "square": "points"}
+
+
+def _label_marks(spec: dict, title: str | None = None) -> dict:
+    """Give every mark without a tooltip (the basemap, shaded countries, reference lines) a description, which vega
+    makes its aria-label: screen readers announce "map shapes: Route map ..." instead of an unlabelled graphic.
+    Marks with a tooltip keep vega's per-item labels made from it ("What: Arrival at Caracas; ...")."""
+    title = _title_text(spec) if title is None else title
+    out = dict(spec)
+    mark = out.get("mark")
+    tooltip = "tooltip" in (out.get("encoding") or {})
+    if mark is not None and not tooltip:  # marks with a tooltip: vega labels each item from it (keep that)
+        m = {"type": mark} if isinstance(mark, str) else dict(mark)
+        if "description" not in m and m.get("aria") is not False:
+            m["description"] = f"{_MARK_WORDS.get(m.get('type'), str(m.get('type')))}: {title}"
+        out["mark"] = m
+    for key in ("vconcat", "hconcat", "concat", "layer"):
+        if isinstance(out.get(key), list):
+            out[key] = [_label_marks(sub, _title_text(sub) if sub.get("title") else title) for sub in out[key]]
+    if isinstance(out.get("spec"), dict):
+        out["spec"] = _label_marks(out["spec"], title)
+    return out
+
+
 def _renderer(spec: dict, **_: object) -> dict:
-    return {VEGALITE_MIME: spec, "text/html": chart_html(spec, figure=_auto_figure(spec))}
+    spec = _label_marks(_one_view_per_scale_binding(spec))
+    if not spec.get("description"):
+        spec = {**spec, "description": describe_spec(spec)}
+    page = chart_html(spec, figure=_auto_figure(spec))
+    if os.environ.get(FIGURES_ENV):  # a report run: the page uses the HTML only (the spec is inside it)
+        return {"text/html": page}
+    return {VEGALITE_MIME: spec, "text/html": page}
 
 
 alt.renderers.register("flights", _renderer)
@@ -139,8 +321,10 @@ alt.data_transformers.disable_max_rows()
 
 
 @lru_cache(maxsize=2)
-def _basemap_values(path: str) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def _basemap_values(path: str) -> str:
+    # one compact JSON string, not nested lists: altair copies and validates nested values node by node (a second
+    # per chart for the world map); vega-lite parses a string value with the data's format
+    return json.dumps(json.loads(Path(path).read_text(encoding="utf-8")), separators=(",", ":"), sort_keys=True)
 
 
 def basemap(path: Path | None = None) -> alt.Data:
@@ -172,8 +356,36 @@ def _with_sources(df: pl.DataFrame, sources: pl.DataFrame | None, col: str = "so
         return_dtype=pl.String).alias("sources"))
 
 
+def episode_scales(episode_ids: list[str]) -> tuple[alt.Scale, alt.Scale]:
+    """Colour and shape scales giving every episode its own colour AND its own shape, the same on every page
+    (pass every episode id of the study, in time order)."""
+    n = len(episode_ids)
+    colours = [EPISODE_COLOURS[i % len(EPISODE_COLOURS)] for i in range(n)]
+    shapes = [EPISODE_SHAPES[i % len(EPISODE_SHAPES)] for i in range(n)]
+    return alt.Scale(domain=list(episode_ids), range=colours), alt.Scale(domain=list(episode_ids), range=shapes)
+
+
+def episode_filter(columns: tuple[str, ...] = ("episode_id",), keep_null: bool = False) -> str:
+    """A vega expression keeping the rows whose episode columns are all among the page picker's episodes."""
+    tests = [f"indexof({PICK_PARAM}, datum.{c}) >= 0" for c in columns]
+    expr = " && ".join(tests)
+    return f"!datum.{columns[0]} || ({expr})" if keep_null else expr
+
+
+def pickable(chart, episode_ids: list[str] | None):
+    """Declare the picker's signal on a finished chart (all episodes shown at first); None leaves it as it is."""
+    if episode_ids is None:
+        return chart
+    return chart.add_params(alt.param(name=PICK_PARAM, value=list(episode_ids)))
+
+
+def _pick(chart, pick: list[str] | None, columns: tuple[str, ...] = ("episode_id",), keep_null: bool = False):
+    return chart if pick is None else chart.transform_filter(episode_filter(columns, keep_null))
+
+
 def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: str = "Timeline",
-             lanes: str = "episode", select: alt.Parameter | None = None) -> alt.LayerChart:
+             lanes: str = "episode", select: alt.Parameter | None = None, zoom: str | None = "timeline_zoom",
+             pick: list[str] | None = None, width: int | None = None, notes: bool = True) -> alt.LayerChart:
     """Milestones and context events as UTC intervals: a bar spans what the source allows, a dot marks its middle.
 
     ``items`` is :func:`analysis.queries.timeline`. Exact times show as dots; a day or "late January" shows as
@@ -197,12 +409,21 @@ def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: st
                  alt.Tooltip("sources:N", title="Sources")],
     )
     bars = base.mark_bar(height=10, opacity=0.45, cornerRadius=2).encode(
-        x=alt.X("earliest_utc:T", title="Time (UTC)",
-                axis=alt.Axis(format="%d %b %Y", labelOverlap="greedy", labelAngle=0, tickCount=8)),
+        # vega's multi-scale time labels: days, months or years as the zoom needs, never the same label twice
+        x=alt.X("earliest_utc:T", title="Time (UTC)", scale=alt.Scale(padding=14),
+                axis=alt.Axis(labelOverlap="greedy", labelAngle=0, tickCount=7, labelSeparation=6)),
         x2="latest_utc:T")
+    bars = _pick(bars, pick, keep_null=True)
     dots = base.mark_point(filled=True, size=55, opacity=0.95).encode(
         x="mid_utc:T", shape=alt.Shape("precision:N", title="Time precision"))
+    dots = _pick(dots, pick, keep_null=True)
     subtitle = ["Bars span the interval the sources allow (a reported day = 24 h of local time); dots mark the middle."]
+    if zoom and notes:
+        subtitle.append("Scroll or pinch on the chart to zoom the time axis, drag to pan, double-click to reset.")
+    if zoom:
+        # zoom (wheel) and pan (drag) on the time axis: its own param, on the same layer as the click selection
+        # (the bars share the x scale); see _one_view_per_scale_binding
+        dots = dots.add_params(alt.selection_interval(name=zoom, bind="scales", encodings=["x"]))
     if select is not None:
         dots = dots.add_params(select).encode(
             size=alt.condition(select, alt.value(200), alt.value(55)),
@@ -212,12 +433,17 @@ def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: st
                         "double-click to clear.")
     n = max(1, df["lane"].n_unique())
     return alt.layer(bars, dots).properties(
-        width=WIDTH, height=max(120, 26 * n), title=alt.Title(title, subtitle=subtitle))
+        width=width or WIDTH, height=max(90 if notes else 40, 26 * n),
+        title=alt.Title(title, subtitle=subtitle if notes else alt.Undefined),
+        description=f"{title}: {df.filter(pl.col('episode_id').is_not_null()).height} flight milestones and "
+                    f"{df.filter(pl.col('episode_id').is_null()).height} context events on a time axis (UTC), "
+                    "each a bar across the interval the sources allow. The table below lists them.")
 
 
 def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | None = None,
               title: str = "Routes", colour: str = "episode_id", basemap_path: Path | None = None,
-              extent: str = "data", highlight: alt.Parameter | None = None) -> alt.LayerChart:
+              extent: str = "data", highlight: alt.Parameter | None = None, episodes: list[str] | None = None,
+              pick: list[str] | None = None) -> alt.LayerChart:
     """Great-circle arcs on a world basemap; stops drawn by place precision.
 
     Airports are circles, cities diamonds, country-only stops triangles on the country's inferred airport, and
@@ -227,7 +453,17 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     ``highlight`` is a selection on ``stop_id`` made in another view (see :func:`episode_view`): the legs that
     start or end at a selected stop are drawn thick on top, and the stop itself is enlarged. ``paths`` then
     needs ``from_stop_id`` and ``to_stop_id`` (from :func:`analysis.queries.legs`).
+
+    Coloured by episode (``colour="episode_id"``), every episode gets its own colour and its own stop shape from
+    :func:`episode_scales` over ``episodes`` (every episode of the study, so colours match across pages); the
+    place precision is then in the tooltip. ``pick`` (the page's episode picker) filters by episode.
     """
+    by_episode = colour == "episode_id"
+    ep_ids = list(episodes) if episodes else sorted(set(stops["episode_id"].to_list()) | set(
+        paths["episode_id"].to_list() if "episode_id" in paths.columns else []))
+    ep_colour, ep_shape = episode_scales(ep_ids)
+    colour_scale = ep_colour if by_episode else alt.Undefined
+    colour_title = "Episode" if by_episode else ("Aircraft" if colour == "aircraft_id" else colour.replace("_", " "))
     countries_only = [c for c in stops.filter(pl.col("place_precision") == "country")["country"].unique().to_list() if c]
     from .geo import country_numeric
 
@@ -241,10 +477,12 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
             # all four corners: in Equal Earth the widest point of a box is a low-latitude corner
             "type": "MultiPoint", "coordinates": [[x, y] for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
                                                   for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]}}]}
-        projection = alt.Projection(type="equalEarth", fit=fit)
+        projection = alt.Projection(type="equalEarth", fit=fit, clipExtent=[[0, 0], [WIDTH, MAP_HEIGHT]])
     else:
-        projection = alt.Projection(type="equalEarth")
-    height = 460
+        projection = alt.Projection(type="equalEarth", clipExtent=[[0, 0], [WIDTH, MAP_HEIGHT]])
+    # clipExtent: geometry is cut to the frame before drawing; without it a zoomed map carries the whole world in
+    # paths thousands of pixels wide (4x slower to draw, 10x slower to rasterise)
+    height = MAP_HEIGHT
     world = alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.5, clip=True)
     layers = [world]
     if numerics:
@@ -254,9 +492,10 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     if p.height:
         p = p.with_columns(pl.when(pl.col("distance_basis") == "inferred").then(pl.lit("inferred airport at an end"))
                            .otherwise(pl.lit("both ends reported airports")).alias("basis"))
-        layers.append(alt.Chart(p).mark_line(strokeWidth=2, opacity=0.85, clip=True).encode(
+        layers.append(_pick(alt.Chart(p), pick).mark_line(strokeWidth=2, opacity=0.85, clip=True).encode(
             longitude="lon:Q", latitude="lat:Q", detail="leg_id:N", order="point_seq:Q",
-            color=alt.Color(f"{colour}:N", title=colour.replace("_", " ").capitalize()),
+            color=alt.Color(f"{colour}:N", title=colour_title, scale=colour_scale,
+                            legend=alt.Legend(symbolType="stroke") if by_episode else alt.Undefined),
             strokeDash=alt.StrokeDash("basis:N", title="Leg ends",
                                       scale=alt.Scale(domain=["both ends reported airports", "inferred airport at an end"],
                                                       range=[[1, 0], [5, 3]])),
@@ -275,60 +514,72 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
         "role", "arr_reported", "dep_reported", "evidence", "source_ids"), sources))
     if s.height:
         size = alt.value(70) if highlight is None else alt.condition(highlight, alt.value(260), alt.value(70))
-        layers.append(alt.Chart(s).mark_point(filled=True, stroke="#222", strokeWidth=0.6, clip=True).encode(
-            longitude="lon:Q", latitude="lat:Q", size=size,
-            shape=alt.Shape("place_precision:N", title="Stop known to",
-                            scale=alt.Scale(domain=list(PRECISION_SHAPES), range=list(PRECISION_SHAPES.values()))),
-            color=alt.Color(f"{colour}:N"),
-            tooltip=[alt.Tooltip("place_name:N", title="Place"), alt.Tooltip("place_precision:N", title="Known to"),
+        shape = (alt.Shape("episode_id:N", title="Episode", scale=ep_shape) if by_episode else
+                 alt.Shape("place_precision:N", title="Stop known to",
+                           scale=alt.Scale(domain=list(PRECISION_SHAPES), range=list(PRECISION_SHAPES.values()))))
+        layers.append(_pick(alt.Chart(s), pick).mark_point(filled=True, stroke="#222", strokeWidth=0.6, clip=True).encode(
+            longitude="lon:Q", latitude="lat:Q", size=size, shape=shape,
+            color=alt.Color(f"{colour}:N", scale=colour_scale, title=colour_title),
+            tooltip=[alt.Tooltip("episode_id:N", title="Episode"), alt.Tooltip("aircraft_id:N", title="Aircraft"),
+                     alt.Tooltip("place_name:N", title="Place"), alt.Tooltip("place_precision:N", title="Known to"),
                      alt.Tooltip("location_basis:N", title="Located by"), alt.Tooltip("role:N", title="Role"),
                      alt.Tooltip("arr_reported:N", title="Arrival as reported"),
                      alt.Tooltip("dep_reported:N", title="Departure as reported"),
                      alt.Tooltip("evidence:N", title="Evidence"),
                      alt.Tooltip("sources:N", title="Sources")]))
+    n_legs = p["leg_id"].n_unique() if p.height else 0
     return alt.layer(*layers).properties(
         width=WIDTH, height=height, projection=projection,
+        description=(f"{title}: a world map with {n_legs} legs drawn as great-circle arcs and {s.height} located "
+                     f"stops of {len(set(s['episode_id'].to_list())) if s.height else 0} episode(s). "
+                     "The table below lists every stop and leg with its sources."),
         title=alt.Title(title, subtitle="Great-circle arcs; dashed where an end is an inferred airport; "
                                         "shaded countries are stops reported only by country."))
 
 
 def leg_distances(legs: pl.DataFrame, title: str = "Leg distances by episode",
-                  sources: pl.DataFrame | None = None) -> alt.Chart:
+                  sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.Chart:
     """Stacked great-circle distance of each located leg, per episode and aircraft (km)."""
     df = legs.filter(pl.col("distance_km").is_not_null()).with_columns(
         (pl.col("episode_id") + " · " + pl.col("aircraft_id")).alias("route"),
         (pl.col("from_name") + " → " + pl.col("to_name")).alias("leg"))
-    df = _iso(_with_sources(df.select("route", "leg", "leg_seq", "distance_km", "distance_basis", "evidence",
-                                      "source_ids"), sources))
-    return alt.Chart(df).mark_bar(stroke="white", strokeWidth=0.5).encode(
-        y=alt.Y("route:N", title=None),
+    df = _iso(_with_sources(df.select("episode_id", "route", "leg", "leg_seq", "distance_km", "distance_basis",
+                                      "evidence", "source_ids"), sources))
+    return _pick(alt.Chart(df), pick).mark_bar(stroke="white", strokeWidth=0.5).encode(
+        y=alt.Y("route:N", title=None, axis=alt.Axis(labelLimit=320)),
         x=alt.X("sum(distance_km):Q", title="Great-circle distance (km)"),
         color=alt.Color("leg_seq:O", title="Leg", scale=alt.Scale(scheme="viridis")),
         order="leg_seq:Q",
         opacity=alt.Opacity("distance_basis:N", title="Ends", scale=alt.Scale(domain=["airports", "inferred"], range=[1, 0.55])),
-        tooltip=[alt.Tooltip("leg:N", title="Leg"), alt.Tooltip("distance_km:Q", title="km", format=",.0f"),
+        tooltip=[alt.Tooltip("route:N", title="Episode · aircraft"), alt.Tooltip("leg:N", title="Leg"),
+                 alt.Tooltip("distance_km:Q", title="Great-circle distance (km)", format=",.0f"),
                  alt.Tooltip("distance_basis:N", title="Ends"), alt.Tooltip("sources:N", title="Sources")],
-    ).properties(width=WIDTH, height=max(120, 24 * df["route"].n_unique()), title=alt.Title(
+    ).properties(width=WIDTH, height=max(90, 24 * df["route"].n_unique()), description=(
+        f"{title}: a stacked bar per route ({df['route'].n_unique()} routes, {df.height} located legs), each segment "
+        "one leg's great-circle distance in km, in flight order."), title=alt.Title(
         title, subtitle="Each segment is one leg, in flight order; lighter segments end at an inferred airport."))
 
 
 def detour_factors(summary: pl.DataFrame, title: str = "Outbound detour factor",
-                   sources: pl.DataFrame | None = None) -> alt.LayerChart:
+                   sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.LayerChart:
     """Outbound distance flown over the direct great-circle distance, per episode (1 = direct)."""
     df = _iso(_with_sources(summary.filter(pl.col("detour_factor").is_not_null()).select(
         "episode_id", "detour_factor", "outbound_km", "direct_km", "outbound_staging_stops", "uses_inferred_places",
         "source_ids"), sources))
-    bars = alt.Chart(df).mark_bar(color=PALETTE[0]).encode(
+    bars = _pick(alt.Chart(df), pick).mark_bar(color=PALETTE[0]).encode(
         y=alt.Y("episode_id:N", title=None, sort="-x"),
         x=alt.X("detour_factor:Q", title="Outbound km flown / direct km (1 = direct)", scale=alt.Scale(zero=True)),
-        tooltip=[alt.Tooltip("episode_id:N"), alt.Tooltip("detour_factor:Q", format=".2f"),
+        tooltip=[alt.Tooltip("episode_id:N", title="Episode"),
+                 alt.Tooltip("detour_factor:Q", format=".2f", title="Detour factor"),
                  alt.Tooltip("outbound_km:Q", format=",.0f", title="Flown (km)"),
                  alt.Tooltip("direct_km:Q", format=",.0f", title="Direct (km)"),
                  alt.Tooltip("outbound_staging_stops:Q", title="Staging stops"),
                  alt.Tooltip("uses_inferred_places:N", title="Uses inferred airports"),
                  alt.Tooltip("sources:N", title="Sources")])
     rule = alt.Chart(pl.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 3], color="#333").encode(x="x:Q")
-    return alt.layer(bars, rule).properties(width=WIDTH, height=max(100, 28 * max(1, df.height)), title=alt.Title(
+    return alt.layer(bars, rule).properties(width=WIDTH, height=max(100, 28 * max(1, df.height)), description=(
+        f"{title}: a bar per episode ({df.height}) of outbound distance flown over the direct distance; "
+        "a dashed line marks 1, a direct flight."), title=alt.Title(
         title, subtitle="Only routes whose outbound legs are all located; 1.0 would be a direct flight."))
 
 
@@ -339,23 +590,25 @@ def _union_ids(col: str = "source_ids") -> pl.Expr:
 
 
 def staging_matrix(stops: pl.DataFrame, title: str = "Staging countries by episode",
-                   sources: pl.DataFrame | None = None) -> alt.Chart:
+                   sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.Chart:
     """Which countries each episode staged through (outbound and return), as a grid."""
     df = (stops.filter(pl.col("role") == "staging")
           .group_by("episode_id", "country_name").agg(pl.len().alias("stops"), _union_ids()))
-    df = _with_sources(df, sources)
-    return alt.Chart(df).mark_rect(stroke="white").encode(
+    df = _with_sources(df, sources).sort("episode_id", "country_name")
+    return _pick(alt.Chart(df), pick).mark_rect(stroke="white").encode(
         x=alt.X("country_name:N", title="Staging country", axis=alt.Axis(labelAngle=-35)),
         y=alt.Y("episode_id:N", title=None),
         color=alt.Color("stops:Q", title="Staging stops", scale=alt.Scale(scheme="blues", domainMin=0)),
         tooltip=[alt.Tooltip("episode_id:N", title="Episode"), alt.Tooltip("country_name:N", title="Country"),
                  alt.Tooltip("stops:Q", title="Staging stops"), alt.Tooltip("sources:N", title="Sources")],
-    ).properties(width=WIDTH - 200, height=max(100, 26 * max(1, df["episode_id"].n_unique())), title=alt.Title(
+    ).properties(width=WIDTH - 200, height=max(100, 26 * max(1, df["episode_id"].n_unique())), description=(
+        f"{title}: a grid of episodes ({df['episode_id'].n_unique()}) by staging country "
+        f"({df['country_name'].n_unique()}), shaded by the number of staging stops."), title=alt.Title(
         title, subtitle="Staging = stops between origin and destination and on the way home (main routes)."))
 
 
 def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity", stops: pl.DataFrame | None = None,
-                      sources: pl.DataFrame | None = None) -> alt.Chart:
+                      sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.Chart:
     """Pairwise route similarity (0-1) as a symmetric grid.
 
     With ``stops`` (:func:`analysis.queries.stops`), each cell's tooltip lists the sources of both routes' stops.
@@ -368,16 +621,19 @@ def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity", stops:
             lambda r: ";".join(sorted(set(filter(None, (ids.get(r["episode_a"]) or "").split(";")
                                                  + (ids.get(r["episode_b"]) or "").split(";"))))),
             return_dtype=pl.String).alias("source_ids"))
-    both = _with_sources(both, sources)
-    return alt.Chart(both).mark_rect(stroke="white").encode(
+    both = _with_sources(both, sources).sort("episode_a", "episode_b")
+    return _pick(alt.Chart(both), pick, ("episode_a", "episode_b")).mark_rect(stroke="white").encode(
         x=alt.X("episode_a:N", title=None, axis=alt.Axis(labelAngle=-35)), y=alt.Y("episode_b:N", title=None),
         color=alt.Color("similarity:Q", title="Similarity", scale=alt.Scale(scheme="viridis", domain=[0, 1])),
-        tooltip=["episode_a:N", "episode_b:N", alt.Tooltip("similarity:Q", format=".2f"),
+        tooltip=[alt.Tooltip("episode_a:N", title="Episode"), alt.Tooltip("episode_b:N", title="Compared with"),
+                 alt.Tooltip("similarity:Q", format=".2f", title="Similarity (0-1)"),
                  alt.Tooltip("country_jaccard:Q", format=".2f", title="Country overlap"),
                  alt.Tooltip("mean_nearest_stop_km:Q", format=",.0f", title="Mean nearest stop (km)"),
                  alt.Tooltip("shared_countries:N", title="Shared countries"),
                  alt.Tooltip("sources:N", title="Sources (stops of both routes)")],
-    ).properties(width=420, height=420, title=alt.Title(
+    ).properties(width=420, height=420, description=(
+        f"{title}: a symmetric grid of {both['episode_a'].n_unique()} episodes, each cell shaded by the similarity "
+        "(0 to 1) of the two routes."), title=alt.Title(
         title, subtitle="Staging stops: 0.5 × shared-country overlap + 0.5 × exp(−mean nearest-stop distance / 1000 "
                         "km); blank where a route is a stub (not comparable)."))
 
@@ -392,12 +648,59 @@ def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, 
     at its two ends). The selection is a vega-lite point selection on ``stop_id`` made in the timeline; the map
     filters the legs whose ``from_stop_id`` or ``to_stop_id`` equals the selected stop.
     """
+    if items.filter(pl.col("earliest_utc").is_not_null()).height == 0:  # nothing dated: the map alone
+        return route_map(paths, stops, sources, title=f"Route map: {title} (no dated milestone to put on a timeline)",
+                         colour=colour, basemap_path=basemap_path)
     select = alt.selection_point(name="milestone", fields=["stop_id"], on="click", clear="dblclick", empty=False)
     ends = legs.select("leg_id", "from_stop_id", "to_stop_id")
     p = paths.join(ends, on="leg_id", how="left") if paths.height else paths.with_columns(
         pl.lit(None, pl.String).alias("from_stop_id"), pl.lit(None, pl.String).alias("to_stop_id"))
     m = route_map(p, stops, sources, title=f"Route map: {title}", colour=colour, basemap_path=basemap_path,
                   highlight=select)
-    t = timeline(items, sources, title=f"Timeline: {title}", select=select)
+    t = timeline(items, sources, title=f"Timeline: {title}", select=select, zoom="episode_timeline_zoom")
     return alt.vconcat(m, t, spacing=28).resolve_scale(
-        color="independent", shape="independent", strokeDash="independent", size="independent")
+        color="independent", shape="independent", strokeDash="independent", size="independent").properties(
+        description=(f"Route map and timeline of {title}: the map draws each leg as a great-circle arc between the "
+                     "stops; the timeline below shows each milestone as the UTC interval the sources allow. "
+                     "Choosing a milestone highlights the legs touching its stop. The tables below list the data."))
+
+
+def periods(items: pl.DataFrame, gap_days: float = 60) -> list[tuple[str, list[str]]]:
+    """Group dated episodes into periods: an episode starting within ``gap_days`` of the previous one's last
+    milestone joins its period. Returns (label, episode ids) in time order, e.g. ("Dec 2018 – Mar 2019", [...])."""
+    dated = (items.filter(pl.col("episode_id").is_not_null() & pl.col("earliest_utc").is_not_null())
+             .group_by("episode_id").agg(pl.col("earliest_utc").min().alias("t0"), pl.col("latest_utc").max().alias("t1"))
+             .sort("t0", "episode_id"))
+    out: list[list] = []
+    for r in dated.iter_rows(named=True):
+        if out and (r["t0"] - out[-1][1]).total_seconds() <= gap_days * 86400:
+            out[-1][1] = max(out[-1][1], r["t1"])
+            out[-1][2].append(r["episode_id"])
+        else:
+            out.append([r["t0"], r["t1"], [r["episode_id"]]])
+    labels = []
+    for t0, t1, eps in out:
+        a, b = t0.strftime("%b %Y"), t1.strftime("%b %Y")
+        labels.append((a if a == b else f"{a} – {b}", eps))
+    return labels
+
+
+def timeline_periods(items: pl.DataFrame, sources: pl.DataFrame | None = None, gap_days: float = 60,
+                     around_days: float = 14, title: str = "Flights and context, period by period") -> alt.VConcatChart:
+    """One timeline per period (see :func:`periods`), each with its own time axis, zoom and pan: 2008 to today on
+    one axis would shrink every episode to a dot. Context events within ``around_days`` of a period are shown
+    with it."""
+    charts = []
+    for i, (label, eps) in enumerate(periods(items, gap_days)):
+        mine = items.filter(pl.col("episode_id").is_in(eps))
+        t0, t1 = mine["earliest_utc"].min(), mine["latest_utc"].max()
+        pad = pl.duration(days=around_days)
+        sub = items.filter(pl.col("episode_id").is_in(eps) | (pl.col("episode_id").is_null()
+                           & (pl.col("latest_utc") >= pl.lit(t0) - pad) & (pl.col("earliest_utc") <= pl.lit(t1) + pad)))
+        charts.append(timeline(sub, sources, title=label, zoom=f"period_{i + 1}_zoom", notes=False))
+    return alt.vconcat(*charts, spacing=22).resolve_scale(x="independent", y="independent").properties(
+        title=alt.Title(title, subtitle=["One row per period, each with its own time axis. Bars span the interval the "
+                                         "sources allow; dots mark the middle. Scroll to zoom a row, drag to pan, "
+                                         "double-click to reset."]),
+        description=(f"{title}: {len(charts)} timelines, one per period of flights, each with the flight milestones "
+                     "and nearby context events on its own UTC time axis. The tables below list them."))

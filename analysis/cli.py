@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     r = sub.add_parser("report", help="build data, run every notebook, write reports/")
     r.add_argument("--force", action="store_true", help="re-run every notebook even if nothing changed")
+    r.add_argument("--compare", default="", help="episode ids of the comparison page, comma-separated (default: all)")
+    r.add_argument("--no-pdf", action="store_true", help="skip the print edition reports/study.pdf")
+    r.add_argument("--bench", action="store_true", help="print per-page times and the slowest cells")
     sub.add_parser("accept-raw", help="record the checksums of reviewed raw files in their provenance records")
     sub.add_parser("episodes", help="list episode ids")
     sub.add_parser("evidence-doc", help="write docs/evidence.md (the raw tables' columns and rules) from the schema")
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from .provenance import ProvenanceError
     from .safeio import UnsafeInputError
     from .tracks.readers import TrackInputError
+    from .queries import UnknownEpisodeError
     from .validate import RawValidationError
 
     try:
@@ -45,8 +49,11 @@ def main(argv: list[str] | None = None) -> int:
             from .build import build
             build(project, force=args.force)
         elif args.command == "report":
-            from .report import report
-            report(project, force=args.force)
+            from .report import print_bench, report
+            compare = [c.strip() for c in args.compare.split(",") if c.strip()] or None
+            result = report(project, force=args.force, compare=compare, pdf=not args.no_pdf)
+            if args.bench:
+                print_bench(result)
         elif args.command == "accept-raw":
             from .provenance import accept
             try:
@@ -65,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             for row in queries.episodes().select("episode_id", "title").iter_rows():
                 print("\t".join(row))
     except (RawValidationError, ProvenanceError, TrackInputError, UnsafeInputError, BuildError, NotALinkError,
-            BuildLockedError) as exc:  # named input and output problems: no traceback
+            BuildLockedError, UnknownEpisodeError) as exc:  # named input and output problems: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a folder we cannot write or read: named, no traceback

@@ -13,18 +13,109 @@ from datetime import datetime
 import polars as pl
 from IPython.display import HTML
 
-__all__ = ["esc", "table", "heading", "para", "findings_list", "fmt", "bullet_list", "key_values"]
+__all__ = ["esc", "table", "heading", "para", "findings_list", "fmt", "bullet_list", "key_values", "label",
+           "km", "hours", "reported", "NOT_REPORTED", "LABELS", "Raw", "episode_facts",
+           "episode_picker",
+           "finding_value", "finding_meta"]
+
+#: What a reader sees where the sources give nothing.
+NOT_REPORTED = "not reported"
+
+#: Column headings a reader understands, with units. Columns not listed get a heading made from the name
+#: (``dwell_min_h`` -> "Dwell min (h)"); the data dictionary's description shows on hover.
+LABELS: dict[str, str] = {
+    "episode_id": "Episode", "aircraft_id": "Aircraft", "aircraft_labels": "Aircraft", "variant": "Route variant",
+    "evidence": "Evidence", "seq": "Stop", "leg_seq": "Leg", "place_name": "Place", "place": "Place",
+    "place_precision": "Known to", "reported_precision": "Reported to", "role": "Role",
+    "arr_reported": "Arrival (as reported)", "dep_reported": "Departure (as reported)",
+    "dwell_min_h": "Time on the ground, at least (h)", "dwell_max_h": "Time on the ground, at most (h)",
+    "from_name": "From", "to_name": "To", "distance_km": "Great-circle distance (km)",
+    "distance_basis": "Distance between", "duration_min_h": "Flight time, at least (h)",
+    "duration_max_h": "Flight time, at most (h)", "source_ids": "Sources", "status": "Match",
+    "reported_arr_earliest_utc": "Reported arrival, earliest (UTC)",
+    "reported_arr_latest_utc": "Reported arrival, latest (UTC)", "observed_arr_utc": "Observed arrival (UTC)",
+    "arr_diff_h": "Observed minus reported (h)", "start_utc": "Gap from (UTC)", "end_utc": "Gap to (UTC)",
+    "duration_min": "Gap (minutes)", "jump_km": "Distance across the gap (km)", "kind": "Kind",
+    "subject": "Subject", "quantity": "Quantity", "unit": "Unit", "claimant": "Claimed by",
+    "verification": "Verification", "conflict_id": "Conflict", "topic": "Topic", "position_id": "Side",
+    "claim": "Claim", "value": "Value", "is_working_position": "Working position", "outlet": "Outlet",
+    "title": "Title", "author": "Author", "published_reported": "Published", "url": "Address", "source_id": "Source",
+    "dest_arr_earliest_utc": "Arrival at destination, earliest (UTC)", "dest_arr_precision": "Arrival known to",
+    "dest_dwell_min_h": "At destination, at least (h)", "dest_dwell_max_h": "At destination, at most (h)",
+    "outbound_km": "Outbound distance (km)", "direct_km": "Direct distance (km)",
+    "detour_factor": "Detour factor (flown / direct)", "outbound_staging_stops": "Staging stops out",
+    "staging_countries": "Staging countries", "longest_leg_km": "Longest leg (km)",
+    "first_time_utc": "First dated milestone (UTC)", "destination": "Destination",
+    "conflict_count": "Conflicts between sources", "episode_a": "Episode", "episode_b": "Compared with",
+    "shared_countries": "Shared countries", "shared_country_count": "Shared countries (number)",
+    "country_jaccard": "Country overlap (0-1)", "mean_nearest_stop_km": "Mean distance to nearest stop (km)",
+    "similarity": "Similarity (0-1)", "episodes": "Episodes", "episode_ids": "Episode ids",
+}
+_UNITS = {"_km": "km", "_h": "h", "_min": "minutes", "_utc": "UTC", "_t": "t"}
+
+
+def label(column: str) -> str:
+    """The heading of a column: from :data:`LABELS`, or made from the name with its unit."""
+    if column in LABELS:
+        return LABELS[column]
+    for suffix, unit in _UNITS.items():
+        if column.endswith(suffix):
+            words = column.removesuffix(suffix).replace("_", " ").strip()
+            return f"{words[:1].upper()}{words[1:]} ({unit})"
+    words = column.removeprefix("is_").replace("_", " ")
+    return words[:1].upper() + words[1:]
 
 
 def esc(value: object) -> str:
-    """HTML-escaped text of any value (None shows as an em dash)."""
-    return "—" if value is None else html.escape(str(value), quote=True)
+    """HTML-escaped text of any value (None shows as "not reported")."""
+    return NOT_REPORTED if value is None else html.escape(str(value), quote=True)
+
+
+def km(value: float | None, inferred: bool = False) -> str:
+    """A great-circle distance rounded to what the evidence supports: to 10 km between reported airports (the
+    flown track is longer anyway), to 100 km when an end is an airport inferred from a city or country."""
+    if value is None:
+        return NOT_REPORTED
+    step = 100 if inferred else 10
+    return f"{round(value / step) * step:,.0f}"
+
+
+def hours(value: float | None) -> str:
+    """Hours: one decimal below 10 h, whole hours above (the sources rarely give minutes)."""
+    if value is None:
+        return NOT_REPORTED
+    if value == 0:
+        return "0"
+    return f"{value:,.1f}" if abs(value) < 10 else f"{value:,.0f}"
+
+
+def _utc(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else NOT_REPORTED
+
+
+def reported(text: str | None, earliest: datetime | None = None, latest: datetime | None = None) -> str:
+    """A date as the source gave it, with its UTC interval on hover (and on keyboard focus): HTML."""
+    shown = _display(text)
+    if text is None or earliest is None:
+        return esc(shown)
+    span = _utc(earliest) if latest is None or latest == earliest else f"{_utc(earliest)} to {_utc(latest)}"
+    return (f'<span class="reported" tabindex="0" title="UTC: {esc(span)}">{esc(shown)}'
+            f'<span class="utc-interval"> (UTC: {esc(span)})</span></span>')
+
+
+def _display(text: str | None) -> str:
+    """The reported date for display (analysis.timespec.display when it exists, else the text itself)."""
+    try:
+        from .timespec import display  # type: ignore[attr-defined]
+    except ImportError:
+        return text if text else NOT_REPORTED
+    return display(text or "")
 
 
 def fmt(value: object, digits: int = 1) -> str:
-    """A value formatted for reading: thousands separators, UTC times, lists joined."""
-    if value is None:
-        return "—"
+    """A value formatted for reading: thousands separators, UTC times, lists joined, "not reported" for nothing."""
+    if value is None or value == "":
+        return NOT_REPORTED
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -32,24 +123,79 @@ def fmt(value: object, digits: int = 1) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
+        return _utc(value)
     if isinstance(value, list | tuple):
-        return ", ".join(fmt(v, digits) for v in value)
+        return ", ".join(fmt(v, digits) for v in value) or NOT_REPORTED
     return str(value)
 
 
+def _cell(column: str, row: dict, digits: int) -> str:
+    """One table cell's HTML: the value formatted by what the column means."""
+    value = row.get(column)
+    if column.endswith("_reported"):
+        stem = column.removesuffix("_reported")
+        return reported(value, row.get(f"{stem}_earliest_utc"), row.get(f"{stem}_latest_utc"))
+    if value is None or value == "":
+        return NOT_REPORTED
+    if column.endswith("_km") and isinstance(value, int | float):
+        inferred = row.get("distance_basis") == "inferred" or bool(row.get("uses_inferred_places"))
+        return km(float(value), inferred)
+    if column.endswith("_h") and isinstance(value, int | float):
+        return hours(float(value))
+    if column in ("detour_factor", "similarity", "country_jaccard") and isinstance(value, int | float):
+        return f"{value:.2f}"
+    if (column == "precision" or column.endswith("_precision")) and isinstance(value, str):
+        return esc(value.replace("_", " "))
+    if column in ("source_ids", "episode_ids") and isinstance(value, str):
+        return esc(value.replace(";", ", "))
+    return esc(fmt(value, digits))
+
+
 def table(df: pl.DataFrame, columns: Sequence[str] | None = None, labels: dict[str, str] | None = None,
-          digits: int = 1, caption: str | None = None) -> HTML:
-    """An escaped HTML table of ``df`` (optionally some columns, relabelled)."""
+          digits: int = 1, caption: str | None = None, table_name: str | None = None,
+          empty: str = "None in the data.") -> HTML:
+    """An escaped HTML table of ``df``: readable headings (the data dictionary's description on hover), values
+    formatted by meaning (distances rounded, dates as reported with the UTC interval, "not reported").
+
+    Rows of an episode carry ``data-episode`` so that a page's episode picker can show or hide them.
+    """
+    from . import dictionary
+
     columns = list(columns or df.columns)
     labels = labels or {}
-    head = "".join(f"<th>{esc(labels.get(c, c))}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{esc(fmt(row[c], digits))}</td>" for c in columns) + "</tr>"
-        for row in df.select(columns).iter_rows(named=True))
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return HTML(f'<div class="table-wrap"><table class="data">{cap}<thead><tr>{head}</tr></thead>'
-                f"<tbody>{body}</tbody></table></div>")
+    if df.height == 0:
+        return HTML(f'<p class="empty">{esc(caption + ": ") if caption else ""}{esc(empty)}</p>')
+    head = []
+    for c in columns:
+        desc = dictionary.describe(table_name, c) if table_name else _describe_any(c)
+        title = f' title="{esc(desc)}"' if desc else ""
+        head.append(f'<th scope="col"{title}>{esc(labels.get(c, label(c)))}</th>')
+    body = []
+    for row in df.iter_rows(named=True):
+        ep = row.get("episode_id")
+        attr = f' data-episode="{esc(ep)}"' if ep else ""
+        body.append(f"<tr{attr}>" + "".join(f"<td>{_cell(c, row, digits)}</td>" for c in columns) + "</tr>")
+    return HTML(f'<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table class="data">{cap}<thead><tr>{"".join(head)}</tr></thead>'
+                f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _describe_any(column: str) -> str | None:
+    from . import dictionary
+
+    for t in ("core_stops", "core_legs", "out_episode_summary", "core_sources", "core_claims", "core_conflicts",
+              "out_observed_vs_reported", "core_gaps", "out_route_similarity"):
+        try:
+            d = dictionary.describe(t, column)
+        except Exception:  # noqa: BLE001 - a table without that column
+            d = None
+        if d:
+            return d
+    return None
+
+
+class Raw(str):
+    """HTML made (and escaped) by this module, to put in :func:`key_values` as it is."""
 
 
 def heading(text: object, level: int = 2) -> HTML:
@@ -66,29 +212,117 @@ def bullet_list(items: Sequence[object]) -> HTML:
 
 
 def key_values(pairs: dict[str, object], digits: int = 1) -> HTML:
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(fmt(v, digits))}</td></tr>" for k, v in pairs.items())
+    """A two-column table of labelled values; a value may be :class:`Raw` HTML made by this module."""
+    rows = "".join(f'<tr><th scope="row">{esc(k)}</th><td>{v if isinstance(v, Raw) else esc(fmt(v, digits))}</td></tr>'
+                   for k, v in pairs.items())
     return HTML(f'<table class="kv">{rows}</table>')
 
 
+def _number(value: float | None, unit: str | None) -> str:
+    """A finding's number at the precision its evidence supports."""
+    if value is None:
+        return NOT_REPORTED
+    u = (unit or "").lower()
+    if u == "km":
+        return km(value)
+    if u in ("h", "hours", "days", "day"):
+        return hours(value)
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.0f}"
+
+
+def finding_value(r: dict) -> str:
+    """"days after event: 979 days (978.6 to 979.7)" - the metric in words, its value and range, rounded."""
+    unit = r.get("unit")
+    value = _number(r.get("value"), unit) + (f" {unit}" if unit else "")
+    low, high = r.get("value_low"), r.get("value_high")
+    rng = f" ({_number(low, unit)} to {_number(high, unit)})" if low is not None and high is not None and low != high else ""
+    return f"{(r.get('metric') or '').replace('_', ' ')}: {value}{rng}"
+
+
+def finding_meta(r: dict) -> str:
+    """Likelihood (when the finding states one), confidence and the reason for it: HTML."""
+    parts = []
+    if r.get("likelihood"):
+        parts.append(f'<span class="likelihood">likelihood: {esc(r["likelihood"])}</span>')
+    conf = r.get("confidence")
+    parts.append(f'<span class="confidence confidence-{esc(conf)}">confidence: {esc(conf)}</span>')
+    if r.get("confidence_reason"):
+        parts.append(f'<span class="confidence-reason">why: {esc(r["confidence_reason"])}</span>')
+    return " · ".join(parts)
+
+
 def findings_list(findings: pl.DataFrame, sources: pl.DataFrame | None = None) -> HTML:
-    """Findings with their value, confidence, evidence rows and sources."""
+    """Findings with their value, likelihood and confidence (and why), evidence rows and sources."""
     names = {}
     if sources is not None:
         names = {r["source_id"]: f"{r['source_id']}: {r['outlet'] or 'unnamed outlet'}"
                  + (f", {r['published_reported']}" if r.get("published_reported") else "")
                  for r in sources.iter_rows(named=True)}
+    if findings.height == 0:
+        return HTML('<p class="empty">No finding concerns these episodes.</p>')
     items = []
     for r in findings.iter_rows(named=True):
         srcs = "; ".join(names.get(s, s) for s in (r["source_ids"] or "").split(";") if s) or "derived from observed records"
-        value = fmt(r["value"], 2) + (f" {r['unit']}" if r["unit"] else "")
-        rng = (f" (range {fmt(r['value_low'], 1)} to {fmt(r['value_high'], 1)})"
-               if r.get("value_low") is not None and r.get("value_high") is not None else "")
         items.append(
             f'<li class="finding" id="finding-{esc(r["finding_id"])}"><p class="statement">{esc(r["statement"])}</p>'
-            f'<p class="meta"><span class="value">{esc(r["metric"])} = {esc(value)}{esc(rng)}</span> · '
-            f'<span class="confidence confidence-{esc(r["confidence"])}">{esc(r.get("likelihood") or "")}'
-            f'{"; " if r.get("likelihood") else ""}confidence: {esc(r["confidence"])}</span></p>'
-            + (f'<p class="meta">Why: {esc(r["confidence_reason"])}</p>' if r.get("confidence_reason") else "")
-            + f'<details><summary>Evidence and sources</summary><p>Evidence rows: {esc(r["evidence"].replace(";", ", "))}</p>'
+            f'<p class="meta"><span class="value">{esc(finding_value(r))}</span> · {finding_meta(r)}</p>'
+            f'<details><summary>Evidence and sources</summary><p>Evidence rows: {esc((r["evidence"] or "").replace(";", ", "))}</p>'
             f"<p>Sources: {esc(srcs)}</p></details></li>")
     return HTML('<ol class="findings">' + "".join(items) + "</ol>")
+
+
+def _range(low: float | None, high: float | None, unit: str = "h") -> str:
+    if low is None and high is None:
+        return NOT_REPORTED
+    if low is None or high is None or hours(low) == hours(high):
+        return f"{hours(low if low is not None else high)} {unit}"
+    return f"{hours(low)} to {hours(high)} {unit}"
+
+
+def _interval(earliest: datetime | None, latest: datetime | None, precision: str | None) -> str:
+    if earliest is None:
+        return NOT_REPORTED
+    if latest is None or latest == earliest:
+        return _utc(earliest)
+    return f"{_utc(earliest)} to {_utc(latest)}" + (
+        f" (known to the {precision.replace('_', ' ')})" if precision else "")
+
+
+def episode_facts(ep: dict) -> HTML:
+    """The "at a glance" table of an episode summary row (:func:`analysis.queries.episode`), readable."""
+    inferred = bool(ep.get("uses_inferred_places"))
+    detour = ep.get("detour_factor")
+    return key_values({
+        "Aircraft": ep.get("aircraft_labels"),
+        "Evidence": ep.get("evidence_kinds"),
+        "Origin → destination (lead aircraft)": f"{ep.get('origin') or NOT_REPORTED} → "
+                                                f"{ep.get('destination') or NOT_REPORTED}",
+        "Arrival at destination (UTC)": _interval(ep.get("dest_arr_earliest_utc"), ep.get("dest_arr_latest_utc"),
+                                                  ep.get("dest_arr_precision")),
+        "Time on the ground at destination": _range(ep.get("dest_dwell_min_h"), ep.get("dest_dwell_max_h")),
+        "Outbound distance": (f"{km(ep.get('outbound_km'), inferred)} km" if ep.get("outbound_km") is not None
+                              else NOT_REPORTED),
+        "Direct distance": f"{km(ep.get('direct_km'), inferred)} km" if ep.get("direct_km") is not None else NOT_REPORTED,
+        "Detour factor (flown / direct)": f"{detour:.2f}" if detour is not None else NOT_REPORTED,
+        "Staging countries": ep.get("staging_countries") or "none",
+        "Longest leg": (f"{km(ep.get('longest_leg_km'), inferred)} km" if ep.get("longest_leg_km") is not None
+                        else NOT_REPORTED),
+        "Uses airports inferred from a city or country": ep.get("uses_inferred_places"),
+        "Route variants / conflicts between sources": f"{ep.get('variant_count') or 0} / {ep.get('conflict_count') or 0}",
+    })
+
+
+def episode_picker(episode_ids: Sequence[str], titles: dict[str, str] | None = None) -> HTML:
+    """A control (native checkboxes: keyboard and screen-reader friendly) choosing which episodes the page's
+    charts and tables show; the report page's script applies it (vega signal ``shown_episodes``, table rows
+    with ``data-episode``). Without the report's script (JupyterLab) it does nothing."""
+    titles = titles or {}
+    boxes = "".join(
+        f'<label><input type="checkbox" name="episode" value="{esc(e)}" checked> {esc(titles.get(e, e))}</label>'
+        for e in episode_ids)
+    return HTML('<fieldset class="episode-picker"><legend>Episodes shown on this page</legend>'
+                '<p class="picker-actions"><button type="button" data-pick="all">All</button> '
+                '<button type="button" data-pick="none">None</button></p>'
+                f'<div class="picker-boxes">{boxes}</div></fieldset>')

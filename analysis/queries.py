@@ -12,7 +12,9 @@ SQL text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -32,21 +34,45 @@ class UnknownEpisodeError(ValueError):
     """An episode id that the data does not have; the message lists the valid ids."""
 
 
-@contextmanager
-def connect(project: Project | None = None):
-    """A read-only DuckDB connection to the current build (views resolve next to the database file)."""
-    project = project or default_project()
-    db = project.database
+_DATABASES: dict[str, duckdb.DuckDBPyConnection] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def _database(db: Path) -> duckdb.DuckDBPyConnection:
+    """One read-only DuckDB connection per build folder, opened once per process and reused.
+
+    The key is the resolved build folder: when ``current`` moves to a new build, the next query opens that build
+    (and the connection to the old one is closed).
+    """
     if not db.exists():
         raise FileNotFoundError(f"{db} does not exist: build the data first (make data)")
-    folder = db.resolve().parent
-    con = duckdb.connect(str(db), read_only=True)
+    real = db.resolve()
+    key = real.as_posix()
+    with _DATABASES_LOCK:
+        con = _DATABASES.get(key)
+        if con is None:
+            for old_key in [k for k in _DATABASES if Path(k).parent.parent == real.parent.parent]:
+                _DATABASES.pop(old_key).close()  # an older build of the same study
+            con = duckdb.connect(key, read_only=True)
+            con.execute("SET GLOBAL file_search_path = ?", [real.parent.as_posix()])
+            con.execute("SET GLOBAL TimeZone = 'UTC'")
+            _DATABASES[key] = con
+        return con
+
+
+@contextmanager
+def connect(project: Project | None = None):
+    """A read-only DuckDB connection to the current build (views resolve next to the database file).
+
+    The database is opened once per process; each ``connect`` hands out a cheap cursor on it, so threads do not
+    share one cursor.
+    """
+    project = project or default_project()
+    cur = _database(project.database).cursor()
     try:
-        con.execute("SET file_search_path = ?", [folder.as_posix()])
-        con.execute("SET TimeZone = 'UTC'")
-        yield con
+        yield cur
     finally:
-        con.close()
+        cur.close()
 
 
 def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, project: Project | None = None) -> pl.DataFrame:
@@ -99,13 +125,13 @@ def episode(episode_id: str, project: Project | None = None) -> dict:
 
 def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
           project: Project | None = None) -> pl.DataFrame:
-    """Stops in route order: where each aircraft was, when (UTC interval and precision), and for how long."""
+    """Stops in route order (the main route first, then the variants some sources report): where each aircraft was, when (UTC interval and precision), and for how long."""
     return sql("""
         SELECT * FROM core_stops
         WHERE ($ids IS NULL OR list_contains($ids, episode_id))
           AND (NOT $main_only OR is_main_variant)
           AND ($evidence IS NULL OR evidence = $evidence)
-        ORDER BY episode_id, aircraft_id, variant, evidence, seq
+        ORDER BY episode_id, aircraft_id, NOT is_main_variant, variant, evidence, seq
     """, {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence}, project)
 
 
@@ -117,7 +143,7 @@ def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
         WHERE ($ids IS NULL OR list_contains($ids, episode_id))
           AND (NOT $main_only OR is_main_variant)
           AND ($evidence IS NULL OR evidence = $evidence)
-        ORDER BY episode_id, aircraft_id, variant, evidence, leg_seq
+        ORDER BY episode_id, aircraft_id, NOT is_main_variant, variant, evidence, leg_seq
     """, {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence}, project)
 
 
@@ -136,7 +162,7 @@ def route_summary(episode_ids: str | Sequence[str] | None = None, project: Proje
     """Per route (episode, aircraft, variant, evidence): distances, detour factor, stops, countries."""
     return sql("""
         SELECT * FROM out_route_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
-        ORDER BY episode_id, aircraft_id, variant, evidence
+        ORDER BY episode_id, aircraft_id, NOT is_main_variant, variant, evidence
     """, {"ids": _ids(episode_ids)}, project)
 
 

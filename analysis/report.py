@@ -24,7 +24,6 @@ import re
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,14 +55,19 @@ def _safe_page(name: str) -> str:
     return f"{stem}.html"
 
 
-def jobs_for(project: Project) -> list[Job]:
-    """The notebook runs the report needs, from the current data."""
+def jobs_for(project: Project, compare: list[str] | None = None) -> list[Job]:
+    """The notebook runs the report needs, from the current data.
+
+    Pages are data: an episode page per episode row, then the cross-episode pages. The comparison takes every
+    episode unless ``compare`` names some (``make report COMPARE=a,b,c``).
+    """
     from . import queries
 
     eps = queries.episodes(project)
-    jobs = [Job("episode.ipynb", {"episode_id": e}, _safe_page(f"episode-{e}"), f"Episode {t}")
+    jobs = [Job("episode.ipynb", {"episode_id": e}, _safe_page(f"episode-{e}"), t)
             for e, t in zip(eps["episode_id"], eps["title"], strict=True)]
-    jobs.append(Job("compare.ipynb", {}, "compare.html", "Comparison of episodes"))
+    jobs.append(Job("compare.ipynb", {"episode_ids": list(compare) if compare else None}, "compare.html",
+                    "Comparison of episodes"))
     jobs.append(Job("patterns.ipynb", {}, "patterns.html", "Patterns across all episodes"))
     return jobs
 
@@ -80,8 +84,8 @@ PAGE_CSS = """
 * { box-sizing: border-box; }
 body { font: 15px/1.55 Helvetica, Arial, sans-serif; color: var(--ink); background: var(--bg); margin: 0; }
 header.site { background: #1d2a3a; color: #fff; padding: 10px 24px; }
-header.site a { color: #fff; margin-right: 16px; text-decoration: none; }
-header.site a:hover { text-decoration: underline; }
+header.site nav a { color: #fff; margin-right: 16px; text-decoration: none; }
+header.site nav a:hover { text-decoration: underline; }
 main { max-width: 1180px; margin: 0 auto; padding: 12px 24px 60px; background: #fff; }
 h1 { font-size: 26px; margin: 18px 0 6px; } h2 { font-size: 20px; margin-top: 28px; border-bottom: 1px solid var(--line); }
 h3 { font-size: 16px; }
@@ -102,115 +106,301 @@ details summary { cursor: pointer; color: var(--accent); font-size: 13px; }
 .jp-OutputArea-output pre, pre { white-space: pre-wrap; font-size: 12px; }
 .jp-InputPrompt, .jp-OutputPrompt, .prompt { display: none; }
 footer { color: var(--muted); font-size: 12px; margin-top: 40px; }
+.sr-only, .utc-interval { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  white-space: nowrap; }
+a.skip { position: absolute; left: -9999px; } a.skip:focus { left: 8px; top: 8px; background: #fff; color: #000;
+  padding: 6px 10px; z-index: 10; }
+header.site { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 8px; }
+.search { position: relative; } .search label { margin-right: 6px; }
+.search input { width: 330px; max-width: 60vw; padding: 4px 8px; font-size: 14px; border: 1px solid #888;
+  border-radius: 3px; }
+#search-results { position: absolute; right: 0; top: 34px; z-index: 20; list-style: none; margin: 0; padding: 4px 0;
+  width: 520px; max-width: 90vw; max-height: 70vh; overflow-y: auto; background: #fff; color: #1d1d1d;
+  border: 1px solid #999; box-shadow: 0 4px 14px rgba(0,0,0,.18); }
+#search-results li { padding: 0; } #search-results a { display: block; padding: 5px 10px; color: #1d1d1d !important;
+  text-decoration: none; margin: 0; } #search-results a:hover, #search-results a:focus { background: #e8f1f8; }
+#search-results .kind { display: inline-block; min-width: 64px; font-size: 11px; text-transform: uppercase;
+  color: #444; } #search-results .detail { color: #555; font-size: 12px; }
+:focus-visible { outline: 3px solid #E69F00; outline-offset: 2px; }
+.reported { border-bottom: 1px dotted #777; cursor: help; }
+figure.flights-figure { margin: 10px 0 22px; } details.chart-data { margin: 2px 0 4px; }
+fieldset.episode-picker { border: 1px solid var(--line); padding: 8px 12px; margin: 10px 0 18px; }
+fieldset.episode-picker legend { font-weight: 600; } .picker-boxes { columns: 2; font-size: 13px; }
+.picker-boxes label { display: block; } .picker-status { font-size: 12px; color: var(--muted); margin: 4px 0 0; }
+p.empty { color: var(--muted); font-style: italic; }
 """
 
-EMBED = """
-document.querySelectorAll('script.flights-spec').forEach(function (node) {
-  var target = document.getElementById(node.getAttribute('data-target'));
-  if (!target) { return; }
-  var spec = JSON.parse(node.textContent);
-  vegaEmbed(target, spec, {renderer: 'svg', actions: {export: true, source: false, compiled: false, editor: false}})
-    .then(function (result) { window.flightsViews = window.flightsViews || {}; window.flightsViews[target.id] = result.view; })
-    .catch(function (err) { target.textContent = 'chart failed: ' + err; console.error(err); });
-});
-"""
+#: The page script: charts, the episode picker, the search box (analysis/assets/site.js, inlined)
+SITE_JS = (PACKAGE_DIR / "assets" / "site.js").read_text(encoding="utf-8")
 
 
-def _nav(jobs: list[Job]) -> str:
+def _nav(jobs: list[Job], search_index: str = "[]") -> str:
+    """Skip link, site navigation and the offline search box (its index inlined as JSON)."""
     from .site import NAV_PAGES
 
     links = [f'<a href="{html.escape(page)}">{html.escape(label)}</a>' for page, label in NAV_PAGES]
-    return '<header class="site"><nav>' + "".join(links) + "</nav></header>"
+    safe = search_index.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return ('<a class="skip" href="#content">Skip to the content</a>'
+            '<header class="site"><nav aria-label="Site">' + "".join(links) + "</nav>"
+            '<div class="search" role="search"><label for="site-search">Search</label>'
+            '<input id="site-search" type="search" autocomplete="off" '
+            'aria-describedby="search-help search-count" '
+            'placeholder="episodes, aircraft, places, sources, findings">'
+            '<span id="search-help" class="sr-only">Results appear below as you type; press the down arrow to '
+            'move into them, Escape to clear.</span><span id="search-count" class="sr-only" aria-live="polite">'
+            '</span><ul id="search-results" hidden></ul></div></header>'
+            f'<script type="application/json" id="search-index">{safe}</script>')
 
 
 def render_page(title: str, body: str, nav: str, bundle: str, charts: bool = True) -> str:
     """A complete offline page: inline CSS, inline vega scripts (only when the page has charts)."""
     scripts = f"<script>{bundle}</script>" if charts else ""
-    embed = f"<script>{EMBED}</script>" if charts else ""
+    embed = f"<script>{SITE_JS}</script>"
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'unsafe-eval'; "
            "font-src data:")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style>{scripts}</head>"
-            f"<body>{nav}<main>{body}<footer>Built offline from data/raw by <code>make report</code>. "
+            f'<body>{nav}<main id="content" tabindex="-1">{body}<footer>Built offline from data/raw by '
+            "<code>make report</code>. "
             f"Times are UTC.</footer></main>{embed}</body></html>")
 
 
 def _code_hash() -> str:
-    """Hash of the code that shapes pages (queries, charts, HTML). Code that shapes the data (build, SQL,
-    findings, tracks) reaches pages through the data fingerprint instead."""
+    """Hash of the code that shapes pages (queries, charts, HTML, vendored scripts) and of the libraries that draw
+    them. Code that shapes the data (build, SQL, findings, tracks) reaches pages through the data fingerprint."""
+    from importlib.metadata import version
+
     from .build import DATA_MODULES
 
     h = hashlib.sha256()
     for f in sorted(PACKAGE_DIR.rglob("*")):
         rel = f.relative_to(PACKAGE_DIR).as_posix()
-        if (f.suffix == ".py" and "__pycache__" not in f.parts and rel not in DATA_MODULES
-                and not rel.startswith(("tracks/", "sql/"))):
-            h.update(rel.encode() + f.read_bytes())
+        if "__pycache__" in f.parts or not f.is_file():
+            continue
+        if ((f.suffix == ".py" and rel not in DATA_MODULES and not rel.startswith(("tracks/", "sql/", "discover/")))
+                or rel.startswith("assets/")):
+            h.update(rel.encode() + b"\0" + f.read_bytes())
+    for lib in ("altair", "vl-convert-python", "papermill", "nbconvert", "polars", "duckdb"):
+        h.update(f"{lib}={version(lib)}".encode())
     return h.hexdigest()
-
-
-def _kernel_manager(env: dict[str, str]):
-    """A kernel manager whose kernel gets ``env`` on top of ours (no shared os.environ between parallel jobs)."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class _JobKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw):  # type: ignore[override]
-            merged = dict(kw.pop("env", None) or os.environ)
-            merged.update(env)
-            return await self._async_start_kernel(env=merged, **kw)
-
-    return _JobKernelManager(kernel_name="python3")
 
 
 #: kernel options: log only errors (hides ipykernel's "Kernel is running over TCP" warning on every start)
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 
+#: First cell of every notebook run (removed from the page): a clean namespace in a reused kernel, and the
+#: figure settings of this page. Modules stay imported, which is what makes a reused kernel fast.
+SETUP_CELL = """get_ipython().run_line_magic("reset", "-f")
+import os as _os
+import sys as _sys
+# altair's schema validation imports jsonschema, which builds an IRI grammar (1.3 s) that no chart needs
+_sys.modules.setdefault("rfc3987_syntax", None)
+_os.environ.update({env})
+from analysis import charts as _charts
+_charts.start_page()
+del _os, _sys, _charts"""
+SETUP_TAG = "flights-setup"
 
-def _run(job: Job, project: Project, workdir: Path, figures: Path | None = None) -> str:
-    """Execute one notebook with papermill and return its HTML body (no code cells).
 
-    Charts the notebook shows are also saved as SVG and PNG into ``figures`` (when given).
+class _Kernel:
+    """One python3 kernel that runs notebook after notebook (papermill, with a fresh namespace per notebook).
+
+    nbclient starts the kernel on first use; because the kernel manager is ours, nbclient leaves it running,
+    and :meth:`shutdown` ends it (the report calls it when the worker has no page left, or after a failure).
+    """
+
+    def __init__(self, env: dict[str, str]):
+        from jupyter_client.manager import AsyncKernelManager
+
+        clients = self.clients = []
+
+        class _Manager(AsyncKernelManager):
+            async def start_kernel(self, **kw):  # type: ignore[override]
+                merged = dict(kw.pop("env", None) or os.environ)
+                merged.update(env)
+                return await self._async_start_kernel(env=merged, **kw)
+
+            def client(self, **kw):  # type: ignore[override]
+                c = super().client(**kw)
+                clients.append(c)
+                return c
+
+        self.km = _Manager(kernel_name="python3")
+        self.pages = 0
+
+    def release_clients(self) -> None:
+        while self.clients:
+            c = self.clients.pop()
+            try:
+                c.stop_channels()
+            except Exception:  # noqa: BLE001 - a client already closed
+                pass
+
+    def shutdown(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        self.release_clients()
+        try:
+            if self.km.has_kernel:
+                run_sync(self.km.shutdown_kernel)(now=False)
+        except Exception:  # noqa: BLE001 - a kernel that died already
+            pass
+
+
+def _prepare(job: Job, project: Project, workdir: Path, env: dict[str, str]) -> Path:
+    """The job's notebook with the setup cell in front, written to the scratch folder."""
+    import nbformat
+
+    nb = nbformat.read(str(project.notebooks / job.notebook), as_version=4)
+    cell = nbformat.v4.new_code_cell(SETUP_CELL.format(env=json.dumps(env, sort_keys=True)))
+    cell.metadata["tags"] = [SETUP_TAG]
+    nb.cells.insert(0, cell)
+    path = workdir / f"{job.page.removesuffix('.html')}.input.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+_local = __import__("threading").local()
+
+
+def _exporter():
+    from nbconvert import HTMLExporter
+
+    if getattr(_local, "exporter", None) is None:
+        _local.exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                                       exclude_output_prompt=True)
+    return _local.exporter
+
+
+def _run(job: Job, project: Project, workdir: Path, figures: Path | None = None,
+         kernel: _Kernel | None = None) -> tuple[str, list[tuple[float, str]]]:
+    """Execute one notebook with papermill; return its HTML body (no code cells) and each cell's seconds.
+
+    Charts the notebook shows are written as vega-lite specs into ``figures`` (when given); the report renders
+    them to SVG and PNG outside the kernel. ``kernel`` is a reused kernel (a new one is started and shut down
+    when not given).
     """
     import logging
 
     import nbformat
     import papermill
-    from nbconvert import HTMLExporter
 
     from .charts import FIGURE_PREFIX_ENV, FIGURES_ENV
 
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # "Could not destroy zmq context" noise at clean-up
+    logging.getLogger("papermill").setLevel(logging.ERROR)
 
     out = workdir / f"{job.page.removesuffix('.html')}.ipynb"
-    env = {"FLIGHTS_ROOT": str(project.root), FIGURE_PREFIX_ENV: job.page.removesuffix(".html"),
-           "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore::DeprecationWarning")}
-    if figures is not None:
-        env[FIGURES_ENV] = str(figures)
-    papermill.execute_notebook(
-        str(project.notebooks / job.notebook), str(out), parameters=job.parameters, kernel_name="python3",
-        progress_bar=False, cwd=str(project.notebooks), log_output=False, km=_kernel_manager(env),
-        extra_arguments=KERNEL_ARGS)
+    page_env = {FIGURE_PREFIX_ENV: job.page.removesuffix(".html"), FIGURES_ENV: str(figures) if figures else ""}
+    own = kernel is None
+    kernel = kernel or _Kernel(kernel_env(project))
+    t0 = time.monotonic()
+    try:
+        papermill.execute_notebook(
+            str(_prepare(job, project, workdir, page_env)), str(out), parameters=job.parameters,
+            kernel_name="python3", progress_bar=False, cwd=str(project.notebooks), log_output=False,
+            km=kernel.km, extra_arguments=KERNEL_ARGS, request_save_on_cell_execute=False)
+    finally:
+        kernel.release_clients()
+        if own:
+            kernel.shutdown()
+    kernel.pages += 1
+    t1 = time.monotonic()
     nb = nbformat.read(str(out), as_version=4)
-    nb.cells = [c for c in nb.cells if "parameters" not in c.get("metadata", {}).get("tags", [])
-                and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb)
-    return body
+    setup = [float(c.metadata.get("papermill", {}).get("duration") or 0.0) for c in nb.cells
+             if SETUP_TAG in c.get("metadata", {}).get("tags", [])]
+    drop = {"parameters", "injected-parameters", SETUP_TAG}
+    nb.cells = [c for c in nb.cells if not drop & set(c.get("metadata", {}).get("tags", []))]
+    cells = [(float(c.metadata.get("papermill", {}).get("duration") or 0.0), c.source.strip().split("\n")[0][:70])
+             for c in nb.cells if c.cell_type == "code"] + [(setup[0], "(setup: clean namespace, imports)")]
+    body, _ = _exporter().from_notebook_node(nb)
+    if os.environ.get("FLIGHTS_REPORT_DEBUG"):
+        print(f"    {job.page}: papermill {t1 - t0:.2f} s, cells {sum(c[0] for c in cells):.2f} s, "
+              f"html {time.monotonic() - t1:.2f} s", flush=True)
+    return body, cells
+
+
+def kernel_env(project: Project) -> dict[str, str]:
+    """Environment every report kernel starts with."""
+    return {"FLIGHTS_ROOT": str(project.root),
+            "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore::DeprecationWarning")}
+
+
+class _PeakMemory:
+    """Samples the memory (PSS) of this process and all its children (kernels, renderers, Chromium) every 0.2 s."""
+
+    def __init__(self):
+        import threading
+
+        self.peak = 0
+        self.at_peak: list[tuple[int, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        total, parts = 0, []
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                # proportional set size: pages shared between processes (chromium's, the kernels' libraries)
+                # counted once in total, not once per process as the resident sizes would
+                rss = p.memory_full_info().pss
+                parts.append((rss, p.name()))
+            except psutil.Error:
+                continue
+            total += rss
+        if total > self.peak:
+            self.peak = total
+            self.at_peak = sorted(parts, reverse=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample()
+
+    def __enter__(self):
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def mb(self) -> int:
+        return round(self.peak / 2**20)
+
+    def breakdown(self) -> str:
+        return ", ".join(f"{name} {rss / 2**20:.0f}" for rss, name in self.at_peak[:6])
+
+
+def _compare_ids(project: Project, compare: list[str] | None) -> list[str] | None:
+    if not compare:
+        return None
+    from . import queries
+
+    return queries.check_episodes(compare, project)
 
 
 def report(project: Project | None = None, force: bool = False, out_link: Path | None = None,
-           workers: int = 2) -> dict:
-    """Build data, run every notebook, publish the site. Returns what was done, with timings."""
+           workers: int = 2, compare: list[str] | None = None, pdf: bool = True) -> dict:
+    """Build data, run every notebook, publish the site. Returns what was done, with timings.
+
+    ``compare`` is the episodes of the comparison page (all by default). ``workers`` kernels run the notebooks,
+    each reused page after page with a fresh namespace, and shut down when its worker has no page left.
+    """
     project = project or default_project()
     t0 = time.monotonic()
     link = out_link or project.reports
     # one lock for data and pages: no other build can publish or prune data/derived while notebooks read it
-    with atomic.exclusive(project.lock):
+    with atomic.exclusive(project.lock), _PeakMemory() as memory:
         result = build(project)
-        jobs = jobs_for(project)
+        jobs = jobs_for(project, _compare_ids(project, compare))
         code = _code_hash()
         cache = project.build / "page-cache"
         cache.mkdir(parents=True, exist_ok=True)
@@ -219,99 +409,197 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             nb_hash = hashlib.sha256((project.notebooks / job.notebook).read_bytes()).hexdigest()
             keys[job.page] = hashlib.sha256(json.dumps(
                 [result["fingerprint"], code, nb_hash, job.notebook, job.parameters], sort_keys=True).encode()).hexdigest()
-        site_key = hashlib.sha256(json.dumps(sorted(keys.items())).encode()).hexdigest()
+        site_key = hashlib.sha256(json.dumps([sorted(keys.items()), result["fingerprint"], code, pdf]).encode()).hexdigest()
         current = link / "site.json"
         if not force and current.exists():
             try:
                 if json.loads(current.read_text())["site_key"] == site_key:
                     print(f"reports/ is up to date ({len(jobs)} pages); nothing to do", flush=True)
-                    return {"status": "up-to-date", "pages": len(jobs), "seconds": round(time.monotonic() - t0, 1)}
+                    return {"status": "up-to-date", "pages": len(jobs), "seconds": round(time.monotonic() - t0, 2)}
             except (KeyError, json.JSONDecodeError):
                 pass
         todo = [j for j in jobs if force or not (cache / f"{keys[j.page]}.html").exists()
                 or not (cache / f"{keys[j.page]}.figures").is_dir()]
         print(f"report: {len(jobs)} pages, {len(jobs) - len(todo)} unchanged, {len(todo)} notebook run(s) to do", flush=True)
-        done = started = 0
-        with tempfile.TemporaryDirectory(prefix="nb-", dir=project.build) as tmp:
-            def run(job: Job) -> tuple[Job, float]:
-                nonlocal done, started
-                s = time.monotonic()
-                started += 1
-                print(f"  [start {started}/{len(todo)}] {job.notebook} {json.dumps(job.parameters)} -> {job.page}",
-                      flush=True)
-                figs = Path(tmp) / f"{job.page.removesuffix('.html')}.figures"
-                body = _run(job, project, Path(tmp), figs)
-                figs.mkdir(exist_ok=True)
-                final_figs = cache / f"{keys[job.page]}.figures"
-                shutil.rmtree(final_figs, ignore_errors=True)
-                shutil.copytree(figs, cache / f"{keys[job.page]}.figures.partial-{os.getpid()}-{id(job)}")
-                os.replace(cache / f"{keys[job.page]}.figures.partial-{os.getpid()}-{id(job)}", final_figs)
-                part = cache / f"{keys[job.page]}.html.partial-{os.getpid()}"
-                part.write_text(body, encoding="utf-8")
-                os.replace(part, cache / f"{keys[job.page]}.html")
-                done += 1
-                print(f"  [{done}/{len(todo)}] {job.notebook} {json.dumps(job.parameters)} -> {job.page} "
-                      f"in {time.monotonic() - s:.1f} s ({len(todo) - done} remaining)", flush=True)
-                return job, time.monotonic() - s
-
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-                timings = list(pool.map(run, todo))
+        with _Figures(project, 1) as figures:  # one renderer: with the two kernels it keeps memory under 1.5 GB
+            for job in jobs:
+                if job not in todo:
+                    figures.add(cache / f"{keys[job.page]}.figures")
+            timings, cells = _run_jobs(todo, project, keys, cache, workers, figures.add)
+            t_render = time.monotonic()
+        print(f"  figures: {figures.rendered} rendered, {len(figures.files) - figures.rendered} reused; "
+              f"{time.monotonic() - t_render:.1f} s after the last notebook", flush=True)
         builds = project.build / "reports"
         partial = atomic.new_build_dir(builds)
         try:
+            from .site import search_index
+
             bundle = vega_bundle()
-            nav = _nav(jobs)
+            nav = _nav(jobs, json.dumps(search_index(project, [j.page for j in jobs]), sort_keys=True,
+                                        separators=(",", ":"), ensure_ascii=False))
             (partial / "figures").mkdir()
             for job in jobs:
                 body = (cache / f"{keys[job.page]}.html").read_text(encoding="utf-8")
                 (partial / job.page).write_text(render_page(job.title, body, nav, bundle), encoding="utf-8")
-                for fig in sorted((cache / f"{keys[job.page]}.figures").iterdir()):
-                    shutil.copy2(fig, partial / "figures" / fig.name)
-            _site_pages(project, partial, nav, bundle)
-            (partial / "site.json").write_text(json.dumps({"site_key": site_key, "pages": [j.page for j in jobs]}), encoding="utf-8")
+                for spec in sorted((cache / f"{keys[job.page]}.figures").glob("*.vl.json")):
+                    stem = spec.name.removesuffix(".vl.json")
+                    for ext in ("svg", "png"):
+                        shutil.copyfile(figures.files[spec.name][ext], partial / "figures" / f"{stem}.{ext}")
+            _site_pages(project, partial, nav, bundle, jobs)
+            (partial / "site.json").write_text(json.dumps(
+                {"site_key": site_key, "pages": [j.page for j in jobs]}, indent=1, sort_keys=True), encoding="utf-8")
+            if pdf:
+                _print_edition(partial, jobs)
             final = atomic.publish(partial, link)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         atomic.prune(builds, link)
-        secs = round(time.monotonic() - t0, 1)
-        print(f"report written: {link}/index.html ({len(jobs)} pages, {len(todo)} run) in {secs} s", flush=True)
-        return {"status": "built", "pages": len(jobs), "ran": len(todo), "seconds": secs, "path": str(final),
-                "timings": {j.page: round(t, 1) for j, t in timings}}
+    secs = round(time.monotonic() - t0, 1)
+    print(f"report written: {link}/index.html ({len(jobs)} pages, {len(todo)} run) in {secs} s; "
+          f"peak memory {memory.mb} MB (this process, its kernels and renderers: {memory.breakdown()} MB)", flush=True)
+    return {"status": "built", "pages": len(jobs), "ran": len(todo), "seconds": secs, "path": str(final),
+            "timings": {j.page: round(t, 2) for j, t in timings}, "cells": cells, "peak_mb": memory.mb}
 
 
-def _site_pages(project: Project, partial: Path, nav: str, bundle: str) -> None:
-    """The index, methods and dictionary pages, and the exports, written into the partial build."""
+def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Path,
+              workers: int, on_figures=None) -> tuple[list[tuple[Job, float]], list[tuple[float, str, str]]]:
+    """Run the notebooks on ``workers`` reused kernels; cache each page body and its figure specs."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not todo:
+        return [], []
+    done = started = 0
+    lock = threading.Lock()
+    kernels: list[_Kernel] = []
+    local = threading.local()
+    cells: list[tuple[float, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="nb-", dir=project.build) as tmp:
+        def run(job: Job) -> tuple[Job, float]:
+            nonlocal done, started
+            s = time.monotonic()
+            with lock:
+                started += 1
+                print(f"  [start {started}/{len(todo)}] {job.notebook} {json.dumps(job.parameters)} -> {job.page}",
+                      flush=True)
+            kernel = getattr(local, "kernel", None)
+            if kernel is None:
+                kernel = local.kernel = _Kernel(kernel_env(project))
+                with lock:
+                    kernels.append(kernel)
+            figs = Path(tmp) / f"{job.page.removesuffix('.html')}.figures"
+            figs.mkdir()
+            try:
+                body, page_cells = _run(job, project, Path(tmp), figs, kernel)
+            except BaseException:
+                kernel.shutdown()  # a failed notebook may leave any state: never reuse its kernel
+                local.kernel = None
+                raise
+            key = keys[job.page]
+            final_figs = cache / f"{key}.figures"
+            staged = cache / f"{key}.figures.partial-{os.getpid()}-{threading.get_ident()}"
+            shutil.rmtree(staged, ignore_errors=True)
+            shutil.copytree(figs, staged)
+            shutil.rmtree(final_figs, ignore_errors=True)
+            os.replace(staged, final_figs)
+            if on_figures is not None:
+                on_figures(final_figs)
+            part = cache / f"{key}.html.partial-{os.getpid()}-{threading.get_ident()}"
+            part.write_text(body, encoding="utf-8")
+            os.replace(part, cache / f"{key}.html")
+            secs = time.monotonic() - s
+            with lock:
+                done += 1
+                cells.extend((d, job.page, src) for d, src in page_cells)
+                print(f"  [{done}/{len(todo)}] {job.page} in {secs:.1f} s ({len(todo) - done} remaining)", flush=True)
+            return job, secs
+
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
+                # longest pages first, so that the two kernels finish together
+                order = sorted(todo, key=lambda j: j.notebook == "episode.ipynb")
+                timings = list(pool.map(run, order))
+        finally:
+            for k in kernels:
+                k.shutdown()
+    return timings, sorted(cells, reverse=True)
+
+
+class _Figures:
+    """SVG and PNG of every chart spec, rendered by vl-convert outside the kernels, in worker processes that start
+    with the notebooks and take each page's specs as soon as it is done; once per distinct spec
+    (``.build/figure-cache/<key>.svg|png``, key = spec, renderer version and scale)."""
+
+    def __init__(self, project: Project, workers: int):
+        self.store = project.build / "figure-cache"
+        self.store.mkdir(parents=True, exist_ok=True)
+        self.workers = max(1, workers)
+        self.files: dict[str, dict[str, Path]] = {}
+        self.rendered = 0
+        self._pool = None
+        self._futures: dict[str, object] = {}
+
+    def add(self, folder: Path) -> None:
+        from .figures import figure_key, render_figure
+
+        for spec in sorted(folder.glob("*.vl.json")):
+            key = figure_key(spec.read_bytes())
+            self.files[spec.name] = {ext: self.store / f"{key}.{ext}" for ext in ("svg", "png")}
+            if key in self._futures or all(p.exists() for p in self.files[spec.name].values()):
+                continue
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._futures[key] = self._pool.submit(render_figure, spec, self.store / key)
+            self.rendered += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            try:
+                for f in self._futures.values():
+                    if exc[0] is None:
+                        f.result()
+            finally:
+                self._pool.shutdown(cancel_futures=exc[0] is not None)
+
+
+def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: list[Job]) -> None:
+    """The pages written by :mod:`analysis.site` (index, methods, dictionary...) and the exports."""
     from . import exports, site
 
     t = time.monotonic()
-    pages = [("index.html", "Russian state flights to Latin America", site.index_body),
-             ("methods.html", "Methods and sources", site.methods_body),
-             ("dictionary.html", "Data dictionary", site.dictionary_body)]
-    for page, title, body in pages:
-        (partial / page).write_text(render_page(title, body(project), nav, bundle, charts=False), encoding="utf-8")
+    for page in site.SITE_PAGES:
+        (partial / page.file).write_text(render_page(page.title, page.body(project), nav, bundle, charts=False),
+                                         encoding="utf-8")
     exports.write_exports(partial / "exports", project)
     print(f"  site pages and exports written in {time.monotonic() - t:.1f} s", flush=True)
 
 
-def _index(project: Project, jobs: list[Job]) -> str:
-    from . import present, queries
+def _print_edition(partial: Path, jobs: list[Job]) -> None:
+    """reports/study.pdf: the pages printed by headless Chromium (see :mod:`analysis.printing`)."""
+    from . import printing
 
-    eps = queries.episodes(project)
-    findings = queries.findings(project=project)
-    sources = queries.sources(project)
-    rows = "".join(
-        f'<tr><td><a href="{html.escape(_safe_page("episode-" + r["episode_id"]))}">{html.escape(r["episode_id"])}</a></td>'
-        f"<td>{html.escape(r['title'])}</td><td>{html.escape(present.fmt(r['aircraft_labels']))}</td>"
-        f"<td>{html.escape(present.fmt(r['first_time_utc']))}</td></tr>"
-        for r in eps.iter_rows(named=True))
-    return (
-        "<h1>Russian state and military transport flights to Latin America, 2008 to today</h1>"
-        f"<p>{eps.height} episodes, {findings.height} findings computed from the data, {sources.height} sources. "
-        "Every number traces back to rows in data/raw and their sources.</p>"
-        '<p><a href="patterns.html">Patterns across all episodes</a> · <a href="compare.html">Comparison of episodes</a></p>'
-        "<h2>Episodes</h2><table class='data'><thead><tr><th>Episode</th><th>Title</th><th>Aircraft</th>"
-        f"<th>First dated milestone</th></tr></thead><tbody>{rows}</tbody></table>"
-        "<h2>Findings</h2>" + present.findings_list(findings, sources).data
-    )
+    t = time.monotonic()
+    from .site import SITE_PAGES
 
+    out = printing.print_site(partial, [p.file for p in SITE_PAGES], [j.page for j in jobs])
+    if out:
+        print(f"  print edition {out.name} written in {time.monotonic() - t:.1f} s", flush=True)
+
+
+def print_bench(result: dict, top: int = 12) -> None:
+    """Per-page times and the slowest cells of a report run (``make bench-report``)."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nbench-report: full run {result['seconds']} s, {result.get('ran', 0)} notebook(s) run, "
+          f"peak memory {result.get('peak_mb', '?')} MB, load average {load}, {os.cpu_count()} CPUs")
+    for page, secs in sorted(result.get("timings", {}).items(), key=lambda kv: -kv[1]):
+        print(f"  {secs:6.2f} s  {page}")
+    print(f"slowest cells (of {len(result.get('cells', []))}):")
+    for secs, page, src in result.get("cells", [])[:top]:
+        print(f"  {secs:6.2f} s  {page}: {src}")

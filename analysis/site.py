@@ -8,6 +8,8 @@ id patterns, and external URLs are shown as links only when they are http(s).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +19,8 @@ from .paths import Project
 from .timespec import display
 
 __all__ = ["index_body", "methods_body", "dictionary_body", "source_anchor", "episode_page", "derived_tables",
-           "NAV_PAGES", "EXPORT_FILES"]
+           "NAV_PAGES", "EXPORT_FILES", "SITE_PAGES", "SitePage",
+           "search_index"]
 
 esc = present.esc
 fmt = present.fmt
@@ -26,6 +29,16 @@ _SAFE = re.compile(schema.SAFE_ID_PATTERN)
 #: Site navigation: (file, label), in order.
 NAV_PAGES = [("index.html", "Study"), ("patterns.html", "Patterns"), ("compare.html", "Comparison"),
              ("methods.html", "Methods & sources"), ("dictionary.html", "Data dictionary")]
+
+@dataclass(frozen=True)
+class SitePage:
+    """A page of the site written from the data by a function (not a notebook). Adding a page to the site is one
+    function returning the HTML body and one entry in :data:`SITE_PAGES` (plus :data:`NAV_PAGES` to link it)."""
+
+    file: str
+    title: str
+    body: Callable[[Project], str]
+
 
 #: What exports/ holds, for the index (paths relative to the site root).
 EXPORT_FILES = [
@@ -63,7 +76,7 @@ def _source_names(sources: pl.DataFrame) -> dict[str, str]:
 def _url(url: str | None) -> str:
     if url and re.match(r"^https?://", url):
         return f'<a class="url" href="{esc(url)}" rel="noreferrer">{esc(url)}</a>'
-    return esc(url) if url else "—"
+    return esc(url) if url else present.NOT_REPORTED
 
 
 def _episode_links(ids: str | None) -> str:
@@ -83,15 +96,12 @@ def _key_findings(findings: pl.DataFrame) -> pl.DataFrame:
 
 
 def _finding_item(r: dict, names: dict[str, str]) -> str:
-    value = fmt(r["value"], 2) + (f" {r['unit']}" if r["unit"] else "")
-    rng = (f" (range {fmt(r['value_low'], 1)} to {fmt(r['value_high'], 1)})"
-           if r.get("value_low") is not None and r.get("value_high") is not None else "")
+    """A key finding: statement, its number (rounded), likelihood, confidence and why, evidence and sources."""
     rows = [e for e in (r["evidence"] or "").split(";") if e]
-    evidence = ", ".join(f"<code>{esc(e)}</code>" for e in rows) or "—"
+    evidence = ", ".join(f"<code>{esc(e)}</code>" for e in rows) or "none"
     return (f'<li class="finding" id="key-{esc(r["finding_id"])}"><p class="statement">{esc(r["statement"])}</p>'
-            f'<p class="meta">{esc(r["category"])} · {esc(r["metric"])} = {esc(value)}{esc(rng)} · '
-            f'<span class="confidence confidence-{esc(r["confidence"])}">{esc(r["likelihood"])}; confidence: '
-            f'{esc(r["confidence"])}</span></p><p class="meta">Why: {esc(r["confidence_reason"])}</p>'
+            f'<p class="meta">{esc(r["category"])} · {esc(present.finding_value(r))}</p>'
+            f'<p class="meta">{present.finding_meta(r)}</p>'
             f'<p class="meta">Evidence: <a href="patterns.html#finding-{esc(r["finding_id"])}">finding on the patterns '
             f'page</a>; episodes: {_episode_links(r["episode_ids"])}</p>'
             f'<p class="meta">Sources: {_source_links(r["source_ids"], names)}</p>'
@@ -146,7 +156,7 @@ def _table(df: pl.DataFrame, columns: list[str], labels: dict[str, str] | None =
         rid = f' id="{esc(row_id(r))}"' if row_id else ""
         tds = "".join(f"<td>{cell(c, r) if cell and cell(c, r) is not None else esc(fmt(r[c]))}</td>" for c in columns)
         body.append(f"<tr{rid}>{tds}</tr>")
-    return (f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>'
+    return (f'<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table class="data"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
@@ -269,6 +279,56 @@ def dictionary_body(project: Project) -> str:
         n = f" · {rows[t]} rows" if t in rows else ""
         parts.append(f'<h2 id="table-{esc(t)}">{esc(t)}</h2><p>{esc(dictionary.table_description(t))}'
                      f'<span class="meta">{esc(n)}</span></p>'
-                     '<div class="table-wrap"><table class="data"><thead><tr><th>Column</th><th>Type</th>'
+                     '<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table class="data"><thead><tr><th>Column</th><th>Type</th>'
                      f"<th>Description</th></tr></thead><tbody>{body}</tbody></table></div>")
     return "".join(parts)
+
+
+#: The site's own pages, written after the notebooks ran (the notebook pages come from analysis.report.jobs_for).
+SITE_PAGES = [SitePage("index.html", "Russian state flights to Latin America", index_body),
+              SitePage("methods.html", "Methods and sources", methods_body),
+              SitePage("dictionary.html", "Data dictionary", dictionary_body)]
+
+
+def search_index(project: Project, pages: list[str]) -> list[dict[str, str]]:
+    """Entries of the offline search box: episodes, aircraft, places, sources and findings, each with the page
+    (and anchor) that shows it. Sorted, so that two builds give the same bytes."""
+    have = set(pages)
+    out: list[dict[str, str]] = []
+
+    def add(kind: str, label: str, url: str, detail: str = "") -> None:
+        out.append({"kind": kind, "label": label, "url": url, "detail": detail})
+
+    eps = queries.episodes(project)
+    for r in eps.iter_rows(named=True):
+        page = episode_page(r["episode_id"])
+        if page and page in have:
+            add("episode", r["title"], page, f"{r['episode_id']} · {fmt(r['aircraft_labels'])}")
+    stops = queries.sql("""
+        SELECT aircraft_id, place_id, any_value(place_name) AS place_name, any_value(country_name) AS country_name,
+               list_sort(list_distinct(list(episode_id))) AS episode_ids
+        FROM core_stops GROUP BY aircraft_id, place_id ORDER BY aircraft_id, place_id""", project=project)
+    aircraft = queries.aircraft(project)
+    for r in aircraft.iter_rows(named=True):
+        eps_of = sorted({e for row in stops.filter(pl.col("aircraft_id") == r["aircraft_id"]).iter_rows(named=True)
+                         for e in row["episode_ids"]})
+        page = next((episode_page(e) for e in eps_of if episode_page(e) in have), None) or "patterns.html"
+        detail = " · ".join(filter(None, [r.get("registration"), r.get("type_name"), r.get("operator_name"),
+                                          ", ".join(eps_of)]))
+        add("aircraft", r.get("label") or r["aircraft_id"], page, detail)
+    places = queries.places(project)
+    for r in places.iter_rows(named=True):
+        eps_at = sorted({e for row in stops.filter(pl.col("place_id") == r["place_id"]).iter_rows(named=True)
+                         for e in row["episode_ids"]})
+        page = next((episode_page(e) for e in eps_at if episode_page(e) in have), None) or "methods.html#inferred-places"
+        detail = " · ".join(filter(None, [r.get("icao") or r.get("inferred_icao"), r.get("country_name"),
+                                          r.get("precision"), ", ".join(eps_at)]))
+        add("place", r["name"], page, detail)
+    for r in queries.sources(project).iter_rows(named=True):
+        add("source", f"{r['source_id']} {r['outlet'] or 'unnamed outlet'}", f"methods.html#{source_anchor(r['source_id'])}",
+            " · ".join(filter(None, [r.get("title"), r.get("published_reported"), r.get("author")])))
+    for r in queries.findings(project=project).iter_rows(named=True):
+        add("finding", r["statement"], f"patterns.html#finding-{r['finding_id']}",
+            f"{r['category']} · confidence {r['confidence']}")
+    order = {"episode": 0, "finding": 1, "aircraft": 2, "place": 3, "source": 4}
+    return sorted(out, key=lambda e: (order[e["kind"]], e["label"], e["url"]))

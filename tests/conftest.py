@@ -31,12 +31,16 @@ def built_project(tmp_path_factory) -> Project:
     return project
 
 
+#: what each fixture's report() returned (timings, peak memory), by project root
+REPORT_RESULTS: dict[Path, dict] = {}
+
+
 @pytest.fixture(scope="session")
 def built_report(built_project) -> Project:
     """The same temporary project with the full report built (every notebook run once per session)."""
     from analysis.report import report
 
-    report(built_project)
+    REPORT_RESULTS[built_project.root] = report(built_project)
     return built_project
 
 

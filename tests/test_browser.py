@@ -139,3 +139,94 @@ def test_clicking_a_milestone_highlights_its_legs(built_report, browser, tmp_pat
         d.mkdir(parents=True, exist_ok=True)
         shutil.copy2(tmp_path / "episode-view.png", d / "episode-view-selected.png")
     context.close()
+
+
+AXE = REPO_DIR / "tests" / "vendor" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const r = await axe.run(document, {resultTypes: ['violations']});
+  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                 nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
+
+def _offline_context(browser, **kw):
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, device_scale_factor=1, **kw)
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:", "blob:"))
+                  else r.abort())
+    return context
+
+
+def test_axe_finds_no_serious_or_critical_violation_on_any_page(built_report, browser):
+    """axe-core (vendored, tests/vendor/axe-core) on every page once its charts are drawn."""
+    source = AXE.read_text(encoding="utf-8")
+    context = _offline_context(browser)
+    tally: dict[str, list] = {}
+    try:
+        for path in sorted(built_report.reports.resolve().glob("*.html")):
+            page = context.new_page()
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_function(ALL_DRAWN, timeout=30_000)
+            page.evaluate(source)
+            tally[path.name] = page.evaluate(AXE_RUN)
+            page.close()
+    finally:
+        context.close()
+    bad = {name: [v for v in found if v["impact"] in ("serious", "critical")] for name, found in tally.items()}
+    bad = {k: v for k, v in bad.items() if v}
+    minor = sum(len(v) for v in tally.values())
+    print(f"axe-core: {len(tally)} pages, {minor} violation kinds in all, serious or critical: {bad}")
+    assert bad == {}
+
+
+def test_keyboard_reaches_search_results_and_the_episode_picker(built_report, browser):
+    context = _offline_context(browser)
+    page = context.new_page()
+    page.goto((built_report.reports.resolve() / "compare.html").as_uri(), wait_until="load")
+    page.wait_for_function(ALL_DRAWN, timeout=30_000)
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.className") == "skip"
+    for _ in range(12):  # through the navigation to the search box
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "site-search":
+            break
+    assert page.evaluate("document.activeElement.id") == "site-search"
+    page.keyboard.type("RA-78765")
+    page.keyboard.press("ArrowDown")
+    focused = page.evaluate("[document.activeElement.tagName, document.activeElement.getAttribute('href')]")
+    assert focused[0] == "A" and focused[1].endswith(".html") or "#" in focused[1]
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.id") == "site-search"
+    # the episode picker: native checkboxes; unticking one hides its rows and filters the charts
+    box = page.locator('.episode-picker input[value="2025-10-caracas"]')
+    box.focus()
+    page.keyboard.press("Space")
+    page.wait_for_timeout(300)
+    assert page.locator('tr[data-episode="2025-10-caracas"]').first.is_hidden()
+    assert page.locator('tr[data-episode="2019-03-caracas"]').first.is_visible()
+    shown = page.evaluate("Object.values(window.flightsViews).map(v => { try { return v.signal('shown_episodes') }"
+                          " catch (e) { return null } }).filter(Boolean)")
+    assert shown and all("2025-10-caracas" not in s for s in shown)
+    context.close()
+
+
+def test_timeline_zooms_with_the_wheel(built_report, browser):
+    context = _offline_context(browser)
+    page = context.new_page()
+    page.goto((built_report.reports.resolve() / EPISODE).as_uri(), wait_until="load")
+    page.wait_for_function(ALL_DRAWN, timeout=30_000)
+    zoom = ("() => { const v = Object.values(window.flightsViews)[0]; const s = v.getState({"
+            "signals: n => n.startsWith('episode_timeline_zoom'), data: () => false}).signals;"
+            " return Object.entries(s).filter(([k, x]) => Array.isArray(x) && x.length === 2); }")
+    before = dict(page.evaluate(zoom))
+    plot = page.locator(".flights-chart").first.locator("g.mark-symbol").first
+    plot.scroll_into_view_if_needed()
+    box = plot.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.wait_for_timeout(500)
+    after = dict(page.evaluate(zoom))
+    assert after and after != before, (before, after)  # the time axis now spans a narrower interval
+    for name, (lo, hi) in after.items():
+        if name in before and before[name]:
+            assert hi - lo < before[name][1] - before[name][0]
+    context.close()

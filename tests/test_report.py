@@ -79,3 +79,135 @@ def test_new_episode_by_data_alone_appears_in_the_report(extended_report):
     f = queries.findings("2026-11-managua", category="recurring airframes", project=project)
     assert "2026-11-managua" in f["statement"][0]
     assert "episode-2026-11-managua.html" in json.loads((project.reports / "site.json").read_text())["pages"]
+
+
+def _kernels_of(pid: int) -> list[str]:
+    import psutil
+
+    out = []
+    for p in psutil.Process(pid).children(recursive=True):
+        try:
+            cmd = " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+        if "ipykernel" in cmd:
+            out.append(cmd)
+    return out
+
+
+def test_no_kernel_outlives_its_report_and_peak_memory_is_measured(built_report):
+    import os
+
+    from conftest import REPORT_RESULTS
+
+    assert _kernels_of(os.getpid()) == []  # every kernel was shut down when its pages were done
+    result = REPORT_RESULTS[built_report.root]
+    assert result["ran"] == len(queries.episode_ids(built_report)) + 2
+    assert 100 < result["peak_mb"] < 1536, result["peak_mb"]  # issue 10: under 1.5 GB (PSS of the whole tree)
+    print(f"report: {result['seconds']} s, peak memory {result['peak_mb']} MB")
+
+
+def test_a_changed_notebook_reruns_only_its_pages(built_report, tmp_path):
+    """The page cache is keyed on data fingerprint, code, notebook and parameters: edit one notebook, one page
+    runs again (in a copy of the project, so the session's report stays as it is)."""
+    import shutil
+
+    from analysis.paths import Project
+
+    project = Project(tmp_path / "copy")
+    shutil.copytree(built_report.root, project.root, symlinks=True)
+    shutil.copytree(built_report.notebooks, project.root / "notebooks")
+    nb = nbformat.read(project.notebooks / "compare.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("A closing note."))
+    nbformat.write(nb, project.notebooks / "compare.ipynb")
+    result = report(project, pdf=False)
+    assert result["status"] == "built" and result["ran"] == 1 and list(result["timings"]) == ["compare.html"]
+    assert "A closing note." in (project.reports / "compare.html").read_text(encoding="utf-8")
+
+
+def test_compare_shows_every_episode_by_default_with_a_picker(built_report):
+    page = (built_report.reports / "compare.html").read_text(encoding="utf-8")
+    picked = re.findall(r'<input[^>]*name="episode"[^>]*value="([^"]+)"', page) or re.findall(
+        r'<input[^>]*value="([^"]+)"[^>]*name="episode"', page)
+    assert picked == queries.episode_ids(built_report)
+    assert '"name": "shown_episodes"' in page or '"name":"shown_episodes"' in page
+
+
+def test_compare_takes_a_chosen_set_by_parameter(built_project, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLIGHTS_ROOT", str(built_project.root))
+    chosen = ["2019-03-caracas", "2026-02-san-antonio"]
+    out = papermill.execute_notebook(str(built_project.notebooks / "compare.ipynb"), str(tmp_path / "out.ipynb"),
+                                     parameters={"episode_ids": chosen}, kernel_name="python3",
+                                     progress_bar=False, cwd=str(built_project.notebooks))
+    html_out = "".join(o.get("data", {}).get("text/html", "") for c in out.cells if c.cell_type == "code"
+                       for o in c.outputs)
+    values = re.findall(r'value="([^"]+)"', html_out.split("</fieldset>")[0])
+    assert values == chosen
+    summary = html_out.split("</fieldset>")[1].split("</table>")[0]
+    assert sorted(set(re.findall(r'<tr data-episode="([^"]+)"', summary))) == sorted(chosen)
+
+
+def test_pages_read_as_prose_not_as_column_names(built_report):
+    ep = queries.episode("2025-10-caracas", project=built_report)
+    page = (built_report.reports / "episode-2025-10-caracas.html").read_text(encoding="utf-8")
+    assert re.search(r"<h1[^>]*>" + re.escape(ep["title"].replace("&", "&amp;")), page)
+    assert "<h1>Episode</h1>" not in page and "— – —" not in page and ">—<" not in page
+    headings = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    for raw in ("place_precision", "dwell_min_h", "arr_reported", "source_ids", "distance_km"):
+        assert raw not in headings
+    assert "not reported" in page
+    # distances rounded: no decimals in a km cell of the legs table
+    legs = page.split("<h2>Legs")[1].split("</table>")[0] if "<h2>Legs" in page else page.split('id="Legs"')[1]
+    assert not re.search(r"<td>\d{1,3}(,\d{3})+\.\d+</td>", legs)  # no "14,985.56"
+    assert not re.search(r"<td>\d+\.\d{2,}</td>", legs)
+    # a reported date carries its UTC interval for hover and focus
+    assert re.search(r'<span class="reported" tabindex="0" title="UTC: [^"]+">', page)
+    # the main route before its variants
+    variants = re.findall(r"<td>RA-78765</td><td>(main|seed-\d+)</td>", page)
+    assert variants and variants[0] == "main" and variants.index("main") == 0
+    assert variants == sorted(variants, key=lambda v: v != "main")
+
+
+def test_search_index_covers_every_kind_and_links_resolve(built_report):
+    site = built_report.reports
+    page = (site / "index.html").read_text(encoding="utf-8")
+    index = json.loads(re.search(r'<script type="application/json" id="search-index">(.*?)</script>', page,
+                                 re.S).group(1))
+    kinds = {e["kind"] for e in index}
+    assert kinds == {"episode", "aircraft", "place", "source", "finding"}
+    assert sum(e["kind"] == "episode" for e in index) == len(queries.episode_ids(built_report))
+    for e in index:
+        target, _, anchor = e["url"].partition("#")
+        text = (site / target).read_text(encoding="utf-8")
+        assert not anchor or f'id="{anchor}"' in text, e
+
+
+def test_print_edition_is_a_pdf_with_every_page(built_report):
+    pdf = (built_report.reports / "study.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    pages = len(re.findall(rb"/Type /Page\b", pdf))
+    assert pages > len(list(built_report.reports.glob("*.html")))  # every page, most longer than a sheet
+    assert b"/XObject" in pdf  # the figures
+
+
+@pytest.mark.slow
+def test_two_clean_builds_in_different_folders_are_byte_identical(tmp_path):
+    """Issue 10: reports/ hashed file by file after two clean builds of the same raw data in two folders."""
+    import hashlib
+
+    from conftest import copy_study
+
+    from analysis.build import build
+
+    digests = []
+    for name in ("first build", "second-build"):
+        project = copy_study(tmp_path / name)
+        build(project, quiet=True)
+        report(project)
+        site = project.reports.resolve()
+        digests.append({f.relative_to(site).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+                        for f in sorted(site.rglob("*")) if f.is_file()})
+    a, b = digests
+    assert a.keys() == b.keys()
+    differ = sorted(k for k in a if a[k] != b[k])
+    assert differ == [], differ[:10]

@@ -1,0 +1,44 @@
+"""Figure files (SVG and PNG) rendered offline by vl-convert from saved vega-lite specs.
+
+Kept apart from :mod:`analysis.charts` so that the report's renderer processes import only vl-convert, not
+altair: the report renders every chart's figures in worker processes while the notebooks still run, once per
+distinct spec (the cache key is the spec, the renderer version and the scale).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+__all__ = ["figure_key", "render_figure"]
+
+
+def figure_key(spec_bytes: bytes, scale: float = 1.5) -> str:
+    """Cache key of a rendered figure: the spec, the renderer's version and the scale."""
+    import importlib.metadata
+
+    h = hashlib.sha256(spec_bytes)
+    h.update(f"vl-convert-python={importlib.metadata.version('vl-convert-python')};scale={scale}".encode())
+    return h.hexdigest()
+
+
+def render_figure(spec_path: Path, stem: Path, scale: float = 1.5) -> list[Path]:
+    """Render a saved vega-lite spec to ``stem.svg`` and ``stem.png`` (the PNG rasterised from the same SVG).
+
+    Files appear complete or not at all (written aside, then renamed).
+    """
+    import vl_convert
+
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    svg = vl_convert.vegalite_to_svg(spec)
+    png = vl_convert.svg_to_png(svg, scale=scale)
+    out = []
+    for ext, data in (("svg", svg.encode("utf-8")), ("png", png)):
+        final = Path(f"{stem}.{ext}")
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, final)
+        out.append(final)
+    return out
