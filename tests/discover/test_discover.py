@@ -159,6 +159,9 @@ def test_known_candidate_cites_the_episode_and_sources(local_run):
 
 
 def test_outputs_written(local_run):
+    from analysis.discover.rules import CANDIDATE_COLUMNS, CANDIDATE_DESCRIPTIONS
+
+    assert local_run.candidates.columns == CANDIDATE_COLUMNS == list(CANDIDATE_DESCRIPTIONS)
     out = local_run.out
     for f in ("out_candidates", "out_candidate_legs", "disc_legs", "disc_gaps", "disc_aircraft"):
         assert (out / f"{f}.parquet").exists(), f
