@@ -172,13 +172,16 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     # --- ground-state hysteresis: a change of state counts when the next k fixes of the same stretch
     # (same aircraft, no gap; fewer at its end) all report the new state
     seg_start = ~same | big
-    air = _debounce(~gnd_raw, seg_start, max(int(p.ground_confirm_fixes), 1))
+    # a short ground run at the end of a stretch counts only after a low approach (a landing, then the
+    # transponder off), not after a fix at cruise (a flag flicker just before a gap)
+    low = gnd_raw | (np.nan_to_num(alt, nan=0.0) <= p.airport_max_alt_ft)
+    air = _debounce(~gnd_raw, seg_start, max(int(p.ground_confirm_fixes), 1), low)
     jump = haversine_km(lat[gi - 1], lon[gi - 1], lat[gi], lon[gi]) if len(gi) else np.empty(0)
     # altitude with single-fix glitches removed (median of 3 within one aircraft)
     alt3 = _median3(alt32, same)
     rejected: dict[str, int] = {}
     for _ in range(2):  # pass 1: candidates and the flight rules; pass 2: what is left
-        starts, ends, in_leg_step, prev_air = _bounds(air, same, newleg, big, gi, jump, dt, alt, p)
+        starts, ends, in_leg_step, prev_air = _bounds(air, same, newleg, big, gi, jump, dt, alt, ic, p)
         if not len(starts) or _:
             break
         n_fix = ends - starts + 1
@@ -305,13 +308,17 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     return {"n": n, "legs": legs, "gaps": gaps, "rejected": rejected}
 
 
-def _debounce(raw_air: np.ndarray, seg_start: np.ndarray, k: int) -> np.ndarray:
+def _debounce(
+    raw_air: np.ndarray, seg_start: np.ndarray, k: int, low: np.ndarray | None = None
+) -> np.ndarray:
     """Schmitt-style hysteresis on the reported ground state: the state changes at fix i only when
     fixes i .. i+k-1 of the same stretch (or all that remain of it) report the new state.
 
     Computed on runs of constant reported state (few): a run takes its own state when it is at least
     ``k`` fixes long, reaches the end of its stretch, or opens the stretch; otherwise it keeps the state
-    of the run before it."""
+    of the run before it. With ``low`` (fix on the ground or low), a short ground run that ends its
+    stretch needs a low fix before it, and one that opens its stretch a low fix after it: a single
+    ground flag at cruise next to a transponder gap is a flicker, not a landing."""
     n = len(raw_air)
     if k <= 1 or n == 0:
         return raw_air.copy()
@@ -323,6 +330,11 @@ def _debounce(raw_air: np.ndarray, seg_start: np.ndarray, k: int) -> np.ndarray:
     ln = np.diff(np.r_[rs, n])
     opens = seg_start[rs]
     closes = np.r_[seg_start[rs[1:]], True]  # the next run opens a new stretch (or there is none)
+    if low is not None:
+        before = np.r_[True, low[:-1]][rs]
+        after = np.r_[low[1:], True][rs + ln - 1]
+        closes &= raw_air[rs] | before | opens
+        opens = opens & (raw_air[rs] | after | closes | (ln >= k))
     confirmed = opens | closes | (ln >= k)
     src = np.maximum.accumulate(np.where(confirmed, np.arange(len(rs)), 0))
     return np.repeat(raw_air[rs[src]], ln)
@@ -342,7 +354,7 @@ def _median3(a: np.ndarray, same: np.ndarray) -> np.ndarray:
     return np.where(both, m, a)
 
 
-def _bounds(air, same, newleg, big, gi, jump, dt, alt, p: SegmentParams):
+def _bounds(air, same, newleg, big, gi, jump, dt, alt, ic, p: SegmentParams):
     """Leg starts/ends (row indices) from the (smoothed) airborne state."""
     n = len(air)
     prev_air = np.empty(n, bool)
@@ -351,7 +363,18 @@ def _bounds(air, same, newleg, big, gi, jump, dt, alt, p: SegmentParams):
     start = air & ~(same & prev_air)  # not a step from an airborne fix of the same aircraft
     start |= air & newleg
     if len(gi):  # gaps that end a leg: low on both sides, implied speed too low, or too long
-        a0, a1 = alt[gi - 1], alt[gi]
+        # altitude either side of the gap: an airborne fix without one takes the nearest known altitude
+        known = np.flatnonzero(~np.isnan(alt))
+        a0, a1 = alt[gi - 1].copy(), alt[gi].copy()
+        if len(known):
+            m0 = np.isnan(a0) & air[gi - 1]
+            j0 = np.searchsorted(known, gi[m0] - 1, "right") - 1
+            k0 = known[np.maximum(j0, 0)]
+            a0[m0] = np.where((j0 >= 0) & (ic[k0] == ic[gi[m0]]), alt[k0], np.nan)
+            m1 = np.isnan(a1) & air[gi]
+            j1 = np.searchsorted(known, gi[m1], "left")
+            k1 = known[np.minimum(j1, len(known) - 1)]
+            a1[m1] = np.where((j1 < len(known)) & (ic[k1] == ic[gi[m1]]), alt[k1], np.nan)
         low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
         spd = jump / 1.852 / (dt[gi] / 3.6e9)
         split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)

@@ -140,3 +140,19 @@ def test_flight_rules_are_parameters():
     rows += [(170 + k * 10, SVMI[0], SVMI[1] + 0.03 + 0.001 * k, None, 15.0, None, 0) for k in range(10)]
     p = SegmentParams(min_leg_s=30, min_climb_ft=0)
     assert segment_batch(_tbl(rows), p)[0].height == 1
+
+
+def test_ground_flag_flicker_next_to_a_transponder_gap_does_not_split_the_leg():
+    """One fix flagged on the ground at cruise, right after (or before) a 2-hour gap, is a flicker, not a
+    landing: the flight stays one leg."""
+    rows = _flight(1_700_000_000, SVMI, MUHA)
+    k = 8 + 20  # cruise fixes 20..39 go dark for two hours
+    rows = rows[:k] + [(r[0] + 7200, *r[1:]) for r in rows[k + 20 :]]
+    t, la, lo, _, gs, cs, fl = rows[k]
+    rows[k] = (t, la, lo, None, gs, cs, fl)  # the first fix after the gap says "ground"
+    legs, gaps = segment_batch(_tbl(rows))
+    assert legs.height == 1 and legs["arr_icao"][0] == "MUHA"
+    assert gaps.height == 1 and gaps["in_leg_no"][0] == 1
+    t, la, lo, _, gs, cs, fl = rows[k - 1]
+    rows[k - 1] = (t, la, lo, None, gs, cs, fl)  # and the last one before it
+    assert segment_batch(_tbl(rows))[0].height == 1

@@ -20,10 +20,18 @@ def test_observed_notebook_is_clean_thin_and_runs(tmp_path, monkeypatch):
     assert all(len(c.source.splitlines()) <= 15 for c in code)  # logic lives in analysis.tracks.explore
     root = tmp_path / "project"
     (root / "data" / "raw" / "basemap").mkdir(parents=True)
-    shutil.copy(REPO_DIR / "data" / "raw" / "basemap" / "countries-110m.json", root / "data" / "raw" / "basemap")
+    shutil.copy(
+        REPO_DIR / "data" / "raw" / "basemap" / "countries-110m.json", root / "data" / "raw" / "basemap"
+    )
     monkeypatch.setenv("FLIGHTS_ROOT", str(root))
-    out = papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), kernel_name="python3",
-                                     progress_bar=False, cwd=str(path.parent), extra_arguments=KERNEL_ARGS)
+    out = papermill.execute_notebook(
+        str(path),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(path.parent),
+        extra_arguments=KERNEL_ARGS,
+    )
     outputs = [o for c in out.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs)
