@@ -5,6 +5,7 @@ The public API, by layer (each imports only the layers above it)::
     analysis.schema, analysis.timespec     what data/raw holds, and the reported-time grammar
     analysis.validate, analysis.build      raw -> data/derived (python -m analysis build)
     analysis.tracks, analysis.observed     ADS-B / OpenSky / Flightradar24 records -> observed legs
+    analysis.discover                      day archives of global ADS-B -> candidate trips (local or Spark)
     analysis.queries                       DuckDB SQL over data/derived -> polars DataFrames
     analysis.findings, analysis.similarity cross-episode findings (computed at build time)
     analysis.charts, analysis.present      altair charts and escaped HTML pieces for notebooks

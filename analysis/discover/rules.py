@@ -28,13 +28,41 @@ import polars as pl
 
 from .. import geo
 
-__all__ = ["Rules", "load_rules", "match_aircraft", "candidates", "crosses_meridian", "CANDIDATE_COLUMNS"]
+__all__ = [
+    "Rules", "load_rules", "match_aircraft", "candidates", "crosses_meridian", "CANDIDATE_COLUMNS",
+    "CANDIDATE_DESCRIPTIONS",
+]
 
 CANDIDATE_COLUMNS = [
     "candidate_id", "icao24", "registration", "type_code", "status", "episode_id", "known_basis",
     "first_seen_utc", "last_seen_utc", "n_legs", "leg_nos", "route", "countries", "region_countries",
     "patterns", "aircraft_rules", "rule_ids", "rule_source_ids", "evidence", "source_inputs", "source_members",
 ]
+
+#: what each out_candidates column means (for the data dictionary and a Candidates page)
+CANDIDATE_DESCRIPTIONS = {
+    "candidate_id": "Stable id: aircraft hex and the trip's first fix (UTC, minute), e.g. 151c07-20251026T0030.",
+    "icao24": "24-bit ICAO address of the aircraft (6 hex digits).",
+    "registration": "Registration from the ADS-B data (readsb 'r'), else from the positions; null if none.",
+    "type_code": "ICAO type designator from the ADS-B data (readsb 't'); null if none.",
+    "status": "known: overlaps a reported episode of the same aircraft; new: no report covers it.",
+    "episode_id": "The reported episode it overlaps (status known), else null.",
+    "known_basis": "Why it counts as known (same aircraft and overlapping time, or same type and destination).",
+    "first_seen_utc": "First airborne fix of the trip's first leg.",
+    "last_seen_utc": "Last airborne fix of the trip's last leg.",
+    "n_legs": "Observed legs in the trip (legs of one aircraft at most trip.max_stop_h apart).",
+    "leg_nos": "';'-separated leg numbers of the aircraft in disc_legs / out_candidate_legs.",
+    "route": "Departure and arrival airports in order ('(CC)' when only the country is known, '?' when neither).",
+    "countries": "Countries of the observed departures and landings, in order.",
+    "region_countries": "Countries of interest_regions where the trip landed or departed.",
+    "patterns": "Matched trip patterns (interest_patterns.csv).",
+    "aircraft_rules": "Aircraft rules the aircraft matched (rule ids of interest_*.csv, aircraft:, watchlist:, sanction:).",
+    "rule_ids": "Every rule that made this a candidate: aircraft rules, region rules and patterns.",
+    "rule_source_ids": "Sources (sources.csv) of those rules.",
+    "evidence": "What was observed, in words: landings, crossings with latitude, dark gaps with times and places.",
+    "source_inputs": "Archive file(s) the trip's positions came from (the track inputs, cited as sources).",
+    "source_members": "Trace members inside the archive(s) (traces/<xx>/trace_full_<hex>.json).",
+}
 
 
 @dataclass

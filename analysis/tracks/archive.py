@@ -2,7 +2,7 @@
 
 Inputs (read in place, never extracted to disk):
 
-* a **readsb day archive**: a tar (``.tar``, or compressed ``.tar.gz``/``.tar.zst`` read as a stream)
+* a **readsb day archive**: a tar (``.tar``, or a whole-compressed ``.tar.gz``/``.tar.bz2``/``.tar.xz`` read as one stream)
   of ``traces/<xx>/trace_full_<hex>.json`` members, each usually gzip-compressed whatever its name;
 * the same **extracted as a tree** (a directory holding ``traces/``);
 * **OpenSky** hourly state-vector files (``*.parquet``, ``*.csv``, ``*.csv.gz``), one file or a directory.

@@ -159,6 +159,9 @@ def test_known_candidate_cites_the_episode_and_sources(local_run):
 
 
 def test_outputs_written(local_run):
+    from analysis.discover.rules import CANDIDATE_COLUMNS, CANDIDATE_DESCRIPTIONS
+
+    assert local_run.candidates.columns == CANDIDATE_COLUMNS == list(CANDIDATE_DESCRIPTIONS)
     out = local_run.out
     for f in ("out_candidates", "out_candidate_legs", "disc_legs", "disc_gaps", "disc_aircraft"):
         assert (out / f"{f}.parquet").exists(), f
@@ -193,3 +196,15 @@ def test_opensky_hourly_files_ingest(small, tmp_path):
     ac = read_aircraft(tmp_path / "store")
     assert sorted(ac["icao24"]) == hexes
     assert set(ac["source_member"]) == {"states_2024-01-01-00.parquet", "states_2024-01-01-01.csv"}
+
+
+def test_command_line_on_a_store(local_run, tmp_path, capsys):
+    from analysis.discover.__main__ import main
+
+    assert main(["--store", local_run.manifest["store"], "--out", str(tmp_path / "cli"), "--no-reported"]) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.startswith("  new") or ln.startswith("  known")]
+    assert len(lines) == local_run.candidates.height
+    assert all(ln.startswith("  new") for ln in lines)  # no reported episodes given: every trip is new
+    assert "UUEE > DAAG > GOOY > SVMI" in out
+    assert pl.read_parquet(tmp_path / "cli" / "out_candidates.parquet").height == local_run.candidates.height
