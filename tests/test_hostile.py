@@ -142,7 +142,8 @@ def test_hostile_report_shows_markup_as_text(hostile_project: Project, monkeypat
     """The episode page and the index of a hostile study: payloads appear escaped, never as markup."""
     real_jobs = report_mod.jobs_for
     monkeypatch.setattr(report_mod, "jobs_for",
-                        lambda project: [j for j in real_jobs(project) if j.parameters.get("episode_id") == EPISODE])
+                        lambda project, *a, **k: [j for j in real_jobs(project, *a, **k)
+                                                  if j.parameters.get("episode_id") == EPISODE])
     result = report_mod.report(hostile_project, workers=1)
     assert result["pages"] == 1
     pages = _pages(hostile_project.reports.resolve())
