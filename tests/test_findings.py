@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 
 import polars as pl
@@ -179,3 +180,21 @@ def test_summary_sentences_cite_existing_key_findings(built_project):
     assert summary.height == key.height + 1
     for ids in summary["finding_ids"]:
         assert set(ids) <= set(f["finding_id"])
+
+
+def test_reported_distance_shorter_than_the_great_circle_is_a_disagreement(fresh_project):
+    claims = fresh_project.raw / "claims.csv"
+    header = claims.read_text(encoding="utf-8").splitlines()[0].split(",")
+    row = {c: "" for c in header} | {
+        "claim_id": "test-conakry-brasilia-4000", "episode_id": "2025-08-brasilia-caracas", "aircraft_id": "RA-78765",
+        "from_stop_id": "2025-08-brasilia-caracas.RA-78765.main.04", "stop_id": "2025-08-brasilia-caracas.RA-78765.main.05",
+        "kind": "flight_distance", "subject": "The crossing was 4,000 km", "quantity": "4000", "unit": "km",
+        "qualifier": "about", "claimant": "a test", "verification": "unverified", "source_ids": "S11"}
+    with open(claims, "a", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerow([row[c] for c in header])
+    provenance.accept(fresh_project.raw)
+    build(fresh_project, quiet=True)
+    f = _finding(fresh_project, "reported-distance-test-conakry-brasilia-4000")
+    # 4,000 km reported against 4,719 km great-circle: a disagreement, never "flown 0.85 times the shortest path"
+    assert f["value"] == pytest.approx(4000 - 4719.3, abs=1) and "disagree" in f["statement"]
+    assert "times the shortest" not in f["statement"]
