@@ -434,7 +434,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         todo = [j for j in jobs if force or not (cache / f"{keys[j.page]}.html").exists()
                 or not (cache / f"{keys[j.page]}.figures").is_dir()]
         print(f"report: {len(jobs)} pages, {len(jobs) - len(todo)} unchanged, {len(todo)} notebook run(s) to do", flush=True)
-        with _Figures(project, 1) as figures:  # one renderer: with the two kernels it keeps memory under 1.5 GB
+        with _Figures(project, workers) as figures:
             for job in jobs:
                 if job not in todo:
                     figures.add(cache / f"{keys[job.page]}.figures")
