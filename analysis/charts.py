@@ -191,7 +191,8 @@ def data_table(spec: dict, limit: int = 400) -> str:
             if len(body) >= limit:
                 break
         head = "".join(f'<th scope="col">{html.escape(str(t))}</th>' for _, t, _ in cols)
-        parts.append(f'<div class="table-wrap" tabindex="0" role="region" aria-label="Data table">'
+        parts.append(f'<div class="table-wrap" tabindex="0" role="region" aria-label="Data of {html.escape(name)}: '
+                     f'{html.escape(_title_text(spec))}">'
                      f'<table class="data"><thead><tr>{head}</tr></thead>'
                      f"<tbody>{''.join(body)}</tbody></table></div>")
     if not parts:

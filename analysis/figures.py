@@ -10,9 +10,32 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
-__all__ = ["figure_key", "render_figure"]
+__all__ = ["figure_key", "render_figure", "stable_ids"]
+
+_ID = re.compile(r'\bid="([A-Za-z_-]*?)(\d+)"')
+
+
+def stable_ids(svg: str) -> str:
+    """Renumber the SVG's element ids (vega's ``clip7``, ``gradient_12``...) in order of appearance.
+
+    vega numbers them with a counter that lives as long as the renderer process, so the same chart drawn after
+    other charts would get other ids and other bytes; renumbered, a figure's bytes depend on its spec alone.
+    """
+    mapping: dict[str, str] = {}
+    counters: dict[str, int] = {}
+    for prefix, num in _ID.findall(svg):
+        old = f"{prefix}{num}"
+        if old not in mapping:
+            counters[prefix] = counters.get(prefix, 0) + 1
+            mapping[old] = f"{prefix}{counters[prefix]}"
+    if not mapping:
+        return svg
+    pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(map(re.escape, sorted(mapping, key=len, reverse=True)))
+                         + r')(?=["\)])')
+    return pattern.sub(lambda m: m.group(1) + mapping[m.group(2)], svg)
 
 
 def figure_key(spec_bytes: bytes, scale: float = 1.5) -> str:
@@ -20,7 +43,7 @@ def figure_key(spec_bytes: bytes, scale: float = 1.5) -> str:
     import importlib.metadata
 
     h = hashlib.sha256(spec_bytes)
-    h.update(f"vl-convert-python={importlib.metadata.version('vl-convert-python')};scale={scale}".encode())
+    h.update(f"vl-convert-python={importlib.metadata.version('vl-convert-python')};scale={scale};ids=stable".encode())
     return h.hexdigest()
 
 
@@ -32,7 +55,7 @@ def render_figure(spec_path: Path, stem: Path, scale: float = 1.5) -> list[Path]
     import vl_convert
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    svg = vl_convert.vegalite_to_svg(spec)
+    svg = stable_ids(vl_convert.vegalite_to_svg(spec))
     png = vl_convert.svg_to_png(svg, scale=scale)
     out = []
     for ext, data in (("svg", svg.encode("utf-8")), ("png", png)):

@@ -176,7 +176,8 @@ def table(df: pl.DataFrame, columns: Sequence[str] | None = None, labels: dict[s
         ep = row.get("episode_id")
         attr = f' data-episode="{esc(ep)}"' if ep else ""
         body.append(f"<tr{attr}>" + "".join(f"<td>{_cell(c, row, digits)}</td>" for c in columns) + "</tr>")
-    return HTML(f'<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table class="data">{cap}<thead><tr>{"".join(head)}</tr></thead>'
+    name = esc(caption or "Table of " + ", ".join(labels.get(c, label(c)) for c in columns[:4]))
+    return HTML(f'<div class="table-wrap" tabindex="0" role="region" aria-label="{name}"><table class="data">{cap}<thead><tr>{"".join(head)}</tr></thead>'
                 f"<tbody>{''.join(body)}</tbody></table></div>")
 
 

@@ -55,18 +55,35 @@ def _figure(match: re.Match) -> str:
     return f'<img class="figure" src="figures/{attrs["data-figure"]}.svg" alt="{attrs.get("data-description", "")}">'
 
 
-def _body(page: Path) -> str:
+_HREF = re.compile(r'href="([^"]*)"')
+
+
+def _link(match: re.Match, pages: set[str]) -> str:
+    """Links inside the print document: to a page -> its section, to an anchor -> the anchor; web links as they
+    are; anything else (figures, exports) -> no link (a relative file link would point at the build folder)."""
+    url = html.unescape(match.group(1))
+    if url.startswith(("http://", "https://", "#")):
+        return match.group(0)
+    page, _, anchor = url.partition("#")
+    if page in pages:
+        return f'href="#{html.escape(anchor or "print-" + page)}"'
+    return 'data-href="{}"'.format(html.escape(url))
+
+
+def _body(page: Path, pages: set[str] | None = None) -> str:
     text = page.read_text(encoding="utf-8")
     m = _MAIN.search(text)
     body = m.group(1) if m else ""
     body = _CHART.sub(_figure, body)
+    body = _HREF.sub(lambda h: _link(h, pages or set()), body)
     return _SCRIPT.sub("", body)
 
 
 def print_html(site: Path, pages: list[str]) -> str:
     """One document holding the pages' bodies in order, charts as their SVG figures, no scripts."""
-    sections = [f'<section class="print-page" id="print-{html.escape(p)}">{_body(site / p)}</section>'
-                for p in pages if (site / p).exists()]
+    have = {p for p in pages if (site / p).exists()}
+    sections = [f'<section class="print-page" id="print-{html.escape(p)}">{_body(site / p, have)}</section>'
+                for p in pages if p in have]
     csp = "default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'"
     cover = ('<section class="print-page cover"><h1>Russian state and military transport flights to Latin America, '
              "2008 to today</h1><p>Print edition of the study's report: key findings, patterns, comparison, one "

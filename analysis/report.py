@@ -379,6 +379,18 @@ class _PeakMemory:
         return ", ".join(f"{name} {rss / 2**20:.0f}" for rss, name in self.at_peak[:6])
 
 
+def _prune_scratch(project: Project) -> None:
+    """Remove what killed report runs left behind: notebook scratch folders and half-written cache entries.
+    Safe because the caller holds the project lock, so no other report is running."""
+    for stale in sorted(project.build.glob("nb-*")) + sorted((project.build / "page-cache").glob("*.partial-*")):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    for stale in sorted((project.build / "figure-cache").glob(".*.tmp")):
+        stale.unlink(missing_ok=True)
+
+
 def _compare_ids(project: Project, compare: list[str] | None) -> list[str] | None:
     if not compare:
         return None
@@ -400,6 +412,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
     # one lock for data and pages: no other build can publish or prune data/derived while notebooks read it
     with atomic.exclusive(project.lock), _PeakMemory() as memory:
         result = build(project)
+        _prune_scratch(project)
         jobs = jobs_for(project, _compare_ids(project, compare))
         code = _code_hash()
         cache = project.build / "page-cache"
@@ -421,7 +434,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         todo = [j for j in jobs if force or not (cache / f"{keys[j.page]}.html").exists()
                 or not (cache / f"{keys[j.page]}.figures").is_dir()]
         print(f"report: {len(jobs)} pages, {len(jobs) - len(todo)} unchanged, {len(todo)} notebook run(s) to do", flush=True)
-        with _Figures(project, 1) as figures:  # one renderer: with the two kernels it keeps memory under 1.5 GB
+        with _Figures(project, workers) as figures:
             for job in jobs:
                 if job not in todo:
                     figures.add(cache / f"{keys[job.page]}.figures")

@@ -148,7 +148,7 @@ def index_body(project: Project) -> str:
 
 
 def _table(df: pl.DataFrame, columns: list[str], labels: dict[str, str] | None = None,
-           cell=None, row_id=None) -> str:
+           cell=None, row_id=None, name: str | None = None) -> str:
     labels = labels or {}
     head = "".join(f"<th>{esc(labels.get(c, c))}</th>" for c in columns)
     body = []
@@ -156,7 +156,8 @@ def _table(df: pl.DataFrame, columns: list[str], labels: dict[str, str] | None =
         rid = f' id="{esc(row_id(r))}"' if row_id else ""
         tds = "".join(f"<td>{cell(c, r) if cell and cell(c, r) is not None else esc(fmt(r[c]))}</td>" for c in columns)
         body.append(f"<tr{rid}>{tds}</tr>")
-    return (f'<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table class="data"><thead><tr>{head}</tr></thead>'
+    name = esc(name or "Table of " + ", ".join(labels.get(c, c) for c in columns[:4]))
+    return (f'<div class="table-wrap" tabindex="0" role="region" aria-label="{name}"><table class="data"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
@@ -229,7 +230,8 @@ def methods_body(project: Project) -> str:
             f'<div class="conflict" id="conflict-{esc(cid)}"><h3>{esc(cid)} <small>({esc(first["topic"])}{ep})</small></h3>'
             f"<p>{esc(first['summary'])}</p>"
             + _table(group, ["position_id", "claim", "value", "variant", "is_working_position", "source_ids"],
-                     {"position_id": "side", "is_working_position": "working"}, src_cell)
+                     {"position_id": "side", "is_working_position": "working"}, src_cell,
+                     name=f"Sides of conflict {cid}")
             + working + notes + "</div>")
     parts.append(f'<h2 id="conflicts">Conflicts between sources ({conflicts["conflict_id"].n_unique()})</h2>'
                  + "".join(blocks))
@@ -279,7 +281,8 @@ def dictionary_body(project: Project) -> str:
         n = f" · {rows[t]} rows" if t in rows else ""
         parts.append(f'<h2 id="table-{esc(t)}">{esc(t)}</h2><p>{esc(dictionary.table_description(t))}'
                      f'<span class="meta">{esc(n)}</span></p>'
-                     '<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table class="data"><thead><tr><th>Column</th><th>Type</th>'
+                     f'<div class="table-wrap" tabindex="0" role="region" aria-label="Columns of {esc(t)}">'
+                     '<table class="data"><thead><tr><th>Column</th><th>Type</th>'
                      f"<th>Description</th></tr></thead><tbody>{body}</tbody></table></div>")
     return "".join(parts)
 

@@ -136,3 +136,26 @@ def test_start_here_notebook_is_clean_and_runs(built_project, tmp_path, monkeypa
     outputs = [o for c in out.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("flights-spec" in o.get("data", {}).get("text/html", "") for o in outputs)
+
+
+def test_every_episode_gets_its_own_colour_and_shape_beyond_fifteen():
+    from analysis import charts
+
+    ids = [f"episode-{i:02d}" for i in range(20)]
+    colour, shape = charts.episode_scales(ids)
+    assert colour.domain == ids and shape.domain == ids
+    assert len(set(colour.range)) == 20 and len(set(shape.range)) == 20
+
+
+def test_prune_removes_scratch_of_killed_runs(tmp_path):
+    from analysis.paths import Project
+    from analysis.report import _prune_scratch
+
+    project = Project(tmp_path)
+    (project.build / "nb-dead123" / "x.figures").mkdir(parents=True)
+    (project.build / "page-cache").mkdir()
+    (project.build / "page-cache" / "abc.html.partial-99-1").write_text("half", encoding="utf-8")
+    (project.build / "page-cache" / "abc.html").write_text("whole", encoding="utf-8")
+    _prune_scratch(project)
+    assert not (project.build / "nb-dead123").exists()
+    assert [p.name for p in (project.build / "page-cache").iterdir()] == ["abc.html"]
