@@ -143,7 +143,7 @@ STUB_REPORT = textwrap.dedent("""
     import analysis.report as r
     from analysis.paths import Project
     # notebooks stubbed: each page body names its job, so assembly and publishing are what runs
-    r._run = lambda job, *args, **kwargs: f"<h1>{job.page}</h1><p>{sorted(job.parameters.items())}</p>"
+    r._run = lambda job, *args, **kwargs: (f"<h1>{job.page}</h1><p>{sorted(job.parameters.items())}</p>", [])
     r.report(Project(Path(sys.argv[1])), force=True)
 """)
 

@@ -225,7 +225,7 @@ def test_two_clean_builds_in_different_folders_are_byte_identical(tmp_path: Path
     """data/derived is a function of the inputs and the code: two copies of the study, one in a folder whose path
     holds an apostrophe, spaces and non-ASCII letters (no SQL is assembled from paths), build to the same bytes,
     and the one in the odd folder answers queries."""
-    from conftest import copy_study
+    from studykit import copy_study
 
     plain = copy_study(tmp_path / "plain")
     odd = copy_study(tmp_path / "O'Brien's data — Ñandú ü" / "study 2")
@@ -255,7 +255,7 @@ def test_source_date_epoch_sets_the_build_stamp(fresh_project: Project, monkeypa
 
 def test_observed_tracks_build_in_a_folder_with_an_apostrophe(tmp_path: Path) -> None:
     """The positions store and its merge of several track inputs take paths as parameters, not pasted SQL."""
-    from conftest import add_observed_tracks, copy_study
+    from studykit import add_observed_tracks, copy_study
 
     project = copy_study(tmp_path / "d'Arcy & Ñuñez data")
     add_observed_tracks(project.raw)
