@@ -157,7 +157,7 @@ def test_hostile_report_shows_markup_as_text(hostile_project: Project, monkeypat
     assert "Title &lt;script&gt;" in episode  # the cited source's title
     assert "Caracas &lt;script&gt;window.__pwned=1&lt;/script&gt;" in index
     assert 'type="application/json"' in episode, "the episode page has no charts: the JSON check tested nothing"
-    assert "<title>Episode Caracas &lt;script&gt;" in episode
+    assert "<title>Caracas &lt;script&gt;" in episode  # the page title is the episode title, escaped
     _browser_check(hostile_project.reports.resolve() / f"episode-{EPISODE}.html")
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 
 import nbformat
@@ -105,7 +108,8 @@ def test_no_kernel_outlives_its_report_and_peak_memory_is_measured(built_report)
     assert _kernels_of(os.getpid()) == []  # every kernel was shut down when its pages were done
     result = REPORT_RESULTS[built_report.root]
     assert result["ran"] == len(queries.episode_ids(built_report)) + 2
-    assert 100 < result["peak_mb"] < 1536, result["peak_mb"]  # issue 10: under 1.5 GB (PSS of the whole tree)
+    assert result["peak_mb"] > 100, result  # measured (the pytest process's own memory is in it: the bound
+    # on `make report` itself is checked on a command-line run, in the byte-identical test below)
     print(f"report: {result['seconds']} s, peak memory {result['peak_mb']} MB")
 
 
@@ -205,7 +209,11 @@ def test_two_clean_builds_in_different_folders_are_byte_identical(tmp_path):
     for name in ("first build", "second-build"):
         project = copy_study(tmp_path / name)
         build(project, quiet=True)
-        report(project)
+        run = subprocess.run([sys.executable, "-m", "analysis", "report"], capture_output=True, text=True,
+                             env={**os.environ, "FLIGHTS_ROOT": str(project.root)}, timeout=900)
+        assert run.returncode == 0, run.stderr
+        peak = re.search(r"peak memory (\d+) MB", run.stdout)
+        assert peak and 100 < int(peak.group(1)) < 1536, run.stdout[-800:]  # issue 10: `make report` under 1.5 GB
         site = project.reports.resolve()
         digests.append({f.relative_to(site).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
                         for f in sorted(site.rglob("*")) if f.is_file()})
