@@ -25,7 +25,7 @@ NOT_REPORTED = "not reported"
 #: (``dwell_min_h`` -> "Dwell min (h)"); the data dictionary's description shows on hover.
 LABELS: dict[str, str] = {
     "episode_id": "Episode", "aircraft_id": "Aircraft", "aircraft_labels": "Aircraft", "variant": "Route variant",
-    "evidence": "Evidence", "seq": "Stop", "leg_seq": "Leg", "place_name": "Place", "place": "Place",
+    "evidence": "Evidence", "seq": "Stop", "order_basis": "Order", "leg_seq": "Leg", "place_name": "Place", "place": "Place",
     "place_precision": "Known to", "reported_precision": "Reported to", "role": "Role",
     "arr_reported": "Arrival (as reported)", "dep_reported": "Departure (as reported)",
     "dwell_min_h": "Time on the ground, at least (h)", "dwell_max_h": "Time on the ground, at most (h)",
