@@ -10,12 +10,11 @@ JupyterLab, and the report's HTML pages draw them with the vega scripts inlined 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
 import re
-import sys
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 

@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     from .atomic import BuildLockedError, NotALinkError
     from .build import BuildError
     from .provenance import ProvenanceError
+    from .queries import UnknownEpisodeError
     from .safeio import UnsafeInputError
     from .tracks.readers import TrackInputError
-    from .queries import UnknownEpisodeError
     from .validate import RawValidationError
 
     try:

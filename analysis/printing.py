@@ -67,7 +67,7 @@ def _link(match: re.Match, pages: set[str]) -> str:
     page, _, anchor = url.partition("#")
     if page in pages:
         return f'href="#{html.escape(anchor or "print-" + page)}"'
-    return 'data-href="{}"'.format(html.escape(url))
+    return f'data-href="{html.escape(url)}"'
 
 
 def _body(page: Path, pages: set[str] | None = None) -> str:
