@@ -618,7 +618,8 @@ def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: li
                         render_figure(spec, store / key)
                     for ext in ("svg", "png"):
                         shutil.copyfile(store / f"{key}.{ext}", partial / "figures" / f"{spec.name.removesuffix('.vl.json')}.{ext}")
-        (partial / page.file).write_text(render_page(page.title, body, nav, bundle, charts=page.charts),
+        shows_charts = page.charts and 'class="flights-spec"' in body
+        (partial / page.file).write_text(render_page(page.title, body, nav, bundle, charts=shows_charts),
                                          encoding="utf-8")
     exports.write_exports(partial / "exports", project)
     print(f"  site pages and exports written in {time.monotonic() - t:.1f} s", flush=True)
