@@ -587,9 +587,7 @@ class _Figures:
 
 def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: list[Job]) -> None:
     """The pages written by :mod:`analysis.site` (index, methods, dictionary...) and the exports."""
-    from . import exports, site
-
-    from . import charts
+    from . import charts, exports, site
     from .figures import figure_key, render_figure
 
     t = time.monotonic()

@@ -1,4 +1,5 @@
-"""The report's own pages (not notebooks): the index with the key findings, methods and sources, data dictionary.
+"""The report's own pages (not notebooks): the index with the key findings, the candidates from discovery, methods
+and sources (with what the observed records left out), data dictionary.
 
 Each function returns an HTML body fragment; :mod:`analysis.report` wraps it in the page shell. Every value
 from the data goes through :func:`analysis.present.esc`; links are built only from ids that match the safe
@@ -349,9 +350,10 @@ bulk ADS-B archives (readsb trace tars or folders, OpenSky files), splits every 
 trips, and keeps the trips that match the interest rules in <code>data/raw/interest_*.csv</code> (watched aircraft,
 regions, trip patterns). A candidate that overlaps a reported episode of the same aircraft is <em>known</em>; the
 others are <em>new</em> and are leads to check against sources, not findings.</p>
-<p>To run it: <code>make data</code> (the reported episodes are read from the derived data), then
-<code>make discover INPUTS=path/to/archive.tar</code> (see <code>python -m analysis.discover --help</code> and
-docs/scale.md), then <code>make report</code>: this page then shows the candidates in a table and on a map.</p>
+<p>To run it: <code>make discover ARCHIVE=path/to/day.tar</code> (without <code>ARCHIVE</code> it runs on a
+generated demo day; <code>ENGINE=spark MASTER=URL</code> for a cluster; see <code>python -m analysis.discover
+--help</code> and docs/scale.md), then <code>make report</code>: this page then lists the candidates, new ones first,
+and draws their legs on a map.</p>
 """
 
 
