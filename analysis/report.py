@@ -422,7 +422,10 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             nb_hash = hashlib.sha256((project.notebooks / job.notebook).read_bytes()).hexdigest()
             keys[job.page] = hashlib.sha256(json.dumps(
                 [result["fingerprint"], code, nb_hash, job.notebook, job.parameters], sort_keys=True).encode()).hexdigest()
-        site_key = hashlib.sha256(json.dumps([sorted(keys.items()), result["fingerprint"], code, pdf]).encode()).hexdigest()
+        from .site import discover_fingerprint
+
+        site_key = hashlib.sha256(json.dumps([sorted(keys.items()), result["fingerprint"], code, pdf,
+                                              discover_fingerprint(project)]).encode()).hexdigest()
         current = link / "site.json"
         if not force and current.exists():
             try:
@@ -584,11 +587,37 @@ class _Figures:
 
 def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: list[Job]) -> None:
     """The pages written by :mod:`analysis.site` (index, methods, dictionary...) and the exports."""
-    from . import exports, site
+    from . import charts, exports, site
+    from .figures import figure_key, render_figure
 
     t = time.monotonic()
+    store = project.build / "figure-cache"
+    store.mkdir(parents=True, exist_ok=True)
     for page in site.SITE_PAGES:
-        (partial / page.file).write_text(render_page(page.title, page.body(project), nav, bundle, charts=False),
+        if not page.charts:
+            body = page.body(project)
+        else:  # charts shown on the page are saved as figures like a notebook's (specs, then SVG and PNG)
+            with tempfile.TemporaryDirectory() as tmp:
+                saved = {k: os.environ.get(k) for k in (charts.FIGURES_ENV, charts.FIGURE_PREFIX_ENV)}
+                os.environ[charts.FIGURES_ENV] = tmp
+                os.environ[charts.FIGURE_PREFIX_ENV] = page.file.removesuffix(".html")
+                charts.start_page()
+                try:
+                    body = page.body(project)
+                finally:
+                    for k, v in saved.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
+                for spec in sorted(Path(tmp).glob("*.vl.json")):
+                    key = figure_key(spec.read_bytes())
+                    if not all((store / f"{key}.{ext}").exists() for ext in ("svg", "png")):
+                        render_figure(spec, store / key)
+                    for ext in ("svg", "png"):
+                        shutil.copyfile(store / f"{key}.{ext}", partial / "figures" / f"{spec.name.removesuffix('.vl.json')}.{ext}")
+        shows_charts = page.charts and 'class="flights-spec"' in body
+        (partial / page.file).write_text(render_page(page.title, body, nav, bundle, charts=shows_charts),
                                          encoding="utf-8")
     exports.write_exports(partial / "exports", project)
     print(f"  site pages and exports written in {time.monotonic() - t:.1f} s", flush=True)

@@ -1,4 +1,5 @@
-"""The report's own pages (not notebooks): the index with the key findings, methods and sources, data dictionary.
+"""The report's own pages (not notebooks): the index with the key findings, the candidates from discovery, methods
+and sources (with what the observed records left out), data dictionary.
 
 Each function returns an HTML body fragment; :mod:`analysis.report` wraps it in the page shell. Every value
 from the data goes through :func:`analysis.present.esc`; links are built only from ids that match the safe
@@ -18,7 +19,7 @@ from . import dictionary, present, queries, schema
 from .paths import Project
 from .timespec import display
 
-__all__ = ["index_body", "methods_body", "dictionary_body", "source_anchor", "episode_page", "derived_tables",
+__all__ = ["index_body", "methods_body", "dictionary_body", "candidates_body", "observed_excluded_section", "source_anchor", "episode_page", "derived_tables",
            "NAV_PAGES", "EXPORT_FILES", "SITE_PAGES", "SitePage",
            "search_index"]
 
@@ -28,7 +29,8 @@ _SAFE = re.compile(schema.SAFE_ID_PATTERN)
 
 #: Site navigation: (file, label), in order.
 NAV_PAGES = [("index.html", "Study"), ("patterns.html", "Patterns"), ("compare.html", "Comparison"),
-             ("methods.html", "Methods & sources"), ("dictionary.html", "Data dictionary")]
+             ("candidates.html", "Candidates"), ("methods.html", "Methods & sources"),
+             ("dictionary.html", "Data dictionary")]
 
 @dataclass(frozen=True)
 class SitePage:
@@ -38,6 +40,7 @@ class SitePage:
     file: str
     title: str
     body: Callable[[Project], str]
+    charts: bool = False  # the page shows charts (inline vega scripts; figures saved under figures/)
 
 
 #: What exports/ holds, for the index (paths relative to the site root).
@@ -245,7 +248,167 @@ def methods_body(project: Project) -> str:
                  "the notes say why.</p>"
                  + _table(inferred_stops, ["episode_id", "aircraft_id", "variant", "seq", "place_name",
                                            "place_precision", "role", "notes", "source_ids"], None, src_cell))
+    parts.append(observed_excluded_section(project))
     return "".join(parts)
+
+
+def observed_excluded_section(project: Project) -> str:
+    """Everything the observed-records path left out (or added for review), with its reason
+    (``core_observed_excluded``): counts per reason, then every row."""
+    from .observed import EXCLUDED_REASONS
+
+    ex = queries.sql("SELECT * FROM core_observed_excluded ORDER BY reason, kind, first_utc NULLS LAST, icao24, "
+                     "aircraft_id, detail", project=project)
+    head = '<h2 id="observed-excluded">Observed records: what was left out and why</h2>'
+    if ex.is_empty():
+        return head + "<p>No observed flight records in this study (data/raw/tracks holds no trace), so nothing " \
+                      "was left out.</p>"
+    counts = queries.sql("SELECT reason, count(*) AS rows, sum(n) AS n FROM core_observed_excluded "
+                         "GROUP BY reason ORDER BY reason", project=project)
+    items = "".join(f"<li><strong>{esc(EXCLUDED_REASONS.get(r['reason'], r['reason']))}</strong> "
+                    f"(<code>{esc(r['reason'])}</code>): {r['rows']} row(s), n = {esc(fmt(r['n']))}</li>"
+                    for r in counts.iter_rows(named=True))
+    ex = ex.with_columns(pl.col("reason").replace_strict(EXCLUDED_REASONS, default=pl.col("reason"))
+                         .alias("why"))
+    return (head + f"<p>{ex.height} row{'s' if ex.height != 1 else ''} of <code>core_observed_excluded</code>: trips, aircraft, legs, positions and "
+            "files of the observed flight records that did not become evidence, each with its reason "
+            "(<code>aircraft_created</code> rows were kept and are listed for review).</p>"
+            f'<ul class="observed-reasons">{items}</ul>'
+            + _table(ex, ["why", "kind", "icao24", "aircraft_id", "registration", "first_utc", "last_utc", "n",
+                          "detail", "source_ids"],
+                     {"why": "reason", "first_utc": "first fix (UTC)", "last_utc": "last fix (UTC)"},
+                     lambda c, r: (_source_links(r["source_ids"]) if c == "source_ids"
+                                   else "–" if r[c] is None else None),  # null: not one aircraft / no time
+                     name="Observed records left out, with the reason"))
+
+
+DISCOVER_FILES = ("out_candidates.parquet", "out_candidate_legs.parquet", "manifest.json")
+
+
+def discover_dir(project: Project) -> Path:
+    """Where ``make discover`` writes its outputs for this study."""
+    return project.derived / "discover"
+
+
+def discover_fingerprint(project: Project) -> str:
+    """A hash of the discovery outputs the Candidates page shows ("none" without them): part of the site key,
+    so that a new discovery run refreshes the page and an unchanged one keeps ``make report`` a no-op."""
+    import hashlib
+
+    h = hashlib.sha256()
+    folder = discover_dir(project)
+    if not all((folder / f).is_file() for f in DISCOVER_FILES):
+        return "none"
+    for f in DISCOVER_FILES:
+        h.update(f.encode() + b"\0" + (folder / f).read_bytes())
+    return h.hexdigest()
+
+
+def _candidate_map(legs: pl.DataFrame, cands: pl.DataFrame, project: Project) -> str:
+    """A world map of the candidate legs (straight lines between departure and arrival fixes), coloured by status."""
+    import altair as alt
+
+    from . import charts
+
+    legs = legs.drop([c for c in ("status", "route") if c in legs.columns]).join(
+        cands.select("candidate_id", "status", "route"), on="candidate_id", how="left")
+    legs = legs.filter(pl.all_horizontal(pl.col("dep_lat", "dep_lon", "arr_lat", "arr_lon").is_not_null()))
+    if legs.is_empty():
+        return "<p>None of the candidate legs has both ends located: no map.</p>"
+    keep = [c for c in ("candidate_id", "status", "registration", "route", "leg_no", "dep_icao", "arr_icao",
+                        "dep_lat", "dep_lon", "arr_lat", "arr_lon", "first_seen_utc") if c in legs.columns]
+    legs = charts._iso(legs.select(keep).sort("candidate_id", *(["leg_no"] if "leg_no" in keep else [])))
+    lat = legs["dep_lat"].to_list() + legs["arr_lat"].to_list()
+    lon = legs["dep_lon"].to_list() + legs["arr_lon"].to_list()
+    pad = 8
+    fit = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
+        "type": "MultiPoint", "coordinates": [[x, y] for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
+                                              for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]}}]}
+    projection = alt.Projection(type="equalEarth", fit=fit, clipExtent=[[0, 0], [charts.WIDTH, charts.MAP_HEIGHT]])
+    world = alt.Chart(charts.basemap(project.basemap)).mark_geoshape(fill="#e9e9e6", stroke="#ffffff",
+                                                                      strokeWidth=0.5, clip=True)
+    status = alt.Color("status:N", title="Status", scale=alt.Scale(domain=["new", "known"], range=["#D55E00", "#0072B2"]))
+    tips = [alt.Tooltip(c, title=t) for c, t in (("candidate_id:N", "Candidate"), ("status:N", "Status"),
+                                                 ("registration:N", "Registration"), ("route:N", "Route"),
+                                                 ("dep_icao:N", "From"), ("arr_icao:N", "To"),
+                                                 ("first_seen_utc:N", "First fix (UTC)")) if c.split(":")[0] in legs.columns]
+    lines = alt.Chart(legs).mark_rule(strokeWidth=2, opacity=0.85, clip=True).encode(
+        longitude="dep_lon:Q", latitude="dep_lat:Q", longitude2="arr_lon:Q", latitude2="arr_lat:Q",
+        color=status, tooltip=tips)
+    ends = alt.Chart(legs).mark_point(filled=True, size=40, stroke="#222", strokeWidth=0.5, clip=True).encode(
+        longitude="arr_lon:Q", latitude="arr_lat:Q", color=status, tooltip=tips)
+    chart = alt.layer(world, lines, ends).properties(
+        width=charts.WIDTH, height=charts.MAP_HEIGHT, projection=projection,
+        title=alt.Title("Candidate legs", subtitle="Observed legs of the candidate trips, departure to arrival "
+                                                   "(straight lines, not tracks); points are arrivals."))
+    return charts._renderer(chart.to_dict())["text/html"]
+
+
+DISCOVER_HOWTO = """
+<p>No discovery output in <code>data/derived/discover</code>, so there are no candidates to show. Discovery reads
+bulk ADS-B archives (readsb trace tars or folders, OpenSky files), splits every aircraft's positions into legs and
+trips, and keeps the trips that match the interest rules in <code>data/raw/interest_*.csv</code> (watched aircraft,
+regions, trip patterns). A candidate that overlaps a reported episode of the same aircraft is <em>known</em>; the
+others are <em>new</em> and are leads to check against sources, not findings.</p>
+<p>To run it: <code>make discover ARCHIVE=path/to/day.tar</code> (without <code>ARCHIVE</code> it runs on a
+generated demo day; <code>ENGINE=spark MASTER=URL</code> for a cluster; see <code>python -m analysis.discover
+--help</code> and docs/scale.md), then <code>make report</code>: this page then lists the candidates, new ones first,
+and draws their legs on a map.</p>
+"""
+
+
+def candidates_body(project: Project) -> str:
+    """Candidates from discovery (``make discover``): new ones first, with the rules and inputs behind each, and a map
+    of their legs; without a discovery output, how to make one."""
+    import json
+
+    from .discover.rules import CANDIDATE_DESCRIPTIONS
+
+    folder = discover_dir(project)
+    head = "<h1>Candidates from discovery</h1>"
+    if discover_fingerprint(project) == "none":
+        return head + DISCOVER_HOWTO
+    cands = pl.read_parquet(folder / "out_candidates.parquet")
+    legs = pl.read_parquet(folder / "out_candidate_legs.parquet")
+    try:
+        man = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise ValueError(f"{folder / 'manifest.json'}: not valid JSON ({e}); run make discover again") from None
+    cands = cands.with_columns((pl.col("status") != "new").alias("_k")).sort(
+        "_k", "first_seen_utc", "candidate_id", nulls_last=True).drop("_k")
+    n_new = int((cands["status"] == "new").sum())
+    inputs = ", ".join(f"<code>{esc(Path(i).name)}</code>" for i in man.get("inputs") or []) or "a positions store"
+    intro = (f"<p>{cands.height} candidate trips ({n_new} new, {cands.height - n_new} known) found by discovery in "
+             f"{inputs} ({esc(fmt(man.get('aircraft')))} aircraft, {esc(fmt(man.get('legs')))} legs; "
+             f"engine {esc(man.get('engine') or '?')}). A candidate is <em>known</em> when it overlaps a reported "
+             "episode of the same aircraft, <em>new</em> when no report covers it: a new candidate is a lead to check "
+             "against sources, not a finding. Rules are the rows of <code>data/raw/interest_*.csv</code>.</p>")
+    if cands.is_empty():
+        return head + intro + "<p>No trip matched the interest rules.</p>"
+
+    def cell(c: str, r: dict) -> str | None:
+        if c in ("patterns", "rule_ids", "region_countries", "source_inputs") and r[c]:
+            return esc(r[c].replace(";", "; "))  # lists wrap in the table
+        if c == "status":
+            return f'<span class="status-{esc(r["status"])}">{esc(r["status"])}</span>'
+        if c == "episode_id" and r.get("episode_id"):
+            page = episode_page(r["episode_id"])
+            return f'<a href="{esc(page)}">{esc(r["episode_id"])}</a>' if page else None
+        return None
+
+    cols = ["candidate_id", "status", "registration", "type_code", "first_seen_utc", "last_seen_utc", "n_legs",
+            "route", "region_countries", "patterns", "rule_ids", "episode_id", "known_basis", "source_inputs"]
+    cols = [c for c in cols if c in cands.columns]
+    labels = {"first_seen_utc": "first seen (UTC)", "last_seen_utc": "last seen (UTC)", "type_code": "type",
+              "rule_ids": "rules", "source_inputs": "inputs", "episode_id": "episode", "n_legs": "legs",
+              "region_countries": "region countries"}
+    defs = "".join(f"<dt><code>{esc(c)}</code></dt><dd>{esc(CANDIDATE_DESCRIPTIONS.get(c, ''))}</dd>" for c in cols)
+    return (head + intro + _candidate_map(legs, cands, project)
+            + f'<h2 id="candidate-table">Candidate trips ({cands.height})</h2><p>New candidates first, then known; '
+              "each with the rules that selected it and the archive inputs it was seen in.</p>"
+            + _table(cands, cols, labels, cell, lambda r: "candidate-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["candidate_id"]),
+                     name="Candidate trips")
+            + f"<details><summary>What the columns mean</summary><dl>{defs}</dl></details>")
 
 
 def derived_tables(project: Project) -> dict[str, dict[str, str]]:
@@ -289,6 +452,7 @@ def dictionary_body(project: Project) -> str:
 
 #: The site's own pages, written after the notebooks ran (the notebook pages come from analysis.report.jobs_for).
 SITE_PAGES = [SitePage("index.html", "Russian state flights to Latin America", index_body),
+              SitePage("candidates.html", "Candidates from discovery", candidates_body, charts=True),
               SitePage("methods.html", "Methods and sources", methods_body),
               SitePage("dictionary.html", "Data dictionary", dictionary_body)]
 

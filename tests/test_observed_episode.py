@@ -55,3 +55,25 @@ def test_observed_episode_and_side_by_side_comparison_are_in_the_report(extended
     page = (extended_report.reports / "episode-2025-10-caracas.html").read_text(encoding="utf-8")
     assert "time_differs" in page and "not_observed" in page  # the stop-by-stop table
     assert "track-ra78765-2025-10" in page
+
+
+def test_methods_page_lists_what_the_observed_records_left_out(extended_project, built_project):
+    """Issue 9: every row of core_observed_excluded is on the methods page with a readable reason and a count per
+    reason; a study without observed records says so."""
+    import html
+    import re
+
+    from analysis import site
+    from analysis.observed import EXCLUDED_REASONS
+
+    assert "No observed flight records in this study" in site.observed_excluded_section(built_project)
+    excluded = queries.sql("SELECT * FROM core_observed_excluded", project=extended_project)
+    assert excluded.height
+    page = site.methods_body(extended_project)
+    section = page[page.index('id="observed-excluded"'):]
+    rows = re.findall(r"<tr><td>(.*?)</td>", section)
+    assert len(rows) == excluded.height
+    for reason, g in excluded.group_by("reason"):
+        label = html.escape(EXCLUDED_REASONS[reason[0]])
+        assert rows.count(label) == g.height
+        assert f"<strong>{label}</strong> (<code>{reason[0]}</code>): {g.height} row(s)" in section

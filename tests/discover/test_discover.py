@@ -208,3 +208,39 @@ def test_command_line_on_a_store(local_run, tmp_path, capsys):
     assert all(ln.startswith("  new") for ln in lines)  # no reported episodes given: every trip is new
     assert "UUEE > DAAG > GOOY > SVMI" in out
     assert pl.read_parquet(tmp_path / "cli" / "out_candidates.parquet").height == local_run.candidates.height
+
+
+def test_candidates_page_shows_the_discovery_output(local_run, built_project, tmp_path):
+    """The report's Candidates page: how to run discovery without an output; with one, a map of the legs and a
+    table with the new candidates first, their rules and inputs; the site key follows the output."""
+    import re
+    import shutil
+
+    from analysis import site
+    from analysis.paths import Project
+
+    project = Project(tmp_path / "study")
+    project.derived.mkdir(parents=True)
+    project.raw.symlink_to(built_project.raw)
+    without = site.candidates_body(project)
+    assert "make discover" in without and "<table" not in without
+    assert site.discover_fingerprint(project) == "none"
+    shutil.copytree(local_run.out, project.derived / "discover")
+    page = site.candidates_body(project)
+    c = local_run.candidates
+    rows = re.findall(r'<tr id="candidate-([^"]+)">(.*?)</tr>', page)
+    assert sorted(r[0] for r in rows) == sorted(c["candidate_id"])
+    statuses = [re.search(r'class="status-(\w+)"', r[1]).group(1) for r in rows]
+    assert statuses == sorted(statuses, key=lambda s: s != "new") and {"new", "known"} <= set(statuses)
+    known = next(r[1] for r in rows if "RA-78765" in r[1])
+    assert "known" in known and 'href="episode-2025-10-caracas.html"' in known and "day.tar" in known
+    il76 = next(r[1] for r in rows if "RA-78830" in r[1])
+    assert "new" in il76 and "UUEE &gt; DAAG &gt; GOOY &gt; SVMI" in il76
+    spec = json.loads(re.search(r'class="flights-spec"[^>]*>(.*?)</script>', page, re.S).group(1))
+    name = next(layer["data"]["name"] for layer in spec["layer"] if layer["mark"]["type"] == "rule")
+    legs = spec["datasets"][name]
+    assert len(legs) == pl.read_parquet(local_run.out / "out_candidate_legs.parquet").height
+    assert site.candidates_body(project) == page  # same output, same bytes
+    before = site.discover_fingerprint(project)
+    (project.derived / "discover" / "manifest.json").write_text("{}")
+    assert site.discover_fingerprint(project) not in (before, "none")
