@@ -171,6 +171,17 @@ def publish(partial: Path, link: Path) -> Path:
     return final
 
 
+def replace_dir(new: Path, out: Path) -> None:
+    """Put the finished folder ``new`` in place of ``out`` (rename, old copy removed after): a reader sees the
+    old folder or the new one, never half of one. Used for outputs that are a folder, not a linked build."""
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(new, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def prune(builds: Path, link: Path, keep: int = 2) -> None:
     """Delete old complete builds, keeping the newest ``keep`` and whatever ``link`` points at."""
     if not builds.is_dir():

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from .. import atomic
 from ..tracks.archive import AIRCRAFT_SCHEMA, ingest_archive
 from ..tracks.segment import SegmentParams
 from .rules import CANDIDATE_COLUMNS, Rules, candidates, load_rules, match_aircraft
@@ -216,12 +216,7 @@ def discover(
         gaps.write_parquet(tmp / "disc_gaps.parquet")
         aircraft.write_parquet(tmp / "disc_aircraft.parquet")
         (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
-        old = out.with_name(out.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
+        atomic.replace_dir(tmp, out)
     if progress:
         print(
             f"[discover] {engine}: {man['aircraft']:,} aircraft, {legs.height:,} legs, {gaps.height:,} gaps -> "

@@ -39,7 +39,6 @@ import io
 import json
 import logging
 import multiprocessing as mp
-import os
 import re
 import shutil
 import sys
@@ -56,6 +55,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from .. import atomic
 from .noise import clean_positions
 from .readers import TrackInputError, _readsb_header, read_opensky, read_readsb_file
 
@@ -673,12 +673,7 @@ def ingest_archive(
         "skipped": res.skipped,
     }
     (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+    atomic.replace_dir(tmp, out)
     if progress:
         print(
             f"[archive] done: {res.members:,} members, {res.rows:,} positions in {res.seconds:.1f} s "
