@@ -14,10 +14,11 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ..tracks.bench import measure_in_subprocess
 
 OUT = Path("bench/out")
 
@@ -56,24 +57,7 @@ def _measure(kind: str, path: str, store: str, master: str | None) -> dict:
 
 
 def _sub(*args: str) -> dict:
-    import psutil
-
-    cmd = [sys.executable, "-m", "analysis.discover.bench", "--_measure", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)]))
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{args[0]} failed:\n{err[-3000:]}")
-    res = json.loads(out.strip().splitlines()[-1])
-    res["peak_tree_rss_mb"] = peak / 2**20
-    return res
+    return measure_in_subprocess("analysis.discover.bench", *args)
 
 
 def _best(runs: list[dict]) -> dict:

@@ -279,11 +279,12 @@ def _gen_tree(root: Path, n_pos: int, seed: int) -> dict:
     return m
 
 
-def _sub(kind: str, *args: str) -> dict:
-    """Run one measurement in a fresh interpreter; sample the RSS of its whole process tree."""
+def measure_in_subprocess(module: str, kind: str, *args: str) -> dict:
+    """Run ``python -m module --_measure kind args`` in a fresh interpreter, sampling the RSS of its whole
+    process tree; return the JSON of its last stdout line with ``peak_tree_rss_mb`` added."""
     import psutil
 
-    cmd = [sys.executable, "-m", "analysis.tracks.bench", "--_measure", kind, *args]
+    cmd = [sys.executable, "-m", module, "--_measure", kind, *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
     peak = 0
@@ -301,6 +302,10 @@ def _sub(kind: str, *args: str) -> dict:
     res = json.loads(out.strip().splitlines()[-1])
     res["peak_tree_rss_mb"] = peak / 2**20
     return res
+
+
+def _sub(kind: str, *args: str) -> dict:
+    return measure_in_subprocess("analysis.tracks.bench", kind, *args)
 
 
 def _fmt(x: float) -> str:
