@@ -39,12 +39,12 @@ import io
 import json
 import logging
 import multiprocessing as mp
+import os
 import re
 import shutil
 import sys
 import tarfile
 import time
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from isal import isal_zlib
 
 from .. import atomic
 from .noise import clean_positions
@@ -89,6 +90,12 @@ ARCHIVE_SCHEMA = pa.schema(
         ("readsb_flags", pa.uint8()),
     ]
 )
+#: the same while a worker holds it: text columns dictionary-encoded (a take or a parquet write then moves
+#: indices, not strings); the files of the store hold plain strings (written without the Arrow schema)
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+STAGE_SCHEMA = pa.schema(
+    [pa.field(f.name, _TEXT) if f.name in ("icao24", "registration", "callsign") else f for f in ARCHIVE_SCHEMA]
+)
 AIRCRAFT_SCHEMA = pa.schema(
     [
         ("icao_int", pa.uint32()),
@@ -107,7 +114,6 @@ AIRCRAFT_SCHEMA = pa.schema(
 )
 
 _TRACE_NAME = re.compile(r"trace_\w*?_?([0-9a-f~]{6,7})\.json(\.gz)?$", re.I)
-_DETAILS_RE = re.compile(rb"\{[^{}]*\}")
 _ROWS = bytes.maketrans(b"[", b"\n")
 _OPENSKY_EXT = (".parquet", ".csv", ".csv.gz")
 
@@ -115,7 +121,7 @@ _OPENSKY_EXT = (".parquet", ".csv", ".csv.gz")
 # ----------------------------------------------------------------------------------- parsing
 def _gunzip(data: bytes) -> bytes:
     if data[:2] == b"\x1f\x8b":
-        d = zlib.decompressobj(wbits=47)
+        d = isal_zlib.decompressobj(wbits=47)  # ISA-L inflate: the zlib module's API, about twice as fast
         out = d.decompress(data) + d.flush()
         if not d.eof:
             raise ValueError("truncated gzip member")
@@ -123,36 +129,53 @@ def _gunzip(data: bytes) -> bytes:
     return data
 
 
-def _flight(m: re.Match) -> bytes:
-    try:
-        f = json.loads(m.group(0)).get("flight")
-    except ValueError:
-        return b"\x00"  # poison: the batch parse fails, the member is re-read by the exact reader
+def _callsign(obj: bytes) -> bytes:
+    """A readsb details object -> its callsign ("flight") as a JSON string, or null."""
+    f = json.loads(obj).get("flight")  # ValueError: the member is re-read by the exact reader
     if isinstance(f, str) and f.strip():
         return json.dumps(f.strip()).encode()
     return b"null"
 
 
+def _details_to_callsigns(body: bytes) -> bytes:
+    """Replace every details object ``{...}`` of a trace body by its callsign (found with ``find``, which
+    is a memchr, instead of a regular expression over the whole body)."""
+    out = []
+    pos = 0
+    while (a := body.find(b"{", pos)) >= 0:
+        z = body.find(b"}", a)
+        if z < 0 or body.find(b"{", a + 1, z) >= 0:
+            raise ValueError("unterminated or nested details object")
+        out.append(body[pos:a])
+        out.append(_callsign(body[a : z + 1]))
+        pos = z + 1
+    out.append(body[pos:])
+    return b"".join(out)
+
+
 def _split_member(data: bytes, label: str):
-    """One decompressed trace JSON -> (header dict, csv lines, rows, width) or None (fast path cannot)."""
+    """One decompressed trace JSON -> (header dict, csv lines, rows, width) or None (fast path cannot).
+
+    Raises ValueError for a member the fast path cannot read (the exact reader then names the error)."""
     i = data.find(b'"trace"')
     j = data.find(b"[", i) if i >= 0 else -1
-    k = data.find(b"]]", j) if j >= 0 else -1
-    if k < 0:
-        if i >= 0 and j >= 0 and data[j + 1 : j + 2] == b"]":  # empty trace
-            return None
+    # the trace array is the last key of a readsb trace: its end is found from the end of the document;
+    # a cut in the wrong place makes the header below invalid JSON, and the exact reader takes over
+    k = data.rfind(b"]]")
+    if j < 0 or k < j:
         return None
     head_obj = json.loads(data[:j] + b"[]" + data[k + 2 :])
     body = data[j + 1 : k + 1]
     if b"{" in body:
-        body = _DETAILS_RE.sub(_flight, body)
-    lines = body.translate(_ROWS, b"]").replace(b'"ground"', b"-987654")
-    # "[a,b],[c,d]" -> "\na,b,\nc,d": every line but the last ends in ','; make them all alike
-    lines = lines + b",\n" if not lines.endswith(b"\n") else lines
-    lines = lines[1:] if lines.startswith(b"\n") else lines
+        body = _details_to_callsigns(body)
+    # "[a,b],[c,d]" -> "\na,b,\nc,d": a row per line, each but the last ending in ','. Members are joined
+    # by ',' (see _batch_table), so every row of a batch ends in ',' with no copy of a member to fix its ends
+    lines = body.translate(_ROWS, b"]")
+    if not lines.startswith(b"\n"):
+        raise ValueError("trace rows are not arrays")
     rows = lines.count(b"\n")
-    nl = lines.find(b"\n")
-    width = lines.count(b",", 0, nl)
+    nl = lines.find(b"\n", 1)
+    width = lines.count(b",", 1, nl) if nl > 0 else lines.count(b",") + 1  # fields + the trailing ','
     return head_obj, lines, rows, width
 
 
@@ -190,7 +213,7 @@ def _exact(data_or_path, label: str, source_input: str, member: str):
             "readsb_flags": t.column("readsb_flags"),
         },
         schema=ARCHIVE_SCHEMA,
-    )
+    ).cast(STAGE_SCHEMA)
     return pos, _aircraft_meta(head, hexa, source_input, member)
 
 
@@ -216,9 +239,10 @@ def _aircraft_meta(head: dict, hexa: str, source_input: str, member: str) -> dic
     }
 
 
-_CSV_TYPES = {f"f{c}": pa.float64() for c in (0, 1, 2, 3, 4, 6)} | {"f8": pa.string()}
-#: "ground" in the altitude field becomes this number before the CSV parse (numbers parse faster than strings)
-_GROUND = -987654.0
+#: the callsign and the altitude (a number or "ground") are read dictionary-encoded: few distinct values,
+#: and a dictionary column parses faster than floats or plain strings; each distinct altitude is then
+#: converted once
+_CSV_TYPES = {f"f{c}": pa.float64() for c in (0, 1, 2, 4, 6)} | {"f3": _TEXT, "f8": _TEXT}
 
 
 def _parse_lines(lines: bytes) -> pa.Table:
@@ -237,7 +261,8 @@ def _parse_lines(lines: bytes) -> pa.Table:
 def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, list[dict], Counter, list]:
     """Parse readsb trace members ``[(member name, raw bytes)]`` -> (positions, aircraft rows, noise, skipped).
 
-    Positions follow :data:`ARCHIVE_SCHEMA`, cleaned by :func:`analysis.tracks.noise.clean_positions`
+    Positions follow :data:`STAGE_SCHEMA` (:data:`ARCHIVE_SCHEMA` with dictionary-encoded text), cleaned by
+    :func:`analysis.tracks.noise.clean_positions`
     and sorted by (icao_int, time_utc). ``skipped``: (member, reason) for members no reader could read.
     """
     noise: Counter = Counter()
@@ -298,16 +323,16 @@ def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, lis
                         tables.append(r[0])
                         metas.append(r[1])
     if not tables:
-        return ARCHIVE_SCHEMA.empty_table(), metas, noise, skipped
+        return STAGE_SCHEMA.empty_table(), metas, noise, skipped
     tbl = pa.concat_tables(tables)
-    tbl, counts = clean_positions(tbl)
+    tbl, counts = clean_positions(tbl, key=tbl.column("icao_int").to_numpy())
     noise.update(counts)
     return tbl, metas, noise, skipped
 
 
 def _batch_table(items) -> pa.Table:
-    lines = b"".join(it[1] for it in items)
-    tbl = _parse_lines(lines)
+    lines = b",".join(it[1] for it in items) + b",\n"  # the leading empty line is skipped by the parser
+    tbl = _parse_lines(lines).unify_dictionaries()
     counts = np.array([it[2] for it in items], np.int64)
     if tbl.num_rows != counts.sum():
         raise ValueError("row count mismatch")
@@ -319,14 +344,21 @@ def _batch_table(items) -> pa.Table:
     if np.isnan(off).any():
         raise ValueError("null offset")
     t_us = np.repeat(ts_us, counts) + np.round(off * 1e6).astype(np.int64)
-    a3 = tbl.column("f3").to_numpy(zero_copy_only=False)
-    g = a3 == _GROUND
+    alt_code = tbl.column("f3").combine_chunks()
+    words = alt_code.dictionary
+    is_ground = pc.equal(words, "ground")
+    feet = pc.cast(pc.if_else(is_ground, pa.scalar(None, pa.string()), words), pa.float64())  # raises on a non-number
+    g = pc.take(is_ground, alt_code.indices).fill_null(False).to_numpy(zero_copy_only=False)
+    a3 = pc.take(feet, alt_code.indices).to_numpy(zero_copy_only=False)
     ground = pa.array(g)
-    alt = pa.array(a3.astype(np.float32), pa.float32(), mask=g | np.isnan(a3))
+    alt = pa.array(a3.astype(np.float32), pa.float32(), mask=np.isnan(a3))
     code = np.repeat(np.arange(len(items), dtype=np.int32), counts)
     icao24 = pa.DictionaryArray.from_arrays(pa.array(code), pa.array(hexes, pa.string()))
+    reg_of = [it[0]["registration"] for it in items]
+    has_reg = np.array([r is not None for r in reg_of], bool)
+    # an unknown registration is a null index (parquet cannot write a null inside a dictionary)
     regs = pa.DictionaryArray.from_arrays(
-        pa.array(code), pa.array([it[0]["registration"] for it in items], pa.string())
+        pa.array(code, mask=~has_reg[code]), pa.array([r or "" for r in reg_of], pa.string())
     )
     # callsign persists from a details object until the next one, within one aircraft
     cs = tbl.column("f8").combine_chunks()
@@ -342,8 +374,8 @@ def _batch_table(items) -> pa.Table:
     return pa.table(
         {
             "icao_int": pa.array(np.repeat(ints, counts)),
-            "icao24": icao24.cast(pa.string()),
-            "registration": regs.cast(pa.string()),
+            "icao24": icao24,
+            "registration": regs,
             "callsign": callsign,
             "time_utc": pa.array(t_us, pa.timestamp("us", tz="UTC")),
             "lat": tbl.column("f1"),
@@ -353,7 +385,7 @@ def _batch_table(items) -> pa.Table:
             "gs_kt": tbl.column("f4").cast(pa.float32()),
             "readsb_flags": pa.array(np.nan_to_num(flags).astype(np.uint8)),
         },
-        schema=ARCHIVE_SCHEMA,
+        schema=STAGE_SCHEMA,
     )
 
 
@@ -388,14 +420,53 @@ def list_members(path) -> tuple[str, list]:
         magic = f.read(6)
     if magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic[:6] == b"\xfd7zXZ\x00":
         return "stream", []
-    out = []
-    with tarfile.open(path, "r:") as tf:
-        for m in tf:
-            if m.isfile() and _hex_of(m.name):
-                out.append((m.name, m.offset_data, m.size))
+    out = _scan_ustar(path)
+    if out is None:  # pax or GNU long-name headers, or a bad checksum: the standard library decides
+        out = []
+        with tarfile.open(path, "r:") as tf:
+            for m in tf:
+                if m.isfile() and _hex_of(m.name):
+                    out.append((m.name, m.offset_data, m.size))
     if not out:
         raise TrackInputError(f"{path}: file: expected trace_*.json members in the tar, got none")
     return "tar", out
+
+
+def _scan_ustar(path) -> list | None:
+    """Trace members ``(name, data offset, size)`` of an uncompressed tar, read from its 512-byte
+    headers directly (``tarfile`` builds a Python object per member: seconds for a day's 50,000).
+    None when the archive has a header this scanner leaves to ``tarfile`` (pax, GNU long names,
+    base-256 sizes) or a header whose checksum does not match."""
+    out = []
+    with open(path, "rb") as f:
+        end = os.fstat(f.fileno()).st_size
+        off = 0
+        while off + 512 <= end:
+            f.seek(off)
+            h = f.read(512)
+            if h.count(0) == 512:
+                break  # end-of-archive blocks
+            try:
+                chk = int(h[148:156].rstrip(b" \0") or b"0", 8)
+                size = int(h[124:136].rstrip(b" \0") or b"0", 8)
+            except ValueError:
+                return None
+            if chk != sum(h[:148]) + 256 + sum(h[156:]):
+                return None
+            typ = h[156:157]
+            regular = typ in (b"0", b"\0", b"7")
+            if not regular and (typ not in (b"1", b"2", b"3", b"4", b"5", b"6") or size):
+                return None  # pax (x, g), GNU long names (L, K), sparse files...
+            name = h[:100].split(b"\0", 1)[0]
+            if h[257:262] == b"ustar":
+                prefix = h[345:500].split(b"\0", 1)[0]
+                if prefix:
+                    name = prefix + b"/" + name
+            name = name.decode("utf-8", "surrogateescape")
+            if regular and _hex_of(name):
+                out.append((name, off + 512, size))
+            off += 512 + -(-size // 512) * 512
+    return out
 
 
 def _batches(items, batch_bytes: int):
@@ -428,6 +499,7 @@ def _write_buckets(tbl: pa.Table, out: Path, batch_no: int, n_buckets: int) -> N
             d / f"part-{batch_no:05d}.parquet",
             compression="lz4",
             use_dictionary=["icao24", "registration", "callsign"],
+            store_schema=False,  # text columns read back as plain strings, by any reader
             write_statistics=["icao_int", "time_utc"],
             row_group_size=1 << 20,
         )

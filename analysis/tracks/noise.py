@@ -62,22 +62,36 @@ def _step_km(lat, lon):
     return np.hypot(dla, dlo) * (np.pi / 180 * EARTH_RADIUS_KM)
 
 
-def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[pa.Table, Counter]:
-    """Drop noisy rows; return (table sorted by icao24, time_utc; Counter reason -> rows dropped)."""
+def clean_positions(
+    tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT, key: np.ndarray | None = None
+) -> tuple[pa.Table, Counter]:
+    """Drop noisy rows; return (table sorted by icao24, time_utc; Counter reason -> rows dropped).
+
+    ``key``: an integer per row that orders aircraft as their ``icao24`` text does (the archive's
+    ``icao_int``); given, it replaces the dictionary encoding of the text and the final sort by text.
+    Rows already in (aircraft, strictly increasing time) order, as a readsb trace is, are not sorted.
+    """
     counts: Counter = Counter()
     n = tbl.num_rows
     if n == 0:
         return tbl, counts
-    enc = pc.dictionary_encode(tbl.column("icao24")).combine_chunks()
-    codes = enc.indices.to_numpy(zero_copy_only=False)
-    single = len(enc.dictionary) <= 1
+    if key is None:
+        enc = pc.dictionary_encode(tbl.column("icao24")).combine_chunks()
+        codes = enc.indices.to_numpy(zero_copy_only=False)
+        # codes follow first appearance; unless that is also text order, the output is re-sorted by icao24
+        names = enc.dictionary.to_pylist()
+        by_text = names != sorted(names)
+    else:
+        codes = np.asarray(key)
+        by_text = False
     t_all = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
     lat_all = tbl.column("lat").to_numpy(zero_copy_only=False)
     lon_all = tbl.column("lon").to_numpy(zero_copy_only=False)
     alt_all = tbl.column("alt_ft").to_numpy(zero_copy_only=False)
-    # time order per aircraft (lat, lon break ties so that any input order gives the same rows);
-    # an already sorted single-aircraft table keeps its row order without a sort
-    if single and (n < 2 or (np.diff(t_all) > 0).all()):
+    # time order per aircraft (lat, lon, alt break ties so that any input order gives the same rows);
+    # rows already grouped by aircraft with strictly increasing times are in that order: no sort
+    dk = np.diff(codes.astype(np.int64, copy=False))
+    if n < 2 or ((dk >= 0).all() and ((dk > 0) | (np.diff(t_all) > 0)).all()):
         order = np.arange(n)
     else:
         order = np.lexsort((alt_all, lon_all, lat_all, t_all, codes))
@@ -125,12 +139,14 @@ def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[
         )
         drop(st, "stale_repeat")
 
+    km = None  # steps of the current rows, kept for the run test when the spike test drops nothing
     for _ in range(3):
         if len(t) < 2:
             break
         sp = same_prev()[1:]
         dt_h = np.maximum((t[1:] - t[:-1]) / 3.6e9, 1 / 3600)
-        fast = sp & (_step_km(lat, lon) / 1.852 / dt_h > max_speed_kt)
+        km = _step_km(lat, lon)
+        fast = sp & (km / 1.852 / dt_h > max_speed_kt)
         bad_prev = np.zeros(len(t), bool)
         bad_prev[1:] = fast
         bad_next = np.zeros(len(t), bool)
@@ -149,16 +165,18 @@ def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[
         if not spike.any():
             break
         drop(spike, "speed_spike")
+        km = None
 
     for _ in range(3):
         if len(t) < 3:
             break
-        bad = _implausible_runs(g, t, lat, lon, max_speed_kt)
+        bad = _implausible_runs(g, t, lat, lon, max_speed_kt, km)
         if not bad.any():
             break
         drop(bad, "implausible_run")
+        km = None
 
-    if len(idx) == n and (idx[1:] > idx[:-1]).all():
+    if len(idx) == n and not by_text and (idx[1:] > idx[:-1]).all():
         return tbl, counts  # nothing dropped, already in order
     if (idx[1:] > idx[:-1]).all():  # an increasing subset: a boolean filter is cheaper than a take
         keep = np.zeros(n, bool)
@@ -166,17 +184,18 @@ def clean_positions(tbl: pa.Table, max_speed_kt: float = MAX_SPEED_KT) -> tuple[
         out = tbl.filter(pa.array(keep))
     else:
         out = tbl.take(pa.array(idx))
-    if not single:  # rows are in (dictionary code, time) order; make the (icao24, time) order explicit
+    if by_text:  # rows are in (dictionary code, time) order; make the (icao24, time) order explicit
         out = out.take(pc.sort_indices(out, [("icao24", "ascending"), ("time_utc", "ascending")]))
     return out, counts
 
 
-def _implausible_runs(g, t, lat, lon, max_speed_kt) -> np.ndarray:
-    """Rows of short runs cut off from the rest of their track by impossible steps (see module doc)."""
+def _implausible_runs(g, t, lat, lon, max_speed_kt, km=None) -> np.ndarray:
+    """Rows of short runs cut off from the rest of their track by impossible steps (see module doc).
+    ``km``: the steps between consecutive rows when already known."""
     n = len(t)
     same = g[1:] == g[:-1]
     dt_h = np.maximum((t[1:] - t[:-1]) / 3.6e9, 1 / 3600)
-    km = _step_km(lat, lon)
+    km = _step_km(lat, lon) if km is None else km
     fast = same & (km / 1.852 / dt_h > max_speed_kt) & (km > 2.0)
     if not fast.any():
         return np.zeros(n, bool)

@@ -46,7 +46,7 @@ def test_archive_ingest_gives_the_clean_positions(small, tmp_path, name):
     clean = g.clean
     assert res.members == 25 and res.skipped == []
     assert got.num_rows == clean.num_rows == res.rows
-    for col in ("time_utc", "lat", "lon", "on_ground", "callsign", "registration"):
+    for col in ("time_utc", "lat", "lon", "alt_ft", "on_ground", "callsign", "registration"):
         assert got.column(col).equals(clean.column(col).cast(got.schema.field(col).type)), col
     assert got.column("icao24").to_pylist() == clean.column("icao24").to_pylist()
     # the planted noise was removed and counted as such
@@ -63,6 +63,58 @@ def test_list_members_reads_tar_headers_only(small):
     assert kind == "tar" and len(items) == 25
     assert all(name.startswith("traces/") and off % 512 == 0 for name, off, _s in items)
     assert list_members(root / "day.tar.gz")[0] == "stream"
+
+
+def test_tar_header_scan_agrees_with_tarfile(small, tmp_path):
+    """The direct ustar scan finds the members tarfile finds (with a ustar prefix for long paths), and
+    leaves archives with headers it does not read (pax long names) to tarfile."""
+    _g, root = small
+    trace = sorted((root / "tree" / "traces").rglob("trace_full_*.json"))[0]
+    deep = "traces/" + "d" * 120 + "/trace_full_abc123.json"  # > 100 bytes: ustar prefix field
+    for fmt, name in ((tarfile.USTAR_FORMAT, "ustar.tar"), (tarfile.PAX_FORMAT, "pax.tar")):
+        with tarfile.open(tmp_path / name, "w", format=fmt) as tf:
+            tf.add(root / "tree" / "traces", arcname="traces")
+            tf.add(trace, arcname=deep)
+        with tarfile.open(tmp_path / name) as tf:
+            want = [(m.name, m.offset_data, m.size) for m in tf if m.isfile()]
+        kind, got = list_members(tmp_path / name)
+        assert kind == "tar" and got == want and deep in [g[0] for g in got]
+    from analysis.tracks.archive import _scan_ustar
+
+    assert _scan_ustar(tmp_path / "ustar.tar") is not None
+    # a pax archive with a long name has an 'x' header: the scan declines and tarfile reads it
+    assert _scan_ustar(tmp_path / "pax.tar") is None
+
+
+def test_ground_and_unknown_altitude_and_callsigns_from_an_archive(tmp_path):
+    """'ground' sets on_ground with no altitude, null is an unknown altitude in the air, a callsign
+    lasts until the next details object, and a single-row member parses like the others."""
+    doc = {
+        "icao": "4b1805", "timestamp": 1704067200.0, "r": "HB-JVA", "t": "A20N",
+        "trace": [
+            [0, 47.45, 8.56, "ground", 5.0, None, 0, None, {"flight": "SWR12   "}, "adsb_icao", None, None, None, None],
+            [20, 47.46, 8.57, None, 140.0, None, 0, None, None, "adsb_icao", None, None, None, None],
+            [40, 47.48, 8.60, 1500, 160.0, None, 0, None, {"flight": "SWR12A"}, "adsb_icao", None, None, None, None],
+            [60, 47.50, 8.63, 2500.5, 170.0, None, 0, None, None, "adsb_icao", None, None, None, None],
+        ],
+    }
+    one = {"icao": "4b1806", "timestamp": 1704067200.0,
+           "trace": [[5, 46.0, 7.0, 3000, 200.0, None, 0, None, None, "adsb_icao", None, None, None, None]]}
+    with tarfile.open(tmp_path / "d.tar", "w") as tf:
+        for d in (doc, one):
+            data = gzip.compress(json.dumps(d).encode())
+            ti = tarfile.TarInfo(f"traces/{d['icao'][-2:]}/trace_full_{d['icao']}.json")
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    res = ingest_archive(tmp_path / "d.tar", tmp_path / "store", n_buckets=1, processes=1, progress=False)
+    assert res.rows == 5 and res.skipped == []
+    t = _all(tmp_path / "store")
+    assert t.column("icao24").to_pylist() == ["4b1805"] * 4 + ["4b1806"]
+    assert t.column("on_ground").to_pylist() == [True, False, False, False, False]
+    assert t.column("alt_ft").to_pylist() == [None, None, 1500.0, 2500.5, 3000.0]
+    assert t.column("callsign").to_pylist() == ["SWR12", "SWR12", "SWR12A", "SWR12A", None]
+    assert t.column("registration").to_pylist() == ["HB-JVA"] * 4 + [None]
+    assert t.schema.field("callsign").type == pa.string()  # the store holds plain text
 
 
 def test_bad_member_is_skipped_and_named(small, tmp_path):
