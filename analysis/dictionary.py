@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from . import schema
 
-__all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing", "evidence_markdown"]
+__all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing", "evidence_markdown",
+           "DISCOVERY_TABLES", "DISCOVERY_COLUMNS", "discovery_description"]
 
 #: Derived table -> what one row is and where it comes from.
 TABLES: dict[str, str] = {
@@ -329,6 +330,88 @@ COLUMNS: dict[str, dict[str, str]] = {
         "arr_diff_h": "Observed arrival minus the nearest end of the reported interval, hours (0 inside it).",
     },
 }
+
+
+#: Discovery output (``make discover``, written to data/derived/discover, not part of a study build): what a row is.
+DISCOVERY_TABLES: dict[str, str] = {
+    "out_candidates": "One row per candidate trip: a trip of an aircraft in a bulk ADS-B archive that matched the "
+                      "interest rules (data/raw/interest_*.csv), new (no report covers it) or known (overlaps a "
+                      "reported episode). A lead to check against sources, not a finding.",
+    "out_candidate_legs": "The observed legs of each candidate trip (one row per leg), as segmented from the archive.",
+    "disc_legs": "Every observed leg of every aircraft in the archive (one row per leg).",
+    "disc_gaps": "Every transponder gap of every aircraft in the archive (one row per gap).",
+    "disc_aircraft": "Aircraft seen in the archive: one row per aircraft and trace member, with the ADS-B "
+                     "database fields the trace carries.",
+}
+
+_LEG = {
+    "icao24": "24-bit ICAO address of the aircraft (6 hex digits).",
+    "registration": "Registration carried by the trace (readsb 'r'); null if none.",
+    "callsign": "Callsign most of the leg's airborne fixes carry; null if none.",
+    "callsign_changes": "Sequence of callsigns when it changed within the leg (A>B); null if it did not.",
+    "leg_no": "Number of the leg among the aircraft's legs in the archive, from 1 in time order.",
+    "dep_time_utc": "First airborne fix of a leg whose takeoff was observed, UTC (null when not observed).",
+    "arr_time_utc": "Last airborne fix of a leg whose landing was observed, UTC (null when not observed).",
+    "first_seen_utc": "First airborne fix of the leg, UTC.",
+    "last_seen_utc": "Last airborne fix of the leg, UTC.",
+    "off_block_utc": "First movement on the ground before takeoff, UTC (null when not observed).",
+    "on_block_utc": "Coming to rest on the ground after landing, UTC (null when not observed).",
+    "dep_icao": "Nearest airport within the radius of the departure point, when low or on the ground; else null.",
+    "arr_icao": "Nearest airport within the radius of the arrival point, when low or on the ground; else null.",
+    "dep_airport_km": "Distance from the departure point to dep_icao, km.",
+    "arr_airport_km": "Distance from the arrival point to arr_icao, km.",
+    "dep_lat": "Latitude of the departure point (ground fix before takeoff, else first airborne fix).",
+    "dep_lon": "Longitude of the departure point.",
+    "arr_lat": "Latitude of the arrival point (ground fix after landing, else last airborne fix).",
+    "arr_lon": "Longitude of the arrival point.",
+    "is_takeoff_observed": "True when the fix before the leg is the aircraft on the ground, shortly before.",
+    "is_landing_observed": "True when the fix after the leg is the aircraft on the ground, shortly after.",
+    "n_positions": "Positions (fixes) in the leg.",
+    "max_alt_ft": "Highest altitude of the leg, feet (barometric as reported).",
+    "gc_distance_km": "Great-circle distance from the departure to the arrival point, km.",
+    "path_km": "Length of the observed path, fix to fix, km.",
+    "n_implausible_jumps": "Steps and gaps within the leg whose implied speed is impossible (spoofing or bad data).",
+}
+DISCOVERY_COLUMNS: dict[str, dict[str, str]] = {
+    "out_candidate_legs": {"candidate_id": "The candidate trip (out_candidates.candidate_id).",
+                           "aircraft_rules": "Aircraft rules the aircraft matched (as in out_candidates)."} | _LEG,
+    "disc_legs": _LEG,
+    "disc_gaps": {
+        "icao24": _LEG["icao24"], "registration": _LEG["registration"],
+        "start_utc": "Last fix before the gap, UTC.", "end_utc": "First fix after the gap, UTC.",
+        "duration_min": "Length of the gap, minutes.",
+        "jump_km": "Distance between the fixes either side of the gap, km.",
+        "start_lat": "Latitude of the fix before the gap.", "start_lon": "Longitude of the fix before the gap.",
+        "end_lat": "Latitude of the fix after the gap.", "end_lon": "Longitude of the fix after the gap.",
+        "in_leg_no": "The leg the gap lies in; null when the gap separates two legs.",
+        "implied_speed_kt": "jump_km over the gap's duration, knots.",
+        "is_implausible": "True when the implied speed is impossible (spoofing or bad data).",
+    },
+    "disc_aircraft": {
+        "icao_int": "The ICAO address as an integer (the store's partition key: icao_int % buckets).",
+        "icao24": _LEG["icao24"], "registration": _LEG["registration"],
+        "type_code": "ICAO type designator from the ADS-B database (readsb 't'); null if none.",
+        "db_flags": "readsb database flags (bit 0: military, 1: interesting, 2: PIA, 3: LADD); null if none.",
+        "description": "Type description from the ADS-B database (readsb 'desc').",
+        "owner_operator": "Owner or operator from the ADS-B database (readsb 'ownOp').",
+        "first_utc": "First kept position of the aircraft in the member, UTC.",
+        "last_utc": "Last kept position of the aircraft in the member, UTC.",
+        "n_positions": "Positions kept after the noise filter.",
+        "source_input": "Archive file the member is in (the track input, cited as a source).",
+        "source_member": "Trace member inside the archive (traces/<xx>/trace_full_<hex>.json) or OpenSky file.",
+    },
+}
+
+
+def discovery_description(table: str, column: str | None = None) -> str | None:
+    """Description of a discovery output table, or of one of its columns."""
+    if column is None:
+        return DISCOVERY_TABLES.get(table)
+    if table == "out_candidates":
+        from .discover.rules import CANDIDATE_DESCRIPTIONS
+
+        return CANDIDATE_DESCRIPTIONS.get(column)
+    return DISCOVERY_COLUMNS.get(table, {}).get(column)
 
 
 def table_description(table: str) -> str | None:

@@ -21,7 +21,7 @@ from .timespec import display
 
 __all__ = ["index_body", "methods_body", "dictionary_body", "candidates_body", "observed_excluded_section", "source_anchor", "episode_page", "derived_tables",
            "NAV_PAGES", "EXPORT_FILES", "SITE_PAGES", "SitePage",
-           "search_index"]
+           "search_index", "discovery_tables"]
 
 esc = present.esc
 fmt = present.fmt
@@ -305,10 +305,12 @@ def discover_fingerprint(project: Project) -> str:
 
 
 def _candidate_map(legs: pl.DataFrame, cands: pl.DataFrame, project: Project) -> str:
-    """A world map of the candidate legs (straight lines between departure and arrival fixes), coloured by status."""
+    """A world map of the candidate legs (great-circle arcs between the first and last fix of each leg), coloured
+    by status."""
     import altair as alt
 
     from . import charts
+    from .geo import great_circle_points
 
     legs = legs.drop([c for c in ("status", "route") if c in legs.columns]).join(
         cands.select("candidate_id", "status", "route"), on="candidate_id", how="left")
@@ -317,9 +319,15 @@ def _candidate_map(legs: pl.DataFrame, cands: pl.DataFrame, project: Project) ->
         return "<p>None of the candidate legs has both ends located: no map.</p>"
     keep = [c for c in ("candidate_id", "status", "registration", "route", "leg_no", "dep_icao", "arr_icao",
                         "dep_lat", "dep_lon", "arr_lat", "arr_lon", "first_seen_utc") if c in legs.columns]
-    legs = charts._iso(legs.select(keep).sort("candidate_id", *(["leg_no"] if "leg_no" in keep else [])))
-    lat = legs["dep_lat"].to_list() + legs["arr_lat"].to_list()
-    lon = legs["dep_lon"].to_list() + legs["arr_lon"].to_list()
+    legs = charts._iso(legs.select(keep).sort("candidate_id", *(["leg_no"] if "leg_no" in keep else []))
+                       .with_row_index("leg_key"))
+    arcs = pl.DataFrame(
+        [(r["leg_key"], i, la, lo) for r in legs.iter_rows(named=True)
+         for i, (la, lo) in enumerate(great_circle_points(r["dep_lat"], r["dep_lon"], r["arr_lat"], r["arr_lon"], 32))],
+        schema={"leg_key": pl.UInt32, "point_seq": pl.Int64, "lat": pl.Float64, "lon": pl.Float64}, orient="row",
+    ).join(legs.drop("dep_lat", "dep_lon", "arr_lat", "arr_lon"), on="leg_key", how="left")
+    lat = arcs["lat"].to_list()
+    lon = arcs["lon"].to_list()
     pad = 8
     fit = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
         "type": "MultiPoint", "coordinates": [[x, y] for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
@@ -332,15 +340,17 @@ def _candidate_map(legs: pl.DataFrame, cands: pl.DataFrame, project: Project) ->
                                                  ("registration:N", "Registration"), ("route:N", "Route"),
                                                  ("dep_icao:N", "From"), ("arr_icao:N", "To"),
                                                  ("first_seen_utc:N", "First fix (UTC)")) if c.split(":")[0] in legs.columns]
-    lines = alt.Chart(legs).mark_rule(strokeWidth=2, opacity=0.85, clip=True).encode(
-        longitude="dep_lon:Q", latitude="dep_lat:Q", longitude2="arr_lon:Q", latitude2="arr_lat:Q",
-        color=status, tooltip=tips)
+    lines = alt.Chart(arcs).mark_line(strokeWidth=2, opacity=0.85, clip=True).encode(
+        longitude="lon:Q", latitude="lat:Q", detail="leg_key:N", order="point_seq:Q", color=status, tooltip=tips)
     ends = alt.Chart(legs).mark_point(filled=True, size=40, stroke="#222", strokeWidth=0.5, clip=True).encode(
         longitude="arr_lon:Q", latitude="arr_lat:Q", color=status, tooltip=tips)
     chart = alt.layer(world, lines, ends).properties(
         width=charts.WIDTH, height=charts.MAP_HEIGHT, projection=projection,
-        title=alt.Title("Candidate legs", subtitle="Observed legs of the candidate trips, departure to arrival "
-                                                   "(straight lines, not tracks); points are arrivals."))
+        description=(f"World map of {legs.height} observed legs of {legs['candidate_id'].n_unique()} candidate trips, "
+                     "each drawn as a great-circle arc from its first to its last fix, coloured new or known. "
+                     "The table below lists every candidate."),
+        title=alt.Title("Candidate legs", subtitle="Great-circle arcs from each leg's first to its last fix (not the "
+                                                   "flown track); points are arrivals."))
     return charts._renderer(chart.to_dict())["text/html"]
 
 
@@ -438,16 +448,40 @@ def dictionary_body(project: Project) -> str:
              "data/raw keep the raw schema's description (analysis/schema.py); the others are described in "
              "analysis/dictionary.py.</p>"
              f'<ul class="toc">{toc}</ul>']
-    for t, cols in tables.items():
-        body = "".join(f"<tr><td><code>{esc(c)}</code></td><td>{esc(typ)}</td><td>{esc(dictionary.describe(t, c))}</td></tr>"
+    def section(t, cols, what, describe, n):
+        body = "".join(f"<tr><td><code>{esc(c)}</code></td><td>{esc(typ)}</td><td>{esc(describe(t, c))}</td></tr>"
                        for c, typ in cols.items())
-        n = f" · {rows[t]} rows" if t in rows else ""
-        parts.append(f'<h2 id="table-{esc(t)}">{esc(t)}</h2><p>{esc(dictionary.table_description(t))}'
+        parts.append(f'<h2 id="table-{esc(t)}">{esc(t)}</h2><p>{esc(what)}'
                      f'<span class="meta">{esc(n)}</span></p>'
                      f'<div class="table-wrap" tabindex="0" role="region" aria-label="Columns of {esc(t)}">'
                      '<table class="data"><thead><tr><th>Column</th><th>Type</th>'
                      f"<th>Description</th></tr></thead><tbody>{body}</tbody></table></div>")
+
+    for t, cols in tables.items():
+        section(t, cols, dictionary.table_description(t), dictionary.describe, f" · {rows[t]} rows" if t in rows else "")
+    disc = discovery_tables(project)
+    if disc:
+        parts.append('<h2 id="discovery-output">Discovery output</h2><p>Written by <code>make discover</code> to '
+                     '<code>data/derived/discover</code> from bulk ADS-B archives (not part of the study build; shown '
+                     'on the <a href="candidates.html">Candidates</a> page).</p>')
+        for t, (cols, n) in disc.items():
+            section(t, cols, dictionary.discovery_description(t), dictionary.discovery_description, f" · {n} rows")
     return "".join(parts)
+
+
+def discovery_tables(project: Project) -> dict[str, tuple[dict[str, str], int]]:
+    """{table: ({column: type}, rows)} of the discovery output in data/derived/discover (empty without one)."""
+    import pyarrow.parquet as pq
+
+    folder = Path(project.derived) / "discover"
+    out = {}
+    for t in dictionary.DISCOVERY_TABLES:
+        f = folder / f"{t}.parquet"
+        if f.is_file():
+            meta = pq.read_metadata(f)
+            sch = meta.schema.to_arrow_schema()
+            out[t] = ({n: str(typ) for n, typ in zip(sch.names, sch.types, strict=True)}, meta.num_rows)
+    return out
 
 
 #: The site's own pages, written after the notebooks ran (the notebook pages come from analysis.report.jobs_for).
@@ -497,5 +531,14 @@ def search_index(project: Project, pages: list[str]) -> list[dict[str, str]]:
     for r in queries.findings(project=project).iter_rows(named=True):
         add("finding", r["statement"], f"patterns.html#finding-{r['finding_id']}",
             f"{r['category']} · confidence {r['confidence']}")
-    order = {"episode": 0, "finding": 1, "aircraft": 2, "place": 3, "source": 4}
+    if "candidates.html" in have:
+        folder = Path(project.derived) / "discover"
+        if (folder / "out_candidates.parquet").is_file():
+            cands = pl.read_parquet(folder / "out_candidates.parquet")
+            for r in cands.sort("candidate_id").iter_rows(named=True):
+                anchor = "candidate-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["candidate_id"])
+                add("candidate", f"{r['registration'] or r['icao24']} {r['route'] or ''}".strip(),
+                    f"candidates.html#{anchor}",
+                    " · ".join(filter(None, [r["status"], r["type_code"], r["candidate_id"], r["patterns"]])))
+    order = {"episode": 0, "finding": 1, "candidate": 2, "aircraft": 3, "place": 4, "source": 5}
     return sorted(out, key=lambda e: (order[e["kind"]], e["label"], e["url"]))

@@ -289,10 +289,50 @@ def test_candidates_page_shows_the_discovery_output(local_run, built_project, tm
     il76 = next(r[1] for r in rows if "RA-78830" in r[1])
     assert "new" in il76 and "UUEE &gt; DAAG &gt; GOOY &gt; SVMI" in il76
     spec = json.loads(re.search(r'class="flights-spec"[^>]*>(.*?)</script>', page, re.S).group(1))
-    name = next(layer["data"]["name"] for layer in spec["layer"] if layer["mark"]["type"] == "rule")
-    legs = spec["datasets"][name]
-    assert len(legs) == pl.read_parquet(local_run.out / "out_candidate_legs.parquet").height
+    name = next(layer["data"]["name"] for layer in spec["layer"] if layer["mark"]["type"] == "line")
+    pts = spec["datasets"][name]
+    legs = pl.read_parquet(local_run.out / "out_candidate_legs.parquet")
+    assert len({p["leg_key"] for p in pts}) == legs.height
+    # each leg is a great-circle arc: every point is on the shortest path between the leg's ends
+    from analysis.geo import great_circle_km as haversine_km
+
+    for key in {p["leg_key"] for p in pts}:
+        arc = sorted((p for p in pts if p["leg_key"] == key), key=lambda p: p["point_seq"])
+        a, z = arc[0], arc[-1]
+        whole = haversine_km(a["lat"], a["lon"], z["lat"], z["lon"])
+        for p in arc[1:-1]:
+            via = haversine_km(a["lat"], a["lon"], p["lat"], p["lon"]) + haversine_km(p["lat"], p["lon"], z["lat"], z["lon"])
+            assert abs(via - whole) < 1e-6 * max(whole, 1)
     assert site.candidates_body(project) == page  # same output, same bytes
     before = site.discover_fingerprint(project)
     (project.derived / "discover" / "manifest.json").write_text("{}")
     assert site.discover_fingerprint(project) not in (before, "none")
+
+
+def test_discovery_tables_in_dictionary_and_search(local_run, built_project, tmp_path):
+    """Every column of every discovery output file is described on the Dictionary page, and every candidate is
+    in the search box's index, linking to its row on the Candidates page."""
+    import shutil
+
+    from analysis import dictionary, site
+    from analysis.paths import Project
+
+    project = Project(tmp_path / "study")
+    project.derived.mkdir(parents=True)
+    project.raw.symlink_to(built_project.raw)
+    (project.derived / "current").symlink_to(built_project.current.resolve())  # the study's build, read only
+    assert site.discovery_tables(project) == {}
+    shutil.copytree(local_run.out, project.derived / "discover")
+    disc = site.discovery_tables(project)
+    assert set(disc) == set(dictionary.DISCOVERY_TABLES)
+    undescribed = [f"{t}.{c}" for t, (cols, _n) in disc.items() for c in cols
+                   if not dictionary.discovery_description(t, c)]
+    assert undescribed == []
+    assert disc["out_candidates"][1] == local_run.candidates.height
+    entries = [e for e in site.search_index(project, ["candidates.html"]) if e["kind"] == "candidate"]
+    assert len(entries) == local_run.candidates.height
+    page = site.candidates_body(project)
+    for e in entries:
+        assert e["url"].startswith("candidates.html#") and f'id="{e["url"].split("#")[1]}"' in page
+    known = next(e for e in entries if "RA-78765" in e["label"])
+    assert known["detail"].startswith("known")
