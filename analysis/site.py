@@ -397,6 +397,8 @@ def candidates_body(project: Project) -> str:
         return head + intro + "<p>No trip matched the interest rules.</p>"
 
     def cell(c: str, r: dict) -> str | None:
+        if r.get(c) is None:  # observed data, not reports: an empty value is absent from the data, not unreported
+            return "not in the ADS-B data" if c in ("registration", "type_code") else "none"
         if c in ("patterns", "rule_ids", "region_countries", "source_inputs") and r[c]:
             return esc(r[c].replace(";", "; "))  # lists wrap in the table
         if c == "status":
@@ -531,14 +533,11 @@ def search_index(project: Project, pages: list[str]) -> list[dict[str, str]]:
     for r in queries.findings(project=project).iter_rows(named=True):
         add("finding", r["statement"], f"patterns.html#finding-{r['finding_id']}",
             f"{r['category']} · confidence {r['confidence']}")
-    if "candidates.html" in have:
-        folder = Path(project.derived) / "discover"
-        if (folder / "out_candidates.parquet").is_file():
-            cands = pl.read_parquet(folder / "out_candidates.parquet")
-            for r in cands.sort("candidate_id").iter_rows(named=True):
-                anchor = "candidate-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["candidate_id"])
-                add("candidate", f"{r['registration'] or r['icao24']} {r['route'] or ''}".strip(),
-                    f"candidates.html#{anchor}",
-                    " · ".join(filter(None, [r["status"], r["type_code"], r["candidate_id"], r["patterns"]])))
+    cand_file = Path(project.derived) / "discover" / "out_candidates.parquet"  # the Candidates page is always built
+    if cand_file.is_file():
+        for r in pl.read_parquet(cand_file).sort("candidate_id").iter_rows(named=True):
+            anchor = "candidate-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["candidate_id"])
+            add("candidate", f"{r['registration'] or r['icao24']} {r['route'] or ''}".strip(), f"candidates.html#{anchor}",
+                " · ".join(filter(None, [r["status"], r["type_code"], r["candidate_id"], r["patterns"]])))
     order = {"episode": 0, "finding": 1, "candidate": 2, "aircraft": 3, "place": 4, "source": 5}
     return sorted(out, key=lambda e: (order[e["kind"]], e["label"], e["url"]))
