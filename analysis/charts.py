@@ -23,6 +23,7 @@ import polars as pl
 
 from .figures import figure_key, render_figure
 from .paths import default_project
+from .timespec import PRECISION_LABELS
 
 __all__ = ["PALETTE", "timeline", "route_map", "episode_view", "leg_distances", "detour_factors", "staging_matrix",
            "similarity_matrix", "chart_html", "basemap", "save_figure", "render_figure", "figure_key", "start_page",
@@ -398,7 +399,8 @@ def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: st
         ((pl.col("latest_utc") - pl.col("earliest_utc")).dt.total_minutes() / 60).alias("width_h"),
     )
     df = _iso(_with_sources(df, sources)).with_columns(
-        pl.col("item_id").str.extract(r"^stop:(.+):[a-z]+$", 1).alias("stop_id"))
+        pl.col("item_id").str.extract(r"^stop:(.+):[a-z]+$", 1).alias("stop_id"),
+        pl.col("precision").replace(PRECISION_LABELS).alias("precision"))  # words, not codes, in legend and tooltip
     base = alt.Chart(df).encode(
         y=alt.Y("lane:N", title=None, sort=alt.EncodingSortField("earliest_utc", op="min")),
         color=alt.Color("kind:N", title="Kind", scale=alt.Scale(domain=list(KIND_COLOURS), range=list(KIND_COLOURS.values()))),
@@ -415,7 +417,7 @@ def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: st
         x2="latest_utc:T")
     bars = _pick(bars, pick, keep_null=True)
     dots = base.mark_point(filled=True, size=55, opacity=0.95).encode(
-        x="mid_utc:T", shape=alt.Shape("precision:N", title="Time precision"))
+        x="mid_utc:T", shape=alt.Shape("precision:N", title="Time precision", legend=alt.Legend(labelLimit=260)))
     dots = _pick(dots, pick, keep_null=True)
     subtitle = ["Bars span the interval the sources allow (a reported day = 24 h of local time); dots mark the middle."]
     if zoom and notes:

@@ -45,7 +45,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["TimeSpec", "TimeSpecError", "parse", "display", "PARTS_OF_DAY", "PARTS_OF_MONTH", "GRAMMAR_HELP"]
+__all__ = ["TimeSpec", "TimeSpecError", "parse", "display", "PARTS_OF_DAY", "PARTS_OF_MONTH", "GRAMMAR_HELP",
+           "PRECISION_LABELS"]
+
+#: How each precision reads in a chart legend or a table (the codes are the data's; readers get these words).
+PRECISION_LABELS = {
+    "second": "to the second", "minute": "to the minute", "approx_hour": "about the hour (±30 min)",
+    "day": "a day", "day_range": "a range of days", "part_of_day": "part of a day", "part_of_month": "part of a month",
+    "month": "a month", "year": "a year", "day_year_unknown": "day and month, year unknown",
+    "clock_no_zone": "clock time, time zone unknown", "unknown": "unknown",
+}
 
 PARTS_OF_DAY = {"predawn": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
 PARTS_OF_MONTH = {"early": (1, 10), "mid": (11, 20), "late": (21, 31)}

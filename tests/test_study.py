@@ -261,3 +261,29 @@ def test_query_arguments_are_bound_not_pasted(built_project):
     assert queries.stops("x' OR '1'='1", project=built_project).height == 0
     assert queries.legs(["'; DROP TABLE core_legs; --"], project=built_project).height == 0
     assert queries.legs(project=built_project).height > 0
+
+
+def test_every_time_precision_has_words_for_readers():
+    """Each precision the parser gives (one example per grammar row) has a reader's label, so charts never show
+    a code such as clock_no_zone; the timeline chart uses the words."""
+    from analysis.timespec import PRECISION_LABELS
+
+    examples = ["2008-09-10T16:50Z", "2008-09-10T16:50:07Z", "2025-10-01T11:30-04:00~", "2019-03-23",
+                "2026-02-01 evening", "2026-01 late", "2019-03", "2019", "--02-07", "2019-03-02/2019-03-03",
+                "2019-03-22T15:12 tz=unknown", ""]
+    got = {parse(e, "America/Caracas").precision for e in examples}
+    assert got == set(PRECISION_LABELS)
+    import polars as pl
+
+    from analysis import charts
+
+    items = pl.DataFrame({
+        "item_id": ["stop:a:arr", "stop:b:arr"], "episode_id": ["e", "e"], "kind": ["arrival", "arrival"],
+        "label": ["x", "y"], "reported": ["2019-03-22T15:12 tz=unknown", "2019-03-23"],
+        "precision": ["clock_no_zone", "day"],
+        "earliest_utc": [parse("2019-03-22T15:12 tz=unknown", "UTC").earliest, parse("2019-03-23", "UTC").earliest],
+        "latest_utc": [parse("2019-03-22T15:12 tz=unknown", "UTC").latest, parse("2019-03-23", "UTC").latest],
+        "source_ids": ["S1", "S1"]})
+    spec = charts.timeline(items, zoom=None).to_dict()
+    values = next(iter(spec["datasets"].values()))
+    assert {v["precision"] for v in values} == {"clock time, time zone unknown", "a day"}
