@@ -21,14 +21,17 @@ in one bucket whatever the number of archives, so one bucket is one independent 
 segmentation (locally one process per bucket, on Spark one group per bucket), and memory is bounded by
 the bucket size, not the archive size.
 
-Speed: each worker decompresses a batch of members, turns every trace array into CSV lines (one
-``bytes.translate``), concatenates the batch and parses it with ONE Arrow CSV call (C++); per-aircraft
-values (address, base timestamp) are repeated by row counts. The main process only reads tar headers
-(an uncompressed tar is indexed and workers read their members by offset) and collects small results.
-A member the fast path cannot read is re-read alone by the exact reader of :mod:`analysis.tracks.readers`;
-if that fails too it is skipped and listed (a broken member among tens of thousands must not stop a day).
-In flight: at most ``2 * processes`` batches of at most ``batch_bytes`` compressed bytes, so memory is
-bounded whatever the archive size.
+Speed (measured by ``make bench``, figures in docs/scale.md): each worker inflates a batch of members
+(ISA-L, about twice the zlib module), turns every trace array into CSV lines (details objects replaced by
+their callsign with ``bytes.find``, then one ``bytes.translate``), joins the batch and parses it with ONE Arrow
+CSV call (C++), with the altitude and the callsign read dictionary-encoded ("ground" and each altitude decoded
+once per distinct value); per-aircraft values (address, base timestamp, registration) are repeated by row
+counts as dictionary indices. The noise filter does not sort what a trace already orders (one aircraft, times
+increasing). The main process only reads the tar's 512-byte headers (workers read their members by offset) and
+collects small results. A member the fast path cannot read is re-read alone by the exact reader of
+:mod:`analysis.tracks.readers`; if that fails too it is skipped and listed (a broken member among tens of
+thousands must not stop a day). In flight: at most ``2 * processes`` batches of at most ``batch_bytes``
+compressed bytes, so memory is bounded whatever the archive size.
 
     python -m analysis.tracks.archive ARCHIVE OUT [--buckets 16] [--processes 2]
 """
