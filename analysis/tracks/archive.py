@@ -251,7 +251,7 @@ _CSV_TYPES = {f"f{c}": pa.float64() for c in (0, 1, 2, 4, 6)} | {"f3": _TEXT, "f
 def _parse_lines(lines: bytes) -> pa.Table:
     return pacsv.read_csv(
         io.BytesIO(lines),
-        read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=1 << 26),
+        read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=1 << 22),
         convert_options=pacsv.ConvertOptions(
             column_types=_CSV_TYPES,
             include_columns=["f0", "f1", "f2", "f3", "f4", "f6", "f8"],
