@@ -61,6 +61,8 @@ class ObservedResult:
     n_positions: int = 0
     positions_paths: list = field(default_factory=list)
     rejected: dict = field(default_factory=dict)
+    #: readsb trace metadata per aircraft (hex -> r, t, desc, ownOp, year, dbFlags, file), from the parsed bytes
+    meta: dict = field(default_factory=dict)
 
 
 def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
@@ -136,6 +138,7 @@ def observed(
     params: SegmentParams | None = None,
     processes: int = 2,
     progress: bool = True,
+    expected_sha256: dict | None = None,
 ) -> ObservedResult:
     """Ingest track files (cached, deduplicated by content hash), filter noise, segment into legs.
 
@@ -143,7 +146,8 @@ def observed(
     ``FORMATS``; a readsb path may be a ``traces/`` directory. ``watch_hex``: keep only these
     aircraft (lower/upper case hex; filtered at read time, for trace trees from the file names).
     A bad file given explicitly raises :class:`TrackInputError`; a bad trace inside a directory is
-    skipped and listed in ``skipped``.
+    skipped and listed in ``skipped``. ``expected_sha256`` maps an input's path (as given) to its reviewed
+    content checksum: what is parsed must hash to it (:class:`~analysis.tracks.store.TrackChangedError`).
     """
     cache_dir = Path(cache_dir)
     store = Store(cache_dir)
@@ -155,7 +159,8 @@ def observed(
         opts = rest[0] if rest else None
         if fmt not in FORMATS:
             raise TrackInputError(f"{path}: file: expected a format in {FORMATS}, got {fmt!r}")
-        part = store.ingest(path, fmt, opts, watch, processes=processes, progress=progress)
+        part = store.ingest(path, fmt, opts, watch, processes=processes, progress=progress,
+                            expected_hash=(expected_sha256 or {}).get(str(path)))
         if part.content_hash in seen:
             log.info("%s: same content as an earlier input, not counted twice", path)
             continue
@@ -163,9 +168,12 @@ def observed(
         parts.append(part)
     noise: Counter = Counter()
     skipped = []
+    meta: dict = {}
     for p in parts:
         noise.update(p.noise)
         skipped.extend(p.skipped)
+        for h, m in sorted(p.meta.items()):
+            meta.setdefault(h, m)
     nonempty = [p for p in parts if p.n_rows > 0]
     if len(nonempty) > 1:
         seg_paths = [_merge_parts(nonempty, cache_dir, noise)]
@@ -186,4 +194,5 @@ def observed(
         n_positions=seg.n_positions,
         positions_paths=seg_paths,
         rejected=dict(seg.rejected),
+        meta=meta,
     )
