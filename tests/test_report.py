@@ -100,14 +100,61 @@ def _kernels_of(pid: int) -> list[str]:
     return out
 
 
+def _alive_kernel(pid: int) -> bool:
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        return p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline())
+    except psutil.Error:
+        return False
+
+
+def test_each_page_runs_in_a_kernel_of_its_own_that_ends_with_the_page(built_project, tmp_path, monkeypatch):
+    """Three pages on one worker. Each kernel says its process id from the page's setup cell: every page had its
+    own, the kernels of finished pages are gone when the next page starts (at most the running kernel and the
+    one warming for the next page are alive), and none is alive after the run."""
+    from analysis import report as report_mod
+
+    monkeypatch.setattr(report_mod, "SETUP_CELL", report_mod.SETUP_CELL + "\nprint('kernel-pid', __import__('os').getpid())")
+    jobs = report_mod.jobs_for(built_project)
+    todo = [j for j in jobs if j.notebook == "episode.ipynb"][:2] + [j for j in jobs if j.notebook == "patterns.ipynb"]
+    real_run = report_mod._run
+    pages: list[tuple[str, int, int | None]] = []
+    alive_at_start: list[list[int]] = []
+
+    def spy(job, project, workdir, figures=None, kernel=None):
+        alive_at_start.append([pid for _, pid, _ in pages if _alive_kernel(pid)])
+        assert len(_kernels_of(os.getpid())) <= 2, _kernels_of(os.getpid())  # this page's and the next one's
+        out = real_run(job, project, workdir, figures, kernel)
+        nb = nbformat.read(workdir / f"{job.page.removesuffix('.html')}.ipynb", as_version=4)
+        text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+        pages.append((job.page, int(re.search(r"kernel-pid (\d+)", text).group(1)), kernel.pid))
+        return out
+
+    monkeypatch.setattr(report_mod, "_run", spy)
+    (built_project.build).mkdir(parents=True, exist_ok=True)
+    timings, _, pids = report_mod._run_jobs(todo, built_project, {j.page: f"key{i}" for i, j in enumerate(todo)},
+                                            tmp_path, workers=1)
+    assert [p for p, _, _ in pages] == [j.page for j in sorted(todo, key=lambda j: j.notebook == "episode.ipynb")]
+    assert len({pid for _, pid, _ in pages}) == 3, pages  # three pages, three kernel processes
+    assert all(cell_pid == pid == pids[page] for page, cell_pid, pid in pages), (pages, pids)
+    assert alive_at_start == [[], [], []], alive_at_start  # a page's kernel ended before the next page started
+    assert not [pid for _, pid, _ in pages if _alive_kernel(pid)] and _kernels_of(os.getpid()) == []
+    assert len(timings) == 3
+
+
 def test_no_kernel_outlives_its_report_and_peak_memory_is_measured(built_report):
     import os
 
     from studykit import REPORT_RESULTS
 
-    assert _kernels_of(os.getpid()) == []  # every kernel was shut down when its pages were done
+    assert _kernels_of(os.getpid()) == []  # every kernel was shut down when its page was done
     result = REPORT_RESULTS[built_report.root]
     assert result["ran"] == len(queries.episode_ids(built_report)) + 2
+    pids = result["kernel_pids"]  # a kernel process of its own for every page, none of them alive
+    assert len(pids) == result["ran"] and len(set(pids.values())) == len(pids) and None not in pids.values()
+    assert not [pid for pid in pids.values() if _alive_kernel(pid)]
     assert result["peak_mb"] > 100, result  # measured (the pytest process's own memory is in it: the bound
     # on `make report` itself is checked on a command-line run, in the byte-identical test below)
     print(f"report: {result['seconds']} s, peak memory {result['peak_mb']} MB")
