@@ -6,7 +6,8 @@ so no page loads anything from the network. Pages are assembled in ``.build/repo
 published by swapping the ``reports`` symlink: a failed or killed run leaves the previous report intact.
 
 A job whose inputs (derived data fingerprint, notebook, package code, parameters) are unchanged reuses its
-cached page and figures, and when no page changed the published report is left as it is.
+cached page and figures, and when no page changed the published report is left as it is. Once a report is
+published, the page and figure caches (``.build/page-cache``, ``.build/figure-cache``) keep only what it used.
 
 Besides the notebook pages the site has pages written by :mod:`analysis.site` (index with the key findings,
 methods and sources, data dictionary), every chart as SVG and PNG under ``figures/`` (saved by the charts
@@ -485,6 +486,33 @@ def _prune_scratch(project: Project) -> None:
         stale.unlink(missing_ok=True)
 
 
+def _prune_caches(project: Project, pages: set[str], figures: set[Path]) -> tuple[int, int]:
+    """After a report is published: keep in ``.build/page-cache`` only the pages of this report (``pages``: their
+    keys) and in ``.build/figure-cache`` only the SVG/PNG files it used (``figures``). Entries of earlier builds
+    (other data, code or notebooks) would otherwise pile up forever; one that is needed again is remade. Call
+    holding the project lock. Returns (page entries removed, figure files removed)."""
+    removed_pages = removed_figures = 0
+    for entry in sorted((project.build / "page-cache").iterdir()) if (project.build / "page-cache").is_dir() else []:
+        key = entry.name.split(".", 1)[0]
+        if key in pages and entry.name in (f"{key}.html", f"{key}.figures"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed_pages += 1
+    keep = {p.name for p in figures}
+    for entry in sorted((project.build / "figure-cache").iterdir()) if (project.build / "figure-cache").is_dir() else []:
+        if entry.name in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed_figures += 1
+    return removed_pages, removed_figures
+
+
 def _compare_ids(project: Project, compare: list[str] | None) -> list[str] | None:
     if not compare:
         return None
@@ -556,7 +584,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
                     stem = spec.name.removesuffix(".vl.json")
                     for ext in ("svg", "png"):
                         shutil.copyfile(figures.files[spec.name][ext], partial / "figures" / f"{stem}.{ext}")
-            _site_pages(project, partial, nav, bundle, jobs)
+            site_figures = _site_pages(project, partial, nav, bundle, jobs)
             (partial / "site.json").write_text(json.dumps(
                 {"site_key": site_key, "pages": [j.page for j in jobs]}, indent=1, sort_keys=True), encoding="utf-8")
             if pdf:
@@ -566,6 +594,8 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             shutil.rmtree(partial, ignore_errors=True)
             raise
         atomic.prune(builds, link)
+        _prune_caches(project, {keys[j.page] for j in jobs},
+                      {p for files in figures.files.values() for p in files.values()} | site_figures)
     secs = round(time.monotonic() - t0, 1)
     print(f"report written: {link}/index.html ({len(jobs)} pages, {len(todo)} run) in {secs} s; "
           f"peak memory {memory.mb} MB (this process, its kernels and renderers: {memory.breakdown()} MB)", flush=True)
@@ -677,14 +707,16 @@ class _Figures:
                 self._pool.shutdown(cancel_futures=exc[0] is not None)
 
 
-def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: list[Job]) -> None:
-    """The pages written by :mod:`analysis.site` (index, methods, dictionary...) and the exports."""
+def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: list[Job]) -> set[Path]:
+    """The pages written by :mod:`analysis.site` (index, methods, dictionary...) and the exports. Returns the
+    figure-cache files its charts used."""
     from . import charts, exports, site
     from .figures import figure_key, render_figure
 
     t = time.monotonic()
     store = project.build / "figure-cache"
     store.mkdir(parents=True, exist_ok=True)
+    used: set[Path] = set()
     for page in site.SITE_PAGES:
         if not page.charts:
             body = page.body(project)
@@ -707,12 +739,14 @@ def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: li
                     if not all((store / f"{key}.{ext}").exists() for ext in ("svg", "png")):
                         render_figure(spec, store / key)
                     for ext in ("svg", "png"):
+                        used.add(store / f"{key}.{ext}")
                         shutil.copyfile(store / f"{key}.{ext}", partial / "figures" / f"{spec.name.removesuffix('.vl.json')}.{ext}")
         shows_charts = page.charts and 'class="flights-spec"' in body
         (partial / page.file).write_text(render_page(page.title, body, nav, bundle, charts=shows_charts),
                                          encoding="utf-8")
     exports.write_exports(partial / "exports", project)
     print(f"  site pages and exports written in {time.monotonic() - t:.1f} s", flush=True)
+    return used
 
 
 def _print_edition(partial: Path, jobs: list[Job]) -> None:

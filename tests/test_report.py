@@ -173,9 +173,32 @@ def test_a_changed_notebook_reruns_only_its_pages(built_report, tmp_path):
     nb = nbformat.read(project.notebooks / "compare.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("A closing note."))
     nbformat.write(nb, project.notebooks / "compare.ipynb")
+    # entries of an earlier build (other data or code) in the page and figure caches
+    figure_cache, page_cache = project.build / "figure-cache", project.build / "page-cache"
+    stale = [figure_cache / f"{'0' * 64}.svg", figure_cache / f"{'0' * 64}.png", page_cache / f"{'1' * 64}.html"]
+    for p in stale:
+        p.write_text("from an earlier build", encoding="utf-8")
+    (page_cache / f"{'1' * 64}.figures").mkdir()
+    stale.append(page_cache / f"{'1' * 64}.figures")
+    old_compare = set(page_cache.glob("*.html")) - set(stale)
     result = report(project, pdf=False)
     assert result["status"] == "built" and result["ran"] == 1 and list(result["timings"]) == ["compare.html"]
     assert "A closing note." in (project.reports / "compare.html").read_text(encoding="utf-8")
+    # the caches keep what this report used, and nothing else
+    from analysis.figures import figure_key
+
+    assert [p for p in stale if p.exists()] == []
+    pages = sorted(page_cache.glob("*.html"))
+    assert len(pages) == result["pages"] and len(old_compare - set(pages)) == 1  # the edited page's old entry went
+    used = {f"{figure_key(spec.read_bytes())}.{ext}" for page in pages
+            for spec in page.with_suffix(".figures").glob("*.vl.json") for ext in ("svg", "png")}
+    cached = {p.name for p in figure_cache.iterdir()}
+    assert used <= cached  # every notebook page's figures
+    import hashlib
+
+    published = {hashlib.sha256(f.read_bytes()).hexdigest() for f in (project.reports / "figures").iterdir()}
+    unused = [p.name for p in figure_cache.iterdir() if hashlib.sha256(p.read_bytes()).hexdigest() not in published]
+    assert unused == [], unused  # each cached figure is one the published report shows
 
 
 def test_compare_shows_every_episode_by_default_with_a_picker(built_report):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,23 +76,27 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
     if out.exists() and meta.exists():
         noise["duplicate_across_sources"] += int(meta.read_text() or 0)
         return out
-    tmp = out.with_suffix(".tmp.parquet")
-    con = duckdb.connect()
-    con.execute("SET threads=2")
-    con.execute("SET memory_limit='3GB'")
-    con.execute("SET preserve_insertion_order=false")
-    con.execute("SET temp_directory = ?", [str(cache_dir / "duckdb_tmp")])  # paths as parameters, never pasted
-    files = [str(f) for p in parts for f in p.files]
-    con.execute(
-        """COPY (SELECT * EXCLUDE (rn) FROM (
-                SELECT *, row_number() OVER (PARTITION BY icao_int, time_utc, lat, lon) AS rn
-                FROM read_parquet(?))
-              WHERE rn = 1 ORDER BY icao_int, time_utc)
-            TO ? (FORMAT parquet, ROW_GROUP_SIZE 1000000, COMPRESSION lz4)""", [files, str(tmp)]
-    )
-    n_in = sum(p.n_rows for p in parts)
-    n_out = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchall()[0][0]
-    con.close()
+    tmp = out.with_name(f"{out.stem}.{os.getpid()}.tmp.parquet")  # the writer's id: a killed run's is pruned
+    try:
+        con = duckdb.connect()
+        con.execute("SET threads=2")
+        con.execute("SET memory_limit='3GB'")
+        con.execute("SET preserve_insertion_order=false")
+        con.execute("SET temp_directory = ?", [str(cache_dir / "duckdb_tmp")])  # paths as parameters, never pasted
+        files = [str(f) for p in parts for f in p.files]
+        con.execute(
+            """COPY (SELECT * EXCLUDE (rn) FROM (
+                    SELECT *, row_number() OVER (PARTITION BY icao_int, time_utc, lat, lon) AS rn
+                    FROM read_parquet(?))
+                  WHERE rn = 1 ORDER BY icao_int, time_utc)
+                TO ? (FORMAT parquet, ROW_GROUP_SIZE 1000000, COMPRESSION lz4)""", [files, str(tmp)]
+        )
+        n_in = sum(p.n_rows for p in parts)
+        n_out = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchall()[0][0]
+        con.close()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(out)
     meta.write_text(str(n_in - n_out))
     noise["duplicate_across_sources"] += n_in - n_out

@@ -59,7 +59,7 @@ from .readers import (
     readsb_tree_files,
 )
 
-__all__ = ["STORE_SCHEMA", "Part", "Store", "TrackChangedError", "content_hash", "write_positions"]
+__all__ = ["STORE_SCHEMA", "Part", "Store", "TrackChangedError", "content_hash", "prune_scratch", "write_positions"]
 
 log = logging.getLogger(__name__)
 
@@ -373,13 +373,64 @@ class _Progress:
         )
 
 
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+#: scratch in positions/: a part being written (``.tmp-<key>-<pid>``), a merge being written
+#: (``merged-<key>.<pid>.tmp.parquet``; ``merged-<key>.tmp.parquet`` from code that did not name its writer)
+_SCRATCH = re.compile(r"^(?:\.tmp-[0-9a-f]+-(?P<pid>\d+)|merged-[0-9a-f]+(?:\.(?P<mpid>\d+))?\.tmp\.parquet)$")
+#: a scratch file that names no writer is left alone while it may still be written (younger than this)
+UNNAMED_SCRATCH_AGE_S = 3600
+
+
+def prune_scratch(positions_dir: Path) -> list[Path]:
+    """Remove what killed ingests and merges left in ``positions_dir``: scratch whose writer process is gone (its
+    id is in the name), and unnamed merge scratch of older code once it is an hour old. A live writer's scratch,
+    this process's included, is kept. Returns what was removed."""
+    removed = []
+    if not positions_dir.is_dir():
+        return removed
+    now = time.time()
+    for p in sorted(positions_dir.iterdir()):
+        m = _SCRATCH.match(p.name)
+        if not m:
+            continue
+        pid = m.group("pid") or m.group("mpid")
+        try:
+            if pid is not None and _pid_alive(int(pid)):
+                continue
+            if pid is None and now - p.lstat().st_mtime < UNNAMED_SCRATCH_AGE_S:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue
+        removed.append(p)
+    if removed:
+        log.info("removed %d scratch entries of killed runs from %s", len(removed), positions_dir)
+    return removed
+
+
 class Store:
-    """Parquet positions store in ``cache_dir`` (see module docstring)."""
+    """Parquet positions store in ``cache_dir`` (see module docstring). Opening it removes the scratch of killed
+    runs (:func:`prune_scratch`)."""
 
     def __init__(self, cache_dir):
         self.root = Path(cache_dir)
         self.dir = self.root / "positions"
         self.dir.mkdir(parents=True, exist_ok=True)
+        prune_scratch(self.dir)
 
     def _key(self, chash, fmt, options, watch) -> str:
         spec = json.dumps(

@@ -138,3 +138,64 @@ def test_a_tree_with_a_trace_not_reviewed_is_refused(tmp_path):
                  expected_sha256={str(tree): reviewed})
     res = observed([(str(tree), "readsb", {})], cache_dir=tmp_path / "cache", processes=1, progress=False)
     assert res.n_positions > 0 and res.meta["1522a4"]["r"] == "RA-78830"
+
+
+# ------------------------------------------------------------------------------- scratch of killed runs
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_scratch_of_killed_ingests_and_merges_is_pruned_when_the_store_opens(tmp_path):
+    import time
+
+    positions = tmp_path / "cache" / "positions"
+    positions.mkdir(parents=True)
+    dead, live = _dead_pid(), os.getpid()
+    stale = [positions / f".tmp-{'a' * 24}-{dead}", positions / f"merged-{'b' * 24}.{dead}.tmp.parquet",
+             positions / f"merged-{'c' * 24}.tmp.parquet"]  # the last: older code, no writer id, two hours old
+    kept = [positions / f".tmp-{'d' * 24}-{live}", positions / f"merged-{'e' * 24}.{live}.tmp.parquet",
+            positions / f"merged-{'f' * 24}.tmp.parquet",  # no writer id and fresh: may still be written
+            positions / f"merged-{'b' * 24}.parquet", positions / f"part-{'b' * 24}", positions / f"part-{'b' * 24}.json"]
+    for p in stale + kept:
+        if p.name.startswith(".tmp-") or (p.name.startswith("part-") and not p.suffix):
+            p.mkdir()
+            (p / "00000.parquet").write_bytes(b"x")
+        else:
+            p.write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale[2], (two_hours_ago, two_hours_ago))
+    Store(tmp_path / "cache")
+    assert [p for p in stale if p.exists()] == [] and all(p.exists() for p in kept)
+
+
+def test_a_failed_merge_leaves_no_scratch(tmp_path, monkeypatch):
+    import duckdb
+
+    from analysis.tracks import _merge_parts
+
+    store = Store(tmp_path / "cache")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(CSV_A, encoding="utf-8")
+    b.write_text(CSV_B, encoding="utf-8")
+    parts = [store.ingest(p, "generic_csv", MAPPING, progress=False) for p in (a, b)]
+    real = duckdb.connect
+
+    class Failing:
+        def __init__(self):
+            self.con = real()
+
+        def execute(self, sql, params=None):
+            if sql.lstrip().startswith("COPY"):
+                (tmp_path / "cache" / "positions").joinpath(Path(params[1]).name).write_bytes(b"half")
+                raise duckdb.IOException("disk full")
+            return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+
+    monkeypatch.setattr(duckdb, "connect", Failing)
+    with pytest.raises(duckdb.IOException):
+        _merge_parts(parts, tmp_path / "cache", __import__("collections").Counter())
+    assert not list(store.dir.glob("merged-*"))
