@@ -240,13 +240,17 @@ def _run_sql(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.execute((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
 
 
-def derive(raw: Raw, project: Project | None = None, observed=None) -> dict[str, pl.DataFrame]:
-    """All derived tables from validated raw tables (and observed flight records when given), in memory."""
+def derive(raw: Raw, project: Project | None = None, observed=None,
+           snapshot: provenance.Snapshot | None = None) -> dict[str, pl.DataFrame]:
+    """All derived tables from validated raw tables (and observed flight records when given), in memory.
+
+    ``snapshot``: the build's read of data/raw; the track records and reviewed checksums come from it."""
     from . import findings, similarity
     from . import observed as observed_mod
 
     tables = _prepare(raw)
-    obs = observed_mod.integrate(project or default_project(), raw, tables) if observed is None else observed
+    obs = (observed_mod.integrate(project or default_project(), raw, tables, snapshot=snapshot)
+           if observed is None else observed)
     tables["prep_stops"] = pl.concat([tables["prep_stops"], obs.stops], how="diagonal_relaxed") if obs.stops.height else tables["prep_stops"]
     tables["core_gaps"] = obs.gaps
     tables["core_observed_excluded"] = obs.excluded
@@ -402,13 +406,12 @@ def _build_locked(project: Project, force: bool, say, t0: float) -> BuildResult:
         return BuildResult(status="up-to-date", path=str(project.current.resolve()), fingerprint=fp,
                            rows=manifest["rows"], seconds=round(time.monotonic() - t0, 2))
     say(f"building data/derived from {len(sums)} raw inputs ...")
-    tables = {k: _stable_order(v) for k, v in derive(raw, project).items()}
+    # track files are parsed from bytes that hash to the snapshot's checksums (refused otherwise)
+    tables = {k: _stable_order(v) for k, v in derive(raw, project, snapshot=snap).items()}
     from .observed import summary as observed_summary
 
     for line in observed_summary(tables["core_observed_excluded"]):
         say(line)
-    if snap.track_sums():
-        snap.recheck_tracks()  # the track files read by the derivation are the ones checksummed
     builds = project.derived / "builds"
     build_id = fp[:20]
     try:

@@ -206,7 +206,7 @@ _chart_count = 0
 
 
 def start_page() -> None:
-    """Restart chart and figure numbering (the report calls this before each page it runs in a reused kernel)."""
+    """Restart chart and figure numbering (the report calls this in the setup cell of each page)."""
     global _figure_count, _chart_count
     _figure_count = 0
     _chart_count = 0

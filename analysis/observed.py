@@ -111,33 +111,15 @@ def source_ids_for(names: list[str]) -> dict[str, str]:
     return out
 
 
-def _trace_meta(inputs: list[tuple[str, str, dict]], hexes: set[str]) -> dict[str, dict]:
-    """readsb top-level metadata (r, t, desc, dbFlags, ownOp) per watched hex, from the track inputs."""
-    from .tracks import readers
-
-    meta: dict[str, dict] = {}
-    for path, fmt, _ in inputs:
-        if fmt != "readsb" or not hexes - set(meta):
-            continue
-        p = Path(path)
-        files = readers.readsb_tree_files(p, hexes - set(meta)) if p.is_dir() else [p]
-        for f in files:
-            try:
-                m = readers.readsb_metadata(f)
-            except readers.TrackInputError:
-                continue
-            if m.get("icao") in hexes and m["icao"] not in meta:
-                meta[m["icao"]] = m | {"file": f.name}
-    return meta
-
-
-def track_inputs(project: Project) -> list[tuple[str, str, dict]]:
-    """(path, format, options) for every entry of data/raw/tracks, from its provenance record."""
+def track_inputs(project: Project, snapshot: provenance.Snapshot | None = None) -> list[tuple[str, str, dict]]:
+    """(path, format, options) for every entry of data/raw/tracks, from its provenance record (as the snapshot
+    read it, when given: the record whose checksum the build checked)."""
     out = []
     for path in provenance.raw_inputs(project.raw):
         if path.parent != project.tracks:
             continue
-        record = provenance.read_record(path)
+        rel = path.relative_to(project.raw.parent.parent).as_posix()
+        record = snapshot.records[rel] if snapshot is not None and rel in snapshot.records else provenance.read_record(path)
         fmt = record.get("format")
         if not fmt:
             raise provenance.ProvenanceError(
@@ -189,15 +171,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> ObservedEvidence:
+def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
+              snapshot: provenance.Snapshot | None = None) -> ObservedEvidence:
     """Observed routes of watched aircraft, shaped like prep_stops; adds places, episodes and (for watched
     aircraft without a row) aircraft to ``tables``.
 
     Trips: an aircraft's legs in time order of their first fix; a new trip starts when the aircraft was
     unseen in the air for more than :data:`TRIP_BREAK_DAYS` between two legs (last airborne fix of one to
     first airborne fix of the next, both always known).
+
+    Each track file is parsed from bytes that hash to the checksum in ``snapshot`` (the build's read of data/raw,
+    checked against the records; taken here when not given): a file changed since is refused, named
+    (:class:`analysis.tracks.store.TrackChangedError`). The records (format, options, what, origin, licence) come
+    from the same snapshot.
     """
-    inputs = track_inputs(project)
+    if snapshot is None:
+        snapshot = provenance.snapshot(project.raw, tables=False)
+    inputs = track_inputs(project, snapshot)
     if not inputs:
         return ObservedEvidence()
     from . import tracks
@@ -212,7 +202,8 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
         if r:
             reg_to_aircraft[r.upper()] = aid
     watch_hex = set(hex_to_aircraft) if not reg_to_aircraft else None  # registrations need all aircraft read
-    result = tracks.observed(inputs, watch_hex=watch_hex, cache_dir=project.positions_cache, progress=False)
+    result = tracks.observed(inputs, watch_hex=watch_hex, cache_dir=project.positions_cache, progress=False,
+                             expected_sha256={p: snapshot.contents[p] for p, _, _ in inputs if p in snapshot.contents})
     excluded: list[dict] = []
     names = [Path(p).name for p, _, _ in inputs]
     source_of = source_ids_for(names)  # input name -> source id
@@ -230,7 +221,8 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
     src_rows = []
     for path, fmt, _ in inputs:
         p = Path(path)
-        record = provenance.read_record(p)
+        rel = p.relative_to(project.raw.parent.parent).as_posix()
+        record = snapshot.records.get(rel) or provenance.read_record(p)
         src_rows.append({"source_id": source_of[p.name], "outlet": "Observed flight records", "title": record.get("what"),
                          "kind": "flight_tracker", "is_secondary": False, "language": None,
                          "relays": record.get("origin"), "seed_file": None, "url": None,
@@ -262,7 +254,7 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame]) -> Observe
     known_aircraft = set(tables["core_aircraft"]["aircraft_id"])
     missing = legs.filter(~pl.col("aircraft_id").is_in(list(known_aircraft)))
     if missing.height:
-        meta = _trace_meta(inputs, set(missing["icao24"]))
+        meta = result.meta  # read from the parsed bytes by the positions store
         new_rows = []
         for (aid,), g in missing.group_by("aircraft_id", maintain_order=True):
             hex_ = g["icao24"][0]

@@ -9,8 +9,11 @@ only the ``.provenance.json`` records, never the data, and refuses while data/ra
 Every raw byte is read once (:func:`snapshot`): a table's CSV is read into memory, checksummed, and the build
 parses exactly those bytes, so the manifest can only name what was parsed. A track input's recorded checksum
 covers its content *and* the ``format`` and ``options`` of its record (how the bytes are interpreted), so
-swapping two mapped columns is a change like any other. Track files are too large to hold in memory; they are
-checksummed before the build and again after it, and a build whose inputs changed meanwhile is refused.
+swapping two mapped columns is a change like any other. Track files are too large to hold all in memory at once:
+the snapshot streams each to its checksum, and the positions store (:mod:`analysis.tracks.store`) later reads each
+file once more, hashes *those* bytes, parses the same bytes and refuses them unless the hash equals the snapshot's
+(``Snapshot.contents``, which equals the record): a file changed or swapped and restored in between is never
+published under the reviewed checksum. The build reads the track records (format, options) from the snapshot too.
 Files are opened through :mod:`analysis.safeio` (regular files inside data/raw only, bounded sizes).
 """
 
@@ -40,13 +43,9 @@ class ProvenanceError(ValueError):
 
 def _content_checksum(path: Path, root: Path | None = None) -> str:
     """SHA-256 of a file, or of a folder (its files' relative paths and checksums, in order). Safe opens only."""
-    h = hashlib.sha256()
     label = str(path)
     if path.is_dir() and not path.is_symlink():
-        for f in safeio.walk(path, label):
-            h.update(f.relative_to(path).as_posix().encode() + b"\0"
-                     + safeio.sha256_file(f, str(f), root=root).encode() + b"\n")
-        return h.hexdigest()
+        return safeio.tree_digest(path, {f: safeio.sha256_file(f, str(f), root=root) for f in safeio.walk(path, label)})
     return safeio.sha256_file(path, label, root=root)
 
 
@@ -181,7 +180,9 @@ class Snapshot:
 
     ``tables`` maps a table name to its CSV bytes (``None``: the file is missing; absent: it could not be read
     safely, see ``problems``). ``sums`` maps each input's path relative to the project to its checksum, as
-    recorded in a manifest. ``changed`` lists the inputs whose checksum differs from their record.
+    recorded in a manifest. ``contents`` maps each track input's path (as :func:`raw_inputs` names it) to the
+    checksum of its content alone, which the positions store compares with the bytes it parses. ``changed``
+    lists the inputs whose checksum differs from their record.
     """
 
     raw: Path
@@ -190,6 +191,7 @@ class Snapshot:
     records: dict[str, dict] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    contents: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> dict[str, str]:
         """Raise :class:`ProvenanceError` listing every problem; else return ``sums``."""
@@ -198,19 +200,6 @@ class Snapshot:
                                   + "\n".join(f"  - {p}" for p in self.problems))
         return self.sums
 
-    def track_sums(self) -> dict[str, str]:
-        return {k: v for k, v in self.sums.items() if "/tracks/" in k}
-
-    def recheck_tracks(self) -> None:
-        """Checksum the track inputs again (content and record): refuse if any changed since the snapshot."""
-        again = snapshot(self.raw, tables=False)
-        before, after = self.track_sums(), again.track_sums()
-        moved = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-        if moved or again.problems:
-            raise ProvenanceError(
-                "data/raw changed during the build; nothing was published. Changed: "
-                + ", ".join(moved or [p.split(":")[0] for p in again.problems])
-                + ". Review the change and build again")
 
 
 def _rel(raw: Path, path: Path) -> str:
@@ -266,6 +255,8 @@ def snapshot(raw: Path, *, tables: bool = True) -> Snapshot:
                 "to record it, then build again"
             )
         snap.sums[rel] = now
+        if _is_track(path):
+            snap.contents[str(path)] = content
     return snap
 
 

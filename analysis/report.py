@@ -6,7 +6,8 @@ so no page loads anything from the network. Pages are assembled in ``.build/repo
 published by swapping the ``reports`` symlink: a failed or killed run leaves the previous report intact.
 
 A job whose inputs (derived data fingerprint, notebook, package code, parameters) are unchanged reuses its
-cached page and figures, and when no page changed the published report is left as it is.
+cached page and figures, and when no page changed the published report is left as it is. Once a report is
+published, the page and figure caches (``.build/page-cache``, ``.build/figure-cache``) keep only what it used.
 
 Besides the notebook pages the site has pages written by :mod:`analysis.site` (index with the key findings,
 methods and sources, data dictionary), every chart as SVG and PNG under ``figures/`` (saved by the charts
@@ -187,13 +188,12 @@ def _code_hash() -> str:
     return h.hexdigest()
 
 
-#: kernel options: log only errors (hides ipykernel's "Kernel is running over TCP" warning on every start)
-KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+#: kernel options: log only errors (hides ipykernel's "Kernel is running over TCP" warning on every start); no
+#: input history (nothing written to ~/.ipython, nothing lost when a page's kernel is killed after its page)
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
 
-#: First cell of every notebook run (removed from the page): a clean namespace in a reused kernel, and the
-#: figure settings of this page. Modules stay imported, which is what makes a reused kernel fast.
-SETUP_CELL = """get_ipython().run_line_magic("reset", "-f")
-import os as _os
+#: First cell of every notebook run (removed from the page): the figure settings of this page.
+SETUP_CELL = """import os as _os
 import sys as _sys
 # altair's schema validation imports jsonschema, which builds an IRI grammar (1.3 s) that no chart needs
 _sys.modules.setdefault("rfc3987_syntax", None)
@@ -203,15 +203,29 @@ _charts.start_page()
 del _os, _sys, _charts"""
 SETUP_TAG = "flights-setup"
 
+#: Run in each kernel as soon as it has started, while it waits for its page (another page is running): the
+#: heavy imports and the database connection, so that a page's own start costs little. The namespace is emptied
+#: after (modules stay imported).
+WARM_CODE = """import sys as _sys
+_sys.modules.setdefault("rfc3987_syntax", None)
+import altair, duckdb, polars
+import IPython.display
+from analysis import charts, present, queries
+try:
+    queries.sources()  # opens the database (a quarter of a second): every page starts with a query
+except Exception:
+    pass  # the page itself reports it
+get_ipython().run_line_magic("reset", "-f")"""
+
 
 class _Kernel:
-    """One python3 kernel that runs notebook after notebook (papermill, with a fresh namespace per notebook).
-
-    nbclient starts the kernel on first use; because the kernel manager is ours, nbclient leaves it running,
-    and :meth:`shutdown` ends it (the report calls it when the worker has no page left, or after a failure).
-    """
+    """One python3 kernel for one page: started (and warmed with :data:`WARM_CODE`) by :class:`_KernelPool`, or by
+    nbclient on first use; because the kernel manager is ours, nbclient leaves it running and :meth:`shutdown`
+    ends it (the report calls it as soon as the page is done, or after a failure)."""
 
     def __init__(self, env: dict[str, str]):
+        import threading
+
         from jupyter_client.manager import AsyncKernelManager
 
         clients = self.clients = []
@@ -229,6 +243,34 @@ class _Kernel:
 
         self.km = _Manager(kernel_name="python3")
         self.pages = 0
+        self.pid: int | None = None
+        self._lock = threading.Lock()
+        self._down = False
+
+    def warm(self) -> None:
+        """Start the kernel and run :data:`WARM_CODE` in it (in a pool thread, while another page runs)."""
+        from jupyter_core.utils import run_sync
+
+        with self._lock:
+            if self._down:
+                return
+            run_sync(self.km.start_kernel)(extra_arguments=KERNEL_ARGS)
+            self.pid = getattr(self.km.provisioner, "pid", None)
+        run_sync(self._warm)()
+
+    async def _warm(self) -> None:
+        kc = self.km.client()
+        self.clients.remove(kc)  # not the page's client: stopped here
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=120)
+            reply = await kc.execute_interactive(WARM_CODE, timeout=300, store_history=False,
+                                                 output_hook=lambda msg: None)
+            if reply["content"].get("status") != "ok":  # the page itself will then fail with the real error
+                print(f"  (kernel warm-up failed: {reply['content'].get('ename')}: {reply['content'].get('evalue')})",
+                      flush=True)
+        finally:
+            kc.stop_channels()
 
     def release_clients(self) -> None:
         while self.clients:
@@ -241,12 +283,65 @@ class _Kernel:
     def shutdown(self) -> None:
         from jupyter_core.utils import run_sync
 
-        self.release_clients()
-        try:
-            if self.km.has_kernel:
-                run_sync(self.km.shutdown_kernel)(now=False)
-        except Exception:  # noqa: BLE001 - a kernel that died already
-            pass
+        with self._lock:
+            self._down = True
+            self.release_clients()
+            try:
+                if self.km.has_kernel:
+                    run_sync(self.km.shutdown_kernel)(now=True)
+            except Exception:  # noqa: BLE001 - a kernel that died already
+                pass
+
+
+class _KernelPool:
+    """A kernel of its own for every page, shut down as soon as the page is done.
+
+    Starting a kernel and importing polars, altair and duckdb in it costs about a second; so that pages do not wait
+    for it, the pool keeps one kernel warming per worker: when a worker takes a kernel for its page, the pool starts
+    the next one (:meth:`_Kernel.warm`) while the page runs. At most ``workers`` kernels run pages and ``workers``
+    more warm; no more kernels are started than there are pages. :meth:`done` ends a page's kernel before the
+    worker moves on (a kill, about 0.1 s: the page's outputs are all in, and the kernel keeps no history);
+    :meth:`close` ends whatever is left, after a failure too.
+    """
+
+    def __init__(self, env: dict[str, str], workers: int, pages: int):
+        import queue
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.env = env
+        self._left = pages
+        self._lock = threading.Lock()
+        self._ready: queue.Queue = queue.Queue()
+        self._warmers = ThreadPoolExecutor(max(1, workers), thread_name_prefix="kernel-warm")
+        self.kernels: list[_Kernel] = []
+        for _ in range(max(1, workers)):
+            self._start_one()
+
+    def _start_one(self) -> None:
+        with self._lock:
+            if self._left <= 0:
+                return
+            self._left -= 1
+            kernel = _Kernel(self.env)
+            self.kernels.append(kernel)
+        self._ready.put((kernel, self._warmers.submit(kernel.warm)))
+
+    def take(self) -> _Kernel:
+        """A started, warmed kernel for one page (the next one starts warming now)."""
+        kernel, warming = self._ready.get()
+        self._start_one()
+        warming.result()
+        return kernel
+
+    def done(self, kernel: _Kernel) -> None:
+        """The page is done (or failed): its kernel is shut down now."""
+        kernel.shutdown()
+
+    def close(self) -> None:
+        self._warmers.shutdown(wait=True, cancel_futures=True)
+        for kernel in self.kernels:
+            kernel.shutdown()
 
 
 def _prepare(job: Job, project: Project, workdir: Path, env: dict[str, str]) -> Path:
@@ -279,8 +374,8 @@ def _run(job: Job, project: Project, workdir: Path, figures: Path | None = None,
     """Execute one notebook with papermill; return its HTML body (no code cells) and each cell's seconds.
 
     Charts the notebook shows are written as vega-lite specs into ``figures`` (when given); the report renders
-    them to SVG and PNG outside the kernel. ``kernel`` is a reused kernel (a new one is started and shut down
-    when not given).
+    them to SVG and PNG outside the kernel. ``kernel`` is this page's kernel, started by the caller, who shuts it
+    down (when not given, one is started here and shut down when the page is done).
     """
     import logging
 
@@ -314,7 +409,7 @@ def _run(job: Job, project: Project, workdir: Path, figures: Path | None = None,
     drop = {"parameters", "injected-parameters", SETUP_TAG}
     nb.cells = [c for c in nb.cells if not drop & set(c.get("metadata", {}).get("tags", []))]
     cells = [(float(c.metadata.get("papermill", {}).get("duration") or 0.0), c.source.strip().split("\n")[0][:70])
-             for c in nb.cells if c.cell_type == "code"] + [(setup[0], "(setup: clean namespace, imports)")]
+             for c in nb.cells if c.cell_type == "code"] + [(setup[0], "(setup: page settings, imports)")]
     body, _ = _exporter().from_notebook_node(nb)
     if os.environ.get("FLIGHTS_REPORT_DEBUG"):
         print(f"    {job.page}: papermill {t1 - t0:.2f} s, cells {sum(c[0] for c in cells):.2f} s, "
@@ -391,6 +486,33 @@ def _prune_scratch(project: Project) -> None:
         stale.unlink(missing_ok=True)
 
 
+def _prune_caches(project: Project, pages: set[str], figures: set[Path]) -> tuple[int, int]:
+    """After a report is published: keep in ``.build/page-cache`` only the pages of this report (``pages``: their
+    keys) and in ``.build/figure-cache`` only the SVG/PNG files it used (``figures``). Entries of earlier builds
+    (other data, code or notebooks) would otherwise pile up forever; one that is needed again is remade. Call
+    holding the project lock. Returns (page entries removed, figure files removed)."""
+    removed_pages = removed_figures = 0
+    for entry in sorted((project.build / "page-cache").iterdir()) if (project.build / "page-cache").is_dir() else []:
+        key = entry.name.split(".", 1)[0]
+        if key in pages and entry.name in (f"{key}.html", f"{key}.figures"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed_pages += 1
+    keep = {p.name for p in figures}
+    for entry in sorted((project.build / "figure-cache").iterdir()) if (project.build / "figure-cache").is_dir() else []:
+        if entry.name in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed_figures += 1
+    return removed_pages, removed_figures
+
+
 def _compare_ids(project: Project, compare: list[str] | None) -> list[str] | None:
     if not compare:
         return None
@@ -403,8 +525,9 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
            workers: int = 2, compare: list[str] | None = None, pdf: bool = True) -> dict:
     """Build data, run every notebook, publish the site. Returns what was done, with timings.
 
-    ``compare`` is the episodes of the comparison page (all by default). ``workers`` kernels run the notebooks,
-    each reused page after page with a fresh namespace, and shut down when its worker has no page left.
+    ``compare`` is the episodes of the comparison page (all by default). ``workers`` notebooks run at a time, each
+    in a kernel of its own that is shut down as soon as its page is done; the next kernel starts and imports the
+    heavy modules while the current page runs (:class:`_KernelPool`).
     """
     project = project or default_project()
     t0 = time.monotonic()
@@ -441,7 +564,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             for job in jobs:
                 if job not in todo:
                     figures.add(cache / f"{keys[job.page]}.figures")
-            timings, cells = _run_jobs(todo, project, keys, cache, workers, figures.add)
+            timings, cells, kernel_pids = _run_jobs(todo, project, keys, cache, workers, figures.add)
             t_render = time.monotonic()
         print(f"  figures: {figures.rendered} rendered, {len(figures.files) - figures.rendered} reused; "
               f"{time.monotonic() - t_render:.1f} s after the last notebook", flush=True)
@@ -461,7 +584,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
                     stem = spec.name.removesuffix(".vl.json")
                     for ext in ("svg", "png"):
                         shutil.copyfile(figures.files[spec.name][ext], partial / "figures" / f"{stem}.{ext}")
-            _site_pages(project, partial, nav, bundle, jobs)
+            site_figures = _site_pages(project, partial, nav, bundle, jobs)
             (partial / "site.json").write_text(json.dumps(
                 {"site_key": site_key, "pages": [j.page for j in jobs]}, indent=1, sort_keys=True), encoding="utf-8")
             if pdf:
@@ -471,27 +594,32 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             shutil.rmtree(partial, ignore_errors=True)
             raise
         atomic.prune(builds, link)
+        _prune_caches(project, {keys[j.page] for j in jobs},
+                      {p for files in figures.files.values() for p in files.values()} | site_figures)
     secs = round(time.monotonic() - t0, 1)
     print(f"report written: {link}/index.html ({len(jobs)} pages, {len(todo)} run) in {secs} s; "
           f"peak memory {memory.mb} MB (this process, its kernels and renderers: {memory.breakdown()} MB)", flush=True)
     return {"status": "built", "pages": len(jobs), "ran": len(todo), "seconds": secs, "path": str(final),
-            "timings": {j.page: round(t, 2) for j, t in timings}, "cells": cells, "peak_mb": memory.mb}
+            "timings": {j.page: round(t, 2) for j, t in timings}, "cells": cells, "peak_mb": memory.mb,
+            "kernel_pids": kernel_pids}
 
 
-def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Path,
-              workers: int, on_figures=None) -> tuple[list[tuple[Job, float]], list[tuple[float, str, str]]]:
-    """Run the notebooks on ``workers`` reused kernels; cache each page body and its figure specs."""
+def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Path, workers: int,
+              on_figures=None) -> tuple[list[tuple[Job, float]], list[tuple[float, str, str]], dict[str, int | None]]:
+    """Run the notebooks, ``workers`` at a time, each page in a kernel of its own (:class:`_KernelPool`); cache each
+    page body and its figure specs. Returns the page times, the cell times and each page's kernel process id."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     if not todo:
-        return [], []
+        return [], [], {}
     done = started = 0
     lock = threading.Lock()
-    kernels: list[_Kernel] = []
-    local = threading.local()
     cells: list[tuple[float, str, str]] = []
+    pids: dict[str, int | None] = {}
     with tempfile.TemporaryDirectory(prefix="nb-", dir=project.build) as tmp:
+        kernels = _KernelPool(kernel_env(project), max(1, min(workers, len(todo))), len(todo))
+
         def run(job: Job) -> tuple[Job, float]:
             nonlocal done, started
             s = time.monotonic()
@@ -499,19 +627,14 @@ def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Pa
                 started += 1
                 print(f"  [start {started}/{len(todo)}] {job.notebook} {json.dumps(job.parameters)} -> {job.page}",
                       flush=True)
-            kernel = getattr(local, "kernel", None)
-            if kernel is None:
-                kernel = local.kernel = _Kernel(kernel_env(project))
-                with lock:
-                    kernels.append(kernel)
+            kernel = kernels.take()
+            pids[job.page] = kernel.pid
             figs = Path(tmp) / f"{job.page.removesuffix('.html')}.figures"
             figs.mkdir()
             try:
                 body, page_cells = _run(job, project, Path(tmp), figs, kernel)
-            except BaseException:
-                kernel.shutdown()  # a failed notebook may leave any state: never reuse its kernel
-                local.kernel = None
-                raise
+            finally:
+                kernels.done(kernel)  # the page is done (or failed): its kernel goes now
             key = keys[job.page]
             final_figs = cache / f"{key}.figures"
             staged = cache / f"{key}.figures.partial-{os.getpid()}-{threading.get_ident()}"
@@ -533,13 +656,12 @@ def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Pa
 
         try:
             with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
-                # longest pages first, so that the two kernels finish together
+                # longest pages first, so that the workers finish together
                 order = sorted(todo, key=lambda j: j.notebook == "episode.ipynb")
                 timings = list(pool.map(run, order))
         finally:
-            for k in kernels:
-                k.shutdown()
-    return timings, sorted(cells, reverse=True)
+            kernels.close()
+    return timings, sorted(cells, reverse=True), pids
 
 
 class _Figures:
@@ -585,14 +707,16 @@ class _Figures:
                 self._pool.shutdown(cancel_futures=exc[0] is not None)
 
 
-def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: list[Job]) -> None:
-    """The pages written by :mod:`analysis.site` (index, methods, dictionary...) and the exports."""
+def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: list[Job]) -> set[Path]:
+    """The pages written by :mod:`analysis.site` (index, methods, dictionary...) and the exports. Returns the
+    figure-cache files its charts used."""
     from . import charts, exports, site
     from .figures import figure_key, render_figure
 
     t = time.monotonic()
     store = project.build / "figure-cache"
     store.mkdir(parents=True, exist_ok=True)
+    used: set[Path] = set()
     for page in site.SITE_PAGES:
         if not page.charts:
             body = page.body(project)
@@ -615,12 +739,14 @@ def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: li
                     if not all((store / f"{key}.{ext}").exists() for ext in ("svg", "png")):
                         render_figure(spec, store / key)
                     for ext in ("svg", "png"):
+                        used.add(store / f"{key}.{ext}")
                         shutil.copyfile(store / f"{key}.{ext}", partial / "figures" / f"{spec.name.removesuffix('.vl.json')}.{ext}")
         shows_charts = page.charts and 'class="flights-spec"' in body
         (partial / page.file).write_text(render_page(page.title, body, nav, bundle, charts=shows_charts),
                                          encoding="utf-8")
     exports.write_exports(partial / "exports", project)
     print(f"  site pages and exports written in {time.monotonic() - t:.1f} s", flush=True)
+    return used
 
 
 def _print_edition(partial: Path, jobs: list[Job]) -> None:

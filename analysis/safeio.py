@@ -27,7 +27,7 @@ import zlib
 from pathlib import Path
 
 __all__ = [
-    "UnsafeInputError", "read_bytes", "sha256_file", "gunzip", "walk", "load_json", "json_depth",
+    "UnsafeInputError", "read_bytes", "sha256_file", "gunzip", "walk", "tree_digest", "load_json", "json_depth",
     "MAX_FILE_BYTES", "MAX_SIDECAR_BYTES", "MAX_TABLE_BYTES", "MAX_DECOMPRESSED_BYTES", "MAX_JSON_DEPTH",
 ]
 
@@ -203,6 +203,18 @@ def walk(folder: Path, label: str | None = None) -> list[Path]:
                     raise UnsafeInputError(f"{label}/{p.relative_to(folder).as_posix()}: file: expected a regular "
                                            f"file, got {_kind(mode)}")
     return sorted(out)
+
+
+def tree_digest(folder: Path, digests: dict) -> str:
+    """The checksum of a folder from its files' SHA-256 (``{path: hex digest}``, paths under ``folder``): each file's
+    relative path, NUL, its hex digest and a newline, in :func:`walk` order. The provenance records and the positions
+    store both use it, so the store can compare what it parsed with what was reviewed."""
+    folder = Path(folder)
+    h = hashlib.sha256()
+    items = {Path(p): d for p, d in digests.items()}
+    for f in sorted(items):
+        h.update(f.relative_to(folder).as_posix().encode() + b"\0" + items[f].encode() + b"\n")
+    return h.hexdigest()
 
 
 def json_depth(text: str | bytes) -> int:

@@ -926,21 +926,66 @@ def test_track_sidecar_format_and_options_are_covered_by_the_checksum(fresh_proj
     tally(True)
 
 
-def test_track_file_changed_during_the_build_is_refused(fresh_project: Project, monkeypatch, tally) -> None:
+def test_track_file_swapped_and_restored_during_the_build_is_refused(fresh_project: Project, monkeypatch,
+                                                                      tally) -> None:
+    """A track file edited after its checksum was taken and restored once the positions were read: the bytes
+    parsed are hashed and compared with the reviewed checksum, so the edit is refused, named, and nothing is
+    published (checking the file again after the build cannot see a swap that was undone)."""
     from analysis import build as build_mod
 
     path = _generic_track(fresh_project)
+    reviewed = path.read_bytes()
+    real_snapshot, real_derive = provenance.snapshot, build_mod.derive
+
+    def snapshot_then_tamper(raw, *, tables=True):
+        snap = real_snapshot(raw, tables=tables)
+        if tables:  # the build's own snapshot: the edit lands between the checksum and the parse
+            path.write_bytes(reviewed.replace(b"10.05", b"11.55"))
+        return snap
+
+    def derive_then_restore(*args, **kwargs):
+        try:
+            return real_derive(*args, **kwargs)
+        finally:
+            path.write_bytes(reviewed)
+
+    monkeypatch.setattr(provenance, "snapshot", snapshot_then_tamper)
+    monkeypatch.setattr(build_mod, "derive", derive_then_restore)
+    with pytest.raises(ValueError, match=r"tracks/export\.csv: file: changed during the build"):
+        build(fresh_project, quiet=True)
+    monkeypatch.undo()
+    _assert_nothing_written(fresh_project)
+    assert path.read_bytes() == reviewed
+    assert build(fresh_project, quiet=True)["status"] == "built"  # the restored, reviewed file builds
+    tally(True)
+
+
+def test_track_file_edited_after_it_was_parsed_publishes_the_reviewed_bytes(fresh_project: Project, monkeypatch,
+                                                                            tally) -> None:
+    """An edit after the positions were read changes nothing that is published (the manifest names the checksum
+    of what was parsed); the next build reports the file as CHANGED."""
+    import polars as pl
+
+    from analysis import build as build_mod
+
+    path = _generic_track(fresh_project)
+    reviewed = provenance.verify(fresh_project.raw)["data/raw/tracks/export.csv"]
     real = build_mod.derive
 
-    def derive_then_tamper(raw, project=None, observed=None):
-        out = real(raw, project, observed)
-        path.write_text(path.read_text().replace("10.05", "10.06"), encoding="utf-8")
+    def derive_then_tamper(*args, **kwargs):
+        out = real(*args, **kwargs)
+        path.write_text(path.read_text().replace("10.05", "11.55"), encoding="utf-8")
         return out
 
     monkeypatch.setattr(build_mod, "derive", derive_then_tamper)
-    with pytest.raises(ProvenanceError, match=r"changed during the build.*tracks/export\.csv"):
+    assert build(fresh_project, quiet=True)["status"] == "built"
+    monkeypatch.undo()
+    manifest = json.loads((fresh_project.current / "manifest.json").read_text())
+    assert manifest["raw_sha256"]["data/raw/tracks/export.csv"] == reviewed
+    pos = pl.read_parquet(fresh_project.positions_cache / "positions" / "part-*" / "*.parquet")
+    assert 10.05 in pos["lat"].to_list() and 11.55 not in pos["lat"].to_list()
+    with pytest.raises(ProvenanceError, match=r"data/raw/tracks/export\.csv: CHANGED"):
         build(fresh_project, quiet=True)
-    _assert_nothing_written(fresh_project)
     tally(True)
 
 

@@ -100,14 +100,61 @@ def _kernels_of(pid: int) -> list[str]:
     return out
 
 
+def _alive_kernel(pid: int) -> bool:
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        return p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline())
+    except psutil.Error:
+        return False
+
+
+def test_each_page_runs_in_a_kernel_of_its_own_that_ends_with_the_page(built_project, tmp_path, monkeypatch):
+    """Three pages on one worker. Each kernel says its process id from the page's setup cell: every page had its
+    own, the kernels of finished pages are gone when the next page starts (at most the running kernel and the
+    one warming for the next page are alive), and none is alive after the run."""
+    from analysis import report as report_mod
+
+    monkeypatch.setattr(report_mod, "SETUP_CELL", report_mod.SETUP_CELL + "\nprint('kernel-pid', __import__('os').getpid())")
+    jobs = report_mod.jobs_for(built_project)
+    todo = [j for j in jobs if j.notebook == "episode.ipynb"][:2] + [j for j in jobs if j.notebook == "patterns.ipynb"]
+    real_run = report_mod._run
+    pages: list[tuple[str, int, int | None]] = []
+    alive_at_start: list[list[int]] = []
+
+    def spy(job, project, workdir, figures=None, kernel=None):
+        alive_at_start.append([pid for _, pid, _ in pages if _alive_kernel(pid)])
+        assert len(_kernels_of(os.getpid())) <= 2, _kernels_of(os.getpid())  # this page's and the next one's
+        out = real_run(job, project, workdir, figures, kernel)
+        nb = nbformat.read(workdir / f"{job.page.removesuffix('.html')}.ipynb", as_version=4)
+        text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+        pages.append((job.page, int(re.search(r"kernel-pid (\d+)", text).group(1)), kernel.pid))
+        return out
+
+    monkeypatch.setattr(report_mod, "_run", spy)
+    (built_project.build).mkdir(parents=True, exist_ok=True)
+    timings, _, pids = report_mod._run_jobs(todo, built_project, {j.page: f"key{i}" for i, j in enumerate(todo)},
+                                            tmp_path, workers=1)
+    assert [p for p, _, _ in pages] == [j.page for j in sorted(todo, key=lambda j: j.notebook == "episode.ipynb")]
+    assert len({pid for _, pid, _ in pages}) == 3, pages  # three pages, three kernel processes
+    assert all(cell_pid == pid == pids[page] for page, cell_pid, pid in pages), (pages, pids)
+    assert alive_at_start == [[], [], []], alive_at_start  # a page's kernel ended before the next page started
+    assert not [pid for _, pid, _ in pages if _alive_kernel(pid)] and _kernels_of(os.getpid()) == []
+    assert len(timings) == 3
+
+
 def test_no_kernel_outlives_its_report_and_peak_memory_is_measured(built_report):
     import os
 
     from studykit import REPORT_RESULTS
 
-    assert _kernels_of(os.getpid()) == []  # every kernel was shut down when its pages were done
+    assert _kernels_of(os.getpid()) == []  # every kernel was shut down when its page was done
     result = REPORT_RESULTS[built_report.root]
     assert result["ran"] == len(queries.episode_ids(built_report)) + 2
+    pids = result["kernel_pids"]  # a kernel process of its own for every page, none of them alive
+    assert len(pids) == result["ran"] and len(set(pids.values())) == len(pids) and None not in pids.values()
+    assert not [pid for pid in pids.values() if _alive_kernel(pid)]
     assert result["peak_mb"] > 100, result  # measured (the pytest process's own memory is in it: the bound
     # on `make report` itself is checked on a command-line run, in the byte-identical test below)
     print(f"report: {result['seconds']} s, peak memory {result['peak_mb']} MB")
@@ -126,9 +173,32 @@ def test_a_changed_notebook_reruns_only_its_pages(built_report, tmp_path):
     nb = nbformat.read(project.notebooks / "compare.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("A closing note."))
     nbformat.write(nb, project.notebooks / "compare.ipynb")
+    # entries of an earlier build (other data or code) in the page and figure caches
+    figure_cache, page_cache = project.build / "figure-cache", project.build / "page-cache"
+    stale = [figure_cache / f"{'0' * 64}.svg", figure_cache / f"{'0' * 64}.png", page_cache / f"{'1' * 64}.html"]
+    for p in stale:
+        p.write_text("from an earlier build", encoding="utf-8")
+    (page_cache / f"{'1' * 64}.figures").mkdir()
+    stale.append(page_cache / f"{'1' * 64}.figures")
+    old_compare = set(page_cache.glob("*.html")) - set(stale)
     result = report(project, pdf=False)
     assert result["status"] == "built" and result["ran"] == 1 and list(result["timings"]) == ["compare.html"]
     assert "A closing note." in (project.reports / "compare.html").read_text(encoding="utf-8")
+    # the caches keep what this report used, and nothing else
+    from analysis.figures import figure_key
+
+    assert [p for p in stale if p.exists()] == []
+    pages = sorted(page_cache.glob("*.html"))
+    assert len(pages) == result["pages"] and len(old_compare - set(pages)) == 1  # the edited page's old entry went
+    used = {f"{figure_key(spec.read_bytes())}.{ext}" for page in pages
+            for spec in page.with_suffix(".figures").glob("*.vl.json") for ext in ("svg", "png")}
+    cached = {p.name for p in figure_cache.iterdir()}
+    assert used <= cached  # every notebook page's figures
+    import hashlib
+
+    published = {hashlib.sha256(f.read_bytes()).hexdigest() for f in (project.reports / "figures").iterdir()}
+    unused = [p.name for p in figure_cache.iterdir() if hashlib.sha256(p.read_bytes()).hexdigest() not in published]
+    assert unused == [], unused  # each cached figure is one the published report shows
 
 
 def test_compare_shows_every_episode_by_default_with_a_picker(built_report):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,8 @@ class ObservedResult:
     n_positions: int = 0
     positions_paths: list = field(default_factory=list)
     rejected: dict = field(default_factory=dict)
+    #: readsb trace metadata per aircraft (hex -> r, t, desc, ownOp, year, dbFlags, file), from the parsed bytes
+    meta: dict = field(default_factory=dict)
 
 
 def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
@@ -73,23 +76,27 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
     if out.exists() and meta.exists():
         noise["duplicate_across_sources"] += int(meta.read_text() or 0)
         return out
-    tmp = out.with_suffix(".tmp.parquet")
-    con = duckdb.connect()
-    con.execute("SET threads=2")
-    con.execute("SET memory_limit='3GB'")
-    con.execute("SET preserve_insertion_order=false")
-    con.execute("SET temp_directory = ?", [str(cache_dir / "duckdb_tmp")])  # paths as parameters, never pasted
-    files = [str(f) for p in parts for f in p.files]
-    con.execute(
-        """COPY (SELECT * EXCLUDE (rn) FROM (
-                SELECT *, row_number() OVER (PARTITION BY icao_int, time_utc, lat, lon) AS rn
-                FROM read_parquet(?))
-              WHERE rn = 1 ORDER BY icao_int, time_utc)
-            TO ? (FORMAT parquet, ROW_GROUP_SIZE 1000000, COMPRESSION lz4)""", [files, str(tmp)]
-    )
-    n_in = sum(p.n_rows for p in parts)
-    n_out = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchall()[0][0]
-    con.close()
+    tmp = out.with_name(f"{out.stem}.{os.getpid()}.tmp.parquet")  # the writer's id: a killed run's is pruned
+    try:
+        con = duckdb.connect()
+        con.execute("SET threads=2")
+        con.execute("SET memory_limit='3GB'")
+        con.execute("SET preserve_insertion_order=false")
+        con.execute("SET temp_directory = ?", [str(cache_dir / "duckdb_tmp")])  # paths as parameters, never pasted
+        files = [str(f) for p in parts for f in p.files]
+        con.execute(
+            """COPY (SELECT * EXCLUDE (rn) FROM (
+                    SELECT *, row_number() OVER (PARTITION BY icao_int, time_utc, lat, lon) AS rn
+                    FROM read_parquet(?))
+                  WHERE rn = 1 ORDER BY icao_int, time_utc)
+                TO ? (FORMAT parquet, ROW_GROUP_SIZE 1000000, COMPRESSION lz4)""", [files, str(tmp)]
+        )
+        n_in = sum(p.n_rows for p in parts)
+        n_out = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchall()[0][0]
+        con.close()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(out)
     meta.write_text(str(n_in - n_out))
     noise["duplicate_across_sources"] += n_in - n_out
@@ -136,6 +143,7 @@ def observed(
     params: SegmentParams | None = None,
     processes: int = 2,
     progress: bool = True,
+    expected_sha256: dict | None = None,
 ) -> ObservedResult:
     """Ingest track files (cached, deduplicated by content hash), filter noise, segment into legs.
 
@@ -143,7 +151,8 @@ def observed(
     ``FORMATS``; a readsb path may be a ``traces/`` directory. ``watch_hex``: keep only these
     aircraft (lower/upper case hex; filtered at read time, for trace trees from the file names).
     A bad file given explicitly raises :class:`TrackInputError`; a bad trace inside a directory is
-    skipped and listed in ``skipped``.
+    skipped and listed in ``skipped``. ``expected_sha256`` maps an input's path (as given) to its reviewed
+    content checksum: what is parsed must hash to it (:class:`~analysis.tracks.store.TrackChangedError`).
     """
     cache_dir = Path(cache_dir)
     store = Store(cache_dir)
@@ -155,7 +164,8 @@ def observed(
         opts = rest[0] if rest else None
         if fmt not in FORMATS:
             raise TrackInputError(f"{path}: file: expected a format in {FORMATS}, got {fmt!r}")
-        part = store.ingest(path, fmt, opts, watch, processes=processes, progress=progress)
+        part = store.ingest(path, fmt, opts, watch, processes=processes, progress=progress,
+                            expected_hash=(expected_sha256 or {}).get(str(path)))
         if part.content_hash in seen:
             log.info("%s: same content as an earlier input, not counted twice", path)
             continue
@@ -163,9 +173,12 @@ def observed(
         parts.append(part)
     noise: Counter = Counter()
     skipped = []
+    meta: dict = {}
     for p in parts:
         noise.update(p.noise)
         skipped.extend(p.skipped)
+        for h, m in sorted(p.meta.items()):
+            meta.setdefault(h, m)
     nonempty = [p for p in parts if p.n_rows > 0]
     if len(nonempty) > 1:
         seg_paths = [_merge_parts(nonempty, cache_dir, noise)]
@@ -186,4 +199,5 @@ def observed(
         n_positions=seg.n_positions,
         positions_paths=seg_paths,
         rejected=dict(seg.rejected),
+        meta=meta,
     )

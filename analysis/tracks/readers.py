@@ -16,6 +16,7 @@ Bad input raises :class:`TrackInputError` naming file, record, field and what wa
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import json
 import logging
@@ -111,14 +112,33 @@ def _err(path, record, fieldname, expected, got) -> TrackInputError:
     return TrackInputError(f"{path}: {rec}{fld}: expected {expected}, got {got!r}")
 
 
-def _read_bytes(path: Path, label: str) -> bytes:
-    # regular files only (no link, FIFO or device), bounded size; gzip as a stream with a size cap
-    try:
-        data = safeio.read_bytes(path, label)
-    except safeio.UnsafeInputError as e:
-        raise TrackInputError(str(e)) from None
-    except OSError as e:
-        raise TrackInputError(f"{label}: file: cannot read ({e})") from e
+#: what a reader accepts besides a path: bytes already read (and checksummed) by the caller
+BYTES_TYPES = (bytes, bytearray, memoryview, io.BytesIO)
+
+
+def _label(src, label: str | None) -> str:
+    if label:
+        return label
+    return "<bytes>" if isinstance(src, BYTES_TYPES) else str(src)
+
+
+def _read_bytes(src, label: str) -> bytes:
+    """The (decompressed) bytes of a track input: ``src`` is a path, read here once through :mod:`safeio`
+    (regular files only, no link, FIFO or device, bounded size), or bytes / a ``BytesIO`` that the caller
+    already read (the positions store reads each file once, hashes those bytes and parses the same bytes).
+    Either way the size limit applies, and gzip is decompressed as a stream with a size cap."""
+    if isinstance(src, BYTES_TYPES):
+        data = src.getvalue() if isinstance(src, io.BytesIO) else bytes(src)
+        if len(data) > safeio.MAX_FILE_BYTES:
+            raise TrackInputError(f"{label}: file: expected at most {safeio.MAX_FILE_BYTES:,} bytes, got {len(data):,}")
+    else:
+        # regular files only (no link, FIFO or device), bounded size
+        try:
+            data = safeio.read_bytes(Path(src), label)
+        except safeio.UnsafeInputError as e:
+            raise TrackInputError(str(e)) from None
+        except OSError as e:
+            raise TrackInputError(f"{label}: file: cannot read ({e})") from e
     if not data:
         raise TrackInputError(f"{label}: file: expected data, got an empty file")
     if data[:2] == b"\x1f\x8b":
@@ -528,8 +548,7 @@ def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool 
     ``fast`` tries the Arrow-CSV fast path first and falls back to the exact stdlib-json path (which
     gives the precise error message) whenever the fast path meets anything unusual.
     """
-    path = Path(path)
-    label = label or str(path)
+    label = _label(path, label)
     data = _read_bytes(path, label)
     if fast:
         try:
@@ -553,8 +572,7 @@ def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool 
 def readsb_metadata(path, label: str | None = None) -> dict:
     """The top level of a readsb trace file without its trace: ``icao`` (lower-case hex), and when present
     ``r`` (registration), ``t`` (ICAO type code), ``desc``, ``ownOp``, ``year``, ``dbFlags`` (bit 1 = military)."""
-    path = Path(path)
-    label = label or str(path)
+    label = _label(path, label)
     data = _read_bytes(path, label)
     i = data.find(b'"trace"')
     j = data.find(b"[", i) if i >= 0 else -1
@@ -563,6 +581,8 @@ def readsb_metadata(path, label: str | None = None) -> dict:
         obj = json.loads(data[:j] + b"[]" + data[k + 2 :]) if k >= 0 else json.loads(_decode(data, label))
     except (ValueError, UnicodeDecodeError) as e:
         raise TrackInputError(f"{label}: file: expected readsb trace JSON, got unreadable JSON ({e})") from e
+    except RecursionError:
+        raise TrackInputError(f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read") from None
     if not isinstance(obj, dict) or "icao" not in obj:
         raise _err(label, None, "icao", "a readsb trace object with 'icao'", type(obj).__name__)
     out = {"icao": _norm_hex(obj["icao"], label, None, "icao")}
@@ -579,10 +599,16 @@ def _hex_from_name(p: Path) -> str | None:
     return h if _HEX_RE.match(h) else None
 
 
-def readsb_tree_files(root, watch_hex=None) -> list[Path]:
-    """Trace files under a ``traces/`` tree, sorted by (hex, path); filtered by ``watch_hex`` from names."""
+def readsb_tree_files(root, watch_hex=None, files: list[Path] | None = None) -> list[Path]:
+    """Trace files under a ``traces/`` tree, sorted by (hex, path); filtered by ``watch_hex`` from names.
+
+    ``files``: the tree's files as already listed (:func:`analysis.safeio.walk`, which refuses links, FIFOs and
+    devices); without it the tree is listed here."""
     root = Path(root)
-    files = [p for p in root.rglob("trace_*.json*") if p.is_file()]
+    if files is None:
+        files = [p for p in root.rglob("trace_*.json*") if p.is_file()]
+    else:
+        files = [Path(p) for p in files if fnmatch.fnmatchcase(Path(p).name, "trace_*.json*")]
     keyed = []
     for p in files:
         h = _hex_from_name(p)
@@ -594,12 +620,11 @@ def readsb_tree_files(root, watch_hex=None) -> list[Path]:
 
 
 # --------------------------------------------------------------------------------------- text tables
-def _read_csv_table(path: Path, label: str, required: list[str], text_cols=()) -> pa.Table:
+def _read_csv_table(data: bytes, label: str, required: list[str], text_cols=()) -> pa.Table:
     """CSV -> Arrow table; ``text_cols`` are read as strings (hex addresses such as 424242 or callsigns
     must not become integers and lose leading zeros)."""
     import pyarrow.csv as pacsv
 
-    data = _read_bytes(path, label)
     _decode(data, label)
     try:
         tbl = pacsv.read_csv(
@@ -762,14 +787,13 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
     """
     import pyarrow.parquet as pq
 
-    label = label or str(path)
+    label = _label(path, label)
     options = check_options("opensky", options, label)
-    path = Path(path)
-    label = label or str(path)
-    head = _read_bytes(path, label)[:4] if path.suffix != ".parquet" else b"PAR1"
-    if head == b"PAR1":
+    data = _read_bytes(path, label)  # read once: the parquet or CSV is parsed from these bytes
+    named_parquet = not isinstance(path, BYTES_TYPES) and Path(path).suffix == ".parquet"
+    if data[:4] == b"PAR1" or named_parquet:
         try:
-            tbl = pq.read_table(pa.BufferReader(_read_bytes(path, label)))
+            tbl = pq.read_table(pa.BufferReader(data))
         except (pa.ArrowInvalid, OSError) as e:
             raise TrackInputError(
                 f"{label}: file: expected a readable parquet file, got an error ({e})"
@@ -780,7 +804,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
                 f"{label}: header, field '{missing[0]}': expected columns {OPENSKY_REQUIRED}, got {tbl.column_names}"
             )
     else:
-        tbl = _read_csv_table(path, label, OPENSKY_REQUIRED, ["icao24", "callsign", "squawk"])
+        tbl = _read_csv_table(data, label, OPENSKY_REQUIRED, ["icao24", "callsign", "squawk"])
     noise = Counter()
     hexcol = pc.utf8_lower(_str_col(tbl, "icao24"))
     hexes = hexcol.to_pylist()
@@ -864,12 +888,10 @@ def read_fr24_csv(path, watch_hex=None, options=None, label=None) -> ReadResult:
 
     Altitude 0 means on ground. Needs ``options={'icao24': hex}``; optional ``registration``.
     """
-    label = label or str(path)
+    label = _label(path, label)
     options = check_options("fr24_csv", options, label)
-    path = Path(path)
-    label = label or str(path)
     hexa = _need_icao(options, label, "FR24 CSV")
-    tbl = _read_csv_table(path, label, FR24_CSV_COLUMNS, ["Callsign", "Position", "UTC"])
+    tbl = _read_csv_table(_read_bytes(path, label), label, FR24_CSV_COLUMNS, ["Callsign", "Position", "UTC"])
     n = tbl.num_rows
     t_s = _to_float(tbl.column("Timestamp"), label, "Timestamp", allow_null=False)
     _check_time(t_s, label, "Timestamp")
@@ -915,10 +937,8 @@ def read_fr24_kml(path, watch_hex=None, options=None, label=None) -> ReadResult:
     The LineString placemark (no times) is ignored. Optional ExtendedData ``speed`` (kt) and
     ``heading``. Needs ``options={'icao24': hex}``.
     """
-    label = label or str(path)
+    label = _label(path, label)
     options = check_options("fr24_kml", options, label)
-    path = Path(path)
-    label = label or str(path)
     hexa = _need_icao(options, label, "FR24 KML")
     text = _decode(_read_bytes(path, label), label)
     try:
@@ -1008,10 +1028,8 @@ def read_fr24_json(path, watch_hex=None, options=None, label=None) -> ReadResult
     The aircraft address comes from ``flight.aircraft.identification.modes`` (or ``aircraft.hex``),
     else ``options['icao24']``; registration from ``aircraft.identification.registration``.
     """
-    label = label or str(path)
+    label = _label(path, label)
     options = check_options("fr24_json", options, label)
-    path = Path(path)
-    label = label or str(path)
     text = _decode(_read_bytes(path, label), label)
     try:
         obj = json.loads(text)
@@ -1113,10 +1131,8 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
     on_ground (optional; without on_ground, ground = altitude <= 0). Times without a timezone are
     rejected unless ``tz`` is given.
     """
-    label = label or str(path)
+    label = _label(path, label)
     options = check_options("generic_csv", options, label)
-    path = Path(path)
-    label = label or str(path)
     mapping = options.get("mapping")
     if not isinstance(mapping, dict):
         raise TrackInputError(
@@ -1142,7 +1158,7 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
     text = [mapping[k] for k in ("icao24", "callsign", "registration") if k in mapping]
     if options.get("time_format", "iso") not in ("unix", "unix_ms"):
         text.append(mapping["time"])
-    tbl = _read_csv_table(path, label, list(mapping.values()), text)
+    tbl = _read_csv_table(_read_bytes(path, label), label, list(mapping.values()), text)
     n = tbl.num_rows
     if "icao24" in mapping:
         hexcol = pc.utf8_lower(_str_col(tbl, mapping["icao24"]))
@@ -1276,13 +1292,17 @@ def _check_tz(tz: str, label: str) -> None:
 
 
 # --------------------------------------------------------------------------------------- dispatch
-def read_track(path, fmt: str, options=None, watch_hex=None) -> ReadResult:
-    """Read one file of format ``fmt`` (a readsb *directory* is handled by the store's tree ingest)."""
-    path = Path(path)
+def read_track(path, fmt: str, options=None, watch_hex=None, label: str | None = None) -> ReadResult:
+    """Read one file of format ``fmt`` (a readsb *directory* is handled by the store's tree ingest).
+
+    ``path`` is a path, or the file's bytes (or a ``BytesIO``) already read by the caller, with ``label`` naming
+    the file in errors: the positions store parses exactly the bytes it hashed.
+    """
+    label = _label(path, label)
     if fmt in OPTION_KEYS:
-        options = check_options(fmt, options, str(path))
+        options = check_options(fmt, options, label)
     if fmt == "readsb":
-        r = read_readsb_file(path, watch_hex)
+        r = read_readsb_file(path, watch_hex, label=label)
         if r is None:
             return ReadResult(POSITIONS_SCHEMA.empty_table())
         return r
@@ -1294,5 +1314,5 @@ def read_track(path, fmt: str, options=None, watch_hex=None) -> ReadResult:
         "generic_csv": read_generic_csv,
     }.get(fmt)
     if fn is None:
-        raise TrackInputError(f"{path}: file: expected a format in {FORMATS}, got {fmt!r}")
-    return fn(path, watch_hex=watch_hex, options=options)
+        raise TrackInputError(f"{label}: file: expected a format in {FORMATS}, got {fmt!r}")
+    return fn(path, watch_hex=watch_hex, options=options, label=label)

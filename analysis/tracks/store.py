@@ -15,6 +15,13 @@ Layout under ``cache_dir/positions/``::
 watch list, and the code that made the part: :data:`CODE_HASH` of readers.py, noise.py and store.py, so
 that a change to parsing or noise filtering re-ingests). Ingesting the same content again finds the manifest and reuses the part: no duplicate
 rows, no re-parse. Parts are written to a temporary name and renamed, manifest last.
+
+Read once: each file's bytes are read once, hashed, and the same bytes are parsed (the readers take bytes), so a
+part can only hold what its content hash names. When the caller knows the reviewed checksum (the build passes the
+one of the provenance record), the hash of the parsed bytes must equal it: a file changed after it was reviewed
+(or swapped and restored during the build) raises :class:`TrackChangedError` naming it, and no part is stored.
+A trace tree's hash is :func:`analysis.safeio.tree_digest` of its files' hashes, each taken from the bytes that
+were parsed (the provenance records use the same digest).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 from collections import Counter
@@ -47,10 +55,11 @@ from .readers import (
     icao_to_int,
     read_readsb_file,
     read_track,
+    readsb_metadata,
     readsb_tree_files,
 )
 
-__all__ = ["STORE_SCHEMA", "Part", "Store", "content_hash", "write_positions"]
+__all__ = ["STORE_SCHEMA", "Part", "Store", "TrackChangedError", "content_hash", "prune_scratch", "write_positions"]
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +81,38 @@ def _code_hash() -> str:
 CODE_HASH = _code_hash()
 
 
+class TrackChangedError(TrackInputError):
+    """The bytes read for parsing are not the reviewed ones: the file changed during the build."""
+
+
+def _changed(label: str, expected: str, got: str) -> TrackChangedError:
+    return TrackChangedError(
+        f"{label}: file: changed during the build: expected the reviewed content (sha256 {expected[:12]}...), "
+        f"read content with sha256 {got[:12]}...; nothing was published. Review the change (make validate) and "
+        "build again")
+
+
+def _file_bytes(path: Path, label: str) -> bytes:
+    """One read of a track file (regular file only, bounded size: :mod:`analysis.safeio`)."""
+    try:
+        return safeio.read_bytes(path, label)
+    except safeio.UnsafeInputError as e:
+        raise TrackInputError(str(e)) from None
+    except OSError as e:
+        raise TrackInputError(f"{label}: file: cannot read ({e})") from e
+
+
+def _tree_digests(root: Path, files: list[Path]) -> dict[Path, str]:
+    return {f: safeio.sha256_file(f) for f in files}  # refuses a link, FIFO or device instead of blocking on it
+
+
 def content_hash(path: Path) -> str:
-    """sha256 of a file's bytes, or of (relative path, sha256) of every file under a directory."""
+    """sha256 of a file's bytes, or :func:`analysis.safeio.tree_digest` of every file under a directory (the
+    checksum a provenance record holds for the content)."""
     path = Path(path)
-    h = hashlib.sha256()
     if path.is_dir() and not path.is_symlink():
-        for p in safeio.walk(path):  # regular files only, links never followed (safeio)
-            h.update(str(p.relative_to(path)).encode())
-            h.update(bytes.fromhex(safeio.sha256_file(p)))
-        return h.hexdigest()
-    return safeio.sha256_file(path)  # refuses a link, FIFO or device instead of blocking on it
+        return safeio.tree_digest(path, _tree_digests(path, safeio.walk(path)))  # links never followed
+    return safeio.sha256_file(path)
 
 
 def _with_icao_int(tbl: pa.Table) -> pa.Table:
@@ -214,6 +245,8 @@ class Part:
     noise: Counter = field(default_factory=Counter)
     skipped: list = field(default_factory=list)
     reused: bool = False
+    #: readsb trace metadata per aircraft (hex -> r, t, desc, ownOp, year, dbFlags, file), from the parsed bytes
+    meta: dict = field(default_factory=dict)
 
     @property
     def files(self) -> list[Path]:
@@ -255,6 +288,16 @@ def _cov_table(rows: list[tuple]) -> pa.Table:
     )
 
 
+def _add_meta(meta: dict, data: bytes, label: str, name: str) -> None:
+    """readsb top-level metadata (r, t, desc, ownOp, year, dbFlags) of one trace, from the parsed bytes."""
+    try:
+        m = readsb_metadata(data, label)
+    except TrackInputError:
+        return
+    if m["icao"] not in meta:
+        meta[m["icao"]] = m | {"file": name}
+
+
 def _tree_batch(args):
     """Worker: read + clean a batch of trace files (hex order) and write one sorted parquet file."""
     files, root_parent, watch, out_path = args
@@ -262,13 +305,18 @@ def _tree_batch(args):
     skipped, cov = [], []
     ok = 0
     groups: list[list[tuple[str, pa.Table]]] = []
+    digests: dict[str, str] = {}
+    meta: dict[str, dict] = {}
     for path in files:
         label = str(Path(path).relative_to(root_parent))
         try:
-            r = read_readsb_file(Path(path), watch, label=label)
+            data = _file_bytes(Path(path), label)  # one read: these bytes are hashed and parsed
+            digests[path] = hashlib.sha256(data).hexdigest()
+            r = read_readsb_file(data, watch, label=label)
             if r is None:
                 ok += 1
                 continue
+            _add_meta(meta, data, label, Path(path).name)
             tbl, counts = clean_positions(r.table)
             noise.update(counts)
             ok += 1
@@ -302,7 +350,8 @@ def _tree_batch(args):
         if len(ic) > 1 and (np.diff(ic.astype(np.int64)) < 0).any():  # names out of icao order
             tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
         n = write_positions(tbl, Path(out_path))
-    return {"files": len(files), "ok": ok, "rows": n, "noise": noise, "skipped": skipped, "cov": cov}
+    return {"files": len(files), "ok": ok, "rows": n, "noise": noise, "skipped": skipped, "cov": cov,
+            "digests": digests, "meta": meta}
 
 
 class _Progress:
@@ -324,13 +373,64 @@ class _Progress:
         )
 
 
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+#: scratch in positions/: a part being written (``.tmp-<key>-<pid>``), a merge being written
+#: (``merged-<key>.<pid>.tmp.parquet``; ``merged-<key>.tmp.parquet`` from code that did not name its writer)
+_SCRATCH = re.compile(r"^(?:\.tmp-[0-9a-f]+-(?P<pid>\d+)|merged-[0-9a-f]+(?:\.(?P<mpid>\d+))?\.tmp\.parquet)$")
+#: a scratch file that names no writer is left alone while it may still be written (younger than this)
+UNNAMED_SCRATCH_AGE_S = 3600
+
+
+def prune_scratch(positions_dir: Path) -> list[Path]:
+    """Remove what killed ingests and merges left in ``positions_dir``: scratch whose writer process is gone (its
+    id is in the name), and unnamed merge scratch of older code once it is an hour old. A live writer's scratch,
+    this process's included, is kept. Returns what was removed."""
+    removed = []
+    if not positions_dir.is_dir():
+        return removed
+    now = time.time()
+    for p in sorted(positions_dir.iterdir()):
+        m = _SCRATCH.match(p.name)
+        if not m:
+            continue
+        pid = m.group("pid") or m.group("mpid")
+        try:
+            if pid is not None and _pid_alive(int(pid)):
+                continue
+            if pid is None and now - p.lstat().st_mtime < UNNAMED_SCRATCH_AGE_S:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue
+        removed.append(p)
+    if removed:
+        log.info("removed %d scratch entries of killed runs from %s", len(removed), positions_dir)
+    return removed
+
+
 class Store:
-    """Parquet positions store in ``cache_dir`` (see module docstring)."""
+    """Parquet positions store in ``cache_dir`` (see module docstring). Opening it removes the scratch of killed
+    runs (:func:`prune_scratch`)."""
 
     def __init__(self, cache_dir):
         self.root = Path(cache_dir)
         self.dir = self.root / "positions"
         self.dir.mkdir(parents=True, exist_ok=True)
+        prune_scratch(self.dir)
 
     def _key(self, chash, fmt, options, watch) -> str:
         spec = json.dumps(
@@ -362,18 +462,46 @@ class Store:
             noise=Counter(m["noise"]),
             skipped=[tuple(s) for s in m["skipped"]],
             reused=True,
+            meta=m.get("meta") or {},
         )
 
     def ingest(
-        self, path, fmt: str, options=None, watch_hex=None, processes: int = 2, progress: bool = True
+        self,
+        path,
+        fmt: str,
+        options=None,
+        watch_hex=None,
+        processes: int = 2,
+        progress: bool = True,
+        expected_hash: str | None = None,
     ) -> Part:
-        """Read, clean and store one input (file or readsb trace tree). Reuses an identical earlier ingest."""
+        """Read, clean and store one input (file or readsb trace tree). Reuses an identical earlier ingest.
+
+        ``expected_hash``: the reviewed content checksum (:func:`content_hash` form, as the provenance record
+        has it). The part is looked up under it, and a new part is only stored when the bytes parsed hash to it;
+        otherwise :class:`TrackChangedError`. Without it, the hash of the bytes read here is the key.
+        """
         path = Path(path)
-        if not path.exists():
-            raise TrackInputError(f"{path}: file: expected an existing file or directory, got nothing there")
-        options = check_options(fmt, options, str(path)) if fmt in OPTION_KEYS else options
+        label = str(path)
+        try:
+            is_tree = stat.S_ISDIR(os.lstat(path).st_mode)
+        except FileNotFoundError:
+            raise TrackInputError(f"{path}: file: expected an existing file or directory, got nothing there") from None
+        options = check_options(fmt, options, label) if fmt in OPTION_KEYS else options
         watch = {h.lower() for h in watch_hex} if watch_hex is not None else None
-        chash = content_hash(path)
+        if is_tree and fmt != "readsb":
+            raise TrackInputError(f"{path}: file: expected a file for format {fmt!r}, got a directory")
+        data = None
+        tree_files = tree_digests = None
+        if expected_hash is not None:
+            chash = expected_hash  # a part stored under it was parsed from bytes with this hash
+        elif is_tree:
+            tree_files = safeio.walk(path)  # links, FIFOs and devices refused, never followed
+            tree_digests = _tree_digests(path, tree_files)
+            chash = safeio.tree_digest(path, tree_digests)
+        else:
+            data = _file_bytes(path, label)
+            chash = hashlib.sha256(data).hexdigest()
         key = self._key(chash, fmt, options, watch)
         part = self._load(key)
         if part is not None:
@@ -384,20 +512,33 @@ class Store:
         tmp.mkdir(parents=True)
         noise: Counter = Counter()
         skipped: list = []
+        meta: dict = {}
         try:
-            if path.is_dir():
-                if fmt != "readsb":
-                    raise TrackInputError(
-                        f"{path}: file: expected a file for format {fmt!r}, got a directory"
-                    )
-                n_rows, cov = self._ingest_tree(path, watch, tmp, noise, skipped, processes, progress)
+            if is_tree:
+                n_rows, cov, parsed = self._ingest_tree(
+                    path, watch, tmp, noise, skipped, processes, progress, meta, tree_files, tree_digests
+                )
+                got = safeio.tree_digest(path, parsed)
+                moved = sorted(f.relative_to(path).as_posix() for f in (tree_digests or {})
+                               if parsed.get(f) != tree_digests[f])
+                if moved:  # the hash before the parse names the file(s) whose parsed bytes differ
+                    label = f"{path} ({', '.join(moved[:5])}{' ...' if len(moved) > 5 else ''})"
             else:
-                r = read_track(path, fmt, options, watch)
-                tbl, counts = clean_positions(r.table)
-                noise.update(r.noise)
-                noise.update(counts)
-                n_rows = write_positions(tbl, tmp / "00000.parquet") if tbl.num_rows else 0
-                cov = _coverage(tbl, path.name)
+                if data is None:
+                    data = _file_bytes(path, label)
+                got = hashlib.sha256(data).hexdigest()
+                if got == chash:  # parse exactly the bytes that were hashed
+                    r = read_track(data, fmt, options, watch, label=label)
+                    if fmt == "readsb" and r.table.num_rows:
+                        _add_meta(meta, data, label, path.name)
+                    del data
+                    tbl, counts = clean_positions(r.table)
+                    noise.update(r.noise)
+                    noise.update(counts)
+                    n_rows = write_positions(tbl, tmp / "00000.parquet") if tbl.num_rows else 0
+                    cov = _coverage(tbl, path.name)
+            if got != chash:
+                raise _changed(label, chash, got)
             pq.write_table(cov, tmp / "coverage.parquet.sidecar")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -415,6 +556,7 @@ class Store:
             "n_rows": n_rows,
             "noise": dict(noise),
             "skipped": skipped,
+            "meta": meta,
         }
         (self.dir / f"part-{key}.json").write_text(json.dumps(man, indent=1, default=str))
         return Part(
@@ -427,6 +569,7 @@ class Store:
             n_rows=n_rows,
             noise=noise,
             skipped=skipped,
+            meta=meta,
         )
 
     def _ingest_tree(
@@ -438,15 +581,33 @@ class Store:
         skipped: list,
         processes: int,
         progress: bool,
+        meta: dict,
+        all_files: list[Path] | None = None,
+        digests: dict[Path, str] | None = None,
         batch_files: int = 64,
     ):
-        files = readsb_tree_files(root, watch)
+        """Parse the watched traces of a tree in worker processes; returns (rows, coverage, {file: sha256}). Each
+        file is read once: the workers hash the bytes they parse, the other files are hashed here (or were, by
+        the caller: ``digests``); the tree hash is made from those."""
+        if all_files is None:
+            all_files = safeio.walk(root)  # links, FIFOs and devices refused, never followed
+        digests = dict(digests or {})
+        files = readsb_tree_files(root, watch, files=all_files)
+        parsed = set(files)
+
+        def all_digests() -> dict[Path, str]:
+            rest = [f for f in all_files if f not in parsed and f not in digests]
+            digests.update(_tree_digests(root, rest))
+            return digests
+
         if not files:
-            if not readsb_tree_files(root):
+            if not readsb_tree_files(root, files=all_files):
                 raise TrackInputError(
                     f"{root}: file: expected trace_*.json files in a traces/ tree, got none"
                 )
-            return 0, _cov_table([])  # no watched aircraft in this tree
+            return 0, _cov_table([]), all_digests()  # no watched aircraft in this tree
+        for f in parsed:
+            digests.pop(f, None)  # the hash of a parsed file is the hash of the bytes its worker parsed
         batch_files = max(1, min(batch_files, len(files) // (4 * max(processes, 1))))
         # batches of consecutive files in hex order; a hex never straddles two batches
         hexes = [p.name.split(".")[0].rsplit("_", 1)[-1].lower() for p in files]
@@ -474,6 +635,9 @@ class Store:
                 noise.update(res["noise"])
                 skipped.extend(res["skipped"])
                 cov.extend(res["cov"])
+                digests.update({Path(k): v for k, v in res["digests"].items()})
+                for h, m in res["meta"].items():
+                    meta.setdefault(h, m)
                 prog.update(done, rows)
         finally:
             if pool:
@@ -488,4 +652,4 @@ class Store:
         if skipped:
             log.warning("%s: skipped %d of %d trace files", root, len(skipped), len(files))
         skipped.sort()
-        return rows, _cov_table(cov)
+        return rows, _cov_table(cov), all_digests()
