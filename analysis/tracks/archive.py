@@ -62,6 +62,7 @@ from isal import isal_zlib
 from .. import atomic
 from .noise import clean_positions
 from .readers import TrackInputError, _readsb_header, read_opensky, read_readsb_file
+from .workers import keep_freed_memory
 
 __all__ = [
     "ARCHIVE_SCHEMA",
@@ -612,26 +613,6 @@ def _stream_items(path: Path, batch_bytes: int):
 
 
 # ----------------------------------------------------------------------------------- driver
-def _worker_init() -> None:
-    """In each ingest worker: let glibc keep freed memory for reuse instead of returning it to the system.
-
-    A worker allocates and frees buffers of tens of MB per batch (inflated members, CSV lines); by default
-    glibc hands them back to the system and every new buffer arrives as fresh zeroed pages. The page faults
-    cost a sixth of the ingest's CPU time (on the bench day 386,000 faults and 1.27 s of system time, against
-    102,000 and 0.4 s with this: 1.55 -> 1.8 M positions/s). Workers are short-lived processes, so the memory they keep ends with them;
-    the caller's own process is not changed. Not glibc (or no libc found): nothing to do."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GB freed at the top of the heap
-        libc.mallopt(-2, 256 << 20)  # M_TOP_PAD: grow the heap 256 MB at a time
-        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: buffers up to 32 MB from the heap, not fresh mappings
-    except (OSError, AttributeError):
-        pass
-
-
 
 @dataclass
 class IngestResult:
@@ -711,7 +692,7 @@ def ingest_archive(
                 batch_no += 1
 
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    pool = ctx.Pool(processes, initializer=_worker_init) if processes > 1 else None
+    pool = ctx.Pool(processes, initializer=keep_freed_memory) if processes > 1 else None
     try:
         pending = []
         it = gen()

@@ -58,6 +58,7 @@ from .readers import (
     readsb_metadata,
     readsb_tree_files,
 )
+from .workers import keep_freed_memory
 
 __all__ = ["STORE_SCHEMA", "Part", "Store", "TrackChangedError", "content_hash", "prune_scratch", "write_positions"]
 
@@ -623,7 +624,7 @@ class Store:
         prog = _Progress(f"readsb {root.name}", len(files), progress)
         # fork: works from notebooks and unguarded scripts; workers use numpy/pyarrow only (no polars)
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        pool = ctx.Pool(processes) if processes > 1 and len(batches) > 1 else None
+        pool = ctx.Pool(processes, initializer=keep_freed_memory) if processes > 1 and len(batches) > 1 else None
         it = pool.imap_unordered(_tree_batch, args) if pool else map(_tree_batch, args)
         ok = rows = done = 0
         cov: list[tuple] = []
