@@ -297,11 +297,11 @@ class _KernelPool:
     """A kernel of its own for every page, shut down as soon as the page is done.
 
     Starting a kernel and importing polars, altair and duckdb in it costs about a second; so that pages do not wait
-    for it, the pool keeps one kernel warming per worker: when a worker takes a kernel for its page, the pool starts
-    the next one (:meth:`_Kernel.warm`) while the page runs. At most ``workers`` kernels run pages and ``workers``
-    more warm; no more kernels are started than there are pages. :meth:`done` ends a page's kernel before the
-    worker moves on (a kill, about 0.1 s: the page's outputs are all in, and the kernel keeps no history);
-    :meth:`close` ends whatever is left, after a failure too.
+    for it, the pool keeps one kernel warming per worker: when a page takes its kernel, the pool starts the next
+    one (:meth:`_Kernel.warm`) while the page runs. At most ``workers`` kernels run pages and ``workers`` more warm;
+    no more kernels are started than there are pages, and none before a page asks for one. The page's kernel is
+    shut down by :func:`_run` as soon as the page is done (a kill, about 0.1 s: its outputs are all in, and it keeps
+    no history); :meth:`close` ends whatever is left, after a failure too.
     """
 
     def __init__(self, env: dict[str, str], workers: int, pages: int):
@@ -315,28 +315,26 @@ class _KernelPool:
         self._ready: queue.Queue = queue.Queue()
         self._warmers = ThreadPoolExecutor(max(1, workers), thread_name_prefix="kernel-warm")
         self.kernels: list[_Kernel] = []
-        for _ in range(max(1, workers)):
-            self._start_one()
+        #: page -> process id of the kernel it ran in
+        self.pids: dict[str, int | None] = {}
 
-    def _start_one(self) -> None:
+    def _start_one(self, only_if_none_ready: bool = False) -> None:
         with self._lock:
-            if self._left <= 0:
+            if self._left <= 0 or (only_if_none_ready and not self._ready.empty()):
                 return
             self._left -= 1
             kernel = _Kernel(self.env)
             self.kernels.append(kernel)
-        self._ready.put((kernel, self._warmers.submit(kernel.warm)))
+            self._ready.put((kernel, self._warmers.submit(kernel.warm)))
 
-    def take(self) -> _Kernel:
-        """A started, warmed kernel for one page (the next one starts warming now)."""
+    def take(self, page: str) -> _Kernel:
+        """A started, warmed kernel for ``page`` (the next one starts warming now)."""
+        self._start_one(only_if_none_ready=True)  # the first pages: nothing warmed yet
         kernel, warming = self._ready.get()
         self._start_one()
         warming.result()
+        self.pids[page] = kernel.pid
         return kernel
-
-    def done(self, kernel: _Kernel) -> None:
-        """The page is done (or failed): its kernel is shut down now."""
-        kernel.shutdown()
 
     def close(self) -> None:
         self._warmers.shutdown(wait=True, cancel_futures=True)
@@ -370,12 +368,12 @@ def _exporter():
 
 
 def _run(job: Job, project: Project, workdir: Path, figures: Path | None = None,
-         kernel: _Kernel | None = None) -> tuple[str, list[tuple[float, str]]]:
+         kernels: _KernelPool | None = None) -> tuple[str, list[tuple[float, str]]]:
     """Execute one notebook with papermill; return its HTML body (no code cells) and each cell's seconds.
 
     Charts the notebook shows are written as vega-lite specs into ``figures`` (when given); the report renders
-    them to SVG and PNG outside the kernel. ``kernel`` is this page's kernel, started by the caller, who shuts it
-    down (when not given, one is started here and shut down when the page is done).
+    them to SVG and PNG outside the kernel. The page runs in a kernel of its own, from ``kernels`` (started and
+    warmed while an earlier page ran) or started here, and shut down as soon as the page is done.
     """
     import logging
 
@@ -389,18 +387,15 @@ def _run(job: Job, project: Project, workdir: Path, figures: Path | None = None,
 
     out = workdir / f"{job.page.removesuffix('.html')}.ipynb"
     page_env = {FIGURE_PREFIX_ENV: job.page.removesuffix(".html"), FIGURES_ENV: str(figures) if figures else ""}
-    own = kernel is None
-    kernel = kernel or _Kernel(kernel_env(project))
     t0 = time.monotonic()
+    kernel = kernels.take(job.page) if kernels is not None else _Kernel(kernel_env(project))
     try:
         papermill.execute_notebook(
             str(_prepare(job, project, workdir, page_env)), str(out), parameters=job.parameters,
             kernel_name="python3", progress_bar=False, cwd=str(project.notebooks), log_output=False,
             km=kernel.km, extra_arguments=KERNEL_ARGS, request_save_on_cell_execute=False)
     finally:
-        kernel.release_clients()
-        if own:
-            kernel.shutdown()
+        kernel.shutdown()  # the page is done (or failed): its kernel goes now
     kernel.pages += 1
     t1 = time.monotonic()
     nb = nbformat.read(str(out), as_version=4)
@@ -616,7 +611,6 @@ def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Pa
     done = started = 0
     lock = threading.Lock()
     cells: list[tuple[float, str, str]] = []
-    pids: dict[str, int | None] = {}
     with tempfile.TemporaryDirectory(prefix="nb-", dir=project.build) as tmp:
         kernels = _KernelPool(kernel_env(project), max(1, min(workers, len(todo))), len(todo))
 
@@ -627,14 +621,9 @@ def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Pa
                 started += 1
                 print(f"  [start {started}/{len(todo)}] {job.notebook} {json.dumps(job.parameters)} -> {job.page}",
                       flush=True)
-            kernel = kernels.take()
-            pids[job.page] = kernel.pid
             figs = Path(tmp) / f"{job.page.removesuffix('.html')}.figures"
             figs.mkdir()
-            try:
-                body, page_cells = _run(job, project, Path(tmp), figs, kernel)
-            finally:
-                kernels.done(kernel)  # the page is done (or failed): its kernel goes now
+            body, page_cells = _run(job, project, Path(tmp), figs, kernels)
             key = keys[job.page]
             final_figs = cache / f"{key}.figures"
             staged = cache / f"{key}.figures.partial-{os.getpid()}-{threading.get_ident()}"
@@ -661,7 +650,7 @@ def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Pa
                 timings = list(pool.map(run, order))
         finally:
             kernels.close()
-    return timings, sorted(cells, reverse=True), pids
+    return timings, sorted(cells, reverse=True), dict(kernels.pids)
 
 
 class _Figures:

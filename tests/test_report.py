@@ -123,13 +123,15 @@ def test_each_page_runs_in_a_kernel_of_its_own_that_ends_with_the_page(built_pro
     pages: list[tuple[str, int, int | None]] = []
     alive_at_start: list[list[int]] = []
 
-    def spy(job, project, workdir, figures=None, kernel=None):
+    def spy(job, project, workdir, figures=None, kernels=None):
         alive_at_start.append([pid for _, pid, _ in pages if _alive_kernel(pid)])
         assert len(_kernels_of(os.getpid())) <= 2, _kernels_of(os.getpid())  # this page's and the next one's
-        out = real_run(job, project, workdir, figures, kernel)
+        out = real_run(job, project, workdir, figures, kernels)
         nb = nbformat.read(workdir / f"{job.page.removesuffix('.html')}.ipynb", as_version=4)
         text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-        pages.append((job.page, int(re.search(r"kernel-pid (\d+)", text).group(1)), kernel.pid))
+        pid = int(re.search(r"kernel-pid (\d+)", text).group(1))
+        assert not _alive_kernel(pid), "the page is done and its kernel still runs"
+        pages.append((job.page, pid, kernels.pids[job.page]))
         return out
 
     monkeypatch.setattr(report_mod, "_run", spy)
