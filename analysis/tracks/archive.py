@@ -185,17 +185,9 @@ def _split_member(data: bytes, label: str):
 
 def _exact(data_or_path, label: str, source_input: str, member: str):
     """Exact reader for one member (precise errors): returns (positions, aircraft row) or raises."""
-    import tempfile
-
-    if isinstance(data_or_path, bytes):
-        with tempfile.NamedTemporaryFile(suffix=".json") as f:
-            f.write(data_or_path)
-            f.flush()
-            r = read_readsb_file(f.name, label=label, fast=False)
-        head = json.loads(_gunzip(data_or_path)) if r is not None else None
-    else:
-        r = read_readsb_file(data_or_path, label=label, fast=False)
-        head = json.loads(_gunzip(Path(data_or_path).read_bytes())) if r is not None else None
+    data = data_or_path if isinstance(data_or_path, bytes) else Path(data_or_path).read_bytes()
+    r = read_readsb_file(data, label=label, fast=False)  # the readers take the bytes as they are
+    head = json.loads(_gunzip(data)) if r is not None else None
     if r is None or r.table.num_rows == 0:
         return None
     t = r.table
