@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["exclusive", "new_build_dir", "publish", "prune", "prune_scratch", "prune_stale_links", "BuildLockedError",
-           "NotALinkError"]
+__all__ = ["exclusive", "pid_alive", "new_build_dir", "publish", "prune", "prune_scratch", "prune_stale_links",
+           "BuildLockedError", "NotALinkError"]
 
 
 _HELD: set[str] = set()  # lock files this process holds
@@ -37,7 +37,8 @@ _PID = re.compile(r"-(\d+)-\d{6}(?:\.|$)")  # <id>-<pid>-<n>.partial (build fold
 _PARTIAL_PID = re.compile(r"\.partial-(\d+)")  # <name>.partial-<pid>[-<n>] (page cache scratch)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (the writer of a scratch file or folder); another user's counts as alive."""
     if pid == os.getpid():
         return True
     try:
@@ -59,7 +60,7 @@ def prune_scratch(*folders: Path) -> list[Path]:
         candidates = list(folder.glob("*.partial*")) + list(folder.glob("*/*.partial*"))
         for p in candidates:
             m = _PID.search(p.name) or _PARTIAL_PID.search(p.name)
-            if m and _alive(int(m.group(1))):
+            if m and pid_alive(int(m.group(1))):
                 continue
             if p.is_symlink() or p.is_file():
                 p.unlink(missing_ok=True)
@@ -77,7 +78,7 @@ def prune_stale_links(*folders: Path) -> list[Path]:
             continue
         for p in folder.glob(".*.tmp"):
             m = re.match(r"^\..+\.(\d+)\.tmp$", p.name)
-            if m and p.is_symlink() and not _alive(int(m.group(1))):
+            if m and p.is_symlink() and not pid_alive(int(m.group(1))):
                 p.unlink(missing_ok=True)
                 removed.append(p)
     return removed

@@ -376,16 +376,10 @@ DISCOVERY_COLUMNS: dict[str, dict[str, str]] = {
     "out_candidate_legs": {"candidate_id": "The candidate trip (out_candidates.candidate_id).",
                            "aircraft_rules": "Aircraft rules the aircraft matched (as in out_candidates)."} | _LEG,
     "disc_legs": _LEG,
-    "disc_gaps": {
-        "icao24": _LEG["icao24"], "registration": _LEG["registration"],
-        "start_utc": "Last fix before the gap, UTC.", "end_utc": "First fix after the gap, UTC.",
-        "duration_min": "Length of the gap, minutes.",
-        "jump_km": "Distance between the fixes either side of the gap, km.",
-        "start_lat": "Latitude of the fix before the gap.", "start_lon": "Longitude of the fix before the gap.",
-        "end_lat": "Latitude of the fix after the gap.", "end_lon": "Longitude of the fix after the gap.",
+    # the same gaps as the study's observed gaps (core_gaps), for every aircraft of the archive
+    "disc_gaps": COLUMNS["core_gaps"] | {
+        "registration": _LEG["registration"],
         "in_leg_no": "The leg the gap lies in; null when the gap separates two legs.",
-        "implied_speed_kt": "jump_km over the gap's duration, knots.",
-        "is_implausible": "True when the implied speed is impossible (spoofing or bad data).",
     },
     "disc_aircraft": {
         "icao_int": "The ICAO address as an integer (the store's partition key: icao_int % buckets).",

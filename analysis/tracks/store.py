@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .. import safeio
+from .. import atomic, safeio
 from .noise import clean_positions
 from .readers import (
     OPTION_KEYS,
@@ -374,18 +374,6 @@ class _Progress:
         )
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 #: scratch in positions/: a part being written (``.tmp-<key>-<pid>``), a merge being written
 #: (``merged-<key>.<pid>.tmp.parquet``; ``merged-<key>.tmp.parquet`` from code that did not name its writer)
 _SCRATCH = re.compile(r"^(?:\.tmp-[0-9a-f]+-(?P<pid>\d+)|merged-[0-9a-f]+(?:\.(?P<mpid>\d+))?\.tmp\.parquet)$")
@@ -407,7 +395,7 @@ def prune_scratch(positions_dir: Path) -> list[Path]:
             continue
         pid = m.group("pid") or m.group("mpid")
         try:
-            if pid is not None and _pid_alive(int(pid)):
+            if pid is not None and atomic.pid_alive(int(pid)):
                 continue
             if pid is None and now - p.lstat().st_mtime < UNNAMED_SCRATCH_AGE_S:
                 continue
