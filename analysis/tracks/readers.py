@@ -453,8 +453,10 @@ def _fast_readsb(data: bytes, label: str, watch_hex=None):
 
     i = data.find(b'"trace"')
     j = data.find(b"[", i) if i >= 0 else -1
-    k = data.find(b"]]", j) if j >= 0 else -1
-    if k < 0:
+    # the trace array is the last key of a readsb trace: its end is searched from the end of the document (a
+    # forward search stops at every row's ']'); a wrong cut makes the header invalid JSON: the exact path reads it
+    k = data.rfind(b"]]")
+    if j < 0 or k < j:
         return _FALLBACK
     try:
         head_obj = json.loads(data[:j] + b"[]" + data[k + 2 :])
@@ -477,34 +479,43 @@ def _fast_readsb(data: bytes, label: str, watch_hex=None):
     lines = body.translate(_ROWS, b"]") + b","
     if b"{" in lines:
         return _FALLBACK
+    # fields per row, from the first row (each row ends in ','); the parser refuses rows of another length
+    nl = lines.find(b"\n", 1)
+    width = lines.count(b",", 1, nl if nl > 0 else len(lines))
+    if width < 8:
+        return _FALLBACK
+    # only the fields used are converted; the altitude (a number or "ground") is read dictionary-encoded and
+    # each distinct value converted once
+    used = [c for c in (0, 1, 2, 3, 4, 5, 6, 7, 8, 10) if c < width]
     try:
         tbl = pacsv.read_csv(
             io.BytesIO(lines),
             read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={f"f{c}": pa.float64() for c in (0, 1, 2, 4, 5, 6, 7, 10)}
-                | {"f3": pa.string(), "f8": pa.string()},
+                | {"f3": pa.dictionary(pa.int32(), pa.string()), "f8": pa.string()},
+                include_columns=[f"f{c}" for c in used],
                 null_values=["null"],
                 strings_can_be_null=True,
             ),
         )
+        if tbl.num_rows != lines.count(b"\n"):
+            return _FALLBACK
+        a3 = tbl.column("f3").unify_dictionaries().combine_chunks() if tbl.num_rows else None
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return _FALLBACK
-    width = tbl.num_columns - 1
-    if width < 8:
-        return _FALLBACK
-    last = tbl.column(width)
-    if last.null_count != tbl.num_rows and not (
-        pa.types.is_string(last.type) and (pc.max(pc.utf8_length(last)).as_py() or 0) == 0
-    ):
-        return _FALLBACK  # rows of unequal length
     n = tbl.num_rows
-    a3 = tbl.column("f3")
-    ground = pc.equal(a3, "ground").fill_null(False).to_numpy(zero_copy_only=False)
-    try:
-        alt = pc.cast(pc.if_else(pa.array(ground), None, a3), pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return _FALLBACK
+    if a3 is None:
+        ground, alt = np.zeros(0, bool), np.zeros(0)
+    else:
+        words = a3.dictionary
+        is_ground = pc.equal(words, "ground")
+        try:
+            feet = pc.cast(pc.if_else(is_ground, pa.scalar(None, pa.string()), words), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return _FALLBACK
+        ground = pc.take(is_ground, a3.indices).fill_null(False).to_numpy(zero_copy_only=False)
+        alt = pc.take(feet, a3.indices).to_numpy(zero_copy_only=False)
     if width > 10:
         fill = np.isnan(alt) & ~ground
         if fill.any():
@@ -576,9 +587,14 @@ def readsb_metadata(path, label: str | None = None) -> dict:
     data = _read_bytes(path, label)
     i = data.find(b'"trace"')
     j = data.find(b"[", i) if i >= 0 else -1
-    k = data.find(b"]]", j) if j >= 0 else -1
+    k = data.rfind(b"]]")  # the end of the trace array, searched from the end (see _fast_readsb)
     try:
-        obj = json.loads(data[:j] + b"[]" + data[k + 2 :]) if k >= 0 else json.loads(_decode(data, label))
+        try:
+            if j < 0 or k < j:
+                raise ValueError("no trace array")
+            obj = json.loads(data[:j] + b"[]" + data[k + 2 :])
+        except ValueError:  # not the usual layout: the whole document
+            obj = json.loads(_decode(data, label))
     except (ValueError, UnicodeDecodeError) as e:
         raise TrackInputError(f"{label}: file: expected readsb trace JSON, got unreadable JSON ({e})") from e
     except RecursionError:

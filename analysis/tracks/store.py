@@ -51,6 +51,7 @@ from .readers import (
     OPTION_KEYS,
     POSITIONS_SCHEMA,
     TrackInputError,
+    _read_bytes,
     check_options,
     icao_to_int,
     read_readsb_file,
@@ -313,11 +314,12 @@ def _tree_batch(args):
         try:
             data = _file_bytes(Path(path), label)  # one read: these bytes are hashed and parsed
             digests[path] = hashlib.sha256(data).hexdigest()
-            r = read_readsb_file(data, watch, label=label)
+            plain = _read_bytes(data, label)  # inflated once, for the positions and the metadata
+            r = read_readsb_file(plain, watch, label=label)
             if r is None:
                 ok += 1
                 continue
-            _add_meta(meta, data, label, Path(path).name)
+            _add_meta(meta, plain, label, Path(path).name)
             tbl, counts = clean_positions(r.table)
             noise.update(counts)
             ok += 1
