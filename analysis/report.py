@@ -486,26 +486,25 @@ def _prune_caches(project: Project, pages: set[str], figures: set[Path]) -> tupl
     keys) and in ``.build/figure-cache`` only the SVG/PNG files it used (``figures``). Entries of earlier builds
     (other data, code or notebooks) would otherwise pile up forever; one that is needed again is remade. Call
     holding the project lock. Returns (page entries removed, figure files removed)."""
-    removed_pages = removed_figures = 0
-    for entry in sorted((project.build / "page-cache").iterdir()) if (project.build / "page-cache").is_dir() else []:
-        key = entry.name.split(".", 1)[0]
-        if key in pages and entry.name in (f"{key}.html", f"{key}.figures"):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-        removed_pages += 1
+    def prune(folder: Path, used) -> int:
+        removed = 0
+        for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if used(entry.name):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def page_used(name: str) -> bool:
+        key = name.split(".", 1)[0]
+        return key in pages and name in (f"{key}.html", f"{key}.figures")
+
     keep = {p.name for p in figures}
-    for entry in sorted((project.build / "figure-cache").iterdir()) if (project.build / "figure-cache").is_dir() else []:
-        if entry.name in keep:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-        removed_figures += 1
-    return removed_pages, removed_figures
+    return (prune(project.build / "page-cache", page_used),
+            prune(project.build / "figure-cache", keep.__contains__))
 
 
 def _compare_ids(project: Project, compare: list[str] | None) -> list[str] | None:
