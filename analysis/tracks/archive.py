@@ -61,7 +61,7 @@ from isal import isal_zlib
 
 from .. import atomic
 from .noise import clean_positions
-from .readers import TrackInputError, _readsb_header, read_opensky, read_readsb_file
+from .readers import POSITIONS_SCHEMA, TrackInputError, _readsb_header, read_opensky, read_readsb_file
 from .workers import keep_freed_memory
 
 __all__ = [
@@ -80,19 +80,9 @@ log = logging.getLogger(__name__)
 
 #: positions as stored by the archive ingest (the columns the segmentation kernel reads, plus speed)
 ARCHIVE_SCHEMA = pa.schema(
-    [
-        ("icao_int", pa.uint32()),
-        ("icao24", pa.string()),
-        ("registration", pa.string()),
-        ("callsign", pa.string()),
-        ("time_utc", pa.timestamp("us", tz="UTC")),
-        ("lat", pa.float64()),
-        ("lon", pa.float64()),
-        ("alt_ft", pa.float32()),
-        ("on_ground", pa.bool_()),
-        ("gs_kt", pa.float32()),
-        ("readsb_flags", pa.uint8()),
-    ]
+    [pa.field("icao_int", pa.uint32())]
+    + [POSITIONS_SCHEMA.field(n) for n in ("icao24", "registration", "callsign", "time_utc", "lat", "lon", "alt_ft",
+                                            "on_ground", "gs_kt", "readsb_flags")]
 )
 #: the same while a worker holds it: text columns dictionary-encoded (a take or a parquet write then moves
 #: indices, not strings); the files of the store hold plain strings (written without the Arrow schema)

@@ -515,19 +515,11 @@ def _prepare(positions: pa.Table) -> pa.Table:
         ints = icao_to_int(np.array(enc.dictionary.to_pylist(), dtype=object))
         col = ints[enc.indices.to_numpy(zero_copy_only=False)] if len(ints) else np.empty(0, np.uint32)
         positions = positions.append_column("icao_int", pa.array(col, pa.uint32()))
+    from .readers import POSITIONS_SCHEMA
+
     cols = []
-    for name, typ in (
-        ("icao_int", pa.uint32()),
-        ("time_utc", pa.timestamp("us", tz="UTC")),
-        ("lat", pa.float64()),
-        ("lon", pa.float64()),
-        ("alt_ft", pa.float32()),
-        ("on_ground", pa.bool_()),
-        ("readsb_flags", pa.uint8()),
-        ("callsign", pa.string()),
-        ("registration", pa.string()),
-        ("gs_kt", pa.float32()),
-    ):
+    for name in SEGMENT_COLUMNS:  # types as the readers declare them; icao_int is the kernel's own key
+        typ = pa.uint32() if name == "icao_int" else POSITIONS_SCHEMA.field(name).type
         if name in positions.column_names:
             c = positions.column(name)
             if pa.types.is_dictionary(c.type) and pa.types.is_string(typ):
