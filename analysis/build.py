@@ -53,7 +53,8 @@ SQL_DIR = PACKAGE_DIR / "sql"
 DERIVED_TABLES = (
     "core_sources", "core_operators", "core_aircraft_types", "core_aircraft", "core_sanctions", "core_places",
     "core_episodes", "core_events", "core_claims", "core_conflicts", "core_watchlist",
-    "core_type_ranges", "core_corridors",
+    "core_type_ranges", "core_corridors", "core_host_statements", "core_loads",
+    "core_census_criteria", "core_census_excluded", "core_census_log",
     "core_stops", "core_legs", "core_leg_paths", "core_gaps", "core_observed_excluded",
     "out_route_summary", "out_episode_summary", "out_timeline", "out_route_similarity",
     "out_observed_vs_reported", "out_findings", "out_summary",
@@ -213,6 +214,20 @@ def _prepare(raw: Raw) -> dict[str, pl.DataFrame]:
                 "conflict_notes")
     )
     t["core_watchlist"] = raw["watchlist"].drop(drop)
+    hs = raw["host_statements"].drop(drop)
+    t["core_host_statements"] = _intervals(hs, "made_on", [None] * hs.height, "made_on").with_columns(
+        pl.col("country").map_elements(geo.country_name, return_dtype=pl.String).alias("country_name"))
+    # what each episode carried, who it carried and why, as claimed: one place for the payload analysis
+    t["core_loads"] = (
+        raw["claims"].drop(drop)
+        .filter(pl.col("kind").is_in(["cargo", "personnel", "person_aboard", "equipment", "purpose"]))
+        .select("claim_id", "episode_id", "aircraft_id", "aircraft_ids", pl.col("kind").alias("load_kind"),
+                "subject", "quantity", "unit", "qualifier", "claimant", "verification", "source_ids")
+    )
+    t["core_census_criteria"] = raw["census_criteria"].drop(drop)
+    ex = raw["census_excluded"].drop(drop)
+    t["core_census_excluded"] = _intervals(ex, "when", [None] * ex.height, "when")
+    t["core_census_log"] = raw["census_log"].drop(drop)
     stops = raw["stops"].drop(drop)
     tz_by_place = dict(zip(places["place_id"], places["tz"], strict=True))
     tzs = [tz_by_place.get(p) for p in stops["place_id"].to_list()]

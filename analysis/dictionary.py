@@ -53,6 +53,14 @@ TABLES: dict[str, str] = {
                             "stub route (no staging stop reported) are marked not comparable.",
     "core_type_ranges": "Ranges of aircraft types as cited sources state them, each with its payload condition.",
     "core_corridors": "Our classification of staging countries (and regions) into corridors, as in data/raw.",
+    "core_host_statements": "What the states where an aircraft landed or flew said or did about it (permissions, "
+                            "authorisations, denials, intercepts, statements), with the date parsed to a UTC interval.",
+    "core_loads": "What each episode carried, who it carried and why, as claimed: the cargo, personnel, people "
+                  "aboard, equipment and purpose claims of core_claims in one table, with who claims them.",
+    "core_census_criteria": "The census method: which flights count as episodes (by kind), where, when, and what is "
+                            "left out (as in data/raw).",
+    "core_census_excluded": "Flights the census considered and left out, with the reason and sources.",
+    "core_census_log": "Every search made for the census (query, language, where, when, what it found).",
     "out_observed_vs_reported": "Stop-by-stop agreement of observed (ADS-B) and reported routes where both exist.",
 }
 
@@ -63,6 +71,9 @@ RAW_TABLE: dict[str, tuple[str, ...]] = {
     "core_episodes": ("episodes",), "core_stops": ("stops",), "core_type_ranges": ("type_ranges",),
     "core_corridors": ("corridors",), "core_claims": ("claims",), "core_events": ("events",),
     "core_conflicts": ("conflicts", "conflict_positions"), "core_watchlist": ("watchlist",),
+    "core_host_statements": ("host_statements",), "core_loads": ("claims",),
+    "core_census_criteria": ("census_criteria",), "core_census_excluded": ("census_excluded",),
+    "core_census_log": ("census_log",),
 }
 
 _INTERVAL = "{what}: {end} of the UTC interval the reported time allows (equal to the other end when exact)."
@@ -118,6 +129,21 @@ COMMON: dict[str, str] = {
 
 #: Per-table descriptions of columns the build adds (or whose meaning differs from COMMON).
 COLUMNS: dict[str, dict[str, str]] = {
+    "core_host_statements": {
+        "made_on_earliest_utc": _INTERVAL.format(what="When the statement was made or the action taken", end="earliest end"),
+        "made_on_latest_utc": _INTERVAL.format(what="When the statement was made or the action taken", end="latest end"),
+        "made_on_precision": "Precision of that time (day, month, unknown...).",
+        "made_on_reported": "That time as reported (the raw timespec text).",
+    },
+    "core_census_excluded": {
+        "when_earliest_utc": _INTERVAL.format(what="When the flight happened", end="earliest end"),
+        "when_latest_utc": _INTERVAL.format(what="When the flight happened", end="latest end"),
+        "when_precision": "Precision of that time (day, month, unknown...).",
+        "when_reported": "That time as reported (the raw timespec text).",
+    },
+    "core_loads": {
+        "load_kind": "What the claim is about: cargo, personnel, person_aboard, equipment or purpose (claims.kind).",
+    },
     "core_sources": {
         "origin_id": "The independent origin of the page: the root of its relays_source_id chain, or its origin, or its "
                      "own id. Corroboration counts distinct origin_id values, not pages.",

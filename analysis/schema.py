@@ -79,6 +79,14 @@ TIME_PRECISION = (
 )
 #: how a stated quantity is qualified by its source ("about 100", "more than 12,000 km")
 QUALIFIERS = ("exact", "about", "more_than", "at_least", "less_than", "at_most")
+#: the kinds of flight the census counts (docs/evidence.md and the methods page give the criteria)
+EPISODE_KINDS = ("bomber_visit", "military_transport", "government_vip", "state_cargo", "humanitarian_airlift")
+READ_STATUS = ("read", "excerpt", "not_read")
+HOST_STATEMENT_KINDS = ("permission", "authorisation", "denial", "refusal", "intercept", "escort", "statement",
+                        "no_comment")
+EXCLUSION_REASONS = ("commercial_no_state_link", "aircraft_not_described", "no_aircraft_type",
+                     "outside_geography", "outside_period", "not_russian_state", "same_as_episode",
+                     "insufficient_sourcing")
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -110,6 +118,13 @@ TABLES: tuple[Table, ...] = (
                    "aeroin-2025-08-10); pages with the same origin count as one independent origin."),
             Column("archive_url", "url", "A second address: an archived copy or a mirror of the page."),
             NOTES,
+            Column("read_status", "enum",
+                   "How much of the page the curators read: 'read' (the whole page), 'excerpt' (a passage of it, as "
+                   "stored by the search corpus) or 'not_read' (known only from another source's citation; its "
+                   "claims rest on that citation).", enum=READ_STATUS),
+            Column("first_hand", "str",
+                   "What the page reports first-hand (its own photographs, tracking, interviews), in our words; "
+                   "what it relays is in relays / relays_source_id / origin."),
         ),
     ),
     Table(
@@ -221,6 +236,12 @@ TABLES: tuple[Table, ...] = (
             Column("summary", "str", "What happened, in our words, two or three sentences.", True),
             _src(),
             NOTES,
+            Column("kind", "enum",
+                   "Kind of flight, by the census criteria (census_criteria.csv): a long-range bomber visit and "
+                   "its support aircraft; a military transport or passenger flight of the defence ministry; a "
+                   "government/VIP squadron flight whose flight itself was tracked or described; a sanctioned or "
+                   "state-affiliated cargo operator flying for the state; a state humanitarian airlift.", True,
+                   enum=EPISODE_KINDS),
         ),
     ),
     Table(
@@ -387,6 +408,76 @@ TABLES: tuple[Table, ...] = (
             NOTES,
         ),
         fact=False,
+    ),
+    Table(
+        "host_statements",
+        "What the states where an aircraft landed or flew said or did about it: permissions, authorisations, "
+        "denials, refusals, intercepts, escorts, statements and refusals to comment.",
+        key=("statement_id",),
+        columns=(
+            Column("statement_id", "id", "Stable id.", True),
+            Column("episode_id", "safe_id", "Episode the statement concerns.", True, ref="episodes.episode_id"),
+            Column("country", "country", "State that made the statement or took the action (ISO alpha-2).", True),
+            Column("authority", "str", "Who spoke or acted, e.g. Brazilian Air Force, Colombian Air Force.", True),
+            Column("kind", "enum", "What the state did.", True, enum=HOST_STATEMENT_KINDS),
+            Column("made_on", "timespec", "When it was said or done, as reported; empty if not reported."),
+            Column("aircraft_id", "id", "Aircraft concerned, if one.", ref="aircraft.aircraft_id"),
+            Column("about", "str", "What was said or done, in our words.", True),
+            _src(),
+            NOTES,
+        ),
+    ),
+    # ---- the census: how the episodes were found and what was left out
+    Table(
+        "census_criteria",
+        "The census method: which flights count as episodes, where, when, and what is left out. Our "
+        "definitions: a reader may disagree and edit them.",
+        key=("criterion_id",),
+        fact=False,
+        columns=(
+            Column("criterion_id", "id", "Stable id.", True),
+            Column("part", "enum", "Which part of the method the rule belongs to.", True,
+                   enum=("kind", "geography", "period", "exclusion", "evidence")),
+            Column("value", "str", "The value the rule defines, e.g. an episode kind or an exclusion reason."),
+            Column("rule", "str", "The rule, in words.", True),
+            Column("rationale", "str", "Why the rule is drawn there.", True),
+            NOTES,
+        ),
+    ),
+    Table(
+        "census_excluded",
+        "Flights and operations the census considered and left out, each with its reason and sources.",
+        key=("item_id",),
+        columns=(
+            Column("item_id", "id", "Stable id.", True),
+            Column("title", "str", "What was considered, in our words.", True),
+            Column("when", "timespec", "When it happened, as reported."),
+            Column("countries", "str", "';'-separated ISO alpha-2 countries of the stops concerned."),
+            Column("reason", "enum", "Why it is left out (census_criteria.csv, part exclusion).", True,
+                   enum=EXCLUSION_REASONS),
+            Column("reason_text", "str", "The reason, in words, for this item.", True),
+            Column("related_episode_id", "safe_id", "The episode it duplicates or belongs to, if any.",
+                   ref="episodes.episode_id"),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "census_log",
+        "Every search made for the census, so that someone can repeat or extend it.",
+        key=("search_id",),
+        fact=False,
+        columns=(
+            Column("search_id", "id", "Stable id.", True),
+            Column("query", "str", "The query as typed.", True),
+            Column("language", "str", "ISO 639-1 language of the query (en, es, pt, ru ...).", True),
+            Column("corpus", "enum", "Where it was searched: the project's stored-reference search tool, by "
+                   "corpus.", True, enum=("pages", "issues", "docs", "code", "web")),
+            Column("searched_on", "timespec", "When it was searched (a day).", True),
+            Column("scope", "str", "The part of the census it served (a period or a kind of flight)."),
+            Column("found_source_ids", "ids", "Sources taken from its results.", ref="sources.source_id"),
+            Column("outcome", "str", "What it found, in a few words."),
+        ),
     ),
     # ---- discovery rules (issue 11): which aircraft and which trips make a candidate
     Table(

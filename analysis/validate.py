@@ -481,6 +481,26 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
             pass
     for row, line in zip(rows["sources"], lines["sources"], strict=True):
         check_time("sources", row, line, "published", None)
+    for name, col in (("host_statements", "made_on"), ("census_excluded", "when"), ("census_log", "searched_on")):
+        for row, line in zip(rows[name], lines[name], strict=True):
+            check_time(name, row, line, col, None)
+    # relay chains: a page relays another page, never itself, and no chain comes back to where it started
+    relays = {r["source_id"]: r["relays_source_id"] for r in rows["sources"] if r["source_id"]}
+    for row, line in zip(rows["sources"], lines["sources"], strict=True):
+        sid, target = row["source_id"], row["relays_source_id"]
+        if not sid or not target:
+            continue
+        if target == sid:
+            errors.append(RawDataError(rel("sources"), line, "relays_source_id", "another source's id (a page "
+                                       "cannot relay itself)", target))
+            continue
+        chain, cur = [sid], target
+        while cur and cur not in chain:
+            chain.append(cur)
+            cur = relays.get(cur)
+        if cur == sid:
+            errors.append(RawDataError(rel("sources"), line, "relays_source_id", "a relay chain that ends at an "
+                                       "original report (no cycle)", " -> ".join(chain + [sid])))
     for row, line in zip(rows["sanctions"], lines["sanctions"], strict=True):
         check_time("sanctions", row, line, "effective", None)
         target = row["target_table"]

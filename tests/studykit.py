@@ -48,7 +48,7 @@ def add_new_episode(raw: Path) -> None:
         {"place_id": "MNMG", "name": "Managua Augusto C. Sandino International", "precision": "airport",
          "icao": "MNMG", "country": "NI", "source_ids": "T-1"}])
     _append(raw / "episodes.csv", [{"episode_id": "2026-11-managua", "title": "RA-78765 to Managua, Nov 2026",
-                                    "destination_country": "NI", "summary": "Test episode added by data alone.",
+                                    "destination_country": "NI", "summary": "Test episode added by data alone.", "kind": "state_cargo",
                                     "source_ids": "T-1"}])
     _append(raw / "stops.csv", [
         {"stop_id": "t.1", "episode_id": "2026-11-managua", "aircraft_id": "RA-78765", "variant": "main", "seq": "1",

@@ -150,7 +150,8 @@ def _add(raw: Path, g: dict) -> int:
         places.append(row)
     _append(raw / "places.csv", places)
     _append(raw / "episodes.csv", [{"episode_id": eid, "title": g["title"], "destination_country": g["route"][-1][1],
-                                    "summary": g["summary"], "source_ids": "FZ-1", "notes": g["notes"]}])
+                                    "summary": g["summary"], "source_ids": "FZ-1", "notes": g["notes"],
+                                    "kind": "state_cargo"}])
     stops = []
     n = len(g["route"])
     for i, (arr, dep) in enumerate(g["times"]):
