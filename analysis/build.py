@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = PACKAGE_DIR / "sql"
 #: derived tables, in build order; each ``out_``/``core_`` name with a SQL file is made by that file.
 DERIVED_TABLES = (
+    "core_study", "core_systems", "core_cargo_items",
     "core_sources", "core_operators", "core_aircraft_types", "core_aircraft", "core_sanctions", "core_places",
     "core_episodes", "core_events", "core_claims", "core_conflicts", "core_watchlist",
     "core_type_ranges", "core_corridors", "core_host_statements", "core_loads",
@@ -224,6 +225,12 @@ def _prepare(raw: Raw) -> dict[str, pl.DataFrame]:
         .select("claim_id", "episode_id", "aircraft_id", "aircraft_ids", pl.col("kind").alias("load_kind"),
                 "subject", "quantity", "unit", "qualifier", "claimant", "verification", "source_ids")
     )
+    t["core_study"] = raw["study"].drop(drop)
+    t["core_systems"] = raw["systems"].drop(drop)
+    t["core_cargo_items"] = raw["cargo_items"].drop(drop).join(
+        raw["systems"].select("system_id", pl.col("name").alias("system_name"), "mass_t", "mass_qualifier",
+                              "length_m", "width_m", "height_m", pl.col("source_ids").alias("system_source_ids")),
+        on="system_id", how="left")
     t["core_census_criteria"] = raw["census_criteria"].drop(drop)
     ex = raw["census_excluded"].drop(drop)
     t["core_census_excluded"] = _intervals(ex, "when", [None] * ex.height, "when")

@@ -53,6 +53,11 @@ TABLES: dict[str, str] = {
                             "stub route (no staging stop reported) are marked not comparable.",
     "core_type_ranges": "Ranges of aircraft types as cited sources state them, each with its payload condition.",
     "core_corridors": "Our classification of staging countries (and regions) into corridors, as in data/raw.",
+    "core_study": "What the study is about (title, period, home countries, destination region, the events that "
+                  "divide its periods), as in data/raw/study.csv.",
+    "core_systems": "Weapon systems and equipment named in cargo claims, with sourced weights and dimensions.",
+    "core_cargo_items": "What each cargo claim says was carried, item by item, with the system's sourced mass and "
+                        "dimensions.",
     "core_host_statements": "What the states where an aircraft landed or flew said or did about it (permissions, "
                             "authorisations, denials, intercepts, statements), with the date parsed to a UTC interval.",
     "core_loads": "What each episode carried, who it carried and why, as claimed: the cargo, personnel, people "
@@ -71,7 +76,8 @@ RAW_TABLE: dict[str, tuple[str, ...]] = {
     "core_episodes": ("episodes",), "core_stops": ("stops",), "core_type_ranges": ("type_ranges",),
     "core_corridors": ("corridors",), "core_claims": ("claims",), "core_events": ("events",),
     "core_conflicts": ("conflicts", "conflict_positions"), "core_watchlist": ("watchlist",),
-    "core_host_statements": ("host_statements",), "core_loads": ("claims",),
+    "core_host_statements": ("host_statements",), "core_study": ("study",), "core_systems": ("systems",),
+    "core_cargo_items": ("cargo_items",), "core_loads": ("claims",),
     "core_census_criteria": ("census_criteria",), "core_census_excluded": ("census_excluded",),
     "core_census_log": ("census_log",),
 }
@@ -140,6 +146,15 @@ COLUMNS: dict[str, dict[str, str]] = {
         "when_latest_utc": _INTERVAL.format(what="When the flight happened", end="latest end"),
         "when_precision": "Precision of that time (day, month, unknown...).",
         "when_reported": "That time as reported (the raw timespec text).",
+    },
+    "core_cargo_items": {
+        "system_name": "Name of the system (systems.name).",
+        "system_source_ids": "Sources of the system's mass and dimensions (systems.source_ids).",
+        "mass_t": "Mass of one unit, tonnes (systems.mass_t).",
+        "mass_qualifier": "How the source qualifies the mass (systems.mass_qualifier).",
+        "length_m": "Length of one unit, m (systems.length_m).",
+        "width_m": "Width of one unit, m (systems.width_m).",
+        "height_m": "Height of one unit, m (systems.height_m).",
     },
     "core_loads": {
         "load_kind": "What the claim is about: cargo, personnel, person_aboard, equipment or purpose (claims.kind).",

@@ -82,6 +82,13 @@ QUALIFIERS = ("exact", "about", "more_than", "at_least", "less_than", "at_most")
 #: the kinds of flight the census counts (docs/evidence.md and the methods page give the criteria)
 EPISODE_KINDS = ("bomber_visit", "military_transport", "government_vip", "state_cargo", "humanitarian_airlift")
 READ_STATUS = ("read", "excerpt", "not_read")
+#: how authoritative a type figure's source is, best first
+SOURCE_CLASSES = ("manufacturer", "official", "reference", "weak")
+#: what a corridor area is to a route: where flights start and end (home), where they go (destination), or between
+CORRIDOR_ROLES = ("home", "staging", "destination")
+#: the kind of ocean crossing that starts (outbound) or ends (return) at a stop in this area
+JUMP_OFF_KINDS = ("atlantic_west_africa", "atlantic_north_africa_iberia", "longhaul_mediterranean_middle_east",
+                  "northern")
 HOST_STATEMENT_KINDS = ("permission", "authorisation", "denial", "refusal", "intercept", "escort", "statement",
                         "no_comment")
 EXCLUSION_REASONS = ("commercial_no_state_link", "aircraft_not_described", "no_aircraft_type",
@@ -89,6 +96,31 @@ EXCLUSION_REASONS = ("commercial_no_state_link", "aircraft_not_described", "no_a
                      "insufficient_sourcing")
 
 TABLES: tuple[Table, ...] = (
+    Table(
+        "study",
+        "What the study is about, in one row: its title, period, where its flights come from and go, and the "
+        "events that divide its periods. Pages, the print edition, the exports and the findings take their words "
+        "from here, so that another study is made by data alone.",
+        key=("study_id",),
+        fact=False,
+        columns=(
+            Column("study_id", "id", "Stable id of the study.", True),
+            Column("title", "str", "Title of the study, as pages show it.", True),
+            Column("subtitle", "str", "One line under the title."),
+            Column("period_start", "timespec", "First month the study covers.", True),
+            Column("period_end", "timespec", "Last month the study covers (the latest reporting held).", True),
+            Column("home_countries", "str", "';'-separated ISO alpha-2 countries the flights come from and return "
+                   "to (each also an area of role 'home' in corridors.csv).", True),
+            Column("destination_region", "str", "Name of the region the flights go to (its countries are the "
+                   "areas of role 'destination' in corridors.csv).", True),
+            Column("languages", "str", "';'-separated ISO 639-1 languages the sources were searched in."),
+            Column("period_event_ids", "ids", "Events (events.csv) that divide the study's periods, in time order: "
+                   "findings compare routes before and after each.", ref="events.event_id"),
+            Column("escalation_event_kinds", "str",
+                   "';'-separated kinds of events (events.kind) counted as escalation in the timing test."),
+            NOTES,
+        ),
+    ),
     Table(
         "sources",
         "Every publication or reference the study cites: the five seed articles and the sources of the fact sheet.",
@@ -160,6 +192,11 @@ TABLES: tuple[Table, ...] = (
                    min=0, max=30000),
             _src(),
             NOTES,
+            Column("hold_length_m", "float", "Usable length of the cargo hold floor, m (ramp excluded), as a source "
+                   "states it.", min=0, max=100),
+            Column("hold_width_m", "float", "Width of the cargo hold, m, as a source states it.", min=0, max=20),
+            Column("hold_height_m", "float", "Height of the cargo hold, m, as a source states it.", min=0, max=20),
+            Column("hold_source_ids", "ids", "Sources of the hold dimensions.", ref="sources.source_id"),
         ),
     ),
     Table(
@@ -369,9 +406,15 @@ TABLES: tuple[Table, ...] = (
             Column("type_id", "id", "Aircraft type.", True, ref="aircraft_types.type_id"),
             Column("range_km", "float", "Range in km as the source states it.", True, min=100, max=30000),
             Column("qualifier", "enum", "How the source qualifies it (about, up to ...).", enum=QUALIFIERS),
-            Column("payload_condition", "enum", "Load the range is stated for.", True,
+            Column("payload_condition", "enum", "Load the range is stated for ('ferry': no payload).", True,
                    enum=("max_payload", "stated_payload", "heavy_load", "light_load", "ferry", "not_stated")),
-            Column("payload_t", "float", "Payload in tonnes the range is stated with, if given.", min=0, max=300),
+            Column("payload_t", "float", "Payload in tonnes the range is stated with, if given (0 for a ferry "
+                   "range).", min=0, max=300),
+            Column("source_class", "enum",
+                   "What kind of source states the figure: the manufacturer or designer, an official body (a "
+                   "ministry, an air force, a type certificate), a reference work, or a weak page (a blog, an "
+                   "enthusiast site). The payload-range curve uses the best class available for a type.",
+                   enum=SOURCE_CLASSES),
             Column("type_scope", "str",
                    "When the source speaks of a broader family than type_id (e.g. 'Il-76 in general'), say so."),
             _src(),
@@ -385,7 +428,11 @@ TABLES: tuple[Table, ...] = (
         key=("area",),
         columns=(
             Column("area", "id", "ISO alpha-2 country of a stop (e.g. DZ), or the place_id of a region place.", True),
-            Column("corridor", "str", "Corridor name.", True),
+            Column("corridor", "str", "Corridor name (free text: what readers see).", True),
+            Column("role", "enum", "What the area is to a route: home (where flights start and end), destination "
+                   "(the region the study is about) or staging (in between).", True, enum=CORRIDOR_ROLES),
+            Column("jump_off", "enum", "For a staging or home area: the kind of ocean crossing that starts there on "
+                   "the way out (or ends there on the way back), by our classification.", enum=JUMP_OFF_KINDS),
             Column("basis", "enum", "Whether a source groups it so, or it is our definition.", True,
                    enum=("our_definition", "sourced")),
             Column("source_ids", "ids", "Sources, when basis is sourced.", ref="sources.source_id"),
@@ -423,6 +470,37 @@ TABLES: tuple[Table, ...] = (
             Column("made_on", "timespec", "When it was said or done, as reported; empty if not reported."),
             Column("aircraft_id", "id", "Aircraft concerned, if one.", ref="aircraft.aircraft_id"),
             Column("about", "str", "What was said or done, in our words.", True),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "systems",
+        "Weapon systems and other equipment named in cargo claims, with their sourced weights and dimensions.",
+        key=("system_id",),
+        columns=(
+            Column("system_id", "id", "Stable id, e.g. pantsir-s1.", True),
+            Column("name", "str", "Name as commonly written.", True),
+            Column("unit_described", "str", "What one unit is (e.g. one combat vehicle on its chassis).", True),
+            Column("mass_t", "float", "Mass of one unit, tonnes, as a source states it.", min=0, max=500),
+            Column("mass_qualifier", "enum", "How the source qualifies the mass.", enum=QUALIFIERS),
+            Column("length_m", "float", "Length of one unit, m.", min=0, max=100),
+            Column("width_m", "float", "Width of one unit, m.", min=0, max=20),
+            Column("height_m", "float", "Height of one unit, m.", min=0, max=20),
+            _src(),
+            NOTES,
+        ),
+    ),
+    Table(
+        "cargo_items",
+        "What a cargo claim says was carried, item by item: a named system and how many units.",
+        key=("item_id",),
+        columns=(
+            Column("item_id", "id", "Stable id.", True),
+            Column("claim_id", "id", "The claim (claims.csv) that names the item.", True, ref="claims.claim_id"),
+            Column("system_id", "id", "The system carried.", True, ref="systems.system_id"),
+            Column("units", "int", "How many units the claim says were carried, if it says (empty: at least one, "
+                   "the count not stated).", min=1, max=1000),
             _src(),
             NOTES,
         ),

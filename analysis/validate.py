@@ -484,6 +484,21 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
     for name, col in (("host_statements", "made_on"), ("census_excluded", "when"), ("census_log", "searched_on")):
         for row, line in zip(rows[name], lines[name], strict=True):
             check_time(name, row, line, col, None)
+    # the study: one row; its home countries are countries
+    if len(rows["study"]) != 1 and not any(e.file == rel("study") and e.line == 1 for e in errors):
+        errors.append(RawDataError(rel("study"), None, None, "exactly one row describing the study",
+                                   f"{len(rows['study'])} rows"))
+    for row, line in zip(rows["study"], lines["study"], strict=True):
+        for col in ("period_start", "period_end"):
+            check_time("study", row, line, col, None)
+        for code in (row["home_countries"] or "").split(";"):
+            if code and geo.country(code.strip()) is None:
+                errors.append(RawDataError(rel("study"), line, "home_countries", "';'-separated ISO 3166-1 alpha-2 "
+                                           "codes such as RU", code))
+    for row, line in zip(rows["corridors"], lines["corridors"], strict=True):
+        if row["role"] == "destination" and row["jump_off"]:
+            errors.append(RawDataError(rel("corridors"), line, "jump_off", "no jump-off kind for a destination area "
+                                       "(a crossing starts on the other side)", row["jump_off"]))
     # relay chains: a page relays another page, never itself, and no chain comes back to where it started
     relays = {r["source_id"]: r["relays_source_id"] for r in rows["sources"] if r["source_id"]}
     for row, line in zip(rows["sources"], lines["sources"], strict=True):
