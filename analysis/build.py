@@ -294,7 +294,7 @@ def derive(raw: Raw, project: Project | None = None, observed=None,
     finally:
         con.close()
     out["core_leg_paths"] = _leg_paths(out["core_legs"])
-    out["out_route_similarity"] = similarity.route_similarity(out["core_stops"], out["core_legs"])
+    out["out_route_similarity"] = similarity.route_similarity(out["core_stops"], out["core_corridors"])
     out["out_observed_vs_reported"] = observed_mod.compare(out["core_stops"], out["core_legs"])
     out["out_findings"] = findings.compute(out)
     out["out_summary"] = findings.summarize(out["out_findings"], out)

@@ -629,15 +629,16 @@ def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity", stops:
         color=alt.Color("similarity:Q", title="Similarity", scale=alt.Scale(scheme="viridis", domain=[0, 1])),
         tooltip=[alt.Tooltip("episode_a:N", title="Episode"), alt.Tooltip("episode_b:N", title="Compared with"),
                  alt.Tooltip("similarity:Q", format=".2f", title="Similarity (0-1)"),
-                 alt.Tooltip("country_jaccard:Q", format=".2f", title="Country overlap"),
-                 alt.Tooltip("mean_nearest_stop_km:Q", format=",.0f", title="Mean nearest stop (km)"),
+                 alt.Tooltip("country_score:Q", format=".2f", title="Staging countries in order"),
+                 alt.Tooltip("corridor_score:Q", format=".2f", title="Corridors in order"),
+                 alt.Tooltip("jump_off_score:Q", format=".0f", title="Same jump-off (1) or not (0)"),
                  alt.Tooltip("shared_countries:N", title="Shared countries"),
                  alt.Tooltip("sources:N", title="Sources (stops of both routes)")],
     ).properties(width=420, height=420, description=(
         f"{title}: a symmetric grid of {both['episode_a'].n_unique()} episodes, each cell shaded by the similarity "
         "(0 to 1) of the two routes."), title=alt.Title(
-        title, subtitle="Staging stops: 0.5 × shared-country overlap + 0.5 × exp(−mean nearest-stop distance / 1000 "
-                        "km); blank where a route is a stub (not comparable)."))
+        title, subtitle="Outbound staging: mean of countries in order, corridors in order and the same jump-off; "
+                        "blank where a route is a stub (not comparable)."))
 
 
 def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, legs: pl.DataFrame,

@@ -49,7 +49,7 @@ TABLES: dict[str, str] = {
                     "independent origins, likelihood, confidence and why (docs/confidence.md), importance.",
     "out_summary": "A short generated summary of what the study shows, one sentence per row, each tied to the "
                    "findings it rests on.",
-    "out_route_similarity": "Pairwise comparison of the episodes' main routes on their staging stops; pairs with a "
+    "out_route_similarity": "Pairwise comparison of the episodes' main outbound routes on their ordered staging stops; pairs with a "
                             "stub route (no staging stop reported) are marked not comparable.",
     "core_type_ranges": "Ranges of aircraft types as cited sources state them, each with its payload condition.",
     "core_corridors": "Our classification of staging countries (and regions) into corridors, as in data/raw.",
@@ -347,18 +347,19 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "out_route_similarity": {
         "episode_a": "First episode of the pair.", "episode_b": "Second episode of the pair.",
-        "shared_countries": "Countries both routes touch.", "shared_country_count": "Number of shared countries.",
-        "country_jaccard": "Shared countries / countries of either route (0 to 1).",
-        "mean_nearest_stop_km": "Mean distance from each stop to the nearest stop of the other route, km.",
-        "similarity": "0.5 × country_jaccard + 0.5 × exp(−mean_nearest_stop_km / 1000), over staging stops; null "
-                      "when not comparable.",
+        "staging_a": "Outbound staging countries of the first route, in order (';'-separated).",
+        "staging_b": "Outbound staging countries of the second route, in order.",
+        "shared_countries": "Staging countries both routes touch.", "shared_country_count": "Number of shared countries.",
+        "country_score": "2 x longest common subsequence / total length, over the ordered staging countries (0 to 1).",
+        "corridor_score": "The same over the sequence of corridors, consecutive repeats merged (0 to 1).",
+        "jump_off_a": "Last staging country of the first route before the ocean crossing.",
+        "jump_off_b": "Last staging country of the second route before the ocean crossing.",
+        "jump_off_score": "1 when both routes jump off from the same country, else 0.",
+        "order_inferred": "True when a route's staging order is our inference from a list.",
+        "similarity": "Mean of country_score, corridor_score and jump_off_score; null when not comparable.",
+        "is_alike": "True when similarity is at least the stated threshold (analysis.similarity.ALIKE_THRESHOLD).",
         "is_comparable": "False when either route is a stub (no staging stop reported): such pairs are not scored.",
         "reason": "Why the pair is or is not comparable.",
-        "order_agreement": "Share of pairs of shared staging countries visited in the same order (null when fewer than "
-                           "two are shared or an order is inferred).",
-        "order_note": "Why the order was not compared, when it was not.",
-        "located_share_a": "Share of the first route's legs whose both ends are located.",
-        "located_share_b": "Share of the second route's legs whose both ends are located.",
     },
     "core_type_ranges": {"type_name": "Type designation (from aircraft_types)."},
     "out_observed_vs_reported": {

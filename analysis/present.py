@@ -48,7 +48,8 @@ LABELS: dict[str, str] = {
     "first_time_utc": "First dated milestone (UTC)", "destination": "Destination",
     "conflict_count": "Conflicts between sources", "episode_a": "Episode", "episode_b": "Compared with",
     "shared_countries": "Shared countries", "shared_country_count": "Shared countries (number)",
-    "country_jaccard": "Country overlap (0-1)", "mean_nearest_stop_km": "Mean distance to nearest stop (km)",
+    "country_score": "Countries in order (0-1)", "corridor_score": "Corridors in order (0-1)",
+    "jump_off_score": "Same jump-off (0-1)", "staging_a": "Staging of the first", "staging_b": "Staging of the second",
     "similarity": "Similarity (0-1)", "episodes": "Episodes", "episode_ids": "Episode ids",
 }
 _UNITS = {"_km": "km", "_h": "h", "_min": "minutes", "_utc": "UTC", "_t": "t"}
@@ -142,7 +143,7 @@ def _cell(column: str, row: dict, digits: int) -> str:
         return km(float(value), inferred)
     if column.endswith("_h") and isinstance(value, int | float):
         return hours(float(value))
-    if column in ("detour_factor", "similarity", "country_jaccard") and isinstance(value, int | float):
+    if column in ("detour_factor", "similarity", "country_score", "corridor_score") and isinstance(value, int | float):
         return f"{value:.2f}"
     if (column == "precision" or column.endswith("_precision")) and isinstance(value, str):
         return esc(value.replace("_", " "))

@@ -1,110 +1,125 @@
-"""How alike two episodes' routes are, and whether they can be compared at all.
+"""How alike two episodes' outbound routes are, compared as the sources describe them.
 
-Routes are compared on their *staging* stops (main variant, every aircraft, reported and observed): where they
-went between origin and destination, which is what distinguishes one route from another. Two routes that both
-read "Russia -> Caracas" say nothing about each other: a route without a reported staging stop is a **stub**,
-and a pair with a stub is marked ``is_comparable = false`` with the reason, never scored.
+A route's **staging** is what lies between the departure region and the destination region: the stops of its main
+outbound route (up to the first destination stop) in areas of role ``staging`` in data/raw/corridors.csv. Stops at
+home (Russia, Belarus) and in the destination region (a stop in the Dominican Republic on the way to Cuba) are not
+staging. Two routes are compared on three things, each 0 to 1:
 
-For comparable pairs:
+* ``country_score``: the ordered staging countries, by the longest common subsequence (LCS):
+  ``2 * LCS / (len_a + len_b)``, so that the same countries in the same order score 1 and a shared country out of
+  order counts for less;
+* ``corridor_score``: the same on the sequence of corridors (consecutive repeats merged: Algeria then Mauritania
+  is one "North and West Africa" step);
+* ``jump_off_score``: 1 when the last staging country before the ocean (the jump-off) is the same, else 0.
 
-* ``country_jaccard``: shared staging countries / all staging countries (0 = none shared, 1 = the same set);
-* ``order_agreement``: of the pairs of shared countries, the share visited in the same order by both routes;
-  null when fewer than two are shared or when either order is our inference from a list (``order_note`` says
-  which), since an inferred order cannot confirm or contradict another;
-* ``mean_nearest_stop_km``: for every located staging stop of one route, the distance to the nearest located
-  staging stop of the other, averaged both ways (a modified Hausdorff distance);
-* ``located_share_a`` / ``_b``: the share of each route's legs whose both ends are located;
-* ``similarity = 0.5 * country_jaccard + 0.5 * exp(-mean_nearest_stop_km / 1000)`` (null without located stops).
+``similarity`` is their mean. A route without a staging stop (a **stub**) is not comparable: the pair is marked
+``is_comparable = false`` with the reason, never scored. Pairs at or above :data:`ALIKE_THRESHOLD` are called
+alike; the threshold is ours, stated on the methods page.
+
+>>> lcs_score(["DZ", "MR"], ["AM", "DZ", "MA", "SN", "MR"])
+0.571
+>>> lcs_score(["AZ", "DZ", "GN"], ["AM", "DZ", "MA", "SN", "MR"])
+0.25
 """
 
 from __future__ import annotations
 
 import itertools
-import math
+from collections.abc import Sequence
 
 import polars as pl
 
-from .geo import great_circle_km
+__all__ = ["route_similarity", "lcs_score", "staging_sequences", "SCHEMA", "ALIKE_THRESHOLD"]
 
-__all__ = ["route_similarity", "mean_nearest_km", "order_agreement", "SCHEMA"]
+#: pairs scoring at least this are "alike" in findings (ours: same jump-off and most staging shared in order)
+ALIKE_THRESHOLD = 0.6
 
 SCHEMA = {
     "episode_a": pl.String, "episode_b": pl.String, "is_comparable": pl.Boolean, "reason": pl.String,
-    "shared_countries": pl.String, "shared_country_count": pl.Int64, "country_jaccard": pl.Float64,
-    "order_agreement": pl.Float64, "order_note": pl.String, "mean_nearest_stop_km": pl.Float64,
-    "located_share_a": pl.Float64, "located_share_b": pl.Float64, "similarity": pl.Float64,
+    "staging_a": pl.String, "staging_b": pl.String, "shared_countries": pl.String,
+    "shared_country_count": pl.Int64, "country_score": pl.Float64, "corridor_score": pl.Float64,
+    "jump_off_a": pl.String, "jump_off_b": pl.String, "jump_off_score": pl.Float64,
+    "order_inferred": pl.Boolean, "similarity": pl.Float64, "is_alike": pl.Boolean,
 }
 
 
-def mean_nearest_km(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float | None:
-    """Symmetric mean nearest-neighbour great-circle distance between two point sets (None if one is empty)."""
-    if not a or not b:
-        return None
-
-    def one_way(p, q):
-        return sum(min(great_circle_km(*x, *y) for y in q) for x in p) / len(p)
-
-    return (one_way(a, b) + one_way(b, a)) / 2
-
-
-def order_agreement(a: list[str], b: list[str]) -> float | None:
-    """Share of pairs of items common to both sequences that appear in the same relative order.
-
-    >>> order_agreement(["SY", "SN"], ["SY", "SN"]), order_agreement(["DZ", "MR"], ["MR", "DZ"])
-    (1.0, 0.0)
-    >>> order_agreement(["DZ"], ["DZ", "MR"]) is None  # fewer than two shared: nothing to compare
-    True
-    """
-    shared = [x for x in dict.fromkeys(a) if x in set(b)]
-    if len(shared) < 2:
-        return None
-    pos_a = {x: a.index(x) for x in shared}
-    pos_b = {x: b.index(x) for x in shared}
-    pairs = list(itertools.combinations(shared, 2))
-    same = sum((pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y]) for x, y in pairs)
-    return same / len(pairs)
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b, 1):
+            cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[-1]))
+        prev = cur
+    return prev[-1]
 
 
-def route_similarity(stops: pl.DataFrame, legs: pl.DataFrame | None = None) -> pl.DataFrame:
+def lcs_score(a: Sequence[str], b: Sequence[str]) -> float:
+    """``2 * LCS / (len(a) + len(b))``, rounded to 3 places; 0 when both are empty."""
+    if not a and not b:
+        return 0.0
+    return round(2 * _lcs(a, b) / (len(a) + len(b)), 3)
+
+
+def _merge_repeats(xs: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for x in xs:
+        if not out or out[-1] != x:
+            out.append(x)
+    return out
+
+
+def staging_sequences(stops: pl.DataFrame, corridors: pl.DataFrame) -> dict[str, dict]:
+    """Per episode: the ordered outbound staging countries, their corridors, the jump-off and whether the order
+    is our inference. Uses the main route of the episode's first aircraft (by id) that has staging stops."""
+    role = dict(zip(corridors["area"], corridors["role"], strict=True))
+    corridor = dict(zip(corridors["area"], corridors["corridor"], strict=True))
     main = stops.filter(pl.col("is_main_variant"))
-    episodes = sorted(main["episode_id"].unique().to_list())
-    info = {}
-    for e in episodes:
-        s = main.filter(pl.col("episode_id") == e).sort("aircraft_id", "seq")
-        # staging abroad: a stop in Russia on the way out (Sochi) says nothing about the corridor
-        staging = s.filter((pl.col("role") == "staging") & (pl.col("country").fill_null("") != "RU"))
-        seq = [c for c in staging["country"].to_list() if c]
-        located = list({(r[0], r[1]) for r in staging.filter(pl.col("lat").is_not_null()).select("lat", "lon").iter_rows()})
-        share = None
-        if legs is not None:
-            lg = legs.filter((pl.col("episode_id") == e) & pl.col("is_main_variant"))
-            share = lg["distance_km"].is_not_null().mean() if lg.height else 0.0
-        info[e] = {"countries": set(seq), "order": list(dict.fromkeys(seq)), "points": located,
-                   "inferred_order": bool((staging["order_basis"] == "inferred").any()) if staging.height else False,
-                   "located_share": share}
+    out: dict[str, dict] = {}
+    for (ep,), g in main.sort("episode_id", "aircraft_id", "seq").group_by("episode_id", maintain_order=True):
+        best: dict | None = None
+        for (_ac,), r in g.group_by("aircraft_id", maintain_order=True):
+            rows = r.sort("seq").to_dicts()
+            first_dest = next((x["seq"] for x in rows if role.get(_area(x)) == "destination"), None)
+            outbound = [x for x in rows if first_dest is None or x["seq"] < first_dest]
+            staged = [x for x in outbound if role.get(_area(x)) == "staging"]
+            countries = [_area(x) for x in staged]
+            info = {"countries": countries,
+                    "corridors": _merge_repeats([corridor.get(c, "unclassified") for c in countries]),
+                    "jump_off": countries[-1] if countries else None,
+                    "order_inferred": any(x["order_basis"] == "inferred" for x in staged)}
+            if best is None or (not best["countries"] and countries):
+                best = info
+        out[ep] = best or {"countries": [], "corridors": [], "jump_off": None, "order_inferred": False}
+    return out
+
+
+def _area(row: dict) -> str:
+    return row["place_id"] if row.get("place_precision") == "region" else (row.get("country") or "")
+
+
+def route_similarity(stops: pl.DataFrame, corridors: pl.DataFrame) -> pl.DataFrame:
+    """Every pair of episodes, scored on their staging (see the module docstring)."""
+    info = staging_sequences(stops, corridors)
     rows = []
-    for a, b in itertools.combinations(episodes, 2):
+    for a, b in itertools.combinations(sorted(info), 2):
         ia, ib = info[a], info[b]
-        row = {k: None for k in SCHEMA} | {"episode_a": a, "episode_b": b, "located_share_a": ia["located_share"],
-                                           "located_share_b": ib["located_share"], "shared_country_count": 0,
-                                           "shared_countries": ""}
+        row = {k: None for k in SCHEMA} | {
+            "episode_a": a, "episode_b": b, "staging_a": ";".join(ia["countries"]),
+            "staging_b": ";".join(ib["countries"]), "jump_off_a": ia["jump_off"], "jump_off_b": ib["jump_off"],
+            "order_inferred": ia["order_inferred"] or ib["order_inferred"], "shared_country_count": 0,
+            "shared_countries": "", "is_alike": False}
         stubs = [e for e, i in ((a, ia), (b, ib)) if not i["countries"]]
         if stubs:
             rows.append(row | {"is_comparable": False,
-                               "reason": f"not comparable: no staging stop reported for {' and '.join(stubs)} (a stub route)"})
+                               "reason": "not comparable: no staging stop reported for " + " and ".join(stubs)})
             continue
-        shared = ia["countries"] & ib["countries"]
-        union = ia["countries"] | ib["countries"]
-        jac = len(shared) / len(union)
-        if ia["inferred_order"] or ib["inferred_order"]:
-            order, note = None, "the stop order of one route is our inference"
-        else:
-            order = order_agreement(ia["order"], ib["order"])
-            note = None if order is not None else "fewer than two shared staging countries"
-        mnk = mean_nearest_km(ia["points"], ib["points"])
-        sim = None if mnk is None else 0.5 * jac + 0.5 * math.exp(-mnk / 1000)
+        shared = sorted(set(ia["countries"]) & set(ib["countries"]))
+        cs = lcs_score(ia["countries"], ib["countries"])
+        rs = lcs_score(ia["corridors"], ib["corridors"])
+        js = 1.0 if ia["jump_off"] == ib["jump_off"] else 0.0
+        sim = round((cs + rs + js) / 3, 3)
         rows.append(row | {"is_comparable": True, "reason": "both routes report staging stops",
-                           "shared_countries": ";".join(sorted(shared)), "shared_country_count": len(shared),
-                           "country_jaccard": jac, "order_agreement": order, "order_note": note,
-                           "mean_nearest_stop_km": mnk, "similarity": sim})
+                           "shared_countries": ";".join(shared), "shared_country_count": len(shared),
+                           "country_score": cs, "corridor_score": rs, "jump_off_score": js, "similarity": sim,
+                           "is_alike": sim >= ALIKE_THRESHOLD})
     return pl.DataFrame(rows, schema=SCHEMA) if rows else pl.DataFrame(schema=SCHEMA)
