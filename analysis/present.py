@@ -268,7 +268,8 @@ def findings_list(findings: pl.DataFrame, sources: pl.DataFrame | None = None) -
     for r in findings.iter_rows(named=True):
         srcs = "; ".join(names.get(s, s) for s in (r["source_ids"] or "").split(";") if s) or "derived from observed records"
         items.append(
-            f'<li class="finding" id="finding-{esc(r["finding_id"])}"><p class="statement">{esc(r["statement"])}</p>'
+            f'<li class="finding" id="finding-{esc(r["finding_id"])}"><p class="headline">{esc(r.get("headline") or r["title"])}</p>'
+            f'<p class="statement">{esc(r["statement"])}</p>'
             f'<p class="meta"><span class="value">{esc(finding_value(r))}</span> · {finding_meta(r)}</p>'
             f'<details><summary>Evidence and sources</summary><p>Evidence rows: {esc((r["evidence"] or "").replace(";", ", "))}</p>'
             f"<p>Sources: {esc(srcs)}</p></details></li>")

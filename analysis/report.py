@@ -100,7 +100,7 @@ a.url { word-break: break-all; }
 a.anchor-link { visibility: hidden; margin-left: 6px; text-decoration: none; color: var(--muted); }
 h1:hover a.anchor-link, h2:hover a.anchor-link, h3:hover a.anchor-link { visibility: visible; }
 ul.toc { columns: 3; font-size: 13px; } .conflict { margin-bottom: 18px; } small { color: var(--muted); font-weight: normal; }
-ol.findings li { margin-bottom: 12px; } .finding .statement { margin: 0; font-weight: 600; }
+ol.findings li { margin-bottom: 12px; } .finding .headline { margin: 0; font-weight: 600; } .finding .statement { margin: 4px 0 0; }
 .finding .meta { margin: 2px 0; color: var(--muted); font-size: 13px; }
 .confidence-high { color: #006d4e; } .confidence-moderate { color: #8a5a00; } .confidence-low { color: #a33; }
 details summary { cursor: pointer; color: var(--accent); font-size: 13px; }

@@ -102,7 +102,8 @@ def _finding_item(r: dict, names: dict[str, str]) -> str:
     """A key finding: statement, its number (rounded), likelihood, confidence and why, evidence and sources."""
     rows = [e for e in (r["evidence"] or "").split(";") if e]
     evidence = ", ".join(f"<code>{esc(e)}</code>" for e in rows) or "none"
-    return (f'<li class="finding" id="key-{esc(r["finding_id"])}"><p class="statement">{esc(r["statement"])}</p>'
+    return (f'<li class="finding" id="key-{esc(r["finding_id"])}"><p class="headline">{esc(r["headline"])}</p>'
+            f'<details><summary>The detail</summary><p class="statement">{esc(r["statement"])}</p></details>'
             f'<p class="meta">{esc(r["category"])} · {esc(present.finding_value(r))}</p>'
             f'<p class="meta">{present.finding_meta(r)}</p>'
             f'<p class="meta">Evidence: <a href="patterns.html#finding-{esc(r["finding_id"])}">finding on the patterns '
@@ -119,9 +120,10 @@ def index_body(project: Project) -> str:
     names = _source_names(sources)
     key = _key_findings(findings)
     items = "".join(_finding_item(r, names) for r in key.iter_rows(named=True))
-    summary = "".join(
-        f"<li>{esc(r['sentence'])} "
-        + " ".join(f'<a href="#key-{esc(i)}">[{esc(i)}]</a>' for i in r["finding_ids"]) + "</li>"
+    notes = {fid: n for n, fid in enumerate(key["finding_id"].to_list(), 1)}
+    summary = " ".join(
+        esc(r["sentence"]) + "".join(f'<sup><a href="#key-{esc(i)}" title="Key finding {notes.get(i, "")}">'
+                                     f'{notes.get(i, "")}</a></sup>' for i in r["finding_ids"])
         for r in queries.study_summary(project).iter_rows(named=True))
     rows = "".join(
         f'<tr><td><a href="{esc(episode_page(r["episode_id"]) or "#")}">{esc(r["episode_id"])}</a></td>'
@@ -135,9 +137,9 @@ def index_body(project: Project) -> str:
         f"<p>{eps.height} episodes, {findings.height} findings computed from the data, {sources.height} sources. "
         "Every number traces back to rows in data/raw and their sources; times are UTC intervals as wide as the "
         "sources allow, places are as precise as the sources give them.</p>"
-        f'<h2 id="summary">What the study shows</h2><ol class="summary">{summary}</ol>'
-        f'<h2 id="key-findings">Key findings</h2><p>The {key.height} most important findings (episodes spanned, new '
-        'information, confidence), one per category. All findings are on the <a href="patterns.html">patterns page</a>.</p>'
+        f'<h2 id="summary">What the study shows</h2><p class="summary">{summary}</p>'
+        f'<h2 id="key-findings">Key findings</h2><p>{key.height} key findings, one per question the study asks, each '
+        'with its detail, confidence and sources. All findings are on the <a href="patterns.html">patterns page</a>.</p>'
         f'<ol class="findings key-findings">{items}</ol>'
         "<h2>Episodes</h2><table class='data'><thead><tr><th>Episode</th><th>Title</th><th>Aircraft</th>"
         f"<th>First dated milestone (as reported)</th><th>Outbound km</th></tr></thead><tbody>{rows}</tbody></table>"
