@@ -356,13 +356,15 @@ def _routes(c: _Collector, variant_of: dict[str, str] | None = None) -> list[dic
         v = (variant_of or {}).get(ep)
         g = stops.filter((pl.col("episode_id") == ep)
                          & ((pl.col("variant") == v) if v else pl.col("is_main_variant"))).sort("aircraft_id", "seq")
-        first_dest = g.filter(pl.col("role") == "destination")["seq"].min()
+        first_dest = {ac: sub.filter(pl.col("role") == "destination")["seq"].min()
+                      for (ac,), sub in g.group_by("aircraft_id", maintain_order=True)}
         out, ret = [], []
         for r in g.iter_rows(named=True):
             a = c.area(r)
             if c.role.get(a) != "staging":
                 continue
-            (out if first_dest is None or r["seq"] < first_dest else ret).append(r)
+            fd = first_dest.get(r["aircraft_id"])
+            (out if fd is None or r["seq"] < fd else ret).append(r)
         corridors = sorted({c.corridor.get(c.area(r), "unclassified") for r in out + ret})
         rows.append({"episode_id": ep, "t0": c.t0.get(ep), "corridors": corridors, "out": out, "ret": ret,
                      "stops": g, "kind": c.kind.get(ep)})
