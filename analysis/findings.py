@@ -411,6 +411,14 @@ def _disputed_route_variants(c: _Collector) -> dict[str, list[str]]:
     return out
 
 
+def _variant_claim(c: _Collector, episode_id: str, variant: str) -> str:
+    """What a route variant says, in the words of its conflict position (lower-cased start)."""
+    conf = c.t["core_conflicts"].filter((pl.col("episode_id") == episode_id) & (pl.col("variant") == variant))
+    if conf.height == 0:
+        return f"the route {variant.replace('-', ' ')} is right"
+    return conf["claim"][0].rstrip(".")
+
+
 def _routes_by_period(c: _Collector) -> None:
     cuts = _period_events(c)
     if cuts.height == 0:
@@ -436,6 +444,16 @@ def _routes_by_period(c: _Collector) -> None:
         return k1, len(bef), k2, len(aft), fisher_exact(k1, len(bef) - k1, k2, len(aft) - k2)
 
     k1, n1, k2, n2, p = table(before, after)
+    every = sorted({corr for r in routes for corr in r["corridors"]})
+    rows_by_corr = []
+    for corr in every:
+        a1 = sum(corr in r["corridors"] for r in before)
+        a2 = sum(corr in r["corridors"] for r in after)
+        if a1 + a2 >= 2:
+            rows_by_corr.append((corr, a1, a2, fisher_exact(a1, n1 - a1, a2, n2 - a2)))
+    military = [r for r in routes if r["kind"] in ("military_transport", "bomber_visit", "state_cargo")]
+    mb = [r for r in military if r["t0"] < cut_t]
+    ma = [r for r in military if r["t0"] >= cut_t]
     bounds = [None] + [e["start_earliest_utc"] for e in cuts.iter_rows(named=True)] + [None]
     titles = [e["title"] for e in cuts.iter_rows(named=True)]
     parts = []
@@ -468,6 +486,14 @@ def _routes_by_period(c: _Collector) -> None:
             a1, m1, a2, m2, pa = table(ab, aa)
             sens = (f" With the disputed route variants in place of the main routes ({_list([c.name(e) for e in variants])}): "
                     f"{a1} of {m1} before and {a2} of {m2} after (p = {pa:.3f}).")
+    per_corr = ("By corridor, before and after (Fisher p): " + "; ".join(
+        f"{corr} {x1} of {n1} and {x2} of {n2} (p = {px:.3f})" for corr, x1, x2, px in rows_by_corr)
+        + f". With {len(rows_by_corr)} corridors tested, one p-value below 0.05 could arise by chance alone.")
+    mil = ""
+    if mb and ma:
+        m1, mn1, m2, mn2, pm = table(mb, ma)
+        mil = (f" Military transports, bomber visits and state cargo only: {m1} of {mn1} before and {m2} of {mn2} "
+               f"after (p = {pm:.3f}).")
     kinds: dict[str, int] = {}
     for r in routes:
         kinds[r["kind"] or "not classified"] = kinds.get(r["kind"] or "not classified", 0) + 1
@@ -475,7 +501,7 @@ def _routes_by_period(c: _Collector) -> None:
     not_counted = [c.name(r["episode_id"]) for r in _routes(c) if r["t0"] is None or not r["corridors"]]
     statement = (f"Of the routes with a reported staging stop, {k1} of {n1} before {titles[0]} "
                  f"({display(cuts['start_reported'][0])}) went through {lead}, and {k2} of {n2} from then on. Fisher's "
-                 f"exact test, two-sided: p = {p:.3f}; {words}. " + " ".join(parts) + sens
+                 f"exact test, two-sided: p = {p:.3f}; {words}. " + per_corr + " " + " ".join(parts) + sens + mil
                  + f" Kinds of flight counted: {kinds_text}."
                  + (f" Not counted ({len(not_counted)}: undated or no staging stop reported)." if not_counted else "")
                  + " The table shows when routes changed, not why.")
@@ -484,8 +510,8 @@ def _routes_by_period(c: _Collector) -> None:
         evidence += [f"core_stops:{s['stop_id']}" for s in r["out"] + r["ret"]]
     weakest = min((len(c.origins(_ids(s["source_ids"] for s in r["out"] + r["ret"]))) for r in routes), default=0)
     c.add("routes-by-period", "routes by period", f"Routes through {lead} before and after {titles[0]}",
-          f"Routes through {lead}: {k1} of {n1} before {display(first['start_reported'])}, {k2} of {n2} after "
-          f"(Fisher p = {p:.2f}).",
+          f"Routes through {lead}: {k1} of {n1} before {display(first['start_reported'])}, {k2} of {n2} after; "
+          f"Fisher p = {p:.2f}, {'unlikely to be chance' if p < 0.05 else 'a difference that could be chance'}.",
           statement, "routes_via_lead_corridor_after", k2, "routes", [r["episode_id"] for r in routes], evidence,
           _ids(list(cuts["source_ids"]) + [s["source_ids"] for r in routes for s in r["out"] + r["ret"]]),
           imprecise=True, weakest=weakest, group_n=min(n1, n2),
@@ -585,10 +611,13 @@ def _ocean_crossings(c: _Collector) -> None:
                 continue
             swapped = [x for x in known if x["episode_id"] != ep] + [x for x in alt if not x["gate_is_home"]]
             n_atl = sum(x["jump_kind"] in _ATLANTIC for x in swapped)
-            statement += (f" If the {v.replace('-', ' ')} variant of {c.name(ep)} holds, that trip crossed "
-                          f"{_list(list(dict.fromkeys(JUMP_OFF_WORDS.get(x['jump_kind'], 'unclassified') for x in alt)))} "
-                          f"(via {_list(list(dict.fromkeys(x['gate'] for x in alt)))}), and {n_atl} of {len(swapped)} "
-                          "crossings with a reported jump-off are Atlantic.")
+            claim = _variant_claim(c, ep, v)
+            alt_known = [x for x in alt if not x["gate_is_home"]]
+            what = (f"that trip jumped off from {_list(list(dict.fromkeys(x['gate'] for x in alt_known)))} ("
+                    f"{_list(list(dict.fromkeys(JUMP_OFF_WORDS.get(x['jump_kind'], 'unclassified') for x in alt_known)))})"
+                    if alt_known else "that trip has no reported stop before the ocean")
+            statement += (f" If the account of {c.name(ep)} that says '{claim}' holds, {what}, and {n_atl} of "
+                          f"{len(swapped)} crossings with a reported jump-off are Atlantic.")
     if not known:
         return
     west = sum(x["jump_kind"] == "atlantic_west_africa" for x in atlantic)
@@ -795,7 +824,7 @@ def _sanctioned_ground(c: _Collector) -> None:
                 hs = hosts.filter((pl.col("country") == r["country"]) & pl.col("episode_id").is_in(r["episode_id"]))
                 if hs.height:
                     host_ids += hs["statement_id"].to_list()
-                    text += ": " + "; ".join(f"{h['authority']} ({h['kind']}): {h['about'].rstrip('.')}"
+                    text += ": " + "; ".join(f"{h['authority']} ({h['kind'].replace('_', ' ')}): {h['about'].rstrip('.')}"
                                              for h in hs.iter_rows(named=True))
             bits.append(text)
         n_main = per.filter(pl.col("on_main")).height
@@ -961,40 +990,49 @@ def _nearest_before(starts: list[datetime], t: datetime) -> float:
 
 
 def _timing_test(c: _Collector, events: pl.DataFrame, deps: list[dict]) -> None:
+    """Do departures follow escalation events more closely than nearby dates would?
+
+    For each dated trip with at least one relevant escalation event within a year either side: the days from the
+    nearest preceding one (capped at a year). The same for a random date within :data:`TIMING_LOOKBACK` of each
+    real departure (the same years, the same event record), 2,000 times: p is the share of random sets whose mean
+    is as small. Comparing each trip with its own neighbourhood keeps the test from merely finding that the
+    curators gathered events in the years with flights.
+    """
     kinds = [k for k in (c.study.get("escalation_event_kinds") or "").split(";") if k]
-    if not kinds or len(deps) < TIMING_MIN_EPISODES:
+    if not kinds:
         return
     esc = events.filter(pl.col("kind").is_in(kinds))
-    if esc.height == 0:
-        return
-    start = min(d["lo"] for d in deps)
-    end = max(d["lo"] for d in deps)
-    span = (end - start).total_seconds()
     per = []
     for d in deps:
-        rel = _relevant(esc, d["countries"])
-        per.append((d, sorted(rel["start_latest_utc"].to_list())))
+        starts = sorted(_relevant(esc, d["countries"])["start_latest_utc"].to_list())
+        if any(abs(_days(s, d["lo"])) <= TIMING_LOOKBACK.days for s in starts):
+            per.append((d, starts))
+    if len(per) < TIMING_MIN_EPISODES:
+        return
     observed = sum(_nearest_before(s, d["lo"]) for d, s in per) / len(per)
+    window = TIMING_LOOKBACK.total_seconds()
 
     def draw(rng: random.Random) -> float:
-        return sum(_nearest_before(s, start + timedelta(seconds=rng.random() * span)) for _, s in per) / len(per)
+        return sum(_nearest_before(s, d["lo"] + timedelta(seconds=(2 * rng.random() - 1) * window))
+                   for d, s in per) / len(per)
 
     p = permutation_p(observed, draw, n=2000)
+    expected = sum(draw(random.Random(i)) for i in range(200)) / 200
     close = sum(1 for d, s in per if _nearest_before(s, d["lo"]) <= CONTEXT_WINDOW.days)
-    words = ("departures fell closer to such events than random dates in the same years would" if p < 0.05 else
-             "departures fell no closer to such events than random dates in the same years would")
+    words = ("departures followed escalation events more closely than nearby dates would" if p < 0.05 else
+             "departures followed escalation events no more closely than nearby dates would")
     c.add("departure-timing", "departure timing", "Departures against escalation events",
           f"Across {len(per)} dated trips, {words} (permutation test, p = {p:.2f}).",
-          f"For each of {len(per)} dated trips: the days from the nearest preceding escalation event ({', '.join(kinds)}) "
-          f"that concerns a country it visited, up to {TIMING_LOOKBACK.days} days; the mean is {observed:,.0f} days. "
-          f"{close} trips left within {CONTEXT_WINDOW.days} days of such an event. The same mean for 2,000 sets of "
-          f"random departure dates between the first and the last trip gives p = {p:.3f} (the share of random sets "
-          f"with a mean as small). So {words}.",
+          f"{_plural(len(per), 'dated trip')} have an escalation event ({', '.join(kinds)}) concerning a country they "
+          f"visited within a year either side. From the nearest preceding such event to the departure: {observed:,.0f} "
+          f"days on average (capped at {TIMING_LOOKBACK.days}); {_plural(close, 'trip')} left within "
+          f"{CONTEXT_WINDOW.days} days of one. For random dates within a year of each departure the average is "
+          f"{expected:,.0f} days; a mean as small as the real one came up in a share p = {p:.3f} of 2,000 random "
+          f"sets. So {words}. {_plural(len(deps) - len(per), 'trip')} without such an event nearby are not counted.",
           "mean_days_after_escalation", round(observed, 1), "days", [d["episode_id"] for d, _ in per],
           [f"core_events:{e}" for e in esc["event_id"]] + [f"core_stops:{d['stop_id']}" for d, _ in per],
-          _ids(list(esc["source_ids"])), imprecise=True, group_n=len(per),
-          confidence="low",
-          why="the context events were gathered by the curators around the flights, which biases the test toward "
+          _ids(list(esc["source_ids"])), imprecise=True, group_n=len(per), confidence="low",
+          why="the context events were gathered by the curators around the flights, which can bias the test toward "
               "closeness; read it as a check, not as evidence of a link")
 
 

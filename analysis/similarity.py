@@ -5,21 +5,24 @@ outbound route (up to the first destination stop) in areas of role ``staging`` i
 home (Russia, Belarus) and in the destination region (a stop in the Dominican Republic on the way to Cuba) are not
 staging. Two routes are compared on three things, each 0 to 1:
 
-* ``country_score``: the ordered staging countries, by the longest common subsequence (LCS):
-  ``2 * LCS / (len_a + len_b)``, so that the same countries in the same order score 1 and a shared country out of
-  order counts for less;
+* ``country_score``: the ordered staging countries, by the longest common subsequence (LCS): the mean of
+  ``LCS / min(len_a, len_b)`` (is the shorter chain inside the longer one, in order?) and ``2 * LCS / (len_a +
+  len_b)`` (how much of both chains is shared), so that the same countries in the same order score 1, a short
+  chain repeated inside a longer one scores high, and a shared country out of order counts for less;
 * ``corridor_score``: the same on the sequence of corridors (consecutive repeats merged: Algeria then Mauritania
   is one "North and West Africa" step);
 * ``jump_off_score``: 1 when the last staging country before the ocean (the jump-off) is the same, else 0.
 
 ``similarity`` is their mean. A route without a staging stop (a **stub**) is not comparable: the pair is marked
-``is_comparable = false`` with the reason, never scored. Pairs at or above :data:`ALIKE_THRESHOLD` are called
-alike; the threshold is ours, stated on the methods page.
+``is_comparable = false`` with the reason, never scored. A pair is called **alike** when its similarity is at least
+:data:`ALIKE_THRESHOLD` and the two routes share at least :data:`ALIKE_MIN_SHARED` staging countries: two routes
+that share one stop (both via Casablanca) have that stop in common, not a chain. Both rules are ours, stated on the
+methods page.
 
->>> lcs_score(["DZ", "MR"], ["AM", "DZ", "MA", "SN", "MR"])
-0.571
->>> lcs_score(["AZ", "DZ", "GN"], ["AM", "DZ", "MA", "SN", "MR"])
-0.25
+>>> lcs_score(["DZ", "MR"], ["AM", "DZ", "MA", "SN", "MR"])  # (2/2 + 4/7) / 2
+0.786
+>>> lcs_score(["AZ", "DZ", "GN"], ["AM", "DZ", "MA", "SN", "MR"])  # (1/3 + 2/8) / 2
+0.292
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ from collections.abc import Sequence
 
 import polars as pl
 
-__all__ = ["route_similarity", "lcs_score", "staging_sequences", "SCHEMA", "ALIKE_THRESHOLD"]
+__all__ = ["route_similarity", "lcs_score", "staging_sequences", "SCHEMA", "ALIKE_THRESHOLD", "ALIKE_MIN_SHARED"]
 
 #: pairs scoring at least this are "alike" in findings (ours: same jump-off and most staging shared in order)
 ALIKE_THRESHOLD = 0.6
+#: ... and sharing at least this many staging countries (a chain, not one common stop)
+ALIKE_MIN_SHARED = 2
 
 SCHEMA = {
     "episode_a": pl.String, "episode_b": pl.String, "is_comparable": pl.Boolean, "reason": pl.String,
@@ -54,10 +59,11 @@ def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
 
 
 def lcs_score(a: Sequence[str], b: Sequence[str]) -> float:
-    """``2 * LCS / (len(a) + len(b))``, rounded to 3 places; 0 when both are empty."""
-    if not a and not b:
+    """Mean of ``LCS / min(len)`` and ``2 * LCS / (len(a) + len(b))``, rounded to 3 places; 0 when one is empty."""
+    if not a or not b:
         return 0.0
-    return round(2 * _lcs(a, b) / (len(a) + len(b)), 3)
+    n = _lcs(a, b)
+    return round((n / min(len(a), len(b)) + 2 * n / (len(a) + len(b))) / 2, 3)
 
 
 def _merge_repeats(xs: Sequence[str]) -> list[str]:
@@ -121,5 +127,5 @@ def route_similarity(stops: pl.DataFrame, corridors: pl.DataFrame) -> pl.DataFra
         rows.append(row | {"is_comparable": True, "reason": "both routes report staging stops",
                            "shared_countries": ";".join(shared), "shared_country_count": len(shared),
                            "country_score": cs, "corridor_score": rs, "jump_off_score": js, "similarity": sim,
-                           "is_alike": sim >= ALIKE_THRESHOLD})
+                           "is_alike": sim >= ALIKE_THRESHOLD and len(shared) >= ALIKE_MIN_SHARED})
     return pl.DataFrame(rows, schema=SCHEMA) if rows else pl.DataFrame(schema=SCHEMA)

@@ -499,6 +499,17 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
         if row["role"] == "destination" and row["jump_off"]:
             errors.append(RawDataError(rel("corridors"), line, "jump_off", "no jump-off kind for a destination area "
                                        "(a crossing starts on the other side)", row["jump_off"]))
+    # every stop's area (its country, or a region place) is classified in corridors.csv: findings read its role
+    areas = {r["area"] for r in rows["corridors"] if r["area"]}
+    for row, line in zip(rows["stops"], lines["stops"], strict=True):
+        place = places.get(row["place_id"] or "")
+        if not place:
+            continue
+        area = place["place_id"] if place["precision"] == "region" else place["country"]
+        if area and area not in areas:
+            errors.append(RawDataError(rel("stops"), line, "place_id", f"a place whose area ({area}) has a row in "
+                                       "corridors.csv (home, staging or destination), so that findings can place "
+                                       "the stop", row["place_id"]))
     # relay chains: a page relays another page, never itself, and no chain comes back to where it started
     relays = {r["source_id"]: r["relays_source_id"] for r in rows["sources"] if r["source_id"]}
     for row, line in zip(rows["sources"], lines["sources"], strict=True):

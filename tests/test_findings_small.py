@@ -137,10 +137,17 @@ def test_similarity_ranks_same_chain_first(tmp_path):
     t = derive(study(tmp_path, episodes=[episode("e1"), episode("e2", "CU"), episode("e3")], stops=st))
     sim = {(r["episode_a"], r["episode_b"]): r for r in t["out_route_similarity"].iter_rows(named=True)}
     e12 = sim[("e1", "e2")]
-    # countries: LCS([DZ, SN], [MA, DZ, SN]) = 2 -> 4/5; corridors Maghreb, Sahel coast on both -> 1; same jump-off
-    assert (e12["country_score"], e12["corridor_score"], e12["jump_off_score"]) == (0.8, 1.0, 1.0)
-    assert e12["similarity"] == pytest.approx(0.933) and e12["is_alike"]
+    # countries: LCS([DZ, SN], [MA, DZ, SN]) = 2 -> (2/2 + 4/5) / 2; corridors Maghreb, Sahel coast on both -> 1
+    assert (e12["country_score"], e12["corridor_score"], e12["jump_off_score"]) == (0.9, 1.0, 1.0)
+    assert e12["similarity"] == pytest.approx(0.967) and e12["is_alike"]
     assert sim[("e1", "e3")]["similarity"] == 0.0 and not sim[("e1", "e3")]["is_alike"]
+
+
+def test_one_shared_stop_is_not_alike(tmp_path):
+    st = _trip("e1", "EP-AAA", ["GMMN"]) + _trip("e2", "EP-BBB", ["GMMN"], day="2021-06-01")
+    t = derive(study(tmp_path, episodes=[episode("e1"), episode("e2")], stops=st))
+    r = t["out_route_similarity"].row(0, named=True)
+    assert r["similarity"] == 1.0 and not r["is_alike"]  # both via Casablanca: one stop in common, not a chain
 
 
 def test_destination_region_stop_is_not_staging(tmp_path):
