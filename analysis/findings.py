@@ -563,11 +563,12 @@ def _ocean_crossings(c: _Collector) -> None:
             inferred = " (stop order inferred)" if x["is_order_inferred"] else ""
             bits.append(f"{_label(c, x['aircraft_id'])} {'out' if x['outbound'] else 'back'} {where}{inferred}, "
                         f"{x['from_name']} to {x['to_name']} {km}")
-        kinds = list(dict.fromkeys(JUMP_OFF_WORDS.get(x["jump_kind"], "unclassified") for x in mine))
+        jumped = [x for x in mine if not x["gate_is_home"]]
+        kinds = list(dict.fromkeys(JUMP_OFF_WORDS.get(x["jump_kind"], "unclassified") for x in jumped))
         known = [x for x in mine if x["distance_km"] is not None]
-        gates = list(dict.fromkeys(x["gate"] for x in mine))
+        gates = list(dict.fromkeys(x["gate"] for x in jumped))
         c.add(f"crossing-{ep}", "ocean crossings", f"{c.name(ep)}: crossing via {', '.join(gates)}",
-              f"{c.name(ep)}: the ocean crossing started or ended at {_list(gates)} ({'; '.join(kinds)}).",
+              f"{c.name(ep)}: the last stop before the ocean was {_list(gates)} ({'; '.join(kinds)}).",
               f"{c.name(ep)} ({c.when(ep)}): " + "; ".join(dict.fromkeys(bits)) + ".",
               "longest_crossing_km", max((x["distance_km"] for x in known), default=None), "km", [ep],
               [f"core_legs:{x['leg_id']}" for x in mine], _ids(x["source_ids"] for x in mine),
