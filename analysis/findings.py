@@ -639,21 +639,27 @@ def _fmt_t(x: float | None) -> str:
     return "none" if x is None else f"{x:,.0f} t"
 
 
-def _interval_text(low: float | None, high: float | None) -> str:
+def _interval_text(low: float | None, high: float | None, reach_km: float | None = None) -> str:
     if high is None:
-        return "no payload at all (beyond every cited ferry range)"
+        return "no payload at all: past the cited ferry range, not flyable nonstop"
+    if not payload.known(high):
+        return "not computed (the cited figures " + (f"end at {reach_km:,.0f} km)" if reach_km else "do not reach it)")
     if low is None:
         return f"at most {_fmt_t(high)}, and nothing if the flown path was 10% longer"
+    if not payload.known(low):
+        return f"at most {_fmt_t(high)} over the great circle (the cited figures do not reach a path 10% longer)"
     if round(low) == round(high):
         return f"about {_fmt_t(high)}"
     return f"{_fmt_t(low)} to {_fmt_t(high)}"
 
 
+def _num(x: float | None) -> float | None:
+    return x if payload.known(x) else None
+
+
 def _payload(c: _Collector) -> None:
     ranges = c.t["core_type_ranges"]
-    # a curve without a ferry point cannot say where nonstop flight ends: only complete curves are read
-    cs_by_type = {t: [cur for cur in cs if cur.is_complete] for t, cs in payload.curves(ranges.to_dicts()).items()}
-    cs_by_type = {t: cs for t, cs in cs_by_type.items() if cs}
+    cs_by_type = payload.curves(ranges.to_dicts())
     if not cs_by_type:
         return
     aircraft = c.t["core_aircraft"]
@@ -666,41 +672,52 @@ def _payload(c: _Collector) -> None:
         if g.height == 0 or not cs:
             continue
         name = tname.get(type_id, type_id)
+        short = _type_short(name)
+        reach = max(cur.ferry_km for cur in cs)
         curve_text = "; ".join(
             ", ".join(f"{p:,.0f} t over {r:,.0f} km" if p else f"ferry {r:,.0f} km" for p, r in cur.points)
             + f" ({cur.source_ids}, {cur.source_class})" for cur in cs)
         main = g.filter(pl.col("is_main_variant")).sort("distance_km", descending=True)
         rows = []
-        for x in (main if main.height else g).head(3).iter_rows(named=True):
+        for x in (main if main.height else g).iter_rows(named=True):
             low, high = payload.payload_interval(cs, x["distance_km"])
             rows.append((x, low, high))
+        computed = [r for r in rows if payload.known(r[2])]
         beyond = [x for x in g.iter_rows(named=True) if payload.payload_interval(cs, x["distance_km"])[1] is None]
-        worst, wl, wh = rows[0]
-        ferry = max(cur.ferry_km for cur in cs)
-        complete = all(cur.is_complete for cur in cs)
+        unknown = [r for r in rows if not payload.known(r[2]) and r[2] is not None]
+        has_ferry = any(cur.is_complete for cur in cs)
         text = (f"Cited payload-range figures for the {name}: {curve_text}. Read linearly between the points, over "
-                f"the great circle and over a path 10% longer. Longest reported hops on the main routes: "
-                + "; ".join(f"{x['from_name']} to {x['to_name']} {x['distance_km']:,.0f} km ({c.name(x['episode_id'])}): "
-                            f"{_interval_text(lo, hi)}" for x, lo, hi in rows) + ".")
+                f"the great circle and over a path 10% longer."
+                + ("" if has_ferry else " No cited figure gives a ferry range, so nothing is said past the last point.")
+                + (" Longest reported hops the figures reach: " + "; ".join(
+                    f"{x['from_name']} to {x['to_name']} {x['distance_km']:,.0f} km ({c.name(x['episode_id'])}): "
+                    f"{_interval_text(lo, hi)}" for x, lo, hi in computed[:3]) + "." if computed else ""))
+        if unknown:
+            text += (f" Beyond the cited figures ({reach:,.0f} km), not computed: "
+                     + "; ".join(f"{x['from_name']} to {x['to_name']} {x['distance_km']:,.0f} km"
+                                 for x, _, _ in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+                     + ".")
         if beyond:
-            text += (" Beyond the longest cited ferry range (" + f"{ferry:,.0f} km), so not flyable nonstop by these "
-                     "figures: " + "; ".join(f"{x['from_name']} to {x['to_name']} {x['distance_km']:,.0f} km "
-                                             f"({c.name(x['episode_id'])}, {x['variant'].replace('-', ' ')} route)"
-                                             for x in beyond) + ".")
-        if not complete:
-            text += " The curve lacks a maximum-payload, a lower-payload or a ferry point, so its reading is rougher."
-        c.add(f"payload-{type_id}", "payload against range", f"{name}: payload over its longest hops",
-              f"Over its longest reported hop, {_short_place(worst['from_name'])} to {_short_place(worst['to_name'])}, "
-              f"the cited figures let the {name.replace('Ilyushin ', '').replace('Antonov ', '').replace('Tupolev ', '')} carry "
-              f"{_interval_text(wl, wh)}.",
-              text, "payload_on_longest_hop_t", wh, "t", sorted(set(g["episode_id"])),
-              [f"core_legs:{x['leg_id']}" for x, _, _ in rows] + [f"core_type_ranges:{i}" for cur in cs for i in cur.range_ids],
-              _ids([cur.source_ids for cur in cs] + [x["source_ids"] for x, _, _ in rows]),
-              low=wl, high=wh, inferred=any(x["distance_basis"] == "inferred" for x, _, _ in rows),
-              confidence=None if cs[0].source_class in ("manufacturer", "official") else "low",
-              why=("the curve comes from " + ("the manufacturer or an official body" if cs[0].source_class in
-                                              ("manufacturer", "official") else "reference or weak pages")
-                   + "; winds, reserves and the flown path change the real figure"))
+            text += (f" Past the cited ferry range, so not flyable nonstop by these figures: "
+                     + "; ".join(f"{x['from_name']} to {x['to_name']} {x['distance_km']:,.0f} km "
+                                 f"({c.name(x['episode_id'])}, {x['variant'].replace('-', ' ')} route)" for x in beyond) + ".")
+        if computed:
+            x, wl, wh = computed[0]
+            head = (f"Over its longest hop within the cited figures, {_short_place(x['from_name'])} to "
+                    f"{_short_place(x['to_name'])}, the {short} could carry {_interval_text(wl, wh)}.")
+        else:
+            x, wl, wh = rows[0]
+            head = (f"The cited {short} figures reach {reach:,.0f} km, short of its longest reported hop of "
+                    f"{x['distance_km']:,.0f} km, so its payload there is not computed.")
+        best = cs[0].source_class
+        c.add(f"payload-{type_id}", "payload against range", f"{name}: payload over its longest hops", head,
+              text, "payload_on_longest_hop_t", _num(wh), "t", sorted(set(g["episode_id"])),
+              [f"core_legs:{x['leg_id']}" for x, _, _ in rows[:3]] + [f"core_type_ranges:{i}" for cur in cs for i in cur.range_ids],
+              _ids([cur.source_ids for cur in cs] + [x["source_ids"] for x, _, _ in rows[:3]]),
+              low=_num(wl), high=_num(wh), inferred=any(x["distance_basis"] == "inferred" for x, _, _ in rows[:3]),
+              confidence=None if best in ("manufacturer", "official") else "low",
+              why=(f"the best figures for the type come from {'the manufacturer or an official body' if best in ('manufacturer', 'official') else 'reference or weak pages'}"
+                   "; winds, reserves and the flown path change the real figure"))
     _payload_claims(c, cs_by_type, legs)
 
 
@@ -738,7 +755,7 @@ def _payload_claims(c: _Collector, cs_by_type: dict, legs: pl.DataFrame) -> None
         ids = [a for a in ([r["aircraft_id"]] if r["aircraft_id"] else (r["aircraft_ids"] or "").split(";")) if a]
         if not ids:
             ids = c.main_stops().filter(pl.col("episode_id") == ep)["aircraft_id"].unique().sort().to_list()
-        verdicts, evidence, fits_any = [], [f"core_claims:{r['claim_id']}"], []
+        verdicts, evidence, fits_any, judged = [], [f"core_claims:{r['claim_id']}"], [], []
         for ac in ids:
             a = aircraft.filter(pl.col("aircraft_id") == ac)
             if a.height == 0:
@@ -761,23 +778,25 @@ def _payload_claims(c: _Collector, cs_by_type: dict, legs: pl.DataFrame) -> None
             for v, longest, low, high, verdict in per_var:
                 verdicts.append(f"on {_short_label(c, ac)}, {v.replace('-', ' ')} route: {verdict} (longest hop "
                                 f"{_short_place(longest['from_name'])} to {_short_place(longest['to_name'])} "
-                                f"{longest['distance_km']:,.0f} km allows {_interval_text(low, high)})")
+                                f"{longest['distance_km']:,.0f} km: {_interval_text(low, high)})")
                 if verdict == payload.VERDICTS[0]:
                     fits_any.append((ac, v))
+                if verdict in payload.VERDICTS[:4]:
+                    judged.append((ac, v, verdict))
             if item["units"] and hold.get(t):
                 ok = payload.fits_hold([d for _, n, _, d in item["units"] for _ in range(n)], hold[t])
                 verdicts.append(f"in the {a['type_name'][0]} hold the items {'fit' if ok else 'do not fit'} one behind "
                                 "the other" if ok is not None else
                                 f"hold fit not computed (dimensions of the items or the {a['type_name'][0]} hold not sourced)")
-        if not verdicts:
-            continue
-        variants = sorted({v for _, v in fits_any})
+        if not judged:
+            continue  # no route of the claim's aircraft is within the cited figures: nothing to say about the load
+        labels = {ac: _short_label(c, ac) for ac, _, _ in judged}
         if fits_any:
-            head = (f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited payload-range figures on "
-                    f"{_list([v.replace('-', ' ') for v in variants])} route{'s' if len(variants) > 1 else ''}.")
+            ways = _list(list(dict.fromkeys(f"{labels.get(ac, ac)} ({v.replace('-', ' ')} route)" for ac, v in fits_any)))
+            head = f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited figures on {ways}."
         else:
-            head = (f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} does not fit the cited payload-range "
-                    "figures on any reported route.")
+            head = (f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} does not fit the cited figures on any "
+                    "route they reach.")
         if headline_problem(head):
             head = f"A claimed load of {item['load_t']:,.0f} t is set against the cited payload-range figures."
         c.add(f"payload-claim-{r['claim_id']}", "payload against range", f"{item['load_t']:,.0f} t claimed: does it fit?",

@@ -9,13 +9,16 @@ of their own; only the best class of source a type has is used (manufacturer, th
 For a nonstop leg of great-circle length ``d`` the most payload a curve allows is read at two distances: ``d`` (the
 shortest possible path) and ``d * ROUTE_FACTOR_HIGH`` (a flown path longer than the great circle, as airways, winds
 and detours around closed airspace make it). The answer is the interval over both distances and every curve:
-``[low, high]`` tonnes. ``None`` for ``high`` means the leg is longer than every curve's ferry range: it cannot be
-flown nonstop at all, by the cited figures. Fuel reserves are inside the published figures (they are stated with
-reserves by their makers); nothing else is modelled.
+``[low, high]`` tonnes. Past a curve's last point the answer depends on what that point is: past a stated ferry range
+(payload 0) the leg cannot be flown nonstop (``None``); past any other last point the cited figures say nothing
+(``UNKNOWN``, a NaN: not computed, never guessed). Fuel reserves are inside the published figures; nothing else is
+modelled.
 
 >>> curve = [(50.0, 4000.0), (40.0, 5000.0), (0.0, 9000.0)]
 >>> payload_at(curve, 3000.0), payload_at(curve, 4500.0), payload_at(curve, 7000.0), payload_at(curve, 9500.0)
 (50.0, 45.0, 20.0, None)
+>>> payload_at([(50.0, 4000.0), (40.0, 5000.0)], 5500.0)  # no ferry figure: beyond the last point is unknown
+nan
 """
 
 from __future__ import annotations
@@ -23,14 +26,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ROUTE_FACTOR_HIGH", "payload_at", "Curve", "curves", "payload_interval", "verdict", "VERDICTS",
+__all__ = ["ROUTE_FACTOR_HIGH", "UNKNOWN", "known", "payload_at", "Curve", "curves", "payload_interval", "verdict", "VERDICTS",
            "fits_hold"]
 
 #: a flown path up to 10% longer than the great circle (airways, winds, a detour around closed airspace)
 ROUTE_FACTOR_HIGH = 1.10
+#: beyond the cited figures: not computed
+UNKNOWN = float("nan")
+
+
+def known(x: float | None) -> bool:
+    """A number the figures give (not None = not flyable, not NaN = not computed)."""
+    return x is not None and x == x
 
 #: what a load claim is against a leg: within the lowest payload allowed, within the highest only, or beyond both
-VERDICTS = ("fits", "fits only if the path was close to the great circle", "does not fit", "not flyable nonstop")
+VERDICTS = ("fits", "fits only if the path was close to the great circle", "does not fit", "not flyable nonstop",
+            "not computed: the hop is longer than the cited figures reach")
 
 
 @dataclass(frozen=True)
@@ -58,10 +69,11 @@ class Curve:
 
 
 def payload_at(points: Sequence[tuple[float, float]], distance_km: float) -> float | None:
-    """Most payload (t) the curve allows over ``distance_km`` nonstop; None beyond its longest range."""
+    """Most payload (t) the curve allows over ``distance_km`` nonstop; None past a stated ferry range (payload 0),
+    UNKNOWN past any other last point."""
     pts = sorted(points, key=lambda x: (x[1], -x[0]))
     if not pts:
-        return None
+        return UNKNOWN
     if distance_km <= pts[0][1]:
         return pts[0][0]
     for (p0, r0), (p1, r1) in zip(pts, pts[1:], strict=False):
@@ -69,7 +81,7 @@ def payload_at(points: Sequence[tuple[float, float]], distance_km: float) -> flo
             if r1 == r0:
                 return min(p0, p1)
             return p0 + (p1 - p0) * (distance_km - r0) / (r1 - r0)
-    return None
+    return None if pts[-1][0] == 0 else UNKNOWN
 
 
 _CLASS_RANK = {"manufacturer": 0, "official": 1, "reference": 2, "weak": 3}
@@ -106,14 +118,22 @@ def curves(rows: Iterable[dict]) -> dict[str, list[Curve]]:
 def payload_interval(cs: Sequence[Curve], distance_km: float) -> tuple[float | None, float | None]:
     """(low, high) tonnes over ``distance_km``..``distance_km * ROUTE_FACTOR_HIGH`` and every curve.
 
-    ``low`` is None when some curve cannot fly the longer path at all; ``high`` is None when no curve can fly even
-    the great circle (then the leg is not flyable nonstop by any cited figure).
+    ``high``: the most any curve allows over the great circle; None when every curve that reaches that far says
+    the hop cannot be flown nonstop; UNKNOWN when no curve reaches that far. ``low``: the least any curve allows
+    over the longer path; None when a curve says the longer path cannot be flown; UNKNOWN when none reaches it.
     """
     near = [payload_at(c.points, distance_km) for c in cs]
     far = [payload_at(c.points, distance_km * ROUTE_FACTOR_HIGH) for c in cs]
-    highs = [x for x in near if x is not None]
-    high = max(highs) if highs else None
-    low = None if any(x is None for x in far) or not far else min(far)
+    near_known = [x for x in near if known(x)]
+    far_known = [x for x in far if known(x)]
+    if near_known:
+        high: float | None = max(near_known)
+    else:
+        high = None if any(x is None for x in near) else UNKNOWN
+    if any(x is None for x in far):
+        low: float | None = None
+    else:
+        low = min(far_known) if far_known else UNKNOWN
     return low, high
 
 
@@ -122,10 +142,14 @@ def verdict(load_t: float, low: float | None, high: float | None) -> str:
 
     >>> verdict(35, 40, 60), verdict(35, 20, 40), verdict(35, 10, 20), verdict(35, None, None)
     ('fits', 'fits only if the path was close to the great circle', 'does not fit', 'not flyable nonstop')
+    >>> verdict(35, UNKNOWN, UNKNOWN)
+    'not computed: the hop is longer than the cited figures reach'
     """
     if high is None:
         return VERDICTS[3]
-    if low is not None and load_t <= low:
+    if not known(high):
+        return VERDICTS[4]
+    if known(low) and load_t <= low:  # type: ignore[operator]
         return VERDICTS[0]
     if load_t <= high:
         return VERDICTS[1]

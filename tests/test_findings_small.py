@@ -98,9 +98,11 @@ def test_could_not_fly_nonstop_only_past_the_ferry_range(tmp_path):
     p = study(tmp_path, episodes=[episode("e1")], stops=_trip("e1", "EP-AAA", []), type_ranges=CURVE)
     t = one(findings(p), "payload-T1")
     assert "not flyable nonstop" in t["statement"] and "Tehran Imam Khomeini to Caracas Maiquetia 11,757 km" in t["statement"]
-    # a curve without a ferry point says nothing about where nonstop flight ends: no finding at all
+    # a curve without a ferry point says nothing about where nonstop flight ends: not computed, never "could not"
     p2 = study(tmp_path / "b", episodes=[episode("e1")], stops=_trip("e1", "EP-AAA", []), type_ranges=CURVE[:2])
-    assert findings(p2).filter(findings(p2)["category"] == "payload against range").height == 0
+    t2 = one(findings(p2), "payload-T1")
+    assert "not computed" in t2["headline"] and "not flyable" not in t2["statement"]
+    assert t2["value"] is None and "No cited figure gives a ferry range" in t2["statement"]
 
 
 # --- where a sanctioned airframe was on the ground ----------------------------------------------------------
