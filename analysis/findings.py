@@ -199,7 +199,8 @@ class _Collector:
             value: float | None, unit: str, episodes: Iterable[str], evidence: Iterable[str], source_ids: str, *,
             inferred: bool = False, imprecise: bool = False, disputed: bool | None = None, why: str = "",
             low: float | None = None, high: float | None = None, likelihood: str | None = None,
-            confidence: str | None = None, weakest: int | None = None, group_n: int | None = None) -> None:
+            confidence: str | None = None, weakest: int | None = None, group_n: int | None = None,
+            key_bonus: float = 0.0) -> None:
         headline = headline[:1].upper() + headline[1:]
         problem = headline_problem(headline)
         if problem:
@@ -253,7 +254,8 @@ class _Collector:
             "unit": unit, "episode_ids": eps, "evidence": _ids(evidence), "source_ids": source_ids,
             "origin_count": len(origins), "likelihood": likelihood or like, "confidence": level,
             "confidence_reason": "; ".join(parts) + ".",
-            "importance": round(0.4 * scope + 0.4 * NOVELTY.get(category, 0.3) + 0.2 * weight, 3), "is_key": False,
+            "importance": round(0.4 * scope + 0.4 * NOVELTY.get(category, 0.3) + 0.2 * weight + key_bonus, 3),
+            "is_key": False,
         })
 
     # --- helpers over the derived tables ---------------------------------------------------------------------
@@ -653,6 +655,16 @@ def _interval_text(low: float | None, high: float | None, reach_km: float | None
     return f"{_fmt_t(low)} to {_fmt_t(high)}"
 
 
+def _interval_short(low: float | None, high: float | None) -> str:
+    if high is None:
+        return "nothing: the hop is past the cited ferry range"
+    if not payload.known(high):
+        return "an amount the cited figures do not reach"
+    if low is None or not payload.known(low) or round(low) == round(high):
+        return f"at most {_fmt_t(high)}"
+    return f"{_fmt_t(low)} to {_fmt_t(high)}"
+
+
 def _num(x: float | None) -> float | None:
     return x if payload.known(x) else None
 
@@ -704,7 +716,7 @@ def _payload(c: _Collector) -> None:
         if computed:
             x, wl, wh = computed[0]
             head = (f"Over its longest hop within the cited figures, {_short_place(x['from_name'])} to "
-                    f"{_short_place(x['to_name'])}, the {short} could carry {_interval_text(wl, wh)}.")
+                    f"{_short_place(x['to_name'])}, the {short} could carry {_interval_short(wl, wh)}.")
         else:
             x, wl, wh = rows[0]
             head = (f"The cited {short} figures reach {reach:,.0f} km, short of its longest reported hop of "
@@ -752,10 +764,15 @@ def _payload_claims(c: _Collector, cs_by_type: dict, legs: pl.DataFrame) -> None
     for item in _claim_loads(c):
         r = item["claim"]
         ep = r["episode_id"]
-        ids = [a for a in ([r["aircraft_id"]] if r["aircraft_id"] else (r["aircraft_ids"] or "").split(";")) if a]
-        if not ids:
-            ids = c.main_stops().filter(pl.col("episode_id") == ep)["aircraft_id"].unique().sort().to_list()
+        named = [a for a in ([r["aircraft_id"]] if r["aircraft_id"] else (r["aircraft_ids"] or "").split(";")) if a]
+        ids = named or c.main_stops().filter(pl.col("episode_id") == ep)["aircraft_id"].unique().sort().to_list()
+        # a load the claim puts on several named aircraft is shared among them; a load on no named aircraft is
+        # tested on each aircraft of the episode alone, and shared equally among them
+        shares = [(len(named), "shared among the aircraft the claim names")] if len(named) > 1 else [(1, "alone")]
+        if not named and len(ids) > 1:
+            shares.append((len(ids), f"shared among the episode's {len(ids)} aircraft"))
         verdicts, evidence, fits_any, judged = [], [f"core_claims:{r['claim_id']}"], [], []
+        variants_judged: set[str] = set()
         for ac in ids:
             a = aircraft.filter(pl.col("aircraft_id") == ac)
             if a.height == 0:
@@ -771,18 +788,22 @@ def _payload_claims(c: _Collector, cs_by_type: dict, legs: pl.DataFrame) -> None
             for (v,), vg in mine.group_by("variant", maintain_order=True):
                 longest = vg.sort("distance_km", descending=True).row(0, named=True)
                 low, high = payload.payload_interval(cs, longest["distance_km"])
-                verdict = payload.verdict(item["load_t"], low, high)
-                per_var.append((v, longest, low, high, verdict))
+                per_var.append((v, longest, low, high))
                 evidence.append(f"core_legs:{longest['leg_id']}")
             per_var.sort(key=lambda x: (x[0] != "main", x[0]))
-            for v, longest, low, high, verdict in per_var:
-                verdicts.append(f"on {_short_label(c, ac)}, {v.replace('-', ' ')} route: {verdict} (longest hop "
-                                f"{_short_place(longest['from_name'])} to {_short_place(longest['to_name'])} "
-                                f"{longest['distance_km']:,.0f} km: {_interval_text(low, high)})")
-                if verdict == payload.VERDICTS[0]:
-                    fits_any.append((ac, v))
-                if verdict in payload.VERDICTS[:4]:
-                    judged.append((ac, v, verdict))
+            for n, how in shares:
+                load = item["load_t"] / n
+                for v, longest, low, high in per_var:
+                    verdict = payload.verdict(load, low, high)
+                    verdicts.append(f"on {_short_label(c, ac)} ({how}: {load:,.1f} t), {v.replace('-', ' ')} route: "
+                                    f"{verdict} (longest hop {_short_place(longest['from_name'])} to "
+                                    f"{_short_place(longest['to_name'])} {longest['distance_km']:,.0f} km: "
+                                    f"{_interval_text(low, high)})")
+                    if verdict == payload.VERDICTS[0]:
+                        fits_any.append((ac, v, how))
+                    if verdict in payload.VERDICTS[:4]:
+                        judged.append((ac, v, verdict))
+            variants_judged |= {v for _, v, _ in judged}
             if item["units"] and hold.get(t):
                 ok = payload.fits_hold([d for _, n, _, d in item["units"] for _ in range(n)], hold[t])
                 verdicts.append(f"in the {a['type_name'][0]} hold the items {'fit' if ok else 'do not fit'} one behind "
@@ -792,8 +813,14 @@ def _payload_claims(c: _Collector, cs_by_type: dict, legs: pl.DataFrame) -> None
             continue  # no route of the claim's aircraft is within the cited figures: nothing to say about the load
         labels = {ac: _short_label(c, ac) for ac, _, _ in judged}
         if fits_any:
-            ways = _list(list(dict.fromkeys(f"{labels.get(ac, ac)} ({v.replace('-', ' ')} route)" for ac, v in fits_any)))
-            head = f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited figures on {ways}."
+            alone = [(ac, v) for ac, v, how in fits_any if how == "alone"]
+            if alone:
+                ways = _list(list(dict.fromkeys(f"{labels.get(ac, ac)} ({v.replace('-', ' ')} route)" for ac, v in alone)))
+                head = f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited figures on {ways}."
+            else:
+                routes = _list(list(dict.fromkeys(v.replace("-", " ") for _, v, _ in fits_any)))
+                head = (f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited figures only if "
+                        f"shared among its aircraft ({routes} route).")
         else:
             head = (f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} does not fit the cited figures on any "
                     "route they reach.")
@@ -806,8 +833,9 @@ def _payload_claims(c: _Collector, cs_by_type: dict, legs: pl.DataFrame) -> None
               "10% longer than the great circle; the claim itself is unverified.",
               "claimed_load_t", item["load_t"], "t", [ep], evidence,
               _ids([item["sources"]] + [cur.source_ids for cs in cs_by_type.values() for cur in cs]),
-              imprecise=True, why="a claimed load against cited type figures; the claim is "
-                                  + (r["verification"] or "unverified").replace("_", " "))
+              imprecise=True, key_bonus=0.5 if len(variants_judged) > 1 else 0.0,
+              why="a claimed load against cited type figures; the claim is "
+                  + (r["verification"] or "unverified").replace("_", " "))
 
 
 # --- where a sanctioned airframe was on the ground ------------------------------------------------------------

@@ -91,14 +91,17 @@ def curves(rows: Iterable[dict]) -> dict[str, list[Curve]]:
     """type_id -> its curves, one per source, of the best source class the type has.
 
     ``rows``: type_ranges rows with ``type_id``, ``range_id``, ``range_km``, ``payload_t`` (a ferry row may leave it
-    empty: 0 is meant), ``payload_condition``, ``source_class`` and ``source_ids``. Rows without a payload (other
-    than ferry rows) cannot be placed on a curve and are left out.
+    empty: 0 is meant), ``payload_condition``, ``qualifier``, ``source_class`` and ``source_ids``. Rows without a
+    payload (other than ferry rows) cannot be placed on a curve and are left out, and so is a ferry range given only
+    as a lower bound ("at least 9,480 km": a flight once made, not where the curve ends).
     """
     by_type: dict[str, dict[str, list[dict]]] = {}
     for r in rows:
         payload = 0.0 if r["payload_condition"] == "ferry" else r["payload_t"]
         if payload is None or r["range_km"] is None:
             continue
+        if payload == 0 and r.get("qualifier") in ("at_least", "more_than"):
+            continue  # "a ferry range of at least X" bounds the end of the curve from below: not its end
         by_type.setdefault(r["type_id"], {}).setdefault(r["source_ids"], []).append(r | {"payload_t": payload})
     out: dict[str, list[Curve]] = {}
     for type_id, by_source in by_type.items():
