@@ -215,10 +215,11 @@ def methods_body(project: Project) -> str:
         return None
 
     bib = _table(sources, ["source_id", "outlet", "title", "author", "published_reported", "published_precision",
-                           "kind", "language", "is_secondary", "relays", "url"],
+                           "kind", "language", "read_status", "first_hand", "relays", "origin_id", "url"],
                  {"published_reported": "published", "published_precision": "date precision",
-                  "is_secondary": "secondary"}, src_cell, lambda r: source_anchor(r["source_id"]))
-    parts = [f"<h1>Methods and sources</h1>{METHODS_TEXT}",
+                  "read_status": "read", "first_hand": "reports first-hand", "relays": "relays",
+                  "origin_id": "counted as origin"}, src_cell, lambda r: source_anchor(r["source_id"]))
+    parts = [f"<h1>Methods and sources</h1>{METHODS_TEXT}", census_section(project, src_cell),
              f'<h2 id="bibliography">Bibliography ({sources.height} sources)</h2>'
              "<p>Publication dates as the page shows them (precision in the next column); secondary sources rewrite "
              "another outlet's reporting.</p>" + bib]
@@ -252,6 +253,63 @@ def methods_body(project: Project) -> str:
                                            "place_precision", "role", "notes", "source_ids"], None, src_cell))
     parts.append(observed_excluded_section(project))
     return "".join(parts)
+
+
+def census_section(project: Project, src_cell) -> str:
+    """The census: its criteria (census_criteria.csv), what it counts by kind, what it left out and why, the host
+    states' statements, and the log of every search (so that a reader can repeat or extend it)."""
+    crit = queries.sql("SELECT * FROM core_census_criteria ORDER BY part, criterion_id", project=project)
+    kinds = queries.sql("SELECT kind, count(*) AS episodes FROM core_episodes WHERE NOT starts_with(episode_id, 'obs-') "
+                        "GROUP BY kind ORDER BY episodes DESC, kind", project=project)
+    excluded = queries.sql("SELECT * FROM core_census_excluded ORDER BY reason, when_earliest_utc NULLS LAST, item_id",
+                           project=project)
+    reasons = queries.sql("SELECT reason, count(*) AS items FROM core_census_excluded GROUP BY reason "
+                          "ORDER BY items DESC, reason", project=project)
+    hosts = queries.sql("SELECT * FROM core_host_statements ORDER BY country_name, made_on_earliest_utc NULLS LAST, "
+                        "statement_id", project=project)
+    log = queries.sql("SELECT * FROM core_census_log ORDER BY search_id", project=project)
+    langs = queries.sql("SELECT language, count(*) AS searches FROM core_census_log GROUP BY language "
+                        "ORDER BY searches DESC, language", project=project)
+    if crit.is_empty() and log.is_empty() and excluded.is_empty():
+        return ""
+    by_part = {"kind": "Kinds of flight counted", "geography": "Geography", "period": "Period",
+               "exclusion": "Left out", "evidence": "Evidence"}
+    rules = "".join(
+        f"<h3>{esc(by_part.get(part, part))}</h3>"
+        + _table(g, ["value", "rule", "rationale"], {"value": "value"}, lambda c, r: "–" if r[c] is None else None,
+                 name=f"Census criteria: {by_part.get(part, part)}")
+        for (part,), g in crit.group_by("part", maintain_order=True))
+    counts = ", ".join(f"{r['episodes']} {esc(r['kind'] or 'not classified').replace('_', ' ')}"
+                       for r in kinds.iter_rows(named=True))
+    why = ", ".join(f"{r['items']} {esc(r['reason']).replace('_', ' ')}" for r in reasons.iter_rows(named=True))
+    per_lang = ", ".join(f"{r['searches']} in {esc(r['language'])}" for r in langs.iter_rows(named=True))
+    return (
+        '<h2 id="census">The census: which flights are episodes</h2>'
+        "<p>The episodes are a census of the Russian state flights to Latin America and the Caribbean that the "
+        "stored public reporting supports. The rules below decide what counts; they are ours and a reader may "
+        "disagree (they are rows of <code>data/raw/census_criteria.csv</code>). Every flight considered and left out "
+        "is listed with its reason, and every search made is logged, so that the census can be repeated or extended: "
+        "run the same queries, add what they find as rows, and <code>make validate</code>.</p>"
+        f"<p>Episodes by kind: {counts}.</p>" + rules
+        + f'<h3 id="census-excluded">Considered and left out ({excluded.height}: {why})</h3>'
+        + _table(excluded, ["item_id", "title", "when_reported", "countries", "reason", "reason_text",
+                            "related_episode_id", "source_ids"],
+                 {"when_reported": "when (as reported)", "related_episode_id": "episode"}, src_cell,
+                 name="Flights considered and left out")
+        + f'<h3 id="host-statements">What the host states said or did ({hosts.height})</h3>'
+        "<p>Permissions, authorisations, denials, intercepts and statements by the countries where an aircraft "
+        "landed or flew (<code>host_statements.csv</code>).</p>"
+        + _table(hosts, ["country_name", "authority", "kind", "made_on_reported", "episode_id", "about", "source_ids"],
+                 {"country_name": "country", "made_on_reported": "when (as reported)"}, src_cell,
+                 name="Host-state statements")
+        + f'<h3 id="census-log">The searches ({log.height}: {per_lang})</h3>'
+        "<p>Each search: the query as typed, its language, where it was run (the stored-reference search of this "
+        "project's tools, by corpus), when, and what it found.</p>"
+        + f"<details><summary>Show all {log.height} searches</summary>"
+        + _table(log, ["search_id", "query", "language", "corpus", "searched_on", "scope", "found_source_ids",
+                       "outcome"], {"found_source_ids": "sources taken"},
+                 lambda c, r: _source_links(r["found_source_ids"]) if c == "found_source_ids" and r[c] else None,
+                 name="Census searches") + "</details>")
 
 
 def observed_excluded_section(project: Project) -> str:
