@@ -2,7 +2,7 @@
 
 Commands: ``validate`` (check data/raw, write nothing), ``build`` (data/derived), ``report`` (data + notebooks
 + site), ``accept-raw`` (record raw checksums after a reviewed change), ``episodes`` (list episode ids),
-``evidence-doc`` (write docs/evidence.md from the schema).
+``evidence-doc`` (write docs/evidence.md from the schema), ``new-study PATH`` (an empty study folder).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("accept-raw", help="record the checksums of reviewed raw files in their provenance records")
     sub.add_parser("episodes", help="list episode ids")
     sub.add_parser("evidence-doc", help="write docs/evidence.md (the raw tables' columns and rules) from the schema")
+    ns = sub.add_parser("new-study", help="create an empty study folder (every table's header, a study table to edit)")
+    ns.add_argument("path", help="the new study folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     project = default_project()
@@ -67,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
             from .paths import REPO_DIR
             (REPO_DIR / "docs" / "evidence.md").write_text(evidence_markdown(), encoding="utf-8")
             print("wrote docs/evidence.md")
+        elif args.command == "new-study":
+            from pathlib import Path
+
+            from .newstudy import new_study
+            new_study(Path(args.path))
+            print(f"wrote a new study in {args.path}: read {args.path}/README.md, then "
+                  f"FLIGHTS_ROOT={args.path} python -m analysis validate names the first rows to write")
         elif args.command == "episodes":
             from . import queries
             for row in queries.episodes().select("episode_id", "title").iter_rows():

@@ -82,6 +82,13 @@ JUMP_OFF_WORDS = {
     "no_stop_reported": "no stop reported between home and the destination region",
 }
 _ATLANTIC = ("atlantic_west_africa", "atlantic_north_africa_iberia")
+#: sanction kinds (sanctions.kind) as verb and noun
+SANCTION_WORDS = {
+    "designation": ("designated", "designation"), "blocked_property": ("listed as blocked property", "listing as blocked property"),
+    "export_denial": ("placed under an export denial", "export denial"),
+    "asset_freeze": ("placed under an asset freeze", "asset freeze"), "entity_listing": ("put on an entity list", "entity listing"),
+    "flight_ban": ("banned from flying", "flight ban"), "other": ("sanctioned", "sanction"),
+}
 KIND_WORDS = {"bomber_visit": "bomber visits", "military_transport": "military transport flights",
               "government_vip": "government flights", "state_cargo": "state cargo flights",
               "humanitarian_airlift": "humanitarian airlifts"}
@@ -625,8 +632,8 @@ def _ocean_crossings(c: _Collector) -> None:
         return
     west = sum(x["jump_kind"] == "atlantic_west_africa" for x in atlantic)
     c.add("ocean-crossings", "ocean crossings", "Where the ocean crossings started",
-          f"{len(atlantic)} of {len(known)} ocean crossings with a reported jump-off were Atlantic, {west} of them "
-          f"from West Africa; {home} more had no stop reported.",
+          f"{len(atlantic)} of {len(known)} ocean crossings with a reported last stop before the ocean were "
+          f"Atlantic, {west} from West Africa; {_plural(home, 'crossing')} had no such stop reported.",
           statement, "atlantic_crossings", len(atlantic), "crossings", sorted({x["episode_id"] for x in main}),
           [f"core_legs:{x['leg_id']}" for x in known], _ids(x["source_ids"] for x in known),
           inferred=any(x["distance_basis"] == "inferred" or x["is_order_inferred"] for x in known), imprecise=True,
@@ -733,6 +740,14 @@ def _payload(c: _Collector) -> None:
     _payload_claims(c, cs_by_type, legs)
 
 
+def _route_words(c: _Collector, episode_id: str, aircraft_id: str, variant: str) -> str:
+    """A route as a reader names it: 'the route via Hmeimim air base and Dakar' (its staging stops)."""
+    s = c.t["core_stops"].filter((pl.col("episode_id") == episode_id) & (pl.col("aircraft_id") == aircraft_id)
+                                 & (pl.col("variant") == variant)).sort("seq")
+    staging = [_short_place(r["place_name"]) for r in s.iter_rows(named=True) if c.role.get(c.area(r)) == "staging"]
+    return f"the route via {_list(list(dict.fromkeys(staging)))}" if staging else "the route with no stop reported"
+
+
 def _claim_loads(c: _Collector) -> list[dict]:
     """Cargo claims with a mass: stated tonnes, or named systems with sourced masses (units x mass)."""
     claims = c.t["core_claims"].filter(pl.col("kind").is_in(["cargo", "equipment"]))
@@ -795,7 +810,7 @@ def _payload_claims(c: _Collector, cs_by_type: dict, legs: pl.DataFrame) -> None
                 load = item["load_t"] / n
                 for v, longest, low, high in per_var:
                     verdict = payload.verdict(load, low, high)
-                    verdicts.append(f"on {_short_label(c, ac)} ({how}: {load:,.1f} t), {v.replace('-', ' ')} route: "
+                    verdicts.append(f"on {_short_label(c, ac)} ({how}: {load:,.1f} t), {_route_words(c, ep, ac, v)}: "
                                     f"{verdict} (longest hop {_short_place(longest['from_name'])} to "
                                     f"{_short_place(longest['to_name'])} {longest['distance_km']:,.0f} km: "
                                     f"{_interval_text(low, high)})")
@@ -815,8 +830,8 @@ def _payload_claims(c: _Collector, cs_by_type: dict, legs: pl.DataFrame) -> None
         if fits_any:
             alone = [(ac, v) for ac, v, how in fits_any if how == "alone"]
             if alone:
-                ways = _list(list(dict.fromkeys(f"{labels.get(ac, ac)} ({v.replace('-', ' ')} route)" for ac, v in alone)))
-                head = f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited figures on {ways}."
+                ways = _list(list(dict.fromkeys(f"{labels.get(ac, ac)} on {_route_words(c, ep, ac, v)}" for ac, v in alone)))
+                head = f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited figures for {ways}."
             else:
                 routes = _list(list(dict.fromkeys(v.replace("-", " ") for _, v, _ in fits_any)))
                 head = (f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited figures only if "
@@ -878,9 +893,12 @@ def _sanctioned_ground(c: _Collector) -> None:
         n_main = per.filter(pl.col("on_main")).height
         c.add(f"on-the-ground-{ac['aircraft_id']}", "sanctioned airframe on the ground",
               f"{ac['label']}: reported on the ground in {per.height} countries after its designation",
-              f"After its designation ({display(first['effective_reported'])}), {_short_label(c, ac['aircraft_id'])} "
+              f"After its {'operator' + chr(39) + 's ' if first['target_table'] == 'operators' else ''}"
+              f"{SANCTION_WORDS.get(first.get('kind') or 'other', SANCTION_WORDS['other'])[1]} "
+              f"({display(first['effective_reported'])}), {_short_label(c, ac['aircraft_id'])} "
               f"was reported on the ground in {per.height} countries.",
-              f"After {first['authority']} designated {first['target_label']} ({display(first['effective_reported'])}), "
+              f"After {first['authority']} {SANCTION_WORDS.get(first.get('kind') or 'other', SANCTION_WORDS['other'])[0]} "
+              f"{first['target_label']} ({display(first['effective_reported'])}), "
               f"{ac['label']} was reported on the ground in {per.height} countries outside "
               f"{_list(sorted({geo.country_name(h) or h for h in c.home_countries()}))} ({n_main} on the main routes): " + "; ".join(bits) + "."
               + (f" A host-state statement is on record for {len(set(host_ids))} of these stops; for the others no "

@@ -7,7 +7,8 @@ of aircraft on the watchlist become routes with ``evidence = 'observed'``:
 
 * an observed trip (legs with less than :data:`TRIP_BREAK_DAYS` on the ground between them) that overlaps a
   reported episode of the same aircraft joins that episode, so the episode shows both, side by side;
-* otherwise, if it touches Latin America and the Caribbean, it becomes an observed episode of its own
+* otherwise, if it touches the study's destination region (the areas of role 'destination' in corridors.csv),
+  it becomes an observed episode of its own
   (``obs-<aircraft>-<yyyymmdd>``); trips elsewhere are counted and left out.
 """
 
@@ -25,18 +26,18 @@ import polars as pl
 from . import geo, provenance
 from .paths import Project
 
-__all__ = ["ObservedEvidence", "integrate", "compare", "STUDY_REGION", "TRIP_BREAK_DAYS", "track_inputs",
+__all__ = ["ObservedEvidence", "integrate", "compare", "study_region", "TRIP_BREAK_DAYS", "track_inputs",
            "summary", "source_ids_for", "check_tracks", "EXCLUDED_SCHEMA", "EXCLUDED_REASONS"]
 
 log = logging.getLogger(__name__)
 
 TRIP_BREAK_DAYS = 10
 MATCH_MARGIN = timedelta(days=3)
-#: Latin America and the Caribbean (ISO alpha-2): a trip must touch one of these to become an episode.
-STUDY_REGION = frozenset(
-    "AG AI AR AW BB BL BO BQ BR BS BZ CL CO CR CU CW DM DO EC GD GF GP GT GY HN HT JM KN KY LC MF MQ MS MX NI "
-    "PA PE PR PY SR SV SX TC TT UY VC VE VG VI".split()
-)
+def study_region(corridors: pl.DataFrame) -> frozenset[str]:
+    """The study's destination region: the countries (ISO alpha-2) of role 'destination' in corridors.csv. An
+    observed trip must touch one of them to become an episode; findings use the same areas."""
+    return frozenset(a for a, r in zip(corridors["area"], corridors["role"], strict=True)
+                     if r == "destination" and a and len(a) == 2)
 UTC_TS = pl.Datetime("us", "UTC")
 
 
@@ -55,7 +56,7 @@ EXCLUDED_SCHEMA = {
 }
 #: what each exclusion reason means (printed with the build summary, shown on the report)
 EXCLUDED_REASONS = {
-    "outside_region": "observed trip of a watched aircraft that never touches Latin America and the Caribbean",
+    "outside_region": "observed trip of a watched aircraft that never touches the study's destination region",
     "not_watched": "aircraft in a track file that is not on the watchlist",
     "refused_leg": "candidate leg refused by the flight rules (taxi, ground-flag flicker, altitude glitch)",
     "noise": "positions dropped by the noise filter",
@@ -192,6 +193,9 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
         return ObservedEvidence()
     from . import tracks
 
+    # the region where a trip becomes an episode: the destination areas of corridors.csv (one definition for
+    # observed trips and findings)
+    region = set(study_region(raw["corridors"]))
     watch = raw["watchlist"]
     hex_to_aircraft: dict[str, str | None] = {}
     reg_to_aircraft: dict[str, str | None] = {}
@@ -336,7 +340,7 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
             trip_src = cited(";".join(leg.get("source_inputs") or "" for leg in trip))
             if match.height:
                 episode_id = match["episode_id"][0]
-            elif countries & STUDY_REGION:
+            elif countries & region:
                 episode_id = f"obs-{_slug(aircraft_id)}-{t0:%Y%m%d}"
                 origin = (trip[0]["dep_lat"], trip[0]["dep_lon"])
                 far = max(range(1, len(pts)), key=lambda i: geo.great_circle_km(
@@ -409,7 +413,7 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
             gaps = pl.DataFrame(schema=GAPS_SCHEMA)
     else:
         gaps = pl.DataFrame(schema=GAPS_SCHEMA)
-    notes = [f"{left_out} observed trip(s) of watched aircraft outside Latin America left out"] if left_out else []
+    notes = [f"{left_out} observed trip(s) of watched aircraft outside the destination region left out"] if left_out else []
     stop_df = pl.DataFrame(stops, schema_overrides={k: UTC_TS for k in (
         "arr_earliest_utc", "arr_latest_utc", "dep_earliest_utc", "dep_latest_utc")}) if stops else pl.DataFrame()
     return ObservedEvidence(stops=stop_df, gaps=gaps.cast(GAPS_SCHEMA), notes=notes, excluded=_excluded(excluded))

@@ -82,6 +82,9 @@ QUALIFIERS = ("exact", "about", "more_than", "at_least", "less_than", "at_most")
 #: the kinds of flight the census counts (docs/evidence.md and the methods page give the criteria)
 EPISODE_KINDS = ("bomber_visit", "military_transport", "government_vip", "state_cargo", "humanitarian_airlift")
 READ_STATUS = ("read", "excerpt", "not_read")
+#: kinds of sanction; analysis.findings.SANCTION_WORDS says each in words
+SANCTION_KINDS = ("designation", "blocked_property", "export_denial", "asset_freeze", "entity_listing",
+                  "flight_ban", "other")
 #: how authoritative a type figure's source is, best first
 SOURCE_CLASSES = ("manufacturer", "official", "reference", "weak")
 #: what a corridor area is to a route: where flights start and end (home), where they go (destination), or between
@@ -227,6 +230,8 @@ TABLES: tuple[Table, ...] = (
             Column("authority_country", "country", "Country of the authority (ISO alpha-2).", True),
             Column("target_table", "enum", "What is sanctioned.", True, enum=("operators", "aircraft")),
             Column("target_id", "id", "Id in the target table.", True),
+            Column("kind", "enum", "What kind of measure it is; pages print it in words (a designation, an export "
+                   "denial ...).", True, enum=SANCTION_KINDS),
             Column("action", "str", "What was done, in our words.", True),
             Column("effective", "timespec", "When it took effect; empty if no source dates it."),
             Column("is_relayed_only", "bool",

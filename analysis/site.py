@@ -95,7 +95,12 @@ def _episode_links(ids: str | None) -> str:
 
 def _key_findings(findings: pl.DataFrame) -> pl.DataFrame:
     """The findings marked key by analysis.findings (importance: scope, new information, confidence), first first."""
-    return findings.filter(pl.col("is_key")).sort(["importance", "finding_id"], descending=[True, False])
+    from .findings import KEY_CATEGORIES
+
+    order = {c: i for i, c in enumerate(KEY_CATEGORIES)}
+    return (findings.filter(pl.col("is_key"))
+            .with_columns(pl.col("category").replace_strict(order, default=len(order)).alias("_o"))
+            .sort(["_o", "importance", "finding_id"], descending=[False, True, False]).drop("_o"))
 
 
 def _finding_item(r: dict, names: dict[str, str]) -> str:

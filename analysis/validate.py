@@ -484,6 +484,11 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
     for name, col in (("host_statements", "made_on"), ("census_excluded", "when"), ("census_log", "searched_on")):
         for row, line in zip(rows[name], lines[name], strict=True):
             check_time(name, row, line, col, None)
+    # a study with no flight yet: the first rows to write
+    if not rows["episodes"] and not any(e.file == rel("episodes") for e in errors):
+        errors.append(RawDataError(rel("episodes"), 2, "episode_id", "at least one episode: write the first flight "
+                                   "as a row of episodes.csv and its route in stops.csv (see docs/evidence.md)",
+                                   "no rows"))
     # the study: one row; its home countries are countries
     if len(rows["study"]) != 1 and not any(e.file == rel("study") and e.line == 1 for e in errors):
         errors.append(RawDataError(rel("study"), None, None, "exactly one row describing the study",
