@@ -17,24 +17,28 @@ def built_project(tmp_path_factory) -> Project:
     """The study's raw data, built to data/derived in a temporary project (once per test session)."""
     from analysis.build import build
 
-    project = copy_study(tmp_path_factory.mktemp("study"))
+    project = copy_study(tmp_path_factory.mktemp("study"), full=True)
     build(project, quiet=True)
     return project
 
 
 @pytest.fixture(scope="session")
-def built_report(built_project) -> Project:
-    """The same temporary project with the full report built (every notebook run once per session)."""
+def built_report(tmp_path_factory) -> Project:
+    """A temporary project holding the report episodes of the study (studykit.REPORT_EPISODES), built and with
+    the full report (every notebook run once per session)."""
+    from analysis.build import build
     from analysis.report import report
 
-    REPORT_RESULTS[built_project.root] = report(built_project)
-    return built_project
+    project = copy_study(tmp_path_factory.mktemp("report"))
+    build(project, quiet=True)
+    REPORT_RESULTS[project.root] = report(project)
+    return project
 
 
 @pytest.fixture
 def fresh_project(tmp_path) -> Project:
-    """A private, unbuilt copy of the study that a test may edit."""
-    return copy_study(tmp_path / "study")
+    """A private, unbuilt copy of the whole study that a test may edit."""
+    return copy_study(tmp_path / "study", full=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
