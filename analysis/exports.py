@@ -93,15 +93,15 @@ def leg_features(project: Project | None = None) -> list[dict]:
     return features
 
 
-def geojson(features: list[dict]) -> str:
-    return json.dumps({"type": "FeatureCollection", "name": "russian-state-flights-legs",
+def geojson(features: list[dict], name: str = "flights-legs") -> str:
+    return json.dumps({"type": "FeatureCollection", "name": name,
                        "features": features}, ensure_ascii=False, indent=1)
 
 
 _KML_COLOURS = ["ffb27200", "ff009fe6", "ff739e00", "ff005ed5", "ffa779cc", "ffe9b456", "ff000000"]  # aabbggrr
 
 
-def kml(features: list[dict]) -> str:
+def kml(features: list[dict], title: str = "Flights") -> str:
     """KML 2.2: one Placemark per leg, a folder per episode, one line style per aircraft (Okabe-Ito colours)."""
     aircraft = sorted({f["properties"]["aircraft_id"] or "" for f in features})
     style = {a: f"ac{i}" for i, a in enumerate(aircraft)}
@@ -124,7 +124,7 @@ def kml(features: list[dict]) -> str:
             f"<LineString><tessellate>1</tessellate><coordinates>{coords}</coordinates></LineString></Placemark>")
     body = "".join(f"<Folder><name>{escape(e)}</name>{''.join(marks)}</Folder>" for e, marks in folders.items())
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
-            "<name>Russian state flights to Latin America: legs</name>"
+            f"<name>{escape(title)}: legs</name>"
             f"{styles}{body}</Document></kml>\n")
 
 
@@ -148,8 +148,11 @@ def write_exports(dest: Path, project: Project | None = None) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     feats = leg_features(project)
     written = []
-    (dest / "routes.geojson").write_text(geojson(feats), encoding="utf-8")
-    (dest / "routes.kml").write_text(kml(feats), encoding="utf-8")
+    from . import queries
+
+    study = queries.study(project)
+    (dest / "routes.geojson").write_text(geojson(feats, f"{study.get('study_id') or 'flights'}-legs"), encoding="utf-8")
+    (dest / "routes.kml").write_text(kml(feats, study["title"]), encoding="utf-8")
     written += [dest / "routes.geojson", dest / "routes.kml"]
     current = Path(project.current).resolve()
     (dest / "csv").mkdir(exist_ok=True)

@@ -79,19 +79,19 @@ def _body(page: Path, pages: set[str] | None = None) -> str:
     return _SCRIPT.sub("", body)
 
 
-def print_html(site: Path, pages: list[str]) -> str:
+def print_html(site: Path, pages: list[str], title: str = "Flights study") -> str:
     """One document holding the pages' bodies in order, charts as their SVG figures, no scripts."""
     have = {p for p in pages if (site / p).exists()}
     sections = [f'<section class="print-page" id="print-{html.escape(p)}">{_body(site / p, have)}</section>'
                 for p in pages if p in have]
     csp = "default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'"
-    cover = ('<section class="print-page cover"><h1>Russian state and military transport flights to Latin America, '
-             "2008 to today</h1><p>Print edition of the study's report: key findings, patterns, comparison, one "
+    cover = (f'<section class="print-page cover"><h1>{html.escape(title)}</h1>'
+             "<p>Print edition of the study's report: key findings, patterns, comparison, one "
              "chapter per episode, methods and the bibliography, the data dictionary. Every number traces back to "
              "rows in data/raw and their sources; times are UTC.</p></section>")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}"><title>Russian state flights to Latin '
-            f"America: print edition</title><style>{PRINT_CSS}</style></head><body>{cover}{''.join(sections)}"
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}"><title>{html.escape(title)}: print '
+            f"edition</title><style>{PRINT_CSS}</style></head><body>{cover}{''.join(sections)}"
             "</body></html>")
 
 
@@ -105,7 +105,8 @@ def _stable(pdf: bytes) -> bytes:
     return re.sub(rb"uuid:[0-9a-f-]{36}", b"uuid:" + uid, pdf)
 
 
-def print_site(site: Path, site_pages: list[str], notebook_pages: list[str], out: str = "study.pdf") -> Path | None:
+def print_site(site: Path, site_pages: list[str], notebook_pages: list[str], out: str = "study.pdf",
+               title: str = "Flights study") -> Path | None:
     """Print the site at ``site`` to ``site/out``; returns the path, or None (with a message) without Chromium."""
     exe = chromium()
     if exe is None:
@@ -117,7 +118,7 @@ def print_site(site: Path, site_pages: list[str], notebook_pages: list[str], out
     episodes = [p for p in notebook_pages if p not in first]
     rest = [p for p in site_pages if p not in first]
     doc = site / ".print.html"
-    doc.write_text(print_html(site, first + episodes + rest), encoding="utf-8")
+    doc.write_text(print_html(site, first + episodes + rest, title), encoding="utf-8")
     target = site / out
     try:
         with sync_playwright() as p:
@@ -133,7 +134,7 @@ def print_site(site: Path, site_pages: list[str], notebook_pages: list[str], out
                 pdf = page.pdf(format="A4", print_background=True, display_header_footer=True,
                                header_template="<span></span>",
                                footer_template='<div style="font-size:8px;width:100%;text-align:center;color:#666">'
-                                               'Russian state flights to Latin America · page '
+                                               f'{html.escape(title)} · page '
                                                '<span class="pageNumber"></span> of <span class="totalPages"></span>'
                                                "</div>",
                                margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"})

@@ -25,7 +25,7 @@ from .paths import Project, default_project
 __all__ = [
     "UnknownEpisodeError", "connect", "sql", "episodes", "episode_ids", "check_episodes", "episode",
     "stops", "legs", "leg_paths", "route_summary", "episode_summary", "timeline", "claims", "conflicts",
-    "sources", "sources_for", "aircraft", "sanctions", "findings", "route_similarity", "observed_vs_reported",
+    "study", "sources", "sources_for", "aircraft", "sanctions", "findings", "route_similarity", "observed_vs_reported",
     "gaps", "places", "table", "key_findings", "study_summary",
 ]
 
@@ -206,6 +206,12 @@ def conflicts(episode_ids: str | Sequence[str] | None = None, project: Project |
         SELECT * FROM core_conflicts WHERE ($ids IS NULL OR list_contains($ids, episode_id))
         ORDER BY conflict_id, position_id
     """, {"ids": _ids(episode_ids)}, project)
+
+
+def study(project: Project | None = None) -> dict:
+    """What the study is about (data/raw/study.csv): title, subtitle, period, home countries, destination region."""
+    df = sql("SELECT * FROM core_study", project=project)
+    return df.row(0, named=True) if df.height else {"title": "Flights study", "subtitle": None}
 
 
 def sources(project: Project | None = None) -> pl.DataFrame:

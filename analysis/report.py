@@ -582,7 +582,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             (partial / "site.json").write_text(json.dumps(
                 {"site_key": site_key, "pages": [j.page for j in jobs]}, indent=1, sort_keys=True), encoding="utf-8")
             if pdf:
-                _print_edition(partial, jobs)
+                _print_edition(partial, jobs, project)
             final = atomic.publish(partial, link)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
@@ -737,14 +737,17 @@ def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: li
     return used
 
 
-def _print_edition(partial: Path, jobs: list[Job]) -> None:
+def _print_edition(partial: Path, jobs: list[Job], project: Project) -> None:
     """reports/study.pdf: the pages printed by headless Chromium (see :mod:`analysis.printing`)."""
     from . import printing
 
     t = time.monotonic()
     from .site import SITE_PAGES
 
-    out = printing.print_site(partial, [p.file for p in SITE_PAGES], [j.page for j in jobs])
+    from . import queries
+
+    out = printing.print_site(partial, [p.file for p in SITE_PAGES], [j.page for j in jobs],
+                              title=queries.study(project)["title"])
     if out:
         print(f"  print edition {out.name} written in {time.monotonic() - t:.1f} s", flush=True)
 
