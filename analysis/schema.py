@@ -156,7 +156,7 @@ TABLES: tuple[Table, ...] = (
             Column("read_status", "enum",
                    "How much of the page the curators read: 'read' (the whole page), 'excerpt' (a passage of it, as "
                    "stored by the search corpus) or 'not_read' (known only from another source's citation; its "
-                   "claims rest on that citation).", enum=READ_STATUS),
+                   "claims rest on that citation).", True, enum=READ_STATUS),
             Column("first_hand", "str",
                    "What the page reports first-hand (its own photographs, tracking, interviews), in our words; "
                    "what it relays is in relays / relays_source_id / origin."),

@@ -17,9 +17,9 @@ from analysis.paths import Project
 
 SOURCES = [
     {"source_id": "A1", "outlet": "Alpha Wire", "title": "Cargo jet lands in Caracas", "published": "2021-03-02",
-     "url": "https://example.org/a1", "kind": "wire", "language": "en", "is_secondary": "false"},
+     "url": "https://example.org/a1", "kind": "wire", "language": "en", "is_secondary": "false", "read_status": "read"},
     {"source_id": "B1", "outlet": "Beta Daily", "title": "Freighter seen at Maiquetia", "published": "2021-03-03",
-     "url": "https://example.org/b1", "kind": "news", "language": "es", "is_secondary": "false"},
+     "url": "https://example.org/b1", "kind": "news", "language": "es", "is_secondary": "false", "read_status": "read"},
 ]
 STUDY = {"study_id": "ir-cargo-ve", "title": "State cargo flights from Iran to Venezuela (a test study)",
          "subtitle": "Hand-written rows for the tests", "period_start": "2019-01", "period_end": "2023-12",

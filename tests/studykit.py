@@ -85,7 +85,7 @@ def add_new_episode(raw: Path) -> None:
     """A new episode added by data alone, as the README describes (rows in sources, episodes, stops)."""
     _append(raw / "sources.csv", [{"source_id": "T-1", "outlet": "Example Wire", "title": "Il-76 seen at Managua",
                                    "published": "2026-11-20", "url": "https://example.org/il76-managua", "kind": "news",
-                                   "language": "en", "is_secondary": "false"}])
+                                   "language": "en", "is_secondary": "false", "read_status": "read"}])
     _append(raw / "places.csv", [
         {"place_id": "URSS", "name": "Sochi International", "precision": "airport", "icao": "URSS", "country": "RU",
          "source_ids": "T-1"},

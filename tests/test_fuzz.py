@@ -136,7 +136,8 @@ def _add(raw: Path, g: dict) -> int:
     eid = "fz-episode"
     _append(raw / "sources.csv", [{"source_id": "FZ-1", "outlet": g["outlet"], "title": g["title"],
                                    "published": g["published"], "url": "https://example.org/fz?a=1&b=%27x%27",
-                                   "kind": "news", "language": "en", "is_secondary": "false", "notes": g["notes"]}])
+                                   "kind": "news", "language": "en", "is_secondary": "false", "notes": g["notes"],
+                                   "read_status": "read"}])
     places = []
     for i, ((icao, country), prec, name) in enumerate(zip(g["route"], g["precision"], g["place_names"],
                                                           strict=True)):
