@@ -232,3 +232,15 @@ def test_new_study_names_the_first_rows_to_write(tmp_path):
     assert "study.csv, line 2, field 'home_countries'" in text and "episodes.csv" in text
     with pytest.raises(FileExistsError, match="expected a new or empty folder"):
         new_study(root)
+
+
+def test_a_corridor_renamed_or_recased_changes_no_finding(tmp_path):
+    st = _trip("e1", "EP-AAA", ["DAAG", "GOBD"]) + _trip("e2", "EP-AAA", ["DAAG"], day="2021-06-01")
+    base = findings(study(tmp_path / "a", episodes=[episode("e1"), episode("e2")], stops=st))
+    p = study(tmp_path / "b", episodes=[episode("e1"), episode("e2")], stops=st)
+    corr = p.raw / "corridors.csv"
+    corr.write_text(corr.read_text(encoding="utf-8").replace("Venezuela and Cuba", "venezuela AND cuba")
+                    .replace(",Maghreb,", ",maghreb,"), encoding="utf-8")
+    renamed = findings(p)
+    assert sorted(renamed["finding_id"]) == sorted(base["finding_id"])  # roles are enumerated values, not names
+    assert renamed.group_by("category").len().sort("category").equals(base.group_by("category").len().sort("category"))
