@@ -827,20 +827,23 @@ def _payload_claims(c: _Collector, cs_by_type: dict, legs: pl.DataFrame) -> None
         if not judged:
             continue  # no route of the claim's aircraft is within the cited figures: nothing to say about the load
         labels = {ac: _short_label(c, ac) for ac, _, _ in judged}
-        if fits_any:
-            alone = [(ac, v) for ac, v, how in fits_any if how == "alone"]
-            if alone:
-                ways = _list(list(dict.fromkeys(f"{labels.get(ac, ac)} on {_route_words(c, ep, ac, v)}" for ac, v in alone)))
-                head = f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited figures for {ways}."
-            else:
-                routes = _list(list(dict.fromkeys(v.replace("-", " ") for _, v, _ in fits_any)))
-                head = (f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} fits the cited figures only if "
-                        f"shared among its aircraft ({routes} route).")
+        load = f"The {item['load_t']:,.0f} t claimed for {c.name(ep)}"
+        close = [(ac, v) for ac, v, verdict in judged if verdict == payload.VERDICTS[1]]
+        alone = [(ac, v) for ac, v, how in fits_any if how == "alone"]
+        if alone:
+            ways = _list(list(dict.fromkeys(f"{labels.get(ac, ac)} on {_route_words(c, ep, ac, v)}" for ac, v in alone)))
+            options = [f"{load} fits the cited figures for {ways}.", f"{load} fits the cited figures for "
+                       f"{_list(list(dict.fromkeys(labels.get(ac, ac) for ac, _ in alone)))}."]
+        elif fits_any:
+            options = [f"{load} fits the cited figures only if shared among its aircraft."]
+        elif close:
+            options = [f"{load} fits the cited figures only if the flown path was close to the great circle."]
         else:
-            head = (f"The {item['load_t']:,.0f} t claimed for {c.name(ep)} does not fit the cited figures on any "
-                    "route they reach.")
-        if headline_problem(head):
-            head = f"A claimed load of {item['load_t']:,.0f} t is set against the cited payload-range figures."
+            options = [f"{load} does not fit the cited figures on any route they reach."]
+        options.append(f"A claimed load of {item['load_t']:,.0f} t set against the cited figures: "
+                       + ("it fits." if fits_any else "it fits only if the path was close to the great circle." if close
+                          else "it does not fit."))
+        head = next((o for o in options if headline_problem(o) is None), options[-1])
         c.add(f"payload-claim-{r['claim_id']}", "payload against range", f"{item['load_t']:,.0f} t claimed: does it fit?",
               head,
               f"{r['claimant']} claims {r['subject'][0].lower() + r['subject'][1:].rstrip('.')} ({item['how']}). "
@@ -1197,8 +1200,7 @@ def _recurring(c: _Collector) -> None:
         unit = f" Unit: {ac['unit']}." if ac.get("unit") else ""
         label = _short_label(c, r["aircraft_id"])
         c.add(f"recurring-airframe-{r['aircraft_id']}", "recurring airframes", f"{ac['label']} recurs in {eps.height} episodes",
-              f"{label[:1].upper() + label[1:]} ({(ac['type_name'] or '').replace('Ilyushin ', '').replace('Antonov ', '')}) "
-              f"appears in {eps.height} episodes.",
+              f"{label[:1].upper() + label[1:]} ({_type_short(ac['type_name'])}) appears in {eps.height} episodes.",
               f"{ac['label']} ({ac['type_name']}, {ac['operator_name']}) appears in {eps.height} episodes: {listing}."
               + (f" Between trips (the time back home was at most this): {turn}." if turn else "") + unit,
               "episode_count", eps.height, "episodes", eps["episode_id"].to_list(),
