@@ -326,7 +326,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "reported": "Time as reported (raw timespec).",
     },
     "out_findings": {
-        "finding_id": "Stable finding id.", "category": "Finding category (e.g. recurring airframes, staging).",
+        "finding_id": "Stable finding id.",
+        "headline": "The finding in one plain sentence of at most 30 words, with no ids: what a reader can quote.", "category": "Finding category (e.g. recurring airframes, staging).",
         "title": "Short title.", "statement": "The finding in one sentence, with its numbers.",
         "metric": "What is measured.", "value": "The measured value.",
         "value_low": "Low end of the value's range when times or places are uncertain.",

@@ -86,11 +86,12 @@ def add_new_episode(raw: Path) -> None:
     _append(raw / "sources.csv", [{"source_id": "T-1", "outlet": "Example Wire", "title": "Il-76 seen at Managua",
                                    "published": "2026-11-20", "url": "https://example.org/il76-managua", "kind": "news",
                                    "language": "en", "is_secondary": "false", "read_status": "read"}])
-    _append(raw / "places.csv", [
+    have = {line.split(",", 1)[0] for line in (raw / "places.csv").read_text(encoding="utf-8").splitlines()}
+    _append(raw / "places.csv", [p for p in (
         {"place_id": "URSS", "name": "Sochi International", "precision": "airport", "icao": "URSS", "country": "RU",
          "source_ids": "T-1"},
         {"place_id": "MNMG", "name": "Managua Augusto C. Sandino International", "precision": "airport",
-         "icao": "MNMG", "country": "NI", "source_ids": "T-1"}])
+         "icao": "MNMG", "country": "NI", "source_ids": "T-1"}) if p["place_id"] not in have])
     _append(raw / "episodes.csv", [{"episode_id": "2026-11-managua", "title": "RA-78765 to Managua, Nov 2026",
                                     "destination_country": "NI", "summary": "Test episode added by data alone.", "kind": "state_cargo",
                                     "source_ids": "T-1"}])

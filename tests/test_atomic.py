@@ -37,8 +37,9 @@ PUBLISH_KILLS = 10
 
 
 def copy_study(dest: Path) -> Project:
-    shutil.copytree(REPO_DIR / "data" / "raw", dest / "data" / "raw")
-    return Project(dest)
+    from studykit import copy_study as report_copy
+
+    return report_copy(dest)  # the report episodes of the study: a kill test runs many reports
 
 
 def _env(project: Project) -> dict[str, str]:
