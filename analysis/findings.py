@@ -21,12 +21,11 @@ finding whose inputs are empty is not written. Dates are printed as the sources 
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-
-import logging
 
 import polars as pl
 
@@ -717,7 +716,7 @@ def _payload(c: _Collector) -> None:
                                  for x, _, _ in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
                      + ".")
         if beyond:
-            text += (f" Past the cited ferry range, so not flyable nonstop by these figures: "
+            text += (" Past the cited ferry range, so not flyable nonstop by these figures: "
                      + "; ".join(f"{x['from_name']} to {x['to_name']} {x['distance_km']:,.0f} km "
                                  f"({c.name(x['episode_id'])}, {x['variant'].replace('-', ' ')} route)" for x in beyond) + ".")
         if computed:
@@ -1152,7 +1151,7 @@ def _repeated_chain(c: _Collector) -> None:
         statement = (f"{label} made {len(trips)} reported trips: "
                      + "; ".join(f"{c.month(ep)} via {' -> '.join(ch) or 'no staging stop reported'}"
                                  f"{' (order inferred)' if inf else ''}" for ep, ch, inf in chains) + ". "
-                     + (f"Last stop before the ocean: " + "; ".join(f"{j} {len(v)}" for j, v in
+                     + ("Last stop before the ocean: " + "; ".join(f"{j} {len(v)}" for j, v in
                                                                    sorted(jumps.items(), key=lambda kv: -len(kv[1]))) + ". "
                         if jumps else "")
                      + (f"The same pair of consecutive staging countries recurs: {common}. " if common else "")

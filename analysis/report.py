@@ -742,9 +742,8 @@ def _print_edition(partial: Path, jobs: list[Job], project: Project) -> None:
     from . import printing
 
     t = time.monotonic()
-    from .site import SITE_PAGES
-
     from . import queries
+    from .site import SITE_PAGES
 
     out = printing.print_site(partial, [p.file for p in SITE_PAGES], [j.page for j in jobs],
                               title=queries.study(project)["title"])

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from analysis.paths import REPO_DIR, Project
 
-
 #: the episodes a report test builds pages for: the study's first thirteen, plus one of each kind added since
 #: (a full report of every episode takes minutes; findings tests build the whole record, which takes a second)
 REPORT_EPISODES = frozenset({

@@ -10,14 +10,13 @@ tests/conftest.py.
 
 from __future__ import annotations
 
-import re
-
 import csv
 import gzip
 import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
