@@ -89,6 +89,20 @@ def _basemap_path() -> Path:
     return REPO_DIR / "data" / "raw" / "basemap" / "countries-110m.json"
 
 
+def _unwrap(p: np.ndarray) -> np.ndarray:
+    """A ring whose longitudes jump across the antimeridian (179 to -179) made continuous (179 to 181), so that
+    every edge is a real border and the ring stays closed: a ring crossing 180 degrees then spans past it, and
+    :func:`countries_at` tests each point at its longitude and at that longitude plus or minus 360.
+
+    >>> _unwrap(np.array([[179.0, 0.0], [-179.0, 0.0], [-179.0, 1.0], [179.0, 1.0], [179.0, 0.0]]))[:, 0].tolist()
+    [179.0, 181.0, 181.0, 179.0, 179.0]
+    """
+    lon = p[:, 0].copy()
+    d = np.diff(lon)
+    shift = np.concatenate([[0.0], np.cumsum(np.where(d > 180, -360.0, np.where(d < -180, 360.0, 0.0)))])
+    return np.column_stack([lon + shift, p[:, 1]])
+
+
 @lru_cache(maxsize=2)
 def _country_shapes(path: str) -> list[tuple[str, tuple[float, float, float, float], np.ndarray]]:
     """(alpha-2, bbox (lon0, lat0, lon1, lat1), edges array (k, 4) x1 y1 x2 y2) per country of the
@@ -119,10 +133,8 @@ def _country_shapes(path: str) -> list[tuple[str, tuple[float, float, float, flo
         edges = []
         for poly in polys:
             for r in poly:
-                p = ring(r)
-                e = np.column_stack([p[:-1], p[1:]])
-                # an edge along the antimeridian cut (|dlon| > 180) is not a real border: drop it
-                edges.append(e[np.abs(e[:, 2] - e[:, 0]) <= 180])
+                p = _unwrap(ring(r))
+                edges.append(np.column_stack([p[:-1], p[1:]]))
         e = np.concatenate(edges)
         bbox = (min(e[:, 0].min(), e[:, 2].min()), min(e[:, 1].min(), e[:, 3].min()),
                 max(e[:, 0].max(), e[:, 2].max()), max(e[:, 1].max(), e[:, 3].max()))
@@ -140,16 +152,19 @@ def countries_at(lat, lon, basemap: str | Path | None = None) -> np.ndarray:
     out = np.full(len(lat), None, dtype=object)
     ok = np.isfinite(lat) & np.isfinite(lon)
     for a2, (x0, y0, x1, y1), e in _country_shapes(str(basemap or _basemap_path())):
-        cand = np.flatnonzero(ok & (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1) & (out == None))  # noqa: E711
-        for s in range(0, len(cand), 2048):
-            ci = cand[s:s + 2048]
-            px, py = lon[ci][:, None], lat[ci][:, None]
-            ex1, ey1, ex2, ey2 = (e[:, j][None, :] for j in range(4))
-            straddle = (ey1 > py) != (ey2 > py)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                xcross = ex1 + (py - ey1) * (ex2 - ex1) / (ey2 - ey1)
-            inside = (np.count_nonzero(straddle & (px < xcross), axis=1) % 2) == 1
-            out[ci[inside]] = a2
+        # a ring unwrapped across the antimeridian spans past +-180: test each point there too
+        for offset in (0.0, 360.0, -360.0) if (x0 < -180 or x1 > 180) else (0.0,):
+            plon = lon + offset
+            cand = np.flatnonzero(ok & (plon >= x0) & (plon <= x1) & (lat >= y0) & (lat <= y1) & (out == None))  # noqa: E711
+            for s in range(0, len(cand), 2048):
+                ci = cand[s:s + 2048]
+                px, py = plon[ci][:, None], lat[ci][:, None]
+                ex1, ey1, ex2, ey2 = (e[:, j][None, :] for j in range(4))
+                straddle = (ey1 > py) != (ey2 > py)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    xcross = ex1 + (py - ey1) * (ex2 - ex1) / (ey2 - ey1)
+                inside = (np.count_nonzero(straddle & (px < xcross), axis=1) % 2) == 1
+                out[ci[inside]] = a2
     return out
 
 
