@@ -458,7 +458,7 @@ PROVENANCE_CASES = [
     ("missing-sidecar", _remove_sidecar, "missing provenance record"),
     ("truncated-sidecar", _corrupt_sidecar, "expected a JSON object"),
     ("sidecar-not-object", _list_sidecar, "expected a JSON object"),
-    ("sidecar-numeric-sha", _numeric_sha, "CHANGED"),
+    ("sidecar-numeric-sha", _numeric_sha, "field 'sha256': expected the SHA-256"),
     ("sidecar-empty-licence", _empty_licence, "licence"),
     ("sidecar-not-utf8", _latin1_sidecar, "expected a JSON object"),
 ]
@@ -474,6 +474,76 @@ def test_bad_provenance(name, edit, needle, fresh_project: Project, tally) -> No
     assert "expected" in message or "CHANGED" in message
     _assert_nothing_written(fresh_project)
     tally(True)
+
+
+# a recorded checksum is 64 lowercase hex digits or the file is unreviewed: every sidecar kind, every non-checksum
+_NOT_CHECKSUMS = [("null", None), ("zero", 0), ("false", False), ("true", True), ("empty-list", []),
+                  ("empty-object", {}), ("empty-text", ""), ("63-hex", "a" * 63), ("65-hex", "a" * 65),
+                  ("uppercase-hex", "A" * 64), ("prefixed", "sha256:" + "a" * 57), ("absent", KeyError)]
+
+
+def _sidecar_kind(project: Project, kind: str) -> tuple[Path, str]:
+    """Give the study one input of ``kind`` (table, basemap, track file, track folder); returns (its sidecar, name)."""
+    raw = project.raw
+    if kind == "table":
+        return _sidecar(project, "claims"), "claims.csv"
+    if kind == "basemap":
+        data = next(p for p in sorted((raw / "basemap").iterdir()) if not p.name.endswith(provenance.SUFFIX))
+        return data.with_name(data.name + provenance.SUFFIX), data.name
+    tracks = raw / "tracks"
+    tracks.mkdir(exist_ok=True)
+    if kind == "track-file":
+        (tracks / "export.csv").write_text(GENERIC_CSV, encoding="utf-8")
+        record = {"format": "generic_csv", "options": GENERIC}
+        name = "export.csv"
+    else:
+        leaf = tracks / "tree" / "traces" / "a4"
+        leaf.mkdir(parents=True)
+        (leaf / "trace_full_1522a4.json").write_bytes(_trace_json("1522a4"))
+        record = {"format": "readsb"}
+        name = "tree"
+    side = tracks / f"{name}{provenance.SUFFIX}"
+    side.write_text(json.dumps({"what": "test track", "origin": "generated", "licence": "CC0", **record}),
+                    encoding="utf-8")
+    provenance.accept(raw)
+    return side, name
+
+
+@pytest.mark.parametrize("value", [v for _, v in _NOT_CHECKSUMS], ids=[n for n, _ in _NOT_CHECKSUMS])
+@pytest.mark.parametrize("kind", ["table", "basemap", "track-file", "track-folder"])
+def test_a_recorded_checksum_that_is_not_one_leaves_the_file_unreviewed(kind, value, fresh_project: Project,
+                                                                         tally, monkeypatch, capsys) -> None:
+    """The review gate cannot be switched off: "sha256": null (0, false, [], a wrong length...) and then an edit
+    of the file is refused by name, by `validate` and by the build, and nothing is published."""
+    from analysis.cli import main
+
+    side, name = _sidecar_kind(fresh_project, kind)
+    record = json.loads(side.read_text(encoding="utf-8"))
+    if value is KeyError:
+        record.pop("sha256")
+    else:
+        record["sha256"] = value
+    side.write_text(json.dumps(record), encoding="utf-8")
+    monkeypatch.setenv("FLIGHTS_ROOT", str(fresh_project.root))
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert f"{name}{provenance.SUFFIX}: field 'sha256': expected the SHA-256" in err and "unreviewed" in err, err
+    assert "Traceback" not in err
+    with pytest.raises(ProvenanceError, match=f"{name}.*field 'sha256': expected the SHA-256"):
+        build(fresh_project, quiet=True)
+    _assert_nothing_written(fresh_project)
+    tally(True)
+
+
+def test_accept_raw_records_a_checksum_over_one_that_is_not_one(fresh_project: Project) -> None:
+    side = _sidecar(fresh_project, "claims")
+    record = json.loads(side.read_text(encoding="utf-8"))
+    reviewed = record["sha256"]
+    record["sha256"] = None
+    side.write_text(json.dumps(record), encoding="utf-8")
+    assert [c for c in provenance.accept(fresh_project.raw) if c.startswith("claims.csv")]
+    assert json.loads(side.read_text(encoding="utf-8"))["sha256"] == reviewed
+    provenance.verify(fresh_project.raw)
 
 
 def test_changed_file_is_neither_used_nor_rejected_silently(fresh_project: Project) -> None:
