@@ -324,7 +324,84 @@ CASES = [
          got="U+0967 DEVANAGARI DIGIT ONE"),
     Case("events-start-arabic-digits", "ascii-numbers", "events",
          set_cell(0, "start", "\u0662\u0660\u0661\u0669-01-23"), "start", got="U+0662"),
+    # round three: dates outside the study's window, offsets no zone uses
+    Case("stops-year-1900", "study-window", "stops", set_cell(0, "dep_time", "1900-01-01"), "dep_time",
+         got="study window"),
+    Case("stops-year-2100", "study-window", "stops", set_cell(has_times, "dep_time", "2100-01-01T10:00Z"),
+         "dep_time", got="study window"),
+    Case("sources-published-1901", "study-window", "sources", set_cell(0, "published", "1901"), "published",
+         got="study window"),
+    Case("stops-offset-plus-15", "utc-offsets", "stops", set_cell(has_times, "dep_time", "2019-03-22T10:00+15:00"),
+         "dep_time", got="UTC offset range"),
+    Case("events-offset-minus-13", "utc-offsets", "events", set_cell(0, "start", "2019-01-23T10:00-13:00"),
+         "start", got="-12:00 to +14:00"),
+    Case("stops-offset-minutes-75", "utc-offsets", "stops", set_cell(has_times, "arr_time", "2019-03-22T10:00+03:75"),
+         "arr_time", got="UTC offset range"),
+    # round three: interest-rule parameters, checked by `make validate` (a bad one silently disabled a pattern)
+    Case("patterns-lat-bounds-swapped", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+                  "meridian_lon=-30;lat_min=70;lat_max=-60"), "parameters", got="lat_min below lat_max"),
+    Case("patterns-parameter-typo", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+                  "meridian_lon=-30;lat_mn=-60;lat_max=70"), "parameters", got="unknown parameter 'lat_mn'"),
+    Case("patterns-parameter-nan", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+                  "meridian_lon=-30;lat_min=-60;lat_max=nan"), "parameters", got="lat_max=nan"),
+    Case("patterns-parameter-inf", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h=inf"), "parameters",
+         got="max_stop_h=inf"),
+    Case("patterns-parameter-repeated", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h=72;max_stop_h=1"), "parameters",
+         got="given twice"),
+    Case("patterns-parameter-word", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "dark_over_ocean", "parameters", "min_gap_min=thirty"),
+         "parameters", got="min_gap_min=thirty"),
+    Case("patterns-parameter-negative", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "dark_over_ocean", "parameters", "min_gap_min=-30"),
+         "parameters", got="between 1 and 1440"),
+    Case("patterns-meridian-out-of-range", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+                  "meridian_lon=-330;lat_min=-60;lat_max=70"), "parameters", got="between -180 and 180"),
+    Case("patterns-parameter-missing", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", ""), "parameters", got="max_stop_h"),
+    Case("patterns-parameter-no-equals", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h 72"), "parameters",
+         got="name=number"),
+    Case("patterns-parameter-for-a-pattern-without", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "landed_in_region", "parameters", "radius_km=50"), "parameters",
+         got="unknown parameter 'radius_km'"),
+    Case("hex-block-reversed", "rule-parameters", "interest_hex_blocks", set_cell(0, "end_hex", "0fffff"),
+         "end_hex", got="0fffff"),
+    Case("types-designator-lowercase", "rule-parameters", "interest_types", set_cell(0, "type_code", "il76"),
+         "type_code", got="il76"),
+    Case("types-designator-repeated", "rule-parameters", "interest_types", append_copy(0, rule_id="type-again"),
+         "type_code", got="silently replace"),
+    Case("registrations-prefix-form", "rule-parameters", "interest_registrations", set_cell(0, "prefix", "RA_"),
+         "prefix", got="RA_"),
+    Case("regions-country-repeated", "rule-parameters", "interest_regions", append_copy(0, rule_id="region-again"),
+         "country", got="silently replace"),
 ]
+
+
+def test_a_pattern_without_its_row_and_bad_rules_stop_discovery_by_name(fresh_project: Project, tally) -> None:
+    """A pattern row removed (discovery applies every pattern) is named by validation, and discovery's rule reader
+    refuses bad rules with the same named errors instead of a traceback or a silently disabled pattern."""
+    from analysis.discover.rules import load_rules
+
+    path = fresh_project.raw / "interest_patterns.csv"
+    rows = read_rows(path)
+    write_rows(path, [r for r in rows if r[0] != "trip"])
+    provenance.accept(fresh_project.raw, check=False)
+    with pytest.raises(RawValidationError) as info:
+        build(fresh_project, quiet=True)
+    assert "data/raw/interest_patterns.csv, field 'pattern_id': expected a row for every pattern" in str(info.value)
+    assert "no row for trip" in str(info.value)
+    set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters", "meridian_lon=-30;lat_min=70;lat_max=-60")(path)
+    with pytest.raises(RawValidationError, match=r"interest_patterns\.csv, line \d+, field 'parameters': expected "
+                                                 r"lat_min below lat_max"):
+        load_rules(fresh_project.raw)
+    _assert_nothing_written(fresh_project)
+    tally(True)
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
