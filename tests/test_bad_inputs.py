@@ -1249,3 +1249,45 @@ def test_track_entry_name_with_bidi_control_is_refused(fresh_project: Project, t
         build(fresh_project, quiet=True)
     _assert_nothing_written(fresh_project)
     tally(True)
+
+
+def test_positions_cache_that_does_not_match_its_checksums_is_ingested_again(fresh_project: Project, tally,
+                                                                             caplog) -> None:
+    """A corrupt, tampered or unreadable part of the positions cache is never used and never breaks the build:
+    it is discarded, named, and its input ingested again (``--force`` or not)."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    _generic_track(fresh_project)
+    build(fresh_project, quiet=True)
+    cache = fresh_project.positions_cache / "positions"
+    want = pl.read_parquet(cache / "part-*" / "*.parquet").sort("time_utc")
+    (part_file,) = sorted(cache.glob("part-*/*.parquet"))
+    (manifest,) = sorted(cache.glob("part-*.json"))
+
+    def tamper(path: Path) -> None:  # a valid parquet file with other positions
+        t = pq.read_table(path)
+        pq.write_table(t.set_column(t.schema.get_field_index("lat"), "lat",
+                                    pa_array([v + 1 for v in t.column("lat").to_pylist()])), path)
+
+    for damage in (lambda: part_file.write_bytes(b"PAR1 not parquet"), lambda: tamper(part_file),
+                   lambda: manifest.write_text("{", encoding="utf-8"),
+                   lambda: (cache / f"{manifest.stem}.coverage.parquet").unlink(),
+                   lambda: manifest.write_text(manifest.read_text().replace('"options": {', '"options": {"x": 1, ', 1))):
+        caplog.clear()
+        damage()
+        result = build(fresh_project, force=True, quiet=True)
+        assert result["status"] == "built"
+        assert "positions cache part-" in caplog.text and "its input is ingested again" in caplog.text, caplog.text
+        got = pl.read_parquet(cache / "part-*" / "*.parquet").sort("time_utc")
+        assert got.equals(want)
+    caplog.clear()
+    build(fresh_project, force=True, quiet=True)  # an intact cache is reused silently
+    assert "positions cache" not in caplog.text
+    tally(True)
+
+
+def pa_array(values):
+    import pyarrow as pa
+
+    return pa.array(values, pa.float64())
