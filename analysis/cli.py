@@ -37,7 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     from .atomic import BuildLockedError, NotALinkError
     from .build import BuildError
     from .provenance import ProvenanceError
-    from .queries import UnknownEpisodeError
+    from .queries import (
+        DatabaseLockedError,
+        QueryArgumentError,
+        UnknownEpisodeError,
+        UnsafeQueryError,
+        UntrustedDatabaseError,
+    )
     from .safeio import UnsafeInputError
     from .tracks.readers import TrackInputError
     from .validate import RawValidationError
@@ -72,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             for row in queries.episodes().select("episode_id", "title").iter_rows():
                 print("\t".join(row))
     except (RawValidationError, ProvenanceError, TrackInputError, UnsafeInputError, BuildError, NotALinkError,
-            BuildLockedError, UnknownEpisodeError) as exc:  # named input and output problems: no traceback
+            BuildLockedError, UnknownEpisodeError, DatabaseLockedError, UntrustedDatabaseError, QueryArgumentError,
+            UnsafeQueryError) as exc:  # named input and output problems: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a folder we cannot write or read: named, no traceback

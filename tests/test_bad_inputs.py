@@ -1291,3 +1291,138 @@ def pa_array(values):
     import pyarrow as pa
 
     return pa.array(values, pa.float64())
+
+
+# --- round three: the derived database and queries.sql() are data, never code --------------------------------
+
+_UNSAFE_SQL = [
+    ("copy-to-file", "COPY (SELECT 1) TO 'core_stops.parquet'", "COPY"),
+    ("copy-outside", "COPY (SELECT 1) TO '/tmp/flights-leak.csv'", "COPY"),
+    ("export-database", "EXPORT DATABASE 'exported'", "EXPORT"),
+    ("install", "INSTALL httpfs", "LOAD"),
+    ("load", "LOAD json", "LOAD"),
+    ("attach", "ATTACH 'other.duckdb'", "ATTACH"),
+    ("detach", "DETACH flights", "DETACH"),
+    ("set-search-path", "SET file_search_path = '/etc'", "SET"),
+    ("set-global", "SET GLOBAL TimeZone = 'Europe/Moscow'", "SET"),
+    ("reset", "RESET file_search_path", "SET"),
+    ("pragma", "PRAGMA enable_profiling", "PRAGMA"),
+    ("use", "USE memory", "SET"),
+    ("call", "CALL pragma_version()", "CALL"),
+    ("create", "CREATE TABLE x AS SELECT 1", "CREATE"),
+    ("two-statements", "SELECT 1; SET file_search_path = '/etc'", "exactly one SQL statement"),
+    ("read-text-etc", "SELECT * FROM read_text('/etc/hostname')", "outside the study"),
+    ("read-csv-raw", "SELECT * FROM read_csv('../../raw/claims.csv')", "outside the study"),
+    ("glob-root", "SELECT * FROM glob('/*')", "outside the study"),
+    ("parquet-outside", "SELECT * FROM read_parquet('/tmp/*.parquet')", "outside the study"),
+]
+
+
+@pytest.mark.parametrize("name,query,needle", _UNSAFE_SQL, ids=[c[0] for c in _UNSAFE_SQL])
+def test_queries_sql_cannot_write_read_outside_or_change_settings(name, query, needle, built_project: Project,
+                                                                  tally) -> None:
+    from analysis import queries
+
+    folder = built_project.current.resolve()
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises((queries.UnsafeQueryError, queries.QueryArgumentError), match=needle):
+        queries.sql(query, project=built_project)
+    settings = queries.sql("SELECT current_setting('file_search_path') AS p, current_setting('TimeZone') AS tz",
+                           project=built_project).row(0, named=True)
+    assert settings["p"] == folder.as_posix() and settings["tz"] in ("UTC", "Etc/UTC"), settings
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert not Path("/tmp/flights-leak.csv").exists()
+    assert queries.episode_ids(built_project)  # the shared connection still answers
+    tally(True)
+
+
+_BAD_ARGUMENTS = [
+    ("stops-ids-number", lambda q, p: q.stops(5, project=p), "episode_ids"),
+    ("stops-ids-list-of-numbers", lambda q, p: q.stops([1, 2], project=p), "episode_ids"),
+    ("legs-main-only-text", lambda q, p: q.legs(main_only="yes", project=p), "main_only"),
+    ("stops-evidence-number", lambda q, p: q.stops(evidence=3, project=p), "evidence"),
+    ("timeline-days-text", lambda q, p: q.timeline(around_days="7", project=p), "around_days"),
+    ("timeline-days-nan", lambda q, p: q.timeline(around_days=float("nan"), project=p), "around_days"),
+    ("timeline-context-none", lambda q, p: q.timeline(context=None, project=p), "context"),
+    ("findings-category-list", lambda q, p: q.findings(category=["x"], project=p), "category"),
+    ("episode-id-none", lambda q, p: q.episode(None, project=p), "episode_id"),
+    ("sources-for-number", lambda q, p: q.sources_for(7, project=p), "source_ids"),
+    ("sql-not-text", lambda q, p: q.sql(42, project=p), "query"),
+    ("sql-params-text", lambda q, p: q.sql("SELECT ?", "abc", project=p), "params"),
+    ("sql-unparsable", lambda q, p: q.sql("SELEC 1", project=p), "cannot parse"),
+    ("table-name-number", lambda q, p: q.table(3, project=p), "name"),
+    ("project-a-path-text", lambda q, p: q.episodes(project=str(p.root)), "project"),
+]
+
+
+@pytest.mark.parametrize("name,call,needle", _BAD_ARGUMENTS, ids=[c[0] for c in _BAD_ARGUMENTS])
+def test_queries_with_wrong_argument_types_give_a_named_error(name, call, needle, built_project: Project,
+                                                              tally) -> None:
+    from analysis import queries
+
+    with pytest.raises(queries.QueryArgumentError, match=f"argument '{needle}'|{needle}") as info:
+        call(queries, built_project)
+    assert "expected" in str(info.value)
+    tally(True)
+
+
+def _tamper_database(project: Project, statements: list[str]) -> None:
+    import subprocess
+    import sys
+
+    db = project.database.resolve()
+    script = ("import duckdb, sys\ncon = duckdb.connect(sys.argv[1])\ncon.execute(\"SET file_search_path = ?\", "
+              "[sys.argv[2]])\nfor s in sys.argv[3:]:\n    con.execute(s)\ncon.close()\n")
+    subprocess.run([sys.executable, "-c", script, str(db), str(db.parent), *statements], check=True, timeout=60)
+
+
+_TAMPERED = [
+    ("view-reads-etc-hostname", ["CREATE OR REPLACE VIEW out_episode_summary AS SELECT content AS episode_id, "
+                                 "'x' AS title, NULL AS first_time_utc FROM read_text('/etc/hostname')"],
+     "view 'out_episode_summary' is not the build's view"),
+    ("extra-view", ["CREATE VIEW leak AS SELECT 1 AS a"], "view 'leak' is not one of the build's tables"),
+    ("macro", ["CREATE MACRO list_has(a, b) AS true"], "list_has is not something the build writes"),
+    ("table", ["CREATE TABLE planted AS SELECT 1 AS a"], "table planted is not something the build writes"),
+]
+
+
+@pytest.mark.parametrize("name,statements,needle", _TAMPERED, ids=[c[0] for c in _TAMPERED])
+def test_a_derived_database_whose_views_are_not_the_builds_is_refused(name, statements, needle,
+                                                                       fresh_project: Project, tally) -> None:
+    from analysis import queries
+
+    build(fresh_project, quiet=True)
+    _tamper_database(fresh_project, statements)
+    with pytest.raises(queries.UntrustedDatabaseError, match=needle):
+        queries.episodes(fresh_project)
+    done = _cli(fresh_project, "episodes")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and needle in done.stderr, done.stderr
+    assert done.stdout == "", done.stdout  # nothing read through the planted view
+    tally(True)
+
+
+def test_database_held_open_read_write_gives_one_line_saying_what_to_do(fresh_project: Project, tally) -> None:
+    """The DuckDB command line opens a database read-write unless told -readonly: `analysis episodes` and
+    `analysis report` then say so in one line (exit 2), never a traceback."""
+    import subprocess
+    import sys
+
+    build(fresh_project, quiet=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\ncon = duckdb.connect(sys.argv[1])\n"
+                               "print('ready', flush=True)\ntime.sleep(120)\n", str(fresh_project.database.resolve())],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        for args in (["episodes"], ["report", "--no-pdf"]):
+            done = _cli(fresh_project, *args)
+            assert done.returncode == 2, (args, done.stdout, done.stderr)
+            assert "Traceback" not in done.stderr, done.stderr
+            lines = [ln for ln in done.stderr.strip().splitlines() if ln.startswith("error:")]
+            assert len(lines) == 1 and "held open for writing by process" in lines[0], done.stderr
+            assert "duckdb -readonly" in lines[0], done.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _cli(fresh_project, "episodes").returncode == 0
+    tally(True)
