@@ -1426,3 +1426,77 @@ def test_database_held_open_read_write_gives_one_line_saying_what_to_do(fresh_pr
         holder.wait()
     assert _cli(fresh_project, "episodes").returncode == 0
     tally(True)
+
+
+# --- round three: make variables are data: one argument each, never shell or make code ------------------------
+
+_STUB = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a", encoding="utf-8") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+sys.exit(int(os.environ.get("STUB_RC", "0")))
+"""
+_HOSTILE_VALUES = [
+    ("double-quote-semicolon", 'x"; touch {marker}; echo "'),
+    ("single-quote", "x'; touch {marker}; echo '"),
+    ("command-substitution", "$(touch {marker})"),
+    ("backticks", "`touch {marker}`"),
+    ("make-shell-function", "$(shell touch {marker})"),
+    ("dollar-dollar", "$$(touch {marker})"),
+    ("spaces-and-newline", "a b\nc; touch {marker}"),
+    ("pipe-and-ampersand", "a | touch {marker} & b"),
+]
+
+
+def _make(tmp_path: Path, target: str, rc: int = 0, **variables: str):
+    import subprocess
+    import sys
+
+    from analysis.paths import REPO_DIR
+
+    stub = tmp_path / "stub.py"
+    stub.write_text(_STUB, encoding="utf-8")
+    log = tmp_path / "argv.jsonl"
+    log.unlink(missing_ok=True)
+    cmd = ["make", "--no-print-directory", "-o", ".venv/.synced-stamp", "-o", ".build/discover/demo-day.tar",
+           target, f"PY={sys.executable} {stub}"] + [f"{k}={v}" for k, v in variables.items()]
+    done = subprocess.run(cmd, cwd=REPO_DIR, env=dict(os.environ, STUB_LOG=str(log), STUB_RC=str(rc)),
+                          capture_output=True, text=True, timeout=60)
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    return done, calls
+
+
+@pytest.mark.parametrize("name,template", _HOSTILE_VALUES, ids=[c[0] for c in _HOSTILE_VALUES])
+def test_make_variables_reach_the_program_as_one_argument(name, template, tmp_path: Path, tally) -> None:
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    marker = tmp_path / "pwned"
+    value = template.format(marker=marker)
+    done, calls = _make(tmp_path, "report", COMPARE=value)
+    assert done.returncode == 0, done.stderr
+    assert calls == [["-m", "analysis", "report", "--compare", value]], calls
+    done, calls = _make(tmp_path, "discover", ENGINE="spark", MASTER=value, ARCHIVE=f"day.tar {value}")
+    assert done.returncode == 0, done.stderr
+    discover = calls[-1]
+    assert discover[discover.index("--master") + 1] == value, discover
+    assert discover[discover.index("--engine") + 1] == "spark"
+    archives = discover[2:discover.index("--out")]
+    assert archives == ["day.tar", *value.split()], archives  # split on spaces, nothing else
+    done, calls = _make(tmp_path, "discover", ENGINE=value)
+    assert calls[-1][calls[-1].index("--engine") + 1] == value and "--master" not in calls[-1], calls
+    assert not marker.exists(), f"{name}: a command in a make variable ran"
+    tally(True)
+
+
+def test_make_fails_when_the_job_fails(tmp_path: Path, tally) -> None:
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for target, variables in (("report", {"COMPARE": 'x"; echo "'}), ("discover", {"ARCHIVE": "a.tar"}),
+                              ("validate", {})):
+        done, calls = _make(tmp_path, target, rc=2, **variables)
+        assert done.returncode != 0, (target, done.stdout, done.stderr)
+        assert calls, target
+    tally(True)
