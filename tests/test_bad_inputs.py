@@ -1500,3 +1500,49 @@ def test_make_fails_when_the_job_fails(tmp_path: Path, tally) -> None:
         assert done.returncode != 0, (target, done.stdout, done.stderr)
         assert calls, target
     tally(True)
+
+
+# --- round three: a study folder is data: its notebooks never run unless named as code -------------------------
+
+
+def test_a_study_folders_notebooks_are_not_run_unless_named_as_code(fresh_project: Project, tmp_path: Path,
+                                                                    monkeypatch, capsys, tally) -> None:
+    import nbformat
+
+    from analysis import report as report_mod
+    from analysis.paths import REPO_DIR, default_project
+
+    marker = tmp_path / "ran"
+    folder = fresh_project.root / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"open({str(marker)!r}, 'w').write('x')")])
+    for name in ("episode.ipynb", "compare.ipynb", "patterns.ipynb", "observed.ipynb", "start-here.ipynb"):
+        nbformat.write(nb, folder / name)
+    assert fresh_project.notebooks == REPO_DIR / "notebooks"
+    monkeypatch.setenv("FLIGHTS_ROOT", str(fresh_project.root))
+    assert default_project().notebooks == REPO_DIR / "notebooks"
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def stop(project, *args, **kwargs):
+        seen.append(project)
+        raise Stop
+
+    monkeypatch.setattr(report_mod, "build", stop)
+    with pytest.raises(Stop):
+        report_mod.report(fresh_project)
+    err = capsys.readouterr().err
+    assert f"{folder} is not run: a study folder is data" in err, err
+    assert seen[-1].notebooks == REPO_DIR / "notebooks"
+    with pytest.raises(Stop):
+        report_mod.report(fresh_project, notebooks=folder)
+    err = capsys.readouterr().err
+    assert f"warning: running the notebooks in {folder.resolve()} as code" in err, err
+    assert seen[-1].notebooks == folder.resolve()
+    with pytest.raises(FileNotFoundError, match="expected a folder of the report's notebooks"):
+        report_mod.report(fresh_project, notebooks=tmp_path / "nowhere")
+    assert not marker.exists()
+    tally(True)
