@@ -546,7 +546,10 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
     t0 = time.monotonic()
     link = out_link or project.reports
     # one lock for data and pages: no other build can publish or prune data/derived while notebooks read it
-    with atomic.exclusive(project.lock), _PeakMemory() as memory:
+    from .site import pinned_discovery
+
+    # one discovery run for every page (a discovery published meanwhile shows in the next report)
+    with atomic.exclusive(project.lock), _PeakMemory() as memory, pinned_discovery(project):
         result = build(project)
         _prune_scratch(project)
         jobs = jobs_for(project, _compare_ids(project, compare))

@@ -29,7 +29,7 @@ import polars as pl
 from .. import geo
 
 __all__ = [
-    "Rules", "load_rules", "match_aircraft", "candidates", "crosses_meridian", "CANDIDATE_COLUMNS",
+    "DiscoveryError", "Rules", "load_rules", "match_aircraft", "candidates", "crosses_meridian", "CANDIDATE_COLUMNS",
     "CANDIDATE_DESCRIPTIONS",
 ]
 
@@ -63,6 +63,11 @@ CANDIDATE_DESCRIPTIONS = {
     "source_inputs": "Archive file(s) the trip's positions came from (the track inputs, cited as sources).",
     "source_members": "Trace members inside the archive(s) (traces/<xx>/trace_full_<hex>.json).",
 }
+
+
+class DiscoveryError(ValueError):
+    """A discovery run that cannot be done as asked (a missing positions store, a bad Spark master, bad bucket
+    counts...); the message names what was given and what was expected."""
 
 
 @dataclass
