@@ -431,8 +431,9 @@ def _candidates_page(project: Project, folder: Path, head: str) -> str:
         raise ValueError(f"manifest.json: expected a JSON object, got {type(man).__name__}")
     missing = [c for c in CANDIDATE_COLUMNS if c not in cands.columns]
     if missing:
-        raise ValueError(f"out_candidates.parquet: expected the columns {', '.join(CANDIDATE_COLUMNS)}, "
-                         f"missing {', '.join(missing)}")
+        raise ValueError(f"out_candidates.parquet: missing {', '.join(missing[:4])}"
+                         f"{' ...' if len(missing) > 4 else ''}; expected the columns discovery writes "
+                         "(analysis.discover.rules.CANDIDATE_COLUMNS)")
     cands = cands.with_columns((pl.col("status") != "new").alias("_k")).sort(
         "_k", "first_seen_utc", "candidate_id", nulls_last=True).drop("_k")
     n_new = int((cands["status"] == "new").sum())

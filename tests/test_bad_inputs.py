@@ -1546,3 +1546,396 @@ def test_a_study_folders_notebooks_are_not_run_unless_named_as_code(fresh_projec
         report_mod.report(fresh_project, notebooks=tmp_path / "nowhere")
     assert not marker.exists()
     tally(True)
+
+
+# --- round three: discovery as safe as the build ----------------------------------------------------------------
+
+
+def _disc_trace(hex_: str, n: int = 40, *, offset: float = 30.0, alt=30000, ts: float = 1761436800.0) -> bytes:
+    obj = {"icao": hex_, "r": "RA-78765", "t": "IL76", "timestamp": ts,
+           "trace": [[i * offset, 10.0 + i * 0.05, -66.0 + i * 0.05, alt, 450.0, 90.0, 0, 0] for i in range(n)]}
+    return gzip.compress(json.dumps(obj).encode())
+
+
+def _member(hex_: str) -> str:
+    return f"traces/{hex_[-2:]}/trace_full_{hex_}.json"
+
+
+def _tar(path: Path, members: list, fmt=None) -> Path:
+    """A tar of (name, bytes) members, or (name, TarInfo-editing function) for links, devices and FIFOs."""
+    import tarfile
+
+    with tarfile.open(path, "w", format=fmt or tarfile.USTAR_FORMAT) as tf:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            if callable(data):
+                data(ti)
+                tf.addfile(ti)
+            else:
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+    return path
+
+
+_GOOD = ["1522a4", "1522b5", "3c0001"]
+
+
+def _good_members() -> list:
+    return [(_member(h), _disc_trace(h)) for h in _GOOD]
+
+
+def _discover_cli(project: Project, monkeypatch, capsys, *args: str, timeout: float = 60):
+    """Run the discovery command line in this process (FLIGHTS_ROOT at ``project``): (exit status, stderr)."""
+    from test_fuzz import _time_limit
+
+    from analysis.discover.__main__ import main
+
+    monkeypatch.setenv("FLIGHTS_ROOT", str(project.root))
+    capsys.readouterr()
+    try:
+        with _time_limit(timeout):  # a hang fails here
+            rc = main(["--no-reported", "--processes", "1", *args])
+    except SystemExit as exc:
+        rc = exc.code
+    captured = capsys.readouterr()
+    return rc, captured.err, captured.out
+
+
+def _cut_member_data(tmp: Path) -> Path:
+    data = _tar(tmp / "whole.tar", _good_members()).read_bytes()
+    (tmp / "cut.tar").write_bytes(data[:700])
+    return tmp / "cut.tar"
+
+
+def _cut_header(tmp: Path) -> Path:
+    members = _good_members()
+    data = _tar(tmp / "whole.tar", members).read_bytes()
+    end_of_first = 512 + -(-len(members[0][1]) // 512) * 512
+    (tmp / "cuthdr.tar").write_bytes(data[:end_of_first + 300])
+    return tmp / "cuthdr.tar"
+
+
+def _size_past_end(tmp: Path) -> Path:
+    """A header that claims more data than the file holds, with members after it (they were silently dropped)."""
+    members = _good_members()
+    data = bytearray(_tar(tmp / "whole.tar", members).read_bytes())
+    header = bytearray(data[:512])
+    header[124:136] = b"%011o\0" % (len(data) * 4)
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % (sum(header[:148]) + 256 + sum(header[156:]))
+    data[:512] = header
+    (tmp / "past.tar").write_bytes(bytes(data))
+    return tmp / "past.tar"
+
+
+def _in(tmp: Path, make) -> str:
+    return str(make(tmp))
+
+
+_DISCOVERY_CLI_CASES = [
+    ("missing-archive", lambda t: [str(t / "nowhere.tar")], "got nothing there"),
+    ("directory-without-traces", lambda t: [str((t / "empty").mkdir() or t / "empty")], "got none"),
+    ("not-a-tar", lambda t: [str((t / "x.tar").write_bytes(b"hello " * 200) and t / "x.tar")],
+     "expected a tar archive"),
+    ("empty-file", lambda t: [str((t / "e.tar").write_bytes(b"") or t / "e.tar")], "expected a tar archive"),
+    ("cut-member-data", lambda t: [_in(t, _cut_member_data)], "trace_full_1522a4.json: member: expected"),
+    ("cut-header", lambda t: [_in(t, _cut_header)], "complete 512-byte tar header after member"),
+    ("size-past-the-end", lambda t: [_in(t, _size_past_end)], "a truncated archive"),
+    ("fifo-as-archive", lambda t: [str(os.mkfifo(t / "f.tar") or t / "f.tar")], "FIFO"),
+    ("dev-zero-as-archive", lambda t: ["/dev/zero"], "character device"),
+    ("symlink-as-archive", lambda t: [str(_tar(t / "real.tar", _good_members()) and
+                                          ((t / "l.tar").symlink_to(t / "real.tar") or t / "l.tar"))],
+     "symbolic link"),
+    ("buckets-zero", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "0"], "buckets"),
+    ("buckets-negative", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "-4"], "buckets"),
+    ("buckets-word", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "many"], "--buckets"),
+    ("buckets-huge", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "10000000"], "1 to 4096"),
+    ("processes-zero", lambda t: [str(_tar(t / "d.tar", _good_members())), "--processes", "0"], "processes"),
+    ("spark-master-nonsense", lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark",
+                                         "--master", "nonsense"], "expected a Spark master URL"),
+    ("spark-master-injection", lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark",
+                                          "--master", "local[2]; touch x"], "expected a Spark master URL"),
+    ("spark-master-unreachable", lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark",
+                                            "--master", "spark://127.0.0.1:9"], "expected a running Spark master"),
+    ("master-without-spark", lambda t: [str(_tar(t / "d.tar", _good_members())), "--master", "local[2]"],
+     "--master is for --engine spark"),
+    ("store-missing", lambda t: ["--store", str(t / "no-store")], "got nothing there"),
+    ("store-not-a-store", lambda t: ["--store", str((t / "plain").mkdir() or t / "plain")], "got a folder without"),
+    ("store-and-archive", lambda t: [str(_tar(t / "d.tar", _good_members())), "--store", str(t)], "not both"),
+    ("nothing-given", lambda t: [], "give one or more archives"),
+]
+
+
+@pytest.mark.parametrize("name,make,needle", _DISCOVERY_CLI_CASES, ids=[c[0] for c in _DISCOVERY_CLI_CASES])
+def test_discovery_command_line_turns_every_named_error_into_one_line(name, make, needle, fresh_project: Project,
+                                                                      tmp_path: Path, monkeypatch, capsys,
+                                                                      tally) -> None:
+    out = fresh_project.derived / "discover"
+    args = make(tmp_path)
+    rc, err, _out = _discover_cli(fresh_project, monkeypatch, capsys, *args, "--out", str(out))
+    assert rc == 2, (rc, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
+    assert "Traceback" not in err
+    assert not out.exists() and not out.is_symlink(), "a failed discovery published something"
+    assert not (tmp_path / "x").exists()
+    tally(True)
+
+
+def test_a_bad_store_never_replaces_the_last_discovery(fresh_project: Project, tmp_path: Path, monkeypatch, capsys,
+                                                       tally) -> None:
+    out = fresh_project.derived / "discover"
+    archive = _tar(tmp_path / "d.tar", _good_members())
+    rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, str(archive), "--out", str(out))
+    assert rc == 0, err
+    before = _snapshot(out.resolve())
+    target = os.readlink(out)
+    for store in (tmp_path / "missing-store", tmp_path):
+        rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, "--store", str(store), "--out", str(out))
+        assert rc == 2 and "previous discovery output is intact" in err, err
+        assert os.readlink(out) == target and _snapshot(out.resolve()) == before
+    tally(True)
+
+
+def _read(tmp: Path, name: str) -> Path:
+    return tmp / name
+
+
+def _tree_with(tmp: Path, extra) -> Path:
+    root = tmp / "day"
+    for h in _GOOD:
+        p = root / _member(h)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(_disc_trace(h))
+    extra(root)
+    return root
+
+
+def _bomb_member() -> bytes:
+    import zlib
+
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zero = bytes(1 << 20)
+    return b"".join([c.compress(zero) for _ in range(80)] + [c.flush()])  # ~80 kB -> 80 MB (cap 64 MB)
+
+
+def _link(target: str):
+    def edit(ti):
+        import tarfile
+
+        ti.type, ti.linkname = tarfile.SYMTYPE, target
+    return edit
+
+
+def _kind(kind):
+    def edit(ti):
+        ti.type = kind
+    return edit
+
+
+# (id, make the archive in tmp -> path, members expected skipped, text of the reason, positions kept from _GOOD)
+_SKIPPED_MEMBER_CASES = [
+    ("tree-symlink-outside", lambda t: _tree_with(t, lambda r: (r / _member("abc123")).parent.mkdir(parents=True) or
+                                                  (r / _member("abc123")).symlink_to("/etc/passwd")),
+     _member("abc123"), "symbolic link"),
+    ("tree-symlink-inside", lambda t: _tree_with(t, lambda r: (r / _member("abc124")).parent.mkdir(parents=True) or
+                                                 (r / _member("abc124")).symlink_to(r / _member("1522a4"))),
+     _member("abc124"), "symbolic link"),
+    ("tree-symlinked-folder", lambda t: _tree_with(t, lambda r: (r / "traces" / "zz").symlink_to(r / "traces" / "a4")),
+     "traces/zz", "symbolic link"),
+    ("tree-fifo", lambda t: _tree_with(t, lambda r: (r / _member("abc125")).parent.mkdir(parents=True) or
+                                       os.mkfifo(r / _member("abc125"))), _member("abc125"), "FIFO"),
+    ("tar-symlink-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc126"), _link("/etc/shadow"))]),
+     _member("abc126"), "symbolic link"),
+    ("tar-hardlink-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc127"),
+                                                                             _kind(b"1"))]), _member("abc127"),
+     "hard link"),
+    ("tar-fifo-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc128"), _kind(b"6"))]),
+     _member("abc128"), "FIFO"),
+    ("tar-device-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc129"), _kind(b"3"))]),
+     _member("abc129"), "character device"),
+    ("tar-gzip-bomb-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12a"), _bomb_member())]),
+     _member("abc12a"), "decompression bomb"),
+    ("tar-dated-5194", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12b"),
+                                                                        _disc_trace("abc12b", offset=3e9))]),
+     _member("abc12b"), "expected"),
+    ("tar-altitude-9e9", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12c"),
+                                                                          _disc_trace("abc12c", alt=9e9))]),
+     _member("abc12c"), "field 'alt'"),
+    ("tar-not-a-trace", lambda t: _tar(t / "d.tar", _good_members() + [("traces/readme.txt", b"hello")]),
+     "traces/readme.txt", "not a trace"),
+    ("pax-tar-symlink-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12d"), _link("/etc/x"))],
+                                              fmt=__import__("tarfile").PAX_FORMAT), _member("abc12d"),
+     "symbolic link"),
+]
+
+
+@pytest.mark.parametrize("name,make,member,needle", _SKIPPED_MEMBER_CASES, ids=[c[0] for c in _SKIPPED_MEMBER_CASES])
+def test_archive_members_that_are_not_read_are_listed_with_the_reason(name, make, member, needle, tmp_path: Path,
+                                                                      tally) -> None:
+    """Links are never followed, FIFOs and devices never opened, bombs stopped at the exact reader's cap, values
+    outside its ranges refused: each such member is skipped and listed with why; the other members are used."""
+    from test_fuzz import _time_limit
+
+    from analysis.tracks.archive import ingest_archive
+
+    archive = make(tmp_path)
+    with _time_limit(60):
+        res = ingest_archive(archive, tmp_path / "store", n_buckets=2, processes=1, progress=False)
+    skipped = {m: why for m, why in res.skipped}
+    assert member in skipped and needle in skipped[member], res.skipped
+    assert res.rows == 40 * len(_GOOD), res.rows  # every good member, and nothing of the bad one
+    manifest = json.loads((tmp_path / "store" / "manifest.json").read_text(encoding="utf-8"))
+    assert [member, skipped[member]] in manifest["skipped"]
+    tally(True)
+
+
+def test_a_compressed_tar_that_inflates_past_the_cap_is_refused(tmp_path: Path, monkeypatch, tally) -> None:
+    """The compressed-tar path reads one stream: it stops at the exact reader's ratio (100x the archive, at least
+    the floor) instead of inflating without bound."""
+    import tarfile
+
+    from analysis import safeio
+    from analysis.tracks.archive import ingest_archive
+    from analysis.tracks.readers import TrackInputError
+
+    monkeypatch.setattr(safeio, "DECOMPRESS_FLOOR", 1 << 20)  # a small floor keeps the test small and fast
+    big = tmp_path / "bomb.tar.gz"
+    with tarfile.open(big, "w:gz") as tf:
+        for h in _GOOD:
+            data = _disc_trace(h)
+            ti = tarfile.TarInfo(_member(h))
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+        ti = tarfile.TarInfo(_member("abc12e"))
+        ti.size = 8 << 20  # zeros compress about 1000:1
+        tf.addfile(ti, io.BytesIO(bytes(ti.size)))
+    assert big.stat().st_size * safeio.DECOMPRESS_RATIO < 8 << 20
+    with pytest.raises(TrackInputError, match="decompression bomb"):
+        ingest_archive(big, tmp_path / "store", n_buckets=2, processes=1, progress=False)
+    assert not (tmp_path / "store").exists()
+    tally(True)
+
+
+def test_bad_interest_rules_stop_discovery_in_one_line(fresh_project: Project, tmp_path: Path, monkeypatch, capsys,
+                                                       tally) -> None:
+    set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+             "meridian_lon=-30;lat_min=70;lat_max=-60")(fresh_project.raw / "interest_patterns.csv")
+    archive = _tar(tmp_path / "d.tar", _good_members())
+    rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, str(archive), "--out", str(tmp_path / "out"))
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "lat_min below lat_max" in err, err
+    tally(True)
+
+
+def test_two_discoveries_into_one_output_folder_give_one_whole_result(fresh_project: Project, tmp_path: Path,
+                                                                      tally) -> None:
+    """Two discoveries at once into the same folder: one waits for the other (a lock per output folder), each
+    writes its own scratch, and the published result is one run, whole: every aircraft of its archive."""
+    import subprocess
+    import sys
+
+    from analysis.paths import REPO_DIR
+
+    a = _tar(tmp_path / "a.tar", _good_members())
+    more = [f"15{i:04x}" for i in range(12)]
+    b = _tar(tmp_path / "b.tar", [(_member(h), _disc_trace(h)) for h in more])
+    out = tmp_path / "out"
+    env = dict(os.environ, FLIGHTS_ROOT=str(fresh_project.root))
+    procs = [subprocess.Popen([sys.executable, "-m", "analysis.discover", str(x), "--out", str(out), "--no-reported",
+                               "--processes", "1"], cwd=REPO_DIR, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for x in (a, b)]
+    results = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    import polars as pl
+
+    aircraft = sorted(set(pl.read_parquet(out / "disc_aircraft.parquet")["icao24"]))
+    want = sorted(_GOOD) if manifest["inputs"] == [str(a)] else sorted(more)
+    assert aircraft == want and manifest["aircraft"] == len(want), (manifest, aircraft)
+    assert pl.read_parquet(out / "disc_legs.parquet")["icao24"].n_unique() == len(want)
+    assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
+    assert not [p for p in (tmp_path / "out.runs").iterdir() if ".partial" in p.name]
+    tally(True)
+
+
+def test_a_reader_of_a_discovery_being_published_sees_the_old_run_or_the_new(fresh_project: Project,
+                                                                              tmp_path: Path, tally) -> None:
+    from analysis import site
+    from analysis.discover import _publish
+
+    out = fresh_project.derived / "discover"
+
+    def run(n: int):
+        def write(folder: Path) -> None:
+            for f in site.DISCOVER_FILES:
+                (folder / f).write_text(f"run {n}", encoding="utf-8")
+        return write
+
+    # an output of older code (a real folder) becomes a kept run, and the link replaces it
+    out.mkdir(parents=True)
+    for f in site.DISCOVER_FILES:
+        (out / f).write_text("legacy", encoding="utf-8")
+    _publish(out, run(1))
+    assert out.is_symlink() and (out / "manifest.json").read_text() == "run 1"
+    with site.pinned_discovery(fresh_project) as pinned:
+        _publish(out, run(2))  # published while a report reads
+        assert site.discover_dir(fresh_project) == pinned
+        assert {(pinned / f).read_text() for f in site.DISCOVER_FILES} == {"run 1"}  # whole, not a mix
+    assert {(site.discover_dir(fresh_project) / f).read_text() for f in site.DISCOVER_FILES} == {"run 2"}
+    (tmp_path / "other").mkdir()
+    (fresh_project.derived / "discover.runs" / "unrelated").mkdir()
+    assert out.is_symlink()
+    tally(True)
+
+
+def _disc_output(project: Project, built_project: Project) -> Path:
+    """A study folder whose discovery output is a hand-made copy of a small real one (shared by the cases below)."""
+    project.derived.mkdir(parents=True, exist_ok=True)
+    project.raw.parent.mkdir(parents=True, exist_ok=True)
+    if not project.raw.exists():
+        project.raw.symlink_to(built_project.raw)
+    (project.derived / "current").symlink_to(built_project.current.resolve())
+    folder = project.derived / "discover"
+    folder.mkdir()
+    import polars as pl
+
+    from analysis.discover.rules import CANDIDATE_COLUMNS
+
+    row = {c: None for c in CANDIDATE_COLUMNS} | {"candidate_id": "1522a4-20251026T0030", "icao24": "1522a4",
+                                                  "status": "new", "n_legs": 1, "route": "UUEE > SVMI"}
+    pl.DataFrame([row]).write_parquet(folder / "out_candidates.parquet")
+    pl.DataFrame({"candidate_id": ["1522a4-20251026T0030"], "leg_no": [1], "dep_icao": ["UUEE"], "arr_icao": ["SVMI"],
+                  "dep_lat": [55.97], "dep_lon": [37.41], "arr_lat": [10.60], "arr_lon": [-66.99]}).write_parquet(
+        folder / "out_candidate_legs.parquet")
+    (folder / "manifest.json").write_text(json.dumps({"inputs": ["day.tar"], "aircraft": 1, "legs": 1}))
+    return folder
+
+
+_BROKEN_DISCOVERY = [
+    ("manifest-not-json", lambda f: (f / "manifest.json").write_text("{", encoding="utf-8"), "JSON"),
+    ("manifest-a-list", lambda f: (f / "manifest.json").write_text("[1, 2]", encoding="utf-8"), "JSON object"),
+    ("candidates-not-parquet", lambda f: (f / "out_candidates.parquet").write_bytes(b"PAR1 garbage PAR1"), "Error"),
+    ("candidates-truncated", lambda f: (f / "out_candidates.parquet").write_bytes(
+        (f / "out_candidates.parquet").read_bytes()[:-40]), "Error"),
+    ("candidates-missing-columns", lambda f: __import__("polars").DataFrame({"x": [1]}).write_parquet(
+        f / "out_candidates.parquet"), "missing candidate_id"),
+    ("legs-not-parquet", lambda f: (f / "out_candidate_legs.parquet").write_bytes(b"not parquet"), "Error"),
+]
+
+
+@pytest.mark.parametrize("name,damage,needle", _BROKEN_DISCOVERY, ids=[c[0] for c in _BROKEN_DISCOVERY])
+def test_a_broken_discovery_output_fails_only_the_candidates_page(name, damage, needle, built_project: Project,
+                                                                  tmp_path: Path, tally) -> None:
+    from analysis import site
+
+    project = Project(tmp_path / "study")
+    folder = _disc_output(project, built_project)
+    assert "<table" in site.candidates_body(project)  # the hand-made output is shown when intact
+    damage(folder)
+    page = site.candidates_body(project)
+    assert "The discovery output could not be read" in page and needle in page, page
+    assert "make discover" in page
+    site.dictionary_body(project)  # the other pages that read the output still build
+    entries = site.search_index(project, [])
+    assert [e for e in entries if e["kind"] == "episode" or e["kind"] == "source"]
+    tally(True)

@@ -289,7 +289,11 @@ def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, lis
         except safeio.UnsafeInputError as e:  # the exact reader has the same cap: skip, named, without a re-read
             skipped.append((name, str(e)))
             continue
+        except Exception:  # noqa: BLE001 - a cut or corrupt gzip member: the exact reader names the problem
+            data = None
         try:
+            if data is None:
+                raise ValueError("unreadable gzip member")
             sp = _split_member(data, label)
             if sp is None:
                 if b'"trace":[]' in data.replace(b" ", b""):
@@ -505,12 +509,14 @@ def scan_input(path) -> tuple[str, list, list[tuple[str, str]]]:
     st = _input_stat(path)
     if stat.S_ISDIR(st.st_mode):
         files, skipped = _walk_tree(path)
-        trace = [p for p in files if p.name.startswith("trace_") and ".json" in p.name]
+        trace = {p for p in files if p.name.startswith("trace_") and ".json" in p.name}
         if trace:
             items, other = [], []
             for p in files:
                 rel = p.relative_to(path).as_posix()
-                if p not in trace:
+                if (bad := _name_problem(path, rel)) is not None:
+                    other.append(bad)
+                elif p not in trace:
                     other.append((rel, f"{path}/{rel}: file: not a trace_*.json member (not read)"))
                 elif (size := p.stat().st_size) > safeio.MAX_FILE_BYTES:
                     other.append((rel, f"{path}/{rel}: file: expected at most {safeio.MAX_FILE_BYTES:,} bytes, "
@@ -562,10 +568,27 @@ _TAR_TYPES = {b"1": "a hard link", b"2": "a symbolic link", b"3": "a character d
               b"6": "a FIFO (named pipe)"}
 
 
+def _name_problem(path, name: str) -> tuple[str, str] | None:
+    """Member names end up in the outputs (source_members, the Candidates page): UTF-8 text without control,
+    bidirectional or invisible characters."""
+    from ..validate import text_problem
+
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return shown, f"{path}:{shown}: member: expected a name in UTF-8 text, got bytes that are not (not read)"
+    if (bad := text_problem(name)) is not None:
+        return name, f"{path}:{name!r}: member: expected a name in {bad[0]}, got {bad[1]} (not read)"
+    return None
+
+
 def _member_skip(path, name: str, typ: bytes, size: int) -> tuple[str, str] | None:
     """Why a tar member is not read (None: it is a trace member to read; directories are not listed)."""
     if typ == b"5":
         return None
+    if (bad := _name_problem(path, name)) is not None:
+        return bad
     if typ in _TAR_TYPES:
         return name, f"{path}:{name}: member: expected a regular file, got {_TAR_TYPES[typ]} (never followed or opened)"
     if not _hex_of(name):
