@@ -720,6 +720,31 @@ FR24_CSV = "Timestamp,UTC,Callsign,Position,Altitude,Speed,Direction\n" + "".joi
     f'{1761472800 + 60 * m},2025-10-26T10:{m:02d}:00Z,RFF7079,"10.{m:02d},-66.0",30000,450,90\n' for m in range(10))
 
 
+_OPENSKY_HEADER = ("time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,alert,spi,squawk,baroaltitude,"
+                   "geoaltitude,lastposupdate,lastcontact")
+
+
+def _opensky_csv(extra: str | None = None) -> str:
+    rows = [f"{1761472800 + 10 * i},1522a4,{10 + i * 0.01},-66.0,200,90,0,RFF1,False,False,False,1234,9000,9100,"
+            f"{1761472800 + 10 * i},{1761472800 + 10 * i}" for i in range(5)]
+    if extra:
+        return f"{_OPENSKY_HEADER},{extra}\n" + "".join(f"{r},1\n" for r in rows)
+    return f"{_OPENSKY_HEADER}\n" + "".join(f"{r}\n" for r in rows)
+
+
+def _opensky_parquet(dupe: str) -> bytes:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    t = pacsv.read_csv(io.BytesIO(_opensky_csv().encode()),
+                       convert_options=pacsv.ConvertOptions(column_types={"icao24": pa.string()}))
+    t = pa.Table.from_arrays(t.columns + [t.column(dupe)], names=t.column_names + [dupe])
+    buf = io.BytesIO()
+    pq.write_table(t, buf)
+    return buf.getvalue()
+
+
 def _bad_line(text: str, n: int, old: str, new: str) -> str:
     lines = text.split("\n")
     lines[n] = lines[n].replace(old, new, 1)
@@ -762,6 +787,15 @@ READER_CASES = [
     ("fr24-csv-no-icao-option", "f.csv", "fr24_csv", {}, lambda: FR24_CSV.encode(), "icao24"),
     ("fr24-json-truncated", "f.json", "fr24_json", None,
      lambda: b'{"result": {"response": {"data": {"flight": {"track": [', "JSON"),
+    # round three: a header that names a column twice (the reader and a person could each see another one)
+    ("opensky-repeated-column", "states.csv", "opensky", None, lambda: _opensky_csv(extra="lat").encode(),
+     "field 'lat': expected each column once"),
+    ("opensky-parquet-repeated-column", "states.parquet", "opensky", None, lambda: _opensky_parquet(dupe="icao24"),
+     "field 'icao24': expected each column once"),
+    ("generic-repeated-column", "t.csv", "generic_csv", GENERIC,
+     lambda: GENERIC_CSV.replace("hex,t,lat,lon,alt", "hex,t,lat,lon,lat").encode(), "expected each column once"),
+    ("fr24-csv-repeated-column", "f.csv", "fr24_csv", {"icao24": "1522a4"},
+     lambda: FR24_CSV.replace("Speed,Direction", "Speed,Speed").encode(), "field 'Speed': expected each column once"),
 ]
 
 

@@ -1083,7 +1083,17 @@ def main(argv=None) -> int:
     ap.add_argument("--buckets", type=int, default=None, help="aircraft buckets (default: one per 64 MB of input)")
     ap.add_argument("--processes", type=int, default=2)
     a = ap.parse_args(argv)
-    ingest_archive(a.inputs, a.out, a.buckets, a.processes)
+    if a.buckets is not None and not 1 <= a.buckets <= 4096 or not 1 <= a.processes <= 256:
+        print("error: --buckets: expected 1 to 4096, --processes: expected 1 to 256", file=sys.stderr)
+        return 2
+    try:
+        ingest_archive(a.inputs, a.out, a.buckets, a.processes)
+    except (TrackInputError, safeio.UnsafeInputError, atomic.BuildLockedError) as e:  # named: one line, exit 2
+        print("error: " + " / ".join(ln for ln in str(e).splitlines() if ln.strip()), file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 2
     return 0
 
 

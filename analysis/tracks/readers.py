@@ -818,6 +818,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
     named_parquet = not isinstance(path, BYTES_TYPES) and Path(path).suffix == ".parquet"
     if data[:4] == b"PAR1" or named_parquet:
         try:
+            _no_repeated_columns(pq.ParquetFile(pa.BufferReader(data)).schema_arrow.names, label)
             tbl = pq.read_table(pa.BufferReader(data))
         except (pa.ArrowInvalid, OSError) as e:
             raise TrackInputError(
