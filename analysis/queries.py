@@ -70,21 +70,23 @@ def _view_sql(name: str) -> str:
     return f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{name}.parquet');"
 
 
-def _check_database(con: duckdb.DuckDBPyConnection, db: Path) -> None:
-    """The database holds what the build writes, nothing else: one view per derived table over its parquet file,
-    no tables, macros or other views (a view reading another file, or a macro, would run as part of every query)."""
+def _check_database(con: duckdb.DuckDBPyConnection, db: Path) -> list[str]:
+    """The database (attached as ``flights``) holds what the build writes, nothing else: one view per derived table
+    over its parquet file, no tables, macros or other views (a view reading another file, or a macro, would run as
+    part of every query). Returns the view names."""
     from .build import DERIVED_TABLES
 
-    views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
+    views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal "
+                             "AND database_name = 'flights'").fetchall())
     problems = [f"view {name!r} is not one of the build's tables" for name in sorted(set(views) - set(DERIVED_TABLES))]
     problems += [f"view {name!r} is not the build's view over {name}.parquet (it is {str(views[name])[:80]!r})"
                  for name in sorted(set(views) & set(DERIVED_TABLES)) if views[name] != _view_sql(name)]
     others = con.execute("""
-        SELECT 'table ' || table_name FROM duckdb_tables() WHERE NOT internal
+        SELECT 'table ' || table_name FROM duckdb_tables() WHERE database_name = 'flights'
         UNION ALL SELECT function_type || ' ' || function_name FROM duckdb_functions()
-            WHERE NOT internal AND database_name NOT IN ('system', 'temp')
-        UNION ALL SELECT 'sequence ' || sequence_name FROM duckdb_sequences() WHERE NOT temporary
-        UNION ALL SELECT 'type ' || type_name FROM duckdb_types() WHERE NOT internal AND database_name NOT IN ('system', 'temp')
+            WHERE database_name = 'flights' AND NOT internal
+        UNION ALL SELECT 'sequence ' || sequence_name FROM duckdb_sequences() WHERE database_name = 'flights'
+        UNION ALL SELECT 'type ' || type_name FROM duckdb_types() WHERE database_name = 'flights' AND NOT internal
         """).fetchall()
     problems += [f"{r[0]} is not something the build writes" for r in others]
     if problems:
@@ -92,36 +94,44 @@ def _check_database(con: duckdb.DuckDBPyConnection, db: Path) -> None:
             f"{db}: expected the database the build writes (one view per derived table over its parquet file), got: "
             + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
             + ". It is not used; rebuild it with `make data` (python -m analysis build --force)")
+    return sorted(views)
 
 
 def _open(real: Path) -> duckdb.DuckDBPyConnection:
-    """Open a build's database read-only, as data: external access off (only the files of its own build folder,
-    the parquet files its views name), no extension autoloading or autoinstalling, settings locked once the search
-    path and time zone are set."""
-    from .build import DERIVED_TABLES
+    """A connection that reads a build as data.
 
+    The build's ``flights.duckdb`` is attached read-only and its views are checked (:func:`_check_database`), then
+    detached; the connection's own views read the same parquet files by absolute path (the build's views name them
+    relative to the database, which a locked-down connection would resolve against the working directory). Then
+    external access is turned off except for the build folder, extension autoloading and autoinstalling are off, and
+    the configuration is locked (no SET, RESET or PRAGMA can change it)."""
+    from .build import sql_identifier, sql_literal
+
+    con = duckdb.connect(":memory:", config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
     try:
-        con = duckdb.connect(real.as_posix(), read_only=True,
-                             config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            pid = re.search(r"PID (\d+)", text)
-            holder = f"process {pid.group(1)}" if pid else "another process"
-            raise DatabaseLockedError(
-                f"{real}: held open for writing by {holder} (the DuckDB command line opens a database read-write "
-                "unless started with -readonly); close that session, or open the database with "
-                "`duckdb -readonly flights.duckdb`, then run this again") from None
-        raise
-    try:
-        # the build folder only: its files by absolute path, and the parquet names the views give (relative to it)
-        con.execute("SET allowed_directories = ?", [[real.parent.as_posix() + "/"]])
-        con.execute("SET allowed_paths = ?", [[f"{name}.parquet" for name in DERIVED_TABLES]])
-        con.execute("SET GLOBAL file_search_path = ?", [real.parent.as_posix()])
+        try:
+            con.execute("ATTACH ? AS flights (READ_ONLY)", [real.as_posix()])
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                pid = re.search(r"PID (\d+)", text)
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                raise DatabaseLockedError(
+                    f"{real}: held open for writing by {holder} (the DuckDB command line opens a database read-write "
+                    "unless started with -readonly); close that session, or open the database with "
+                    "`duckdb -readonly flights.duckdb`, then run this again") from None
+            raise
+        views = _check_database(con, real)
+        con.execute("DETACH flights")
+        folder = real.parent.as_posix()
+        con.execute("SET allowed_directories = ?", [[folder + "/"]])  # the build folder, nothing else
+        for name in views:
+            con.execute(f"CREATE VIEW {sql_identifier(name)} AS SELECT * FROM read_parquet("
+                        f"{sql_literal(folder + '/' + name + '.parquet')})")
+        con.execute("SET GLOBAL file_search_path = ?", [folder])
         con.execute("SET GLOBAL TimeZone = 'UTC'")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
-        _check_database(con, real)
     except BaseException:
         con.close()
         raise

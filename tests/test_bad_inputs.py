@@ -1370,6 +1370,17 @@ def test_queries_sql_cannot_write_read_outside_or_change_settings(name, query, n
     tally(True)
 
 
+def test_locked_down_queries_do_not_depend_on_the_working_directory(built_project: Project, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """papermill runs notebooks with their folder as the working directory: the derived tables still answer."""
+    from analysis import queries
+
+    want = queries.episode_ids(built_project)
+    for folder in (tmp_path, Path("/"), built_project.current.resolve()):
+        monkeypatch.chdir(folder)
+        assert queries.episode_ids(built_project) == want
+
+
 _BAD_ARGUMENTS = [
     ("stops-ids-number", lambda q, p: q.stops(5, project=p), "episode_ids"),
     ("stops-ids-list-of-numbers", lambda q, p: q.stops([1, 2], project=p), "episode_ids"),

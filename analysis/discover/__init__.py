@@ -35,6 +35,7 @@ next discovery run marks the trip ``known``. Nothing is promoted automatically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -241,7 +242,8 @@ def discover(
                          progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.exclusive(out.with_name(f".{out.name}.lock")):  # one discovery per output folder at a time
+    # one discovery per output folder at a time
+    with atomic.exclusive(out.with_name(f".{out.name}.lock"), what="discovery into this folder"):
         return _discover(inputs, out, store, engine, master, spark, n_buckets, processes, params, raw, reported,
                          progress)
 
@@ -262,6 +264,7 @@ def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, p
         spark = spark_session(master or "local[2]")
         own_spark = True
     timings = {}
+    stack = contextlib.ExitStack()
     try:
         if inputs is not None:
             if out is not None:
@@ -271,6 +274,13 @@ def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, p
 
                 scratch = Path(tempfile.mkdtemp(prefix="discover-"))
                 store = scratch / "store"
+        # the store is read under its own lock, the one its ingest holds: never a mix of two ingests' buckets
+        try:
+            stack.enter_context(atomic.exclusive(store.with_name(f".{store.name}.lock"), what="ingest into this store"))
+        except OSError:  # a store in a read-only folder: no ingest can write it either
+            if inputs is not None:
+                raise
+        if inputs is not None:
             t = time.perf_counter()
             if engine == "spark":
                 from ..tracks.archive import auto_buckets
@@ -300,6 +310,7 @@ def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, p
         cand, cand_legs = candidates(legs, gaps, aircraft, rules, reported)
         timings["rules_s"] = time.perf_counter() - t
     finally:
+        stack.close()
         if own_spark:
             spark.stop()
         if scratch is not None:

@@ -941,7 +941,7 @@ def ingest_archive(
     out = Path(out)
     for src in inputs:  # every input checked before anything is written (a missing one is an error, named)
         _input_stat(Path(src))
-    with atomic.exclusive(out.with_name(f".{out.name}.lock")):  # one writer per store
+    with atomic.exclusive(out.with_name(f".{out.name}.lock"), what="ingest into this store"):  # one writer per store
         return _ingest_locked(inputs, out, n_buckets, processes, batch_bytes, progress)
 
 
