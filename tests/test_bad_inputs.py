@@ -1431,29 +1431,41 @@ _TAMPERED = [
 ]
 
 
+def _copy_of_build(built_project: Project, dest: Path) -> Project:
+    """A private copy of the session's built study (its data/derived included), for a test that damages it."""
+    import shutil
+
+    shutil.copytree(built_project.root, dest, symlinks=True, ignore=shutil.ignore_patterns("reports", ".build"))
+    return Project(dest)
+
+
 @pytest.mark.parametrize("name,statements,needle", _TAMPERED, ids=[c[0] for c in _TAMPERED])
-def test_a_derived_database_whose_views_are_not_the_builds_is_refused(name, statements, needle,
-                                                                       fresh_project: Project, tally) -> None:
+def test_a_derived_database_whose_views_are_not_the_builds_is_refused(name, statements, needle, built_project: Project,
+                                                                       tmp_path: Path, tally) -> None:
     from analysis import queries
 
-    build(fresh_project, quiet=True)
-    _tamper_database(fresh_project, statements)
+    project = _copy_of_build(built_project, tmp_path / "study")
+    _tamper_database(project, statements)
     with pytest.raises(queries.UntrustedDatabaseError, match=needle):
-        queries.episodes(fresh_project)
-    done = _cli(fresh_project, "episodes")
-    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and needle in done.stderr, done.stderr
-    assert done.stdout == "", done.stdout  # nothing read through the planted view
+        queries.episodes(project)
+    if name == "view-reads-etc-hostname":  # the command line the red team used: one line, nothing leaked
+        done = _cli(project, "episodes")
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and needle in done.stderr, done.stderr
+        assert done.stdout == "", done.stdout
     tally(True)
 
 
-def test_database_held_open_read_write_gives_one_line_saying_what_to_do(fresh_project: Project, tally) -> None:
+def test_database_held_open_read_write_gives_one_line_saying_what_to_do(built_project: Project, tmp_path: Path,
+                                                                        tally) -> None:
     """The DuckDB command line opens a database read-write unless told -readonly: `analysis episodes` and
     `analysis report` then say so in one line (exit 2), never a traceback."""
     import subprocess
     import sys
 
-    build(fresh_project, quiet=True)
+    from analysis import queries
+
+    fresh_project = _copy_of_build(built_project, tmp_path / "study")
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\ncon = duckdb.connect(sys.argv[1])\n"
                                "print('ready', flush=True)\ntime.sleep(120)\n", str(fresh_project.database.resolve())],
                               stdout=subprocess.PIPE, text=True)
@@ -1469,7 +1481,7 @@ def test_database_held_open_read_write_gives_one_line_saying_what_to_do(fresh_pr
     finally:
         holder.kill()
         holder.wait()
-    assert _cli(fresh_project, "episodes").returncode == 0
+    assert queries.episode_ids(fresh_project)  # released: it opens again
     tally(True)
 
 
