@@ -915,7 +915,8 @@ def auto_buckets(inputs) -> int:
     total = 0
     for p in inputs:
         p = Path(p)
-        total += sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) if p.is_dir() else p.stat().st_size
+        st = os.lstat(p)
+        total += sum(q.lstat().st_size for q in _walk_tree(p)[0]) if stat.S_ISDIR(st.st_mode) else st.st_size
     return max(4, -(-total // BUCKET_BYTES))
 
 
@@ -936,11 +937,11 @@ def ingest_archive(
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
+    for src in inputs:  # every input checked before anything is read or written (missing, a link, FIFO, device)
+        _input_stat(Path(src))
     if n_buckets is None:
         n_buckets = auto_buckets(inputs)
     out = Path(out)
-    for src in inputs:  # every input checked before anything is written (a missing one is an error, named)
-        _input_stat(Path(src))
     with atomic.exclusive(out.with_name(f".{out.name}.lock"), what="ingest into this store"):  # one writer per store
         return _ingest_locked(inputs, out, n_buckets, processes, batch_bytes, progress)
 
