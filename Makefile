@@ -11,7 +11,22 @@ export PYTHONDONTWRITEBYTECODE := 1
 # the environment's packages are compiled to bytecode once, at install: without it every process (each notebook
 # kernel too) recompiles altair, polars... from source, seconds per start
 export UV_COMPILE_BYTECODE := 1
+# a recipe fails when any command of it fails (a pipeline too)
+.SHELLFLAGS := -e -o pipefail -c
+
+# Values given on the command line (make report COMPARE=..., make discover ARCHIVE=... ENGINE=... MASTER=...) are
+# data, never make or shell code: each is taken literally ($(value), so a `$(shell ...)` in it is not expanded),
+# exported, and read by the recipe as "$$NAME" (one argument, whatever quotes, ';', `$(...)` or spaces it holds).
+# ARCHIVE is split on spaces into one argument per archive, without globbing or any other expansion.
 COMPARE ?=
+ARCHIVE ?=
+ENGINE ?= local
+MASTER ?= local[2]
+override COMPARE := $(value COMPARE)
+override ARCHIVE := $(value ARCHIVE)
+override ENGINE := $(value ENGINE)
+override MASTER := $(value MASTER)
+export COMPARE ARCHIVE ENGINE MASTER
 
 .PHONY: help env data validate report bench-report test fuzz bench lab accept-raw clean discover
 
@@ -35,10 +50,10 @@ data: $(ENV) ## build data/derived from data/raw (skips when nothing changed)
 	$(PY) -m analysis build
 
 report: $(ENV) ## build the data, run every notebook, write reports/ (COMPARE=a,b,c picks the compared episodes)
-	$(PY) -m analysis report --compare "$(COMPARE)"
+	$(PY) -m analysis report --compare "$$COMPARE"
 
 bench-report: $(ENV) ## time a forced full report: per-page times, slowest cells, peak memory, load average
-	$(PY) -m analysis report --force --bench --compare "$(COMPARE)"
+	$(PY) -m analysis report --force --bench --compare "$$COMPARE"
 
 accept-raw: $(ENV) ## after reviewing a change to data/raw, record its checksums
 	$(PY) -m analysis accept-raw
@@ -55,15 +70,14 @@ bench: $(ENV) ## benchmark ingest and segmentation at 10 M and 100 M positions, 
 
 # make discover ARCHIVE="day1.tar day2.tar" [ENGINE=spark MASTER=local[2]]; without ARCHIVE a generated
 # (synthetic) global day is used, so a newcomer sees the whole path work
-ARCHIVE ?=
-ENGINE ?= local
-MASTER ?= local[2]
 DEMO_DAY := .build/discover/demo-day.tar
 $(DEMO_DAY): analysis/discover/globalday.py | $(ENV)
 	$(PY) -m analysis.discover.globalday $@ --aircraft 300
 
 discover: data $(if $(ARCHIVE),,$(DEMO_DAY)) ## find candidate flights in day archives: make discover ARCHIVE=day.tar [ENGINE=spark MASTER=URL]
-	$(PY) -m analysis.discover $(if $(ARCHIVE),$(ARCHIVE),$(DEMO_DAY)) --out data/derived/discover --engine $(ENGINE) $(if $(filter spark,$(ENGINE)),--master '$(MASTER)')
+	read -r -d "" -a archives <<< "$${ARCHIVE:-$(DEMO_DAY)}" || :; \
+	$(PY) -m analysis.discover "$${archives[@]}" --out data/derived/discover --engine "$$ENGINE" \
+		$(if $(filter spark,$(ENGINE)),--master "$$MASTER")
 
 lab: $(ENV) ## open JupyterLab with the package importable
 	$(PY) -m jupyter lab --notebook-dir=notebooks

@@ -85,7 +85,7 @@ def prune_stale_links(*folders: Path) -> list[Path]:
 
 
 @contextmanager
-def exclusive(lock_path: Path, timeout_s: float = 3600.0) -> Iterator[None]:
+def exclusive(lock_path: Path, timeout_s: float = 3600.0, what: str = "build") -> Iterator[None]:
     """Hold an exclusive lock on ``lock_path`` (waits for another build in the same checkout to finish).
 
     Re-entrant within one process: a report holds the build lock for its whole run and builds the data inside
@@ -105,10 +105,10 @@ def exclusive(lock_path: Path, timeout_s: float = 3600.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if not waited:
-                    print(f"waiting for another build to finish (lock {lock_path}) ...", flush=True)
+                    print(f"waiting for another {what} to finish (lock {lock_path}) ...", flush=True)
                     waited = True
                 if time.monotonic() > deadline:
-                    raise BuildLockedError(f"{lock_path} is held by another build") from None
+                    raise BuildLockedError(f"{lock_path} is held by another {what}") from None
                 time.sleep(0.2)
         _HELD.add(key)
         try:

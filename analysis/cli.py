@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--compare", default="", help="episode ids of the comparison page, comma-separated (default: all)")
     r.add_argument("--no-pdf", action="store_true", help="skip the print edition reports/study.pdf")
     r.add_argument("--bench", action="store_true", help="print per-page times and the slowest cells")
+    r.add_argument("--notebooks", metavar="DIR", default=None,
+                   help="run the notebooks in DIR as code (with your permissions; a warning says so) instead of the "
+                        "package's own; a study folder's notebooks/ is never run unless named here")
     sub.add_parser("accept-raw", help="record the checksums of reviewed raw files in their provenance records")
     sub.add_parser("episodes", help="list episode ids")
     sub.add_parser("evidence-doc", help="write docs/evidence.md (the raw tables' columns and rules) from the schema")
@@ -39,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     from .atomic import BuildLockedError, NotALinkError
     from .build import BuildError
     from .provenance import ProvenanceError
-    from .queries import UnknownEpisodeError
+    from .queries import (
+        DatabaseLockedError,
+        QueryArgumentError,
+        UnknownEpisodeError,
+        UnsafeQueryError,
+        UntrustedDatabaseError,
+    )
     from .safeio import UnsafeInputError
     from .tracks.readers import TrackInputError
     from .validate import RawValidationError
@@ -53,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "report":
             from .report import print_bench, report
             compare = [c.strip() for c in args.compare.split(",") if c.strip()] or None
-            result = report(project, force=args.force, compare=compare, pdf=not args.no_pdf)
+            result = report(project, force=args.force, compare=compare, pdf=not args.no_pdf,
+                            notebooks=args.notebooks)
             if args.bench:
                 print_bench(result)
         elif args.command == "accept-raw":
@@ -81,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             for row in queries.episodes().select("episode_id", "title").iter_rows():
                 print("\t".join(row))
     except (RawValidationError, ProvenanceError, TrackInputError, UnsafeInputError, BuildError, NotALinkError,
-            BuildLockedError, UnknownEpisodeError) as exc:  # named input and output problems: no traceback
+            BuildLockedError, UnknownEpisodeError, DatabaseLockedError, UntrustedDatabaseError, QueryArgumentError,
+            UnsafeQueryError) as exc:  # named input and output problems: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a folder we cannot write or read: named, no traceback

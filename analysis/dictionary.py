@@ -13,6 +13,8 @@ derived column without one fails the tests.
 from __future__ import annotations
 
 from . import schema
+from .timespec import STUDY_YEARS
+from .validate import PATTERN_PARAMETERS
 
 __all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing", "evidence_markdown",
            "DISCOVERY_TABLES", "DISCOVERY_COLUMNS", "discovery_description"]
@@ -517,7 +519,13 @@ def evidence_markdown() -> str:
         "rewrites another names it in `relays_source_id` (if it is in sources.csv) or shares its `origin` id: "
         "corroboration counts independent origins, not pages.",
         "* Times are written as reported (see the time grammar below); the build turns each into a UTC interval. A "
-        "clock time needs an offset (`Z`, `+03:00`) or `tz=unknown` when the source gives no zone.",
+        "clock time needs an offset (`Z`, `+03:00`) or `tz=unknown` when the source gives no zone. Years fall in "
+        f"the study window {STUDY_YEARS[0]}-{STUDY_YEARS[1]} and offsets are ones in use, -12:00 to +14:00.",
+        "* Discovery rules: each trip pattern of interest_patterns.csv has a row and exactly its parameters ("
+        + "; ".join(f"{p}: {', '.join(f'{k} {lo:g}..{hi:g}' for k, (lo, hi) in spec.items()) or 'none'}"
+                    for p, spec in PATTERN_PARAMETERS.items())
+        + "), each once, as `name=number`; `lat_min` below `lat_max`; an address block's `end_hex` not below its "
+        "`start_hex`; a type designator, prefix or region country once.",
         "* When sources disagree, both sides are data: a row in conflicts.csv, one per side in "
         "conflict_positions.csv, and a route variant in stops.csv when the route differs.",
         "",

@@ -2,6 +2,10 @@
 
 A :class:`Project` is rooted at the repository by default; tests and other analyses can point one at any
 folder holding ``data/raw`` (``Project(root)``) or set ``FLIGHTS_ROOT``.
+
+A study folder is data, never code: its notebooks are the package's own (``notebooks/`` beside the package), whatever
+the folder holds. Notebooks from elsewhere run only when named on purpose (``Project(root, code_notebooks=dir)``,
+``python -m analysis report --notebooks DIR``), with a warning: they run with your permissions.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ class Project:
     """The folders of one study: raw inputs, derived outputs, report and scratch space."""
 
     root: Path
+    #: a folder of notebooks named as code on purpose (None: the package's own notebooks)
+    code_notebooks: Path | None = None
 
     @property
     def raw(self) -> Path:
@@ -55,7 +61,8 @@ class Project:
 
     @property
     def notebooks(self) -> Path:
-        return self.root / "notebooks" if (self.root / "notebooks").is_dir() else REPO_DIR / "notebooks"
+        """The notebooks the report runs: the package's own, never the study folder's (a study folder is data)."""
+        return self.code_notebooks if self.code_notebooks is not None else REPO_DIR / "notebooks"
 
     @property
     def reports(self) -> Path:

@@ -2,7 +2,9 @@
 
 Each raw input ``X`` (a CSV, the basemap, a track file or a track folder) has ``X.provenance.json`` beside it:
 what it is, where it came from, its licence and its SHA-256. The build recomputes every checksum and stops
-when one differs, naming the file: a changed raw file is reported, never silently used or silently rejected.
+when one differs, naming the file; a recorded checksum that is not one (null, a number, false, a list, a text of
+another length or case) leaves the file *unreviewed*, refused by name like a changed one, so the review gate cannot
+be switched off by editing the record: a changed raw file is reported, never silently used or silently rejected.
 After reviewing a change (``git diff data/raw``), ``make accept-raw`` records the new checksums; it writes
 only the ``.provenance.json`` records, never the data, and refuses while data/raw does not validate.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +38,8 @@ SUFFIX = ".provenance.json"
 REQUIRED = ("what", "origin", "licence", "sha256")
 TEXT_FIELDS = ("what", "origin", "licence")
 TRACK_FORMATS = ("readsb", "opensky", "fr24_csv", "fr24_kml", "fr24_json", "generic_csv")
+#: a recorded checksum: SHA-256 as 64 lowercase hexadecimal digits, nothing else (null, 0, false, [] ... are not one)
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
 class ProvenanceError(ValueError):
@@ -109,18 +114,42 @@ def read_record(path: Path) -> dict:
     return record
 
 
+def recorded_checksum(record: dict) -> str | None:
+    """The checksum a record holds when it is one (64 lowercase hex digits), else None: the file is unreviewed."""
+    value = record.get("sha256")
+    return value if isinstance(value, str) and SHA256_PATTERN.fullmatch(value) else None
+
+
+def _describe(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"{len(value)} characters {value[:16]!r}{'...' if len(value) > 16 else ''}"
+    return f"{type(value).__name__} {json.dumps(value)[:40]}"
+
+
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _record_problems(path: Path, record: dict) -> list[str]:
-    """Field problems of one record (besides the checksum): empty or unclean text, track format and options."""
+    """Field problems of one record: empty or unclean text, a checksum that is not one, track format and options."""
     from .validate import text_problem
 
     side = _sidecar(path)
     problems = []
-    missing = [k for k in REQUIRED if not str(record.get(k, "")).strip()]
+    missing = [k for k in REQUIRED if k != "sha256" and _empty(record.get(k))]
     if missing:
         problems.append(f"{side}: field(s) {', '.join(missing)} empty; expected each to be filled")
+    if recorded_checksum(record) is None:
+        problems.append(f"{side}: field 'sha256': expected the SHA-256 recorded at review, 64 lowercase hexadecimal "
+                        f"digits, got {_describe(record['sha256']) if 'sha256' in record else 'no such field'}; {path.name} counts as unreviewed and is not "
+                        "used. Review it (git diff), then run `make accept-raw` to record its checksum")
     for key in TEXT_FIELDS:
         value = record.get(key)
-        if value is None or key in missing:
+        if key in missing:
             continue
         if not isinstance(value, str):
             problems.append(f"{side}: field '{key}': expected text, got {type(value).__name__} {value!r:.60}")
@@ -247,7 +276,10 @@ def snapshot(raw: Path, *, tables: bool = True) -> Snapshot:
         snap.records[rel] = record
         snap.problems += _record_problems(path, record)
         now = _track_checksum(content, record) if _is_track(path) else content
-        if record.get("sha256") and record["sha256"] != now:
+        recorded = recorded_checksum(record)
+        if recorded is None:
+            snap.changed.append(rel)  # no valid checksum: unreviewed (the problem is listed by _record_problems)
+        elif recorded != now:
             snap.changed.append(rel)
             snap.problems.append(
                 f"{rel}: CHANGED since its provenance was recorded (sha256 recorded {str(record['sha256'])[:12]}..., "
@@ -276,7 +308,8 @@ def accept(raw: Path, *, check: bool = True) -> list[str]:
     if check:
         from .validate import load_raw
 
-        allowed = (": CHANGED since", "empty; expected each", "missing provenance record")
+        allowed = (": CHANGED since", "empty; expected each", "missing provenance record",
+                   "field 'sha256': expected the SHA-256")
         others = [p for p in snap.problems if not any(a in p for a in allowed)]
         if others:
             raise ProvenanceError("accept-raw recorded nothing: fix these first:\n"

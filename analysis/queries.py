@@ -2,7 +2,14 @@
 
 Every function opens the current build (``data/derived/current/flights.duckdb``) read-only; pass
 ``project=Project(path)`` to read another study. Arguments are always bound as parameters, never pasted into
-SQL text.
+SQL text, and checked first: a wrong type is a :class:`QueryArgumentError` naming the argument.
+
+A study folder is data, not code: the database is opened with external access off (it reads only the parquet
+files its views name, beside it), extension autoloading and autoinstalling off and its configuration locked,
+and its views are checked against what the build writes (one ``SELECT * FROM read_parquet('<table>.parquet')``
+per derived table, nothing else) before any query runs. :func:`sql` runs one ``SELECT`` (or ``EXPLAIN``)
+statement: no ``COPY``/``EXPORT`` (writing files), ``INSTALL``/``LOAD``, ``ATTACH``, ``SET``/``RESET``/``PRAGMA``
+or anything else that would change the shared connection (:class:`UnsafeQueryError`).
 
 >>> from analysis import queries
 >>> queries.episode_ids()[:2]  # doctest: +SKIP
@@ -11,6 +18,7 @@ SQL text.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -23,7 +31,8 @@ import polars as pl
 from .paths import Project, default_project
 
 __all__ = [
-    "UnknownEpisodeError", "connect", "sql", "episodes", "episode_ids", "check_episodes", "episode",
+    "UnknownEpisodeError", "QueryArgumentError", "UnsafeQueryError", "DatabaseLockedError", "UntrustedDatabaseError",
+    "connect", "sql", "episodes", "episode_ids", "check_episodes", "episode",
     "stops", "legs", "leg_paths", "route_summary", "episode_summary", "timeline", "claims", "conflicts",
     "study", "sources", "sources_for", "aircraft", "sanctions", "findings", "route_similarity", "observed_vs_reported",
     "gaps", "places", "table", "key_findings", "study_summary",
@@ -34,8 +43,99 @@ class UnknownEpisodeError(ValueError):
     """An episode id that the data does not have; the message lists the valid ids."""
 
 
+class QueryArgumentError(ValueError):
+    """An argument of a query function of the wrong type or value; the message names it and what was expected."""
+
+
+class UnsafeQueryError(ValueError):
+    """SQL given to :func:`sql` that is not one read-only query (COPY, SET, ATTACH, INSTALL...)."""
+
+
+class DatabaseLockedError(RuntimeError):
+    """flights.duckdb is held open for writing by another process (e.g. the DuckDB command line without -readonly)."""
+
+
+class UntrustedDatabaseError(ValueError):
+    """A flights.duckdb whose contents are not what the build writes (a view changed or added)."""
+
+
 _DATABASES: dict[str, duckdb.DuckDBPyConnection] = {}
 _DATABASES_LOCK = threading.Lock()
+#: the only statements :func:`sql` runs (one per call)
+_READ_ONLY = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
+
+
+def _view_sql(name: str) -> str:
+    """The definition of a derived table's view as the build writes it and DuckDB stores it."""
+    return f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{name}.parquet');"
+
+
+def _check_database(con: duckdb.DuckDBPyConnection, db: Path) -> list[str]:
+    """The database (attached as ``flights``) holds what the build writes, nothing else: one view per derived table
+    over its parquet file, no tables, macros or other views (a view reading another file, or a macro, would run as
+    part of every query). Returns the view names."""
+    from .build import DERIVED_TABLES
+
+    views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal "
+                             "AND database_name = 'flights'").fetchall())
+    problems = [f"view {name!r} is not one of the build's tables" for name in sorted(set(views) - set(DERIVED_TABLES))]
+    problems += [f"view {name!r} is not the build's view over {name}.parquet (it is {str(views[name])[:80]!r})"
+                 for name in sorted(set(views) & set(DERIVED_TABLES)) if views[name] != _view_sql(name)]
+    others = con.execute("""
+        SELECT 'table ' || table_name FROM duckdb_tables() WHERE database_name = 'flights'
+        UNION ALL SELECT function_type || ' ' || function_name FROM duckdb_functions()
+            WHERE database_name = 'flights' AND NOT internal
+        UNION ALL SELECT 'sequence ' || sequence_name FROM duckdb_sequences() WHERE database_name = 'flights'
+        UNION ALL SELECT 'type ' || type_name FROM duckdb_types() WHERE database_name = 'flights' AND NOT internal
+        """).fetchall()
+    problems += [f"{r[0]} is not something the build writes" for r in others]
+    if problems:
+        raise UntrustedDatabaseError(
+            f"{db}: expected the database the build writes (one view per derived table over its parquet file), got: "
+            + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+            + ". It is not used; rebuild it with `make data` (python -m analysis build --force)")
+    return sorted(views)
+
+
+def _open(real: Path) -> duckdb.DuckDBPyConnection:
+    """A connection that reads a build as data.
+
+    The build's ``flights.duckdb`` is attached read-only and its views are checked (:func:`_check_database`), then
+    detached; the connection's own views read the same parquet files by absolute path (the build's views name them
+    relative to the database, which a locked-down connection would resolve against the working directory). Then
+    external access is turned off except for the build folder, extension autoloading and autoinstalling are off, and
+    the configuration is locked (no SET, RESET or PRAGMA can change it)."""
+    from .build import sql_identifier, sql_literal
+
+    con = duckdb.connect(":memory:", config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
+    try:
+        try:
+            con.execute("ATTACH ? AS flights (READ_ONLY)", [real.as_posix()])
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                pid = re.search(r"PID (\d+)", text)
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                raise DatabaseLockedError(
+                    f"{real}: held open for writing by {holder} (the DuckDB command line opens a database read-write "
+                    "unless started with -readonly); close that session, or open the database with "
+                    "`duckdb -readonly flights.duckdb`, then run this again") from None
+            raise
+        views = _check_database(con, real)
+        con.execute("DETACH flights")
+        folder = real.parent.as_posix()
+        con.execute("SET allowed_directories = ?", [[folder + "/"]])  # the build folder, nothing else
+        for name in views:
+            con.execute(f"CREATE VIEW {sql_identifier(name)} AS SELECT * FROM read_parquet("
+                        f"{sql_literal(folder + '/' + name + '.parquet')})")
+        con.execute("SET GLOBAL file_search_path = ?", [folder])
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _database(db: Path) -> duckdb.DuckDBPyConnection:
@@ -53,11 +153,44 @@ def _database(db: Path) -> duckdb.DuckDBPyConnection:
         if con is None:
             for old_key in [k for k in _DATABASES if Path(k).parent.parent == real.parent.parent]:
                 _DATABASES.pop(old_key).close()  # an older build of the same study
-            con = duckdb.connect(key, read_only=True)
-            con.execute("SET GLOBAL file_search_path = ?", [real.parent.as_posix()])
-            con.execute("SET GLOBAL TimeZone = 'UTC'")
+            con = _open(real)
             _DATABASES[key] = con
         return con
+
+
+# --- argument checks: a wrong type is a named error, never a traceback from deep inside DuckDB ------------------
+
+def _bad(name: str, expected: str, value: Any) -> QueryArgumentError:
+    return QueryArgumentError(f"argument {name!r}: expected {expected}, got {type(value).__name__} {value!r:.60}")
+
+
+def _check_project(project: Any) -> None:
+    if project is not None and not isinstance(project, Project):
+        raise _bad("project", "an analysis.paths.Project or None", project)
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(name, "True or False", value)
+    return value
+
+
+def _check_text(name: str, value: Any, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise _bad(name, "text" + (" or None" if optional else ""), value)
+    return value
+
+
+def _check_number(name: str, value: Any) -> float | None:
+    import math
+
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise _bad(name, "a finite number of days, 0 or more, or None", value)
+    return value
 
 
 @contextmanager
@@ -67,6 +200,7 @@ def connect(project: Project | None = None):
     The database is opened once per process; each ``connect`` hands out a cheap cursor on it, so threads do not
     share one cursor.
     """
+    _check_project(project)
     project = project or default_project()
     cur = _database(project.database).cursor()
     try:
@@ -75,14 +209,39 @@ def connect(project: Project | None = None):
         cur.close()
 
 
+def _check_query(con: duckdb.DuckDBPyConnection, query: Any) -> None:
+    if not isinstance(query, str):
+        raise _bad("query", "SQL text", query)
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as exc:
+        raise QueryArgumentError(f"argument 'query': expected one SQL query, got text DuckDB cannot parse "
+                                 f"({str(exc).splitlines()[0]})") from None
+    if len(statements) != 1:
+        raise UnsafeQueryError(f"query: expected exactly one SQL statement, got {len(statements)}")
+    kind = statements[0].type
+    if kind not in _READ_ONLY:
+        raise UnsafeQueryError(
+            f"query: expected one read-only query (SELECT, WITH ... SELECT, FROM ..., EXPLAIN), got a statement "
+            f"of type {kind.name}; queries.sql() cannot write files (COPY, EXPORT), load extensions (INSTALL, "
+            "LOAD), attach databases or change the shared connection's settings (SET, RESET, PRAGMA, USE)")
+
+
 def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, project: Project | None = None) -> pl.DataFrame:
-    """Run any read-only SQL against the derived tables, parameters bound (``?`` or ``$name``)."""
+    """Run one read-only SQL query against the derived tables, parameters bound (``?`` or ``$name``)."""
+    if params is not None and (isinstance(params, str | bytes) or not isinstance(params, Sequence | dict)):
+        raise _bad("params", "a list of values (for ?) or a dict (for $name), or None", params)
     with connect(project) as con:
-        return con.sql(query, params=params or None).pl()
+        _check_query(con, query)
+        try:
+            return con.sql(query, params=params or None).pl()
+        except duckdb.PermissionException as exc:
+            raise UnsafeQueryError(f"query: reads or writes outside the study's derived tables ({exc})") from None
 
 
 def table(name: str, project: Project | None = None) -> pl.DataFrame:
     """A whole derived table by name (names are checked against the database, never pasted unchecked)."""
+    _check_text("name", name, optional=False)
     with connect(project) as con:
         names = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
         if name not in names:
@@ -90,10 +249,15 @@ def table(name: str, project: Project | None = None) -> pl.DataFrame:
         return con.sql(f'SELECT * FROM "{name}"').pl()
 
 
-def _ids(ids: str | Sequence[str] | None) -> list[str] | None:
+def _ids(ids: str | Sequence[str] | None, name: str = "episode_ids") -> list[str] | None:
     if ids is None:
         return None
-    return [ids] if isinstance(ids, str) else list(ids)
+    if isinstance(ids, str):
+        return [ids]
+    if isinstance(ids, bytes | dict) or not isinstance(ids, Sequence | set | frozenset) or \
+            not all(isinstance(i, str) for i in ids):
+        raise _bad(name, "an id (text), a list of ids or None", ids)
+    return list(ids)
 
 
 def episodes(project: Project | None = None) -> pl.DataFrame:
@@ -119,6 +283,7 @@ def check_episodes(ids: str | Sequence[str], project: Project | None = None) -> 
 
 def episode(episode_id: str, project: Project | None = None) -> dict:
     """One episode's summary row as a dict (raises :class:`UnknownEpisodeError`)."""
+    _check_text("episode_id", episode_id, optional=False)
     check_episodes(episode_id, project)
     return sql("SELECT * FROM out_episode_summary WHERE episode_id = ?", [episode_id], project).row(0, named=True)
 
@@ -126,6 +291,7 @@ def episode(episode_id: str, project: Project | None = None) -> dict:
 def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
           project: Project | None = None) -> pl.DataFrame:
     """Stops in route order (the main route first, then the variants some sources report): where each aircraft was, when (UTC interval and precision), and for how long."""
+    _check_bool("main_only", main_only), _check_text("evidence", evidence)
     return sql("""
         SELECT * FROM core_stops
         WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -138,6 +304,7 @@ def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True
 def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
          project: Project | None = None) -> pl.DataFrame:
     """Legs with great-circle distance (km) and duration bounds (h)."""
+    _check_bool("main_only", main_only), _check_text("evidence", evidence)
     return sql("""
         SELECT * FROM core_legs
         WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -150,6 +317,7 @@ def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
 def leg_paths(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
               project: Project | None = None) -> pl.DataFrame:
     """Points along each leg's great circle, for maps."""
+    _check_bool("main_only", main_only)
     return sql("""
         SELECT p.*, l.from_name, l.to_name, l.distance_km, l.source_ids
         FROM core_leg_paths p JOIN core_legs l USING (leg_id)
@@ -180,6 +348,7 @@ def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = Tru
 
     With ``around_days``, context items are kept only within that many days of the episodes' milestones.
     """
+    _check_bool("context", context), _check_number("around_days", around_days)
     return sql("""
         WITH span AS (
             SELECT min(earliest_utc) AS t0, max(latest_utc) AS t1 FROM out_timeline
@@ -221,7 +390,8 @@ def sources(project: Project | None = None) -> pl.DataFrame:
 
 def sources_for(source_ids: str | Sequence[str] | None, project: Project | None = None) -> pl.DataFrame:
     """The sources behind a ';'-separated id list (as fact rows carry) or a list of ids."""
-    ids = [s for s in (source_ids.split(";") if isinstance(source_ids, str) else (source_ids or [])) if s]
+    ids = [s for s in (source_ids.split(";") if isinstance(source_ids, str) else (_ids(source_ids, "source_ids") or []))
+           if s]
     return sql("SELECT * FROM core_sources WHERE list_contains(?, source_id) ORDER BY source_id", [ids], project)
 
 
@@ -238,6 +408,7 @@ def sanctions(project: Project | None = None) -> pl.DataFrame:
 def findings(episode_ids: str | Sequence[str] | None = None, category: str | None = None,
              project: Project | None = None) -> pl.DataFrame:
     """Cross-episode findings: statement, value, evidence rows and sources."""
+    _check_text("category", category)
     return sql("""
         SELECT * FROM out_findings
         WHERE ($ids IS NULL OR len(list_intersect($ids, string_split(episode_ids, ';'))) > 0)

@@ -17,12 +17,15 @@ is cached with the page), and the exports of :mod:`analysis.exports` under ``exp
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import hashlib
 import html
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,7 +33,7 @@ from pathlib import Path
 
 from . import atomic
 from .build import build
-from .paths import PACKAGE_DIR, Project, default_project
+from .paths import PACKAGE_DIR, REPO_DIR, Project, default_project
 from .schema import SAFE_ID_PATTERN
 
 __all__ = ["report", "Job", "jobs_for", "render_page", "vega_bundle", "PAGE_CSS"]
@@ -516,18 +519,37 @@ def _compare_ids(project: Project, compare: list[str] | None) -> list[str] | Non
 
 
 def report(project: Project | None = None, force: bool = False, out_link: Path | None = None,
-           workers: int = 2, compare: list[str] | None = None, pdf: bool = True) -> dict:
+           workers: int = 2, compare: list[str] | None = None, pdf: bool = True,
+           notebooks: Path | None = None) -> dict:
     """Build data, run every notebook, publish the site. Returns what was done, with timings.
 
     ``compare`` is the episodes of the comparison page (all by default). ``workers`` notebooks run at a time, each
     in a kernel of its own that is shut down as soon as its page is done; the next kernel starts and imports the
     heavy modules while the current page runs (:class:`_KernelPool`).
+
+    The notebooks are the package's own: a study folder (``FLIGHTS_ROOT``) is data, and a ``notebooks/`` folder in it
+    is not run. ``notebooks`` names another folder of notebooks as code on purpose (a warning says so).
     """
     project = project or default_project()
+    if notebooks is not None:
+        folder = Path(notebooks).resolve()
+        if not (folder / "episode.ipynb").is_file():
+            raise FileNotFoundError(errno.ENOENT, "expected a folder of the report's notebooks (episode.ipynb, ...)",
+                                    str(folder))
+        print(f"warning: running the notebooks in {folder} as code, with your permissions (named with "
+              "--notebooks); the package's own notebooks are not used", file=sys.stderr, flush=True)
+        project = dataclasses.replace(project, code_notebooks=folder)
+    elif (project.root / "notebooks").is_dir() and project.root.resolve() != REPO_DIR.resolve():
+        print(f"note: {project.root / 'notebooks'} is not run: a study folder is data, its pages come from the "
+              "package's own notebooks (name a folder with --notebooks DIR to run it as code)", file=sys.stderr,
+              flush=True)
     t0 = time.monotonic()
     link = out_link or project.reports
     # one lock for data and pages: no other build can publish or prune data/derived while notebooks read it
-    with atomic.exclusive(project.lock), _PeakMemory() as memory:
+    from .site import pinned_discovery
+
+    # one discovery run for every page (a discovery published meanwhile shows in the next report)
+    with atomic.exclusive(project.lock), _PeakMemory() as memory, pinned_discovery(project):
         result = build(project)
         _prune_scratch(project)
         jobs = jobs_for(project, _compare_ids(project, compare))

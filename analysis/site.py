@@ -8,8 +8,10 @@ id patterns, and external URLs are shown as links only when they are http(s).
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -350,9 +352,35 @@ def observed_excluded_section(project: Project) -> str:
 DISCOVER_FILES = ("out_candidates.parquet", "out_candidate_legs.parquet", "manifest.json")
 
 
+log = logging.getLogger(__name__)
+#: discovery runs pinned for the length of a report (project root -> run folder): every page reads the same run
+_PINNED: dict[str, Path] = {}
+
+
+def _resolve_discovery(project: Project) -> Path:
+    out = project.derived / "discover"
+    return out.resolve() if out.is_symlink() else out
+
+
 def discover_dir(project: Project) -> Path:
-    """Where ``make discover`` writes its outputs for this study."""
-    return project.derived / "discover"
+    """The discovery run this study's pages show: ``data/derived/discover`` resolved once (discovery publishes it as a
+    link to a complete run folder, swapped atomically), so that every file is read from one run, never a mix of the
+    run being replaced and the new one. During a report (:func:`pinned_discovery`) all pages use the same run."""
+    return _PINNED.get(str(project.root)) or _resolve_discovery(project)
+
+
+@contextmanager
+def pinned_discovery(project: Project) -> Iterator[Path]:
+    """Pin the discovery run for the length of a report (a discovery published meanwhile shows in the next one)."""
+    key = str(project.root)
+    outer = key in _PINNED
+    if not outer:
+        _PINNED[key] = _resolve_discovery(project)
+    try:
+        yield _PINNED[key]
+    finally:
+        if not outer:
+            _PINNED.pop(key, None)
 
 
 def discover_fingerprint(project: Project) -> str:
@@ -364,8 +392,11 @@ def discover_fingerprint(project: Project) -> str:
     folder = discover_dir(project)
     if not all((folder / f).is_file() for f in DISCOVER_FILES):
         return "none"
-    for f in DISCOVER_FILES:
-        h.update(f.encode() + b"\0" + (folder / f).read_bytes())
+    try:
+        for f in DISCOVER_FILES:
+            h.update(f.encode() + b"\0" + (folder / f).read_bytes())
+    except OSError as e:  # unreadable: the Candidates page says so; the key changes when it is fixed
+        return f"unreadable-{type(e).__name__}-{folder}"
     return h.hexdigest()
 
 
@@ -435,20 +466,39 @@ and draws their legs on a map.</p>
 def candidates_body(project: Project) -> str:
     """Candidates from discovery (``make discover``): new ones first, with the rules and inputs behind each, and a map
     of their legs; without a discovery output, how to make one."""
-    import json
-
-    from .discover.rules import CANDIDATE_DESCRIPTIONS
-
     folder = discover_dir(project)
     head = "<h1>Candidates from discovery</h1>"
     if discover_fingerprint(project) == "none":
         return head + DISCOVER_HOWTO
+    try:
+        return _candidates_page(project, folder, head)
+    except Exception as e:  # noqa: BLE001 - a broken discovery output fails this page only, with a note
+        log.warning("Candidates page: the discovery output in %s cannot be shown: %s", folder, e)
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        return (head + '<p class="note" role="note"><strong>The discovery output could not be read</strong>: '
+                f"{esc(type(e).__name__)}: {esc(first)} (in <code>data/derived/discover</code>). Run "
+                "<code>make discover</code> again, then <code>make report</code>. The rest of the report does not "
+                "depend on it.</p>")
+
+
+def _candidates_page(project: Project, folder: Path, head: str) -> str:
+    import json
+
+    from .discover.rules import CANDIDATE_COLUMNS, CANDIDATE_DESCRIPTIONS
+
     cands = pl.read_parquet(folder / "out_candidates.parquet")
     legs = pl.read_parquet(folder / "out_candidate_legs.parquet")
     try:
         man = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except ValueError as e:
-        raise ValueError(f"{folder / 'manifest.json'}: not valid JSON ({e}); run make discover again") from None
+        raise ValueError(f"manifest.json: not valid JSON ({e})") from None
+    if not isinstance(man, dict):
+        raise ValueError(f"manifest.json: expected a JSON object, got {type(man).__name__}")
+    missing = [c for c in CANDIDATE_COLUMNS if c not in cands.columns]
+    if missing:
+        raise ValueError(f"out_candidates.parquet: missing {', '.join(missing[:4])}"
+                         f"{' ...' if len(missing) > 4 else ''}; expected the columns discovery writes "
+                         "(analysis.discover.rules.CANDIDATE_COLUMNS)")
     cands = cands.with_columns((pl.col("status") != "new").alias("_k")).sort(
         "_k", "first_seen_utc", "candidate_id", nulls_last=True).drop("_k")
     n_new = int((cands["status"] == "new").sum())
@@ -538,15 +588,20 @@ def dictionary_body(project: Project) -> str:
 
 def discovery_tables(project: Project) -> dict[str, tuple[dict[str, str], int]]:
     """{table: ({column: type}, rows)} of the discovery output in data/derived/discover (empty without one)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = Path(project.derived) / "discover"
+    folder = discover_dir(project)
     out = {}
     for t in dictionary.DISCOVERY_TABLES:
         f = folder / f"{t}.parquet"
         if f.is_file():
-            meta = pq.read_metadata(f)
-            sch = meta.schema.to_arrow_schema()
+            try:
+                meta = pq.read_metadata(f)
+                sch = meta.schema.to_arrow_schema()
+            except (OSError, pa.ArrowException) as e:  # a broken file: left out, named in the log
+                log.warning("discovery output %s cannot be read: %s", f, e)
+                continue
             out[t] = ({n: str(typ) for n, typ in zip(sch.names, sch.types, strict=True)}, meta.num_rows)
     return out
 
@@ -598,11 +653,20 @@ def search_index(project: Project, pages: list[str]) -> list[dict[str, str]]:
     for r in queries.findings(project=project).iter_rows(named=True):
         add("finding", r["statement"], f"patterns.html#finding-{r['finding_id']}",
             f"{r['category']} · confidence {r['confidence']}")
-    cand_file = Path(project.derived) / "discover" / "out_candidates.parquet"  # the Candidates page is always built
+    cand_file = discover_dir(project) / "out_candidates.parquet"  # the Candidates page is always built
     if cand_file.is_file():
-        for r in pl.read_parquet(cand_file).sort("candidate_id").iter_rows(named=True):
-            anchor = "candidate-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["candidate_id"])
-            add("candidate", f"{r['registration'] or r['icao24']} {r['route'] or ''}".strip(), f"candidates.html#{anchor}",
-                " · ".join(filter(None, [r["status"], r["type_code"], r["candidate_id"], r["patterns"]])))
+        try:
+            found = pl.read_parquet(cand_file).sort("candidate_id").rows(named=True)
+            entries = []
+            for r in found:
+                anchor = "candidate-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["candidate_id"])
+                entries.append(("candidate", f"{r['registration'] or r['icao24']} {r['route'] or ''}".strip(),
+                                f"candidates.html#{anchor}",
+                                " · ".join(filter(None, [r["status"], r["type_code"], r["candidate_id"], r["patterns"]]))))
+        except Exception as e:  # noqa: BLE001 - a broken discovery output: no candidates in the search box
+            log.warning("search index: discovery output %s left out: %s", cand_file, e)
+            entries = []
+        for e in entries:
+            add(*e)
     order = {"episode": 0, "finding": 1, "candidate": 2, "aircraft": 3, "place": 4, "source": 5}
     return sorted(out, key=lambda e: (order[e["kind"]], e["label"], e["url"]))

@@ -46,7 +46,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["TimeSpec", "TimeSpecError", "parse", "display", "PARTS_OF_DAY", "PARTS_OF_MONTH", "GRAMMAR_HELP",
-           "PRECISION_LABELS"]
+           "PRECISION_LABELS", "STUDY_YEARS", "OFFSET_RANGE_MIN"]
+
+#: the plausible window of the study (rule ``study window``): Russian state flights after 1990; reports, sources
+#: and sanctions dated outside it are typos (1900 for 2019, 2100 for 2010), never facts to publish
+STUDY_YEARS = (1990, 2040)
+#: UTC offsets in use on Earth (rule ``UTC offset range``), in minutes: UTC-12:00 to UTC+14:00
+OFFSET_RANGE_MIN = (-12 * 60, 14 * 60)
 
 #: How each precision reads in a chart legend or a table (the codes are the data's; readers get these words).
 PRECISION_LABELS = {
@@ -120,8 +126,21 @@ def _check_ymd(y: int, m: int, d: int, value: str) -> None:
         raise TimeSpecError(f"month {m} out of range in {value!r}; expected {GRAMMAR_HELP}")
     if not 1 <= d <= calendar.monthrange(y, m)[1]:
         raise TimeSpecError(f"day {d} out of range for {y}-{m:02d} in {value!r}; expected {GRAMMAR_HELP}")
-    if not 1900 <= y <= 2100:
-        raise TimeSpecError(f"year {y} is implausible in {value!r}; expected a year between 1900 and 2100")
+    if not STUDY_YEARS[0] <= y <= STUDY_YEARS[1]:
+        raise TimeSpecError(f"year {y} is outside the study window in {value!r}; expected a year between "
+                            f"{STUDY_YEARS[0]} and {STUDY_YEARS[1]} (rule: study window, analysis.timespec.STUDY_YEARS)")
+
+
+def _check_offset(zone: str, value: str) -> None:
+    """An explicit offset must be one in use: -12:00 to +14:00, minutes 00-59."""
+    if zone == "Z":
+        return
+    sign = -1 if zone[0] == "-" else 1
+    hh, mm = int(zone[1:3]), int(zone[4:6])
+    minutes = sign * (hh * 60 + mm)
+    if mm > 59 or not OFFSET_RANGE_MIN[0] <= minutes <= OFFSET_RANGE_MIN[1]:
+        raise TimeSpecError(f"offset {zone} in {value!r} is not a UTC offset in use; expected an offset from -12:00 "
+                            "to +14:00 (rule: UTC offset range, analysis.timespec.OFFSET_RANGE_MIN)")
 
 
 def parse(value: str | None, tz: str | None = None) -> TimeSpec:
@@ -153,6 +172,7 @@ def parse(value: str | None, tz: str | None = None) -> TimeSpec:
                 f"time {text!r} has no time zone; expected an explicit offset such as 'Z' (UTC) or '-04:00' "
                 "(a time without a zone would silently shift by hours)"
             )
+        _check_offset(m.group(7), text)
         iso = text.rstrip("~").replace("Z", "+00:00")
         try:
             instant = datetime.fromisoformat(iso).astimezone(UTC)

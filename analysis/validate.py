@@ -27,7 +27,8 @@ from .schema import ID_PATTERN, SAFE_ID_PATTERN, TABLES, Column, Table
 from .timespec import TimeSpecError, parse
 
 __all__ = ["RawDataError", "RawValidationError", "Raw", "load_raw", "MAX_CELL_CHARS", "text_problem",
-           "describe_char", "RESERVED_EPISODE_PREFIX", "REGISTRATION_PATTERN", "ASCII_KINDS"]
+           "describe_char", "RESERVED_EPISODE_PREFIX", "REGISTRATION_PATTERN", "ASCII_KINDS", "PATTERN_PARAMETERS",
+           "parse_parameters", "TYPE_DESIGNATOR_PATTERN", "REGISTRATION_PREFIX_PATTERN"]
 
 MAX_CELL_CHARS = 4000
 _ID = re.compile(ID_PATTERN)
@@ -47,6 +48,21 @@ ASCII_KINDS = frozenset({"id", "safe_id", "ids", "hex", "enum", "bool", "int", "
 #: free-text kinds, where a line break inside a quoted cell is allowed
 _MULTILINE_KINDS = frozenset({"str"})
 _ASCII_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+#: the parameters each discovery trip pattern takes (interest_patterns.csv), each with its closed range; every
+#: pattern needs a row, and a parameter missing, unknown, repeated, out of range or not a finite number is refused
+PATTERN_PARAMETERS: dict[str, dict[str, tuple[float, float]]] = {
+    "landed_in_region": {},
+    "departed_region": {},
+    "crossed_atlantic": {"meridian_lon": (-180.0, 180.0), "lat_min": (-90.0, 90.0), "lat_max": (-90.0, 90.0)},
+    "dark_over_ocean": {"min_gap_min": (1.0, 1440.0)},
+    "trip": {"max_stop_h": (0.1, 720.0)},
+}
+#: parameters that are the two ends of one range: the first must be below the second
+PATTERN_BOUNDS = (("crossed_atlantic", "lat_min", "lat_max"),)
+#: ICAO type designators (Doc 8643): 2-4 capital letters and digits, starting with a letter (IL76, A124, T160)
+TYPE_DESIGNATOR_PATTERN = r"^[A-Z][A-Z0-9]{1,3}$"
+#: registration prefixes (nationality marks) as painted: 1-3 capital letters or digits, optionally the dash (RA-)
+REGISTRATION_PREFIX_PATTERN = r"^[A-Z0-9]{1,3}-?$"
 _ASCII_TEXT = re.compile(r"^[\x20-\x7e\n]*$")
 
 
@@ -115,6 +131,50 @@ def text_problem(value: str, *, ascii_only: bool = False, allow_newline: bool = 
         return ("text in Unicode NFC form (composed characters, e.g. 'é' as one character, not 'e' plus a "
                 "combining accent)", "decomposed text")
     return None
+
+
+def parse_parameters(text: str | None, pattern: str) -> tuple[dict[str, float], list[tuple[str, str]]]:
+    """``name=number;name=number`` of a trip pattern -> ({name: value}, [(expected, got)] problems).
+
+    Each name must be one the pattern takes (:data:`PATTERN_PARAMETERS`), given once, with a finite number in
+    ASCII digits inside its range; every parameter of the pattern must be given; ranges are in order.
+    """
+    spec = PATTERN_PARAMETERS.get(pattern)
+    values: dict[str, float] = {}
+    problems: list[tuple[str, str]] = []
+    if spec is None:
+        return values, problems  # an unknown pattern id is reported by its enum column
+    names = ", ".join(spec) or "no parameters"
+    for item in (text or "").split(";"):
+        if not item.strip():
+            continue
+        name, eq, raw = (part.strip() for part in item.partition("="))
+        if not eq or not name:
+            problems.append(("name=number items separated by ';'", item.strip()))
+            continue
+        if name not in spec:
+            problems.append((f"a parameter of pattern {pattern} ({names})", f"unknown parameter {name!r}"))
+            continue
+        if name in values:
+            problems.append(("each parameter once (rule: no repeated keys)", f"{name!r} given twice"))
+            continue
+        if not _FLOAT.match(raw):
+            problems.append((f"{name}=<a finite number in ASCII digits>", item.strip()))
+            continue
+        value = float(raw)
+        lo, hi = spec[name]
+        if not math.isfinite(value) or not lo <= value <= hi:
+            problems.append((f"{name} between {lo:g} and {hi:g}", item.strip()))
+            continue
+        values[name] = value
+    for name in spec:
+        if name not in values and not any(name in got for _, got in problems):
+            problems.append((f"parameter {name} (pattern {pattern} takes {names})", "no such parameter"))
+    for pat, low, high in PATTERN_BOUNDS:
+        if pat == pattern and low in values and high in values and not values[low] < values[high]:
+            problems.append((f"{low} below {high} (the two ends of one range, in order)",
+                             f"{low}={values[low]:g}, {high}={values[high]:g}"))
+    return values, problems
 
 
 @dataclass(frozen=True)
@@ -597,6 +657,61 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
         if not row["icao_hex"] and not row["registration"]:
             errors.append(RawDataError(rel("watchlist"), line, "icao_hex", "an ICAO hex or a registration (at least one)", ""))
 
+    errors += _interest_rule_errors(rows, lines)
+
     if errors:
         raise RawValidationError(errors)
     return Raw({t.name: _frame(t, rows[t.name], lines[t.name]) for t in TABLES})
+
+
+def _interest_rule_errors(rows: dict[str, list[dict]], lines: dict[str, list[int]]) -> list[RawDataError]:
+    """Discovery rules (data/raw/interest_*.csv): pattern parameters (types, ranges, order of bounds, repeated
+    keys), a row for every pattern, address blocks in order, designators and prefixes in their form, and no rule
+    that another row silently overrides (the same type, prefix or country twice)."""
+    errors: list[RawDataError] = []
+
+    def rel(name: str) -> str:
+        return f"data/raw/{name}.csv"
+
+    if "interest_patterns" not in rows:
+        return errors
+    seen_patterns = set()
+    for row, line in zip(rows["interest_patterns"], lines["interest_patterns"], strict=True):
+        pattern = row.get("pattern_id")
+        if not pattern:
+            continue
+        seen_patterns.add(pattern)
+        _values, problems = parse_parameters(row.get("parameters"), pattern)
+        for expected, got in problems:
+            errors.append(RawDataError(rel("interest_patterns"), line, "parameters",
+                                       f"{expected} (rule: parameters of pattern {pattern})", got))
+    if rows["interest_patterns"] or lines["interest_patterns"]:
+        for pattern in PATTERN_PARAMETERS:
+            if pattern not in seen_patterns:
+                errors.append(RawDataError(rel("interest_patterns"), None, "pattern_id",
+                                           f"a row for every pattern discovery applies ({', '.join(PATTERN_PARAMETERS)})",
+                                           f"no row for {pattern}"))
+    for row, line in zip(rows.get("interest_hex_blocks", []), lines.get("interest_hex_blocks", []), strict=True):
+        a, b = row.get("start_hex"), row.get("end_hex")
+        if a and b and int(a, 16) > int(b, 16):
+            errors.append(RawDataError(rel("interest_hex_blocks"), line, "end_hex",
+                                       f"an address not below start_hex {a} (a block is an inclusive range, in order)", b))
+    for table, col, pattern, what in (
+            ("interest_types", "type_code", TYPE_DESIGNATOR_PATTERN,
+             "an ICAO type designator, 2-4 capital letters and digits starting with a letter, e.g. IL76"),
+            ("interest_registrations", "prefix", REGISTRATION_PREFIX_PATTERN,
+             "a registration prefix as painted, 1-3 capital letters or digits and an optional dash, e.g. RA-"),
+            ("interest_regions", "country", None, "")):
+        seen: dict[str, int] = {}
+        for row, line in zip(rows.get(table, []), lines.get(table, []), strict=True):
+            value = row.get(col)
+            if not value:
+                continue
+            if pattern and not re.match(pattern, value):
+                errors.append(RawDataError(rel(table), line, col, what, value))
+                continue
+            if value in seen:
+                errors.append(RawDataError(rel(table), line, col, f"each {col} once (already the rule on line "
+                                           f"{seen[value]}: a second row would silently replace it)", value))
+            seen.setdefault(value, line)
+    return errors

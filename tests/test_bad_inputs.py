@@ -325,7 +325,84 @@ CASES = [
          got="U+0967 DEVANAGARI DIGIT ONE"),
     Case("events-start-arabic-digits", "ascii-numbers", "events",
          set_cell(0, "start", "\u0662\u0660\u0661\u0669-01-23"), "start", got="U+0662"),
+    # round three: dates outside the study's window, offsets no zone uses
+    Case("stops-year-1900", "study-window", "stops", set_cell(0, "dep_time", "1900-01-01"), "dep_time",
+         got="study window"),
+    Case("stops-year-2100", "study-window", "stops", set_cell(has_times, "dep_time", "2100-01-01T10:00Z"),
+         "dep_time", got="study window"),
+    Case("sources-published-1901", "study-window", "sources", set_cell(0, "published", "1901"), "published",
+         got="study window"),
+    Case("stops-offset-plus-15", "utc-offsets", "stops", set_cell(has_times, "dep_time", "2019-03-22T10:00+15:00"),
+         "dep_time", got="UTC offset range"),
+    Case("events-offset-minus-13", "utc-offsets", "events", set_cell(0, "start", "2019-01-23T10:00-13:00"),
+         "start", got="-12:00 to +14:00"),
+    Case("stops-offset-minutes-75", "utc-offsets", "stops", set_cell(has_times, "arr_time", "2019-03-22T10:00+03:75"),
+         "arr_time", got="UTC offset range"),
+    # round three: interest-rule parameters, checked by `make validate` (a bad one silently disabled a pattern)
+    Case("patterns-lat-bounds-swapped", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+                  "meridian_lon=-30;lat_min=70;lat_max=-60"), "parameters", got="lat_min below lat_max"),
+    Case("patterns-parameter-typo", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+                  "meridian_lon=-30;lat_mn=-60;lat_max=70"), "parameters", got="unknown parameter 'lat_mn'"),
+    Case("patterns-parameter-nan", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+                  "meridian_lon=-30;lat_min=-60;lat_max=nan"), "parameters", got="lat_max=nan"),
+    Case("patterns-parameter-inf", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h=inf"), "parameters",
+         got="max_stop_h=inf"),
+    Case("patterns-parameter-repeated", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h=72;max_stop_h=1"), "parameters",
+         got="given twice"),
+    Case("patterns-parameter-word", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "dark_over_ocean", "parameters", "min_gap_min=thirty"),
+         "parameters", got="min_gap_min=thirty"),
+    Case("patterns-parameter-negative", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "dark_over_ocean", "parameters", "min_gap_min=-30"),
+         "parameters", got="between 1 and 1440"),
+    Case("patterns-meridian-out-of-range", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+                  "meridian_lon=-330;lat_min=-60;lat_max=70"), "parameters", got="between -180 and 180"),
+    Case("patterns-parameter-missing", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", ""), "parameters", got="max_stop_h"),
+    Case("patterns-parameter-no-equals", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h 72"), "parameters",
+         got="name=number"),
+    Case("patterns-parameter-for-a-pattern-without", "rule-parameters", "interest_patterns",
+         set_cell(lambda r: r["pattern_id"] == "landed_in_region", "parameters", "radius_km=50"), "parameters",
+         got="unknown parameter 'radius_km'"),
+    Case("hex-block-reversed", "rule-parameters", "interest_hex_blocks", set_cell(0, "end_hex", "0fffff"),
+         "end_hex", got="0fffff"),
+    Case("types-designator-lowercase", "rule-parameters", "interest_types", set_cell(0, "type_code", "il76"),
+         "type_code", got="il76"),
+    Case("types-designator-repeated", "rule-parameters", "interest_types", append_copy(0, rule_id="type-again"),
+         "type_code", got="silently replace"),
+    Case("registrations-prefix-form", "rule-parameters", "interest_registrations", set_cell(0, "prefix", "RA_"),
+         "prefix", got="RA_"),
+    Case("regions-country-repeated", "rule-parameters", "interest_regions", append_copy(0, rule_id="region-again"),
+         "country", got="silently replace"),
 ]
+
+
+def test_a_pattern_without_its_row_and_bad_rules_stop_discovery_by_name(fresh_project: Project, tally) -> None:
+    """A pattern row removed (discovery applies every pattern) is named by validation, and discovery's rule reader
+    refuses bad rules with the same named errors instead of a traceback or a silently disabled pattern."""
+    from analysis.discover.rules import load_rules
+
+    path = fresh_project.raw / "interest_patterns.csv"
+    rows = read_rows(path)
+    write_rows(path, [r for r in rows if r[0] != "trip"])
+    provenance.accept(fresh_project.raw, check=False)
+    with pytest.raises(RawValidationError) as info:
+        build(fresh_project, quiet=True)
+    assert "data/raw/interest_patterns.csv, field 'pattern_id': expected a row for every pattern" in str(info.value)
+    assert "no row for trip" in str(info.value)
+    set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters", "meridian_lon=-30;lat_min=70;lat_max=-60")(path)
+    with pytest.raises(RawValidationError, match=r"interest_patterns\.csv, line \d+, field 'parameters': expected "
+                                                 r"lat_min below lat_max"):
+        load_rules(fresh_project.raw)
+    _assert_nothing_written(fresh_project)
+    tally(True)
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -459,7 +536,7 @@ PROVENANCE_CASES = [
     ("missing-sidecar", _remove_sidecar, "missing provenance record"),
     ("truncated-sidecar", _corrupt_sidecar, "expected a JSON object"),
     ("sidecar-not-object", _list_sidecar, "expected a JSON object"),
-    ("sidecar-numeric-sha", _numeric_sha, "CHANGED"),
+    ("sidecar-numeric-sha", _numeric_sha, "field 'sha256': expected the SHA-256"),
     ("sidecar-empty-licence", _empty_licence, "licence"),
     ("sidecar-not-utf8", _latin1_sidecar, "expected a JSON object"),
 ]
@@ -475,6 +552,76 @@ def test_bad_provenance(name, edit, needle, fresh_project: Project, tally) -> No
     assert "expected" in message or "CHANGED" in message
     _assert_nothing_written(fresh_project)
     tally(True)
+
+
+# a recorded checksum is 64 lowercase hex digits or the file is unreviewed: every sidecar kind, every non-checksum
+_NOT_CHECKSUMS = [("null", None), ("zero", 0), ("false", False), ("true", True), ("empty-list", []),
+                  ("empty-object", {}), ("empty-text", ""), ("63-hex", "a" * 63), ("65-hex", "a" * 65),
+                  ("uppercase-hex", "A" * 64), ("prefixed", "sha256:" + "a" * 57), ("absent", KeyError)]
+
+
+def _sidecar_kind(project: Project, kind: str) -> tuple[Path, str]:
+    """Give the study one input of ``kind`` (table, basemap, track file, track folder); returns (its sidecar, name)."""
+    raw = project.raw
+    if kind == "table":
+        return _sidecar(project, "claims"), "claims.csv"
+    if kind == "basemap":
+        data = next(p for p in sorted((raw / "basemap").iterdir()) if not p.name.endswith(provenance.SUFFIX))
+        return data.with_name(data.name + provenance.SUFFIX), data.name
+    tracks = raw / "tracks"
+    tracks.mkdir(exist_ok=True)
+    if kind == "track-file":
+        (tracks / "export.csv").write_text(GENERIC_CSV, encoding="utf-8")
+        record = {"format": "generic_csv", "options": GENERIC}
+        name = "export.csv"
+    else:
+        leaf = tracks / "tree" / "traces" / "a4"
+        leaf.mkdir(parents=True)
+        (leaf / "trace_full_1522a4.json").write_bytes(_trace_json("1522a4"))
+        record = {"format": "readsb"}
+        name = "tree"
+    side = tracks / f"{name}{provenance.SUFFIX}"
+    side.write_text(json.dumps({"what": "test track", "origin": "generated", "licence": "CC0", **record}),
+                    encoding="utf-8")
+    provenance.accept(raw)
+    return side, name
+
+
+@pytest.mark.parametrize("value", [v for _, v in _NOT_CHECKSUMS], ids=[n for n, _ in _NOT_CHECKSUMS])
+@pytest.mark.parametrize("kind", ["table", "basemap", "track-file", "track-folder"])
+def test_a_recorded_checksum_that_is_not_one_leaves_the_file_unreviewed(kind, value, fresh_project: Project,
+                                                                         tally, monkeypatch, capsys) -> None:
+    """The review gate cannot be switched off: "sha256": null (0, false, [], a wrong length...) and then an edit
+    of the file is refused by name, by `validate` and by the build, and nothing is published."""
+    from analysis.cli import main
+
+    side, name = _sidecar_kind(fresh_project, kind)
+    record = json.loads(side.read_text(encoding="utf-8"))
+    if value is KeyError:
+        record.pop("sha256")
+    else:
+        record["sha256"] = value
+    side.write_text(json.dumps(record), encoding="utf-8")
+    monkeypatch.setenv("FLIGHTS_ROOT", str(fresh_project.root))
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert f"{name}{provenance.SUFFIX}: field 'sha256': expected the SHA-256" in err and "unreviewed" in err, err
+    assert "Traceback" not in err
+    with pytest.raises(ProvenanceError, match=f"{name}.*field 'sha256': expected the SHA-256"):
+        build(fresh_project, quiet=True)
+    _assert_nothing_written(fresh_project)
+    tally(True)
+
+
+def test_accept_raw_records_a_checksum_over_one_that_is_not_one(fresh_project: Project) -> None:
+    side = _sidecar(fresh_project, "claims")
+    record = json.loads(side.read_text(encoding="utf-8"))
+    reviewed = record["sha256"]
+    record["sha256"] = None
+    side.write_text(json.dumps(record), encoding="utf-8")
+    assert [c for c in provenance.accept(fresh_project.raw) if c.startswith("claims.csv")]
+    assert json.loads(side.read_text(encoding="utf-8"))["sha256"] == reviewed
+    provenance.verify(fresh_project.raw)
 
 
 def test_changed_file_is_neither_used_nor_rejected_silently(fresh_project: Project) -> None:
@@ -574,6 +721,31 @@ FR24_CSV = "Timestamp,UTC,Callsign,Position,Altitude,Speed,Direction\n" + "".joi
     f'{1761472800 + 60 * m},2025-10-26T10:{m:02d}:00Z,RFF7079,"10.{m:02d},-66.0",30000,450,90\n' for m in range(10))
 
 
+_OPENSKY_HEADER = ("time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,alert,spi,squawk,baroaltitude,"
+                   "geoaltitude,lastposupdate,lastcontact")
+
+
+def _opensky_csv(extra: str | None = None) -> str:
+    rows = [f"{1761472800 + 10 * i},1522a4,{10 + i * 0.01},-66.0,200,90,0,RFF1,False,False,False,1234,9000,9100,"
+            f"{1761472800 + 10 * i},{1761472800 + 10 * i}" for i in range(5)]
+    if extra:
+        return f"{_OPENSKY_HEADER},{extra}\n" + "".join(f"{r},1\n" for r in rows)
+    return f"{_OPENSKY_HEADER}\n" + "".join(f"{r}\n" for r in rows)
+
+
+def _opensky_parquet(dupe: str) -> bytes:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    t = pacsv.read_csv(io.BytesIO(_opensky_csv().encode()),
+                       convert_options=pacsv.ConvertOptions(column_types={"icao24": pa.string()}))
+    t = pa.Table.from_arrays(t.columns + [t.column(dupe)], names=t.column_names + [dupe])
+    buf = io.BytesIO()
+    pq.write_table(t, buf)
+    return buf.getvalue()
+
+
 def _bad_line(text: str, n: int, old: str, new: str) -> str:
     lines = text.split("\n")
     lines[n] = lines[n].replace(old, new, 1)
@@ -616,6 +788,15 @@ READER_CASES = [
     ("fr24-csv-no-icao-option", "f.csv", "fr24_csv", {}, lambda: FR24_CSV.encode(), "icao24"),
     ("fr24-json-truncated", "f.json", "fr24_json", None,
      lambda: b'{"result": {"response": {"data": {"flight": {"track": [', "JSON"),
+    # round three: a header that names a column twice (the reader and a person could each see another one)
+    ("opensky-repeated-column", "states.csv", "opensky", None, lambda: _opensky_csv(extra="lat").encode(),
+     "field 'lat': expected each column once"),
+    ("opensky-parquet-repeated-column", "states.parquet", "opensky", None, lambda: _opensky_parquet(dupe="icao24"),
+     "field 'icao24': expected each column once"),
+    ("generic-repeated-column", "t.csv", "generic_csv", GENERIC,
+     lambda: GENERIC_CSV.replace("hex,t,lat,lon,alt", "hex,t,lat,lon,lat").encode(), "expected each column once"),
+    ("fr24-csv-repeated-column", "f.csv", "fr24_csv", {"icao24": "1522a4"},
+     lambda: FR24_CSV.replace("Speed,Direction", "Speed,Speed").encode(), "field 'Speed': expected each column once"),
 ]
 
 
@@ -1103,4 +1284,717 @@ def test_track_entry_name_with_bidi_control_is_refused(fresh_project: Project, t
     with pytest.raises(ProvenanceError, match="file name: expected .*U\\+202E RIGHT-TO-LEFT OVERRIDE"):
         build(fresh_project, quiet=True)
     _assert_nothing_written(fresh_project)
+    tally(True)
+
+
+def test_positions_cache_that_does_not_match_its_checksums_is_ingested_again(fresh_project: Project, tally,
+                                                                             caplog) -> None:
+    """A corrupt, tampered or unreadable part of the positions cache is never used and never breaks the build:
+    it is discarded, named, and its input ingested again (``--force`` or not)."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    _generic_track(fresh_project)
+    build(fresh_project, quiet=True)
+    cache = fresh_project.positions_cache / "positions"
+    want = pl.read_parquet(cache / "part-*" / "*.parquet").sort("time_utc")
+    (part_file,) = sorted(cache.glob("part-*/*.parquet"))
+    (manifest,) = sorted(cache.glob("part-*.json"))
+
+    def tamper(path: Path) -> None:  # a valid parquet file with other positions
+        t = pq.read_table(path)
+        pq.write_table(t.set_column(t.schema.get_field_index("lat"), "lat",
+                                    pa_array([v + 1 for v in t.column("lat").to_pylist()])), path)
+
+    for damage in (lambda: part_file.write_bytes(b"PAR1 not parquet"), lambda: tamper(part_file),
+                   lambda: manifest.write_text("{", encoding="utf-8"),
+                   lambda: (cache / f"{manifest.stem}.coverage.parquet").unlink(),
+                   lambda: manifest.write_text(manifest.read_text().replace('"options": {', '"options": {"x": 1, ', 1))):
+        caplog.clear()
+        damage()
+        result = build(fresh_project, force=True, quiet=True)
+        assert result["status"] == "built"
+        assert "positions cache part-" in caplog.text and "its input is ingested again" in caplog.text, caplog.text
+        got = pl.read_parquet(cache / "part-*" / "*.parquet").sort("time_utc")
+        assert got.equals(want)
+    caplog.clear()
+    build(fresh_project, force=True, quiet=True)  # an intact cache is reused silently
+    assert "positions cache" not in caplog.text
+    tally(True)
+
+
+def pa_array(values):
+    import pyarrow as pa
+
+    return pa.array(values, pa.float64())
+
+
+# --- round three: the derived database and queries.sql() are data, never code --------------------------------
+
+_UNSAFE_SQL = [
+    ("copy-to-file", "COPY (SELECT 1) TO 'core_stops.parquet'", "COPY"),
+    ("copy-outside", "COPY (SELECT 1) TO '/tmp/flights-leak.csv'", "COPY"),
+    ("export-database", "EXPORT DATABASE 'exported'", "EXPORT"),
+    ("install", "INSTALL httpfs", "LOAD"),
+    ("load", "LOAD json", "LOAD"),
+    ("attach", "ATTACH 'other.duckdb'", "ATTACH"),
+    ("detach", "DETACH flights", "DETACH"),
+    ("set-search-path", "SET file_search_path = '/etc'", "SET"),
+    ("set-global", "SET GLOBAL TimeZone = 'Europe/Moscow'", "SET"),
+    ("reset", "RESET file_search_path", "SET"),
+    ("pragma", "PRAGMA enable_profiling", "PRAGMA"),
+    ("use", "USE memory", "SET"),
+    ("call", "CALL pragma_version()", "CALL"),
+    ("create", "CREATE TABLE x AS SELECT 1", "CREATE"),
+    ("two-statements", "SELECT 1; SET file_search_path = '/etc'", "exactly one SQL statement"),
+    ("read-text-etc", "SELECT * FROM read_text('/etc/hostname')", "outside the study"),
+    ("read-csv-raw", "SELECT * FROM read_csv('../../raw/claims.csv')", "outside the study"),
+    ("glob-root", "SELECT * FROM glob('/*')", "outside the study"),
+    ("parquet-outside", "SELECT * FROM read_parquet('/tmp/*.parquet')", "outside the study"),
+]
+
+
+@pytest.mark.parametrize("name,query,needle", _UNSAFE_SQL, ids=[c[0] for c in _UNSAFE_SQL])
+def test_queries_sql_cannot_write_read_outside_or_change_settings(name, query, needle, built_project: Project,
+                                                                  tally) -> None:
+    from analysis import queries
+
+    folder = built_project.current.resolve()
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises((queries.UnsafeQueryError, queries.QueryArgumentError), match=needle):
+        queries.sql(query, project=built_project)
+    settings = queries.sql("SELECT current_setting('file_search_path') AS p, current_setting('TimeZone') AS tz",
+                           project=built_project).row(0, named=True)
+    assert settings["p"] == folder.as_posix() and settings["tz"] in ("UTC", "Etc/UTC"), settings
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert not Path("/tmp/flights-leak.csv").exists()
+    assert queries.episode_ids(built_project)  # the shared connection still answers
+    tally(True)
+
+
+def test_locked_down_queries_do_not_depend_on_the_working_directory(built_project: Project, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """papermill runs notebooks with their folder as the working directory: the derived tables still answer."""
+    from analysis import queries
+
+    want = queries.episode_ids(built_project)
+    for folder in (tmp_path, Path("/"), built_project.current.resolve()):
+        monkeypatch.chdir(folder)
+        assert queries.episode_ids(built_project) == want
+
+
+_BAD_ARGUMENTS = [
+    ("stops-ids-number", lambda q, p: q.stops(5, project=p), "episode_ids"),
+    ("stops-ids-list-of-numbers", lambda q, p: q.stops([1, 2], project=p), "episode_ids"),
+    ("legs-main-only-text", lambda q, p: q.legs(main_only="yes", project=p), "main_only"),
+    ("stops-evidence-number", lambda q, p: q.stops(evidence=3, project=p), "evidence"),
+    ("timeline-days-text", lambda q, p: q.timeline(around_days="7", project=p), "around_days"),
+    ("timeline-days-nan", lambda q, p: q.timeline(around_days=float("nan"), project=p), "around_days"),
+    ("timeline-context-none", lambda q, p: q.timeline(context=None, project=p), "context"),
+    ("findings-category-list", lambda q, p: q.findings(category=["x"], project=p), "category"),
+    ("episode-id-none", lambda q, p: q.episode(None, project=p), "episode_id"),
+    ("sources-for-number", lambda q, p: q.sources_for(7, project=p), "source_ids"),
+    ("sql-not-text", lambda q, p: q.sql(42, project=p), "query"),
+    ("sql-params-text", lambda q, p: q.sql("SELECT ?", "abc", project=p), "params"),
+    ("sql-unparsable", lambda q, p: q.sql("SELEC 1", project=p), "cannot parse"),
+    ("table-name-number", lambda q, p: q.table(3, project=p), "name"),
+    ("project-a-path-text", lambda q, p: q.episodes(project=str(p.root)), "project"),
+]
+
+
+@pytest.mark.parametrize("name,call,needle", _BAD_ARGUMENTS, ids=[c[0] for c in _BAD_ARGUMENTS])
+def test_queries_with_wrong_argument_types_give_a_named_error(name, call, needle, built_project: Project,
+                                                              tally) -> None:
+    from analysis import queries
+
+    with pytest.raises(queries.QueryArgumentError, match=f"argument '{needle}'|{needle}") as info:
+        call(queries, built_project)
+    assert "expected" in str(info.value)
+    tally(True)
+
+
+def _tamper_database(project: Project, statements: list[str]) -> None:
+    import subprocess
+    import sys
+
+    db = project.database.resolve()
+    script = ("import duckdb, sys\ncon = duckdb.connect(sys.argv[1])\ncon.execute(\"SET file_search_path = ?\", "
+              "[sys.argv[2]])\nfor s in sys.argv[3:]:\n    con.execute(s)\ncon.close()\n")
+    subprocess.run([sys.executable, "-c", script, str(db), str(db.parent), *statements], check=True, timeout=60)
+
+
+_TAMPERED = [
+    ("view-reads-etc-hostname", ["CREATE OR REPLACE VIEW out_episode_summary AS SELECT content AS episode_id, "
+                                 "'x' AS title, NULL AS first_time_utc FROM read_text('/etc/hostname')"],
+     "view 'out_episode_summary' is not the build's view"),
+    ("extra-view", ["CREATE VIEW leak AS SELECT 1 AS a"], "view 'leak' is not one of the build's tables"),
+    ("macro", ["CREATE MACRO list_has(a, b) AS true"], "list_has is not something the build writes"),
+    ("table", ["CREATE TABLE planted AS SELECT 1 AS a"], "table planted is not something the build writes"),
+]
+
+
+def _copy_of_build(built_project: Project, dest: Path) -> Project:
+    """A private copy of the session's built study (its data/derived included), for a test that damages it."""
+    import shutil
+
+    shutil.copytree(built_project.root, dest, symlinks=True, ignore=shutil.ignore_patterns("reports", ".build"))
+    return Project(dest)
+
+
+@pytest.mark.parametrize("name,statements,needle", _TAMPERED, ids=[c[0] for c in _TAMPERED])
+def test_a_derived_database_whose_views_are_not_the_builds_is_refused(name, statements, needle, built_project: Project,
+                                                                       tmp_path: Path, tally) -> None:
+    from analysis import queries
+
+    project = _copy_of_build(built_project, tmp_path / "study")
+    _tamper_database(project, statements)
+    with pytest.raises(queries.UntrustedDatabaseError, match=needle):
+        queries.episodes(project)
+    if name == "view-reads-etc-hostname":  # the command line the red team used: one line, nothing leaked
+        done = _cli(project, "episodes")
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and needle in done.stderr, done.stderr
+        assert done.stdout == "", done.stdout
+    tally(True)
+
+
+def test_database_held_open_read_write_gives_one_line_saying_what_to_do(built_project: Project, tmp_path: Path,
+                                                                        tally) -> None:
+    """The DuckDB command line opens a database read-write unless told -readonly: `analysis episodes` and
+    `analysis report` then say so in one line (exit 2), never a traceback."""
+    import subprocess
+    import sys
+
+    from analysis import queries
+
+    fresh_project = _copy_of_build(built_project, tmp_path / "study")
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\ncon = duckdb.connect(sys.argv[1])\n"
+                               "print('ready', flush=True)\ntime.sleep(120)\n", str(fresh_project.database.resolve())],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        for args in (["episodes"], ["report", "--no-pdf"]):
+            done = _cli(fresh_project, *args)
+            assert done.returncode == 2, (args, done.stdout, done.stderr)
+            assert "Traceback" not in done.stderr, done.stderr
+            lines = [ln for ln in done.stderr.strip().splitlines() if ln.startswith("error:")]
+            assert len(lines) == 1 and "held open for writing by process" in lines[0], done.stderr
+            assert "duckdb -readonly" in lines[0], done.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert queries.episode_ids(fresh_project)  # released: it opens again
+    tally(True)
+
+
+# --- round three: make variables are data: one argument each, never shell or make code ------------------------
+
+_STUB = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a", encoding="utf-8") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+sys.exit(int(os.environ.get("STUB_RC", "0")))
+"""
+_HOSTILE_VALUES = [
+    ("double-quote-semicolon", 'x"; touch {marker}; echo "'),
+    ("single-quote", "x'; touch {marker}; echo '"),
+    ("command-substitution", "$(touch {marker})"),
+    ("backticks", "`touch {marker}`"),
+    ("make-shell-function", "$(shell touch {marker})"),
+    ("dollar-dollar", "$$(touch {marker})"),
+    ("spaces-and-newline", "a b\nc; touch {marker}"),
+    ("pipe-and-ampersand", "a | touch {marker} & b"),
+]
+
+
+def _make(tmp_path: Path, target: str, rc: int = 0, **variables: str):
+    import subprocess
+    import sys
+
+    from analysis.paths import REPO_DIR
+
+    stub = tmp_path / "stub.py"
+    stub.write_text(_STUB, encoding="utf-8")
+    log = tmp_path / "argv.jsonl"
+    log.unlink(missing_ok=True)
+    cmd = ["make", "--no-print-directory", "-o", ".venv/.synced-stamp", "-o", ".build/discover/demo-day.tar",
+           target, f"PY={sys.executable} {stub}"] + [f"{k}={v}" for k, v in variables.items()]
+    done = subprocess.run(cmd, cwd=REPO_DIR, env=dict(os.environ, STUB_LOG=str(log), STUB_RC=str(rc)),
+                          capture_output=True, text=True, timeout=60)
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    return done, calls
+
+
+@pytest.mark.parametrize("name,template", _HOSTILE_VALUES, ids=[c[0] for c in _HOSTILE_VALUES])
+def test_make_variables_reach_the_program_as_one_argument(name, template, tmp_path: Path, tally) -> None:
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    marker = tmp_path / "pwned"
+    value = template.format(marker=marker)
+    done, calls = _make(tmp_path, "report", COMPARE=value)
+    assert done.returncode == 0, done.stderr
+    assert calls == [["-m", "analysis", "report", "--compare", value]], calls
+    done, calls = _make(tmp_path, "discover", ENGINE="spark", MASTER=value, ARCHIVE=f"day.tar {value}")
+    assert done.returncode == 0, done.stderr
+    discover = calls[-1]
+    assert discover[discover.index("--master") + 1] == value, discover
+    assert discover[discover.index("--engine") + 1] == "spark"
+    archives = discover[2:discover.index("--out")]
+    assert archives == ["day.tar", *value.split()], archives  # split on spaces, nothing else
+    done, calls = _make(tmp_path, "discover", ENGINE=value)
+    assert calls[-1][calls[-1].index("--engine") + 1] == value and "--master" not in calls[-1], calls
+    assert not marker.exists(), f"{name}: a command in a make variable ran"
+    tally(True)
+
+
+def test_make_fails_when_the_job_fails(tmp_path: Path, tally) -> None:
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for target, variables in (("report", {"COMPARE": 'x"; echo "'}), ("discover", {"ARCHIVE": "a.tar"}),
+                              ("validate", {})):
+        done, calls = _make(tmp_path, target, rc=2, **variables)
+        assert done.returncode != 0, (target, done.stdout, done.stderr)
+        assert calls, target
+    tally(True)
+
+
+# --- round three: a study folder is data: its notebooks never run unless named as code -------------------------
+
+
+def test_a_study_folders_notebooks_are_not_run_unless_named_as_code(fresh_project: Project, tmp_path: Path,
+                                                                    monkeypatch, capsys, tally) -> None:
+    import nbformat
+
+    from analysis import report as report_mod
+    from analysis.paths import REPO_DIR, default_project
+
+    marker = tmp_path / "ran"
+    folder = fresh_project.root / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"open({str(marker)!r}, 'w').write('x')")])
+    for name in ("episode.ipynb", "compare.ipynb", "patterns.ipynb", "observed.ipynb", "start-here.ipynb"):
+        nbformat.write(nb, folder / name)
+    assert fresh_project.notebooks == REPO_DIR / "notebooks"
+    monkeypatch.setenv("FLIGHTS_ROOT", str(fresh_project.root))
+    assert default_project().notebooks == REPO_DIR / "notebooks"
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def stop(project, *args, **kwargs):
+        seen.append(project)
+        raise Stop
+
+    monkeypatch.setattr(report_mod, "build", stop)
+    with pytest.raises(Stop):
+        report_mod.report(fresh_project)
+    err = capsys.readouterr().err
+    assert f"{folder} is not run: a study folder is data" in err, err
+    assert seen[-1].notebooks == REPO_DIR / "notebooks"
+    with pytest.raises(Stop):
+        report_mod.report(fresh_project, notebooks=folder)
+    err = capsys.readouterr().err
+    assert f"warning: running the notebooks in {folder.resolve()} as code" in err, err
+    assert seen[-1].notebooks == folder.resolve()
+    with pytest.raises(FileNotFoundError, match="expected a folder of the report's notebooks"):
+        report_mod.report(fresh_project, notebooks=tmp_path / "nowhere")
+    assert not marker.exists()
+    tally(True)
+
+
+# --- round three: discovery as safe as the build ----------------------------------------------------------------
+
+
+def _disc_trace(hex_: str, n: int = 40, *, offset: float = 30.0, alt=30000, ts: float = 1761436800.0) -> bytes:
+    obj = {"icao": hex_, "r": "RA-78765", "t": "IL76", "timestamp": ts,
+           "trace": [[i * offset, 10.0 + i * 0.05, -66.0 + i * 0.05, alt, 450.0, 90.0, 0, 0] for i in range(n)]}
+    return gzip.compress(json.dumps(obj).encode())
+
+
+def _member(hex_: str) -> str:
+    return f"traces/{hex_[-2:]}/trace_full_{hex_}.json"
+
+
+def _tar(path: Path, members: list, fmt=None) -> Path:
+    """A tar of (name, bytes) members, or (name, TarInfo-editing function) for links, devices and FIFOs."""
+    import tarfile
+
+    with tarfile.open(path, "w", format=fmt or tarfile.USTAR_FORMAT) as tf:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            if callable(data):
+                data(ti)
+                tf.addfile(ti)
+            else:
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+    return path
+
+
+_GOOD = ["1522a4", "1522b5", "3c0001"]
+
+
+def _good_members() -> list:
+    return [(_member(h), _disc_trace(h)) for h in _GOOD]
+
+
+def _discover_cli(project: Project, monkeypatch, capsys, *args: str, timeout: float = 60):
+    """Run the discovery command line in this process (FLIGHTS_ROOT at ``project``): (exit status, stderr)."""
+    from test_fuzz import _time_limit
+
+    from analysis.discover.__main__ import main
+
+    monkeypatch.setenv("FLIGHTS_ROOT", str(project.root))
+    capsys.readouterr()
+    try:
+        with _time_limit(timeout):  # a hang fails here
+            rc = main(["--no-reported", "--processes", "1", *args])
+    except SystemExit as exc:
+        rc = exc.code
+    captured = capsys.readouterr()
+    return rc, captured.err, captured.out
+
+
+def _cut_member_data(tmp: Path) -> Path:
+    data = _tar(tmp / "whole.tar", _good_members()).read_bytes()
+    (tmp / "cut.tar").write_bytes(data[:700])
+    return tmp / "cut.tar"
+
+
+def _cut_header(tmp: Path) -> Path:
+    members = _good_members()
+    data = _tar(tmp / "whole.tar", members).read_bytes()
+    end_of_first = 512 + -(-len(members[0][1]) // 512) * 512
+    (tmp / "cuthdr.tar").write_bytes(data[:end_of_first + 300])
+    return tmp / "cuthdr.tar"
+
+
+def _size_past_end(tmp: Path) -> Path:
+    """A header that claims more data than the file holds, with members after it (they were silently dropped)."""
+    members = _good_members()
+    data = bytearray(_tar(tmp / "whole.tar", members).read_bytes())
+    header = bytearray(data[:512])
+    header[124:136] = b"%011o\0" % (len(data) * 4)
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % (sum(header[:148]) + 256 + sum(header[156:]))
+    data[:512] = header
+    (tmp / "past.tar").write_bytes(bytes(data))
+    return tmp / "past.tar"
+
+
+def _in(tmp: Path, make) -> str:
+    return str(make(tmp))
+
+
+_DISCOVERY_CLI_CASES = [
+    ("missing-archive", lambda t: [str(t / "nowhere.tar")], "got nothing there"),
+    ("directory-without-traces", lambda t: [str((t / "empty").mkdir() or t / "empty")], "got none"),
+    ("not-a-tar", lambda t: [str((t / "x.tar").write_bytes(b"hello " * 200) and t / "x.tar")],
+     "expected a tar archive"),
+    ("empty-file", lambda t: [str((t / "e.tar").write_bytes(b"") or t / "e.tar")], "expected a tar archive"),
+    ("cut-member-data", lambda t: [_in(t, _cut_member_data)], "trace_full_1522a4.json: member: expected"),
+    ("cut-header", lambda t: [_in(t, _cut_header)], "complete 512-byte tar header after member"),
+    ("size-past-the-end", lambda t: [_in(t, _size_past_end)], "a truncated archive"),
+    ("fifo-as-archive", lambda t: [str(os.mkfifo(t / "f.tar") or t / "f.tar")], "FIFO"),
+    ("dev-zero-as-archive", lambda t: ["/dev/zero"], "character device"),
+    ("symlink-as-archive", lambda t: [str(_tar(t / "real.tar", _good_members()) and
+                                          ((t / "l.tar").symlink_to(t / "real.tar") or t / "l.tar"))],
+     "symbolic link"),
+    ("buckets-zero", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "0"], "buckets"),
+    ("buckets-negative", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "-4"], "buckets"),
+    ("buckets-word", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "many"], "--buckets"),
+    ("buckets-huge", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "10000000"], "1 to 4096"),
+    ("processes-zero", lambda t: [str(_tar(t / "d.tar", _good_members())), "--processes", "0"], "processes"),
+    ("spark-master-nonsense", lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark",
+                                         "--master", "nonsense"], "expected a Spark master URL"),
+    ("spark-master-injection", lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark",
+                                          "--master", "local[2]; touch x"], "expected a Spark master URL"),
+    ("spark-master-unreachable", lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark",
+                                            "--master", "spark://127.0.0.1:9"], "expected a running Spark master"),
+    ("master-without-spark", lambda t: [str(_tar(t / "d.tar", _good_members())), "--master", "local[2]"],
+     "--master is for --engine spark"),
+    ("store-missing", lambda t: ["--store", str(t / "no-store")], "got nothing there"),
+    ("store-not-a-store", lambda t: ["--store", str((t / "plain").mkdir() or t / "plain")], "got a folder without"),
+    ("store-and-archive", lambda t: [str(_tar(t / "d.tar", _good_members())), "--store", str(t)], "not both"),
+    ("nothing-given", lambda t: [], "give one or more archives"),
+]
+
+
+@pytest.mark.parametrize("name,make,needle", _DISCOVERY_CLI_CASES, ids=[c[0] for c in _DISCOVERY_CLI_CASES])
+def test_discovery_command_line_turns_every_named_error_into_one_line(name, make, needle, fresh_project: Project,
+                                                                      tmp_path: Path, monkeypatch, capsys,
+                                                                      tally) -> None:
+    out = fresh_project.derived / "discover"
+    args = make(tmp_path)
+    rc, err, _out = _discover_cli(fresh_project, monkeypatch, capsys, *args, "--out", str(out))
+    assert rc == 2, (rc, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
+    assert "Traceback" not in err
+    assert not out.exists() and not out.is_symlink(), "a failed discovery published something"
+    assert not (tmp_path / "x").exists()
+    tally(True)
+
+
+def test_a_bad_store_never_replaces_the_last_discovery(fresh_project: Project, tmp_path: Path, monkeypatch, capsys,
+                                                       tally) -> None:
+    out = fresh_project.derived / "discover"
+    archive = _tar(tmp_path / "d.tar", _good_members())
+    rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, str(archive), "--out", str(out))
+    assert rc == 0, err
+    before = _snapshot(out.resolve())
+    target = os.readlink(out)
+    for store in (tmp_path / "missing-store", tmp_path):
+        rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, "--store", str(store), "--out", str(out))
+        assert rc == 2 and "previous discovery output is intact" in err, err
+        assert os.readlink(out) == target and _snapshot(out.resolve()) == before
+    tally(True)
+
+
+def _read(tmp: Path, name: str) -> Path:
+    return tmp / name
+
+
+def _tree_with(tmp: Path, extra) -> Path:
+    root = tmp / "day"
+    for h in _GOOD:
+        p = root / _member(h)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(_disc_trace(h))
+    extra(root)
+    return root
+
+
+def _bomb_member() -> bytes:
+    import zlib
+
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zero = bytes(1 << 20)
+    return b"".join([c.compress(zero) for _ in range(80)] + [c.flush()])  # ~80 kB -> 80 MB (cap 64 MB)
+
+
+def _link(target: str):
+    def edit(ti):
+        import tarfile
+
+        ti.type, ti.linkname = tarfile.SYMTYPE, target
+    return edit
+
+
+def _kind(kind):
+    def edit(ti):
+        ti.type = kind
+    return edit
+
+
+# (id, make the archive in tmp -> path, members expected skipped, text of the reason, positions kept from _GOOD)
+_SKIPPED_MEMBER_CASES = [
+    ("tree-symlink-outside", lambda t: _tree_with(t, lambda r: (r / _member("abc123")).parent.mkdir(parents=True) or
+                                                  (r / _member("abc123")).symlink_to("/etc/passwd")),
+     _member("abc123"), "symbolic link"),
+    ("tree-symlink-inside", lambda t: _tree_with(t, lambda r: (r / _member("abc124")).parent.mkdir(parents=True) or
+                                                 (r / _member("abc124")).symlink_to(r / _member("1522a4"))),
+     _member("abc124"), "symbolic link"),
+    ("tree-symlinked-folder", lambda t: _tree_with(t, lambda r: (r / "traces" / "zz").symlink_to(r / "traces" / "a4")),
+     "traces/zz", "symbolic link"),
+    ("tree-fifo", lambda t: _tree_with(t, lambda r: (r / _member("abc125")).parent.mkdir(parents=True) or
+                                       os.mkfifo(r / _member("abc125"))), _member("abc125"), "FIFO"),
+    ("tar-symlink-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc126"), _link("/etc/shadow"))]),
+     _member("abc126"), "symbolic link"),
+    ("tar-hardlink-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc127"),
+                                                                             _kind(b"1"))]), _member("abc127"),
+     "hard link"),
+    ("tar-fifo-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc128"), _kind(b"6"))]),
+     _member("abc128"), "FIFO"),
+    ("tar-device-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc129"), _kind(b"3"))]),
+     _member("abc129"), "character device"),
+    ("tar-gzip-bomb-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12a"), _bomb_member())]),
+     _member("abc12a"), "decompression bomb"),
+    ("tar-dated-5194", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12b"),
+                                                                        _disc_trace("abc12b", offset=3e9))]),
+     _member("abc12b"), "expected"),
+    ("tar-altitude-9e9", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12c"),
+                                                                          _disc_trace("abc12c", alt=9e9))]),
+     _member("abc12c"), "field 'alt'"),
+    ("tar-not-a-trace", lambda t: _tar(t / "d.tar", _good_members() + [("traces/readme.txt", b"hello")]),
+     "traces/readme.txt", "not a trace"),
+    ("pax-tar-symlink-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12d"), _link("/etc/x"))],
+                                              fmt=__import__("tarfile").PAX_FORMAT), _member("abc12d"),
+     "symbolic link"),
+]
+
+
+@pytest.mark.parametrize("name,make,member,needle", _SKIPPED_MEMBER_CASES, ids=[c[0] for c in _SKIPPED_MEMBER_CASES])
+def test_archive_members_that_are_not_read_are_listed_with_the_reason(name, make, member, needle, tmp_path: Path,
+                                                                      tally) -> None:
+    """Links are never followed, FIFOs and devices never opened, bombs stopped at the exact reader's cap, values
+    outside its ranges refused: each such member is skipped and listed with why; the other members are used."""
+    from test_fuzz import _time_limit
+
+    from analysis.tracks.archive import ingest_archive
+
+    archive = make(tmp_path)
+    with _time_limit(60):
+        res = ingest_archive(archive, tmp_path / "store", n_buckets=2, processes=1, progress=False)
+    skipped = {m: why for m, why in res.skipped}
+    assert member in skipped and needle in skipped[member], res.skipped
+    assert res.rows == 40 * len(_GOOD), res.rows  # every good member, and nothing of the bad one
+    manifest = json.loads((tmp_path / "store" / "manifest.json").read_text(encoding="utf-8"))
+    assert [member, skipped[member]] in manifest["skipped"]
+    tally(True)
+
+
+def test_a_compressed_tar_that_inflates_past_the_cap_is_refused(tmp_path: Path, monkeypatch, tally) -> None:
+    """The compressed-tar path reads one stream: it stops at the exact reader's ratio (100x the archive, at least
+    the floor) instead of inflating without bound."""
+    import tarfile
+
+    from analysis import safeio
+    from analysis.tracks.archive import ingest_archive
+    from analysis.tracks.readers import TrackInputError
+
+    monkeypatch.setattr(safeio, "DECOMPRESS_FLOOR", 1 << 20)  # a small floor keeps the test small and fast
+    big = tmp_path / "bomb.tar.gz"
+    with tarfile.open(big, "w:gz") as tf:
+        for h in _GOOD:
+            data = _disc_trace(h)
+            ti = tarfile.TarInfo(_member(h))
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+        ti = tarfile.TarInfo(_member("abc12e"))
+        ti.size = 8 << 20  # zeros compress about 1000:1
+        tf.addfile(ti, io.BytesIO(bytes(ti.size)))
+    assert big.stat().st_size * safeio.DECOMPRESS_RATIO < 8 << 20
+    with pytest.raises(TrackInputError, match="decompression bomb"):
+        ingest_archive(big, tmp_path / "store", n_buckets=2, processes=1, progress=False)
+    assert not (tmp_path / "store").exists()
+    tally(True)
+
+
+def test_bad_interest_rules_stop_discovery_in_one_line(fresh_project: Project, tmp_path: Path, monkeypatch, capsys,
+                                                       tally) -> None:
+    set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
+             "meridian_lon=-30;lat_min=70;lat_max=-60")(fresh_project.raw / "interest_patterns.csv")
+    archive = _tar(tmp_path / "d.tar", _good_members())
+    rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, str(archive), "--out", str(tmp_path / "out"))
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "lat_min below lat_max" in err, err
+    tally(True)
+
+
+def test_two_discoveries_into_one_output_folder_give_one_whole_result(fresh_project: Project, tmp_path: Path,
+                                                                      tally) -> None:
+    """Two discoveries at once into the same folder: one waits for the other (a lock per output folder), each
+    writes its own scratch, and the published result is one run, whole: every aircraft of its archive."""
+    import subprocess
+    import sys
+
+    from analysis.paths import REPO_DIR
+
+    a = _tar(tmp_path / "a.tar", _good_members())
+    more = [f"15{i:04x}" for i in range(12)]
+    b = _tar(tmp_path / "b.tar", [(_member(h), _disc_trace(h)) for h in more])
+    out = tmp_path / "out"
+    env = dict(os.environ, FLIGHTS_ROOT=str(fresh_project.root))
+    procs = [subprocess.Popen([sys.executable, "-m", "analysis.discover", str(x), "--out", str(out), "--no-reported",
+                               "--processes", "1"], cwd=REPO_DIR, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for x in (a, b)]
+    results = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    import polars as pl
+
+    aircraft = sorted(set(pl.read_parquet(out / "disc_aircraft.parquet")["icao24"]))
+    want = sorted(_GOOD) if manifest["inputs"] == [str(a)] else sorted(more)
+    assert aircraft == want and manifest["aircraft"] == len(want), (manifest, aircraft)
+    assert pl.read_parquet(out / "disc_legs.parquet")["icao24"].n_unique() == len(want)
+    assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
+    assert not [p for p in (tmp_path / "out.runs").iterdir() if ".partial" in p.name]
+    tally(True)
+
+
+def test_a_reader_of_a_discovery_being_published_sees_the_old_run_or_the_new(fresh_project: Project,
+                                                                              tmp_path: Path, tally) -> None:
+    from analysis import site
+    from analysis.discover import _publish
+
+    out = fresh_project.derived / "discover"
+
+    def run(n: int):
+        def write(folder: Path) -> None:
+            for f in site.DISCOVER_FILES:
+                (folder / f).write_text(f"run {n}", encoding="utf-8")
+        return write
+
+    # an output of older code (a real folder) becomes a kept run, and the link replaces it
+    out.mkdir(parents=True)
+    for f in site.DISCOVER_FILES:
+        (out / f).write_text("legacy", encoding="utf-8")
+    _publish(out, run(1))
+    assert out.is_symlink() and (out / "manifest.json").read_text() == "run 1"
+    with site.pinned_discovery(fresh_project) as pinned:
+        _publish(out, run(2))  # published while a report reads
+        assert site.discover_dir(fresh_project) == pinned
+        assert {(pinned / f).read_text() for f in site.DISCOVER_FILES} == {"run 1"}  # whole, not a mix
+    assert {(site.discover_dir(fresh_project) / f).read_text() for f in site.DISCOVER_FILES} == {"run 2"}
+    (tmp_path / "other").mkdir()
+    (fresh_project.derived / "discover.runs" / "unrelated").mkdir()
+    assert out.is_symlink()
+    tally(True)
+
+
+def _disc_output(project: Project, built_project: Project) -> Path:
+    """A study folder whose discovery output is a hand-made copy of a small real one (shared by the cases below)."""
+    project.derived.mkdir(parents=True, exist_ok=True)
+    project.raw.parent.mkdir(parents=True, exist_ok=True)
+    if not project.raw.exists():
+        project.raw.symlink_to(built_project.raw)
+    (project.derived / "current").symlink_to(built_project.current.resolve())
+    folder = project.derived / "discover"
+    folder.mkdir()
+    import polars as pl
+
+    from analysis.discover.rules import CANDIDATE_COLUMNS
+
+    row = {c: None for c in CANDIDATE_COLUMNS} | {"candidate_id": "1522a4-20251026T0030", "icao24": "1522a4",
+                                                  "status": "new", "n_legs": 1, "route": "UUEE > SVMI"}
+    pl.DataFrame([row]).write_parquet(folder / "out_candidates.parquet")
+    pl.DataFrame({"candidate_id": ["1522a4-20251026T0030"], "leg_no": [1], "dep_icao": ["UUEE"], "arr_icao": ["SVMI"],
+                  "dep_lat": [55.97], "dep_lon": [37.41], "arr_lat": [10.60], "arr_lon": [-66.99]}).write_parquet(
+        folder / "out_candidate_legs.parquet")
+    (folder / "manifest.json").write_text(json.dumps({"inputs": ["day.tar"], "aircraft": 1, "legs": 1}))
+    return folder
+
+
+_BROKEN_DISCOVERY = [
+    ("manifest-not-json", lambda f: (f / "manifest.json").write_text("{", encoding="utf-8"), "JSON"),
+    ("manifest-a-list", lambda f: (f / "manifest.json").write_text("[1, 2]", encoding="utf-8"), "JSON object"),
+    ("candidates-not-parquet", lambda f: (f / "out_candidates.parquet").write_bytes(b"PAR1 garbage PAR1"), "Error"),
+    ("candidates-truncated", lambda f: (f / "out_candidates.parquet").write_bytes(
+        (f / "out_candidates.parquet").read_bytes()[:-40]), "Error"),
+    ("candidates-missing-columns", lambda f: __import__("polars").DataFrame({"x": [1]}).write_parquet(
+        f / "out_candidates.parquet"), "missing candidate_id"),
+    ("legs-not-parquet", lambda f: (f / "out_candidate_legs.parquet").write_bytes(b"not parquet"), "Error"),
+]
+
+
+@pytest.mark.parametrize("name,damage,needle", _BROKEN_DISCOVERY, ids=[c[0] for c in _BROKEN_DISCOVERY])
+def test_a_broken_discovery_output_fails_only_the_candidates_page(name, damage, needle, built_project: Project,
+                                                                  tmp_path: Path, tally) -> None:
+    from analysis import site
+
+    project = Project(tmp_path / "study")
+    folder = _disc_output(project, built_project)
+    assert "<table" in site.candidates_body(project)  # the hand-made output is shown when intact
+    damage(folder)
+    page = site.candidates_body(project)
+    assert "The discovery output could not be read" in page and needle in page, page
+    assert "make discover" in page
+    site.dictionary_body(project)  # the other pages that read the output still build
+    entries = site.search_index(project, [])
+    assert [e for e in entries if e["kind"] == "episode" or e["kind"] == "source"]
     tally(True)

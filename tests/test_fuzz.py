@@ -6,7 +6,11 @@
   or are refused with errors that each name the file and line, and the edited cell's field when the value breaks
   a text rule;
 * generated track files (random bytes, gzip, JSON of any shape and depth, CSV) never hang and never crash a
-  reader: every reader returns or raises its own named ``TrackInputError``, within a time limit.
+  reader: every reader returns or raises its own named ``TrackInputError``, within a time limit;
+* generated interest-rule parameters (any names, numbers, NaN, repeats, swapped bounds, stray separators) are either
+  valid (every value in its range, bounds in order) or refused by ``make validate`` naming the file, line and field;
+* generated day archives with damaged tar headers (any byte of a header changed, sizes past the end, cuts at any
+  offset, link and device members) are ingested or refused with a named error, never a traceback or a hang.
 
 ``make test`` runs a bounded number of examples (profile ``ci``); ``make fuzz`` runs many more
 (``FLIGHTS_FUZZ=fuzz``). Example counts per profile are in ``EXAMPLES``.
@@ -37,8 +41,8 @@ from analysis.schema import TABLES
 from analysis.validate import RawValidationError, text_problem
 
 PROFILE = os.environ.get("FLIGHTS_FUZZ", "ci")
-#: examples per test: (valid bases, invalid edits, track files)
-EXAMPLES = {"ci": (5, 30, 120), "fuzz": (60, 600, 3000)}[PROFILE]
+#: examples per test: (valid bases, invalid edits, track files, rule parameters, archive headers)
+EXAMPLES = {"ci": (5, 30, 120, 60, 40), "fuzz": (60, 600, 3000, 2000, 1000)}[PROFILE]
 SETTINGS = dict(deadline=None, database=None, derandomize=PROFILE == "ci",
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
@@ -340,4 +344,159 @@ def test_generated_track_files_never_hang_or_crash_a_reader(data: bytes, fmt, tm
         message = str(exc)
         assert str(path) in message and "expected" in message, message
     finally:
+        path.unlink(missing_ok=True)
+
+
+# --- interest-rule parameters ------------------------------------------------------------------------------------
+
+_PARAM_NAMES = st.sampled_from(["meridian_lon", "lat_min", "lat_max", "min_gap_min", "max_stop_h", "lat_mn", "x",
+                                "", " lat_min ", "LAT_MIN", "max_stop_h\u200b"])
+_PARAM_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-10**6, 10**6).map(str),
+    st.sampled_from(["", "nan", "-inf", "1e400", "1_0", "\uff11", "72h", "0x10", "+30", ".5", "-0", "1e-9", " 72 "]),
+    st.text(st.characters(codec="utf-8", exclude_characters="\r\x00"), max_size=6))  # as _ANY_TEXT: a lone CR
+# or NUL breaks the CSV itself (a file-level error, covered by the invalid-edit fuzz above)
+
+
+@st.composite
+def parameter_texts(draw) -> tuple[str, str]:
+    pattern = draw(st.sampled_from(["crossed_atlantic", "dark_over_ocean", "trip", "landed_in_region",
+                                    "departed_region"]))
+    items = draw(st.lists(st.tuples(_PARAM_NAMES, st.sampled_from(["=", "==", ":", ""]), _PARAM_VALUES), max_size=5))
+    sep = draw(st.sampled_from([";", "; ", ";;", ","]))
+    return pattern, sep.join(f"{k}{eq}{v}" for k, eq, v in items)
+
+
+@settings(max_examples=EXAMPLES[3], **SETTINGS)
+@given(case=parameter_texts())
+def test_generated_rule_parameters_are_valid_or_refused_by_name(case, template: Path, tmp_path: Path) -> None:
+    import math
+
+    from analysis.validate import PATTERN_BOUNDS, PATTERN_PARAMETERS, load_raw, parse_parameters
+
+    pattern, text = case
+    values, problems = parse_parameters(text, pattern)  # never raises
+    if not problems:
+        spec = PATTERN_PARAMETERS[pattern]
+        assert set(values) == set(spec), (text, values)
+        for name, v in values.items():
+            assert math.isfinite(v) and spec[name][0] <= v <= spec[name][1], (text, name, v)
+        for pat, lo, hi in PATTERN_BOUNDS:
+            if pat == pattern:
+                assert values[lo] < values[hi], text
+    project = _fresh(template, tmp_path)
+    path = project.raw / "interest_patterns.csv"
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    row = next(i for i, r in enumerate(rows) if r[0] == pattern)
+    rows[row][rows[0].index("parameters")] = text
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    try:
+        load_raw(project.raw)
+    except RawValidationError as exc:
+        assert problems or text_problem(text.strip()) is not None, (text, str(exc))
+        for e in exc.errors:
+            assert e.file == "data/raw/interest_patterns.csv" and e.line is not None and e.field, e
+    else:
+        assert not problems, (text, problems)
+    finally:
+        shutil.rmtree(project.root, ignore_errors=True)
+
+
+# --- archive headers ---------------------------------------------------------------------------------------------
+
+
+def _archive_bytes() -> bytes:
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for h in ("1522a4", "1522b5", "3c0001"):
+            obj = {"icao": h, "timestamp": 1761436800.0,
+                   "trace": [[i * 30.0, 10.0 + i * 0.05, -66.0, 30000, 450.0, 90.0, 0, 0] for i in range(20)]}
+            data = gzip.compress(json.dumps(obj).encode())
+            ti = tarfile.TarInfo(f"traces/{h[-2:]}/trace_full_{h}.json")
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+_ARCHIVE = _archive_bytes()
+_HEADERS = [0]  # offsets of the member headers of _ARCHIVE
+while True:
+    _size = int(_ARCHIVE[_HEADERS[-1] + 124:_HEADERS[-1] + 136].rstrip(b" \0") or b"0", 8)
+    _next = _HEADERS[-1] + 512 + -(-_size // 512) * 512
+    if _next + 512 > len(_ARCHIVE) or not _ARCHIVE[_next:_next + 512].strip(b"\0"):
+        break
+    _HEADERS.append(_next)
+
+
+def _reseal(data: bytearray, at: int) -> None:
+    """Give the header at ``at`` a valid checksum (so that the scanner reads the damaged fields themselves)."""
+    data[at + 148:at + 156] = b" " * 8
+    data[at + 148:at + 156] = b"%06o\0 " % (sum(data[at:at + 148]) + 256 + sum(data[at + 156:at + 512]))
+
+
+@st.composite
+def damaged_archives(draw) -> dict:
+    """How to damage the archive (small, so that a failing example prints readably): which header, what to change."""
+    kind = draw(st.sampled_from(["byte", "size", "type", "name", "cut", "reseal-byte"]))
+    spec = {"at": draw(st.sampled_from(_HEADERS)), "kind": kind, "bytes": [], "cut": None}
+    if kind in ("byte", "reseal-byte"):
+        spec["bytes"] = draw(st.lists(st.tuples(st.integers(0, 511), st.integers(0, 255)), min_size=1, max_size=8))
+    elif kind == "size":
+        spec["size"] = draw(st.one_of(st.integers(0, 8**11 - 1).map(lambda n: b"%011o\0" % n),
+                                      st.sampled_from([b"\x80" + bytes(11), b"zzzzzzzzzzz\0", bytes(12)])))
+    elif kind == "type":
+        spec["type"] = draw(st.sampled_from(b"0123456789xgLKSV\0A"))
+    elif kind == "name":
+        spec["name"] = draw(st.sampled_from([b"../../etc/trace_full_abcdef.json", b"/abs/trace_full_abcdef.json",
+                                             b"traces/zz/trace_full_~abcde.json", b"\xff\xfe", b""]))
+    if kind == "cut" or draw(st.booleans()):
+        spec["cut"] = draw(st.integers(0, len(_ARCHIVE)))
+    return spec
+
+
+def _damage(spec: dict) -> bytes:
+    data = bytearray(_ARCHIVE)
+    at = spec["at"]
+    for off, value in spec["bytes"]:
+        data[at + off] = value
+    if "size" in spec:
+        data[at + 124:at + 136] = spec["size"]
+    if "type" in spec:
+        data[at + 156] = spec["type"]
+    if "name" in spec:
+        data[at:at + 100] = spec["name"][:100].ljust(100, b"\0")
+    if spec["kind"] not in ("byte", "cut"):
+        _reseal(data, at)
+    return bytes(data if spec["cut"] is None else data[:spec["cut"]])
+
+
+@settings(max_examples=EXAMPLES[4], **SETTINGS)
+@given(spec=damaged_archives())
+def test_generated_archive_headers_are_read_or_refused_by_name(spec: dict, tmp_path: Path) -> None:
+    from analysis.safeio import UnsafeInputError
+    from analysis.tracks.archive import ingest_archive
+    from analysis.tracks.readers import TrackInputError
+
+    path = tmp_path / "day.tar"
+    path.write_bytes(_damage(spec))
+    store = tmp_path / "store"
+    try:
+        with _time_limit(30):
+            res = ingest_archive(path, store, n_buckets=2, processes=1, progress=False)
+    except (TrackInputError, UnsafeInputError) as exc:
+        message = str(exc)
+        assert str(path) in message and "expected" in message, message
+    else:
+        assert res.rows >= 0 and all(len(s) == 2 and "expected" in s[1] or "not" in s[1] for s in res.skipped), \
+            res.skipped
+        assert (store / "manifest.json").is_file()
+        outside = [p for p in tmp_path.rglob("*") if p.name.startswith("trace_full")]
+        assert outside == [], outside  # never extracted, never written outside the store
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
         path.unlink(missing_ok=True)

@@ -172,9 +172,9 @@ def test_a_changed_notebook_reruns_only_its_pages(built_report, tmp_path):
     project = Project(tmp_path / "copy")
     shutil.copytree(built_report.root, project.root, symlinks=True)
     shutil.copytree(built_report.notebooks, project.root / "notebooks")
-    nb = nbformat.read(project.notebooks / "compare.ipynb", as_version=4)
+    nb = nbformat.read(project.root / "notebooks" / "compare.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("A closing note."))
-    nbformat.write(nb, project.notebooks / "compare.ipynb")
+    nbformat.write(nb, project.root / "notebooks" / "compare.ipynb")
     # entries of an earlier build (other data or code) in the page and figure caches
     figure_cache, page_cache = project.build / "figure-cache", project.build / "page-cache"
     stale = [figure_cache / f"{'0' * 64}.svg", figure_cache / f"{'0' * 64}.png", page_cache / f"{'1' * 64}.html"]
@@ -183,7 +183,7 @@ def test_a_changed_notebook_reruns_only_its_pages(built_report, tmp_path):
     (page_cache / f"{'1' * 64}.figures").mkdir()
     stale.append(page_cache / f"{'1' * 64}.figures")
     old_compare = set(page_cache.glob("*.html")) - set(stale)
-    result = report(project, pdf=False)
+    result = report(project, pdf=False, notebooks=project.root / "notebooks")  # named as code on purpose
     assert result["status"] == "built" and result["ran"] == 1 and list(result["timings"]) == ["compare.html"]
     assert "A closing note." in (project.reports / "compare.html").read_text(encoding="utf-8")
     # the caches keep what this report used, and nothing else

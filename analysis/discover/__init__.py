@@ -16,7 +16,10 @@ Python API::
 
 Command line: ``python -m analysis.discover ARCHIVE... [--engine spark --master URL]`` (``make discover``).
 
-Written to ``out`` (default ``data/derived/discover``), replaced atomically:
+Written to ``out`` (default ``data/derived/discover``), published atomically: ``out`` is a symlink to a complete
+run folder under ``<out>.runs/``, swapped in one ``os.replace`` when the run is done (readers that resolve it once see
+the old run or the new one, never a mix). One run per output folder at a time (a lock beside it); each run writes its
+own scratch folder; the last two runs are kept. Files of a run:
 
 * ``out_candidates.parquet``  one row per candidate trip (columns :data:`rules.CANDIDATE_COLUMNS`)
 * ``out_candidate_legs.parquet``  the legs of each candidate (``candidate_id`` + the legs schema)
@@ -32,8 +35,10 @@ next discovery run marks the trip ``known``. Nothing is promoted automatically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -41,15 +46,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import atomic
 from ..tracks.archive import AIRCRAFT_SCHEMA, ingest_archive
 from ..tracks.segment import SegmentParams
-from .rules import CANDIDATE_COLUMNS, Rules, candidates, load_rules, match_aircraft
+from .rules import CANDIDATE_COLUMNS, DiscoveryError, Rules, candidates, load_rules, match_aircraft
 
 __all__ = [
     "discover",
+    "DiscoveryError",
+    "output_folder",
     "DiscoveryResult",
     "reported_windows",
     "load_rules",
@@ -112,6 +120,72 @@ def read_aircraft(store) -> pl.DataFrame:
     )
 
 
+#: the largest bucket count and worker count accepted (a typo such as --buckets 1000000 would make a million files)
+MAX_BUCKETS = 4096
+MAX_PROCESSES = 256
+
+
+def _check_count(name: str, value, top: int, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+        raise DiscoveryError(f"{name}: expected a whole number from 1 to {top}, got {value!r}")
+
+
+def _check_store(store) -> Path:
+    """An existing positions store (never an empty result that would replace the last one)."""
+    store = Path(store)
+    if not store.is_dir():
+        raise DiscoveryError(f"--store {store}: expected a positions store (a folder with manifest.json and positions/, "
+                             "written by discovery or python -m analysis.tracks.archive), got "
+                             + ("a file" if store.exists() else "nothing there")
+                             + "; nothing was written, the previous discovery output is intact")
+    if not (store / "manifest.json").is_file() or not (store / "positions").is_dir() and not _empty_store(store):
+        raise DiscoveryError(f"--store {store}: expected a positions store (manifest.json and positions/), got a "
+                             "folder without them; nothing was written, the previous discovery output is intact")
+    return store
+
+
+def _empty_store(store: Path) -> bool:
+    try:
+        return json.loads((store / "manifest.json").read_text(encoding="utf-8")).get("positions") == 0
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def output_folder(out) -> Path:
+    """The run folder ``out`` points at (resolved once: read every file of one run from it), or ``out`` itself when
+    it is a plain folder (an output copied or written by older code)."""
+    out = Path(out)
+    return out.resolve() if out.is_symlink() else out
+
+
+def _runs(out: Path) -> Path:
+    return out.with_name(out.name + ".runs")
+
+
+def _publish(out: Path, write) -> Path:
+    """Write a run into a fresh scratch folder with ``write(folder)``, then point ``out`` at it atomically."""
+    runs = _runs(out)
+    runs.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_symlink():  # a real folder: the output of older code, or something else
+        if out.is_dir() and (out / "manifest.json").is_file() and (out / "out_candidates.parquet").is_file():
+            os.replace(out, runs / f"legacy-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}")
+        else:
+            raise atomic.NotALinkError(f"{out}: expected the discovery output link (or nothing), got a real "
+                                       f"{'folder' if out.is_dir() else 'file'} that is not a discovery output; "
+                                       "nothing was published. Move it away, then run discovery again")
+    partial = atomic.new_build_dir(runs, "run-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime()))
+    try:
+        write(partial)
+        final = atomic.publish(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    atomic.prune(runs, out, keep=2)
+    return final
+
+
 def discover(
     inputs=None,
     out="data/derived/discover",
@@ -135,18 +209,53 @@ def discover(
     ``n_buckets``: aircraft hash buckets of the positions store (default one per 64 MB of archive: memory is
     bounded by one bucket per worker). ``out=None`` writes nothing. The store (when built from ``inputs``) goes
     to ``<out>.store`` beside ``out``.
+
+    Every argument is checked before anything is read or written (:class:`DiscoveryError`, or
+    :class:`analysis.tracks.readers.TrackInputError` for an archive that is missing, a link, a FIFO or a device).
+    One discovery at a time writes to ``out`` (a lock beside it: a second one waits); the output is published
+    atomically (see the module docstring).
     """
     if engine not in ("local", "spark"):
-        raise ValueError(f"engine: expected 'local' or 'spark', got {engine!r}")
+        raise DiscoveryError(f"engine: expected 'local' or 'spark', got {engine!r}")
     if inputs is None and store is None:
-        raise ValueError("discover: give archive inputs or a positions store")
+        raise DiscoveryError("discover: give archive inputs or a positions store")
+    if inputs is not None and store is not None:
+        raise DiscoveryError("discover: give archive inputs or a positions store, not both")
+    _check_count("buckets", n_buckets, MAX_BUCKETS, optional=True)
+    _check_count("processes", processes, MAX_PROCESSES, optional=False)
+    if engine == "spark" and spark is None:
+        from .engine import check_master
+
+        check_master(master or "local[2]")
+    if inputs is not None:
+        from ..tracks.archive import _input_stat
+
+        inputs = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+        if not inputs:
+            raise DiscoveryError("discover: expected one or more archives, got an empty list")
+        for p in inputs:
+            _input_stat(Path(p))  # missing, a link, a FIFO or a device: named before anything runs
+    else:
+        store = _check_store(store)
+    if out is None:
+        return _discover(inputs, None, store, engine, master, spark, n_buckets, processes, params, raw, reported,
+                         progress)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # one discovery per output folder at a time
+    with atomic.exclusive(out.with_name(f".{out.name}.lock"), what="discovery into this folder"):
+        return _discover(inputs, out, store, engine, master, spark, n_buckets, processes, params, raw, reported,
+                         progress)
+
+
+def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, params, raw, reported,
+              progress) -> DiscoveryResult:
     t0 = time.perf_counter()
     rules = load_rules(raw)
     if isinstance(reported, str):
         if reported != "derived":
-            raise ValueError(f"reported: expected 'derived', a DataFrame or None, got {reported!r}")
+            raise DiscoveryError(f"reported: expected 'derived', a DataFrame or None, got {reported!r}")
         reported = reported_windows()
-    out = Path(out) if out is not None else None
     scratch = None
     own_spark = False
     if engine == "spark" and spark is None:
@@ -155,6 +264,7 @@ def discover(
         spark = spark_session(master or "local[2]")
         own_spark = True
     timings = {}
+    stack = contextlib.ExitStack()
     try:
         if inputs is not None:
             if out is not None:
@@ -164,6 +274,13 @@ def discover(
 
                 scratch = Path(tempfile.mkdtemp(prefix="discover-"))
                 store = scratch / "store"
+        # the store is read under its own lock, the one its ingest holds: never a mix of two ingests' buckets
+        try:
+            stack.enter_context(atomic.exclusive(store.with_name(f".{store.name}.lock"), what="ingest into this store"))
+        except OSError:  # a store in a read-only folder: no ingest can write it either
+            if inputs is not None:
+                raise
+        if inputs is not None:
             t = time.perf_counter()
             if engine == "spark":
                 from ..tracks.archive import auto_buckets
@@ -174,26 +291,37 @@ def discover(
                 ingest_archive(inputs, store, n_buckets=n_buckets, processes=processes, progress=progress)
             timings["ingest_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        if engine == "spark":
-            from .engine import segment_store_spark
+        try:
+            if engine == "spark":
+                from .engine import segment_store_spark
 
-            legs, gaps = segment_store_spark(store, spark, params)
-        else:
-            from .engine import segment_store_local
+                legs, gaps = segment_store_spark(store, spark, params)
+            else:
+                from .engine import segment_store_local
 
-            legs, gaps = segment_store_local(store, params, processes)
+                legs, gaps = segment_store_local(store, params, processes)
+            aircraft = read_aircraft(store)
+        except (pa.ArrowException, OSError) as e:
+            raise DiscoveryError(f"{store}: positions store: expected parquet files written by discovery, got an "
+                                 f"unreadable one ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
+                                 "run discovery on the archives again") from None
         timings["segment_s"] = time.perf_counter() - t
-        aircraft = read_aircraft(store)
         t = time.perf_counter()
         cand, cand_legs = candidates(legs, gaps, aircraft, rules, reported)
         timings["rules_s"] = time.perf_counter() - t
     finally:
+        stack.close()
         if own_spark:
             spark.stop()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+    skipped = []
+    try:
+        skipped = json.loads((Path(store) / "manifest.json").read_text(encoding="utf-8")).get("skipped") or []
+    except (OSError, ValueError, AttributeError):
+        pass
     man = {
-        "inputs": [str(p) for p in (inputs if isinstance(inputs, (list, tuple)) else [inputs])] if inputs else [],
+        "inputs": [str(p) for p in inputs] if inputs else [],
         "store": str(store),
         "engine": engine,
         "master": master if engine == "spark" else None,
@@ -203,20 +331,20 @@ def discover(
         "candidates": cand.height,
         "new": int((cand["status"] == "new").sum()),
         "known": int((cand["status"] == "known").sum()),
+        "skipped_members": len(skipped),
         "seconds": round(time.perf_counter() - t0, 3),
         **{k: round(v, 3) for k, v in timings.items()},
     }
     if out is not None:
-        tmp = out.with_name(out.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        cand.write_parquet(tmp / "out_candidates.parquet")
-        cand_legs.write_parquet(tmp / "out_candidate_legs.parquet")
-        legs.write_parquet(tmp / "disc_legs.parquet")
-        gaps.write_parquet(tmp / "disc_gaps.parquet")
-        aircraft.write_parquet(tmp / "disc_aircraft.parquet")
-        (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
-        atomic.replace_dir(tmp, out)
+        def write(folder: Path) -> None:
+            cand.write_parquet(folder / "out_candidates.parquet")
+            cand_legs.write_parquet(folder / "out_candidate_legs.parquet")
+            legs.write_parquet(folder / "disc_legs.parquet")
+            gaps.write_parquet(folder / "disc_gaps.parquet")
+            aircraft.write_parquet(folder / "disc_aircraft.parquet")
+            (folder / "manifest.json").write_text(json.dumps(man, indent=1))  # written last
+
+        _publish(out, write)
     if progress:
         print(
             f"[discover] {engine}: {man['aircraft']:,} aircraft, {legs.height:,} legs, {gaps.height:,} gaps -> "
@@ -224,4 +352,7 @@ def discover(
             + (f"; wrote {out}" if out is not None else ""),
             flush=True,
         )
+        if skipped:
+            print(f"[discover] {len(skipped)} archive member(s) skipped, each with the reason, in {store}/manifest.json; "
+                  f"first: {skipped[0][1] if isinstance(skipped[0], list | tuple) else skipped[0]}", flush=True)
     return DiscoveryResult(cand, cand_legs, legs, gaps, aircraft, out, man)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
+import socket
 from pathlib import Path
 
 import polars as pl
@@ -26,8 +28,9 @@ import pyarrow.compute as pc
 
 from ..tracks.archive import ARCHIVE_SCHEMA, read_store_bucket, store_buckets
 from ..tracks.segment import GAPS_SCHEMA, LEGS_SCHEMA, SegmentParams, segment_batch
+from .rules import DiscoveryError
 
-__all__ = ["segment_bucket", "segment_store_local", "segment_store_spark", "spark_session", "finish"]
+__all__ = ["segment_bucket", "segment_store_local", "segment_store_spark", "spark_session", "finish", "check_master"]
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +102,45 @@ def _spark_bucket(key, table: pa.Table, params_dict: dict | None = None) -> pa.T
     )
 
 
+#: Spark master URLs discovery accepts: local[N], local[*], local[N,F], local-cluster[...], spark://host:port[,...],
+#: yarn, k8s://https://..., mesos://...
+_MASTER = re.compile(r"^(?:local(?:\[(?:\*|[1-9][0-9]{0,3})(?:,[0-9]{1,3})?\])?|local-cluster\[[0-9]{1,4},[0-9]{1,4},[0-9]{1,6}\]"
+                     r"|spark://[A-Za-z0-9.-]+:[0-9]{1,5}(?:,[A-Za-z0-9.-]+:[0-9]{1,5})*|yarn"
+                     r"|k8s://https?://[A-Za-z0-9.:/-]+|mesos://[A-Za-z0-9.:/@-]+)$")
+
+
+def check_master(master: str, reach_timeout_s: float = 5.0) -> str:
+    """The Spark master URL, checked before a JVM starts: a known form, and for ``spark://`` a master that answers
+    on its port (an unreachable one would have the driver retry for minutes). Raises :class:`DiscoveryError`."""
+    if not isinstance(master, str) or not _MASTER.match(master):
+        raise DiscoveryError(f"--master: expected a Spark master URL such as local[2], local[*] or "
+                             f"spark://host:7077, got {master!r}")
+    if master.startswith("spark://"):
+        errors = []
+        for hostport in master[len("spark://"):].split(","):
+            host, _, port = hostport.rpartition(":")
+            if not 0 < int(port) < 65536:
+                raise DiscoveryError(f"--master: expected a port between 1 and 65535, got {port} in {master!r}")
+            try:
+                socket.create_connection((host, int(port)), timeout=reach_timeout_s).close()
+                return master
+            except OSError as e:
+                errors.append(f"{hostport}: {e.strerror or e}")
+        raise DiscoveryError(f"--master {master}: expected a running Spark master, got no answer ({'; '.join(errors)})")
+    return master
+
+
 def spark_session(master: str = "local[2]", app: str = "flights-discover", shuffle_partitions: int = 4, **conf):
     """A SparkSession for discovery: UTC session time zone, Arrow on, UI off, driver bound to loopback
-    for local masters. Executors run this interpreter (PYSPARK_PYTHON)."""
+    for local masters. Executors run this interpreter (PYSPARK_PYTHON). The master URL is checked first
+    (:func:`check_master`); a session that does not start is a :class:`DiscoveryError` naming the master."""
     import sys
 
-    from pyspark.sql import SparkSession
+    check_master(master)
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as e:
+        raise DiscoveryError(f"--engine spark: expected pyspark to be installed, got {e}") from None
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -124,7 +160,11 @@ def spark_session(master: str = "local[2]", app: str = "flights-discover", shuff
         b = b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     for k, v in conf.items():
         b = b.config(k, v)
-    return b.getOrCreate()
+    try:
+        return b.getOrCreate()
+    except Exception as e:  # noqa: BLE001 - py4j and JVM errors: named, one line
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DiscoveryError(f"--master {master}: expected Spark to start, got {type(e).__name__}: {first[:300]}") from None
 
 
 def segment_store_spark(store, spark, params: SegmentParams | None = None):
@@ -160,18 +200,20 @@ def ingest_spark(inputs, out, spark, n_buckets: int = 16, batch_bytes: int = 8 <
     (executors read their members by offset from the archive path, which all of them must see)."""
     import json
     import shutil
+    import time
 
     from ..tracks import archive as A
 
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}")  # unique per run
     tmp.mkdir(parents=True)
     specs, no = [], 0
+    skipped = []
     for src in inputs:
-        kind, items = A.list_members(src)
+        kind, items, skipped_here = A.scan_input(src)
+        skipped += skipped_here
         if kind == "stream":
             raise A.TrackInputError(
                 f"{src}: file: the Spark engine reads an uncompressed tar, a tree or OpenSky files "
@@ -180,18 +222,22 @@ def ingest_spark(inputs, out, spark, n_buckets: int = 16, batch_bytes: int = 8 <
         for b in A._batches(items, batch_bytes if kind != "opensky" else 1):
             specs.append((kind, str(Path(src).resolve()), b, str(tmp.resolve()), no, n_buckets))
             no += 1
-    res = spark.sparkContext.parallelize(specs, max(len(specs), 1)).map(A._work).collect()
-    rows = sum(r["rows"] for r in res)
-    man = {
-        "inputs": [str(p) for p in inputs],
-        "n_buckets": n_buckets,
-        "members": sum(r["members"] for r in res),
-        "positions": rows,
-        "engine": "spark",
-        "skipped": sorted(s for r in res for s in r["skipped"]),
-    }
-    (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    try:
+        res = spark.sparkContext.parallelize(specs, max(len(specs), 1)).map(A._work).collect()
+        rows = sum(r["rows"] for r in res)
+        man = {
+            "inputs": [str(p) for p in inputs],
+            "n_buckets": n_buckets,
+            "members": sum(r["members"] for r in res),
+            "positions": rows,
+            "engine": "spark",
+            "skipped": sorted([tuple(s) for s in skipped] + [tuple(s) for r in res for s in r["skipped"]]),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    from .. import atomic
+
+    atomic.replace_dir(tmp, out)
     return man

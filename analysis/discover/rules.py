@@ -29,7 +29,7 @@ import polars as pl
 from .. import geo
 
 __all__ = [
-    "Rules", "load_rules", "match_aircraft", "candidates", "crosses_meridian", "CANDIDATE_COLUMNS",
+    "DiscoveryError", "Rules", "load_rules", "match_aircraft", "candidates", "crosses_meridian", "CANDIDATE_COLUMNS",
     "CANDIDATE_DESCRIPTIONS",
 ]
 
@@ -65,6 +65,11 @@ CANDIDATE_DESCRIPTIONS = {
 }
 
 
+class DiscoveryError(ValueError):
+    """A discovery run that cannot be done as asked (a missing positions store, a bad Spark master, bad bucket
+    counts...); the message names what was given and what was expected."""
+
+
 @dataclass
 class Rules:
     """Rules read from data/raw (see module docstring)."""
@@ -86,57 +91,47 @@ class Rules:
             raise KeyError(f"interest_patterns.csv: pattern {pattern!r} needs parameter {name!r}") from None
 
 
-def _csv(raw: Path, name: str) -> pl.DataFrame:
-    p = raw / f"{name}.csv"
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: rule table missing (expected data/raw/{name}.csv, see analysis/schema.py)")
-    return pl.read_csv(p, infer_schema=False)
-
-
 def load_rules(raw=None) -> Rules:
-    """Read the rule tables from ``raw`` (default: the project's data/raw)."""
+    """Read the rule tables from ``raw`` (default: the project's data/raw).
+
+    The tables are read and checked by :func:`analysis.validate.load_raw`, as ``make validate`` checks them: a
+    parameter that is missing, unknown, repeated, not a finite number or out of range, bounds in the wrong order,
+    an address block whose end is below its start... raise :class:`analysis.validate.RawValidationError` naming
+    the file, line and field, instead of silently disabling a pattern.
+    """
+    from ..validate import load_raw, parse_parameters
+
     if raw is None:
         from ..paths import default_project
 
         raw = default_project().raw
     raw = Path(raw)
+    if not raw.is_dir():
+        raise FileNotFoundError(f"{raw}: expected the study's data/raw folder with the rule tables "
+                                "(data/raw/interest_*.csv, see analysis/schema.py), got nothing there")
+    tables = load_raw(raw)
     src: dict[str, str] = {}
-    t = _csv(raw, "interest_types")
     types = {}
-    for r in t.iter_rows(named=True):
+    for r in tables["interest_types"].iter_rows(named=True):
         types[r["type_code"].strip().upper()] = r["rule_id"]
         src[r["rule_id"]] = r["source_ids"] or ""
     regs = []
-    for r in _csv(raw, "interest_registrations").iter_rows(named=True):
+    for r in tables["interest_registrations"].iter_rows(named=True):
         regs.append((r["prefix"].strip().upper(), r["rule_id"]))
         src[r["rule_id"]] = r["source_ids"] or ""
     blocks = []
-    for r in _csv(raw, "interest_hex_blocks").iter_rows(named=True):
+    for r in tables["interest_hex_blocks"].iter_rows(named=True):
         blocks.append((int(r["start_hex"], 16), int(r["end_hex"], 16), r["rule_id"]))
         src[r["rule_id"]] = r["source_ids"] or ""
     regions = {}
-    for r in _csv(raw, "interest_regions").iter_rows(named=True):
+    for r in tables["interest_regions"].iter_rows(named=True):
         regions[r["country"]] = r["rule_id"]
         src[r["rule_id"]] = r["source_ids"] or ""
     params: dict[str, dict[str, float]] = {}
-    for r in _csv(raw, "interest_patterns").iter_rows(named=True):
-        ps = {}
-        for kv in (r["parameters"] or "").split(";"):
-            if kv.strip():
-                k, _, v = kv.partition("=")
-                try:
-                    ps[k.strip()] = float(v)
-                except ValueError:
-                    raise ValueError(
-                        f"{raw / 'interest_patterns.csv'}: pattern {r['pattern_id']}, field 'parameters': "
-                        f"expected name=number, got {kv!r}"
-                    ) from None
-        params[r["pattern_id"]] = ps
+    for r in tables["interest_patterns"].iter_rows(named=True):
+        params[r["pattern_id"]] = parse_parameters(r["parameters"], r["pattern_id"])[0]  # validated above
     # airframes: the study's aircraft, the watchlist, sanctions (direct or through the operator)
-    ac = _csv(raw, "aircraft")
-    wl = _csv(raw, "watchlist")
-    sa = _csv(raw, "sanctions")
-    ops = _csv(raw, "operators")
+    ac, wl, sa, ops = (tables[n] for n in ("aircraft", "watchlist", "sanctions", "operators"))
     by_hex: dict[str, list[str]] = {}
     by_reg: dict[str, list[str]] = {}
 

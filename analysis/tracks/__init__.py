@@ -17,6 +17,7 @@ impossible fixes), ``store`` (parquet parts sorted by aircraft/time, content-has
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections import Counter
@@ -74,8 +75,20 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
     out = cache_dir / "positions" / f"merged-{key}.parquet"
     meta = out.with_suffix(".dups")
     if out.exists() and meta.exists():
-        noise["duplicate_across_sources"] += int(meta.read_text() or 0)
-        return out
+        # reused only when it still hashes to what was recorded when it was written (a corrupt or tampered
+        # merge is made again, never used)
+        from .. import safeio
+
+        try:
+            m = json.loads(meta.read_text())
+            if isinstance(m, dict) and isinstance(m.get("dups"), int) and m.get("sha256") == safeio.sha256_file(out):
+                noise["duplicate_across_sources"] += m["dups"]
+                return out
+        except (OSError, ValueError):
+            pass
+        log.warning("positions cache %s does not match its recorded checksum: merged again", out.name)
+        out.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)
     tmp = out.with_name(f"{out.stem}.{os.getpid()}.tmp.parquet")  # the writer's id: a killed run's is pruned
     try:
         con = duckdb.connect()
@@ -97,8 +110,11 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    from .. import safeio
+
+    digest = safeio.sha256_file(tmp)
     tmp.replace(out)
-    meta.write_text(str(n_in - n_out))
+    meta.write_text(json.dumps({"dups": int(n_in - n_out), "sha256": digest}))
     noise["duplicate_across_sources"] += n_in - n_out
     return out
 

@@ -45,6 +45,7 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import stat
 import sys
 import tarfile
 import time
@@ -59,9 +60,19 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from isal import isal_zlib
 
-from .. import atomic
+from .. import atomic, safeio
 from .noise import clean_positions
-from .readers import POSITIONS_SCHEMA, TrackInputError, _readsb_header, read_opensky, read_readsb_file
+from .readers import (
+    _ALT_MAX,
+    _ALT_MIN,
+    _T_MAX,
+    _T_MIN,
+    POSITIONS_SCHEMA,
+    TrackInputError,
+    _readsb_header,
+    read_opensky,
+    read_readsb_file,
+)
 from .workers import keep_freed_memory
 
 __all__ = [
@@ -113,10 +124,25 @@ _OPENSKY_EXT = (".parquet", ".csv", ".csv.gz")
 
 
 # ----------------------------------------------------------------------------------- parsing
-def _gunzip(data: bytes) -> bytes:
+def _inflate_cap(n: int) -> int:
+    """Decompressed bytes allowed for ``n`` compressed bytes: the exact reader's cap (:func:`safeio.gunzip`)."""
+    return min(safeio.MAX_DECOMPRESSED_BYTES, max(safeio.DECOMPRESS_FLOOR, safeio.DECOMPRESS_RATIO * n))
+
+
+def _gunzip(data: bytes, label: str = "member") -> bytes:
+    """Inflate a gzip member with ISA-L (the zlib module's API, about twice as fast), stopping at the exact reader's
+    size and ratio cap: a gzip bomb costs at most the cap, and is refused (:class:`safeio.UnsafeInputError`)."""
     if data[:2] == b"\x1f\x8b":
-        d = isal_zlib.decompressobj(wbits=47)  # ISA-L inflate: the zlib module's API, about twice as fast
-        out = d.decompress(data) + d.flush()
+        cap = _inflate_cap(len(data))
+        d = isal_zlib.decompressobj(wbits=47)
+        out = d.decompress(data, cap + 1)
+        if len(out) > cap or (d.unconsumed_tail and not d.eof):
+            raise safeio.UnsafeInputError(f"{label}: file: expected gzip data that decompresses to at most {cap:,} "
+                                          "bytes, got more (a decompression bomb?)")
+        out += d.flush()
+        if len(out) > cap:
+            raise safeio.UnsafeInputError(f"{label}: file: expected gzip data that decompresses to at most {cap:,} "
+                                          "bytes, got more (a decompression bomb?)")
         if not d.eof:
             raise ValueError("truncated gzip member")
         return out
@@ -175,9 +201,9 @@ def _split_member(data: bytes, label: str):
 
 def _exact(data_or_path, label: str, source_input: str, member: str):
     """Exact reader for one member (precise errors): returns (positions, aircraft row) or raises."""
-    data = data_or_path if isinstance(data_or_path, bytes) else Path(data_or_path).read_bytes()
+    data = data_or_path if isinstance(data_or_path, bytes) else safeio.read_bytes(Path(data_or_path), label)
     r = read_readsb_file(data, label=label, fast=False)  # the readers take the bytes as they are
-    head = json.loads(_gunzip(data)) if r is not None else None
+    head = json.loads(_gunzip(data, label)) if r is not None else None
     if r is None or r.table.num_rows == 0:
         return None
     t = r.table
@@ -259,7 +285,15 @@ def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, lis
     for name, raw in members:
         label = f"{source_input}:{name}" if source_input else name
         try:
-            data = _gunzip(raw)
+            data = _gunzip(raw, label)
+        except safeio.UnsafeInputError as e:  # the exact reader has the same cap: skip, named, without a re-read
+            skipped.append((name, str(e)))
+            continue
+        except Exception:  # noqa: BLE001 - a cut or corrupt gzip member: the exact reader names the problem
+            data = None
+        try:
+            if data is None:
+                raise ValueError("unreadable gzip member")
             sp = _split_member(data, label)
             if sp is None:
                 if b'"trace":[]' in data.replace(b" ", b""):
@@ -329,13 +363,25 @@ def _batch_table(items) -> pa.Table:
     off = tbl.column("f0").to_numpy(zero_copy_only=False)
     if np.isnan(off).any():
         raise ValueError("null offset")
+    # the exact reader's range limits (readers._readsb_finish): a value outside sends the batch to the exact
+    # reader member by member, which names the record, and the member is skipped and listed
+    if ((off < -86400) | (off > 10 * 86400)).any():
+        raise ValueError("offset out of range")
     t_us = np.repeat(ts_us, counts) + np.round(off * 1e6).astype(np.int64)
+    if ((t_us < _T_MIN * 1e6) | (t_us > _T_MAX * 1e6)).any():
+        raise ValueError("time out of range")
+    for col, lo, hi in (("f4", 0, 5000), ("f6", 0, 255)):
+        v = tbl.column(col).to_numpy(zero_copy_only=False)
+        if ((v < lo) | (v > hi)).any():
+            raise ValueError(f"{col} out of range")
     alt_code = tbl.column("f3").combine_chunks()
     words = alt_code.dictionary
     is_ground = pc.equal(words, "ground")
     feet = pc.cast(pc.if_else(is_ground, pa.scalar(None, pa.string()), words), pa.float64())  # raises on a non-number
     g = pc.take(is_ground, alt_code.indices).fill_null(False).to_numpy(zero_copy_only=False)
     a3 = pc.take(feet, alt_code.indices).to_numpy(zero_copy_only=False)
+    if ((a3 < _ALT_MIN) | (a3 > _ALT_MAX)).any():
+        raise ValueError("altitude out of range")
     ground = pa.array(g)
     alt = pa.array(a3.astype(np.float32), pa.float32(), mask=np.isnan(a3))
     code = np.repeat(np.arange(len(items), dtype=np.int32), counts)
@@ -381,77 +427,254 @@ def _hex_of(name: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
+def _kind_of(mode: int) -> str:
+    return safeio._kind(mode)
+
+
+def _input_stat(path: Path) -> os.stat_result:
+    """The archive named on the command line: a regular file or a folder, checked before anything opens it (a FIFO
+    or a device such as /dev/zero would block or never end; a link is not followed)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise TrackInputError(f"{path}: file: expected an archive (tar or directory), got nothing there") from None
+    except OSError as e:
+        raise TrackInputError(f"{path}: file: expected a readable archive, got {e.strerror or e}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise TrackInputError(f"{path}: file: expected an archive file or folder, got a symbolic link (pointing to "
+                              f"{os.readlink(path)!r}); give the archive's real path (links are never followed)")
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise TrackInputError(f"{path}: file: expected an archive file or folder, got {_kind_of(st.st_mode)} "
+                              "(never opened: it could block or never end)")
+    return st
+
+
+def _open_input(path: Path, st: os.stat_result) -> int:
+    """A file descriptor on the regular file that was checked (no link, FIFO or device swapped in meanwhile)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise TrackInputError(f"{path}: file: expected a readable regular file, got {e.strerror or e}") from None
+    fst = os.fstat(fd)
+    if not stat.S_ISREG(fst.st_mode) or (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
+        os.close(fd)
+        raise TrackInputError(f"{path}: file: expected the regular file that was checked, got another file "
+                              "(it was replaced while being opened)")
+    return fd
+
+
+def _walk_tree(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Regular files under ``root`` (never following a link), and every other entry skipped, with the reason."""
+    files, skipped = [], []
+    stack = [root]
+    while stack:
+        cur = stack.pop()
+        try:
+            entries = list(os.scandir(cur))
+        except OSError as e:
+            skipped.append((Path(cur).relative_to(root).as_posix() or ".", f"{cur}: folder: cannot be listed ({e})"))
+            continue
+        for entry in entries:
+            p = Path(entry.path)
+            rel = p.relative_to(root).as_posix()
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISDIR(mode):
+                stack.append(p)
+            elif stat.S_ISREG(mode):
+                files.append(p)
+            else:
+                skipped.append((rel, f"{root}/{rel}: file: expected a regular file, got {_kind_of(mode)}"
+                                + (" (never followed)" if stat.S_ISLNK(mode) else " (never opened)")))
+    return sorted(files), sorted(skipped)
+
+
 def list_members(path) -> tuple[str, list]:
     """The readsb members of an archive: ("tar", [(name, offset, size)]) for an uncompressed tar,
     ("tree", [(relative name, file path, size)]) for a directory, ("stream", []) for a compressed tar
-    (read sequentially), ("opensky", [(name, file path, size)]) for OpenSky files."""
+    (read sequentially), ("opensky", [(name, file path, size)]) for OpenSky files. See :func:`scan_input` for
+    the members skipped."""
+    kind, items, _skipped = scan_input(path)
+    return kind, items
+
+
+def scan_input(path) -> tuple[str, list, list[tuple[str, str]]]:
+    """:func:`list_members` plus every member skipped, with the reason: links, FIFOs, devices (in a tar or a tree),
+    members above the size limit, files that are not trace members.
+
+    The input itself must be a regular file or a folder (a link, FIFO or device is refused before it is opened); a
+    tar whose last header or member data is cut is an error naming the member, never a silent end of the archive.
+    """
     path = Path(path)
-    if not path.exists():
-        raise TrackInputError(f"{path}: file: expected an archive (tar or directory), got nothing there")
-    if path.is_dir():
-        trace = sorted(p for p in path.rglob("trace_*.json*") if p.is_file())
+    st = _input_stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        files, skipped = _walk_tree(path)
+        trace = {p for p in files if p.name.startswith("trace_") and ".json" in p.name}
         if trace:
-            return "tree", [(str(p.relative_to(path)), str(p), p.stat().st_size) for p in trace]
-        osk = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(_OPENSKY_EXT))
+            items, other = [], []
+            for p in files:
+                rel = p.relative_to(path).as_posix()
+                if (bad := _name_problem(path, rel)) is not None:
+                    other.append(bad)
+                elif p not in trace:
+                    other.append((rel, f"{path}/{rel}: file: not a trace_*.json member (not read)"))
+                elif (size := p.stat().st_size) > safeio.MAX_FILE_BYTES:
+                    other.append((rel, f"{path}/{rel}: file: expected at most {safeio.MAX_FILE_BYTES:,} bytes, "
+                                       f"got {size:,}"))
+                else:
+                    items.append((str(p.relative_to(path)), str(p), size))
+            if items:
+                return "tree", items, sorted(skipped + other)
+        osk = [p for p in files if p.name.endswith(_OPENSKY_EXT)]
         if osk:
-            return "opensky", [(str(p.relative_to(path)), str(p), p.stat().st_size) for p in osk]
+            return "opensky", [(str(p.relative_to(path)), str(p), p.stat().st_size) for p in osk], skipped
         raise TrackInputError(
             f"{path}: file: expected traces/<xx>/trace_full_<hex>.json files or OpenSky parquet/CSV, got none"
+            + (f" ({len(skipped)} entries skipped, first: {skipped[0][1]})" if skipped else "")
         )
     if path.name.endswith(_OPENSKY_EXT) and not path.name.endswith(".tar.gz"):
-        return "opensky", [(path.name, str(path), path.stat().st_size)]
-    if not tarfile.is_tarfile(path):
-        raise TrackInputError(f"{path}: file: expected a tar archive of trace files, got something else")
-    with open(path, "rb") as f:
-        magic = f.read(6)
-    if magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic[:6] == b"\xfd7zXZ\x00":
-        return "stream", []
-    out = _scan_ustar(path)
-    if out is None:  # pax or GNU long-name headers, or a bad checksum: the standard library decides
-        out = []
-        with tarfile.open(path, "r:") as tf:
-            for m in tf:
-                if m.isfile() and _hex_of(m.name):
-                    out.append((m.name, m.offset_data, m.size))
+        return "opensky", [(path.name, str(path), st.st_size)], []
+    fd = _open_input(path, st)
+    with os.fdopen(fd, "rb") as f:
+        first = f.read(512)
+        if first[:2] == b"\x1f\x8b" or first[:3] == b"BZh" or first[:6] == b"\xfd7zXZ\x00":
+            return "stream", [], []
+        if not _header_ok(first):
+            raise TrackInputError(f"{path}: file: expected a tar archive of trace files, got something else")
+        out = _scan_ustar(f, path)
+        skipped: list[tuple[str, str]] = []
+        if out is None:  # pax or GNU long-name headers, or a bad checksum: the standard library decides
+            out = _scan_tarfile(f, path, skipped)
+        else:
+            out, skipped = out
     if not out:
-        raise TrackInputError(f"{path}: file: expected trace_*.json members in the tar, got none")
-    return "tar", out
+        raise TrackInputError(f"{path}: file: expected trace_*.json members in the tar, got none"
+                              + (f" ({len(skipped)} members skipped, first: {skipped[0][1]})" if skipped else ""))
+    return "tar", out, skipped
 
 
-def _scan_ustar(path) -> list | None:
-    """Trace members ``(name, data offset, size)`` of an uncompressed tar, read from its 512-byte
-    headers directly (``tarfile`` builds a Python object per member: seconds for a day's 50,000).
-    None when the archive has a header this scanner leaves to ``tarfile`` (pax, GNU long names,
-    base-256 sizes) or a header whose checksum does not match."""
+def _header_ok(h: bytes) -> bool:
+    """A 512-byte block whose tar header checksum verifies (an old-style tar without the ustar magic)."""
+    if len(h) < 512:
+        return False
+    try:
+        chk = int(h[148:156].rstrip(b" \0") or b"0", 8)
+    except ValueError:
+        return False
+    return chk == sum(h[:148]) + 256 + sum(h[156:512])
+
+
+_TAR_TYPES = {b"1": "a hard link", b"2": "a symbolic link", b"3": "a character device", b"4": "a block device",
+              b"6": "a FIFO (named pipe)"}
+
+
+def _name_problem(path, name: str) -> tuple[str, str] | None:
+    """Member names end up in the outputs (source_members, the Candidates page): UTF-8 text without control,
+    bidirectional or invisible characters."""
+    from ..validate import text_problem
+
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return shown, f"{path}:{shown}: member: expected a name in UTF-8 text, got bytes that are not (not read)"
+    if (bad := text_problem(name)) is not None:
+        return name, f"{path}:{name!r}: member: expected a name in {bad[0]}, got {bad[1]} (not read)"
+    return None
+
+
+def _member_skip(path, name: str, typ: bytes, size: int) -> tuple[str, str] | None:
+    """Why a tar member is not read (None: it is a trace member to read; directories are not listed)."""
+    if typ == b"5":
+        return None
+    if (bad := _name_problem(path, name)) is not None:
+        return bad
+    if typ in _TAR_TYPES:
+        return name, f"{path}:{name}: member: expected a regular file, got {_TAR_TYPES[typ]} (never followed or opened)"
+    if not _hex_of(name):
+        return name, f"{path}:{name}: member: not a trace_*.json member (not read)"
+    if size > safeio.MAX_FILE_BYTES:
+        return name, f"{path}:{name}: member: expected at most {safeio.MAX_FILE_BYTES:,} bytes, got {size:,}"
+    return None
+
+
+def _scan_ustar(f, path=None) -> tuple[list, list] | None:
+    """Trace members ``(name, data offset, size)`` of an uncompressed tar and the members skipped, read from its
+    512-byte headers directly (``tarfile`` builds a Python object per member: seconds for a day's 50,000).
+    None when the archive has a header this scanner leaves to ``tarfile`` (pax, GNU long names, base-256 sizes) or a
+    header whose checksum does not match. A header cut short, or a member whose data runs past the end of the file,
+    raises :class:`TrackInputError` naming it (a silent stop would drop every later member)."""
+    if isinstance(f, str | Path):
+        with open(f, "rb") as fh:
+            return _scan_ustar(fh, f)
+    out, skipped = [], []
+    end = os.fstat(f.fileno()).st_size
+    off = 0
+    last = None
+    while off < end:
+        f.seek(off)
+        h = f.read(512)
+        if len(h) < 512:
+            if h.strip(b"\0"):
+                raise TrackInputError(f"{path}: file: expected a complete 512-byte tar header after "
+                                      f"{'member ' + repr(last) if last else 'the start'}, got {len(h)} bytes "
+                                      "(a truncated archive)")
+            break
+        if h.count(0) == 512:
+            break  # end-of-archive blocks
+        try:
+            chk = int(h[148:156].rstrip(b" \0") or b"0", 8)
+            size = int(h[124:136].rstrip(b" \0") or b"0", 8)
+        except ValueError:
+            return None
+        if chk != sum(h[:148]) + 256 + sum(h[156:]):
+            return None
+        typ = h[156:157]
+        regular = typ in (b"0", b"\0", b"7")
+        if not regular and (typ not in (b"1", b"2", b"3", b"4", b"5", b"6") or size):
+            return None  # pax (x, g), GNU long names (L, K), sparse files...
+        name = h[:100].split(b"\0", 1)[0]
+        if h[257:262] == b"ustar":
+            prefix = h[345:500].split(b"\0", 1)[0]
+            if prefix:
+                name = prefix + b"/" + name
+        name = name.decode("utf-8", "surrogateescape")
+        if off + 512 + size > end:
+            raise TrackInputError(f"{path}:{name}: member: expected {size:,} bytes of data, got "
+                                  f"{max(0, end - off - 512):,} before the end of the file (a truncated archive)")
+        why = _member_skip(path, name, typ if not regular else b"0", size)
+        if why is not None:
+            skipped.append(why)
+        elif regular and _hex_of(name):
+            out.append((name, off + 512, size))
+        last = name
+        off += 512 + -(-size // 512) * 512
+    return out, skipped
+
+
+def _scan_tarfile(f, path, skipped: list) -> list:
+    """Members through the standard library (pax and GNU headers), with the same checks as :func:`_scan_ustar`."""
     out = []
-    with open(path, "rb") as f:
-        end = os.fstat(f.fileno()).st_size
-        off = 0
-        while off + 512 <= end:
-            f.seek(off)
-            h = f.read(512)
-            if h.count(0) == 512:
-                break  # end-of-archive blocks
-            try:
-                chk = int(h[148:156].rstrip(b" \0") or b"0", 8)
-                size = int(h[124:136].rstrip(b" \0") or b"0", 8)
-            except ValueError:
-                return None
-            if chk != sum(h[:148]) + 256 + sum(h[156:]):
-                return None
-            typ = h[156:157]
-            regular = typ in (b"0", b"\0", b"7")
-            if not regular and (typ not in (b"1", b"2", b"3", b"4", b"5", b"6") or size):
-                return None  # pax (x, g), GNU long names (L, K), sparse files...
-            name = h[:100].split(b"\0", 1)[0]
-            if h[257:262] == b"ustar":
-                prefix = h[345:500].split(b"\0", 1)[0]
-                if prefix:
-                    name = prefix + b"/" + name
-            name = name.decode("utf-8", "surrogateescape")
-            if regular and _hex_of(name):
-                out.append((name, off + 512, size))
-            off += 512 + -(-size // 512) * 512
+    end = os.fstat(f.fileno()).st_size
+    f.seek(0)
+    last = None
+    try:
+        with tarfile.open(fileobj=f, mode="r:") as tf:
+            for m in tf:
+                if m.offset_data + (m.size if m.isfile() else 0) > end:
+                    raise TrackInputError(f"{path}:{m.name}: member: expected {m.size:,} bytes of data, got "
+                                          f"{max(0, end - m.offset_data):,} before the end of the file (a truncated "
+                                          "archive)")
+                typ = b"0" if m.isfile() else (m.type if isinstance(m.type, bytes) else bytes(m.type, "ascii"))
+                why = _member_skip(path, m.name, typ, m.size)
+                if why is not None:
+                    skipped.append(why)
+                elif m.isfile() and _hex_of(m.name):
+                    out.append((m.name, m.offset_data, m.size))
+                last = m.name
+    except (tarfile.TarError, EOFError) as e:
+        raise TrackInputError(f"{path}: file: expected a complete tar archive, got a broken one after "
+                              f"{'member ' + repr(last) if last else 'the start'} ({e})") from None
     return out
 
 
@@ -542,17 +765,32 @@ def _work(args) -> dict:
             tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
         # several hourly files hold one aircraft: one aircraft row per (aircraft, file) keeps every input cited
     else:
+        read_skipped: list = []
         if kind == "tar":
             members = []
-            with open(source, "rb") as f:
+            fd = _open_input(Path(source), _input_stat(Path(source)))  # the checked regular file, never a FIFO
+            try:
                 for name, off, size in items:
-                    f.seek(off)
-                    members.append((name, f.read(size)))
+                    data = os.pread(fd, size, off)
+                    if len(data) != size:
+                        read_skipped.append((name, f"{source}:{name}: member: expected {size:,} bytes, got "
+                                                   f"{len(data):,} (the archive was cut while being read)"))
+                        continue
+                    members.append((name, data))
+            finally:
+                os.close(fd)
         elif kind == "tree":
-            members = [(name, Path(p).read_bytes()) for name, p, _s in items]
+            members = []
+            for name, p, _s in items:
+                try:  # regular files inside the tree only: no link on the way, no FIFO or device, bounded size
+                    members.append((name, safeio.read_bytes(Path(p), f"{source}/{name}", root=Path(source))))
+                except (safeio.UnsafeInputError, OSError) as e:
+                    read_skipped.append((name, str(e) if isinstance(e, safeio.UnsafeInputError)
+                                         else f"{source}/{name}: file: cannot be read ({e.strerror or e})"))
         else:  # "bytes": already read by the main process
             members = [(name, data) for name, data, _s in items]
         tbl, metas, noise, skipped = parse_readsb_members(members, Path(source).name)
+        skipped = read_skipped + skipped
         ic = tbl.column("icao_int").to_numpy()
         if len(ic) > 1 and (ic[1:] < ic[:-1]).any():  # clean_positions sorts by hex text: the same order
             tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
@@ -577,21 +815,75 @@ def _aircraft_opensky(metas, tbl):
     return _aircraft_table(list({m["icao24"]: m for m in metas}.values()), tbl)
 
 
-def _stream_items(path: Path, batch_bytes: int):
-    """Members of a compressed tar, read sequentially by this process (no random access)."""
-    with tarfile.open(path, "r|*") as tf:
-        cur, size = [], 0
-        for m in tf:
-            if not (m.isfile() and _hex_of(m.name)):
-                continue
-            data = tf.extractfile(m).read()
-            cur.append((m.name, data, len(data)))
-            size += len(data)
-            if size >= batch_bytes:
+class _CappedReader:
+    """A decompressed stream that refuses to give more than ``cap`` bytes (a tar.gz bomb stops at the cap)."""
+
+    def __init__(self, raw, cap: int, label: str):
+        self.raw, self.cap, self.label, self.total = raw, cap, label, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n if n is not None and n >= 0 else self.cap + 1 - self.total)
+        self.total += len(data)
+        if self.total > self.cap:
+            raise safeio.UnsafeInputError(f"{self.label}: file: expected a compressed archive that decompresses to "
+                                          f"at most {self.cap:,} bytes ({safeio.DECOMPRESS_RATIO} times its size), "
+                                          "got more (a decompression bomb?)")
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _stream_items(path: Path, batch_bytes: int, skipped: list | None = None):
+    """Members of a compressed tar, read sequentially by this process (no random access). The decompressed stream
+    is capped at the exact reader's ratio (:data:`safeio.DECOMPRESS_RATIO` times the archive's size, at least
+    :data:`safeio.DECOMPRESS_FLOOR`), each member at :data:`safeio.MAX_FILE_BYTES`; links, devices and other
+    members are listed in ``skipped``; a cut archive is an error naming the last member read."""
+    import bz2
+    import gzip
+    import lzma
+    import zlib
+
+    skipped = [] if skipped is None else skipped
+    st = _input_stat(path)
+    raw = os.fdopen(_open_input(path, st), "rb")
+    magic = raw.read(6)
+    raw.seek(0)
+    dec = (gzip.GzipFile(fileobj=raw) if magic[:2] == b"\x1f\x8b" else bz2.BZ2File(raw) if magic[:3] == b"BZh"
+           else lzma.LZMAFile(raw))
+    stream = _CappedReader(dec, max(safeio.DECOMPRESS_FLOOR, safeio.DECOMPRESS_RATIO * st.st_size), str(path))
+    last = None
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as tf:
+            cur, size = [], 0
+            for m in tf:
+                if m.isdir():
+                    continue
+                typ = b"0" if m.isfile() else (m.type if isinstance(m.type, bytes) else bytes(m.type, "ascii"))
+                why = _member_skip(path, m.name, typ, m.size)
+                if why is not None or not m.isfile():
+                    skipped.append(why or (m.name, f"{path}:{m.name}: member: not a regular file (not read)"))
+                    last = m.name
+                    continue
+                data = tf.extractfile(m).read()
+                if len(data) != m.size:
+                    raise TrackInputError(f"{path}:{m.name}: member: expected {m.size:,} bytes of data, got "
+                                          f"{len(data):,} before the end of the archive (a truncated archive)")
+                last = m.name
+                cur.append((m.name, data, len(data)))
+                size += len(data)
+                if size >= batch_bytes:
+                    yield cur
+                    cur, size = [], 0
+            if cur:
                 yield cur
-                cur, size = [], 0
-        if cur:
-            yield cur
+    except safeio.UnsafeInputError as e:
+        raise TrackInputError(str(e)) from None
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as e:
+        raise TrackInputError(f"{path}: file: expected a complete compressed tar archive, got a broken one after "
+                              f"{'member ' + repr(last) if last else 'the start'} ({e})") from None
+    finally:
+        raw.close()
 
 
 # ----------------------------------------------------------------------------------- driver
@@ -623,7 +915,8 @@ def auto_buckets(inputs) -> int:
     total = 0
     for p in inputs:
         p = Path(p)
-        total += sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) if p.is_dir() else p.stat().st_size
+        st = os.lstat(p)
+        total += sum(q.lstat().st_size for q in _walk_tree(p)[0]) if stat.S_ISDIR(st.st_mode) else st.st_size
     return max(4, -(-total // BUCKET_BYTES))
 
 
@@ -644,12 +937,29 @@ def ingest_archive(
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
+    for src in inputs:  # every input checked before anything is read or written (missing, a link, FIFO, device)
+        _input_stat(Path(src))
     if n_buckets is None:
         n_buckets = auto_buckets(inputs)
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    with atomic.exclusive(out.with_name(f".{out.name}.lock"), what="ingest into this store"):  # one writer per store
+        return _ingest_locked(inputs, out, n_buckets, processes, batch_bytes, progress)
+
+
+def _prune_partials(out: Path) -> None:
+    """Remove ``<out>.partial-<pid>-<n>`` scratch of killed ingests (held lock: only dead processes' scratch)."""
+    for p in out.parent.glob(f"{out.name}.partial-*"):
+        m = re.fullmatch(re.escape(out.name) + r"\.partial-(\d+)-\d+", p.name)
+        if m and not atomic.pid_alive(int(m.group(1))):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _ingest_locked(inputs, out: Path, n_buckets: int, processes: int, batch_bytes: int,
+                   progress: bool) -> IngestResult:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _prune_partials(out)
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}")  # unique per run
+    tmp.mkdir()
     res = IngestResult(out=out)
     t0 = time.perf_counter()
     last = t0
@@ -660,9 +970,10 @@ def ingest_archive(
         nonlocal batch_no
         for src in inputs:
             src = Path(src)
-            kind, items = list_members(src)
+            kind, items, skipped = scan_input(src)
+            res.skipped.extend(skipped)  # links, devices, oversized and other members: listed, with the reason
             if kind == "stream":
-                for b in _stream_items(src, batch_bytes):
+                for b in _stream_items(src, batch_bytes, res.skipped):
                     yield ("bytes", str(src), b, str(tmp), batch_no, n_buckets)
                     batch_no += 1
                 continue
@@ -773,7 +1084,17 @@ def main(argv=None) -> int:
     ap.add_argument("--buckets", type=int, default=None, help="aircraft buckets (default: one per 64 MB of input)")
     ap.add_argument("--processes", type=int, default=2)
     a = ap.parse_args(argv)
-    ingest_archive(a.inputs, a.out, a.buckets, a.processes)
+    if a.buckets is not None and not 1 <= a.buckets <= 4096 or not 1 <= a.processes <= 256:
+        print("error: --buckets: expected 1 to 4096, --processes: expected 1 to 256", file=sys.stderr)
+        return 2
+    try:
+        ingest_archive(a.inputs, a.out, a.buckets, a.processes)
+    except (TrackInputError, safeio.UnsafeInputError, atomic.BuildLockedError) as e:  # named: one line, exit 2
+        print("error: " + " / ".join(ln for ln in str(e).splitlines() if ln.strip()), file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -636,6 +636,14 @@ def readsb_tree_files(root, watch_hex=None, files: list[Path] | None = None) -> 
 
 
 # --------------------------------------------------------------------------------------- text tables
+def _no_repeated_columns(names: list[str], label: str) -> None:
+    """A header names each column once (a reader and a person could each see a different one of two)."""
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise TrackInputError(f"{label}: header, field '{repeated[0]}': expected each column once, got it "
+                              f"{names.count(repeated[0])} times")
+
+
 def _read_csv_table(data: bytes, label: str, required: list[str], text_cols=()) -> pa.Table:
     """CSV -> Arrow table; ``text_cols`` are read as strings (hex addresses such as 424242 or callsigns
     must not become integers and lose leading zeros)."""
@@ -661,6 +669,7 @@ def _read_csv_table(data: bytes, label: str, required: list[str], text_cols=()) 
         raise TrackInputError(
             f"{label}: record {rec}: expected a well-formed CSV row, got a parse error ({e})"
         ) from e
+    _no_repeated_columns(tbl.column_names, label)
     missing = [c for c in required if c not in tbl.column_names]
     if missing:
         raise TrackInputError(
@@ -809,11 +818,13 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
     named_parquet = not isinstance(path, BYTES_TYPES) and Path(path).suffix == ".parquet"
     if data[:4] == b"PAR1" or named_parquet:
         try:
+            _no_repeated_columns(pq.ParquetFile(pa.BufferReader(data)).schema_arrow.names, label)
             tbl = pq.read_table(pa.BufferReader(data))
         except (pa.ArrowInvalid, OSError) as e:
             raise TrackInputError(
                 f"{label}: file: expected a readable parquet file, got an error ({e})"
             ) from e
+        _no_repeated_columns(tbl.column_names, label)
         missing = [c for c in OPENSKY_REQUIRED if c not in tbl.column_names]
         if missing:
             raise TrackInputError(

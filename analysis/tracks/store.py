@@ -378,7 +378,7 @@ class _Progress:
 
 #: scratch in positions/: a part being written (``.tmp-<key>-<pid>``), a merge being written
 #: (``merged-<key>.<pid>.tmp.parquet``; ``merged-<key>.tmp.parquet`` from code that did not name its writer)
-_SCRATCH = re.compile(r"^(?:\.tmp-[0-9a-f]+-(?P<pid>\d+)|merged-[0-9a-f]+(?:\.(?P<mpid>\d+))?\.tmp\.parquet)$")
+_SCRATCH = re.compile(r"^(?:\.tmp-[0-9a-f]+-(?P<pid>\d+)(?:\.json)?|merged-[0-9a-f]+(?:\.(?P<mpid>\d+))?\.tmp\.parquet)$")
 #: a scratch file that names no writer is left alone while it may still be written (younger than this)
 UNNAMED_SCRATCH_AGE_S = 3600
 
@@ -437,11 +437,49 @@ class Store:
         )
         return hashlib.sha256(spec.encode()).hexdigest()[:24]
 
+    def _files_sha256(self, folder: Path, coverage: Path) -> dict[str, str]:
+        """sha256 of every file of a part (its parquet files and its coverage), by name: what the manifest records."""
+        out = {f"{f.name}": safeio.sha256_file(f) for f in safeio.walk(folder)}
+        out["coverage"] = safeio.sha256_file(coverage)
+        return out
+
+    def _discard(self, key: str, why: str) -> None:
+        log.warning("positions cache part-%s %s: removed, its input is ingested again", key, why)
+        for p in (self.dir / f"part-{key}.json", self.dir / f"part-{key}.coverage.parquet"):
+            p.unlink(missing_ok=True)
+        folder = self.dir / f"part-{key}"
+        if folder.is_symlink() or folder.is_file():
+            folder.unlink(missing_ok=True)
+        elif folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
     def _load(self, key) -> Part | None:
+        """The stored part under ``key``, verified: its manifest must name the key it is stored under (content hash,
+        format, options, watch list, code) and every file must hash to what the manifest recorded when the part was
+        written. A corrupt, tampered or half-removed part is discarded (and re-ingested by the caller), never used."""
         man = self.dir / f"part-{key}.json"
-        if not man.exists():
+        if not (man.exists() or man.is_symlink()):
             return None
-        m = json.loads(man.read_text())
+        try:
+            m = safeio.load_json(safeio.read_bytes(man, str(man), max_bytes=safeio.MAX_SIDECAR_BYTES * 64), str(man))
+            if not isinstance(m, dict):
+                raise ValueError("not a JSON object")
+            watch = m["watch"]
+            if self._key(m["content_hash"], m["format"], m["options"], set(watch) if watch is not None else None) != key:
+                self._discard(key, "has a manifest for another input")
+                return None
+            files = m.get("files_sha256")
+            if not isinstance(files, dict):
+                self._discard(key, "has no file checksums (written by older code)")
+                return None
+            now = self._files_sha256(self.dir / f"part-{key}", self.dir / f"part-{key}.coverage.parquet")
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable manifest, missing file, link...
+            self._discard(key, f"cannot be verified ({type(exc).__name__}: {str(exc)[:120]})")
+            return None
+        if now != files:
+            bad = sorted(set(now) ^ set(files) | {k for k in now if k in files and now[k] != files[k]})
+            self._discard(key, f"does not match the checksums it was written with ({', '.join(bad[:3])})")
+            return None
         return Part(
             key=key,
             content_hash=m["content_hash"],
@@ -531,6 +569,9 @@ class Store:
             if got != chash:
                 raise _changed(label, chash, got)
             pq.write_table(cov, tmp / "coverage.parquet.sidecar")
+            files_sha256 = {f.name: safeio.sha256_file(f) for f in safeio.walk(tmp)
+                            if f.name != "coverage.parquet.sidecar"}
+            files_sha256["coverage"] = safeio.sha256_file(tmp / "coverage.parquet.sidecar")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -548,8 +589,11 @@ class Store:
             "noise": dict(noise),
             "skipped": skipped,
             "meta": meta,
+            "files_sha256": files_sha256,
         }
-        (self.dir / f"part-{key}.json").write_text(json.dumps(man, indent=1, default=str))
+        tmp_man = self.dir / f".tmp-{key}-{os.getpid()}.json"  # scratch name (pruned if killed), then renamed
+        tmp_man.write_text(json.dumps(man, indent=1, default=str))
+        os.replace(tmp_man, self.dir / f"part-{key}.json")
         return Part(
             key=key,
             content_hash=chash,
