@@ -29,7 +29,7 @@ TABLES: dict[str, str] = {
     "core_sanctions": "Sanctions on operators or aircraft, with the effective date parsed to a UTC interval.",
     "core_places": "Places at the precision the sources give (airport, city or country), with the coordinates used "
                    "for maps and distances and how they were found (reported airport or inferred airport).",
-    "core_episodes": "Deployments (one or more aircraft going to Latin America and back as one operation).",
+    "core_episodes": "Deployments (one or more aircraft going to the destination region and back as one operation), with their kind of flight.",
     "core_stops": "One row per stop of each aircraft's route per episode and route variant, in reported order, with "
                   "arrival/departure times as UTC intervals and the time on the ground.",
     "core_legs": "The hop between two consecutive stops of the same episode, aircraft, variant and evidence kind, "

@@ -269,7 +269,7 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "episodes",
-        "Deployments: one or more aircraft travelling to Latin America and back as one operation.",
+        "Deployments: one or more aircraft travelling to the destination region and back as one operation.",
         key=("episode_id",),
         columns=(
             Column("episode_id", "safe_id", "Stable id, used in file names: lowercase, digits, dashes.", True),

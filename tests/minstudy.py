@@ -71,7 +71,13 @@ def study(root: Path, **tables: list[dict]) -> Project:
     for name, rows in tables.items():
         base[name] = base.get(name, []) + rows
     raw = root / "data" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
+    (raw / "basemap").mkdir(parents=True, exist_ok=True)
+    import shutil
+
+    from analysis.paths import PACKAGE_DIR
+
+    for name in ("countries-110m.json", "countries-110m.json.provenance.json"):
+        shutil.copyfile(PACKAGE_DIR / "assets" / "basemap" / name, raw / "basemap" / name)
     (root / "data" / "derived").mkdir(parents=True, exist_ok=True)
     for t in schema.TABLES:
         with open(raw / f"{t.name}.csv", "w", encoding="utf-8", newline="") as fh:
