@@ -4,8 +4,12 @@ Each builder takes polars DataFrames from :mod:`analysis.queries` and returns an
 queries or computes findings. Colours come from a colour-blind-safe palette (Okabe-Ito); every mark's tooltip
 lists the source ids behind it.
 
-Importing this module registers and enables the ``flights`` renderer: notebooks show charts natively in
-JupyterLab, and the report's HTML pages draw them with the vega scripts inlined in the page (no network).
+Importing this module registers and enables the ``flights`` renderer. In a notebook (JupyterLab, Jupyter
+Notebook 7, VS Code) each chart is shown as a Vega 5 spec (``application/vnd.vega.v5+json``, compiled from the
+Vega-Lite spec by vl-convert): the locked JupyterLab 4.6 draws Vega 5 and Vega-Lite up to 5 with its own bundled
+library, so charts draw interactively (tooltips, zoom) and offline; the chart's text description and the data
+behind it follow as a second output. In the report's pages the same charts are drawn by the site's one copy of
+the chart library (``assets/vega.js``). :func:`save_html` writes one chart as a standalone offline HTML file.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from .timespec import PRECISION_LABELS
 __all__ = ["PALETTE", "timeline", "route_map", "episode_view", "leg_distances", "detour_factors", "staging_matrix",
            "similarity_matrix", "chart_html", "basemap", "save_figure", "render_figure", "figure_key", "start_page",
            "data_table", "describe_spec", "episode_scales", "episode_filter", "pickable", "periods",
-           "timeline_periods", "EPISODE_COLOURS", "EPISODE_SHAPES", "PICK_PARAM", "FIGURES_ENV", "FIGURE_PREFIX_ENV"]
+           "timeline_periods", "EPISODE_COLOURS", "EPISODE_SHAPES", "PICK_PARAM", "FIGURES_ENV", "FIGURE_PREFIX_ENV",
+           "save_html", "notebook_bundle", "vega_spec", "VEGA_MIME"]
 
 #: When set (the report sets it for each notebook run), every chart shown is also saved there as SVG and PNG.
 FIGURES_ENV = "FLIGHTS_FIGURES_DIR"
@@ -55,7 +60,10 @@ KIND_COLOURS = {"departure": "#0072B2", "arrival": "#D55E00", "event": "#009E73"
 PRECISION_SHAPES = {"airport": "circle", "city": "diamond", "country": "triangle-up", "position": "cross"}
 WIDTH = 820
 MAP_HEIGHT = 460
-VEGALITE_MIME = "application/vnd.vegalite.v6+json"
+#: The mimetype notebooks get: Vega 5, which JupyterLab 4 (its @jupyterlab/vega5-extension: vega 5, vega-lite 5),
+#: Notebook 7 and VS Code all draw. Vega-Lite v6 (altair 6's) has no renderer in the locked JupyterLab.
+VEGA_MIME = "application/vnd.vega.v5+json"
+_VEGA5_SCHEMA = "https://vega.github.io/schema/vega/v5.json"
 
 
 def _theme() -> dict:
@@ -306,14 +314,90 @@ def _label_marks(spec: dict, title: str | None = None) -> dict:
     return out
 
 
-def _renderer(spec: dict, **_: object) -> dict:
+def _prepared(spec: dict) -> dict:
     spec = _label_marks(_one_view_per_scale_binding(spec))
     if not spec.get("description"):
         spec = {**spec, "description": describe_spec(spec)}
-    page = chart_html(spec, figure=_auto_figure(spec))
+    return spec
+
+
+def vega_spec(spec: dict | alt.TopLevelMixin) -> dict:
+    """The chart compiled to a Vega 5 spec by vl-convert (offline: its Vega-Lite compiler is inside the wheel)."""
+    import vl_convert
+
+    if not isinstance(spec, dict):
+        spec = spec.to_dict()
+    version = alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0]
+    supported = vl_convert.get_vegalite_versions()
+    vg = vl_convert.vegalite_to_vega(spec, vl_version=version if version in supported else None)
+    vg["$schema"] = _VEGA5_SCHEMA  # vega 6 specs run on vega 5 (the runtime JupyterLab 4 bundles) unchanged
+    return vg
+
+
+def notebook_bundle(spec: dict | alt.TopLevelMixin) -> tuple[dict, dict]:
+    """What a notebook shows for a chart: (the chart as ``application/vnd.vega.v5+json`` with its description as
+    text/plain, the description and the data table as text/html). Two bundles, because a front end draws one
+    representation per output and JupyterLab prefers text/html to Vega: one bundle with both would show the
+    table and no chart."""
+    if not isinstance(spec, dict):
+        spec = spec.to_dict()
+    spec = _prepared(spec)
+    desc = spec["description"]
+    chart = {VEGA_MIME: vega_spec(spec), "text/plain": desc}
+    table = {"text/html": (f'<div class="flights-chart-text"><p class="sr-only">{html.escape(desc)}</p>'
+                           f"{data_table(spec)}</div>"),
+             "text/plain": f"The data behind this chart: {_title_text(spec)}"}
+    return chart, table
+
+
+def _renderer(spec: dict, **_: object) -> dict:
     if os.environ.get(FIGURES_ENV):  # a report run: the page uses the HTML only (the spec is inside it)
-        return {"text/html": page}
-    return {VEGALITE_MIME: spec, "text/html": page}
+        spec = _prepared(spec)
+        return {"text/html": chart_html(spec, figure=_auto_figure(spec))}
+    chart, table = notebook_bundle(spec)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with every notebook front end
+        return chart
+    if get_ipython() is None:  # a plain Python process: the chart alone
+        return chart
+    display(chart, raw=True)  # the chart first, then (as this call's result) its description and data
+    return table
+
+
+def _offline_page(title: str, body: str, bundle: str) -> str:
+    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' "
+           "'unsafe-eval'; font-src data:")
+    style = ("body{font:15px/1.5 Helvetica,Arial,sans-serif;margin:20px;color:#1d1d1d}"
+             "table.data{border-collapse:collapse;font-size:13px}table.data td,table.data th{border:1px solid #ddd;"
+             "padding:3px 6px;text-align:left}.sr-only{position:absolute;width:1px;height:1px;overflow:hidden;"
+             "clip:rect(0 0 0 0)}details summary{cursor:pointer;color:#0072B2}")
+    draw = ("document.querySelectorAll('script.flights-spec').forEach(function(n){var t=document.getElementById("
+            "n.getAttribute('data-target'));vegaEmbed(t,JSON.parse(n.textContent),{renderer:'svg',actions:false})"
+            ".catch(function(e){t.textContent='chart failed: '+e;});});")
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}"><title>{html.escape(title)}</title>'
+            f"<style>{style}</style><script>{bundle}</script></head><body>{body}<script>{draw}</script></body></html>")
+
+
+def save_html(chart: dict | alt.TopLevelMixin, path: str | Path) -> Path:
+    """Save a chart as one standalone HTML file that works offline: vega, vega-lite and vega-embed inlined (from
+    vl-convert, no download), the chart interactive (tooltips, zoom), its description and data table below it.
+    The file loads nothing from the network (altair's ``chart.save("x.html")`` loads the library from a CDN unless
+    given ``inline=True``)::
+
+        from analysis import charts
+        charts.save_html(charts.route_map(...), "routes.html")
+    """
+    import vl_convert
+
+    spec = _prepared(chart if isinstance(chart, dict) else chart.to_dict())
+    path = Path(path)
+    body = chart_html(spec, div_id="chart")
+    page = _offline_page(_title_text(spec), body, vl_convert.javascript_bundle().replace("</script", "<\\/script"))
+    path.write_text(page, encoding="utf-8")
+    return path
 
 
 alt.renderers.register("flights", _renderer)

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .atomic import BuildLockedError, NotALinkError
     from .build import BuildError
+    from .paths import StudyNotFoundError
     from .provenance import ProvenanceError
     from .queries import UnknownEpisodeError
     from .safeio import UnsafeInputError
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             for row in queries.episodes().select("episode_id", "title").iter_rows():
                 print("\t".join(row))
     except (RawValidationError, ProvenanceError, TrackInputError, UnsafeInputError, BuildError, NotALinkError,
-            BuildLockedError, UnknownEpisodeError) as exc:  # named input and output problems: no traceback
+            BuildLockedError, UnknownEpisodeError, StudyNotFoundError) as exc:  # named input and output problems: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a folder we cannot write or read: named, no traceback

@@ -32,7 +32,7 @@ from xml.sax.saxutils import escape
 import polars as pl
 
 from . import queries
-from .paths import Project, default_project
+from .paths import Project, as_project
 
 __all__ = ["write_exports", "leg_features", "geojson", "kml", "LEG_PROPERTIES", "spreadsheet_safe",
            "FORMULA_TRIGGERS"]
@@ -69,7 +69,7 @@ def _plain(v: object) -> object:
 
 def leg_features(project: Project | None = None) -> list[dict]:
     """GeoJSON features, one per leg with a great-circle path, in episode/aircraft/variant/leg order."""
-    project = project or default_project()
+    project = as_project(project)
     legs = queries.sql("""
         SELECT l.*, a.label AS aircraft, fs.loc_icao AS from_icao, ts.loc_icao AS to_icao
         FROM core_legs l
@@ -144,7 +144,7 @@ def _csv(df: pl.DataFrame, path: Path) -> None:
 
 def write_exports(dest: Path, project: Project | None = None) -> list[Path]:
     """Write every export into ``dest`` (created); returns the files written."""
-    project = project or default_project()
+    project = as_project(project)
     dest.mkdir(parents=True, exist_ok=True)
     feats = leg_features(project)
     written = []

@@ -11,6 +11,7 @@ SQL text.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from .paths import Project, default_project
+from .paths import Project, as_project, study_not_found
 
 __all__ = [
     "UnknownEpisodeError", "connect", "sql", "episodes", "episode_ids", "check_episodes", "episode",
@@ -61,13 +62,15 @@ def _database(db: Path) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def connect(project: Project | None = None):
+def connect(project: Project | str | os.PathLike | None = None):
     """A read-only DuckDB connection to the current build (views resolve next to the database file).
 
     The database is opened once per process; each ``connect`` hands out a cheap cursor on it, so threads do not
     share one cursor.
     """
-    project = project or default_project()
+    project = as_project(project)
+    if not project.database.exists():
+        raise study_not_found(project, built=True)
     cur = _database(project.database).cursor()
     try:
         yield cur
@@ -75,13 +78,13 @@ def connect(project: Project | None = None):
         cur.close()
 
 
-def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, project: Project | None = None) -> pl.DataFrame:
+def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Run any read-only SQL against the derived tables, parameters bound (``?`` or ``$name``)."""
     with connect(project) as con:
         return con.sql(query, params=params or None).pl()
 
 
-def table(name: str, project: Project | None = None) -> pl.DataFrame:
+def table(name: str, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """A whole derived table by name (names are checked against the database, never pasted unchecked)."""
     with connect(project) as con:
         names = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
@@ -96,17 +99,17 @@ def _ids(ids: str | Sequence[str] | None) -> list[str] | None:
     return [ids] if isinstance(ids, str) else list(ids)
 
 
-def episodes(project: Project | None = None) -> pl.DataFrame:
+def episodes(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Every episode with its summary, in time order (undated episodes last)."""
     return sql("SELECT * FROM out_episode_summary ORDER BY first_time_utc NULLS LAST, episode_id", project=project)
 
 
-def episode_ids(project: Project | None = None) -> list[str]:
+def episode_ids(project: Project | str | os.PathLike | None = None) -> list[str]:
     """Valid episode ids, in time order."""
     return episodes(project)["episode_id"].to_list()
 
 
-def check_episodes(ids: str | Sequence[str], project: Project | None = None) -> list[str]:
+def check_episodes(ids: str | Sequence[str], project: Project | str | os.PathLike | None = None) -> list[str]:
     """Return the ids as a list, or raise :class:`UnknownEpisodeError` listing the valid ones."""
     wanted = _ids(ids) or []
     valid = episode_ids(project)
@@ -117,14 +120,14 @@ def check_episodes(ids: str | Sequence[str], project: Project | None = None) -> 
     return wanted
 
 
-def episode(episode_id: str, project: Project | None = None) -> dict:
+def episode(episode_id: str, project: Project | str | os.PathLike | None = None) -> dict:
     """One episode's summary row as a dict (raises :class:`UnknownEpisodeError`)."""
     check_episodes(episode_id, project)
     return sql("SELECT * FROM out_episode_summary WHERE episode_id = ?", [episode_id], project).row(0, named=True)
 
 
 def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
-          project: Project | None = None) -> pl.DataFrame:
+          project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Stops in route order (the main route first, then the variants some sources report): where each aircraft was, when (UTC interval and precision), and for how long."""
     return sql("""
         SELECT * FROM core_stops
@@ -136,7 +139,7 @@ def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True
 
 
 def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
-         project: Project | None = None) -> pl.DataFrame:
+         project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Legs with great-circle distance (km) and duration bounds (h)."""
     return sql("""
         SELECT * FROM core_legs
@@ -148,7 +151,7 @@ def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
 
 
 def leg_paths(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
-              project: Project | None = None) -> pl.DataFrame:
+              project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Points along each leg's great circle, for maps."""
     return sql("""
         SELECT p.*, l.from_name, l.to_name, l.distance_km, l.source_ids
@@ -158,7 +161,7 @@ def leg_paths(episode_ids: str | Sequence[str] | None = None, main_only: bool = 
     """, {"ids": _ids(episode_ids), "main_only": main_only}, project)
 
 
-def route_summary(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def route_summary(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Per route (episode, aircraft, variant, evidence): distances, detour factor, stops, countries."""
     return sql("""
         SELECT * FROM out_route_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -166,7 +169,7 @@ def route_summary(episode_ids: str | Sequence[str] | None = None, project: Proje
     """, {"ids": _ids(episode_ids)}, project)
 
 
-def episode_summary(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def episode_summary(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Per episode: aircraft, arrival, dwell at destination, distances, staging countries, conflicts."""
     return sql("""
         SELECT * FROM out_episode_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -175,7 +178,7 @@ def episode_summary(episode_ids: str | Sequence[str] | None = None, project: Pro
 
 
 def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = True, around_days: float | None = None,
-             project: Project | None = None) -> pl.DataFrame:
+             project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Flight milestones of the episodes plus context events and sanctions, as UTC intervals.
 
     With ``around_days``, context items are kept only within that many days of the episodes' milestones.
@@ -194,13 +197,13 @@ def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = Tru
     """, {"ids": _ids(episode_ids), "context": context, "days": around_days}, project)
 
 
-def claims(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def claims(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Claims about cargo, personnel and flights: who claims what, how verified."""
     return sql("SELECT * FROM core_claims WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY claim_id",
                {"ids": _ids(episode_ids)}, project)
 
 
-def conflicts(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def conflicts(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Every side of every disagreement between sources (optionally for some episodes)."""
     return sql("""
         SELECT * FROM core_conflicts WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -208,35 +211,35 @@ def conflicts(episode_ids: str | Sequence[str] | None = None, project: Project |
     """, {"ids": _ids(episode_ids)}, project)
 
 
-def study(project: Project | None = None) -> dict:
+def study(project: Project | str | os.PathLike | None = None) -> dict:
     """What the study is about (data/raw/study.csv): title, subtitle, period, home countries, destination region."""
     df = sql("SELECT * FROM core_study", project=project)
     return df.row(0, named=True) if df.height else {"title": "Flights study", "subtitle": None}
 
 
-def sources(project: Project | None = None) -> pl.DataFrame:
+def sources(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The bibliography."""
     return sql("SELECT * FROM core_sources ORDER BY source_id", project=project)
 
 
-def sources_for(source_ids: str | Sequence[str] | None, project: Project | None = None) -> pl.DataFrame:
+def sources_for(source_ids: str | Sequence[str] | None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The sources behind a ';'-separated id list (as fact rows carry) or a list of ids."""
     ids = [s for s in (source_ids.split(";") if isinstance(source_ids, str) else (source_ids or [])) if s]
     return sql("SELECT * FROM core_sources WHERE list_contains(?, source_id) ORDER BY source_id", [ids], project)
 
 
-def aircraft(project: Project | None = None) -> pl.DataFrame:
+def aircraft(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Airframes with type, operator, and capacity/range where a source gives them."""
     return sql("SELECT * FROM core_aircraft ORDER BY aircraft_id", project=project)
 
 
-def sanctions(project: Project | None = None) -> pl.DataFrame:
+def sanctions(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Sanctions with their effective dates (null where only relayed)."""
     return sql("SELECT * FROM core_sanctions ORDER BY effective_earliest_utc NULLS LAST, sanction_id", project=project)
 
 
 def findings(episode_ids: str | Sequence[str] | None = None, category: str | None = None,
-             project: Project | None = None) -> pl.DataFrame:
+             project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Cross-episode findings: statement, value, evidence rows and sources."""
     return sql("""
         SELECT * FROM out_findings
@@ -246,7 +249,7 @@ def findings(episode_ids: str | Sequence[str] | None = None, category: str | Non
     """, {"ids": _ids(episode_ids), "category": category}, project)
 
 
-def route_similarity(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def route_similarity(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Pairwise route similarity; with ids, only pairs where both episodes are among them."""
     return sql("""
         SELECT * FROM out_route_similarity
@@ -255,7 +258,7 @@ def route_similarity(episode_ids: str | Sequence[str] | None = None, project: Pr
     """, {"ids": _ids(episode_ids)}, project)
 
 
-def observed_vs_reported(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def observed_vs_reported(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Stop-by-stop agreement of observed and reported routes, where an episode has both."""
     return sql("""
         SELECT * FROM out_observed_vs_reported WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -263,22 +266,22 @@ def observed_vs_reported(episode_ids: str | Sequence[str] | None = None, project
     """, {"ids": _ids(episode_ids)}, project)
 
 
-def gaps(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def gaps(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Transponder/coverage gaps in observed records."""
     return sql("SELECT * FROM core_gaps WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY start_utc",
                {"ids": _ids(episode_ids)}, project)
 
 
-def places(project: Project | None = None) -> pl.DataFrame:
+def places(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Places with their precision, location and any inferred airport."""
     return sql("SELECT * FROM core_places ORDER BY place_id", project=project)
 
 
-def key_findings(project: Project | None = None) -> pl.DataFrame:
+def key_findings(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The findings the index leads with (``is_key``), most important first."""
     return sql("SELECT * FROM out_findings WHERE is_key ORDER BY importance DESC, finding_id", project=project)
 
 
-def study_summary(project: Project | None = None) -> pl.DataFrame:
+def study_summary(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The generated summary of what the study shows: ``seq``, ``sentence``, ``finding_ids`` (a list)."""
     return sql("SELECT seq, sentence, finding_ids FROM out_summary ORDER BY seq", project=project)

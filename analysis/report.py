@@ -1,8 +1,8 @@
 """``make report``: build the data, run every notebook with papermill, write an offline HTML site.
 
 Jobs: ``episode.ipynb`` once per episode, ``compare.ipynb`` and ``patterns.ipynb`` once each. Each executed
-notebook becomes an HTML page without code cells; charts are drawn by the vega scripts inlined in the page,
-so no page loads anything from the network. Pages are assembled in ``.build/reports/<id>.partial`` and
+notebook becomes an HTML page without code cells; charts are drawn by the site's one copy of the vega scripts
+(``assets/vega.js``, shipped inside vl-convert-python), so no page loads anything from the network. Pages are assembled in ``.build/reports/<id>.partial`` and
 published by swapping the ``reports`` symlink: a failed or killed run leaves the previous report intact.
 
 A job whose inputs (derived data fingerprint, notebook, package code, parameters) are unchanged reuses its
@@ -30,10 +30,10 @@ from pathlib import Path
 
 from . import atomic
 from .build import build
-from .paths import PACKAGE_DIR, Project, default_project
+from .paths import PACKAGE_DIR, Project, as_project
 from .schema import SAFE_ID_PATTERN
 
-__all__ = ["report", "Job", "jobs_for", "render_page", "vega_bundle", "PAGE_CSS"]
+__all__ = ["report", "Job", "jobs_for", "render_page", "vega_bundle", "write_assets", "PAGE_CSS", "PAGE_CSP"]
 
 SAFE = re.compile(SAFE_ID_PATTERN)
 
@@ -153,14 +153,37 @@ def _nav(jobs: list[Job], search_index: str = "[]") -> str:
             f'<script type="application/json" id="search-index">{safe}</script>')
 
 
-def render_page(title: str, body: str, nav: str, bundle: str, charts: bool = True) -> str:
-    """A complete offline page: inline CSS, inline vega scripts (only when the page has charts)."""
-    scripts = f"<script>{bundle}</script>" if charts else ""
-    embed = f"<script>{SITE_JS}</script>"
-    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'unsafe-eval'; "
-           "font-src data:")
+#: Where the site's scripts live, relative to its root: one copy of the chart library for every page.
+ASSETS = "assets"
+VEGA_JS = f"{ASSETS}/vega.js"
+SITE_JS_FILE = f"{ASSETS}/site.js"
+#: The pages' content-security policy: scripts only from the site's own folder ('self'; ``file:`` for browsers
+#: that give a file:// page no origin of its own), never inline (the specs and the search index are inert JSON
+#: blocks); no eval either: vega-embed compiles expressions with vega's interpreter (``ast: true`` in site.js).
+PAGE_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'self' file:; "
+            "font-src data:")
+
+
+def write_assets(site: Path) -> list[Path]:
+    """The site's scripts, once for all pages: ``assets/vega.js`` (vega, vega-lite and vega-embed from
+    vl-convert-python) and ``assets/site.js`` (charts, picker, search)."""
+    folder = site / ASSETS
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, text in ((VEGA_JS, vega_bundle()), (SITE_JS_FILE, SITE_JS)):
+        (site / name).write_text(text, encoding="utf-8")
+        out.append(site / name)
+    return out
+
+
+def render_page(title: str, body: str, nav: str, bundle: str | None = None, charts: bool = True) -> str:
+    """A complete offline page: inline CSS; the chart library (only when the page has charts) and the page script
+    loaded from the site's ``assets/`` folder (:func:`write_assets`). ``bundle`` is ignored (kept for callers
+    of the time the library was inlined in every page)."""
+    scripts = f'<script src="{VEGA_JS}"></script>' if charts else ""
+    embed = f'<script src="{SITE_JS_FILE}"></script>'
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            f'<meta http-equiv="Content-Security-Policy" content="{PAGE_CSP}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style>{scripts}</head>"
             f'<body>{nav}<main id="content" tabindex="-1">{body}<footer>Built offline from data/raw by '
@@ -523,7 +546,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
     in a kernel of its own that is shut down as soon as its page is done; the next kernel starts and imports the
     heavy modules while the current page runs (:class:`_KernelPool`).
     """
-    project = project or default_project()
+    project = as_project(project)
     t0 = time.monotonic()
     link = out_link or project.reports
     # one lock for data and pages: no other build can publish or prune data/derived while notebooks read it
@@ -567,7 +590,8 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         try:
             from .site import search_index
 
-            bundle = vega_bundle()
+            bundle = None
+            write_assets(partial)
             nav = _nav(jobs, json.dumps(search_index(project, [j.page for j in jobs]), sort_keys=True,
                                         separators=(",", ":"), ensure_ascii=False))
             (partial / "figures").mkdir()
