@@ -68,7 +68,7 @@ discover: data $(if $(ARCHIVE),,$(DEMO_DAY)) ## find candidate flights in day ar
 # make lab LAB_ARGS="--port 8899 --no-browser" passes options to JupyterLab
 LAB_ARGS ?=
 lab: $(ENV) ## open JupyterLab with the package importable (options: LAB_ARGS="--port 8899 --no-browser")
-	$(PY) -m jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(PY) -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean: ## remove derived data, reports and build scratch (never data/raw)
 	rm -rf data/derived/builds data/derived/current data/derived/positions .build reports
