@@ -12,6 +12,7 @@ SQL text.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ __all__ = [
     "UnknownEpisodeError", "connect", "sql", "episodes", "episode_ids", "check_episodes", "episode",
     "stops", "legs", "leg_paths", "route_summary", "episode_summary", "timeline", "claims", "conflicts",
     "study", "sources", "sources_for", "aircraft", "sanctions", "findings", "route_similarity", "observed_vs_reported",
-    "gaps", "places", "table", "key_findings", "study_summary",
+    "gaps", "places", "table", "key_findings", "study_summary", "names",
 ]
 
 
@@ -285,3 +286,27 @@ def key_findings(project: Project | str | os.PathLike | None = None) -> pl.DataF
 def study_summary(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The generated summary of what the study shows: ``seq``, ``sentence``, ``finding_ids`` (a list)."""
     return sql("SELECT seq, sentence, finding_ids FROM out_summary ORDER BY seq", project=project)
+
+
+def names(project: Project | str | os.PathLike | None = None) -> dict[str, str]:
+    """Words for ids, for chart legends and labels: every episode id -> a short title with its month, every
+    aircraft id -> its registration or name, or (unidentified airframes) its type, operator and letter."""
+    out: dict[str, str] = {}
+    eps = sql("SELECT episode_id, title, first_time_utc FROM out_episode_summary", project=project)
+    months = r"(,| in| of)? (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}$|,? \d{4}$"
+    for r in eps.iter_rows(named=True):
+        title = re.sub(months, "", (r["title"] or r["episode_id"]).strip()).strip(" ,")
+        when = r["first_time_utc"].strftime("%b %Y") if r["first_time_utc"] else "undated"
+        title = title if len(title) <= 44 else title[:43].rstrip(" ,;:") + "…"
+        out[r["episode_id"]] = f"{when}: {title}"
+    air = sql("SELECT aircraft_id, registration, name, type_name, operator_name FROM core_aircraft", project=project)
+    for r in air.iter_rows(named=True):
+        if r["registration"] or r["name"]:
+            out[r["aircraft_id"]] = " ".join(x for x in (r["registration"], f"'{r['name']}'" if r["name"] else None) if x)
+            continue
+        kind = re.sub(r"^(Ilyushin|Antonov|Tupolev|Sukhoi) | \(.*\)$", "", r["type_name"] or "aircraft").strip()
+        letter = r["aircraft_id"].rsplit("-", 1)[-1]
+        op = (r["operator_name"] or "").split(" (")[0].removesuffix(" of Russia")
+        out[r["aircraft_id"]] = (f"{op + ' ' if op else ''}{kind}" + (f" ({letter})" if len(letter) == 1 else "")
+                                 + ", registration unknown")
+    return out
