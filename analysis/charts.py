@@ -33,7 +33,8 @@ __all__ = ["PALETTE", "timeline", "route_map", "episode_view", "leg_distances", 
            "similarity_matrix", "chart_html", "basemap", "save_figure", "render_figure", "figure_key", "start_page",
            "data_table", "describe_spec", "episode_scales", "episode_filter", "pickable", "periods",
            "timeline_periods", "EPISODE_COLOURS", "EPISODE_SHAPES", "PICK_PARAM", "FIGURES_ENV", "FIGURE_PREFIX_ENV",
-           "save_html", "notebook_bundle", "vega_spec", "VEGA_MIME"]
+           "save_html", "notebook_bundle", "vega_spec", "page_html", "VEGA_MIME", "place_labels", "unlocated_stops",
+           "short_place"]
 
 #: When set (the report sets it for each notebook run), every chart shown is also saved there as SVG and PNG.
 FIGURES_ENV = "FLIGHTS_FIGURES_DIR"
@@ -351,6 +352,12 @@ def notebook_bundle(spec: dict | alt.TopLevelMixin) -> tuple[dict, dict]:
                            f"{data_table(spec)}</div>"),
              "text/plain": f"The data behind this chart: {_title_text(spec)}"}
     return chart, table
+
+
+def page_html(spec: dict | alt.TopLevelMixin) -> str:
+    """A chart as the report's pages hold it (:func:`chart_html`; its figure saved when the report asks)."""
+    spec = _prepared(spec if isinstance(spec, dict) else spec.to_dict())
+    return chart_html(spec, figure=_auto_figure(spec))
 
 
 def _renderer(spec: dict, **_: object) -> dict:
@@ -706,7 +713,7 @@ def _notes_chart(lines: list[str], heading: str) -> alt.Chart:
             rows.append({"line": len(rows), "text": part})
     return alt.Chart(pl.DataFrame(rows)).mark_text(align="left", baseline="top", fontSize=11, color="#333",
                                                    limit=WIDTH).encode(
-        x=alt.value(0), y=alt.Y("line:O", axis=None, scale=alt.Scale(paddingInner=0, paddingOuter=0)),
+        x=alt.value(0), y=alt.Y("line:O", axis=None, scale=alt.Scale(padding=0.5)),
         text="text:N").properties(
         width=WIDTH, height=15 * len(rows))
 

@@ -166,6 +166,15 @@ def write_exports(dest: Path, project: Project | None = None) -> list[Path]:
         if (current / name).exists():
             shutil.copy2(current / name, dest / "database" / name)
             written.append(dest / "database" / name)
+    # the candidates of discovery (make discover), when there are any; those found in a generated demo day carry
+    # synthetic = true, and the file name says so too
+    found = project.derived / "discover" / "out_candidates.parquet"
+    if found.is_file():
+        cands = pl.read_parquet(found)
+        syn = "synthetic" in cands.columns and bool(cands["synthetic"].any())
+        out = dest / "csv" / ("out_candidates.SYNTHETIC.csv" if syn else "out_candidates.csv")
+        _csv(cands, out)
+        written.append(out)
     (dest / "database" / "README.txt").write_text(
         "flights.duckdb holds views over the parquet files in this folder, with relative paths.\n"
         "Open it from this folder:   cd database && duckdb -readonly flights.duckdb\n"

@@ -129,6 +129,10 @@ fieldset.episode-picker { border: 1px solid var(--line); padding: 8px 12px; marg
 fieldset.episode-picker legend { font-weight: 600; } .picker-boxes { columns: 2; font-size: 13px; }
 .picker-boxes label { display: block; } .picker-status { font-size: 12px; color: var(--muted); margin: 4px 0 0; }
 p.empty { color: var(--muted); font-style: italic; }
+.synthetic-banner { border: 2px solid #D55E00; background: #fff4ec; padding: 10px 14px; margin: 12px 0; }
+.synthetic-mark { display: inline-block; font-size: 11px; font-weight: 600; color: #fff; background: #D55E00;
+  border-radius: 3px; padding: 0 5px; text-transform: uppercase; letter-spacing: .03em; }
+.missing { color: var(--muted); font-style: italic; }
 """
 
 #: The page script: charts, the episode picker, the search box (analysis/assets/site.js, inlined)

@@ -416,7 +416,7 @@ def _candidate_map(legs: pl.DataFrame, cands: pl.DataFrame, project: Project) ->
                      "The table below lists every candidate."),
         title=alt.Title("Candidate legs", subtitle="Great-circle arcs from each leg's first to its last fix (not the "
                                                    "flown track); points are arrivals."))
-    return charts._renderer(chart.to_dict())["text/html"]
+    return charts.page_html(chart.to_dict())
 
 
 DISCOVER_HOWTO = """
@@ -452,6 +452,17 @@ def candidates_body(project: Project) -> str:
     cands = cands.with_columns((pl.col("status") != "new").alias("_k")).sort(
         "_k", "first_seen_utc", "candidate_id", nulls_last=True).drop("_k")
     n_new = int((cands["status"] == "new").sum())
+    n_syn = int(cands["synthetic"].sum()) if "synthetic" in cands.columns else 0
+    synthetic = man.get("synthetic_inputs") or []
+    banner = ""
+    if n_syn or synthetic:
+        banner = ('<div class="synthetic-banner" role="note"><strong>Synthetic data.</strong> '
+                  f"{n_syn} of the {cands.height} candidates below come from a generated demo day "
+                  f"({', '.join(f'<code>{esc(i)}</code>' for i in synthetic) or 'a generated archive'}, written by "
+                  "<code>analysis.discover.globalday</code> so that a newcomer sees discovery work): their aircraft, "
+                  "registrations and tracks are made up, even where one matches a reported episode. They are marked "
+                  "<em>synthetic</em> in the table and in the exports. Run <code>make discover ARCHIVE=day.tar</code> on "
+                  "a real archive for real leads.</div>")
     inputs = ", ".join(f"<code>{esc(Path(i).name)}</code>" for i in man.get("inputs") or []) or "a positions store"
     intro = (f"<p>{cands.height} candidate trips ({n_new} new, {cands.height - n_new} known) found by discovery in "
              f"{inputs} ({esc(fmt(man.get('aircraft')))} aircraft, {esc(fmt(man.get('legs')))} legs; "
@@ -467,7 +478,8 @@ def candidates_body(project: Project) -> str:
         if c in ("patterns", "rule_ids", "region_countries", "source_inputs") and r[c]:
             return esc(r[c].replace(";", "; "))  # lists wrap in the table
         if c == "status":
-            return f'<span class="status-{esc(r["status"])}">{esc(r["status"])}</span>'
+            mark = ' <span class="synthetic-mark">synthetic</span>' if r.get("synthetic") else ""
+            return f'<span class="status-{esc(r["status"])}">{esc(r["status"])}</span>{mark}'
         if c == "episode_id" and r.get("episode_id"):
             page = episode_page(r["episode_id"])
             return f'<a href="{esc(page)}">{esc(r["episode_id"])}</a>' if page else None
@@ -480,7 +492,7 @@ def candidates_body(project: Project) -> str:
               "rule_ids": "rules", "source_inputs": "inputs", "episode_id": "episode", "n_legs": "legs",
               "region_countries": "region countries"}
     defs = "".join(f"<dt><code>{esc(c)}</code></dt><dd>{esc(CANDIDATE_DESCRIPTIONS.get(c, ''))}</dd>" for c in cols)
-    return (head + intro + _candidate_map(legs, cands, project)
+    return (head + banner + intro + _candidate_map(legs, cands, project)
             + f'<h2 id="candidate-table">Candidate trips ({cands.height})</h2><p>New candidates first, then known; '
               "each with the rules that selected it and the archive inputs it was seen in.</p>"
             + _table(cands, cols, labels, cell, lambda r: "candidate-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["candidate_id"]),

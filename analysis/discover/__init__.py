@@ -187,6 +187,13 @@ def discover(
         t = time.perf_counter()
         cand, cand_legs = candidates(legs, gaps, aircraft, rules, reported)
         timings["rules_s"] = time.perf_counter() - t
+        # a generated demo day (analysis.discover.globalday) marks itself: so does every candidate found in it
+        from .globalday import synthetic_inputs
+
+        synthetic = sorted(synthetic_inputs(inputs)) if inputs is not None else []
+        cand = cand.with_columns(
+            (pl.col("source_inputs").fill_null("").str.split(";").list.eval(pl.element().is_in(synthetic)).list.any()
+             if synthetic and "source_inputs" in cand.columns else pl.lit(bool(synthetic))).alias("synthetic"))
     finally:
         if own_spark:
             spark.stop()
@@ -203,6 +210,8 @@ def discover(
         "candidates": cand.height,
         "new": int((cand["status"] == "new").sum()),
         "known": int((cand["status"] == "known").sum()),
+        "synthetic_inputs": synthetic,
+        "synthetic": int(cand["synthetic"].sum()) if cand.height else 0,
         "seconds": round(time.perf_counter() - t0, 3),
         **{k: round(v, 3) for k, v in timings.items()},
     }
@@ -217,6 +226,10 @@ def discover(
         aircraft.write_parquet(tmp / "disc_aircraft.parquet")
         (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
         atomic.replace_dir(tmp, out)
+    if progress and synthetic:
+        from .globalday import SYNTHETIC_NOTE
+
+        print(f"[discover] {SYNTHETIC_NOTE} (input: {', '.join(synthetic)})", flush=True)
     if progress:
         print(
             f"[discover] {engine}: {man['aircraft']:,} aircraft, {legs.height:,} legs, {gaps.height:,} gaps -> "
