@@ -328,6 +328,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "out_findings": {
         "finding_id": "Stable finding id.", "category": "Finding category (e.g. recurring airframes, staging).",
         "title": "Short title.", "statement": "The finding in one sentence, with its numbers.",
+        "headline": "The finding as one short quotable sentence (the front page and the patterns page lead with it).",
         "metric": "What is measured.", "value": "The measured value.",
         "value_low": "Low end of the value's range when times or places are uncertain.",
         "value_high": "High end of the value's range.", "unit": "Unit of the value.",
