@@ -506,7 +506,8 @@ def _pick(chart, pick: list[str] | None, columns: tuple[str, ...] = ("episode_id
 
 def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: str = "Timeline",
              lanes: str = "episode", select: alt.Parameter | None = None, zoom: str | None = "timeline_zoom",
-             pick: list[str] | None = None, width: int | None = None, notes: bool = True) -> alt.LayerChart:
+             pick: list[str] | None = None, width: int | None = None, notes: bool = True,
+             names: dict[str, str] | None = None) -> alt.LayerChart:
     """Milestones and context events as UTC intervals: a bar spans what the source allows, a dot marks its middle.
 
     ``items`` is :func:`analysis.queries.timeline`. Exact times show as dots; a day or "late January" shows as
@@ -514,7 +515,7 @@ def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: st
     """
     df = items.filter(pl.col("earliest_utc").is_not_null()).with_columns(
         pl.when(pl.col("episode_id").is_null()).then(pl.lit("context: ") + pl.col("kind"))
-        .otherwise(pl.col("episode_id")).alias("lane"),
+        .otherwise(pl.col("episode_id").replace_strict(names or {}, default=pl.col("episode_id"))).alias("lane"),
         (pl.col("earliest_utc") + (pl.col("latest_utc") - pl.col("earliest_utc")) / 2).alias("mid_utc"),
         ((pl.col("latest_utc") - pl.col("earliest_utc")).dt.total_minutes() / 60).alias("width_h"),
     )
@@ -993,7 +994,7 @@ def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, 
         pl.lit(None, pl.String).alias("from_stop_id"), pl.lit(None, pl.String).alias("to_stop_id"))
     m = route_map(p, stops, sources, title=f"Route map: {title}", colour=colour, basemap_path=basemap_path,
                   highlight=select, names=names)
-    t = timeline(items, sources, title=f"Timeline: {title}", select=select, zoom="episode_timeline_zoom")
+    t = timeline(items, sources, title=f"Timeline: {title}", select=select, zoom="episode_timeline_zoom", names=names)
     return alt.vconcat(m, t, spacing=28).resolve_scale(
         color="independent", shape="independent", strokeDash="independent", size="independent").properties(
         description=(f"Route map and timeline of {title}: the map draws each leg as a great-circle arc between the "
@@ -1040,3 +1041,79 @@ def timeline_periods(items: pl.DataFrame, sources: pl.DataFrame | None = None, g
                                          "double-click to reset."]),
         description=(f"{title}: {len(charts)} timelines, one per period of flights, each with the flight milestones "
                      "and nearby context events on its own UTC time axis. The tables below list them."))
+
+
+# --- small charts for the front page: one per key finding ------------------------------------------------------
+MINI_WIDTH = 400
+MINI_HEIGHT = 240
+
+
+def mini_map(points: pl.DataFrame, title: str, lines: pl.DataFrame | None = None, colour_title: str = "",
+             subtitle: str | None = None, basemap_path: Path | None = None, labels: int = 8,
+             groups: list[str] | None = None) -> alt.LayerChart:
+    """A small map for one finding: ``points`` (lon, lat, name, group, n: symbols sized by n, coloured by group,
+    the largest named) and optional ``lines`` (line, seq, lon, lat, group: arcs or routes, coloured by group)."""
+    groups = groups or list(dict.fromkeys(points["group"].to_list()
+                                          + (lines["group"].to_list() if lines is not None else [])))
+    colour = alt.Color("group:N", title=colour_title or None, scale=alt.Scale(domain=groups,
+                       range=[PALETTE[i % len(PALETTE)] for i in range(len(groups))]),
+                       legend=alt.Legend(orient="bottom", columns=1, labelLimit=380) if len(groups) > 1 else None)
+    lat = points["lat"].to_list() + (lines["lat"].to_list() if lines is not None else [])
+    lon = points["lon"].to_list() + (lines["lon"].to_list() if lines is not None else [])
+    pad = 6
+    corners = [(x, y) for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
+               for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]
+    fit = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
+        "type": "MultiPoint", "coordinates": [list(c) for c in corners]}}]}
+    projection = alt.Projection(type="equalEarth", fit=fit, clipExtent=[[0, 0], [MINI_WIDTH, MINI_HEIGHT]])
+    px = _fitted(corners, MINI_WIDTH, MINI_HEIGHT)
+    layers = [alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.4,
+                                                             clip=True)]
+    if lines is not None and lines.height:
+        layers.append(alt.Chart(lines).mark_line(strokeWidth=1.6, opacity=0.8, clip=True).encode(
+            longitude="lon:Q", latitude="lat:Q", detail="line:N", order="seq:Q", color=colour))
+    tips = [alt.Tooltip("name:N", title="Place"), alt.Tooltip("group:N", title=colour_title or "Group"),
+            alt.Tooltip("n:Q", title="Count")]
+    layers.append(alt.Chart(points).mark_circle(stroke="#222", strokeWidth=0.6, opacity=0.9, clip=True).encode(
+        longitude="lon:Q", latitude="lat:Q", color=colour, tooltip=tips,
+        size=alt.Size("n:Q", legend=None, scale=alt.Scale(range=[40, 420], zero=False))))
+    if labels:
+        ranked = points.sort("n", descending=True).with_columns(pl.lit("staging").alias("role"),
+                                                                 pl.col("name").alias("place_name"))
+        layers.extend(_label_layers(place_labels(ranked, px, MINI_WIDTH, MINI_HEIGHT, limit=labels)))
+    desc = (f"{title}: a small map of {points.height} places"
+            + (f" and {lines['line'].n_unique()} routes" if lines is not None and lines.height else "")
+            + ", the largest named. " + (subtitle or ""))
+    return alt.layer(*layers).properties(width=MINI_WIDTH, height=MINI_HEIGHT, projection=projection,
+                                         title=alt.Title(title, subtitle=subtitle or alt.Undefined, fontSize=13),
+                                         description=desc)
+
+
+def payload_range(figures: pl.DataFrame, claim_t: float, legs: pl.DataFrame, title: str) -> alt.LayerChart:
+    """Payload against range for one claim: the cited figures of the aircraft types (points, one colour per type),
+    the claimed load (a horizontal rule) and the legs it was carried over (vertical rules at their distances)."""
+    types = list(dict.fromkeys(figures["type_name"].to_list()))
+    colour = alt.Color("type_name:N", title="Cited figures of", scale=alt.Scale(
+        domain=types, range=[PALETTE[i % len(PALETTE)] for i in range(len(types))]),
+        legend=alt.Legend(orient="bottom", columns=1, labelLimit=360))
+    pts = alt.Chart(figures).mark_point(filled=True, size=60, opacity=0.9).encode(
+        x=alt.X("range_km:Q", title="Range (km)", scale=alt.Scale(zero=True)),
+        y=alt.Y("payload_t:Q", title="Payload (t)", scale=alt.Scale(zero=True)), color=colour,
+        tooltip=[alt.Tooltip("type_name:N", title="Type"), alt.Tooltip("range_km:Q", title="Range (km)", format=",.0f"),
+                 alt.Tooltip("payload_t:Q", title="Payload (t)", format=",.0f")])
+    claim = alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed load {claim_t:,.0f} t"]})).mark_rule(
+        color="#D55E00", strokeWidth=2).encode(y="t:Q", tooltip=[alt.Tooltip("what:N", title="Claim")])
+    claim_text = alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed {claim_t:,.0f} t"]})).mark_text(
+        align="left", dx=4, dy=-7, color="#D55E00", fontSize=11, x=2).encode(y="t:Q", text="what:N")
+    leg = alt.Chart(legs).mark_rule(color="#333", strokeDash=[4, 3]).encode(
+        x="distance_km:Q", tooltip=[alt.Tooltip("leg:N", title="Leg"),
+                                    alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f")])
+    leg_text = alt.Chart(legs.unique("leg")).mark_text(align="right", angle=270, dy=-4, fontSize=10,
+                                                       color="#333", y=2, baseline="bottom").encode(
+        x="distance_km:Q", text="leg:N")
+    return alt.layer(pts, claim, claim_text, leg, leg_text).properties(
+        width=MINI_WIDTH - 40, height=MINI_HEIGHT - 20,
+        title=alt.Title(title, subtitle="Points: cited payload-range figures; dashed: the longest legs flown",
+                        fontSize=13),
+        description=(f"{title}: cited payload-range figures of {', '.join(types)} as points, the claimed load of "
+                     f"{claim_t:,.0f} t as a horizontal line and the legs it was carried over as vertical lines."))

@@ -133,6 +133,14 @@ p.empty { color: var(--muted); font-style: italic; }
 .synthetic-mark { display: inline-block; font-size: 11px; font-weight: 600; color: #fff; background: #D55E00;
   border-radius: 3px; padding: 0 5px; text-transform: uppercase; letter-spacing: .03em; }
 .missing { color: var(--muted); font-style: italic; }
+ol.key-findings { list-style: none; padding: 0; counter-reset: key; }
+ol.key-findings > li.finding { display: grid; grid-template-columns: minmax(0, 1fr) 440px; gap: 8px 22px;
+  align-items: start; border-top: 1px solid var(--line); padding: 14px 0 6px; margin: 0; }
+ol.key-findings .category { margin: 0; font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
+  color: var(--muted); }
+ol.key-findings .headline { font-size: 18px; line-height: 1.35; margin: 4px 0 6px; }
+ol.key-findings .key-chart figure { margin: 0; } ol.key-findings .key-chart .flights-chart { margin: 0; }
+@media (max-width: 900px) { ol.key-findings > li.finding { grid-template-columns: minmax(0, 1fr); } }
 """
 
 #: The page script: charts, the episode picker, the search box (analysis/assets/site.js, inlined)

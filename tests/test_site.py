@@ -49,7 +49,14 @@ def test_index_leads_with_key_findings_linked_to_evidence_and_sources(built_repo
     keys = re.findall(r'<li class="finding" id="key-([^"]+)">(.*?)</li>', index, re.S)
     findings = queries.findings(project=built_report)
     key = findings.filter(pl.col("is_key"))
-    assert [k for k, _ in keys] == key.sort(["importance", "finding_id"], descending=[True, False])["finding_id"].to_list()
+    assert [k for k, _ in keys] == site._key_findings(findings)["finding_id"].to_list()  # one per question, in order
+    for fid, body in keys:  # each headline beside the small chart made for it, the details one click away
+        assert 'class="headline"' in body and "<details>" in body
+        assert 'class="flights-spec"' in body, fid
+        text = re.sub(r"<details>.*?</details>|<script.*?</script>|<[^>]+>", " ", body, flags=re.S)
+        assert not re.search(r"\b(seed-\d+|core_\w+|[a-z0-9]+-unidentified-)", text), (fid, text)  # no ids
+    headlines = [re.search(r'class="headline">(.*?)</p>', b).group(1) for _, b in keys]
+    assert all(index.count(h) == 1 for h in headlines)  # nothing printed twice
     assert key["category"].n_unique() == key.height  # at most one per category
     patterns = (built_report.reports / "patterns.html").read_text(encoding="utf-8")
     methods = (built_report.reports / "methods.html").read_text(encoding="utf-8")
