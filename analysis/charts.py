@@ -1073,7 +1073,9 @@ def mini_map(points: pl.DataFrame, title: str, lines: pl.DataFrame | None = None
         layers.append(alt.Chart(lines).mark_line(strokeWidth=1.6, opacity=0.8, clip=True).encode(
             longitude="lon:Q", latitude="lat:Q", detail="line:N", order="seq:Q", color=colour))
     tips = [alt.Tooltip("name:N", title="Place"), alt.Tooltip("group:N", title=colour_title or "Group"),
-            alt.Tooltip("n:Q", title="Count")]
+            alt.Tooltip("n:Q", title="Count"), alt.Tooltip("sources:N", title="Sources")]
+    if "sources" not in points.columns:
+        points = points.with_columns(pl.lit("derived from the finding's evidence").alias("sources"))
     layers.append(alt.Chart(points).mark_circle(stroke="#222", strokeWidth=0.6, opacity=0.9, clip=True).encode(
         longitude="lon:Q", latitude="lat:Q", color=colour, tooltip=tips,
         size=alt.Size("n:Q", legend=None, scale=alt.Scale(range=[40, 420], zero=False))))
@@ -1089,9 +1091,13 @@ def mini_map(points: pl.DataFrame, title: str, lines: pl.DataFrame | None = None
                                          description=desc)
 
 
-def payload_range(figures: pl.DataFrame, claim_t: float, legs: pl.DataFrame, title: str) -> alt.LayerChart:
+def payload_range(figures: pl.DataFrame, claim_t: float, legs: pl.DataFrame, title: str,
+                  claim_sources: str = "") -> alt.LayerChart:
     """Payload against range for one claim: the cited figures of the aircraft types (points, one colour per type),
     the claimed load (a horizontal rule) and the legs it was carried over (vertical rules at their distances)."""
+    unsourced = pl.lit("derived from the finding's evidence").alias("sources")
+    figures = figures if "sources" in figures.columns else figures.with_columns(unsourced)
+    legs = legs if "sources" in legs.columns else legs.with_columns(unsourced)
     types = list(dict.fromkeys(figures["type_name"].to_list()))
     colour = alt.Color("type_name:N", title="Cited figures of", scale=alt.Scale(
         domain=types, range=[PALETTE[i % len(PALETTE)] for i in range(len(types))]),
@@ -1100,14 +1106,18 @@ def payload_range(figures: pl.DataFrame, claim_t: float, legs: pl.DataFrame, tit
         x=alt.X("range_km:Q", title="Range (km)", scale=alt.Scale(zero=True)),
         y=alt.Y("payload_t:Q", title="Payload (t)", scale=alt.Scale(zero=True)), color=colour,
         tooltip=[alt.Tooltip("type_name:N", title="Type"), alt.Tooltip("range_km:Q", title="Range (km)", format=",.0f"),
-                 alt.Tooltip("payload_t:Q", title="Payload (t)", format=",.0f")])
-    claim = alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed load {claim_t:,.0f} t"]})).mark_rule(
-        color="#D55E00", strokeWidth=2).encode(y="t:Q", tooltip=[alt.Tooltip("what:N", title="Claim")])
+                 alt.Tooltip("payload_t:Q", title="Payload (t)", format=",.0f"),
+                 alt.Tooltip("sources:N", title="Sources")])
+    claim = alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed load {claim_t:,.0f} t"],
+                                    "sources": [claim_sources or "the claim's sources"]})).mark_rule(
+        color="#D55E00", strokeWidth=2).encode(y="t:Q", tooltip=[alt.Tooltip("what:N", title="Claim"),
+                                                                 alt.Tooltip("sources:N", title="Sources")])
     claim_text = alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed {claim_t:,.0f} t"]})).mark_text(
         align="left", dx=4, dy=-7, color="#D55E00", fontSize=11, x=2).encode(y="t:Q", text="what:N")
     leg = alt.Chart(legs).mark_rule(color="#333", strokeDash=[4, 3]).encode(
         x="distance_km:Q", tooltip=[alt.Tooltip("leg:N", title="Leg"),
-                                    alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f")])
+                                    alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
+                                    alt.Tooltip("sources:N", title="Sources")])
     leg_text = alt.Chart(legs.unique("leg")).mark_text(align="right", angle=270, dy=-4, fontSize=10,
                                                        color="#333", y=2, baseline="bottom").encode(
         x="distance_km:Q", text="leg:N")

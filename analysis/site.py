@@ -211,6 +211,10 @@ def _key_chart(r: dict, project: Project, names: dict[str, str]) -> str:
 
     ev = _evidence_ids(r)
     cat = r["category"]
+    bib = queries.sources(project)
+
+    def cited(df: pl.DataFrame) -> pl.DataFrame:
+        return charts._with_sources(df, bib)
     stops = (queries.sql("SELECT * FROM core_stops WHERE list_contains($ids, stop_id) ORDER BY episode_id, seq",
                          {"ids": ev.get("core_stops", [])}, project) if ev.get("core_stops") else None)
     legs = (queries.sql("SELECT * FROM core_legs WHERE list_contains($ids, leg_id)", {"ids": ev.get("core_legs", [])},
@@ -221,21 +225,25 @@ def _key_chart(r: dict, project: Project, names: dict[str, str]) -> str:
         claim = queries.sql("SELECT * FROM core_loads WHERE claim_id = ?", [ev["core_claims"][0]], project)
         types = queries.sql("SELECT DISTINCT a.type_id FROM core_aircraft a WHERE list_contains($ids, a.aircraft_id)",
                             {"ids": legs["aircraft_id"].unique().to_list()}, project)["type_id"].to_list()
-        figures = queries.sql("SELECT type_name, range_km, payload_t FROM core_type_ranges WHERE list_contains($t, type_id)"
+        figures = queries.sql("SELECT type_name, range_km, payload_t, source_ids FROM core_type_ranges WHERE list_contains($t, type_id)"
                               " AND payload_t IS NOT NULL AND range_km IS NOT NULL ORDER BY type_name, range_km",
                               {"t": types}, project)
         if claim.height and claim["quantity"][0] is not None and figures.height:
             main = legs.filter(pl.col("is_main_variant") & pl.col("distance_km").is_not_null())
             main = main.with_columns((pl.col("from_name").map_elements(charts.short_place, return_dtype=pl.String)
                                       + " → " + pl.col("to_name").map_elements(charts.short_place, return_dtype=pl.String))
-                                     .alias("leg")).select("leg", "distance_km")
-            chart = charts.payload_range(figures, float(claim["quantity"][0]), main, "Claimed load against range")
+                                     .alias("leg")).select("leg", "distance_km", "source_ids")
+            claim_src = cited(claim.select("source_ids"))["sources"][0]
+            chart = charts.payload_range(cited(figures).drop("source_ids"), float(claim["quantity"][0]),
+                                         cited(main).drop("source_ids"), "Claimed load against range", claim_src)
     elif cat == "ocean crossings" and legs is not None:
         jump = (legs.filter(pl.col("from_lat").is_not_null())
                 .with_columns(pl.when(pl.col("to_lon") < -25).then(pl.lit("to the Americas"))
                               .otherwise(pl.lit("other")).alias("group"))
                 .group_by(pl.col("from_name").alias("name"), pl.col("from_lon").alias("lon"),
-                          pl.col("from_lat").alias("lat")).agg(pl.len().alias("n"), pl.col("group").first()))
+                          pl.col("from_lat").alias("lat")).agg(pl.len().alias("n"), pl.col("group").first(),
+                                                               charts._union_ids()))
+        jump = cited(jump).drop("source_ids")
         jump = jump.with_columns(pl.lit("jump-off").alias("group"),
                                  pl.col("name").map_elements(charts.short_place, return_dtype=pl.String))
         arcs = _arcs(legs, "aircraft_id").with_columns(pl.lit("jump-off").alias("group"))
@@ -263,7 +271,7 @@ def _key_chart(r: dict, project: Project, names: dict[str, str]) -> str:
             title, sub = "Where it was on the ground", None
         if located.height:
             pts = (located.group_by(pl.col("place_name").alias("name"), pl.col("lon"), pl.col("lat"), "group")
-                   .agg(pl.len().alias("n")).with_columns(
+                   .agg(pl.len().alias("n"), charts._union_ids()).pipe(cited).drop("source_ids").with_columns(
                        pl.col("name").map_elements(charts.short_place, return_dtype=pl.String)).sort("group", "name"))
             lines = None
             if cat == "repeated chain":
