@@ -627,7 +627,7 @@ def place_labels(stops: pl.DataFrame, px, width: float = WIDTH, height: float = 
     cand = (located.with_columns(pl.col("role").replace_strict(_ROLE_RANK, default=2, return_dtype=pl.Int64).alias("rank"))
             .group_by("place_name", pl.col("lat").round(2), pl.col("lon").round(2))
             .agg(pl.col("rank").min(), pl.len().alias("visits"))
-            .sort(["rank", "visits", "place_name"], descending=[False, True, False]))
+            .sort(["rank", "visits", "place_name", "lat", "lon"], descending=[False, True, False, False, False]))
     dots = [px(lo, la) for lo, la in zip(located["lon"], located["lat"], strict=True)]
     boxes: list[tuple[float, float, float, float]] = [(x - 4, y - 4, x + 4, y + 4) for x, y in dots]
     rows = []

@@ -319,8 +319,9 @@ def finding_meta(r: dict) -> str:
     return " · ".join(parts)
 
 
-def findings_list(findings: pl.DataFrame, sources: pl.DataFrame | None = None) -> HTML:
-    """Findings with their value, likelihood and confidence (and why), evidence rows and sources."""
+def findings_list(findings: pl.DataFrame, sources: pl.DataFrame | None = None, collapsed: bool = False) -> HTML:
+    """Findings with their value, likelihood and confidence (and why), evidence rows and sources; ``collapsed``
+    puts the list in a closed <details> (a page whose findings are on the patterns page already)."""
     names = {}
     if sources is not None:
         names = {r["source_id"]: f"{r['source_id']}: {r['outlet'] or 'unnamed outlet'}"
@@ -337,7 +338,11 @@ def findings_list(findings: pl.DataFrame, sources: pl.DataFrame | None = None) -
             f'<p class="meta"><span class="value">{esc(finding_value(r))}</span> · {finding_meta(r)}</p>'
             f'<details><summary>Evidence and sources</summary><p>Evidence rows: {esc((r["evidence"] or "").replace(";", ", "))}</p>'
             f"<p>Sources: {esc(srcs)}</p></details></li>")
-    return HTML('<ol class="findings">' + "".join(items) + "</ol>")
+    listing = '<ol class="findings">' + "".join(items) + "</ol>"
+    if collapsed:
+        listing = (f"<details><summary>{findings.height} finding(s): show them (every finding is also on the patterns "
+                   f"page)</summary>{listing}</details>")
+    return HTML(listing)
 
 
 def _range(low: float | None, high: float | None, unit: str = "h") -> str:

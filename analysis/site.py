@@ -217,7 +217,8 @@ def _key_chart(r: dict, project: Project, names: dict[str, str]) -> str:
         return charts._with_sources(df, bib)
     stops = (queries.sql("SELECT * FROM core_stops WHERE list_contains($ids, stop_id) ORDER BY episode_id, seq",
                          {"ids": ev.get("core_stops", [])}, project) if ev.get("core_stops") else None)
-    legs = (queries.sql("SELECT * FROM core_legs WHERE list_contains($ids, leg_id)", {"ids": ev.get("core_legs", [])},
+    legs = (queries.sql("SELECT * FROM core_legs WHERE list_contains($ids, leg_id) ORDER BY leg_id",
+                        {"ids": ev.get("core_legs", [])},
                         project) if ev.get("core_legs") else None)
     chart = None
     order = None
@@ -243,7 +244,7 @@ def _key_chart(r: dict, project: Project, names: dict[str, str]) -> str:
                 .group_by(pl.col("from_name").alias("name"), pl.col("from_lon").alias("lon"),
                           pl.col("from_lat").alias("lat")).agg(pl.len().alias("n"), pl.col("group").first(),
                                                                charts._union_ids()))
-        jump = cited(jump).drop("source_ids")
+        jump = cited(jump).drop("source_ids").sort("name", "lon", "lat")  # the same bytes on every build
         jump = jump.with_columns(pl.lit("jump-off").alias("group"),
                                  pl.col("name").map_elements(charts.short_place, return_dtype=pl.String))
         arcs = _arcs(legs, "aircraft_id").with_columns(pl.lit("jump-off").alias("group"))
@@ -272,7 +273,7 @@ def _key_chart(r: dict, project: Project, names: dict[str, str]) -> str:
         if located.height:
             pts = (located.group_by(pl.col("place_name").alias("name"), pl.col("lon"), pl.col("lat"), "group")
                    .agg(pl.len().alias("n"), charts._union_ids()).pipe(cited).drop("source_ids").with_columns(
-                       pl.col("name").map_elements(charts.short_place, return_dtype=pl.String)).sort("group", "name"))
+                       pl.col("name").map_elements(charts.short_place, return_dtype=pl.String)).sort("group", "name", "lon", "lat"))
             lines = None
             if cat == "repeated chain":
                 lines = located.sort("episode_id", "seq").select(

@@ -187,10 +187,17 @@ def discover(
         t = time.perf_counter()
         cand, cand_legs = candidates(legs, gaps, aircraft, rules, reported)
         timings["rules_s"] = time.perf_counter() - t
-        # a generated demo day (analysis.discover.globalday) marks itself: so does every candidate found in it
-        from .globalday import synthetic_inputs
+        # a generated demo day (analysis.discover.globalday) marks itself: so does every candidate found in it, and
+        # so does the positions store ingested from it (a later run on the store alone knows it too)
+        from .globalday import SYNTHETIC_MEMBER, synthetic_inputs
 
-        synthetic = sorted(synthetic_inputs(inputs)) if inputs is not None else []
+        marker = Path(store) / SYNTHETIC_MEMBER
+        if inputs is not None:
+            synthetic = sorted(synthetic_inputs(inputs))
+            if synthetic:
+                marker.write_text(json.dumps({"synthetic_inputs": synthetic}), encoding="utf-8")
+        else:
+            synthetic = json.loads(marker.read_text(encoding="utf-8"))["synthetic_inputs"] if marker.is_file() else []
         cand = cand.with_columns(
             (pl.col("source_inputs").fill_null("").str.split(";").list.eval(pl.element().is_in(synthetic)).list.any()
              if synthetic and "source_inputs" in cand.columns else pl.lit(bool(synthetic))).alias("synthetic"))

@@ -341,6 +341,7 @@ def test_discovery_tables_in_dictionary_and_search(local_run, built_project, tmp
 def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, capsys, built_project):
     """A generated day marks itself (a member of its archive); discovery marks every candidate found in it, in
     out_candidates, the manifest, the command-line output, the Candidates page and the exports."""
+    import re
     import shutil
 
     from analysis import site
@@ -355,7 +356,7 @@ def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, 
     assert main([str(day.path), "--out", str(tmp_path / "cli"), "--buckets", "2"]) == 0
     out = capsys.readouterr().out
     assert SYNTHETIC_NOTE in out
-    rows = [ln for ln in out.splitlines() if "  new" in ln or "  known" in ln]
+    rows = [ln for ln in out.splitlines() if re.search(r"\b[0-9a-f]{6}-\d{8}T\d{4}\b", ln) and ln.startswith("  ")]
     assert rows and all(ln.startswith("  SYNTHETIC ") for ln in rows)
     project = Project(tmp_path / "study")
     project.derived.mkdir(parents=True)
