@@ -136,6 +136,7 @@ p.empty { color: var(--muted); font-style: italic; }
 ol.key-findings { list-style: none; padding: 0; counter-reset: key; }
 ol.key-findings > li.finding { display: grid; grid-template-columns: minmax(0, 1fr) 440px; gap: 8px 22px;
   align-items: start; border-top: 1px solid var(--line); padding: 14px 0 6px; margin: 0; }
+ol.key-findings > li.finding:first-child { border-top: none; }
 ol.key-findings .category { margin: 0; font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
   color: var(--muted); }
 ol.key-findings .headline { font-size: 18px; line-height: 1.35; margin: 4px 0 6px; }
