@@ -79,8 +79,10 @@ discover: data $(if $(ARCHIVE),,$(DEMO_DAY)) ## find candidate flights in day ar
 	$(PY) -m analysis.discover "$${archives[@]}" --out data/derived/discover --engine "$$ENGINE" \
 		$(if $(filter spark,$(ENGINE)),--master "$$MASTER")
 
-lab: $(ENV) ## open JupyterLab with the package importable
-	$(PY) -m jupyter lab --notebook-dir=notebooks
+# make lab LAB_ARGS="--port 8899 --no-browser" passes options to JupyterLab
+LAB_ARGS ?=
+lab: $(ENV) ## open JupyterLab with the package importable (options: LAB_ARGS="--port 8899 --no-browser")
+	$(PY) -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean: ## remove derived data, reports and build scratch (never data/raw)
 	rm -rf data/derived/builds data/derived/current data/derived/positions .build reports

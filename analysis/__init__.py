@@ -13,10 +13,13 @@ The public API, by layer (each imports only the layers above it)::
 
 Typical use in another notebook::
 
-    from analysis import queries, charts
-    legs = queries.legs("2025-10-caracas")
+    from analysis import Project, queries, charts
+    legs = queries.legs("2025-10-caracas")                     # the study of this repository or $FLIGHTS_ROOT
+    legs = queries.legs("2025-10-caracas", project="/path/to/study")  # or any folder holding data/raw
     charts.route_map(queries.leg_paths("2025-10-caracas"), queries.stops("2025-10-caracas"), queries.sources())
 """
 
+from .paths import Project, StudyNotFoundError
+
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+__all__ = ["__version__", "Project", "StudyNotFoundError"]

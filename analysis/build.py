@@ -39,7 +39,7 @@ import duckdb
 import polars as pl
 
 from . import atomic, geo, provenance
-from .paths import PACKAGE_DIR, REPO_DIR, Project, default_project
+from .paths import PACKAGE_DIR, REPO_DIR, Project, as_project, default_project, study_not_found
 from .timespec import parse
 from .validate import Raw, load_raw
 
@@ -404,7 +404,9 @@ def current_manifest(project: Project) -> dict | None:
 
 def build(project: Project | None = None, force: bool = False, quiet: bool = False) -> BuildResult:
     """Build data/derived from data/raw (see module docstring). Raises on bad input, writing nothing."""
-    project = project or default_project()
+    project = as_project(project)
+    if not project.raw.is_dir():
+        raise study_not_found(project)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     t0 = time.monotonic()
     with contextlib.ExitStack() as stack:

@@ -4,8 +4,12 @@ Each builder takes polars DataFrames from :mod:`analysis.queries` and returns an
 queries or computes findings. Colours come from a colour-blind-safe palette (Okabe-Ito); every mark's tooltip
 lists the source ids behind it.
 
-Importing this module registers and enables the ``flights`` renderer: notebooks show charts natively in
-JupyterLab, and the report's HTML pages draw them with the vega scripts inlined in the page (no network).
+Importing this module registers and enables the ``flights`` renderer. In a notebook (JupyterLab, Jupyter
+Notebook 7, VS Code) each chart is shown as a Vega 5 spec (``application/vnd.vega.v5+json``, compiled from the
+Vega-Lite spec by vl-convert): the locked JupyterLab 4.6 draws Vega 5 and Vega-Lite up to 5 with its own bundled
+library, so charts draw interactively (tooltips, zoom) and offline; the chart's text description and the data
+behind it follow as a second output. In the report's pages the same charts are drawn by the site's one copy of
+the chart library (``assets/vega.js``). :func:`save_html` writes one chart as a standalone offline HTML file.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from .timespec import PRECISION_LABELS
 __all__ = ["PALETTE", "timeline", "route_map", "episode_view", "leg_distances", "detour_factors", "staging_matrix",
            "similarity_matrix", "chart_html", "basemap", "save_figure", "render_figure", "figure_key", "start_page",
            "data_table", "describe_spec", "episode_scales", "episode_filter", "pickable", "periods",
-           "timeline_periods", "EPISODE_COLOURS", "EPISODE_SHAPES", "PICK_PARAM", "FIGURES_ENV", "FIGURE_PREFIX_ENV"]
+           "timeline_periods", "EPISODE_COLOURS", "EPISODE_SHAPES", "PICK_PARAM", "FIGURES_ENV", "FIGURE_PREFIX_ENV",
+           "save_html", "notebook_bundle", "vega_spec", "page_html", "VEGA_MIME", "place_labels", "unlocated_stops",
+           "short_place"]
 
 #: When set (the report sets it for each notebook run), every chart shown is also saved there as SVG and PNG.
 FIGURES_ENV = "FLIGHTS_FIGURES_DIR"
@@ -55,7 +61,10 @@ KIND_COLOURS = {"departure": "#0072B2", "arrival": "#D55E00", "event": "#009E73"
 PRECISION_SHAPES = {"airport": "circle", "city": "diamond", "country": "triangle-up", "position": "cross"}
 WIDTH = 820
 MAP_HEIGHT = 460
-VEGALITE_MIME = "application/vnd.vegalite.v6+json"
+#: The mimetype notebooks get: Vega 5, which JupyterLab 4 (its @jupyterlab/vega5-extension: vega 5, vega-lite 5),
+#: Notebook 7 and VS Code all draw. Vega-Lite v6 (altair 6's) has no renderer in the locked JupyterLab.
+VEGA_MIME = "application/vnd.vega.v5+json"
+_VEGA5_SCHEMA = "https://vega.github.io/schema/vega/v5.json"
 
 
 def _theme() -> dict:
@@ -158,9 +167,12 @@ def _tooltip_columns(spec: dict) -> dict[str, list[tuple[str, str, str | None]]]
     return out
 
 
-def _cell(value: object, fmt: str | None) -> str:
+def _cell(value: object, fmt: str | None, field: str = "") -> str:
     if value is None or value == "":
-        return "not reported"
+        from .present import why_missing
+
+        word, why = why_missing(field)
+        return f"{word} ({why})" if word == "not computed" else word
     if isinstance(value, float):
         if fmt and fmt.endswith(".0f"):
             return f"{value:,.0f}"
@@ -183,7 +195,7 @@ def data_table(spec: dict, limit: int = 400) -> str:
             continue
         seen, body = set(), []
         for r in rows:
-            cells = tuple(_cell(r.get(f), fmt) for f, _, fmt in cols)
+            cells = tuple(_cell(r.get(f), fmt, f) for f, _, fmt in cols)
             if cells in seen:
                 continue
             seen.add(cells)
@@ -306,14 +318,96 @@ def _label_marks(spec: dict, title: str | None = None) -> dict:
     return out
 
 
-def _renderer(spec: dict, **_: object) -> dict:
+def _prepared(spec: dict) -> dict:
     spec = _label_marks(_one_view_per_scale_binding(spec))
     if not spec.get("description"):
         spec = {**spec, "description": describe_spec(spec)}
-    page = chart_html(spec, figure=_auto_figure(spec))
+    return spec
+
+
+def vega_spec(spec: dict | alt.TopLevelMixin) -> dict:
+    """The chart compiled to a Vega 5 spec by vl-convert (offline: its Vega-Lite compiler is inside the wheel)."""
+    import vl_convert
+
+    if not isinstance(spec, dict):
+        spec = spec.to_dict()
+    version = alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0]
+    supported = vl_convert.get_vegalite_versions()
+    vg = vl_convert.vegalite_to_vega(spec, vl_version=version if version in supported else None)
+    vg["$schema"] = _VEGA5_SCHEMA  # vega 6 specs run on vega 5 (the runtime JupyterLab 4 bundles) unchanged
+    return vg
+
+
+def notebook_bundle(spec: dict | alt.TopLevelMixin) -> tuple[dict, dict]:
+    """What a notebook shows for a chart: (the chart as ``application/vnd.vega.v5+json`` with its description as
+    text/plain, the description and the data table as text/html). Two bundles, because a front end draws one
+    representation per output and JupyterLab prefers text/html to Vega: one bundle with both would show the
+    table and no chart."""
+    if not isinstance(spec, dict):
+        spec = spec.to_dict()
+    spec = _prepared(spec)
+    desc = spec["description"]
+    chart = {VEGA_MIME: vega_spec(spec), "text/plain": desc}
+    table = {"text/html": (f'<div class="flights-chart-text"><p class="sr-only">{html.escape(desc)}</p>'
+                           f"{data_table(spec)}</div>"),
+             "text/plain": f"The data behind this chart: {_title_text(spec)}"}
+    return chart, table
+
+
+def page_html(spec: dict | alt.TopLevelMixin) -> str:
+    """A chart as the report's pages hold it (:func:`chart_html`; its figure saved when the report asks)."""
+    spec = _prepared(spec if isinstance(spec, dict) else spec.to_dict())
+    return chart_html(spec, figure=_auto_figure(spec))
+
+
+def _renderer(spec: dict, **_: object) -> dict:
     if os.environ.get(FIGURES_ENV):  # a report run: the page uses the HTML only (the spec is inside it)
-        return {"text/html": page}
-    return {VEGALITE_MIME: spec, "text/html": page}
+        spec = _prepared(spec)
+        return {"text/html": chart_html(spec, figure=_auto_figure(spec))}
+    chart, table = notebook_bundle(spec)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with every notebook front end
+        return chart
+    if get_ipython() is None:  # a plain Python process: the chart alone
+        return chart
+    display(chart, raw=True)  # the chart first, then (as this call's result) its description and data
+    return table
+
+
+def _offline_page(title: str, body: str, bundle: str) -> str:
+    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' "
+           "'unsafe-eval'; font-src data:")
+    style = ("body{font:15px/1.5 Helvetica,Arial,sans-serif;margin:20px;color:#1d1d1d}"
+             "table.data{border-collapse:collapse;font-size:13px}table.data td,table.data th{border:1px solid #ddd;"
+             "padding:3px 6px;text-align:left}.sr-only{position:absolute;width:1px;height:1px;overflow:hidden;"
+             "clip:rect(0 0 0 0)}details summary{cursor:pointer;color:#0072B2}")
+    draw = ("document.querySelectorAll('script.flights-spec').forEach(function(n){var t=document.getElementById("
+            "n.getAttribute('data-target'));vegaEmbed(t,JSON.parse(n.textContent),{renderer:'svg',actions:false})"
+            ".catch(function(e){t.textContent='chart failed: '+e;});});")
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}"><title>{html.escape(title)}</title>'
+            f"<style>{style}</style><script>{bundle}</script></head><body>{body}<script>{draw}</script></body></html>")
+
+
+def save_html(chart: dict | alt.TopLevelMixin, path: str | Path) -> Path:
+    """Save a chart as one standalone HTML file that works offline: vega, vega-lite and vega-embed inlined (from
+    vl-convert, no download), the chart interactive (tooltips, zoom), its description and data table below it.
+    The file loads nothing from the network (altair's ``chart.save("x.html")`` loads the library from a CDN unless
+    given ``inline=True``)::
+
+        from analysis import charts
+        charts.save_html(charts.route_map(...), "routes.html")
+    """
+    import vl_convert
+
+    spec = _prepared(chart if isinstance(chart, dict) else chart.to_dict())
+    path = Path(path)
+    body = chart_html(spec, div_id="chart")
+    page = _offline_page(_title_text(spec), body, vl_convert.javascript_bundle().replace("</script", "<\\/script"))
+    path.write_text(page, encoding="utf-8")
+    return path
 
 
 alt.renderers.register("flights", _renderer)
@@ -357,12 +451,38 @@ def _with_sources(df: pl.DataFrame, sources: pl.DataFrame | None, col: str = "so
         return_dtype=pl.String).alias("sources"))
 
 
+def _id_hash(text: str) -> int:
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:12], 16)
+
+
+def _free(start: int, size: int, used) -> int:
+    """The first of ``start, start+1, ...`` (modulo ``size``) not in ``used``; ``start`` when all are used."""
+    return next(((start + i) % size for i in range(size) if (start + i) % size not in used), start % size)
+
+
 def episode_scales(episode_ids: list[str]) -> tuple[alt.Scale, alt.Scale]:
-    """Colour and shape scales giving every episode its own colour AND its own shape, the same on every page
-    (pass every episode id of the study, in time order)."""
-    n = len(episode_ids)
-    colours = [EPISODE_COLOURS[i % len(EPISODE_COLOURS)] for i in range(n)]
-    shapes = [EPISODE_SHAPES[i % len(EPISODE_SHAPES)] for i in range(n)]
+    """Colour and shape scales giving every episode its own colour AND its own shape, the same on every page.
+
+    An episode's colour and shape come from a hash of its id, not from its place in a list: adding an episode
+    recolours none of the others. Pass every episode id of the study in time order: where two hashes collide the
+    later episode takes the next free colour (and shape), so up to 20 episodes have 20 distinct colours and shapes,
+    and an episode added after the others (a new one) moves nobody."""
+    nc, ns = len(EPISODE_COLOURS), len(EPISODE_SHAPES)
+    used_c: set[int] = set()
+    used_s: set[int] = set()
+    pairs: set[tuple[int, int]] = set()
+    colours, shapes = [], []
+    for e in episode_ids:
+        h = _id_hash(e)
+        c = _free(h % nc, nc, used_c) if len(used_c) < nc else h % nc
+        sh = _free((h // nc) % ns, ns, used_s) if len(used_s) < ns else (h // nc) % ns
+        while (c, sh) in pairs and len(pairs) < nc * ns:  # colour and shape both taken: the next shape
+            sh = (sh + 1) % ns
+        used_c.add(c)
+        used_s.add(sh)
+        pairs.add((c, sh))
+        colours.append(EPISODE_COLOURS[c])
+        shapes.append(EPISODE_SHAPES[sh])
     return alt.Scale(domain=list(episode_ids), range=colours), alt.Scale(domain=list(episode_ids), range=shapes)
 
 
@@ -386,7 +506,8 @@ def _pick(chart, pick: list[str] | None, columns: tuple[str, ...] = ("episode_id
 
 def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: str = "Timeline",
              lanes: str = "episode", select: alt.Parameter | None = None, zoom: str | None = "timeline_zoom",
-             pick: list[str] | None = None, width: int | None = None, notes: bool = True) -> alt.LayerChart:
+             pick: list[str] | None = None, width: int | None = None, notes: bool = True,
+             names: dict[str, str] | None = None) -> alt.LayerChart:
     """Milestones and context events as UTC intervals: a bar spans what the source allows, a dot marks its middle.
 
     ``items`` is :func:`analysis.queries.timeline`. Exact times show as dots; a day or "late January" shows as
@@ -394,7 +515,7 @@ def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: st
     """
     df = items.filter(pl.col("earliest_utc").is_not_null()).with_columns(
         pl.when(pl.col("episode_id").is_null()).then(pl.lit("context: ") + pl.col("kind"))
-        .otherwise(pl.col("episode_id")).alias("lane"),
+        .otherwise(pl.col("episode_id").replace_strict(names or {}, default=pl.col("episode_id"))).alias("lane"),
         (pl.col("earliest_utc") + (pl.col("latest_utc") - pl.col("earliest_utc")) / 2).alias("mid_utc"),
         ((pl.col("latest_utc") - pl.col("earliest_utc")).dt.total_minutes() / 60).alias("width_h"),
     )
@@ -442,15 +563,185 @@ def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: st
                     "each a bar across the interval the sources allow. The table below lists them.")
 
 
+# --- place names on maps: Equal Earth in pixels (as d3 computes it), then labels placed greedily without overlap ---
+_EE = (1.340264, -0.081106, 0.000893, 0.003796)
+
+
+def _equal_earth(lon: float, lat: float) -> tuple[float, float]:
+    """d3.geoEqualEarth's raw projection (radians in, unit plane out, y up)."""
+    import math
+
+    a1, a2, a3, a4 = _EE
+    m = math.sqrt(3) / 2
+    lam, phi = math.radians(lon), math.radians(lat)
+    t = math.asin(m * math.sin(phi))
+    t2 = t * t
+    t6 = t2 * t2 * t2
+    x = lam * math.cos(t) / (m * (a1 + 3 * a2 * t2 + t6 * (7 * a3 + 9 * a4 * t2)))
+    y = t * (a1 + a2 * t2 + t6 * (a3 + a4 * t2))
+    return x, y
+
+
+def _fitted(points: list[tuple[float, float]], width: float, height: float):
+    """The pixel position function of a projection fitted (d3 ``fitSize``) to ``points`` (lon, lat)."""
+    xy = [_equal_earth(lo, la) for lo, la in points]
+    x0, x1 = min(p[0] for p in xy), max(p[0] for p in xy)
+    y0, y1 = min(-p[1] for p in xy), max(-p[1] for p in xy)
+    k = min(width / max(x1 - x0, 1e-9), height / max(y1 - y0, 1e-9))
+    tx, ty = (width - k * (x1 + x0)) / 2, (height - k * (y1 + y0)) / 2
+
+    def px(lon: float, lat: float) -> tuple[float, float]:
+        x, y = _equal_earth(lon, lat)
+        return tx + k * x, ty - k * y
+    return px
+
+
+#: label placements: name -> (align, baseline, dx, dy), tried in this order
+_PLACES = {"right": ("left", "middle", 7, 0), "left": ("right", "middle", -7, 0),
+           "above": ("center", "bottom", 0, -7), "below": ("center", "top", 0, 7)}
+_ROLE_RANK = {"origin": 0, "destination": 0, "staging": 1}
+
+
+def short_place(name: str) -> str:
+    """A place's name as a map label: no bracketed part, no "International"/"Airport", the city before a comma
+    ("Caracas Maiquetía (Simón Bolívar International)" -> "Caracas Maiquetía")."""
+    out = re.sub(r"\s*\([^)]*\)", "", name).strip()
+    out = re.sub(r"\s+(International( Airport)?|Airport)$", "", out).strip()
+    out = out.split(", ")[0].strip() or name
+    if len(out) > 26:
+        out = out[:25].rsplit(" ", 1)[0] + "…"
+    return out
+
+
+def place_labels(stops: pl.DataFrame, px, width: float = WIDTH, height: float = MAP_HEIGHT,
+                 limit: int = 30, font_size: float = 11) -> pl.DataFrame:
+    """Which place names to draw on a map, and where, so that no two overlap (nor cover a stop symbol).
+
+    Origin and destination first, then staging stops, then the rest, the most visited first; each name is tried to
+    the right, left, above and below its stop and dropped when every place collides (its name stays in the
+    tooltip and the data table). Returns place_name, lon, lat, placement, rank."""
+    located = stops.filter(pl.col("lat").is_not_null() & pl.col("place_name").is_not_null())
+    if located.height == 0:
+        return pl.DataFrame(schema={"place_name": pl.String, "lon": pl.Float64, "lat": pl.Float64,
+                                    "placement": pl.String, "rank": pl.Int64})
+    cand = (located.with_columns(pl.col("role").replace_strict(_ROLE_RANK, default=2, return_dtype=pl.Int64).alias("rank"))
+            .group_by("place_name", pl.col("lat").round(2), pl.col("lon").round(2))
+            .agg(pl.col("rank").min(), pl.len().alias("visits"))
+            .sort(["rank", "visits", "place_name", "lat", "lon"], descending=[False, True, False, False, False]))
+    dots = [px(lo, la) for lo, la in zip(located["lon"], located["lat"], strict=True)]
+    boxes: list[tuple[float, float, float, float]] = [(x - 4, y - 4, x + 4, y + 4) for x, y in dots]
+    rows = []
+    named: list[tuple[float, float]] = []
+    for r in cand.iter_rows(named=True):
+        if len(rows) >= limit:
+            break
+        x, y = px(r["lon"], r["lat"])
+        if not (0 <= x <= width and 0 <= y <= height):
+            continue
+        if any(abs(x - a) < 12 and abs(y - b) < 12 for a, b in named):  # the same place under another name
+            continue
+        text = short_place(r["place_name"])
+        w, h = 0.58 * font_size * len(text) + 2, font_size + 2
+        own = (x - 4, y - 4, x + 4, y + 4)
+        for name, (align, base, dx, dy) in _PLACES.items():
+            left = x + dx if align == "left" else x + dx - w if align == "right" else x - w / 2
+            top = y + dy - h / 2 if base == "middle" else y + dy - h if base == "bottom" else y + dy
+            box = (left, top, left + w, top + h)
+            if box[0] < 0 or box[2] > width or box[1] < 0 or box[3] > height:
+                continue
+            if any(b != own and not (box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3])
+                   for b in boxes):
+                continue
+            boxes.append(box)
+            named.append((x, y))
+            rows.append({"place_name": text, "lon": r["lon"], "lat": r["lat"], "placement": name,
+                         "rank": r["rank"]})
+            break
+    return pl.DataFrame(rows, schema={"place_name": pl.String, "lon": pl.Float64, "lat": pl.Float64,
+                                      "placement": pl.String, "rank": pl.Int64})
+
+
+def _label_layers(labels: pl.DataFrame) -> list:
+    """Text layers for :func:`place_labels`: a white halo under each name, then the name (bold for origin and
+    destination), one pair of layers per placement (vega-lite's text offsets are per mark, not per datum)."""
+    layers = []
+    for name, (align, base, dx, dy) in _PLACES.items():
+        for bold in (True, False):
+            part = labels.filter((pl.col("placement") == name) & ((pl.col("rank") == 0) == bold))
+            if part.height == 0:
+                continue
+            enc = {"longitude": "lon:Q", "latitude": "lat:Q", "text": "place_name:N"}
+            common = {"align": align, "baseline": base, "dx": dx, "dy": dy, "fontSize": 11, "clip": True,
+                      "fontWeight": "bold" if bold else "normal"}
+            layers.append(alt.Chart(part).mark_text(stroke="white", strokeWidth=3, strokeOpacity=0.9, fill="white",
+                                                    aria=False, **common).encode(**enc))
+            layers.append(alt.Chart(part).mark_text(fill="#1d1d1d", **common).encode(**enc))
+    return layers
+
+
+_UNLOCATED_WHY = {
+    "city": "the sources name only the city, and no airport of it is assumed",
+    "country": "the sources name only the country, and no airport in it is assumed",
+    "region": "the sources name only a region, no country",
+}
+
+
+def unlocated_stops(stops: pl.DataFrame, names: dict[str, str] | None = None) -> list[str]:
+    """One line per place a map cannot draw (no coordinates): the place, what it was for whom, and why."""
+    names = names or {}
+    missing = stops.filter(pl.col("lat").is_null())
+    lines = []
+    for (place, precision), group in missing.group_by("place_name", "place_precision", maintain_order=True):
+        roles = group["role"].fill_null("stop").to_list()
+        who = sorted({names.get(a, a) for a in group["aircraft_id"].drop_nulls().to_list()})
+        what = ", ".join(f"{r} ×{roles.count(r)}" if roles.count(r) > 1 else r for r in dict.fromkeys(roles))
+        whom = f" of {who[0]}" if len(who) == 1 else f" of {len(who)} aircraft" if who else ""
+        why = _UNLOCATED_WHY.get(precision or "", "no coordinates in the data")
+        lines.append(f"{place or 'unnamed place'} ({what}{whom}): {why}.")
+    return lines
+
+
+def _wrap(text: str, width: int = 135) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width, subsequent_indent="   ") or [""]
+
+
+def _notes_chart(lines: list[str], heading: str) -> alt.Chart:
+    rows = [{"line": 0, "text": heading}]
+    for text in lines:
+        for part in _wrap("• " + text):
+            rows.append({"line": len(rows), "text": part})
+    return alt.Chart(pl.DataFrame(rows)).mark_text(align="left", baseline="top", fontSize=11, color="#333",
+                                                   limit=WIDTH).encode(
+        x=alt.value(0), y=alt.Y("line:O", axis=None, scale=alt.Scale(padding=0.5)),
+        text="text:N").properties(
+        width=WIDTH, height=15 * len(rows))
+
+
+def _aircraft_widths(ids: list[str]) -> list[float]:
+    """Line widths for aircraft on one map, widest first: routes flown by several aircraft show every colour as a
+    band inside a wider band, so no aircraft hides another."""
+    n = len(ids)
+    if n <= 1:
+        return [2.0] * n
+    step = min(3.5, 9.0 / (n - 1))
+    return [round(2.5 + step * (n - 1 - i), 1) for i in range(n)]
+
+
 def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | None = None,
               title: str = "Routes", colour: str = "episode_id", basemap_path: Path | None = None,
               extent: str = "data", highlight: alt.Parameter | None = None, episodes: list[str] | None = None,
-              pick: list[str] | None = None) -> alt.LayerChart:
-    """Great-circle arcs on a world basemap; stops drawn by place precision.
+              pick: list[str] | None = None, names: dict[str, str] | None = None, labels: bool = True):
+    """Great-circle arcs on a world basemap; stops drawn by place precision, the main stops named on the map.
 
     Airports are circles, cities diamonds, country-only stops triangles on the country's inferred airport, and
     the country itself is shaded when a stop is known only to the country. Dashed arcs end at an inferred
     airport. ``paths`` is :func:`analysis.queries.leg_paths`, ``stops`` :func:`analysis.queries.stops`.
+
+    Place names (``labels``) are drawn beside the stops, origin and destination first, none overlapping another
+    (:func:`place_labels`), so that a printed map (SVG, PNG, the PDF) can be read without hovering. Stops without
+    coordinates are listed beneath the map with the reason (the chart is then the map above that list).
 
     ``highlight`` is a selection on ``stop_id`` made in another view (see :func:`episode_view`): the legs that
     start or end at a selected stop are drawn thick on top, and the stop itself is enlarged. ``paths`` then
@@ -458,14 +749,33 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
 
     Coloured by episode (``colour="episode_id"``), every episode gets its own colour and its own stop shape from
     :func:`episode_scales` over ``episodes`` (every episode of the study, so colours match across pages); the
-    place precision is then in the tooltip. ``pick`` (the page's episode picker) filters by episode.
+    place precision is then in the tooltip. Coloured by aircraft, each aircraft's arcs have their own width (the
+    first widest) so that aircraft flying the same route are all visible. ``names`` (:func:`analysis.queries.names`)
+    gives the legends and tooltips words instead of ids. ``pick`` (the page's episode picker) filters by episode.
     """
+    names = names or {}
     by_episode = colour == "episode_id"
+    by_aircraft = colour == "aircraft_id"
     ep_ids = list(episodes) if episodes else sorted(set(stops["episode_id"].to_list()) | set(
         paths["episode_id"].to_list() if "episode_id" in paths.columns else []))
     ep_colour, ep_shape = episode_scales(ep_ids)
+    word = {i: names.get(i, i) for i in ep_ids}
+    if by_episode:  # the legend in words: the scale's domain is the episodes' names, in the same order
+        ep_colour = alt.Scale(domain=[word[i] for i in ep_ids], range=ep_colour.range)
+        ep_shape = alt.Scale(domain=[word[i] for i in ep_ids], range=ep_shape.range)
+    colour_title = "Episode" if by_episode else ("Aircraft" if by_aircraft else colour.replace("_", " "))
+    label_of = {"episode_id": "episode_name", "aircraft_id": "aircraft_name"}
+    colour_field = label_of.get(colour, colour)
+
+    def named(df: pl.DataFrame) -> pl.DataFrame:
+        extra = [pl.col(c).replace_strict(names, default=pl.col(c), return_dtype=pl.String).alias(n)
+                 for c, n in label_of.items() if c in df.columns]
+        return df.with_columns(extra) if extra else df
+
+    paths, stops = named(paths), named(stops)
     colour_scale = ep_colour if by_episode else alt.Undefined
-    colour_title = "Episode" if by_episode else ("Aircraft" if colour == "aircraft_id" else colour.replace("_", " "))
+    aircraft = list(dict.fromkeys(stops["aircraft_name"].drop_nulls().to_list() + (
+        paths["aircraft_name"].drop_nulls().to_list() if "aircraft_name" in paths.columns else [])))
     countries_only = [c for c in stops.filter(pl.col("place_precision") == "country")["country"].unique().to_list() if c]
     from .geo import country_numeric
 
@@ -473,18 +783,21 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     located = stops.filter(pl.col("lat").is_not_null())
     lat = located["lat"].to_list() + paths["lat"].to_list()
     lon = located["lon"].to_list() + paths["lon"].to_list()
+    height = MAP_HEIGHT
     if extent == "data" and lat:
         pad = 8
+        corners = [(x, y) for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
+                   for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]
         fit = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
             # all four corners: in Equal Earth the widest point of a box is a low-latitude corner
-            "type": "MultiPoint", "coordinates": [[x, y] for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
-                                                  for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]}}]}
+            "type": "MultiPoint", "coordinates": [list(c) for c in corners]}}]}
         projection = alt.Projection(type="equalEarth", fit=fit, clipExtent=[[0, 0], [WIDTH, MAP_HEIGHT]])
+        px = _fitted(corners, WIDTH, height)
     else:
         projection = alt.Projection(type="equalEarth", clipExtent=[[0, 0], [WIDTH, MAP_HEIGHT]])
+        px = _fitted([(x, y) for x in (-180, 180) for y in (-85, 85)] + [(0, -90), (0, 90)], WIDTH, height)
     # clipExtent: geometry is cut to the frame before drawing; without it a zoomed map carries the whole world in
     # paths thousands of pixels wide (4x slower to draw, 10x slower to rasterise)
-    height = MAP_HEIGHT
     world = alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.5, clip=True)
     layers = [world]
     if numerics:
@@ -494,16 +807,26 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     if p.height:
         p = p.with_columns(pl.when(pl.col("distance_basis") == "inferred").then(pl.lit("inferred airport at an end"))
                            .otherwise(pl.lit("both ends reported airports")).alias("basis"))
-        layers.append(_pick(alt.Chart(p), pick).mark_line(strokeWidth=2, opacity=0.85, clip=True).encode(
-            longitude="lon:Q", latitude="lat:Q", detail="leg_id:N", order="point_seq:Q",
-            color=alt.Color(f"{colour}:N", title=colour_title, scale=colour_scale,
-                            legend=alt.Legend(symbolType="stroke") if by_episode else alt.Undefined),
-            strokeDash=alt.StrokeDash("basis:N", title="Leg ends",
-                                      scale=alt.Scale(domain=["both ends reported airports", "inferred airport at an end"],
-                                                      range=[[1, 0], [5, 3]])),
-            tooltip=[alt.Tooltip("from_name:N", title="From"), alt.Tooltip("to_name:N", title="To"),
-                     alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
-                     alt.Tooltip("sources:N", title="Sources")]))
+        # one layer per aircraft when several share a map, widest first (vega-lite has no per-line width channel
+        # for grouped lines): every aircraft stays visible as a band inside the band of the one before
+        groups = ([(a, w) for a, w in zip(aircraft, _aircraft_widths(aircraft), strict=True)]
+                  if by_aircraft and len(aircraft) > 1 else [(None, 2.0)])
+        for who, width in groups:
+            base = alt.Chart(p) if who is None else alt.Chart(p).transform_filter(
+                alt.FieldEqualPredicate(field="aircraft_name", equal=who))
+            layers.append(_pick(base, pick).mark_line(strokeWidth=width, opacity=0.85 if who is None else 1,
+                                                      clip=True).encode(
+                longitude="lon:Q", latitude="lat:Q", detail="leg_id:N", order="point_seq:Q",
+                color=alt.Color(f"{colour_field}:N", title=colour_title, scale=colour_scale,
+                                sort=aircraft if by_aircraft else alt.Undefined,
+                                legend=alt.Legend(symbolType="stroke", labelLimit=300) if by_episode else alt.Undefined),
+                strokeDash=alt.StrokeDash("basis:N", title="Leg ends",
+                                          scale=alt.Scale(domain=["both ends reported airports",
+                                                                  "inferred airport at an end"], range=[[1, 0], [5, 3]])),
+                tooltip=[alt.Tooltip("from_name:N", title="From"), alt.Tooltip("to_name:N", title="To"),
+                         *([alt.Tooltip("aircraft_name:N", title="Aircraft")] if "aircraft_name" in p.columns else []),
+                         alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
+                         alt.Tooltip("sources:N", title="Sources")]))
         if highlight is not None and {"from_stop_id", "to_stop_id"} <= set(p.columns):
             layers.append(alt.Chart(p).transform_fold(["from_stop_id", "to_stop_id"], as_=["end", "stop_id"])
                           .transform_filter(highlight).mark_line(strokeWidth=5, opacity=1, color="#000000", clip=True).encode(
@@ -512,31 +835,42 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
                          alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
                          alt.Tooltip("sources:N", title="Sources")]))
     s = _iso(_with_sources(located.select(
-        "stop_id", "episode_id", "aircraft_id", "seq", "place_name", "place_precision", "location_basis", "lat", "lon",
-        "role", "arr_reported", "dep_reported", "evidence", "source_ids"), sources))
+        "stop_id", "episode_id", "episode_name", "aircraft_id", "aircraft_name", "seq", "place_name", "place_precision",
+        "location_basis", "lat", "lon", "role", "arr_reported", "dep_reported", "evidence", "source_ids"), sources))
     if s.height:
         size = alt.value(70) if highlight is None else alt.condition(highlight, alt.value(260), alt.value(70))
-        shape = (alt.Shape("episode_id:N", title="Episode", scale=ep_shape) if by_episode else
+        shape = (alt.Shape("episode_name:N", title="Episode", scale=ep_shape) if by_episode else
                  alt.Shape("place_precision:N", title="Stop known to",
                            scale=alt.Scale(domain=list(PRECISION_SHAPES), range=list(PRECISION_SHAPES.values()))))
         layers.append(_pick(alt.Chart(s), pick).mark_point(filled=True, stroke="#222", strokeWidth=0.6, clip=True).encode(
             longitude="lon:Q", latitude="lat:Q", size=size, shape=shape,
-            color=alt.Color(f"{colour}:N", scale=colour_scale, title=colour_title),
-            tooltip=[alt.Tooltip("episode_id:N", title="Episode"), alt.Tooltip("aircraft_id:N", title="Aircraft"),
+            color=alt.Color(f"{colour_field}:N", scale=colour_scale, title=colour_title,
+                            sort=aircraft if by_aircraft else alt.Undefined),
+            tooltip=[alt.Tooltip("episode_name:N", title="Episode"), alt.Tooltip("aircraft_name:N", title="Aircraft"),
                      alt.Tooltip("place_name:N", title="Place"), alt.Tooltip("place_precision:N", title="Known to"),
                      alt.Tooltip("location_basis:N", title="Located by"), alt.Tooltip("role:N", title="Role"),
                      alt.Tooltip("arr_reported:N", title="Arrival as reported"),
                      alt.Tooltip("dep_reported:N", title="Departure as reported"),
                      alt.Tooltip("evidence:N", title="Evidence"),
                      alt.Tooltip("sources:N", title="Sources")]))
+    if labels and located.height:
+        layers.extend(_label_layers(place_labels(located, px, WIDTH, height)))
     n_legs = p["leg_id"].n_unique() if p.height else 0
-    return alt.layer(*layers).properties(
-        width=WIDTH, height=height, projection=projection,
-        description=(f"{title}: a world map with {n_legs} legs drawn as great-circle arcs and {s.height} located "
-                     f"stops of {len(set(s['episode_id'].to_list())) if s.height else 0} episode(s). "
-                     "The table below lists every stop and leg with its sources."),
-        title=alt.Title(title, subtitle="Great-circle arcs; dashed where an end is an inferred airport; "
-                                        "shaded countries are stops reported only by country."))
+    missing = unlocated_stops(stops, names)
+    desc = (f"{title}: a world map with {n_legs} legs drawn as great-circle arcs and {s.height} located "
+            f"stops of {len(set(s['episode_id'].to_list())) if s.height else 0} episode(s), the main stops named. "
+            + (f"Not on the map, without coordinates: {' '.join(missing)} " if missing else "")
+            + "The table below lists every stop and leg with its sources.")
+    subtitle = ["Great-circle arcs; dashed where an end is an inferred airport; shaded countries are stops "
+                "reported only by country."]
+    if by_aircraft and len(aircraft) > 1:
+        subtitle.append("Aircraft on the same route are drawn one inside another: the first in the legend widest.")
+    chart = alt.layer(*layers).properties(
+        width=WIDTH, height=height, projection=projection, title=alt.Title(title, subtitle=subtitle))
+    if not missing:
+        return chart.properties(description=desc)
+    return alt.vconcat(chart, _notes_chart(missing, "Not on the map (no coordinates):"), spacing=6).resolve_scale(
+        y="independent").properties(description=desc)
 
 
 def leg_distances(legs: pl.DataFrame, title: str = "Leg distances by episode",
@@ -643,7 +977,7 @@ def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity", stops:
 
 def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, legs: pl.DataFrame,
                  sources: pl.DataFrame | None = None, title: str = "Episode", colour: str = "aircraft_id",
-                 basemap_path: Path | None = None) -> alt.VConcatChart:
+                 basemap_path: Path | None = None, names: dict[str, str] | None = None) -> alt.VConcatChart:
     """Route map above the timeline, linked: clicking a milestone highlights the legs touching that stop.
 
     ``paths`` is :func:`analysis.queries.leg_paths`, ``stops`` :func:`analysis.queries.stops`, ``items``
@@ -653,14 +987,14 @@ def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, 
     """
     if items.filter(pl.col("earliest_utc").is_not_null()).height == 0:  # nothing dated: the map alone
         return route_map(paths, stops, sources, title=f"Route map: {title} (no dated milestone to put on a timeline)",
-                         colour=colour, basemap_path=basemap_path)
+                         colour=colour, basemap_path=basemap_path, names=names)
     select = alt.selection_point(name="milestone", fields=["stop_id"], on="click", clear="dblclick", empty=False)
     ends = legs.select("leg_id", "from_stop_id", "to_stop_id")
     p = paths.join(ends, on="leg_id", how="left") if paths.height else paths.with_columns(
         pl.lit(None, pl.String).alias("from_stop_id"), pl.lit(None, pl.String).alias("to_stop_id"))
     m = route_map(p, stops, sources, title=f"Route map: {title}", colour=colour, basemap_path=basemap_path,
-                  highlight=select)
-    t = timeline(items, sources, title=f"Timeline: {title}", select=select, zoom="episode_timeline_zoom")
+                  highlight=select, names=names)
+    t = timeline(items, sources, title=f"Timeline: {title}", select=select, zoom="episode_timeline_zoom", names=names)
     return alt.vconcat(m, t, spacing=28).resolve_scale(
         color="independent", shape="independent", strokeDash="independent", size="independent").properties(
         description=(f"Route map and timeline of {title}: the map draws each leg as a great-circle arc between the "
@@ -707,3 +1041,89 @@ def timeline_periods(items: pl.DataFrame, sources: pl.DataFrame | None = None, g
                                          "double-click to reset."]),
         description=(f"{title}: {len(charts)} timelines, one per period of flights, each with the flight milestones "
                      "and nearby context events on its own UTC time axis. The tables below list them."))
+
+
+# --- small charts for the front page: one per key finding ------------------------------------------------------
+MINI_WIDTH = 400
+MINI_HEIGHT = 240
+
+
+def mini_map(points: pl.DataFrame, title: str, lines: pl.DataFrame | None = None, colour_title: str = "",
+             subtitle: str | None = None, basemap_path: Path | None = None, labels: int = 8,
+             groups: list[str] | None = None) -> alt.LayerChart:
+    """A small map for one finding: ``points`` (lon, lat, name, group, n: symbols sized by n, coloured by group,
+    the largest named) and optional ``lines`` (line, seq, lon, lat, group: arcs or routes, coloured by group)."""
+    groups = groups or list(dict.fromkeys(points["group"].to_list()
+                                          + (lines["group"].to_list() if lines is not None else [])))
+    colour = alt.Color("group:N", title=colour_title or None, scale=alt.Scale(domain=groups,
+                       range=[PALETTE[i % len(PALETTE)] for i in range(len(groups))]),
+                       legend=alt.Legend(orient="bottom", columns=1, labelLimit=380) if len(groups) > 1 else None)
+    lat = points["lat"].to_list() + (lines["lat"].to_list() if lines is not None else [])
+    lon = points["lon"].to_list() + (lines["lon"].to_list() if lines is not None else [])
+    pad = 6
+    corners = [(x, y) for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
+               for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]
+    fit = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
+        "type": "MultiPoint", "coordinates": [list(c) for c in corners]}}]}
+    projection = alt.Projection(type="equalEarth", fit=fit, clipExtent=[[0, 0], [MINI_WIDTH, MINI_HEIGHT]])
+    px = _fitted(corners, MINI_WIDTH, MINI_HEIGHT)
+    layers = [alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.4,
+                                                             clip=True)]
+    if lines is not None and lines.height:
+        layers.append(alt.Chart(lines).mark_line(strokeWidth=1.6, opacity=0.8, clip=True).encode(
+            longitude="lon:Q", latitude="lat:Q", detail="line:N", order="seq:Q", color=colour))
+    tips = [alt.Tooltip("name:N", title="Place"), alt.Tooltip("group:N", title=colour_title or "Group"),
+            alt.Tooltip("n:Q", title="Count"), alt.Tooltip("sources:N", title="Sources")]
+    if "sources" not in points.columns:
+        points = points.with_columns(pl.lit("derived from the finding's evidence").alias("sources"))
+    layers.append(alt.Chart(points).mark_circle(stroke="#222", strokeWidth=0.6, opacity=0.9, clip=True).encode(
+        longitude="lon:Q", latitude="lat:Q", color=colour, tooltip=tips,
+        size=alt.Size("n:Q", legend=None, scale=alt.Scale(range=[40, 420], zero=False))))
+    if labels:
+        ranked = points.sort("n", descending=True).with_columns(pl.lit("staging").alias("role"),
+                                                                 pl.col("name").alias("place_name"))
+        layers.extend(_label_layers(place_labels(ranked, px, MINI_WIDTH, MINI_HEIGHT, limit=labels)))
+    desc = (f"{title}: a small map of {points.height} places"
+            + (f" and {lines['line'].n_unique()} routes" if lines is not None and lines.height else "")
+            + ", the largest named. " + (subtitle or ""))
+    return alt.layer(*layers).properties(width=MINI_WIDTH, height=MINI_HEIGHT, projection=projection,
+                                         title=alt.Title(title, subtitle=subtitle or alt.Undefined, fontSize=13),
+                                         description=desc)
+
+
+def payload_range(figures: pl.DataFrame, claim_t: float, legs: pl.DataFrame, title: str,
+                  claim_sources: str = "") -> alt.LayerChart:
+    """Payload against range for one claim: the cited figures of the aircraft types (points, one colour per type),
+    the claimed load (a horizontal rule) and the legs it was carried over (vertical rules at their distances)."""
+    unsourced = pl.lit("derived from the finding's evidence").alias("sources")
+    figures = figures if "sources" in figures.columns else figures.with_columns(unsourced)
+    legs = legs if "sources" in legs.columns else legs.with_columns(unsourced)
+    types = list(dict.fromkeys(figures["type_name"].to_list()))
+    colour = alt.Color("type_name:N", title="Cited figures of", scale=alt.Scale(
+        domain=types, range=[PALETTE[i % len(PALETTE)] for i in range(len(types))]),
+        legend=alt.Legend(orient="bottom", columns=1, labelLimit=360))
+    pts = alt.Chart(figures).mark_point(filled=True, size=60, opacity=0.9).encode(
+        x=alt.X("range_km:Q", title="Range (km)", scale=alt.Scale(zero=True)),
+        y=alt.Y("payload_t:Q", title="Payload (t)", scale=alt.Scale(zero=True)), color=colour,
+        tooltip=[alt.Tooltip("type_name:N", title="Type"), alt.Tooltip("range_km:Q", title="Range (km)", format=",.0f"),
+                 alt.Tooltip("payload_t:Q", title="Payload (t)", format=",.0f"),
+                 alt.Tooltip("sources:N", title="Sources")])
+    claim = alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed load {claim_t:,.0f} t"],
+                                    "sources": [claim_sources or "the claim's sources"]})).mark_rule(
+        color="#D55E00", strokeWidth=2).encode(y="t:Q", tooltip=[alt.Tooltip("what:N", title="Claim"),
+                                                                 alt.Tooltip("sources:N", title="Sources")])
+    claim_text = alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed {claim_t:,.0f} t"]})).mark_text(
+        align="left", dx=4, dy=-7, color="#D55E00", fontSize=11, x=2).encode(y="t:Q", text="what:N")
+    leg = alt.Chart(legs).mark_rule(color="#333", strokeDash=[4, 3]).encode(
+        x="distance_km:Q", tooltip=[alt.Tooltip("leg:N", title="Leg"),
+                                    alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
+                                    alt.Tooltip("sources:N", title="Sources")])
+    leg_text = alt.Chart(legs.unique("leg")).mark_text(align="right", angle=270, dy=-4, fontSize=10,
+                                                       color="#333", y=2, baseline="bottom").encode(
+        x="distance_km:Q", text="leg:N")
+    return alt.layer(pts, claim, claim_text, leg, leg_text).properties(
+        width=MINI_WIDTH - 40, height=MINI_HEIGHT - 20,
+        title=alt.Title(title, subtitle="Points: cited payload-range figures; dashed: the longest legs flown",
+                        fontSize=13),
+        description=(f"{title}: cited payload-range figures of {', '.join(types)} as points, the claimed load of "
+                     f"{claim_t:,.0f} t as a horizontal line and the legs it was carried over as vertical lines."))

@@ -35,12 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("evidence-doc", help="write docs/evidence.md (the raw tables' columns and rules) from the schema")
     ns = sub.add_parser("new-study", help="create an empty study folder (every table's header, a study table to edit)")
     ns.add_argument("path", help="the new study folder")
+    t = sub.add_parser("stops-template", help="print stops.csv rows for aircraft that flew the same stops (typed once)")
+    t.add_argument("episode_id")
+    t.add_argument("aircraft_ids", nargs="+", help="every aircraft that flew the shared route")
+    t.add_argument("--stops", nargs="+", required=True, metavar="PLACE:ROLE[:ARR[:DEP]]",
+                   help="the shared stops in order, e.g. UUEE:origin::2026-11-03 GOBD:staging MNMG:destination:2026-11-05")
+    t.add_argument("--sources", default="", help="source ids for every row, e.g. S900;S901")
+    t.add_argument("--no-header", action="store_true", help="rows only, to append to data/raw/stops.csv")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     project = default_project()
 
     from .atomic import BuildLockedError, NotALinkError
     from .build import BuildError
+    from .paths import StudyNotFoundError
     from .provenance import ProvenanceError
     from .queries import (
         DatabaseLockedError,
@@ -86,13 +94,18 @@ def main(argv: list[str] | None = None) -> int:
             new_study(Path(args.path))
             print(f"wrote a new study in {args.path}: read {args.path}/README.md, then "
                   f"FLIGHTS_ROOT={args.path} python -m analysis validate names the first rows to write")
+        elif args.command == "stops-template":
+            from .entry import shared_stops, stops_csv
+            print(stops_csv(shared_stops(args.episode_id, args.aircraft_ids, args.stops, args.sources),
+                            header=not args.no_header), end="")
+            return 0
         elif args.command == "episodes":
             from . import queries
             for row in queries.episodes().select("episode_id", "title").iter_rows():
                 print("\t".join(row))
     except (RawValidationError, ProvenanceError, TrackInputError, UnsafeInputError, BuildError, NotALinkError,
             BuildLockedError, UnknownEpisodeError, DatabaseLockedError, UntrustedDatabaseError, QueryArgumentError,
-            UnsafeQueryError) as exc:  # named input and output problems: no traceback
+            UnsafeQueryError, StudyNotFoundError) as exc:  # named input and output problems: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a folder we cannot write or read: named, no traceback

@@ -494,6 +494,42 @@ _EXAMPLE = {
 }
 
 
+#: The two id rules a new episode needs and the way to enter several aircraft that flew the same stops, in
+#: docs/evidence.md (README's "Add a new episode" links there).
+ENTRY_RULES = [
+    "## Stop ids, leg claims and aircraft that flew together",
+    "",
+    "**Stop id rule.** A stop's `stop_id` is `<episode_id>.<aircraft_id>.<variant>.<seq>` with `seq` in two digits: "
+    "`2019-03-caracas.RA-82035.main.02` is the second stop of the An-124 RA-82035's main route in episode "
+    "`2019-03-caracas`; the same stop in the route some sources report differently is "
+    "`2019-03-caracas.RA-82035.syria-only.02`. The id is only a name (the order is `seq`), but keeping the rule makes "
+    "every claim's stop ids guessable.",
+    "",
+    "**Leg claim rule.** A claim about a leg (a flight time, a route over the sea, a payload carried between two stops) "
+    "names the leg by its two ends, both stops of one aircraft's route: `from_stop_id` is where the leg starts and "
+    "`stop_id` where it ends. Example (claims.csv): `from_stop_id = 2013-10-tu160-venezuela-nicaragua."
+    "tu160-aleksandr-golovanov.main.01`, `stop_id = 2013-10-tu160-venezuela-nicaragua.tu160-aleksandr-golovanov.main.02`"
+    " for the Atlantic leg of the bomber pair. When the claim covers several aircraft that flew the leg together, "
+    "list them all in `aircraft_ids` (`tu160-aleksandr-golovanov;tu160-aleksandr-novikov`) and give the stops of "
+    "any one of them; a claim about one stop only (an arrival) leaves `from_stop_id` empty.",
+    "",
+    "**Aircraft that flew the same stops.** stops.csv has a row per stop *and aircraft* (each aircraft's route has "
+    "its own times and sources). Type the shared route once and let the helper write the rows:",
+    "",
+    "```",
+    "python -m analysis stops-template 2026-11-managua RA-11111 RA-22222 \\",
+    "    --stops UUEE:origin::2026-11-03 GOBD:staging MNMG:destination:2026-11-05 --sources S900 --no-header \\",
+    "    >> data/raw/stops.csv",
+    "```",
+    "",
+    "It prints, for each aircraft in turn, one row per stop (`PLACE:ROLE[:ARRIVAL[:DEPARTURE]]`, times as reported) "
+    "with the stop ids of the rule above, `variant = main`, `seq` 1, 2, 3... and `order_basis = reported`; then edit "
+    "the rows where the aircraft differ (one left a day later, one made a stop the other did not) and run "
+    "`make validate`. In Python: `analysis.entry.shared_stops(...)`.",
+    "",
+]
+
+
 def evidence_markdown() -> str:
     """docs/evidence.md: every raw table's columns, allowed values, id rules and examples (from the schema).
 
@@ -532,6 +568,7 @@ def evidence_markdown() -> str:
         "Time grammar (`time as reported`): "
         + _EXAMPLE["timespec"] + ". A bare date is read in the time zone of the place (or the row's `tz`).",
         "",
+        *ENTRY_RULES,
     ]
     for t in schema.TABLES:
         lines += [f"## {t.name}.csv", "", t.description, "",

@@ -32,7 +32,7 @@ from xml.sax.saxutils import escape
 import polars as pl
 
 from . import queries
-from .paths import Project, default_project
+from .paths import Project, as_project
 
 __all__ = ["write_exports", "leg_features", "geojson", "kml", "LEG_PROPERTIES", "spreadsheet_safe",
            "FORMULA_TRIGGERS"]
@@ -69,7 +69,7 @@ def _plain(v: object) -> object:
 
 def leg_features(project: Project | None = None) -> list[dict]:
     """GeoJSON features, one per leg with a great-circle path, in episode/aircraft/variant/leg order."""
-    project = project or default_project()
+    project = as_project(project)
     legs = queries.sql("""
         SELECT l.*, a.label AS aircraft, fs.loc_icao AS from_icao, ts.loc_icao AS to_icao
         FROM core_legs l
@@ -144,7 +144,7 @@ def _csv(df: pl.DataFrame, path: Path) -> None:
 
 def write_exports(dest: Path, project: Project | None = None) -> list[Path]:
     """Write every export into ``dest`` (created); returns the files written."""
-    project = project or default_project()
+    project = as_project(project)
     dest.mkdir(parents=True, exist_ok=True)
     feats = leg_features(project)
     written = []
@@ -166,6 +166,15 @@ def write_exports(dest: Path, project: Project | None = None) -> list[Path]:
         if (current / name).exists():
             shutil.copy2(current / name, dest / "database" / name)
             written.append(dest / "database" / name)
+    # the candidates of discovery (make discover), when there are any; those found in a generated demo day carry
+    # synthetic = true, and the file name says so too
+    found = project.derived / "discover" / "out_candidates.parquet"
+    if found.is_file():
+        cands = pl.read_parquet(found)
+        syn = "synthetic" in cands.columns and bool(cands["synthetic"].any())
+        out = dest / "csv" / ("out_candidates.SYNTHETIC.csv" if syn else "out_candidates.csv")
+        _csv(cands, out)
+        written.append(out)
     (dest / "database" / "README.txt").write_text(
         "flights.duckdb holds views over the parquet files in this folder, with relative paths.\n"
         "Open it from this folder:   cd database && duckdb -readonly flights.duckdb\n"

@@ -1,7 +1,9 @@
 """Every path the project uses, in one place.
 
 A :class:`Project` is rooted at the repository by default; tests and other analyses can point one at any
-folder holding ``data/raw`` (``Project(root)``) or set ``FLIGHTS_ROOT``.
+folder holding ``data/raw`` (``Project(root)``, a str or a path, or ``project=`` of any query) or set
+``FLIGHTS_ROOT``. Installed outside the repository (site-packages) there is no default study: the first query or
+build says so with :class:`StudyNotFoundError`, naming both ways to point at one.
 
 A study folder is data, never code: its notebooks are the package's own (``notebooks/`` beside the package), whatever
 the folder holds. Notebooks from elsewhere run only when named on purpose (``Project(root, code_notebooks=dir)``,
@@ -14,10 +16,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Project", "default_project", "PACKAGE_DIR", "REPO_DIR"]
+__all__ = ["Project", "default_project", "as_project", "StudyNotFoundError", "study_not_found", "PACKAGE_DIR",
+           "REPO_DIR", "ROOT_ENV"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
+#: The environment variable naming the study's folder (the one holding data/raw)
+ROOT_ENV = "FLIGHTS_ROOT"
+
+
+class StudyNotFoundError(FileNotFoundError):
+    """No study (data/raw) where the package looked, or a study not built yet; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,11 @@ class Project:
     root: Path
     #: a folder of notebooks named as code on purpose (None: the package's own notebooks)
     code_notebooks: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.root, str | os.PathLike):
+            raise TypeError(f"Project(root): a folder path (str or pathlib.Path), not {type(self.root).__name__}")
+        object.__setattr__(self, "root", Path(self.root).expanduser())
 
     @property
     def raw(self) -> Path:
@@ -80,5 +94,32 @@ class Project:
 
 def default_project() -> Project:
     """The project at $FLIGHTS_ROOT, or this repository."""
-    env = os.environ.get("FLIGHTS_ROOT")
-    return Project(Path(env).resolve() if env else REPO_DIR)
+    env = os.environ.get(ROOT_ENV)
+    return Project(Path(env).expanduser().resolve() if env else REPO_DIR)
+
+
+def as_project(project: Project | str | os.PathLike | None = None) -> Project:
+    """A :class:`Project` from a Project, a folder (str or path) or None (:func:`default_project`)."""
+    if project is None:
+        return default_project()
+    return project if isinstance(project, Project) else Project(project)
+
+
+def study_not_found(project: Project, built: bool = False) -> StudyNotFoundError:
+    """The error for a study that is missing (no data/raw) or, with ``built``, not built yet."""
+    if os.environ.get(ROOT_ENV) and project == default_project():
+        where = f"{ROOT_ENV}={os.environ[ROOT_ENV]}"
+    elif project.root == REPO_DIR and not os.environ.get(ROOT_ENV):
+        where = f"the folder the package is installed in, as {ROOT_ENV} is not set"
+    else:
+        where = "the project= given"
+    if not project.raw.is_dir():
+        return StudyNotFoundError(
+            f"no study found: {project.raw} does not exist (looked there from {where}). Point the package at a "
+            f"folder holding data/raw: set {ROOT_ENV}=/path/to/study in the environment, or pass "
+            "project=Project('/path/to/study') (a str or a path) to the query, e.g. "
+            "queries.episodes(project='/path/to/study'); then build it once with "
+            f"`{ROOT_ENV}=/path/to/study python -m analysis build`.")
+    return StudyNotFoundError(
+        f"the study at {project.root} is not built yet ({project.database} does not exist): run "
+        f"`{ROOT_ENV}={project.root} python -m analysis build` (in the repository: make data).")

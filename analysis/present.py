@@ -15,11 +15,31 @@ from IPython.display import HTML
 
 __all__ = ["esc", "table", "heading", "para", "findings_list", "fmt", "bullet_list", "key_values", "label",
            "km", "hours", "reported", "NOT_REPORTED", "LABELS", "Raw", "episode_facts",
-           "episode_picker",
+           "episode_picker", "NOT_APPLICABLE", "NOT_COMPUTED", "why_missing", "missing", "not_compared",
            "finding_value", "finding_meta"]
 
 #: What a reader sees where the sources give nothing.
 NOT_REPORTED = "not reported"
+#: ... where the value has no meaning for the row (an arrival at the origin, a score of pairs not comparable).
+NOT_APPLICABLE = "not applicable"
+#: ... where the study could not compute a value from what is reported (the reason follows in brackets).
+NOT_COMPUTED = "not computed"
+
+#: Columns the study computes (as opposed to values the sources report), by suffix or name
+_COMPUTED_SUFFIX = ("_km", "_h", "_min", "_score", "_factor")
+_COMPUTED = {"similarity", "detour_factor", "outbound_staging_stops", "observed_arr_utc", "arr_diff_h", "dwell_h"}
+_WHY_NOT_COMPUTED = {
+    "distance_km": "an end of the leg has no coordinates",
+    "duration_min_h": "a departure or an arrival time is not reported", "duration_max_h": "a departure or an "
+    "arrival time is not reported",
+    "dwell_min_h": "the arrival or the departure is not reported", "dwell_max_h": "the arrival or the departure is "
+    "not reported", "dwell_h": "the arrival or the departure is not reported",
+    "dest_dwell_min_h": "the arrival or the departure is not reported",
+    "dest_dwell_max_h": "the arrival or the departure is not reported",
+    "outbound_km": "not every outbound stop has coordinates", "direct_km": "origin or destination has no coordinates",
+    "detour_factor": "not every outbound stop has coordinates", "longest_leg_km": "no leg has both ends located",
+    "observed_arr_utc": "no observed record matches this stop", "arr_diff_h": "no observed record matches this stop",
+}
 
 #: Column headings a reader understands, with units. Columns not listed get a heading made from the name
 #: (``dwell_min_h`` -> "Dwell min (h)"); the data dictionary's description shows on hover.
@@ -45,7 +65,8 @@ LABELS: dict[str, str] = {
     "outbound_km": "Outbound distance (km)", "direct_km": "Direct distance (km)",
     "detour_factor": "Detour factor (flown / direct)", "outbound_staging_stops": "Staging stops out",
     "staging_countries": "Staging countries", "longest_leg_km": "Longest leg (km)",
-    "first_time_utc": "First dated milestone (UTC)", "destination": "Destination",
+    "first_time_utc": "First dated milestone, earliest (UTC)", "destination": "Destination",
+    "first_time_reported": "First dated milestone (as reported)",
     "conflict_count": "Conflicts between sources", "episode_a": "Episode", "episode_b": "Compared with",
     "shared_countries": "Shared countries", "shared_country_count": "Shared countries (number)",
     "country_score": "Countries in order (0-1)", "corridor_score": "Corridors in order (0-1)",
@@ -130,14 +151,57 @@ def fmt(value: object, digits: int = 1) -> str:
     return str(value)
 
 
+def why_missing(column: str, row: dict | None = None) -> tuple[str, str]:
+    """Why a cell is empty: (:data:`NOT_REPORTED`, :data:`NOT_APPLICABLE` or :data:`NOT_COMPUTED`, the reason)."""
+    row = row or {}
+    role = row.get("role")
+    if role == "origin" and column.startswith(("arr_", "dwell_")):
+        return NOT_APPLICABLE, "the origin: the flight starts here"
+    if role == "home" and column.startswith(("dep_", "dwell_")):
+        return NOT_APPLICABLE, "the last stop: the flight ends here"
+    if row.get("is_comparable") is False and (column.endswith("_score") or column in ("similarity", "jump_off_a",
+                                                                                       "jump_off_b")):
+        return NOT_APPLICABLE, str(row.get("reason") or "the two routes are not comparable")
+    if column in _COMPUTED or column.endswith(_COMPUTED_SUFFIX):
+        return NOT_COMPUTED, _WHY_NOT_COMPUTED.get(column, "what it is computed from is not reported")
+    return NOT_REPORTED, "the sources do not give it"
+
+
+def missing(column: str, row: dict | None = None) -> str:
+    """An empty cell in words, as HTML: "not reported", "not applicable" or "not computed (why)", the reason also on
+    hover."""
+    word, why = why_missing(column, row)
+    shown = f"{word} ({why})" if word == NOT_COMPUTED else word
+    return (f'<span class="missing missing-{word.replace(" ", "-")}" title="{esc(why)}">{esc(shown)}</span>')
+
+
+def not_compared(sim: pl.DataFrame) -> HTML:
+    """One line for the pairs of :func:`analysis.queries.route_similarity` that are not comparable: how many, why."""
+    if "is_comparable" not in sim.columns:
+        return HTML("")
+    rest = sim.filter(~pl.col("is_comparable").fill_null(False))
+    if rest.height == 0:
+        return HTML(f"<p>All {sim.height} pairs are comparable.</p>")
+    import re
+
+    why = rest["reason"].fill_null("no reason recorded").map_elements(
+        lambda r: re.sub(r" for .*$", "", r.replace("not comparable: ", "")), return_dtype=pl.String).value_counts(
+        sort=True)
+    reasons = "; ".join(f"{n} because {r}" for r, n in why.iter_rows())
+    return HTML(f'<p class="not-compared">{rest.height} of {sim.height} pairs are not compared and not listed above: '
+                f"{esc(reasons)} for one route or both (a route without staging stops has nothing to compare).</p>")
+
+
 def _cell(column: str, row: dict, digits: int) -> str:
     """One table cell's HTML: the value formatted by what the column means."""
     value = row.get(column)
     if column.endswith("_reported"):
         stem = column.removesuffix("_reported")
+        if value is None or value == "":
+            return missing(column, row)
         return reported(value, row.get(f"{stem}_earliest_utc"), row.get(f"{stem}_latest_utc"))
     if value is None or value == "":
-        return NOT_REPORTED
+        return missing(column, row)
     if column.endswith("_km") and isinstance(value, int | float):
         inferred = row.get("distance_basis") == "inferred" or bool(row.get("uses_inferred_places"))
         return km(float(value), inferred)
@@ -255,8 +319,9 @@ def finding_meta(r: dict) -> str:
     return " · ".join(parts)
 
 
-def findings_list(findings: pl.DataFrame, sources: pl.DataFrame | None = None) -> HTML:
-    """Findings with their value, likelihood and confidence (and why), evidence rows and sources."""
+def findings_list(findings: pl.DataFrame, sources: pl.DataFrame | None = None, collapsed: bool = False) -> HTML:
+    """Findings with their value, likelihood and confidence (and why), evidence rows and sources; ``collapsed``
+    puts the list in a closed <details> (a page whose findings are on the patterns page already)."""
     names = {}
     if sources is not None:
         names = {r["source_id"]: f"{r['source_id']}: {r['outlet'] or 'unnamed outlet'}"
@@ -273,7 +338,11 @@ def findings_list(findings: pl.DataFrame, sources: pl.DataFrame | None = None) -
             f'<p class="meta"><span class="value">{esc(finding_value(r))}</span> · {finding_meta(r)}</p>'
             f'<details><summary>Evidence and sources</summary><p>Evidence rows: {esc((r["evidence"] or "").replace(";", ", "))}</p>'
             f"<p>Sources: {esc(srcs)}</p></details></li>")
-    return HTML('<ol class="findings">' + "".join(items) + "</ol>")
+    listing = '<ol class="findings">' + "".join(items) + "</ol>"
+    if collapsed:
+        listing = (f"<details><summary>{findings.height} finding(s): show them (every finding is also on the patterns "
+                   f"page)</summary>{listing}</details>")
+    return HTML(listing)
 
 
 def _range(low: float | None, high: float | None, unit: str = "h") -> str:
@@ -304,14 +373,18 @@ def episode_facts(ep: dict) -> HTML:
                                                 f"{ep.get('destination') or NOT_REPORTED}",
         "Arrival at destination (UTC)": _interval(ep.get("dest_arr_earliest_utc"), ep.get("dest_arr_latest_utc"),
                                                   ep.get("dest_arr_precision")),
-        "Time on the ground at destination": _range(ep.get("dest_dwell_min_h"), ep.get("dest_dwell_max_h")),
+        "Time on the ground at destination": (_range(ep.get("dest_dwell_min_h"), ep.get("dest_dwell_max_h"))
+                                              if ep.get("dest_dwell_min_h") is not None
+                                              or ep.get("dest_dwell_max_h") is not None
+                                              else Raw(missing("dest_dwell_min_h"))),
         "Outbound distance": (f"{km(ep.get('outbound_km'), inferred)} km" if ep.get("outbound_km") is not None
-                              else NOT_REPORTED),
-        "Direct distance": f"{km(ep.get('direct_km'), inferred)} km" if ep.get("direct_km") is not None else NOT_REPORTED,
-        "Detour factor (flown / direct)": f"{detour:.2f}" if detour is not None else NOT_REPORTED,
+                              else Raw(missing("outbound_km"))),
+        "Direct distance": (f"{km(ep.get('direct_km'), inferred)} km" if ep.get("direct_km") is not None
+                            else Raw(missing("direct_km"))),
+        "Detour factor (flown / direct)": f"{detour:.2f}" if detour is not None else Raw(missing("detour_factor")),
         "Staging countries": ep.get("staging_countries") or "none",
         "Longest leg": (f"{km(ep.get('longest_leg_km'), inferred)} km" if ep.get("longest_leg_km") is not None
-                        else NOT_REPORTED),
+                        else Raw(missing("longest_leg_km"))),
         "Uses airports inferred from a city or country": ep.get("uses_inferred_places"),
         "Route variants / conflicts between sources": f"{ep.get('variant_count') or 0} / {ep.get('conflict_count') or 0}",
     })

@@ -18,6 +18,7 @@ or anything else that would change the shared connection (:class:`UnsafeQueryErr
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -28,14 +29,14 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from .paths import Project, default_project
+from .paths import Project, as_project, study_not_found
 
 __all__ = [
     "UnknownEpisodeError", "QueryArgumentError", "UnsafeQueryError", "DatabaseLockedError", "UntrustedDatabaseError",
     "connect", "sql", "episodes", "episode_ids", "check_episodes", "episode",
     "stops", "legs", "leg_paths", "route_summary", "episode_summary", "timeline", "claims", "conflicts",
     "study", "sources", "sources_for", "aircraft", "sanctions", "findings", "route_similarity", "observed_vs_reported",
-    "gaps", "places", "table", "key_findings", "study_summary",
+    "gaps", "places", "table", "key_findings", "study_summary", "names",
 ]
 
 
@@ -165,8 +166,8 @@ def _bad(name: str, expected: str, value: Any) -> QueryArgumentError:
 
 
 def _check_project(project: Any) -> None:
-    if project is not None and not isinstance(project, Project):
-        raise _bad("project", "an analysis.paths.Project or None", project)
+    if project is not None and not isinstance(project, Project | str | os.PathLike):
+        raise _bad("project", "an analysis.Project, a study folder (str or path) or None", project)
 
 
 def _check_bool(name: str, value: Any) -> bool:
@@ -194,14 +195,16 @@ def _check_number(name: str, value: Any) -> float | None:
 
 
 @contextmanager
-def connect(project: Project | None = None):
+def connect(project: Project | str | os.PathLike | None = None):
     """A read-only DuckDB connection to the current build (views resolve next to the database file).
 
     The database is opened once per process; each ``connect`` hands out a cheap cursor on it, so threads do not
     share one cursor.
     """
     _check_project(project)
-    project = project or default_project()
+    project = as_project(project)
+    if not project.database.exists():
+        raise study_not_found(project, built=True)
     cur = _database(project.database).cursor()
     try:
         yield cur
@@ -227,7 +230,8 @@ def _check_query(con: duckdb.DuckDBPyConnection, query: Any) -> None:
             "LOAD), attach databases or change the shared connection's settings (SET, RESET, PRAGMA, USE)")
 
 
-def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, project: Project | None = None) -> pl.DataFrame:
+def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None,
+        project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Run one read-only SQL query against the derived tables, parameters bound (``?`` or ``$name``)."""
     if params is not None and (isinstance(params, str | bytes) or not isinstance(params, Sequence | dict)):
         raise _bad("params", "a list of values (for ?) or a dict (for $name), or None", params)
@@ -239,7 +243,7 @@ def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None, projec
             raise UnsafeQueryError(f"query: reads or writes outside the study's derived tables ({exc})") from None
 
 
-def table(name: str, project: Project | None = None) -> pl.DataFrame:
+def table(name: str, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """A whole derived table by name (names are checked against the database, never pasted unchecked)."""
     _check_text("name", name, optional=False)
     with connect(project) as con:
@@ -260,17 +264,17 @@ def _ids(ids: str | Sequence[str] | None, name: str = "episode_ids") -> list[str
     return list(ids)
 
 
-def episodes(project: Project | None = None) -> pl.DataFrame:
+def episodes(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Every episode with its summary, in time order (undated episodes last)."""
     return sql("SELECT * FROM out_episode_summary ORDER BY first_time_utc NULLS LAST, episode_id", project=project)
 
 
-def episode_ids(project: Project | None = None) -> list[str]:
+def episode_ids(project: Project | str | os.PathLike | None = None) -> list[str]:
     """Valid episode ids, in time order."""
     return episodes(project)["episode_id"].to_list()
 
 
-def check_episodes(ids: str | Sequence[str], project: Project | None = None) -> list[str]:
+def check_episodes(ids: str | Sequence[str], project: Project | str | os.PathLike | None = None) -> list[str]:
     """Return the ids as a list, or raise :class:`UnknownEpisodeError` listing the valid ones."""
     wanted = _ids(ids) or []
     valid = episode_ids(project)
@@ -281,7 +285,7 @@ def check_episodes(ids: str | Sequence[str], project: Project | None = None) -> 
     return wanted
 
 
-def episode(episode_id: str, project: Project | None = None) -> dict:
+def episode(episode_id: str, project: Project | str | os.PathLike | None = None) -> dict:
     """One episode's summary row as a dict (raises :class:`UnknownEpisodeError`)."""
     _check_text("episode_id", episode_id, optional=False)
     check_episodes(episode_id, project)
@@ -289,7 +293,7 @@ def episode(episode_id: str, project: Project | None = None) -> dict:
 
 
 def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
-          project: Project | None = None) -> pl.DataFrame:
+          project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Stops in route order (the main route first, then the variants some sources report): where each aircraft was, when (UTC interval and precision), and for how long."""
     _check_bool("main_only", main_only), _check_text("evidence", evidence)
     return sql("""
@@ -302,7 +306,7 @@ def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True
 
 
 def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
-         project: Project | None = None) -> pl.DataFrame:
+         project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Legs with great-circle distance (km) and duration bounds (h)."""
     _check_bool("main_only", main_only), _check_text("evidence", evidence)
     return sql("""
@@ -315,7 +319,7 @@ def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
 
 
 def leg_paths(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
-              project: Project | None = None) -> pl.DataFrame:
+              project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Points along each leg's great circle, for maps."""
     _check_bool("main_only", main_only)
     return sql("""
@@ -326,7 +330,7 @@ def leg_paths(episode_ids: str | Sequence[str] | None = None, main_only: bool = 
     """, {"ids": _ids(episode_ids), "main_only": main_only}, project)
 
 
-def route_summary(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def route_summary(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Per route (episode, aircraft, variant, evidence): distances, detour factor, stops, countries."""
     return sql("""
         SELECT * FROM out_route_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -334,7 +338,7 @@ def route_summary(episode_ids: str | Sequence[str] | None = None, project: Proje
     """, {"ids": _ids(episode_ids)}, project)
 
 
-def episode_summary(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def episode_summary(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Per episode: aircraft, arrival, dwell at destination, distances, staging countries, conflicts."""
     return sql("""
         SELECT * FROM out_episode_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -343,7 +347,7 @@ def episode_summary(episode_ids: str | Sequence[str] | None = None, project: Pro
 
 
 def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = True, around_days: float | None = None,
-             project: Project | None = None) -> pl.DataFrame:
+             project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Flight milestones of the episodes plus context events and sanctions, as UTC intervals.
 
     With ``around_days``, context items are kept only within that many days of the episodes' milestones.
@@ -363,13 +367,13 @@ def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = Tru
     """, {"ids": _ids(episode_ids), "context": context, "days": around_days}, project)
 
 
-def claims(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def claims(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Claims about cargo, personnel and flights: who claims what, how verified."""
     return sql("SELECT * FROM core_claims WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY claim_id",
                {"ids": _ids(episode_ids)}, project)
 
 
-def conflicts(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def conflicts(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Every side of every disagreement between sources (optionally for some episodes)."""
     return sql("""
         SELECT * FROM core_conflicts WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -377,36 +381,36 @@ def conflicts(episode_ids: str | Sequence[str] | None = None, project: Project |
     """, {"ids": _ids(episode_ids)}, project)
 
 
-def study(project: Project | None = None) -> dict:
+def study(project: Project | str | os.PathLike | None = None) -> dict:
     """What the study is about (data/raw/study.csv): title, subtitle, period, home countries, destination region."""
     df = sql("SELECT * FROM core_study", project=project)
     return df.row(0, named=True) if df.height else {"title": "Flights study", "subtitle": None}
 
 
-def sources(project: Project | None = None) -> pl.DataFrame:
+def sources(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The bibliography."""
     return sql("SELECT * FROM core_sources ORDER BY source_id", project=project)
 
 
-def sources_for(source_ids: str | Sequence[str] | None, project: Project | None = None) -> pl.DataFrame:
+def sources_for(source_ids: str | Sequence[str] | None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The sources behind a ';'-separated id list (as fact rows carry) or a list of ids."""
     ids = [s for s in (source_ids.split(";") if isinstance(source_ids, str) else (_ids(source_ids, "source_ids") or []))
            if s]
     return sql("SELECT * FROM core_sources WHERE list_contains(?, source_id) ORDER BY source_id", [ids], project)
 
 
-def aircraft(project: Project | None = None) -> pl.DataFrame:
+def aircraft(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Airframes with type, operator, and capacity/range where a source gives them."""
     return sql("SELECT * FROM core_aircraft ORDER BY aircraft_id", project=project)
 
 
-def sanctions(project: Project | None = None) -> pl.DataFrame:
+def sanctions(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Sanctions with their effective dates (null where only relayed)."""
     return sql("SELECT * FROM core_sanctions ORDER BY effective_earliest_utc NULLS LAST, sanction_id", project=project)
 
 
 def findings(episode_ids: str | Sequence[str] | None = None, category: str | None = None,
-             project: Project | None = None) -> pl.DataFrame:
+             project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Cross-episode findings: statement, value, evidence rows and sources."""
     _check_text("category", category)
     return sql("""
@@ -417,7 +421,7 @@ def findings(episode_ids: str | Sequence[str] | None = None, category: str | Non
     """, {"ids": _ids(episode_ids), "category": category}, project)
 
 
-def route_similarity(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def route_similarity(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Pairwise route similarity; with ids, only pairs where both episodes are among them."""
     return sql("""
         SELECT * FROM out_route_similarity
@@ -426,7 +430,7 @@ def route_similarity(episode_ids: str | Sequence[str] | None = None, project: Pr
     """, {"ids": _ids(episode_ids)}, project)
 
 
-def observed_vs_reported(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def observed_vs_reported(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Stop-by-stop agreement of observed and reported routes, where an episode has both."""
     return sql("""
         SELECT * FROM out_observed_vs_reported WHERE ($ids IS NULL OR list_contains($ids, episode_id))
@@ -434,22 +438,46 @@ def observed_vs_reported(episode_ids: str | Sequence[str] | None = None, project
     """, {"ids": _ids(episode_ids)}, project)
 
 
-def gaps(episode_ids: str | Sequence[str] | None = None, project: Project | None = None) -> pl.DataFrame:
+def gaps(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Transponder/coverage gaps in observed records."""
     return sql("SELECT * FROM core_gaps WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY start_utc",
                {"ids": _ids(episode_ids)}, project)
 
 
-def places(project: Project | None = None) -> pl.DataFrame:
+def places(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Places with their precision, location and any inferred airport."""
     return sql("SELECT * FROM core_places ORDER BY place_id", project=project)
 
 
-def key_findings(project: Project | None = None) -> pl.DataFrame:
+def key_findings(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The findings the index leads with (``is_key``), most important first."""
     return sql("SELECT * FROM out_findings WHERE is_key ORDER BY importance DESC, finding_id", project=project)
 
 
-def study_summary(project: Project | None = None) -> pl.DataFrame:
+def study_summary(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The generated summary of what the study shows: ``seq``, ``sentence``, ``finding_ids`` (a list)."""
     return sql("SELECT seq, sentence, finding_ids FROM out_summary ORDER BY seq", project=project)
+
+
+def names(project: Project | str | os.PathLike | None = None) -> dict[str, str]:
+    """Words for ids, for chart legends and labels: every episode id -> a short title with its month, every
+    aircraft id -> its registration or name, or (unidentified airframes) its type, operator and letter."""
+    out: dict[str, str] = {}
+    eps = sql("SELECT episode_id, title, first_time_utc FROM out_episode_summary", project=project)
+    months = r"(,| in| of)? (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}$|,? \d{4}$"
+    for r in eps.iter_rows(named=True):
+        title = re.sub(months, "", (r["title"] or r["episode_id"]).strip()).strip(" ,")
+        when = r["first_time_utc"].strftime("%b %Y") if r["first_time_utc"] else "undated"
+        title = title if len(title) <= 44 else title[:43].rstrip(" ,;:") + "…"
+        out[r["episode_id"]] = f"{when}: {title}"
+    air = sql("SELECT aircraft_id, registration, name, type_name, operator_name FROM core_aircraft", project=project)
+    for r in air.iter_rows(named=True):
+        if r["registration"] or r["name"]:
+            out[r["aircraft_id"]] = " ".join(x for x in (r["registration"], f"'{r['name']}'" if r["name"] else None) if x)
+            continue
+        kind = re.sub(r"^(Ilyushin|Antonov|Tupolev|Sukhoi) | \(.*\)$", "", r["type_name"] or "aircraft").strip()
+        letter = r["aircraft_id"].rsplit("-", 1)[-1]
+        op = (r["operator_name"] or "").split(" (")[0].removesuffix(" of Russia")
+        out[r["aircraft_id"]] = (f"{op + ' ' if op else ''}{kind}" + (f" ({letter})" if len(letter) == 1 else "")
+                                 + ", registration unknown")
+    return out

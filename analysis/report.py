@@ -1,8 +1,8 @@
 """``make report``: build the data, run every notebook with papermill, write an offline HTML site.
 
 Jobs: ``episode.ipynb`` once per episode, ``compare.ipynb`` and ``patterns.ipynb`` once each. Each executed
-notebook becomes an HTML page without code cells; charts are drawn by the vega scripts inlined in the page,
-so no page loads anything from the network. Pages are assembled in ``.build/reports/<id>.partial`` and
+notebook becomes an HTML page without code cells; charts are drawn by the site's one copy of the vega scripts
+(``assets/vega.js``, shipped inside vl-convert-python), so no page loads anything from the network. Pages are assembled in ``.build/reports/<id>.partial`` and
 published by swapping the ``reports`` symlink: a failed or killed run leaves the previous report intact.
 
 A job whose inputs (derived data fingerprint, notebook, package code, parameters) are unchanged reuses its
@@ -33,10 +33,10 @@ from pathlib import Path
 
 from . import atomic
 from .build import build
-from .paths import PACKAGE_DIR, REPO_DIR, Project, default_project
+from .paths import PACKAGE_DIR, REPO_DIR, Project, as_project
 from .schema import SAFE_ID_PATTERN
 
-__all__ = ["report", "Job", "jobs_for", "render_page", "vega_bundle", "PAGE_CSS"]
+__all__ = ["report", "Job", "jobs_for", "render_page", "vega_bundle", "write_assets", "PAGE_CSS", "PAGE_CSP"]
 
 SAFE = re.compile(SAFE_ID_PATTERN)
 
@@ -132,6 +132,19 @@ fieldset.episode-picker { border: 1px solid var(--line); padding: 8px 12px; marg
 fieldset.episode-picker legend { font-weight: 600; } .picker-boxes { columns: 2; font-size: 13px; }
 .picker-boxes label { display: block; } .picker-status { font-size: 12px; color: var(--muted); margin: 4px 0 0; }
 p.empty { color: var(--muted); font-style: italic; }
+.synthetic-banner { border: 2px solid #D55E00; background: #fff4ec; padding: 10px 14px; margin: 12px 0; }
+.synthetic-mark { display: inline-block; font-size: 11px; font-weight: 600; color: #fff; background: #D55E00;
+  border-radius: 3px; padding: 0 5px; text-transform: uppercase; letter-spacing: .03em; }
+.missing { color: var(--muted); font-style: italic; }
+ol.key-findings { list-style: none; padding: 0; counter-reset: key; }
+ol.key-findings > li.finding { display: grid; grid-template-columns: minmax(0, 1fr) 440px; gap: 8px 22px;
+  align-items: start; border-top: 1px solid var(--line); padding: 14px 0 6px; margin: 0; }
+ol.key-findings > li.finding:first-child { border-top: none; }
+ol.key-findings .category { margin: 0; font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
+  color: var(--muted); }
+ol.key-findings .headline { font-size: 18px; line-height: 1.35; margin: 4px 0 6px; }
+ol.key-findings .key-chart figure { margin: 0; } ol.key-findings .key-chart .flights-chart { margin: 0; }
+@media (max-width: 900px) { ol.key-findings > li.finding { grid-template-columns: minmax(0, 1fr); } }
 """
 
 #: The page script: charts, the episode picker, the search box (analysis/assets/site.js, inlined)
@@ -156,14 +169,37 @@ def _nav(jobs: list[Job], search_index: str = "[]") -> str:
             f'<script type="application/json" id="search-index">{safe}</script>')
 
 
-def render_page(title: str, body: str, nav: str, bundle: str, charts: bool = True) -> str:
-    """A complete offline page: inline CSS, inline vega scripts (only when the page has charts)."""
-    scripts = f"<script>{bundle}</script>" if charts else ""
-    embed = f"<script>{SITE_JS}</script>"
-    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'unsafe-eval'; "
-           "font-src data:")
+#: Where the site's scripts live, relative to its root: one copy of the chart library for every page.
+ASSETS = "assets"
+VEGA_JS = f"{ASSETS}/vega.js"
+SITE_JS_FILE = f"{ASSETS}/site.js"
+#: The pages' content-security policy: scripts only from the site's own folder ('self'; ``file:`` for browsers
+#: that give a file:// page no origin of its own), never inline (the specs and the search index are inert JSON
+#: blocks); no eval either: vega-embed compiles expressions with vega's interpreter (``ast: true`` in site.js).
+PAGE_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'self' file:; "
+            "font-src data:")
+
+
+def write_assets(site: Path) -> list[Path]:
+    """The site's scripts, once for all pages: ``assets/vega.js`` (vega, vega-lite and vega-embed from
+    vl-convert-python) and ``assets/site.js`` (charts, picker, search)."""
+    folder = site / ASSETS
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, text in ((VEGA_JS, vega_bundle()), (SITE_JS_FILE, SITE_JS)):
+        (site / name).write_text(text, encoding="utf-8")
+        out.append(site / name)
+    return out
+
+
+def render_page(title: str, body: str, nav: str, bundle: str | None = None, charts: bool = True) -> str:
+    """A complete offline page: inline CSS; the chart library (only when the page has charts) and the page script
+    loaded from the site's ``assets/`` folder (:func:`write_assets`). ``bundle`` is ignored (kept for callers
+    of the time the library was inlined in every page)."""
+    scripts = f'<script src="{VEGA_JS}"></script>' if charts else ""
+    embed = f'<script src="{SITE_JS_FILE}"></script>'
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            f'<meta http-equiv="Content-Security-Policy" content="{PAGE_CSP}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style>{scripts}</head>"
             f'<body>{nav}<main id="content" tabindex="-1">{body}<footer>Built offline from data/raw by '
@@ -530,7 +566,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
     The notebooks are the package's own: a study folder (``FLIGHTS_ROOT``) is data, and a ``notebooks/`` folder in it
     is not run. ``notebooks`` names another folder of notebooks as code on purpose (a warning says so).
     """
-    project = project or default_project()
+    project = as_project(project)
     if notebooks is not None:
         folder = Path(notebooks).resolve()
         if not (folder / "episode.ipynb").is_file():
@@ -589,7 +625,8 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         try:
             from .site import search_index
 
-            bundle = vega_bundle()
+            bundle = None
+            write_assets(partial)
             nav = _nav(jobs, json.dumps(search_index(project, [j.page for j in jobs]), sort_keys=True,
                                         separators=(",", ":"), ensure_ascii=False))
             (partial / "figures").mkdir()

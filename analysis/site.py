@@ -19,7 +19,6 @@ import polars as pl
 
 from . import dictionary, present, queries, schema
 from .paths import Project
-from .timespec import display
 
 __all__ = ["index_body", "methods_body", "dictionary_body", "candidates_body", "observed_excluded_section", "source_anchor", "episode_page", "derived_tables",
            "NAV_PAGES", "EXPORT_FILES", "SITE_PAGES", "SitePage",
@@ -105,58 +104,184 @@ def _key_findings(findings: pl.DataFrame) -> pl.DataFrame:
             .sort(["_o", "importance", "finding_id"], descending=[False, True, False]).drop("_o"))
 
 
-def _finding_item(r: dict, names: dict[str, str]) -> str:
-    """A key finding: statement, its number (rounded), likelihood, confidence and why, evidence and sources."""
+def _episode_names(ids: str | None, names: dict[str, str]) -> str:
+    """Links to the episodes of a ';'-separated id list, each named in words (no ids in running text)."""
+    out = []
+    for e in (ids or "").split(";"):
+        page = episode_page(e)
+        if page:
+            out.append(f'<a href="{esc(page)}">{esc(names.get(e, e))}</a>')
+        elif e:
+            out.append(esc(names.get(e, e)))
+    return ", ".join(out) or "all episodes"
+
+
+def _short_meta(r: dict) -> str:
+    """Likelihood and confidence in a few words (the reason is in the details)."""
+    parts = [f"likelihood: {esc(r['likelihood'])}"] if r.get("likelihood") else []
+    conf = r.get("confidence")
+    parts.append(f'<span class="confidence confidence-{esc(conf)}">confidence: {esc(conf)}</span>')
+    return " · ".join(parts)
+
+
+def _finding_item(r: dict, names: dict[str, str], chart: str = "", words: dict[str, str] | None = None) -> str:
+    """A key finding: its headline beside the small chart made for it; one click away the statement, its number,
+    likelihood, confidence and why, the episodes, the sources and the evidence rows."""
+    words = words or {}
     rows = [e for e in (r["evidence"] or "").split(";") if e]
     evidence = ", ".join(f"<code>{esc(e)}</code>" for e in rows) or "none"
-    return (f'<li class="finding" id="key-{esc(r["finding_id"])}"><p class="headline">{esc(r["headline"])}</p>'
-            f'<details><summary>The detail</summary><p class="statement">{esc(r["statement"])}</p></details>'
-            f'<p class="meta">{esc(r["category"])} · {esc(present.finding_value(r))}</p>'
+    return (f'<li class="finding" id="key-{esc(r["finding_id"])}"><div class="key-text">'
+            f'<p class="category">{esc(r["category"].capitalize())}</p>'
+            f'<p class="headline">{esc(r["headline"])}</p>'
+            f'<p class="meta">{_short_meta(r)}</p>'
+            f'<details><summary>Details: the finding in full, its episodes and sources</summary>'
+            f'<p class="statement">{esc(r["statement"])}</p>'
+            f'<p class="meta">{esc(present.finding_value(r))}</p>'
             f'<p class="meta">{present.finding_meta(r)}</p>'
-            f'<p class="meta">Evidence: <a href="patterns.html#finding-{esc(r["finding_id"])}">finding on the patterns '
-            f'page</a>; episodes: {_episode_links(r["episode_ids"])}</p>'
+            f'<p class="meta">Episodes: {_episode_names(r["episode_ids"], words)}</p>'
             f'<p class="meta">Sources: {_source_links(r["source_ids"], names)}</p>'
-            f'<details><summary>Evidence rows ({len(rows)})</summary><p class="meta">{evidence}</p></details></li>')
+            f'<p class="meta">With the other findings of its kind: <a href="patterns.html#finding-{esc(r["finding_id"])}">'
+            f"patterns page</a>. Evidence rows ({len(rows)}): {evidence}</p></details></div>"
+            f'<div class="key-chart">{chart}</div></li>')
 
 
 def index_body(project: Project) -> str:
-    """The front page: key findings first, each linked to its evidence and sources; then episodes and exports."""
+    """The front page: each key finding's headline beside one small chart made for it, details one click away;
+    then the episodes (named, linked) and the exports. Nothing is printed twice: the summary's sentences that
+    repeat a key finding's headline are the key findings themselves."""
     eps = queries.episodes(project)
     findings = queries.findings(project=project)
     sources = queries.sources(project)
     names = _source_names(sources)
+    words = queries.names(project)
     key = _key_findings(findings)
-    items = "".join(_finding_item(r, names) for r in key.iter_rows(named=True))
-    notes = {fid: n for n, fid in enumerate(key["finding_id"].to_list(), 1)}
-    summary = " ".join(
-        esc(r["sentence"]) + "".join(f'<sup><a href="#key-{esc(i)}" title="Key finding {notes.get(i, "")}">'
-                                     f'{notes.get(i, "")}</a></sup>' for i in r["finding_ids"])
-        for r in queries.study_summary(project).iter_rows(named=True))
+    items = "".join(_finding_item(r, names, _key_chart(r, project, words), words) for r in key.iter_rows(named=True))
+    summary = " ".join(esc(r["sentence"]) for r in queries.study_summary(project).iter_rows(named=True)
+                       if not r["finding_ids"])  # the others are the key findings' headlines, shown below
     rows = "".join(
-        f'<tr><td><a href="{esc(episode_page(r["episode_id"]) or "#")}">{esc(r["episode_id"])}</a></td>'
-        f"<td>{esc(r['title'])}</td><td>{esc(fmt(r['aircraft_labels']))}</td>"
-        f"<td>{esc(display(r['first_time_reported']) if r['first_time_reported'] else 'undated')}</td>"
-        f"<td>{esc(fmt(r['outbound_km'], 0))}</td></tr>"
+        f'<tr><td><a href="{esc(episode_page(r["episode_id"]) or "#")}">{esc(r["title"])}</a></td>'
+        f"<td>{esc(', '.join(words.get(a, a) for a in (r['aircraft_ids'] or [])) or fmt(r['aircraft_labels']))}</td>"
+        f"<td>{present.reported(r['first_time_reported']) if r['first_time_reported'] else 'undated'}</td>"
+        f"<td>{esc(present.km(r['outbound_km'])) if r['outbound_km'] is not None else present.missing('outbound_km')}</td></tr>"
         for r in eps.iter_rows(named=True))
     exports = "".join(f'<li><a href="{esc(p)}">{esc(p)}</a>: {esc(d)}</li>' for p, d in EXPORT_FILES)
     return (
         "<h1>Russian state and military transport flights to Latin America, 2008 to today</h1>"
-        f"<p>{eps.height} episodes, {findings.height} findings computed from the data, {sources.height} sources. "
-        "Every number traces back to rows in data/raw and their sources; times are UTC intervals as wide as the "
-        "sources allow, places are as precise as the sources give them.</p>"
-        f'<h2 id="summary">What the study shows</h2><p class="summary">{summary}</p>'
-        f'<h2 id="key-findings">Key findings</h2><p>{key.height} key findings, one per question the study asks, each '
-        'with its detail, confidence and sources. All findings are on the <a href="patterns.html">patterns page</a>.</p>'
+        f'<p class="summary">{summary} {findings.height} findings are computed from the data; every number traces '
+        "back to rows in data/raw and their sources, times are as wide as the sources allow and places as precise "
+        "as they give them.</p>"
+        f'<h2 id="key-findings">Key findings</h2>'
         f'<ol class="findings key-findings">{items}</ol>'
-        "<h2>Episodes</h2><table class='data'><thead><tr><th>Episode</th><th>Title</th><th>Aircraft</th>"
-        f"<th>First dated milestone (as reported)</th><th>Outbound km</th></tr></thead><tbody>{rows}</tbody></table>"
-        '<h2>More</h2><ul><li><a href="compare.html">Comparison of episodes</a></li>'
-        '<li><a href="patterns.html">Patterns across all episodes</a></li>'
+        '<p>Every finding, by category, is on the <a href="patterns.html">patterns page</a>; the episodes side by '
+        'side on the <a href="compare.html">comparison page</a>.</p>'
+        "<h2>Episodes</h2><div class='table-wrap' tabindex='0' role='region' aria-label='Episodes'>"
+        "<table class='data'><thead><tr><th>Episode</th><th>Aircraft</th>"
+        f"<th>First dated milestone (as reported)</th><th>Outbound km</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        '<h2>More</h2><ul>'
         '<li><a href="methods.html">Methods and sources</a>: bibliography, conflicts between sources, inferences</li>'
+        '<li><a href="candidates.html">Candidates</a>: flights found in bulk ADS-B data that no report covers yet</li>'
         '<li><a href="dictionary.html">Data dictionary</a>: every derived table and column</li></ul>'
         f"<h2>Exports</h2><ul>{exports}</ul><p>How to open each: see the README section "
         "<em>Using the exports</em> (docs/exports.md).</p>"
     )
+
+
+def _evidence_ids(r: dict) -> dict[str, list[str]]:
+    """{table: [row ids]} of a finding's evidence column ("core_legs:a;core_stops:b...")."""
+    out: dict[str, list[str]] = {}
+    for e in (r.get("evidence") or "").split(";"):
+        table, _, rid = e.partition(":")
+        if rid:
+            out.setdefault(table, []).append(rid)
+    return out
+
+
+def _arcs(legs: pl.DataFrame, group: str) -> pl.DataFrame:
+    from .geo import great_circle_points
+
+    rows = [(r["leg_id"], i, lo, la, r[group])
+            for r in legs.iter_rows(named=True) if None not in (r["from_lat"], r["from_lon"], r["to_lat"], r["to_lon"])
+            for i, (la, lo) in enumerate(great_circle_points(r["from_lat"], r["from_lon"], r["to_lat"], r["to_lon"], 24))]
+    return pl.DataFrame(rows, schema={"line": pl.String, "seq": pl.Int64, "lon": pl.Float64, "lat": pl.Float64,
+                                      "group": pl.String}, orient="row")
+
+
+def _key_chart(r: dict, project: Project, names: dict[str, str]) -> str:
+    """The small chart made for one key finding (by its category, from its evidence rows), as page HTML; "" when
+    its evidence has nothing to draw."""
+    from . import charts
+
+    ev = _evidence_ids(r)
+    cat = r["category"]
+    bib = queries.sources(project)
+
+    def cited(df: pl.DataFrame) -> pl.DataFrame:
+        return charts._with_sources(df, bib)
+    stops = (queries.sql("SELECT * FROM core_stops WHERE list_contains($ids, stop_id) ORDER BY episode_id, seq",
+                         {"ids": ev.get("core_stops", [])}, project) if ev.get("core_stops") else None)
+    legs = (queries.sql("SELECT * FROM core_legs WHERE list_contains($ids, leg_id) ORDER BY leg_id",
+                        {"ids": ev.get("core_legs", [])},
+                        project) if ev.get("core_legs") else None)
+    chart = None
+    order = None
+    if cat == "payload against range" and legs is not None and ev.get("core_claims"):
+        claim = queries.sql("SELECT * FROM core_loads WHERE claim_id = ?", [ev["core_claims"][0]], project)
+        types = queries.sql("SELECT DISTINCT a.type_id FROM core_aircraft a WHERE list_contains($ids, a.aircraft_id)",
+                            {"ids": legs["aircraft_id"].unique().to_list()}, project)["type_id"].to_list()
+        figures = queries.sql("SELECT type_name, range_km, payload_t, source_ids FROM core_type_ranges WHERE list_contains($t, type_id)"
+                              " AND payload_t IS NOT NULL AND range_km IS NOT NULL ORDER BY type_name, range_km",
+                              {"t": types}, project)
+        if claim.height and claim["quantity"][0] is not None and figures.height:
+            main = legs.filter(pl.col("is_main_variant") & pl.col("distance_km").is_not_null())
+            main = main.with_columns((pl.col("from_name").map_elements(charts.short_place, return_dtype=pl.String)
+                                      + " → " + pl.col("to_name").map_elements(charts.short_place, return_dtype=pl.String))
+                                     .alias("leg")).select("leg", "distance_km", "source_ids")
+            claim_src = cited(claim.select("source_ids"))["sources"][0]
+            chart = charts.payload_range(cited(figures).drop("source_ids"), float(claim["quantity"][0]),
+                                         cited(main).drop("source_ids"), "Claimed load against range", claim_src)
+    elif cat == "ocean crossings" and legs is not None:
+        jump = (legs.filter(pl.col("from_lat").is_not_null())
+                .with_columns(pl.when(pl.col("to_lon") < -25).then(pl.lit("to the Americas"))
+                              .otherwise(pl.lit("other")).alias("group"))
+                .group_by(pl.col("from_name").alias("name"), pl.col("from_lon").alias("lon"),
+                          pl.col("from_lat").alias("lat")).agg(pl.len().alias("n"), pl.col("group").first(),
+                                                               charts._union_ids()))
+        jump = cited(jump).drop("source_ids").sort("name", "lon", "lat")  # the same bytes on every build
+        jump = jump.with_columns(pl.lit("jump-off").alias("group"),
+                                 pl.col("name").map_elements(charts.short_place, return_dtype=pl.String))
+        arcs = _arcs(legs, "aircraft_id").with_columns(pl.lit("jump-off").alias("group"))
+        chart = charts.mini_map(jump, "Where the ocean crossings began", arcs,
+                                subtitle="Circles: last stop before the ocean, sized by crossings")
+    elif stops is not None:
+        located = stops.filter(pl.col("lat").is_not_null())
+        if cat == "routes by period" and ev.get("core_events"):
+            event = queries.sql("SELECT title, start_earliest_utc, start_reported FROM core_events WHERE "
+                                "list_contains($ids, event_id) ORDER BY start_earliest_utc", {"ids": ev["core_events"]},
+                                project).row(0, named=True)
+            t0 = event["start_earliest_utc"]
+            when = present._display(event["start_reported"])
+            located = located.with_columns(pl.when(pl.coalesce("arr_earliest_utc", "dep_earliest_utc") < t0)
+                                           .then(pl.lit(f"before {when}")).otherwise(pl.lit(f"after {when}"))
+                                           .alias("group"))
+            title, sub = "Staging stops, before and after", f"{event['title']}"
+            order = [f"before {when}", f"after {when}"]
+        elif cat == "repeated chain":
+            located = located.with_columns(pl.col("episode_id").replace_strict(names, default=pl.col("episode_id"))
+                                           .alias("group"))
+            title, sub = "The trips of one airframe", None
+        else:
+            located = located.with_columns(pl.lit("on the ground").alias("group"))
+            title, sub = "Where it was on the ground", None
+        if located.height:
+            pts = (located.group_by(pl.col("place_name").alias("name"), pl.col("lon"), pl.col("lat"), "group")
+                   .agg(pl.len().alias("n"), charts._union_ids()).pipe(cited).drop("source_ids").with_columns(
+                       pl.col("name").map_elements(charts.short_place, return_dtype=pl.String)).sort("group", "name", "lon", "lat"))
+            lines = None
+            if cat == "repeated chain":
+                lines = located.sort("episode_id", "seq").select(
+                    pl.col("episode_id").alias("line"), pl.col("seq"), "lon", "lat", "group")
+            chart = charts.mini_map(pts, title, lines, subtitle=sub, colour_title="", groups=order)
+    return charts.page_html(chart.to_dict()) if chart is not None else ""
 
 
 def _table(df: pl.DataFrame, columns: list[str], labels: dict[str, str] | None = None,
@@ -447,7 +572,7 @@ def _candidate_map(legs: pl.DataFrame, cands: pl.DataFrame, project: Project) ->
                      "The table below lists every candidate."),
         title=alt.Title("Candidate legs", subtitle="Great-circle arcs from each leg's first to its last fix (not the "
                                                    "flown track); points are arrivals."))
-    return charts._renderer(chart.to_dict())["text/html"]
+    return charts.page_html(chart.to_dict())
 
 
 DISCOVER_HOWTO = """
@@ -502,6 +627,17 @@ def _candidates_page(project: Project, folder: Path, head: str) -> str:
     cands = cands.with_columns((pl.col("status") != "new").alias("_k")).sort(
         "_k", "first_seen_utc", "candidate_id", nulls_last=True).drop("_k")
     n_new = int((cands["status"] == "new").sum())
+    n_syn = int(cands["synthetic"].sum()) if "synthetic" in cands.columns else 0
+    synthetic = man.get("synthetic_inputs") or []
+    banner = ""
+    if n_syn or synthetic:
+        banner = ('<div class="synthetic-banner" role="note"><strong>Synthetic data.</strong> '
+                  f"{n_syn} of the {cands.height} candidates below come from a generated demo day "
+                  f"({', '.join(f'<code>{esc(i)}</code>' for i in synthetic) or 'a generated archive'}, written by "
+                  "<code>analysis.discover.globalday</code> so that a newcomer sees discovery work): their aircraft, "
+                  "registrations and tracks are made up, even where one matches a reported episode. They are marked "
+                  "<em>synthetic</em> in the table and in the exports. Run <code>make discover ARCHIVE=day.tar</code> on "
+                  "a real archive for real leads.</div>")
     inputs = ", ".join(f"<code>{esc(Path(i).name)}</code>" for i in man.get("inputs") or []) or "a positions store"
     intro = (f"<p>{cands.height} candidate trips ({n_new} new, {cands.height - n_new} known) found by discovery in "
              f"{inputs} ({esc(fmt(man.get('aircraft')))} aircraft, {esc(fmt(man.get('legs')))} legs; "
@@ -517,7 +653,8 @@ def _candidates_page(project: Project, folder: Path, head: str) -> str:
         if c in ("patterns", "rule_ids", "region_countries", "source_inputs") and r[c]:
             return esc(r[c].replace(";", "; "))  # lists wrap in the table
         if c == "status":
-            return f'<span class="status-{esc(r["status"])}">{esc(r["status"])}</span>'
+            mark = ' <span class="synthetic-mark">synthetic</span>' if r.get("synthetic") else ""
+            return f'<span class="status-{esc(r["status"])}">{esc(r["status"])}</span>{mark}'
         if c == "episode_id" and r.get("episode_id"):
             page = episode_page(r["episode_id"])
             return f'<a href="{esc(page)}">{esc(r["episode_id"])}</a>' if page else None
@@ -530,7 +667,7 @@ def _candidates_page(project: Project, folder: Path, head: str) -> str:
               "rule_ids": "rules", "source_inputs": "inputs", "episode_id": "episode", "n_legs": "legs",
               "region_countries": "region countries"}
     defs = "".join(f"<dt><code>{esc(c)}</code></dt><dd>{esc(CANDIDATE_DESCRIPTIONS.get(c, ''))}</dd>" for c in cols)
-    return (head + intro + _candidate_map(legs, cands, project)
+    return (head + banner + intro + _candidate_map(legs, cands, project)
             + f'<h2 id="candidate-table">Candidate trips ({cands.height})</h2><p>New candidates first, then known; '
               "each with the rules that selected it and the archive inputs it was seen in.</p>"
             + _table(cands, cols, labels, cell, lambda r: "candidate-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["candidate_id"]),
@@ -607,7 +744,7 @@ def discovery_tables(project: Project) -> dict[str, tuple[dict[str, str], int]]:
 
 
 #: The site's own pages, written after the notebooks ran (the notebook pages come from analysis.report.jobs_for).
-SITE_PAGES = [SitePage("index.html", "Russian state flights to Latin America", index_body),
+SITE_PAGES = [SitePage("index.html", "Russian state flights to Latin America", index_body, charts=True),
               SitePage("candidates.html", "Candidates from discovery", candidates_body, charts=True),
               SitePage("methods.html", "Methods and sources", methods_body),
               SitePage("dictionary.html", "Data dictionary", dictionary_body)]

@@ -70,14 +70,19 @@ HEX = "15abcd"  # a test hex: no source gives RA-78765's ICAO address, so the te
 
 
 def _append(path: Path, rows: list[dict]) -> None:
+    """Append rows to a raw CSV file; a row whose key (first column) the file already has is left out (the
+    study may have gained that place since the test was written)."""
     import csv
 
     with open(path, encoding="utf-8", newline="") as fh:
-        header = next(csv.reader(fh))
+        reader = csv.reader(fh)
+        header = next(reader)
+        have = {r[0] for r in reader if r}
     with open(path, "a", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=header)
         for row in rows:
-            w.writerow({k: row.get(k, "") for k in header})
+            if row.get(header[0]) not in have:
+                w.writerow({k: row.get(k, "") for k in header})
 
 
 def add_new_episode(raw: Path) -> None:

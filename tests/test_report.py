@@ -17,7 +17,8 @@ from analysis import queries
 from analysis.report import report
 
 NOTEBOOKS = ["episode.ipynb", "compare.ipynb", "patterns.ipynb"]
-NETWORK = re.compile(r"""(<script[^>]+src=|<link[^>]+href=|<img[^>]+src=["']?https?:|<iframe|url\(\s*["']?https?:|@import)""", re.I)
+NETWORK = re.compile(r"""(<script[^>]+src=["']?(?:https?:|//)|<link[^>]+href=|<img[^>]+src=["']?https?:|<iframe|url\(\s*["']?https?:|@import)""", re.I)
+SCRIPT_SRC = re.compile(r"""<script[^>]+src=["']([^"']+)["']""", re.I)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -47,8 +48,19 @@ def test_pages_load_nothing_from_the_network(built_report):
         text = page.read_text(encoding="utf-8")
         hits = NETWORK.findall(text)
         assert not hits, (page.name, hits[:3])
+        # scripts come from the site's own folder only, never inline: the library once for the whole site
+        assert set(SCRIPT_SRC.findall(text)) <= {"assets/vega.js", "assets/site.js"}, page.name
+        assert re.search(r"<script>", text) is None, page.name
         if "flights-spec" in text:
-            assert "vegaEmbed" in text  # vega is inlined in the page, not fetched
+            assert '<script src="assets/vega.js">' in text
+        csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', text).group(1)
+        assert "script-src 'self' file:;" in csp and "unsafe-inline' " not in csp.split("script-src")[1].split(";")[0]
+        assert "unsafe-eval" not in csp
+    vega = built_report.reports / "assets" / "vega.js"
+    assert "vegaEmbed" in vega.read_text(encoding="utf-8")
+    copies = [p for p in built_report.reports.rglob("*") if p.is_file() and p.suffix in (".js", ".html")
+              and "window.vegaEmbed=" in p.read_text(encoding="utf-8", errors="replace")]
+    assert copies == [vega]  # one copy of the chart library in the whole site
 
 
 def test_charts_are_in_the_pages(built_report):

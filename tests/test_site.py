@@ -54,6 +54,13 @@ def test_index_leads_with_key_findings_linked_to_evidence_and_sources(built_repo
     order = {c: i for i, c in enumerate(KEY_CATEGORIES)}
     assert [k for k, _ in keys] == sorted(key["finding_id"], key=lambda f: order[key.filter(
         pl.col("finding_id") == f)["category"][0]])  # in the order of the questions the study asks
+    for fid, body in keys:  # each headline beside the small chart made for it, the details one click away
+        assert 'class="headline"' in body and "<details>" in body
+        assert 'class="flights-spec"' in body, fid
+        text = re.sub(r"<details[^>]*>.*?</details>|<script.*?</script>|<[^>]+>", " ", body, flags=re.S)
+        assert not re.search(r"\b(seed-\d+|core_\w+|[a-z0-9]+-unidentified-)", text), (fid, text)  # no ids
+    headlines = [re.search(r'class="headline">(.*?)</p>', b).group(1) for _, b in keys]
+    assert all(index.count(h) == 1 for h in headlines)  # nothing printed twice
     assert key["category"].n_unique() == key.height  # at most one per category
     patterns = (built_report.reports / "patterns.html").read_text(encoding="utf-8")
     methods = (built_report.reports / "methods.html").read_text(encoding="utf-8")
@@ -139,7 +146,9 @@ def test_start_here_notebook_is_clean_and_runs(built_project, tmp_path, monkeypa
                                      progress_bar=False, cwd=str(path.parent), extra_arguments=KERNEL_ARGS)
     outputs = [o for c in out.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any("flights-spec" in o.get("data", {}).get("text/html", "") for o in outputs)
+    # a chart as JupyterLab draws it (Vega 5), then its data table
+    assert any("application/vnd.vega.v5+json" in o.get("data", {}) for o in outputs)
+    assert any("The data behind this chart" in o.get("data", {}).get("text/html", "") for o in outputs)
 
 
 def test_every_episode_gets_its_own_colour_and_shape_beyond_fifteen():

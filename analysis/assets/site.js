@@ -1,4 +1,4 @@
-/* The report's page script (inlined in every page; no network). Three parts:
+/* The report's page script (assets/site.js, one copy for the whole site; no network). Three parts:
    1. charts: draw each inert JSON spec with vega-embed (when the page has charts);
    2. the episode picker: checkboxes that set the vega signal "shown_episodes" in every chart and hide the
       table rows of episodes not shown;
@@ -33,7 +33,8 @@
       var target = document.getElementById(node.getAttribute('data-target'));
       if (!target) { return; }
       var spec = JSON.parse(node.textContent);
-      pending.push(vegaEmbed(target, spec, {renderer: 'svg',
+      /* ast: expressions run by vega's interpreter, not compiled with eval: the pages' CSP has no 'unsafe-eval' */
+      pending.push(vegaEmbed(target, spec, {renderer: 'svg', ast: true,
         actions: false})  /* the figure links below each chart save it as SVG or PNG */
         .then(function (result) { window.flightsViews[target.id] = result.view; })
         .catch(function (err) { target.textContent = 'chart failed: ' + err; console.error(err); }));

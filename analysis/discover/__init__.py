@@ -309,6 +309,20 @@ def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, p
         t = time.perf_counter()
         cand, cand_legs = candidates(legs, gaps, aircraft, rules, reported)
         timings["rules_s"] = time.perf_counter() - t
+        # a generated demo day (analysis.discover.globalday) marks itself: so does every candidate found in it, and
+        # so does the positions store ingested from it (a later run on the store alone knows it too)
+        from .globalday import SYNTHETIC_MEMBER, synthetic_inputs
+
+        marker = Path(store) / SYNTHETIC_MEMBER
+        if inputs is not None:
+            synthetic = sorted(synthetic_inputs(inputs))
+            if synthetic:
+                marker.write_text(json.dumps({"synthetic_inputs": synthetic}), encoding="utf-8")
+        else:
+            synthetic = json.loads(marker.read_text(encoding="utf-8"))["synthetic_inputs"] if marker.is_file() else []
+        cand = cand.with_columns(
+            (pl.col("source_inputs").fill_null("").str.split(";").list.eval(pl.element().is_in(synthetic)).list.any()
+             if synthetic and "source_inputs" in cand.columns else pl.lit(bool(synthetic))).alias("synthetic"))
     finally:
         stack.close()
         if own_spark:
@@ -332,6 +346,8 @@ def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, p
         "new": int((cand["status"] == "new").sum()),
         "known": int((cand["status"] == "known").sum()),
         "skipped_members": len(skipped),
+        "synthetic_inputs": synthetic,
+        "synthetic": int(cand["synthetic"].sum()) if cand.height else 0,
         "seconds": round(time.perf_counter() - t0, 3),
         **{k: round(v, 3) for k, v in timings.items()},
     }
@@ -345,6 +361,10 @@ def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, p
             (folder / "manifest.json").write_text(json.dumps(man, indent=1))  # written last
 
         _publish(out, write)
+    if progress and synthetic:
+        from .globalday import SYNTHETIC_NOTE
+
+        print(f"[discover] {SYNTHETIC_NOTE} (input: {', '.join(synthetic)})", flush=True)
     if progress:
         print(
             f"[discover] {engine}: {man['aircraft']:,} aircraft, {legs.height:,} legs, {gaps.height:,} gaps -> "

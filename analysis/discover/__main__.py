@@ -77,8 +77,13 @@ def main(argv=None) -> int:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     c = res.candidates
+    if res.manifest.get("synthetic_inputs"):
+        from .globalday import SYNTHETIC_NOTE
+
+        print(f"  *** {SYNTHETIC_NOTE} ***")
     for r in c.iter_rows(named=True):
-        print(f"  {r['status']:5}  {r['candidate_id']}  {r['registration'] or '-':9} {r['type_code'] or '-':5} "
+        mark = "SYNTHETIC " if r.get("synthetic") else ""
+        print(f"  {mark}{r['status']:5}  {r['candidate_id']}  {r['registration'] or '-':9} {r['type_code'] or '-':5} "
               f"{r['route']}  [{r['patterns']}]" + (f"  episode {r['episode_id']}" if r["episode_id"] else ""))
     return 0
 

@@ -37,6 +37,7 @@ CANDIDATE_COLUMNS = [
     "candidate_id", "icao24", "registration", "type_code", "status", "episode_id", "known_basis",
     "first_seen_utc", "last_seen_utc", "n_legs", "leg_nos", "route", "countries", "region_countries",
     "patterns", "aircraft_rules", "rule_ids", "rule_source_ids", "evidence", "source_inputs", "source_members",
+    "synthetic",
 ]
 
 #: what each out_candidates column means (for the data dictionary and a Candidates page)
@@ -62,6 +63,8 @@ CANDIDATE_DESCRIPTIONS = {
     "evidence": "What was observed, in words: landings, crossings with latitude, dark gaps with times and places.",
     "source_inputs": "Archive file(s) the trip's positions came from (the track inputs, cited as sources).",
     "source_members": "Trace members inside the archive(s) (traces/<xx>/trace_full_<hex>.json).",
+    "synthetic": "True when the trip was found in a generated demo day (analysis.discover.globalday): made-up "
+                 "aircraft and tracks, not a lead.",
 }
 
 
@@ -386,12 +389,14 @@ def candidates(
                     "region_countries": ";".join(sorted(regc)), "patterns": ";".join(sorted(pats)),
                     "aircraft_rules": a_rules, "rule_ids": ";".join(all_rules), "rule_source_ids": ";".join(rule_src),
                     "evidence": "; ".join(ev), "source_inputs": ";".join(inputs), "source_members": ";".join(members),
+                    "synthetic": False,  # set by discover() for trips found in a generated demo day
                 }
             )
             for lg in trip:
                 out_legs.append({"candidate_id": cid, **{k: v for k, v in lg.items() if not k.startswith("_")}})
     schema = {c: pl.String for c in CANDIDATE_COLUMNS} | {
         "first_seen_utc": pl.Datetime("us", "UTC"), "last_seen_utc": pl.Datetime("us", "UTC"), "n_legs": pl.Int64,
+        "synthetic": pl.Boolean,
     }
     cand = pl.DataFrame(out, schema=schema).sort("candidate_id")
     leg_schema = {"candidate_id": pl.String} | dict(legs.schema) | {"aircraft_rules": pl.String}

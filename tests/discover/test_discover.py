@@ -255,7 +255,10 @@ def test_command_line_on_a_store(local_run, tmp_path, capsys):
 
     assert main(["--store", local_run.manifest["store"], "--out", str(tmp_path / "cli"), "--no-reported"]) == 0
     out = capsys.readouterr().out
-    lines = [ln for ln in out.splitlines() if ln.startswith("  new") or ln.startswith("  known")]
+    # the store was ingested from a generated day: every row says SYNTHETIC before its status
+    lines = [ln.replace("  SYNTHETIC ", "  ", 1) for ln in out.splitlines()]
+    lines = [ln for ln in lines if ln.startswith("  new") or ln.startswith("  known")]
+    assert "SYNTHETIC DATA" in out
     assert len(lines) == local_run.candidates.height
     assert all(ln.startswith("  new") for ln in lines)  # no reported episodes given: every trip is new
     assert "UUEE > DAAG > GOOY > SVMI" in out
@@ -336,3 +339,36 @@ def test_discovery_tables_in_dictionary_and_search(local_run, built_project, tmp
         assert e["url"].startswith("candidates.html#") and f'id="{e["url"].split("#")[1]}"' in page
     known = next(e for e in entries if "RA-78765" in e["label"])
     assert known["detail"].startswith("known")
+
+
+def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, capsys, built_project):
+    """A generated day marks itself (a member of its archive); discovery marks every candidate found in it, in
+    out_candidates, the manifest, the command-line output, the Candidates page and the exports."""
+    import re
+    import shutil
+
+    from analysis import site
+    from analysis.discover.__main__ import main
+    from analysis.discover.globalday import SYNTHETIC_NOTE, synthetic_inputs
+    from analysis.paths import Project
+
+    assert synthetic_inputs([day.path]) == {"day.tar"}
+    c = local_run.candidates
+    assert c.height and c["synthetic"].all()
+    assert local_run.manifest["synthetic_inputs"] == ["day.tar"] and local_run.manifest["synthetic"] == c.height
+    assert main([str(day.path), "--out", str(tmp_path / "cli"), "--buckets", "2"]) == 0
+    out = capsys.readouterr().out
+    assert SYNTHETIC_NOTE in out
+    rows = [ln for ln in out.splitlines() if re.search(r"\b[0-9a-f]{6}-\d{8}T\d{4}\b", ln) and ln.startswith("  ")]
+    assert rows and all(ln.startswith("  SYNTHETIC ") for ln in rows)
+    project = Project(tmp_path / "study")
+    project.derived.mkdir(parents=True)
+    project.raw.symlink_to(built_project.raw)
+    shutil.copytree(local_run.out, project.derived / "discover")
+    page = site.candidates_body(project)
+    assert 'class="synthetic-banner"' in page and "Synthetic data." in page
+    assert page.count('class="synthetic-mark"') == c.height  # a marker on every synthetic row
+    from analysis.exports import _csv
+
+    _csv(c, tmp_path / "x.csv")
+    assert "synthetic" in (tmp_path / "x.csv").read_text().splitlines()[0]
