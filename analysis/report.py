@@ -757,7 +757,7 @@ class _Figures:
 def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: list[Job]) -> set[Path]:
     """The pages written by :mod:`analysis.site` (index, methods, dictionary...) and the exports. Returns the
     figure-cache files its charts used."""
-    from . import charts, exports, site
+    from . import charts, exports, queries, site
     from .figures import figure_key, render_figure
 
     t = time.monotonic()
@@ -789,7 +789,8 @@ def _site_pages(project: Project, partial: Path, nav: str, bundle: str, jobs: li
                         used.add(store / f"{key}.{ext}")
                         shutil.copyfile(store / f"{key}.{ext}", partial / "figures" / f"{spec.name.removesuffix('.vl.json')}.{ext}")
         shows_charts = page.charts and 'class="flights-spec"' in body
-        (partial / page.file).write_text(render_page(page.title, body, nav, bundle, charts=shows_charts),
+        title = page.title.format(study=queries.study(project)["title"])
+        (partial / page.file).write_text(render_page(title, body, nav, bundle, charts=shows_charts),
                                          encoding="utf-8")
     exports.write_exports(partial / "exports", project)
     print(f"  site pages and exports written in {time.monotonic() - t:.1f} s", flush=True)

@@ -165,8 +165,10 @@ def index_body(project: Project) -> str:
         f"<td>{esc(present.km(r['outbound_km'])) if r['outbound_km'] is not None else present.missing('outbound_km')}</td></tr>"
         for r in eps.iter_rows(named=True))
     exports = "".join(f'<li><a href="{esc(p)}">{esc(p)}</a>: {esc(d)}</li>' for p, d in EXPORT_FILES)
+    study = queries.study(project)
+    subtitle = f'<p class="subtitle">{esc(study["subtitle"])}</p>' if study.get("subtitle") else ""
     return (
-        "<h1>Russian state and military transport flights to Latin America, 2008 to today</h1>"
+        f"<h1>{esc(study['title'])}</h1>{subtitle}"
         f'<p class="summary">{summary} {findings.height} findings are computed from the data; every number traces '
         "back to rows in data/raw and their sources, times are as wide as the sources allow and places as precise "
         "as they give them.</p>"
@@ -417,7 +419,7 @@ def census_section(project: Project, src_cell) -> str:
     per_lang = ", ".join(f"{r['searches']} in {esc(r['language'])}" for r in langs.iter_rows(named=True))
     return (
         '<h2 id="census">The census: which flights are episodes</h2>'
-        "<p>The episodes are a census of the Russian state flights to Latin America and the Caribbean that the "
+        f"<p>The episodes are a census of the flights of this study ({esc(queries.study(project)['title'])}) that the "
         "stored public reporting supports. The rules below decide what counts; they are ours and a reader may "
         "disagree (they are rows of <code>data/raw/census_criteria.csv</code>). Every flight considered and left out "
         "is listed with its reason, and every search made is logged, so that the census can be repeated or extended: "
@@ -744,7 +746,7 @@ def discovery_tables(project: Project) -> dict[str, tuple[dict[str, str], int]]:
 
 
 #: The site's own pages, written after the notebooks ran (the notebook pages come from analysis.report.jobs_for).
-SITE_PAGES = [SitePage("index.html", "Russian state flights to Latin America", index_body, charts=True),
+SITE_PAGES = [SitePage("index.html", "{study}", index_body, charts=True),  # {study}: the study's title (study.csv)
               SitePage("candidates.html", "Candidates from discovery", candidates_body, charts=True),
               SitePage("methods.html", "Methods and sources", methods_body),
               SitePage("dictionary.html", "Data dictionary", dictionary_body)]
