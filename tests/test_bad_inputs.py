@@ -379,8 +379,6 @@ CASES = [
          "type_code", got="silently replace"),
     Case("registrations-prefix-form", "rule-parameters", "interest_registrations", set_cell(0, "prefix", "RA_"),
          "prefix", got="RA_"),
-    Case("regions-country-repeated", "rule-parameters", "interest_regions", append_copy(0, rule_id="region-again"),
-         "country", got="silently replace"),
 ]
 
 

@@ -139,7 +139,8 @@ def test_rules_are_the_raw_tables():
     assert {"IL76", "IL62", "A124", "IL96", "T160", "T204"} <= set(r.types)
     assert ("RA-", "reg-ra") in r.reg_prefixes
     assert (0x100000, 0x1FFFFF, "hex-ru") in r.hex_blocks
-    assert set(r.regions) == {"VE", "CU", "NI"}
+    assert {"VE", "CU", "NI", "BR", "MX"} <= set(r.regions)  # the study's destination areas (corridors.csv)
+    assert r.regions["VE"] == "corridors:VE"
     assert r.param("crossed_atlantic", "meridian_lon") == -30
     assert "RA-78765" in r.airframes_reg  # study aircraft, watchlist and sanctions
     assert all(r.sources[k] for k in ("type-il76", "hex-ru", "reg-ra"))
