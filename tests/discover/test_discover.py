@@ -342,7 +342,7 @@ def test_discovery_tables_in_dictionary_and_search(local_run, built_project, tmp
     assert known["detail"].startswith("known")
 
 
-def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, capsys, built_project):
+def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, capsys, built_project, monkeypatch):
     """A generated day marks itself (a member of its archive); discovery marks every candidate found in it, in
     out_candidates, the manifest, the command-line output, the Candidates page and the exports."""
     import re
@@ -357,6 +357,7 @@ def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, 
     c = local_run.candidates
     assert c.height and c["synthetic"].all()
     assert local_run.manifest["synthetic_inputs"] == ["day.tar"] and local_run.manifest["synthetic"] == c.height
+    monkeypatch.setenv("FLIGHTS_ROOT", str(built_project.root))  # a built study (a fresh clone has none built)
     assert main([str(day.path), "--out", str(tmp_path / "cli"), "--buckets", "2"]) == 0
     out = capsys.readouterr().out
     assert SYNTHETIC_NOTE in out
