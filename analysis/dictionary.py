@@ -86,6 +86,14 @@ RAW_TABLE: dict[str, tuple[str, ...]] = {
 
 _INTERVAL = "{what}: {end} of the UTC interval the reported time allows (equal to the other end when exact)."
 
+def _interval_columns(prefix: str, what: str) -> dict[str, str]:
+    """The four columns the build adds for a reported time (``<prefix>_earliest_utc`` ... ``_reported``)."""
+    return {f"{prefix}_earliest_utc": _INTERVAL.format(what=what, end="earliest end"),
+            f"{prefix}_latest_utc": _INTERVAL.format(what=what, end="latest end"),
+            f"{prefix}_precision": "Precision of that time (day, month, unknown...).",
+            f"{prefix}_reported": "That time as reported (the raw timespec text)."}
+
+
 #: Column names that mean the same in every derived table.
 COMMON: dict[str, str] = {
     "episode_id": "Episode id (lowercase, digits, dashes; used in page and file names).",
@@ -138,16 +146,10 @@ COMMON: dict[str, str] = {
 #: Per-table descriptions of columns the build adds (or whose meaning differs from COMMON).
 COLUMNS: dict[str, dict[str, str]] = {
     "core_host_statements": {
-        "made_on_earliest_utc": _INTERVAL.format(what="When the statement was made or the action taken", end="earliest end"),
-        "made_on_latest_utc": _INTERVAL.format(what="When the statement was made or the action taken", end="latest end"),
-        "made_on_precision": "Precision of that time (day, month, unknown...).",
-        "made_on_reported": "That time as reported (the raw timespec text).",
+        **_interval_columns("made_on", "When the statement was made or the action taken"),
     },
     "core_census_excluded": {
-        "when_earliest_utc": _INTERVAL.format(what="When the flight happened", end="earliest end"),
-        "when_latest_utc": _INTERVAL.format(what="When the flight happened", end="latest end"),
-        "when_precision": "Precision of that time (day, month, unknown...).",
-        "when_reported": "That time as reported (the raw timespec text).",
+        **_interval_columns("when", "When the flight happened"),
     },
     "core_cargo_items": {
         "system_name": "Name of the system (systems.name).",

@@ -34,7 +34,7 @@ from .similarity import ALIKE_THRESHOLD
 from .stats import fisher_exact, permutation_p
 from .timespec import display
 
-__all__ = ["compute", "summarize", "FINDINGS_SCHEMA", "SUMMARY_SCHEMA", "LIKELIHOOD", "CONFIDENCE", "rubric",
+__all__ = ["compute", "summarize", "key_findings", "FINDINGS_SCHEMA", "SUMMARY_SCHEMA", "LIKELIHOOD", "CONFIDENCE", "rubric",
            "KEY_CATEGORIES", "MIN_GROUP", "CONTEXT_WINDOW", "HEADLINE_MAX_WORDS", "headline_problem",
            "JUMP_OFF_WORDS"]
 
@@ -1368,15 +1368,21 @@ def compute(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     return _mark_key(df)
 
 
+def key_findings(findings: pl.DataFrame) -> pl.DataFrame:
+    """The key findings in the order of the questions the study asks (:data:`KEY_CATEGORIES`)."""
+    order = {c: i for i, c in enumerate(KEY_CATEGORIES)}
+    return (findings.filter(pl.col("is_key"))
+            .with_columns(pl.col("category").replace_strict(order, default=len(order)).alias("_o"))
+            .sort(["_o", "importance", "finding_id"], descending=[False, True, False]).drop("_o"))
+
+
 def summarize(findings: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """``out_summary``: what the study shows, as one paragraph of sentences, each tied to the findings it rests on.
 
     The first sentence says what the record holds (episodes by kind, sources and independent origins); each key
     finding adds its headline, in the order of :data:`KEY_CATEGORIES`.
     """
-    key = findings.filter(pl.col("is_key"))
-    order = {c: i for i, c in enumerate(KEY_CATEGORIES)}
-    key = key.with_columns(pl.col("category").replace_strict(order, default=99).alias("_o")).sort("_o").drop("_o")
+    key = key_findings(findings)
     eps = tables["out_episode_summary"]
     src = tables["core_sources"]
     episodes = tables["core_episodes"]

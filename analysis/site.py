@@ -83,25 +83,11 @@ def _url(url: str | None) -> str:
     return esc(url) if url else present.NOT_REPORTED
 
 
-def _episode_links(ids: str | None) -> str:
-    out = []
-    for e in (ids or "").split(";"):
-        page = episode_page(e)
-        if page:
-            out.append(f'<a href="{esc(page)}">{esc(e)}</a>')
-        elif e:
-            out.append(esc(e))
-    return ", ".join(out) or "all episodes"
-
-
 def _key_findings(findings: pl.DataFrame) -> pl.DataFrame:
-    """The findings marked key by analysis.findings (importance: scope, new information, confidence), first first."""
-    from .findings import KEY_CATEGORIES
+    """The findings marked key, in the order of the questions the study asks."""
+    from .findings import key_findings
 
-    order = {c: i for i, c in enumerate(KEY_CATEGORIES)}
-    return (findings.filter(pl.col("is_key"))
-            .with_columns(pl.col("category").replace_strict(order, default=len(order)).alias("_o"))
-            .sort(["_o", "importance", "finding_id"], descending=[False, True, False]).drop("_o"))
+    return key_findings(findings)
 
 
 def _episode_names(ids: str | None, names: dict[str, str]) -> str:
