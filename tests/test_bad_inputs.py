@@ -1398,7 +1398,7 @@ _BAD_ARGUMENTS = [
     ("sql-params-text", lambda q, p: q.sql("SELECT ?", "abc", project=p), "params"),
     ("sql-unparsable", lambda q, p: q.sql("SELEC 1", project=p), "cannot parse"),
     ("table-name-number", lambda q, p: q.table(3, project=p), "name"),
-    ("project-a-path-text", lambda q, p: q.episodes(project=str(p.root)), "project"),
+    ("project-a-number", lambda q, p: q.episodes(project=3), "project"),  # a str or a path is a study folder
 ]
 
 
