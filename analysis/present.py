@@ -168,12 +168,16 @@ def why_missing(column: str, row: dict | None = None) -> tuple[str, str]:
     return NOT_REPORTED, "the sources do not give it"
 
 
-def missing(column: str, row: dict | None = None) -> str:
+def missing(column: str, row: dict | None = None, inline: bool = True) -> str:
     """An empty cell in words, as HTML: "not reported", "not applicable" or "not computed (why)", the reason also on
-    hover."""
+    hover. In a table (``inline=False``) the reason is on hover and for screen readers only, so that a column of
+    the same reason does not fill the page."""
     word, why = why_missing(column, row)
-    shown = f"{word} ({why})" if word == NOT_COMPUTED else word
-    return (f'<span class="missing missing-{word.replace(" ", "-")}" title="{esc(why)}">{esc(shown)}</span>')
+    cls = f"missing missing-{word.replace(' ', '-')}"
+    if word == NOT_COMPUTED and inline:
+        return f'<span class="{cls}" title="{esc(why)}">{esc(word)} ({esc(why)})</span>'
+    return (f'<span class="{cls}" title="{esc(why)}">{esc(word)}'
+            f'<span class="sr-only"> ({esc(why)})</span></span>')
 
 
 def not_compared(sim: pl.DataFrame) -> HTML:
@@ -199,10 +203,10 @@ def _cell(column: str, row: dict, digits: int) -> str:
     if column.endswith("_reported"):
         stem = column.removesuffix("_reported")
         if value is None or value == "":
-            return missing(column, row)
+            return missing(column, row, inline=False)
         return reported(value, row.get(f"{stem}_earliest_utc"), row.get(f"{stem}_latest_utc"))
     if value is None or value == "":
-        return missing(column, row)
+        return missing(column, row, inline=False)
     if column.endswith("_km") and isinstance(value, int | float):
         inferred = row.get("distance_basis") == "inferred" or bool(row.get("uses_inferred_places"))
         return km(float(value), inferred)
