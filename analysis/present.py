@@ -152,6 +152,10 @@ def fmt(value: object, digits: int = 1) -> str:
     return str(value)
 
 
+#: Columns holding a computed list, where an empty value means an empty list
+_EMPTY_IS_NONE = {"shared_countries", "staging_a", "staging_b", "staging_countries", "outbound_staging_countries"}
+
+
 def why_missing(column: str, row: dict | None = None) -> tuple[str, str]:
     """Why a cell is empty: (:data:`NOT_REPORTED`, :data:`NOT_APPLICABLE` or :data:`NOT_COMPUTED`, the reason)."""
     row = row or {}
@@ -205,6 +209,8 @@ def _cell(column: str, row: dict, digits: int) -> str:
         if value is None or value == "":
             return missing(column, row, inline=False)
         return reported(value, row.get(f"{stem}_earliest_utc"), row.get(f"{stem}_latest_utc"))
+    if value == "" and column in _EMPTY_IS_NONE:  # a list that is empty: none, not a missing report
+        return "none"
     if value is None or value == "":
         return missing(column, row, inline=False)
     if column.endswith("_km") and isinstance(value, int | float):
