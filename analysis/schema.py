@@ -602,18 +602,6 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
-        "interest_regions",
-        "Discovery rule: countries where a landing or departure makes a trip of interest.",
-        key=("rule_id",),
-        columns=(
-            Column("rule_id", "id", "Stable rule id.", True),
-            Column("country", "country", "ISO 3166-1 alpha-2 code.", True),
-            Column("name", "str", "Country name.", True),
-            _src(),
-            NOTES,
-        ),
-    ),
-    Table(
         "interest_patterns",
         "Discovery rule: trip patterns and their parameters (our definitions, see analysis.discover.rules).",
         key=("pattern_id",),

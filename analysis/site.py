@@ -629,8 +629,7 @@ def _candidates_page(project: Project, folder: Path, head: str) -> str:
     cands = cands.with_columns((pl.col("status") != "new").alias("_k")).sort(
         "_k", "first_seen_utc", "candidate_id", nulls_last=True).drop("_k")
     n_new = int((cands["status"] == "new").sum())
-    n_syn = (int(cands["synthetic"].cast(pl.Boolean, strict=False).fill_null(False).sum())
-             if "synthetic" in cands.columns else 0)
+    n_syn = int(cands["synthetic"].fill_null(False).sum() or 0) if "synthetic" in cands.columns else 0
     synthetic = man.get("synthetic_inputs") or []
     banner = ""
     if n_syn or synthetic:

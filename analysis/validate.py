@@ -700,8 +700,7 @@ def _interest_rule_errors(rows: dict[str, list[dict]], lines: dict[str, list[int
             ("interest_types", "type_code", TYPE_DESIGNATOR_PATTERN,
              "an ICAO type designator, 2-4 capital letters and digits starting with a letter, e.g. IL76"),
             ("interest_registrations", "prefix", REGISTRATION_PREFIX_PATTERN,
-             "a registration prefix as painted, 1-3 capital letters or digits and an optional dash, e.g. RA-"),
-            ("interest_regions", "country", None, "")):
+             "a registration prefix as painted, 1-3 capital letters or digits and an optional dash, e.g. RA-")):
         seen: dict[str, int] = {}
         for row, line in zip(rows.get(table, []), lines.get(table, []), strict=True):
             value = row.get(col)

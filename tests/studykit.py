@@ -59,7 +59,16 @@ def keep_episodes(raw: Path, keep: frozenset[str]) -> None:
     rewrite("conflict_positions", lambda r: r["conflict_id"] in conflicts)
     rewrite("cargo_items", lambda r: r["claim_id"] in claims)
     rewrite("census_excluded", lambda r: not r["related_episode_id"] or r["related_episode_id"] in keep)
+    import json
+
+    stamp = max(json.loads(f.read_text(encoding="utf-8")).get("recorded_utc") or "" for f in raw.glob("*.provenance.json"))
     provenance.accept(raw)
+    # the records keep the repository's newest stamp, so two copies made seconds apart build the same bytes
+    for f in raw.glob("*.provenance.json"):
+        record = json.loads(f.read_text(encoding="utf-8"))
+        if record.get("recorded_utc", "") > stamp:
+            record["recorded_utc"] = stamp
+            f.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 #: what each fixture's report() returned (timings, peak memory), by project root

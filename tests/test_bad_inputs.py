@@ -379,8 +379,6 @@ CASES = [
          "type_code", got="silently replace"),
     Case("registrations-prefix-form", "rule-parameters", "interest_registrations", set_cell(0, "prefix", "RA_"),
          "prefix", got="RA_"),
-    Case("regions-country-repeated", "rule-parameters", "interest_regions", append_copy(0, rule_id="region-again"),
-         "country", got="silently replace"),
 ]
 
 
@@ -1398,7 +1396,6 @@ _BAD_ARGUMENTS = [
     ("sql-params-text", lambda q, p: q.sql("SELECT ?", "abc", project=p), "params"),
     ("sql-unparsable", lambda q, p: q.sql("SELEC 1", project=p), "cannot parse"),
     ("table-name-number", lambda q, p: q.table(3, project=p), "name"),
-    ("project-a-number", lambda q, p: q.episodes(project=3), "project"),  # a str or a path is a study folder
 ]
 
 

@@ -46,7 +46,7 @@ def test_unmatched_trip_becomes_an_observed_episode(extended_project):
     legs = queries.legs(new[0], project=extended_project)
     assert legs["distance_basis"].to_list() == ["airports"] * 3
     f = queries.findings(category="recurring airframes", project=extended_project)
-    assert new[0] in f.filter(pl.col("finding_id") == "recurring-airframe-RA-78765")["statement"][0]
+    assert new[0] in f.filter(pl.col("finding_id") == "recurring-airframe-RA-78765")["episode_ids"][0].split(";")  # named in words in the statement
 
 
 def test_observed_episode_and_side_by_side_comparison_are_in_the_report(extended_report):

@@ -8,7 +8,7 @@ Two kinds of rule, both data:
   airframe of the study (``aircraft``, ``watchlist``) or one under sanctions, directly or through its
   operator (``sanctions``, ``operators``; an ADS-B owner/operator text naming a sanctioned operator).
 * **trip patterns** (``interest_patterns``) say which trips of such an aircraft are candidates:
-  ``landed_in_region`` / ``departed_region`` (a country of ``interest_regions``), ``crossed_atlantic``,
+  ``landed_in_region`` / ``departed_region`` (a destination country of ``corridors.csv``), ``crossed_atlantic``,
   ``dark_over_ocean``. A *trip* is a run of legs of one aircraft with at most ``trip.max_stop_h``
   hours on the ground between them.
 
@@ -55,7 +55,7 @@ CANDIDATE_DESCRIPTIONS = {
     "leg_nos": "';'-separated leg numbers of the aircraft in disc_legs / out_candidate_legs.",
     "route": "Departure and arrival airports in order ('(CC)' when only the country is known, '?' when neither).",
     "countries": "Countries of the observed departures and landings, in order.",
-    "region_countries": "Countries of interest_regions where the trip landed or departed.",
+    "region_countries": "Destination countries (corridors.csv) where the trip landed or departed.",
     "patterns": "Matched trip patterns (interest_patterns.csv).",
     "aircraft_rules": "Aircraft rules the aircraft matched (rule ids of interest_*.csv, aircraft:, watchlist:, sanction:).",
     "rule_ids": "Every rule that made this a candidate: aircraft rules, region rules and patterns.",
@@ -126,10 +126,13 @@ def load_rules(raw=None) -> Rules:
     for r in tables["interest_hex_blocks"].iter_rows(named=True):
         blocks.append((int(r["start_hex"], 16), int(r["end_hex"], 16), r["rule_id"]))
         src[r["rule_id"]] = r["source_ids"] or ""
+    # the region: the study's destination areas (corridors.csv, role destination), the one definition that
+    # observed trips and findings use too; each is cited as rule corridors:<country>
     regions = {}
-    for r in tables["interest_regions"].iter_rows(named=True):
-        regions[r["country"]] = r["rule_id"]
-        src[r["rule_id"]] = r["source_ids"] or ""
+    for r in tables["corridors"].iter_rows(named=True):
+        if r["role"] == "destination" and r["area"] and len(r["area"]) == 2:
+            regions[r["area"]] = f"corridors:{r['area']}"
+            src[regions[r["area"]]] = r["source_ids"] or ""
     params: dict[str, dict[str, float]] = {}
     for r in tables["interest_patterns"].iter_rows(named=True):
         params[r["pattern_id"]] = parse_parameters(r["parameters"], r["pattern_id"])[0]  # validated above

@@ -139,7 +139,8 @@ def test_rules_are_the_raw_tables():
     assert {"IL76", "IL62", "A124", "IL96", "T160", "T204"} <= set(r.types)
     assert ("RA-", "reg-ra") in r.reg_prefixes
     assert (0x100000, 0x1FFFFF, "hex-ru") in r.hex_blocks
-    assert set(r.regions) == {"VE", "CU", "NI"}
+    assert {"VE", "CU", "NI", "BR", "MX"} <= set(r.regions)  # the study's destination areas (corridors.csv)
+    assert r.regions["VE"] == "corridors:VE"
     assert r.param("crossed_atlantic", "meridian_lon") == -30
     assert "RA-78765" in r.airframes_reg  # study aircraft, watchlist and sanctions
     assert all(r.sources[k] for k in ("type-il76", "hex-ru", "reg-ra"))
@@ -341,7 +342,7 @@ def test_discovery_tables_in_dictionary_and_search(local_run, built_project, tmp
     assert known["detail"].startswith("known")
 
 
-def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, capsys, built_project):
+def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, capsys, built_project, monkeypatch):
     """A generated day marks itself (a member of its archive); discovery marks every candidate found in it, in
     out_candidates, the manifest, the command-line output, the Candidates page and the exports."""
     import re
@@ -356,6 +357,7 @@ def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, 
     c = local_run.candidates
     assert c.height and c["synthetic"].all()
     assert local_run.manifest["synthetic_inputs"] == ["day.tar"] and local_run.manifest["synthetic"] == c.height
+    monkeypatch.setenv("FLIGHTS_ROOT", str(built_project.root))  # a built study (a fresh clone has none built)
     assert main([str(day.path), "--out", str(tmp_path / "cli"), "--buckets", "2"]) == 0
     out = capsys.readouterr().out
     assert SYNTHETIC_NOTE in out
