@@ -819,7 +819,7 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
                 longitude="lon:Q", latitude="lat:Q", detail="leg_id:N", order="point_seq:Q",
                 color=alt.Color(f"{colour_field}:N", title=colour_title, scale=colour_scale,
                                 sort=aircraft if by_aircraft else alt.Undefined,
-                                legend=alt.Legend(symbolType="stroke", labelLimit=300) if by_episode else alt.Undefined),
+                                legend=alt.Legend(symbolType="stroke", labelLimit=300) if by_episode else alt.Legend(labelLimit=300)),
                 strokeDash=alt.StrokeDash("basis:N", title="Leg ends",
                                           scale=alt.Scale(domain=["both ends reported airports",
                                                                   "inferred airport at an end"], range=[[1, 0], [5, 3]])),

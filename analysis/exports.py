@@ -171,7 +171,8 @@ def write_exports(dest: Path, project: Project | None = None) -> list[Path]:
     found = project.derived / "discover" / "out_candidates.parquet"
     if found.is_file():
         cands = pl.read_parquet(found)
-        syn = "synthetic" in cands.columns and bool(cands["synthetic"].any())
+        syn = "synthetic" in cands.columns and bool(
+            cands["synthetic"].cast(pl.Boolean, strict=False).fill_null(False).any())
         out = dest / "csv" / ("out_candidates.SYNTHETIC.csv" if syn else "out_candidates.csv")
         _csv(cands, out)
         written.append(out)

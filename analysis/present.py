@@ -15,7 +15,7 @@ from IPython.display import HTML
 
 __all__ = ["esc", "table", "heading", "para", "findings_list", "fmt", "bullet_list", "key_values", "label",
            "km", "hours", "reported", "NOT_REPORTED", "LABELS", "Raw", "episode_facts",
-           "episode_picker", "NOT_APPLICABLE", "NOT_COMPUTED", "why_missing", "missing", "not_compared",
+           "episode_picker", "destination_arrivals", "NOT_APPLICABLE", "NOT_COMPUTED", "why_missing", "missing", "not_compared",
            "finding_value", "finding_meta"]
 
 #: What a reader sees where the sources give nothing.
@@ -61,6 +61,7 @@ LABELS: dict[str, str] = {
     "claim": "Claim", "value": "Value", "is_working_position": "Working position", "outlet": "Outlet",
     "title": "Title", "author": "Author", "published_reported": "Published", "url": "Address", "source_id": "Source",
     "dest_arr_earliest_utc": "Arrival at destination, earliest (UTC)", "dest_arr_precision": "Arrival known to",
+    "dest_arr_reported": "Arrival at destination (as reported)",
     "dest_dwell_min_h": "At destination, at least (h)", "dest_dwell_max_h": "At destination, at most (h)",
     "outbound_km": "Outbound distance (km)", "direct_km": "Direct distance (km)",
     "detour_factor": "Detour factor (flown / direct)", "outbound_staging_stops": "Staging stops out",
@@ -151,6 +152,10 @@ def fmt(value: object, digits: int = 1) -> str:
     return str(value)
 
 
+#: Columns holding a computed list, where an empty value means an empty list
+_EMPTY_IS_NONE = {"shared_countries", "staging_a", "staging_b", "staging_countries", "outbound_staging_countries"}
+
+
 def why_missing(column: str, row: dict | None = None) -> tuple[str, str]:
     """Why a cell is empty: (:data:`NOT_REPORTED`, :data:`NOT_APPLICABLE` or :data:`NOT_COMPUTED`, the reason)."""
     row = row or {}
@@ -167,12 +172,16 @@ def why_missing(column: str, row: dict | None = None) -> tuple[str, str]:
     return NOT_REPORTED, "the sources do not give it"
 
 
-def missing(column: str, row: dict | None = None) -> str:
+def missing(column: str, row: dict | None = None, inline: bool = True) -> str:
     """An empty cell in words, as HTML: "not reported", "not applicable" or "not computed (why)", the reason also on
-    hover."""
+    hover. In a table (``inline=False``) the reason is on hover and for screen readers only, so that a column of
+    the same reason does not fill the page."""
     word, why = why_missing(column, row)
-    shown = f"{word} ({why})" if word == NOT_COMPUTED else word
-    return (f'<span class="missing missing-{word.replace(" ", "-")}" title="{esc(why)}">{esc(shown)}</span>')
+    cls = f"missing missing-{word.replace(' ', '-')}"
+    if word == NOT_COMPUTED and inline:
+        return f'<span class="{cls}" title="{esc(why)}">{esc(word)} ({esc(why)})</span>'
+    return (f'<span class="{cls}" title="{esc(why)}">{esc(word)}'
+            f'<span class="sr-only"> ({esc(why)})</span></span>')
 
 
 def not_compared(sim: pl.DataFrame) -> HTML:
@@ -198,10 +207,12 @@ def _cell(column: str, row: dict, digits: int) -> str:
     if column.endswith("_reported"):
         stem = column.removesuffix("_reported")
         if value is None or value == "":
-            return missing(column, row)
+            return missing(column, row, inline=False)
         return reported(value, row.get(f"{stem}_earliest_utc"), row.get(f"{stem}_latest_utc"))
+    if value == "" and column in _EMPTY_IS_NONE:  # a list that is empty: none, not a missing report
+        return "none"
     if value is None or value == "":
-        return missing(column, row)
+        return missing(column, row, inline=False)
     if column.endswith("_km") and isinstance(value, int | float):
         inferred = row.get("distance_basis") == "inferred" or bool(row.get("uses_inferred_places"))
         return km(float(value), inferred)
@@ -362,17 +373,34 @@ def _interval(earliest: datetime | None, latest: datetime | None, precision: str
         f" (known to the {precision.replace('_', ' ')})" if precision else "")
 
 
-def episode_facts(ep: dict) -> HTML:
-    """The "at a glance" table of an episode summary row (:func:`analysis.queries.episode`), readable."""
+def destination_arrivals(summary: pl.DataFrame, stops: pl.DataFrame) -> pl.DataFrame:
+    """``summary`` (:func:`analysis.queries.episode_summary`) with ``dest_arr_reported``: the lead aircraft's arrival
+    at the destination as the source reported it (its UTC interval is the summary's dest_arr_* columns)."""
+    dest = (stops.filter((pl.col("role") == "destination") & pl.col("is_main_variant"))
+            .sort("episode_id", "aircraft_id", "seq").group_by("episode_id", "aircraft_id", maintain_order=True).first()
+            .select("episode_id", pl.col("aircraft_id").alias("lead_aircraft_id"),
+                    pl.col("arr_reported").alias("dest_arr_reported")))
+    return summary.join(dest, on=["episode_id", "lead_aircraft_id"], how="left")
+
+
+def episode_facts(ep: dict, stops: pl.DataFrame | None = None) -> HTML:
+    """The "at a glance" table of an episode summary row (:func:`analysis.queries.episode`), readable. With the
+    episode's ``stops`` the arrival at the destination is shown as reported, its UTC interval on hover."""
     inferred = bool(ep.get("uses_inferred_places"))
     detour = ep.get("detour_factor")
+    arrival = Raw(_interval(ep.get("dest_arr_earliest_utc"), ep.get("dest_arr_latest_utc"), ep.get("dest_arr_precision")))
+    if stops is not None and ep.get("lead_aircraft_id"):
+        row = destination_arrivals(pl.DataFrame([{k: ep.get(k) for k in ("episode_id", "lead_aircraft_id")}],
+                                                schema={"episode_id": pl.String, "lead_aircraft_id": pl.String}),
+                                   stops).row(0, named=True)
+        if row["dest_arr_reported"]:
+            arrival = Raw(reported(row["dest_arr_reported"], ep.get("dest_arr_earliest_utc"), ep.get("dest_arr_latest_utc")))
     return key_values({
         "Aircraft": ep.get("aircraft_labels"),
         "Evidence": ep.get("evidence_kinds"),
         "Origin → destination (lead aircraft)": f"{ep.get('origin') or NOT_REPORTED} → "
                                                 f"{ep.get('destination') or NOT_REPORTED}",
-        "Arrival at destination (UTC)": _interval(ep.get("dest_arr_earliest_utc"), ep.get("dest_arr_latest_utc"),
-                                                  ep.get("dest_arr_precision")),
+        "Arrival at destination": arrival,
         "Time on the ground at destination": (_range(ep.get("dest_dwell_min_h"), ep.get("dest_dwell_max_h"))
                                               if ep.get("dest_dwell_min_h") is not None
                                               or ep.get("dest_dwell_max_h") is not None
