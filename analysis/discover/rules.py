@@ -221,7 +221,7 @@ def crosses_meridian(lat1, lon1, lat2, lon2, meridian: float, lat_min: float, la
     [lat_min, lat_max], or None.
 
     >>> round(crosses_meridian(55.97, 37.41, 10.60, -66.99, -30, -60, 70))  # Moscow -> Caracas
-    44
+    48
     >>> crosses_meridian(53.0, 158.0, 19.4, -99.1, -30, -60, 70) is None  # Kamchatka -> Mexico
     True
     """

@@ -1,8 +1,8 @@
 """One aircraft's trace, for the analyst: positions, legs, gaps and two charts (``notebooks/observed.ipynb``).
 
 >>> t = trace_of([(path, "readsb", {})], icao24="1510c2")      # doctest: +SKIP
->>> t.legs, t.gaps, t.noise, t.rejected
->>> track_map(t); altitude_profile(t)
+>>> t.legs, t.gaps, t.noise, t.rejected                             # doctest: +SKIP
+>>> track_map(t); altitude_profile(t)                               # doctest: +SKIP
 
 :func:`demo_input` writes a generated trace (with its truth) when there is no real file at hand.
 """
