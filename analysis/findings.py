@@ -26,6 +26,7 @@ import random
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -45,7 +46,7 @@ FINDINGS_SCHEMA = {
     "source_ids": pl.String, "origin_count": pl.Int64, "likelihood": pl.String, "confidence": pl.String,
     "confidence_reason": pl.String, "importance": pl.Float64, "is_key": pl.Boolean,
 }
-SUMMARY_SCHEMA = {"seq": pl.Int64, "sentence": pl.String, "finding_ids": pl.List(pl.String)}
+SUMMARY_SCHEMA: dict[str, Any] = {"seq": pl.Int64, "sentence": pl.String, "finding_ids": pl.List(pl.String)}
 
 #: ICD 203 likelihood words, least to most probable
 LIKELIHOOD = ("almost no chance", "very unlikely", "unlikely", "roughly even chance", "likely", "very likely",
@@ -366,7 +367,8 @@ def _routes(c: _Collector, variant_of: dict[str, str] | None = None) -> list[dic
                          & ((pl.col("variant") == v) if v else pl.col("is_main_variant"))).sort("aircraft_id", "seq")
         first_dest = {ac: sub.filter(pl.col("role") == "destination")["seq"].min()
                       for (ac,), sub in g.group_by("aircraft_id", maintain_order=True)}
-        out, ret = [], []
+        out: list[dict[str, Any]] = []
+        ret: list[dict[str, Any]] = []
         for r in g.iter_rows(named=True):
             a = c.area(r)
             if c.role.get(a) != "staging":
@@ -924,10 +926,10 @@ def _sanctions_at_flight_time(c: _Collector) -> None:
         pl.min_horizontal(pl.col("dep_earliest_utc").min(), pl.col("arr_earliest_utc").min()).alias("t0"),
         pl.col("source_ids"), pl.col("stop_id").first().alias("first_stop")).sort("episode_id", "aircraft_id")
     for r in starts.iter_rows(named=True):
-        ac = aircraft.filter(pl.col("aircraft_id") == r["aircraft_id"]).to_dicts()
-        if not ac:
+        matches = aircraft.filter(pl.col("aircraft_id") == r["aircraft_id"]).to_dicts()
+        if not matches:
             continue
-        ac = ac[0]
+        ac = matches[0]
         hits = sanctions.filter(
             ((pl.col("target_table") == "aircraft") & (pl.col("target_id") == ac["aircraft_id"]))
             | ((pl.col("target_table") == "operators") & (pl.col("target_id") == (ac["operator_id"] or ""))))
@@ -1050,7 +1052,7 @@ def _timing(c: _Collector) -> None:
 
 def _nearest_before(starts: list[datetime], t: datetime) -> float:
     """Days from the latest start at or before t (capped at the look-back)."""
-    best = TIMING_LOOKBACK.days
+    best = float(TIMING_LOOKBACK.days)
     for s in starts:
         if s <= t:
             best = min(best, _days(s, t))
@@ -1114,7 +1116,12 @@ def _repeated_chain(c: _Collector) -> None:
         trips = [e for e in dict.fromkeys(g.sort("arr_earliest_utc", nulls_last=True)["episode_id"])]
         if len(trips) < 3:
             continue
-        chains, jumps, dests, turns, follows, ev_ids = [], {}, [], [], [], []
+        chains: list[tuple[str, list[str], bool]] = []
+        jumps: dict[str, list[str]] = {}
+        dests: list[tuple[str, list[str]]] = []
+        turns: list[str] = []
+        follows: list[str] = []
+        ev_ids: list[str] = []
         for ep in sorted(trips, key=lambda e: (c.t0.get(e) is None, c.t0.get(e) or datetime.min)):
             rows = g.filter(pl.col("episode_id") == ep).sort("seq").to_dicts()
             first_dest = next((r["seq"] for r in rows if c.role.get(c.area(r)) == "destination"), None)
@@ -1295,10 +1302,10 @@ def _reported_vs_geometry(c: _Collector) -> None:
                                        & pl.col("stop_id").is_not_null() & pl.col("from_stop_id").is_not_null())
     legs = c.t["core_legs"].filter(pl.col("distance_km").is_not_null())
     for r in claims.iter_rows(named=True):
-        leg = legs.filter((pl.col("from_stop_id") == r["from_stop_id"]) & (pl.col("to_stop_id") == r["stop_id"]))
-        if leg.height == 0:
+        hits = legs.filter((pl.col("from_stop_id") == r["from_stop_id"]) & (pl.col("to_stop_id") == r["stop_id"]))
+        if hits.height == 0:
             continue
-        leg = leg.row(0, named=True)
+        leg = hits.row(0, named=True)
         km = r["quantity"] * (1.852 if (r["unit"] or "").lower() in ("nm", "nmi") else 1.0)
         gc = leg["distance_km"]
         q = r["qualifier"] or "exact"
@@ -1389,12 +1396,13 @@ def summarize(findings: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.Dat
     dated = eps.filter(pl.col("first_time_utc").is_not_null())
     rows = []
     if eps.height:
-        kinds = {}
+        kinds: dict[str, int] = {}
         if "kind" in episodes.columns:
             for k in episodes["kind"].drop_nulls().to_list():
                 kinds[k] = kinds.get(k, 0) + 1
         kinds_text = _list([f"{n} {KIND_WORDS.get(k, k)}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])])
-        first, last = (dated["first_time_utc"].min(), dated["first_time_utc"].max()) if dated.height else (None, None)
+        first: Any = dated["first_time_utc"].min() if dated.height else None
+        last: Any = dated["first_time_utc"].max() if dated.height else None
         rows.append({"seq": 1, "sentence": (
             f"The record holds {_plural(eps.height, 'flight or operation', 'flights and operations')}"
             + (f" from {first.year} to {last.year}" if first is not None else "")

@@ -127,8 +127,8 @@ def payload_interval(cs: Sequence[Curve], distance_km: float) -> tuple[float | N
     """
     near = [payload_at(c.points, distance_km) for c in cs]
     far = [payload_at(c.points, distance_km * ROUTE_FACTOR_HIGH) for c in cs]
-    near_known = [x for x in near if known(x)]
-    far_known = [x for x in far if known(x)]
+    near_known = [x for x in near if x is not None and known(x)]
+    far_known = [x for x in far if x is not None and known(x)]
     if near_known:
         high: float | None = max(near_known)
     else:
@@ -170,6 +170,7 @@ def fits_hold(units: Sequence[tuple[float | None, float | None, float | None]],
     (True, True)
     """
     hl, hw, hh = hold
-    if hl is None or hw is None or hh is None or any(d is None for u in units for d in u):
+    sized = [(ln, wd, ht) for ln, wd, ht in units if ln is not None and wd is not None and ht is not None]
+    if hl is None or hw is None or hh is None or len(sized) != len(units):
         return None
-    return (sum(u[0] for u in units) <= hl) and all(u[1] <= hw and u[2] <= hh for u in units)  # type: ignore[operator]
+    return (sum(ln for ln, _, _ in sized) <= hl) and all(wd <= hw and ht <= hh for _, wd, ht in sized)

@@ -155,7 +155,7 @@ def gunzip(data: bytes, label: str, *, max_out: int | None = None) -> bytes:
     view = memoryview(data)
     while True:
         d = zlib.decompressobj(wbits=31)
-        pending = view
+        pending: bytes | memoryview = view
         while True:
             chunk = d.decompress(pending, (max_out - len(out)) + 1)
             out += chunk

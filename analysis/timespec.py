@@ -158,6 +158,8 @@ def parse(value: str | None, tz: str | None = None) -> TimeSpec:
         return TimeSpec(text, "clock_no_zone", wall - timedelta(hours=14), wall + timedelta(hours=12, minutes=1))
     if m := _RANGE.match(text):
         first, last = parse(m.group(1), tz), parse(m.group(2), tz)
+        if first.earliest is None or last.latest is None:  # the grammar gives each end a date: never unknown
+            raise TimeSpecError(f"day range {text!r} has an unknown end; expected first/last day")
         if last.latest <= first.earliest:
             raise TimeSpecError(f"day range {text!r} ends before it starts; expected first/last day in order")
         return TimeSpec(text, "day_range", first.earliest, last.latest)
@@ -194,11 +196,12 @@ def parse(value: str | None, tz: str | None = None) -> TimeSpec:
     if m := _MONTH.match(text):
         y, mo = int(m.group(1)), int(m.group(2))
         _check_ymd(y, mo, 1, text)
-        last = calendar.monthrange(y, mo)[1]
+        last_day = calendar.monthrange(y, mo)[1]
         if part := m.group(3):
             d0, d1 = PARTS_OF_MONTH[part]
-            return TimeSpec(text, "part_of_month", _local(zone, y, mo, d0), _local(zone, y, mo, min(d1, last), 24))
-        return TimeSpec(text, "month", _local(zone, y, mo, 1), _local(zone, y, mo, last, 24))
+            return TimeSpec(text, "part_of_month", _local(zone, y, mo, d0),
+                            _local(zone, y, mo, min(d1, last_day), 24))
+        return TimeSpec(text, "month", _local(zone, y, mo, 1), _local(zone, y, mo, last_day, 24))
     if m := _YEAR.match(text):
         y = int(m.group(1))
         _check_ymd(y, 1, 1, text)

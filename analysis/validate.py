@@ -525,8 +525,8 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
             errors.append(RawDataError(rel("stops"), line, "order_inference", "how the order was inferred (required "
                                        "when order_basis is inferred)", ""))
         try:
-            a, d = parse(row["arr_time"], tz), parse(row["dep_time"], tz)
-            if a.is_known and d.is_known and d.latest <= a.earliest:
+            arr, dep = parse(row["arr_time"], tz), parse(row["dep_time"], tz)
+            if arr.earliest is not None and dep.latest is not None and dep.latest <= arr.earliest:
                 errors.append(RawDataError(rel("stops"), line, "dep_time", f"a departure after the arrival {row['arr_time']}", row["dep_time"]))
         except TimeSpecError:
             pass
@@ -534,8 +534,8 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
         for col in ("start", "end", "reported_on"):
             check_time("events", row, line, col, row["tz"])
         try:
-            s, e = parse(row["start"], row["tz"]), parse(row["end"], row["tz"])
-            if s.is_known and e.is_known and e.latest <= s.earliest:
+            start, end = parse(row["start"], row["tz"]), parse(row["end"], row["tz"])
+            if start.earliest is not None and end.latest is not None and end.latest <= start.earliest:
                 errors.append(RawDataError(rel("events"), line, "end", f"an end after the start {row['start']}", row["end"]))
         except TimeSpecError:
             pass
@@ -620,11 +620,11 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
             tz = _place_tz(place) if place else None
             try:
                 for col in ("arr_time", "dep_time"):
-                    t = parse(row[col], tz)
-                    if t.is_known:
-                        if last is not None and t.latest <= last[0]:
+                    when = parse(row[col], tz)
+                    if when.earliest is not None and when.latest is not None:
+                        if last is not None and when.latest <= last[0]:
                             errors.append(RawDataError(rel("stops"), line, col, f"a time not before the previous stop's time ({last[1]}) in reported order", row[col]))
-                        last = (t.earliest, row[col])
+                        last = (when.earliest, row[col])
             except TimeSpecError:
                 pass
     eps_with_stops = {e for (e, _, _) in routes}

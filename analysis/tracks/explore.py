@@ -112,6 +112,8 @@ def track_map(t: Trace, width: int = 760, height: int = 420):
         )
     )
     pad = 5
+    lon_lo, lon_hi = float(p["lon"].min()), float(p["lon"].max())  # type: ignore[arg-type]
+    lat_lo, lat_hi = float(p["lat"].min()), float(p["lat"].max())  # type: ignore[arg-type]
     fit = {
         "type": "Feature",
         "properties": {},
@@ -119,8 +121,8 @@ def track_map(t: Trace, width: int = 760, height: int = 420):
             "type": "MultiPoint",
             "coordinates": [
                 [x, y]
-                for x in (max(-180, p["lon"].min() - pad), min(180, p["lon"].max() + pad))
-                for y in (max(-85, p["lat"].min() - pad), min(85, p["lat"].max() + pad))
+                for x in (max(-180, lon_lo - pad), min(180, lon_hi + pad))
+                for y in (max(-85, lat_lo - pad), min(85, lat_hi + pad))
             ],
         },
     }
