@@ -10,6 +10,7 @@ live process). A lock file serialises builds in one checkout.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ __all__ = ["exclusive", "pid_alive", "new_build_dir", "publish", "prune", "prune
            "BuildLockedError", "NotALinkError"]
 
 
+log = logging.getLogger(__name__)
 _HELD: set[str] = set()  # lock files this process holds
 
 
@@ -105,7 +107,7 @@ def exclusive(lock_path: Path, timeout_s: float = 3600.0, what: str = "build") -
                 break
             except BlockingIOError:
                 if not waited:
-                    print(f"waiting for another {what} to finish (lock {lock_path}) ...", flush=True)
+                    log.warning("waiting for another %s to finish (lock %s) ...", what, lock_path)
                     waited = True
                 if time.monotonic() > deadline:
                     raise BuildLockedError(f"{lock_path} is held by another {what}") from None

@@ -36,7 +36,7 @@ def test_two_builds_and_two_reports_at_once(tmp_path: Path) -> None:
         for r in runs:
             assert r.returncode == 0, r.stderr
             assert "built data/derived/builds/" in r.stdout, r.stdout
-        waited += sum("waiting for another build" in r.stdout for r in runs)
+        waited += sum("waiting for another build" in r.stdout + r.stderr for r in runs)
         assert check_derived(project) == []
         ids = [r.stdout.split("built data/derived/builds/")[1].split()[0] for r in runs]
         assert ids[0] != ids[1], "both builds claim the same build folder"
@@ -49,7 +49,7 @@ def test_two_builds_and_two_reports_at_once(tmp_path: Path) -> None:
     for r in runs:
         assert r.returncode == 0, r.stderr
         assert "report written" in r.stdout, r.stdout
-    waited += sum("waiting for another build" in r.stdout for r in runs)
+    waited += sum("waiting for another build" in r.stdout + r.stderr for r in runs)
     assert check_derived(project) == []
     assert check_report(project) == []
     assert not list((project.build / "reports").glob("*.partial"))
