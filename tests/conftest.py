@@ -6,6 +6,10 @@ project root and builds there (``Project(root)``; notebooks run with ``FLIGHTS_R
 
 from __future__ import annotations
 
+import os
+import resource
+import time
+
 import pytest
 from studykit import REPORT_RESULTS, add_new_episode, add_observed_tracks, copy_study
 
@@ -78,3 +82,24 @@ def extended_report(extended_project) -> Project:
 
     report(extended_project)
     return extended_project
+
+
+# --- where the suite's time goes: FLIGHTS_TEST_CPU=path.tsv writes each test's wall and CPU seconds ----------
+# (CPU = this process and every child it reaped, e.g. notebook kernels: a figure that does not depend on how busy
+# the machine is, unlike wall time). `make test-profile` sorts it.
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    out = os.environ.get("FLIGHTS_TEST_CPU")
+    if not out:
+        yield
+        return
+
+    def cpu() -> float:
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+    c0, w0 = cpu(), time.monotonic()
+    yield
+    with open(out, "a", encoding="utf-8") as fh:
+        fh.write(f"{item.nodeid}\t{time.monotonic() - w0:.2f}\t{cpu() - c0:.2f}\n")
