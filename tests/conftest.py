@@ -16,6 +16,19 @@ from studykit import REPORT_RESULTS, add_new_episode, add_observed_tracks, copy_
 from analysis.paths import Project
 
 
+#: fixtures that make a test slow (a full report, a browser, a Spark cluster): such tests are marked ``slow``, so
+#: `make test-quick` (``-m "not slow"``) leaves them out; `make test` runs everything
+SLOW_FIXTURES = frozenset({"built_report", "extended_report", "second_study", "browser", "spark"})
+#: tests that are slow by what they do (many builds killed, concurrent reports)
+SLOW_TESTS = frozenset({"test_kill_at_random_points", "test_two_builds_and_two_reports_at_once"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or getattr(item, "originalname", item.name) in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def built_project(tmp_path_factory) -> Project:
     """The study's raw data, built to data/derived in a temporary project (once per test session)."""
