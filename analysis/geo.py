@@ -14,6 +14,7 @@ import json
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def airports() -> dict[str, dict]:
     """All airports by ICAO code (airportsdata)."""
     import airportsdata
 
-    return airportsdata.load("ICAO")
+    return cast("dict[str, dict]", airportsdata.load("ICAO"))  # TypedDict records, read as plain dicts
 
 
 @lru_cache(maxsize=1)

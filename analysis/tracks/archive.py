@@ -613,6 +613,7 @@ def _work(args) -> dict:
     kind, source, items, out, batch_no, n_buckets = args
     out = Path(out)
     t0 = time.perf_counter()
+    noise: Counter
     if kind == "opensky":
         tables, metas, noise, skipped = [], [], Counter(), []
         for name, fpath, _size in items:

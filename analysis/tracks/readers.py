@@ -350,7 +350,7 @@ def readsb_meta(head: dict, label: str) -> dict:
     (bit 1 = military)."""
     if not isinstance(head, dict) or "icao" not in head:
         raise _err(label, None, "icao", "a readsb trace object with 'icao'", type(head).__name__)
-    out = {"icao": _norm_hex(head["icao"], label, None, "icao")}
+    out: dict[str, str | int] = {"icao": _norm_hex(head["icao"], label, None, "icao")}
     for key in ("r", "t", "desc", "ownOp", "year", "dbFlags"):
         v = head.get(key)
         if isinstance(v, (str, int)) and not isinstance(v, bool) and v != "":
@@ -908,7 +908,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
             )
     else:
         tbl = _read_csv_table(data, label, OPENSKY_REQUIRED, ["icao24", "callsign", "squawk"])
-    noise = Counter()
+    noise: Counter = Counter()
     hexcol = pc.utf8_lower(_str_col(tbl, "icao24"))
     hexes = hexcol.to_pylist()
     for i, h in enumerate(hexes):

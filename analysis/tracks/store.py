@@ -386,7 +386,7 @@ def prune_scratch(positions_dir: Path) -> list[Path]:
     """Remove what killed ingests and merges left in ``positions_dir``: scratch whose writer process is gone (its
     id is in the name), and unnamed merge scratch of older code once it is an hour old. A live writer's scratch,
     this process's included, is kept. Returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     if not positions_dir.is_dir():
         return removed
     now = time.time()
@@ -645,7 +645,8 @@ class Store:
         batch_files = max(1, min(batch_files, len(files) // (4 * max(processes, 1))))
         # batches of consecutive files in hex order; a hex never straddles two batches
         hexes = [p.name.split(".")[0].rsplit("_", 1)[-1].lower() for p in files]
-        batches, cur = [], []
+        batches: list[list[str]] = []
+        cur: list[str] = []
         for i, p in enumerate(files):
             if len(cur) >= batch_files and hexes[i] != hexes[i - 1]:
                 batches.append(cur)
