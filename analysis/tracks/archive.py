@@ -81,6 +81,7 @@ __all__ = [
     "ingest_archive",
     "parse_readsb_members",
     "list_members",
+    "input_stat",
     "auto_buckets",
     "read_store_bucket",
     "store_buckets",
@@ -321,6 +322,9 @@ def _input_stat(path: Path) -> os.stat_result:
         raise TrackInputError(f"{path}: file: expected an archive file or folder, got {_kind_of(st.st_mode)} "
                               "(never opened: it could block or never end)")
     return st
+
+
+input_stat = _input_stat  # public name (discovery checks its --archive inputs with it before anything opens them)
 
 
 def _open_input(path: Path, st: os.stat_result) -> int:

@@ -403,23 +403,23 @@ def _readsb_columns(label, counts, ts, off, lat, lon, ground, alt, geo, gs, trk,
     # a callsign holds until the next details object, but never across a new-leg flag (bit 2), a gap of more than
     # CALLSIGN_HOLD_S with the aircraft on the ground on either side, or into the next document: a new flight gets
     # its callsign from its own fixes (a transponder gap in the air keeps it)
-    src = np.full(n, -1, np.int64)
+    code = np.full(n, -1, np.int32)  # per row: the callsign it takes (-1: none)
     if len(cs_rows) and n:
+        code[cs_rows] = cs_codes
         doc = np.repeat(np.arange(len(counts)), counts)
         later = np.diff(off) >= 0
-        later[starts[1:] - 1] = True  # document boundaries do not count
+        later[doc[1:] != doc[:-1]] = True  # document boundaries do not count
         order = np.arange(n) if later.all() else np.lexsort((off, doc))
         o_off, o_gnd, o_doc = off[order], ground[order], doc[order]
         brk = np.zeros(n, bool)
         brk[order[1:]] = (np.diff(o_off) > CALLSIGN_HOLD_S) & (o_gnd[1:] | o_gnd[:-1]) & (o_doc[1:] == o_doc[:-1])
         brk |= (fl & 2).astype(bool)
         brk[starts[counts > 0]] = True
-        last_brk = np.maximum.accumulate(np.where(brk, np.arange(n), -1))
-        pos = np.searchsorted(cs_rows, np.arange(n), side="right") - 1
-        det_row = np.asarray(cs_rows)[np.maximum(pos, 0)]
-        src = np.where((pos < 0) | (det_row < last_brk), -1, pos)
-    codes = np.asarray(cs_codes, np.int32)[np.maximum(src, 0)] if len(cs_rows) else np.zeros(n, np.int32)
-    callsign = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32(), mask=src < 0),
+        rows = np.arange(n)
+        last_brk = np.maximum.accumulate(np.where(brk, rows, -1))
+        det_row = np.maximum.accumulate(np.where(code >= 0, rows, -1))  # the last details row at or before
+        code = np.where((det_row >= 0) & (det_row >= last_brk), code[np.maximum(det_row, 0)], -1)
+    callsign = pa.DictionaryArray.from_arrays(pa.array(np.maximum(code, 0), pa.int32(), mask=code < 0),
                                               pa.array(list(cs_values), pa.string()))
     t_us = np.repeat(np.round(np.asarray(ts, np.float64) * 1e6), counts) + np.round(off * 1e6)
     _check_time(t_us / 1e6, label, "offset")
