@@ -1,5 +1,9 @@
 """Places on the globe: airports (airportsdata), countries (pycountry) and great circles.
 
+The one place for geodesy (:data:`EARTH_RADIUS_KM`, :func:`great_circle_km`, the vectorised :func:`haversine_km`)
+and for loading the airport reference (:func:`airports` as records, :func:`airport_columns` as arrays, both from
+the same airportsdata file). airportsdata and pycountry are imported when first needed.
+
 >>> round(great_circle_km(10.6012, -66.9913, 22.9892, -82.4091))  # SVMI -> MUHA
 2139
 """
@@ -10,13 +14,12 @@ import json
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
-import airportsdata
 import numpy as np
-import pycountry
 
 __all__ = ["EARTH_RADIUS_KM", "airport", "country", "country_name", "country_numeric", "great_circle_km",
-           "great_circle_points", "airports", "country_at", "countries_at"]
+           "great_circle_points", "haversine_km", "airports", "airport_columns", "country_at", "countries_at"]
 
 #: mean Earth radius (IUGG), km
 EARTH_RADIUS_KM = 6371.0088
@@ -25,7 +28,37 @@ EARTH_RADIUS_KM = 6371.0088
 @lru_cache(maxsize=1)
 def airports() -> dict[str, dict]:
     """All airports by ICAO code (airportsdata)."""
-    return airportsdata.load("ICAO")
+    import airportsdata
+
+    return cast("dict[str, dict]", airportsdata.load("ICAO"))  # TypedDict records, read as plain dicts
+
+
+@lru_cache(maxsize=1)
+def airport_columns() -> dict[str, np.ndarray]:
+    """The airport reference as arrays, in the order of :func:`airports` (the rows of airportsdata's file):
+    ``icao``, ``iata`` (None when it has none), ``name``, ``country`` (object arrays), ``lat``, ``lon`` (float64).
+
+    Read with Arrow's CSV reader from the file :func:`airports` reads (tens of milliseconds, against a few hundred
+    for the records); the same values (``tests/test_geo.py`` compares them)."""
+    import airportsdata
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    text = ("icao", "iata", "name", "country")
+    tbl = pacsv.read_csv(
+        Path(airportsdata.__file__).with_name("airports.csv"),
+        read_options=pacsv.ReadOptions(use_threads=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in text} | {"lat": pa.float64(), "lon": pa.float64()},
+            include_columns=[*text, "lat", "lon"], strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    tbl = tbl.filter(pc.not_equal(tbl.column("icao"), ""))  # airportsdata drops rows without a code
+    cols = {c: np.array(tbl.column(c).to_pylist(), dtype=object) for c in text}
+    cols["iata"] = np.array([v or None for v in cols["iata"]], dtype=object)
+    for c in ("lat", "lon"):
+        cols[c] = tbl.column(c).to_numpy()
+    return cols
 
 
 def airport(icao: str | None) -> dict | None:
@@ -40,6 +73,8 @@ def country(alpha2: str | None):
     """The pycountry record for an ISO 3166-1 alpha-2 code, or None."""
     if not alpha2 or len(alpha2) != 2 or not alpha2.isupper():
         return None
+    import pycountry
+
     return pycountry.countries.get(alpha_2=alpha2)
 
 
@@ -63,6 +98,17 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def haversine_km(lat1, lon1, lat2, lon2):
+    """:func:`great_circle_km` vectorised over numpy arrays (or scalars), in km.
+
+    >>> round(float(haversine_km(0, 0, 0, 1)), 1)
+    111.2
+    """
+    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(x, dtype=np.float64)) for x in (lat1, lon1, lat2, lon2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def great_circle_points(lat1: float, lon1: float, lat2: float, lon2: float, n: int = 64) -> list[tuple[float, float]]:
@@ -108,6 +154,8 @@ def _country_shapes(path: str) -> list[tuple[str, tuple[float, float, float, flo
     """(alpha-2, bbox (lon0, lat0, lon1, lat1), edges array (k, 4) x1 y1 x2 y2) per country of the
     Natural Earth 1:110m TopoJSON (world-atlas). Features without an ISO numeric id (N. Cyprus,
     Somaliland, Kosovo) have no alpha-2 code and are left out, so a point there gives None."""
+    import pycountry
+
     topo = json.loads(Path(path).read_text())
     sx, sy = topo["transform"]["scale"]
     tx, ty = topo["transform"]["translate"]

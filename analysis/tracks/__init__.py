@@ -23,12 +23,15 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from .readers import FORMATS, POSITIONS_SCHEMA, TrackInputError
-from .segment import SegmentParams, segment_batch, segment_parquet
-from .store import Part, Store
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .segment import SegmentParams
+    from .store import Part
 
 __all__ = [
     "observed",
@@ -42,6 +45,20 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str):
+    """The segmentation and the store load when first used (``import analysis.tracks`` for the readers' names or
+    the error class costs neither polars nor the segmentation kernel)."""
+    if name in ("SegmentParams", "segment_batch"):
+        from . import segment
+
+        return getattr(segment, name)
+    if name in ("Store", "Part"):
+        from . import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -120,6 +137,8 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
 
 
 def _attach_sources(legs: pl.DataFrame, parts: list[Part]) -> pl.DataFrame:
+    import polars as pl
+
     cov = pl.concat(
         [
             pl.read_parquet(p.coverage_path).with_columns(pl.lit(Path(p.source).name).alias("source_input"))
@@ -170,6 +189,11 @@ def observed(
     skipped and listed in ``skipped``. ``expected_sha256`` maps an input's path (as given) to its reviewed
     content checksum: what is parsed must hash to it (:class:`~analysis.tracks.store.TrackChangedError`).
     """
+    import polars as pl
+
+    from .segment import segment_parquet
+    from .store import Store
+
     cache_dir = Path(cache_dir)
     store = Store(cache_dir)
     watch = {h.lower() for h in watch_hex} if watch_hex is not None else None

@@ -1,6 +1,6 @@
 """Airport reference and vectorised nearest-airport matching.
 
-Airports come from the ``airportsdata`` package (``airportsdata.load()``, keyed by ICAO code).
+Airports come from the ``airportsdata`` package, loaded by :func:`analysis.geo.airport_columns` (keyed by ICAO code).
 airportsdata has no airport-type field. We keep **every** entry: all of them carry an ICAO code,
 and the airfields that matter for state/military airlift (e.g. MUSA, UUMU, military strips in
 Africa and Latin America) often have no IATA code, so an "IATA only" filter would lose exactly
@@ -19,22 +19,15 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Airports", "load_airports", "nearest_airport", "haversine_km", "EARTH_RADIUS_KM"]
+from .. import geo as _geo
+
+__all__ = ["Airports", "load_airports", "airport_grid", "nearest_airport", "haversine_km", "EARTH_RADIUS_KM"]
 
 log = logging.getLogger(__name__)
 
-EARTH_RADIUS_KM = 6371.0088
-
-
-def haversine_km(lat1, lon1, lat2, lon2):
-    """Great-circle distance in km (haversine), numpy-vectorised.
-
-    >>> round(float(haversine_km(0, 0, 0, 1)), 1)
-    111.2
-    """
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(x, dtype=np.float64)) for x in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+#: the geodesy of :mod:`analysis.geo`, re-exported for the tracks modules
+EARTH_RADIUS_KM = _geo.EARTH_RADIUS_KM
+haversine_km = _geo.haversine_km
 
 
 @dataclass(frozen=True)
@@ -61,21 +54,12 @@ class Airports:
 
 @lru_cache(maxsize=4)
 def load_airports(require_iata: bool = False) -> Airports:
-    """Load airportsdata as arrays; ``require_iata`` keeps only airports with an IATA code."""
-    import airportsdata
-
-    rows = [a for a in airportsdata.load().values() if a.get("lat") is not None and a.get("lon") is not None]
-    if require_iata:
-        rows = [a for a in rows if a.get("iata")]
-    log.debug("loaded %d airports (require_iata=%s)", len(rows), require_iata)
-    return Airports(
-        icao=np.array([a["icao"] for a in rows], dtype=object),
-        iata=np.array([a.get("iata") or None for a in rows], dtype=object),
-        name=np.array([a.get("name") for a in rows], dtype=object),
-        country=np.array([a.get("country") for a in rows], dtype=object),
-        lat=np.array([float(a["lat"]) for a in rows]),
-        lon=np.array([float(a["lon"]) for a in rows]),
-    )
+    """The airport reference as arrays (:func:`analysis.geo.airport_columns`); ``require_iata`` keeps only
+    airports with an IATA code."""
+    cols = _geo.airport_columns()
+    keep = np.array([v is not None for v in cols["iata"]], bool) if require_iata else slice(None)
+    log.debug("loaded %d airports (require_iata=%s)", len(cols["icao"][keep]), require_iata)
+    return Airports(**{k: cols[k][keep] for k in ("icao", "iata", "name", "country", "lat", "lon")})
 
 
 def _unit(lat, lon):
@@ -125,9 +109,14 @@ class _Grid:
 
 
 @lru_cache(maxsize=8)
-def _grid(radius_km: float, require_iata: bool) -> _Grid:
+def airport_grid(radius_km: float, require_iata: bool = False) -> _Grid:
+    """The search grid over :func:`load_airports` for ``radius_km`` (cached): ``.candidates(lat, lon)`` gives the
+    (query, airport) index pairs of the 27 neighbouring cells."""
     ap = load_airports(require_iata)
     return _Grid(ap.lat, ap.lon, radius_km)
+
+
+_grid = airport_grid  # the earlier private name (analysis.tracks.generate uses it)
 
 
 def nearest_airport(lat, lon, radius_km: float = 20.0, require_iata: bool = False):
@@ -145,7 +134,7 @@ def nearest_airport(lat, lon, radius_km: float = 20.0, require_iata: bool = Fals
     if not len(ok):
         return out_icao, out_d
     ap = load_airports(require_iata)
-    q, c = _grid(float(radius_km), require_iata).candidates(lat[ok], lon[ok])
+    q, c = airport_grid(float(radius_km), require_iata).candidates(lat[ok], lon[ok])
     if not len(q):
         return out_icao, out_d
     d = haversine_km(lat[ok][q], lon[ok][q], ap.lat[c], ap.lon[c])

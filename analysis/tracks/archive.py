@@ -38,7 +38,6 @@ compressed bytes, so memory is bounded whatever the archive size.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import multiprocessing as mp
@@ -56,22 +55,22 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from isal import isal_zlib
 
 from .. import atomic, safeio
 from .noise import clean_positions
 from .readers import (
-    _ALT_MAX,
-    _ALT_MIN,
-    _T_MAX,
-    _T_MIN,
     POSITIONS_SCHEMA,
+    ReadsbDoc,
+    ReadsbUnusual,
     TrackInputError,
-    _readsb_header,
+    icao_int,
+    icao_to_int,
+    parse_readsb_rows,
     read_opensky,
     read_readsb_file,
+    split_readsb,
 )
 from .workers import keep_freed_memory
 
@@ -82,6 +81,7 @@ __all__ = [
     "ingest_archive",
     "parse_readsb_members",
     "list_members",
+    "input_stat",
     "auto_buckets",
     "read_store_bucket",
     "store_buckets",
@@ -119,7 +119,6 @@ AIRCRAFT_SCHEMA = pa.schema(
 )
 
 _TRACE_NAME = re.compile(r"trace_\w*?_?([0-9a-f~]{6,7})\.json(\.gz)?$", re.I)
-_ROWS = bytes.maketrans(b"[", b"\n")
 _OPENSKY_EXT = (".parquet", ".csv", ".csv.gz")
 
 
@@ -149,70 +148,18 @@ def _gunzip(data: bytes, label: str = "member") -> bytes:
     return data
 
 
-def _callsign(obj: bytes) -> bytes:
-    """A readsb details object -> its callsign ("flight") as a JSON string, or null."""
-    f = json.loads(obj).get("flight")  # ValueError: the member is re-read by the exact reader
-    if isinstance(f, str) and f.strip():
-        return json.dumps(f.strip()).encode()
-    return b"null"
-
-
-def _details_to_callsigns(body: bytes) -> bytes:
-    """Replace every details object ``{...}`` of a trace body by its callsign (found with ``find``, which
-    is a memchr, instead of a regular expression over the whole body)."""
-    out = []
-    pos = 0
-    while (a := body.find(b"{", pos)) >= 0:
-        z = body.find(b"}", a)
-        if z < 0 or body.find(b"{", a + 1, z) >= 0:
-            raise ValueError("unterminated or nested details object")
-        out.append(body[pos:a])
-        out.append(_callsign(body[a : z + 1]))
-        pos = z + 1
-    out.append(body[pos:])
-    return b"".join(out)
-
-
-def _split_member(data: bytes, label: str):
-    """One decompressed trace JSON -> (header dict, csv lines, rows, width) or None (fast path cannot).
-
-    Raises ValueError for a member the fast path cannot read (the exact reader then names the error)."""
-    i = data.find(b'"trace"')
-    j = data.find(b"[", i) if i >= 0 else -1
-    # the trace array is the last key of a readsb trace: its end is found from the end of the document;
-    # a cut in the wrong place makes the header below invalid JSON, and the exact reader takes over
-    k = data.rfind(b"]]")
-    if j < 0 or k < j:
-        return None
-    head_obj = json.loads(data[:j] + b"[]" + data[k + 2 :])
-    body = data[j + 1 : k + 1]
-    if b"{" in body:
-        body = _details_to_callsigns(body)
-    # "[a,b],[c,d]" -> "\na,b,\nc,d": a row per line, each but the last ending in ','. Members are joined
-    # by ',' (see _batch_table), so every row of a batch ends in ',' with no copy of a member to fix its ends
-    lines = body.translate(_ROWS, b"]")
-    if not lines.startswith(b"\n"):
-        raise ValueError("trace rows are not arrays")
-    rows = lines.count(b"\n")
-    nl = lines.find(b"\n", 1)
-    width = lines.count(b",", 1, nl) if nl > 0 else lines.count(b",") + 1  # fields + the trailing ','
-    return head_obj, lines, rows, width
-
-
 def _exact(data_or_path, label: str, source_input: str, member: str):
     """Exact reader for one member (precise errors): returns (positions, aircraft row) or raises."""
     data = data_or_path if isinstance(data_or_path, bytes) else safeio.read_bytes(Path(data_or_path), label)
     r = read_readsb_file(data, label=label, fast=False)  # the readers take the bytes as they are
-    head = json.loads(_gunzip(data, label)) if r is not None else None
     if r is None or r.table.num_rows == 0:
         return None
     t = r.table
     n = t.num_rows
     hexa = t.column("icao24")[0].as_py()
-    icao_int = _hex_int(hexa)
     pos = pa.table(
         {
-            "icao_int": pa.array(np.full(n, icao_int, np.uint32)),
+            "icao_int": pa.array(np.full(n, icao_int(hexa), np.uint32)),
             "icao24": t.column("icao24"),
             "registration": t.column("registration"),
             "callsign": t.column("callsign"),
@@ -226,11 +173,7 @@ def _exact(data_or_path, label: str, source_input: str, member: str):
         },
         schema=ARCHIVE_SCHEMA,
     ).cast(STAGE_SCHEMA)
-    return pos, _aircraft_meta(head, hexa, source_input, member)
-
-
-def _hex_int(h: str) -> int:
-    return (int(h[1:], 16) | (1 << 24)) if h.startswith("~") else int(h, 16)
+    return pos, _aircraft_meta(r.header or {}, hexa, source_input, member)
 
 
 def _aircraft_meta(head: dict, hexa: str, source_input: str, member: str) -> dict:
@@ -251,25 +194,6 @@ def _aircraft_meta(head: dict, hexa: str, source_input: str, member: str) -> dic
     }
 
 
-#: the callsign and the altitude (a number or "ground") are read dictionary-encoded: few distinct values,
-#: and a dictionary column parses faster than floats or plain strings; each distinct altitude is then
-#: converted once
-_CSV_TYPES = {f"f{c}": pa.float64() for c in (0, 1, 2, 4, 6)} | {"f3": _TEXT, "f8": _TEXT}
-
-
-def _parse_lines(lines: bytes) -> pa.Table:
-    return pacsv.read_csv(
-        io.BytesIO(lines),
-        read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=1 << 22),
-        convert_options=pacsv.ConvertOptions(
-            column_types=_CSV_TYPES,
-            include_columns=["f0", "f1", "f2", "f3", "f4", "f6", "f8"],
-            null_values=["null"],
-            strings_can_be_null=True,
-        ),
-    )
-
-
 def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, list[dict], Counter, list]:
     """Parse readsb trace members ``[(member name, raw bytes)]`` -> (positions, aircraft rows, noise, skipped).
 
@@ -281,7 +205,22 @@ def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, lis
     skipped: list = []
     metas: list[dict] = []
     exact_tables: list[pa.Table] = []
-    groups: dict[int, list] = {}  # width -> [(meta, lines, rows, ts)]
+    groups: dict[int, list[tuple[dict, ReadsbDoc]]] = {}  # width -> [(aircraft row, document)]
+    raw_of = dict(members)
+
+    def exact(name: str, label: str) -> None:
+        try:
+            r = _exact(raw_of[name], label, source_input, name)
+        except TrackInputError as e:
+            skipped.append((name, str(e)))
+            return
+        except Exception as e:  # noqa: BLE001 - reported, not raised
+            skipped.append((name, f"{label}: file: unexpected error {type(e).__name__}: {e}"))
+            return
+        if r is not None:
+            exact_tables.append(r[0])
+            metas.append(r[1])
+
     for name, raw in members:
         label = f"{source_input}:{name}" if source_input else name
         try:
@@ -290,58 +229,31 @@ def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, lis
             skipped.append((name, str(e)))
             continue
         except Exception:  # noqa: BLE001 - a cut or corrupt gzip member: the exact reader names the problem
-            data = None
+            exact(name, label)
+            continue
         try:
-            if data is None:
-                raise ValueError("unreadable gzip member")
-            sp = _split_member(data, label)
-            if sp is None:
-                if b'"trace":[]' in data.replace(b" ", b""):
-                    continue  # an aircraft with no fixes that day
-                raise ValueError("no trace array")
-            head_obj, lines, rows, width = sp
-            head = _readsb_header(head_obj, label)
-            hexa, ts, _reg = head
-            if width < 8:
-                raise ValueError("short trace rows")
-            meta = _aircraft_meta(head_obj, hexa, source_input, name)
-            groups.setdefault(width, []).append((meta, lines, rows, ts))
-        except Exception:  # unusual member: the exact reader decides (and names the bad record)
-            try:
-                r = _exact(raw, label, source_input, name)
-            except TrackInputError as e:
-                skipped.append((name, str(e)))
-                continue
-            except Exception as e:  # noqa: BLE001 - reported, not raised
-                skipped.append((name, f"{label}: file: unexpected error {type(e).__name__}: {e}"))
-                continue
-            if r is not None:
-                exact_tables.append(r[0])
-                metas.append(r[1])
-    tables = list(exact_tables)
-    for _width, items in groups.items():
+            doc = split_readsb(data, label)
+        except (ReadsbUnusual, TrackInputError):  # unusual member: the exact reader decides (and names the record)
+            exact(name, label)
+            continue
+        if doc is not None:
+            groups.setdefault(doc.width, []).append((_aircraft_meta(doc.head, doc.hexa, source_input, name), doc))
+    tables: list[pa.Table] = []
+    for items in groups.values():
+        # parsed in address order: the rows of a batch then come out sorted by (aircraft, time) as the store wants
+        # them, and neither the noise filter nor the writer sorts them again
+        ordered = sorted(items, key=lambda it: icao_int(it[1].hexa))
         try:
-            tables.append(_batch_table(items))
-            metas.extend(m for m, *_ in items)
-        except Exception:  # one bad member spoils the batch parse: parse members one by one
-            for meta, lines, rows, ts in items:
+            tables.append(_batch_table([d for _m, d in ordered]))
+            metas.extend(m for m, _d in items)
+        except ReadsbUnusual:  # one unusual member spoils the batch parse: parse members one by one
+            for meta, doc in items:
                 try:
-                    tables.append(_batch_table([(meta, lines, rows, ts)]))
+                    tables.append(_batch_table([doc]))
                     metas.append(meta)
-                except Exception:
-                    name = meta["source_member"]
-                    raw = dict(members)[name]
-                    try:
-                        r = _exact(raw, f"{source_input}:{name}", source_input, name)
-                    except TrackInputError as e:
-                        skipped.append((name, str(e)))
-                        continue
-                    except Exception as e:  # noqa: BLE001
-                        skipped.append((name, f"{name}: file: unexpected error {type(e).__name__}: {e}"))
-                        continue
-                    if r is not None:
-                        tables.append(r[0])
-                        metas.append(r[1])
+                except ReadsbUnusual:
+                    exact(meta["source_member"], doc.label)
+    tables = exact_tables + tables  # the members the exact reader read (first, then batches' fallbacks) and batches
     if not tables:
         return STAGE_SCHEMA.empty_table(), metas, noise, skipped
     tbl = pa.concat_tables(tables)
@@ -350,72 +262,35 @@ def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, lis
     return tbl, metas, noise, skipped
 
 
-def _batch_table(items) -> pa.Table:
-    lines = b",".join(it[1] for it in items) + b",\n"  # the leading empty line is skipped by the parser
-    tbl = _parse_lines(lines).unify_dictionaries()
-    counts = np.array([it[2] for it in items], np.int64)
-    if tbl.num_rows != counts.sum():
-        raise ValueError("row count mismatch")
-    n = tbl.num_rows
-    hexes = [it[0]["icao24"] for it in items]
-    ints = np.array([_hex_int(h) for h in hexes], np.uint32)
-    ts_us = np.round(np.array([it[3] for it in items], np.float64) * 1e6).astype(np.int64)
-    off = tbl.column("f0").to_numpy(zero_copy_only=False)
-    if np.isnan(off).any():
-        raise ValueError("null offset")
-    # the exact reader's range limits (readers._readsb_finish): a value outside sends the batch to the exact
-    # reader member by member, which names the record, and the member is skipped and listed
-    if ((off < -86400) | (off > 10 * 86400)).any():
-        raise ValueError("offset out of range")
-    t_us = np.repeat(ts_us, counts) + np.round(off * 1e6).astype(np.int64)
-    if ((t_us < _T_MIN * 1e6) | (t_us > _T_MAX * 1e6)).any():
-        raise ValueError("time out of range")
-    for col, lo, hi in (("f4", 0, 5000), ("f6", 0, 255)):
-        v = tbl.column(col).to_numpy(zero_copy_only=False)
-        if ((v < lo) | (v > hi)).any():
-            raise ValueError(f"{col} out of range")
-    alt_code = tbl.column("f3").combine_chunks()
-    words = alt_code.dictionary
-    is_ground = pc.equal(words, "ground")
-    feet = pc.cast(pc.if_else(is_ground, pa.scalar(None, pa.string()), words), pa.float64())  # raises on a non-number
-    g = pc.take(is_ground, alt_code.indices).fill_null(False).to_numpy(zero_copy_only=False)
-    a3 = pc.take(feet, alt_code.indices).to_numpy(zero_copy_only=False)
-    if ((a3 < _ALT_MIN) | (a3 > _ALT_MAX)).any():
-        raise ValueError("altitude out of range")
-    ground = pa.array(g)
-    alt = pa.array(a3.astype(np.float32), pa.float32(), mask=np.isnan(a3))
-    code = np.repeat(np.arange(len(items), dtype=np.int32), counts)
+def _batch_table(docs: list[ReadsbDoc]) -> pa.Table:
+    """Documents of one width -> positions (:data:`STAGE_SCHEMA`) through the readers' one readsb parser
+    (:func:`analysis.tracks.readers.parse_readsb_rows`: the same limits and callsign rule as a single file); the
+    per-aircraft values (address, registration) repeated by row counts as dictionary indices."""
+    c = parse_readsb_rows(docs)
+    counts = c.counts
+    hexes = [d.hexa for d in docs]
+    ints = np.array([icao_int(h) for h in hexes], np.uint32)
+    code = np.repeat(np.arange(len(docs), dtype=np.int32), counts)
     icao24 = pa.DictionaryArray.from_arrays(pa.array(code), pa.array(hexes, pa.string()))
-    reg_of = [it[0]["registration"] for it in items]
+    reg_of = [d.reg for d in docs]
     has_reg = np.array([r is not None for r in reg_of], bool)
     # an unknown registration is a null index (parquet cannot write a null inside a dictionary)
     regs = pa.DictionaryArray.from_arrays(
         pa.array(code, mask=~has_reg[code]), pa.array([r or "" for r in reg_of], pa.string())
     )
-    # callsign persists from a details object until the next one, within one aircraft
-    cs = tbl.column("f8").combine_chunks()
-    valid = cs.is_valid().to_numpy(zero_copy_only=False)
-    start = np.zeros(n, bool)
-    start[np.cumsum(counts)[:-1]] = True
-    if n:
-        start[0] = True
-    idx = np.where(valid | start, np.arange(n), 0)
-    np.maximum.accumulate(idx, out=idx)
-    callsign = cs.take(pa.array(idx))
-    flags = tbl.column("f6").to_numpy(zero_copy_only=False)
     return pa.table(
         {
             "icao_int": pa.array(np.repeat(ints, counts)),
             "icao24": icao24,
             "registration": regs,
-            "callsign": callsign,
-            "time_utc": pa.array(t_us, pa.timestamp("us", tz="UTC")),
-            "lat": tbl.column("f1"),
-            "lon": tbl.column("f2"),
-            "alt_ft": alt,
-            "on_ground": ground,
-            "gs_kt": tbl.column("f4").cast(pa.float32()),
-            "readsb_flags": pa.array(np.nan_to_num(flags).astype(np.uint8)),
+            "callsign": c.callsign,
+            "time_utc": pa.array(c.t_us, pa.timestamp("us", tz="UTC")),
+            "lat": pa.array(c.lat),
+            "lon": pa.array(c.lon),
+            "alt_ft": pa.array(c.alt.astype(np.float32), pa.float32(), mask=np.isnan(c.alt)),
+            "on_ground": pa.array(c.ground),
+            "gs_kt": pa.array(c.gs.astype(np.float32), pa.float32(), mask=np.isnan(c.gs)),
+            "readsb_flags": pa.array(c.flags),
         },
         schema=STAGE_SCHEMA,
     )
@@ -447,6 +322,9 @@ def _input_stat(path: Path) -> os.stat_result:
         raise TrackInputError(f"{path}: file: expected an archive file or folder, got {_kind_of(st.st_mode)} "
                               "(never opened: it could block or never end)")
     return st
+
+
+input_stat = _input_stat  # public name (discovery checks its --archive inputs with it before anything opens them)
 
 
 def _open_input(path: Path, st: os.stat_result) -> int:
@@ -724,7 +602,7 @@ def _aircraft_table(metas: list[dict], tbl: pa.Table) -> pa.Table:
     span = {int(ic[a]): (int(t[a]), int(t[z - 1]), int(z - a)) for a, z in zip(starts, ends, strict=True)}
     rows = []
     for m in metas:
-        k = _hex_int(m["icao24"])
+        k = icao_int(m["icao24"])
         if k not in span:
             continue  # every fix was noise
         f, last, n = span[k]
@@ -739,6 +617,7 @@ def _work(args) -> dict:
     kind, source, items, out, batch_no, n_buckets = args
     out = Path(out)
     t0 = time.perf_counter()
+    noise: Counter
     if kind == "opensky":
         tables, metas, noise, skipped = [], [], Counter(), []
         for name, fpath, _size in items:
@@ -752,7 +631,7 @@ def _work(args) -> dict:
             noise.update(c)
             if t.num_rows == 0:
                 continue
-            ints = np.array([_hex_int(h) for h in t.column("icao24").to_pylist()], np.uint32)
+            ints = icao_to_int(t.column("icao24").to_pylist())
             t = t.append_column("icao_int", pa.array(ints)).select(ARCHIVE_SCHEMA.names).cast(ARCHIVE_SCHEMA)
             tables.append(t)
             for h in sorted(set(t.column("icao24").to_pylist())):

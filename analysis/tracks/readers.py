@@ -49,6 +49,15 @@ __all__ = [
     "read_fr24_json",
     "read_generic_csv",
     "icao_to_int",
+    "icao_int",
+    "trace_hex",
+    "readsb_meta",
+    "READSB_LIMITS",
+    "ReadsbUnusual",
+    "ReadsbDoc",
+    "ReadsbColumns",
+    "split_readsb",
+    "parse_readsb_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,14 +104,8 @@ class ReadResult:
 
     table: pa.Table
     noise: Counter = field(default_factory=Counter)
-
-
-def icao_to_int(icao: np.ndarray) -> np.ndarray:
-    """Lower-case hex addresses -> uint32 (bit 24 set for non-ICAO '~' addresses)."""
-    out = np.empty(len(icao), dtype=np.uint32)
-    for i, s in enumerate(icao):
-        out[i] = int(s[1:], 16) | (1 << 24) if s.startswith("~") else int(s, 16)
-    return out
+    #: readsb: the document's top level without the trace (parsed once, with the positions)
+    header: dict | None = None
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -175,7 +178,9 @@ def _first_bad(values, ok) -> tuple[int, object]:
 
 def _to_float(values, label, fieldname, *, lo=-math.inf, hi=math.inf, allow_null=True, rec_base=0):
     """Python list / arrow array -> float64 numpy (NaN for null), validated; raises TrackInputError."""
-    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+    if isinstance(values, np.ndarray) and values.dtype == np.float64 and values.ndim == 1:
+        arr, raw = values, None  # already numbers (the readsb fast path): checked, not copied
+    elif isinstance(values, (pa.Array, pa.ChunkedArray)):
         if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
             arr = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
             raw = None
@@ -276,6 +281,49 @@ def _check_time(t_s: np.ndarray, label, fieldname, rec_base=0):
 
 
 # --------------------------------------------------------------------------------------- readsb
+# One parser for readsb traces, used by the readers (a file), the observed store (a trace tree) and the day-archive
+# ingest (batches of members): a fast path (:func:`split_readsb` cuts a document into its header and its trace rows
+# as CSV lines, :func:`parse_readsb_rows` parses many documents' rows with ONE Arrow CSV call) and one exact path
+# (:func:`_parse_readsb_obj`, stdlib JSON, precise errors). Both end in :func:`_readsb_columns`: the same limits
+# (:data:`READSB_LIMITS`) and range checks, the same callsign rule. The fast path gives up (:class:`ReadsbUnusual`)
+# on anything unusual, and a document it gives up on is read by the exact path, which names the bad record.
+
+#: the range of each readsb trace field (a value outside means a broken file, not a noisy fix)
+READSB_LIMITS = {
+    "offset": (-86400.0, 10 * 86400.0),
+    "alt": (_ALT_MIN, _ALT_MAX),
+    "alt_geom": (_ALT_MIN, _ALT_MAX),
+    "gs": (0.0, 5000.0),
+    "track": (-360.0, 360.0),
+    "flags": (0.0, 255.0),
+    "vrate": (-100000.0, 100000.0),
+}
+
+
+class ReadsbUnusual(Exception):
+    """The fast path cannot read this readsb document: the exact path reads it (and names what is wrong)."""
+
+
+def icao_int(h: str) -> int:
+    """A lower-case hex address as an integer (bit 24 set for a non-ICAO ``~`` address): the store's ``icao_int``.
+
+    >>> icao_int("1510c2"), icao_int("~0000ff")
+    (1380546, 16777471)
+    """
+    return (int(h[1:], 16) | (1 << 24)) if h.startswith("~") else int(h, 16)
+
+
+def icao_to_int(icao) -> np.ndarray:
+    """Lower-case hex addresses -> uint32 (:func:`icao_int` of each)."""
+    return np.fromiter((icao_int(s) for s in icao), dtype=np.uint32, count=len(icao))
+
+
+def trace_hex(name: str) -> str | None:
+    """The aircraft address in a trace file's name (``trace_full_<hex>.json[.gz]``), or None."""
+    h = Path(name).name.split(".")[0].rsplit("_", 1)[-1].lower()
+    return h if _HEX_RE.match(h) else None
+
+
 def _readsb_header(obj, label: str, watch_hex=None):
     """Validate the top level; returns (hex, timestamp, registration) or None when not watched."""
     if not isinstance(obj, dict):
@@ -291,58 +339,101 @@ def _readsb_header(obj, label: str, watch_hex=None):
         raise _err(label, None, "timestamp", "a unix time between 1990 and 2100", ts)
     if not isinstance(obj["trace"], list):
         raise _err(label, None, "trace", "a list of trace entries", type(obj["trace"]).__name__)
-    reg = obj.get("r") if isinstance(obj.get("r"), str) else None
+    r = obj.get("r")
+    reg = (r.strip() or None) if isinstance(r, str) else None
     return hexa, ts, reg
 
 
-def _readsb_finish(
-    label, hexa, reg, ts, n, off, lat, lon, ground, alt, gs, trk, flags, vr, det_idx, det_calls
-):
-    off = _to_float(off, label, "offset", lo=-86400, hi=10 * 86400, allow_null=False)
+def readsb_meta(head: dict, label: str) -> dict:
+    """The aircraft facts of a readsb trace's top level (``head``, parsed once with the trace): ``icao`` (lower-case
+    hex), and when present ``r`` (registration), ``t`` (ICAO type code), ``desc``, ``ownOp``, ``year``, ``dbFlags``
+    (bit 1 = military)."""
+    if not isinstance(head, dict) or "icao" not in head:
+        raise _err(label, None, "icao", "a readsb trace object with 'icao'", type(head).__name__)
+    out: dict[str, str | int] = {"icao": _norm_hex(head["icao"], label, None, "icao")}
+    for key in ("r", "t", "desc", "ownOp", "year", "dbFlags"):
+        v = head.get(key)
+        if isinstance(v, (str, int)) and not isinstance(v, bool) and v != "":
+            out[key] = v.strip() if isinstance(v, str) else v
+    return out
+
+
+@dataclass
+class ReadsbColumns:
+    """Positions of one or more readsb documents, checked (:data:`READSB_LIMITS`), in document and row order:
+    ``counts`` rows per document, numpy columns (NaN for null), ``callsign`` a dictionary array."""
+
+    counts: np.ndarray
+    t_us: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    alt: np.ndarray
+    ground: np.ndarray
+    gs: np.ndarray
+    track: np.ndarray
+    flags: np.ndarray
+    vrate: np.ndarray
+    callsign: pa.DictionaryArray
+
+
+def _readsb_columns(label, counts, ts, off, lat, lon, ground, alt, geo, gs, trk, flags, vr, cs_rows, cs_codes,
+                    cs_values) -> ReadsbColumns:
+    """The one finishing step of both paths: values converted and range-checked field by field (a bad value raises
+    :class:`TrackInputError` naming the record and the field), the geometric altitude filling a missing barometric
+    one, the callsign rule, the times. ``counts``/``ts``: rows and base time of each document; ``cs_rows`` (rows
+    with a callsign, ascending), ``cs_codes`` (their index into ``cs_values``)."""
+    lim = READSB_LIMITS
+    off = _to_float(off, label, "offset", lo=lim["offset"][0], hi=lim["offset"][1], allow_null=False)
     lat = _to_float(lat, label, "lat", allow_null=False)
     lon = _to_float(lon, label, "lon", allow_null=False)
-    alt = _to_float(alt, label, "alt", lo=_ALT_MIN, hi=_ALT_MAX)
-    gs = _to_float(gs, label, "gs", lo=0, hi=5000)
-    trk = _to_float(trk, label, "track", lo=-360, hi=360)
-    flags = _to_float(flags, label, "flags", lo=0, hi=255)
-    vr = _to_float(vr, label, "vrate", lo=-100000, hi=100000)
-    callsign = None
-    if det_idx:
-        # a callsign holds until the next details object, but never across a new-leg flag (bit 2) or
-        # a gap of more than CALLSIGN_HOLD_S with the aircraft on the ground on either side: a new
-        # flight gets its callsign from its own fixes (a transponder gap in the air keeps it)
-        pos = np.searchsorted(np.array(det_idx), np.arange(n), side="right") - 1
-        fl = np.nan_to_num(flags).astype(np.int64)
-        order = np.argsort(off, kind="stable")
+    alt = _to_float(alt, label, "alt", lo=lim["alt"][0], hi=lim["alt"][1])
+    if geo is not None:  # post-2022 files: geometric altitude in column 10 fills a missing baro altitude
+        fill = np.isnan(alt) & ~ground
+        if fill.any():
+            g = _to_float(geo, label, "alt_geom", lo=lim["alt_geom"][0], hi=lim["alt_geom"][1])
+            alt = np.where(fill, g, alt)
+    gs = _to_float(gs, label, "gs", lo=lim["gs"][0], hi=lim["gs"][1])
+    trk = _to_float(trk, label, "track", lo=lim["track"][0], hi=lim["track"][1])
+    flags = _to_float(flags, label, "flags", lo=lim["flags"][0], hi=lim["flags"][1])
+    vr = _to_float(vr, label, "vrate", lo=lim["vrate"][0], hi=lim["vrate"][1])
+    n = len(off)
+    counts = np.asarray(counts, np.int64)
+    starts = np.cumsum(counts) - counts
+    fl = np.nan_to_num(flags).astype(np.uint8)
+    # a callsign holds until the next details object, but never across a new-leg flag (bit 2), a gap of more than
+    # CALLSIGN_HOLD_S with the aircraft on the ground on either side, or into the next document: a new flight gets
+    # its callsign from its own fixes (a transponder gap in the air keeps it)
+    code = np.full(n, -1, np.int32)  # per row: the callsign it takes (-1: none)
+    if len(cs_rows) and n:
+        code[cs_rows] = cs_codes
+        doc = np.repeat(np.arange(len(counts)), counts)
+        later = np.diff(off) >= 0
+        later[doc[1:] != doc[:-1]] = True  # document boundaries do not count
+        order = np.arange(n) if later.all() else np.lexsort((off, doc))
+        o_off, o_gnd, o_doc = off[order], ground[order], doc[order]
         brk = np.zeros(n, bool)
-        gnd_o = np.asarray(ground, bool)[order]
-        brk[order[1:]] = (np.diff(off[order]) > CALLSIGN_HOLD_S) & (gnd_o[1:] | gnd_o[:-1])
+        brk[order[1:]] = (np.diff(o_off) > CALLSIGN_HOLD_S) & (o_gnd[1:] | o_gnd[:-1]) & (o_doc[1:] == o_doc[:-1])
         brk |= (fl & 2).astype(bool)
-        last_brk = np.maximum.accumulate(np.where(brk, np.arange(n), -1))
-        det_row = np.array(det_idx)[np.maximum(pos, 0)]
-        pos = np.where((pos < 0) | (det_row < last_brk), len(det_calls), pos).astype(np.int32)
-        callsign = pa.DictionaryArray.from_arrays(pa.array(pos), pa.array(det_calls + [None])).cast(
-            pa.string()
-        )
-    t_us = np.round(ts * 1e6) + np.round(off * 1e6)
+        brk[starts[counts > 0]] = True
+        rows = np.arange(n)
+        last_brk = np.maximum.accumulate(np.where(brk, rows, -1))
+        det_row = np.maximum.accumulate(np.where(code >= 0, rows, -1))  # the last details row at or before
+        code = np.where((det_row >= 0) & (det_row >= last_brk), code[np.maximum(det_row, 0)], -1)
+    callsign = pa.DictionaryArray.from_arrays(pa.array(np.maximum(code, 0), pa.int32(), mask=code < 0),
+                                              pa.array(list(cs_values), pa.string()))
+    t_us = np.repeat(np.round(np.asarray(ts, np.float64) * 1e6), counts) + np.round(off * 1e6)
     _check_time(t_us / 1e6, label, "offset")
-    tbl = _make_table(
-        n,
-        icao24=hexa,
-        registration=reg,
-        callsign=callsign,
-        t_us=t_us.astype(np.int64),
-        lat=lat,
-        lon=lon,
-        alt_ft=alt,
-        on_ground=ground,
-        gs_kt=gs,
-        track_deg=trk,
-        vrate_fpm=vr,
-        source_format="readsb",
-        readsb_flags=np.nan_to_num(flags).astype(np.uint8),
+    return ReadsbColumns(counts, t_us.astype(np.int64), lat, lon, alt, np.asarray(ground, bool), gs, trk, fl, vr,
+                         callsign)
+
+
+def _positions_table(hexa: str, reg, c: ReadsbColumns) -> pa.Table:
+    """One aircraft's :class:`ReadsbColumns` as a positions table (:data:`POSITIONS_SCHEMA`)."""
+    return _make_table(
+        len(c.t_us), icao24=hexa, registration=reg, callsign=c.callsign.cast(pa.string()), t_us=c.t_us, lat=c.lat,
+        lon=c.lon, alt_ft=c.alt, on_ground=c.ground, gs_kt=c.gs, track_deg=c.track, vrate_fpm=c.vrate,
+        source_format="readsb", readsb_flags=c.flags,
     )
-    return ReadResult(tbl)
 
 
 def _details_calls(dets, label, idx_of=None):
@@ -366,27 +457,13 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     if head is None:
         return None
     hexa, ts, reg = head
+    header = {k: v for k, v in obj.items() if k != "trace"}
     trace = obj["trace"]
     n = len(trace)
     if n == 0:
-        return ReadResult(
-            _make_table(
-                0,
-                icao24=hexa,
-                registration=reg,
-                callsign=None,
-                t_us=[],
-                lat=[],
-                lon=[],
-                alt_ft=[],
-                on_ground=[],
-                gs_kt=[],
-                track_deg=[],
-                vrate_fpm=[],
-                source_format="readsb",
-                readsb_flags=[],
-            )
-        )
+        return ReadResult(_make_table(0, icao24=hexa, registration=reg, callsign=None, t_us=[], lat=[], lon=[],
+                                      alt_ft=[], on_ground=[], gs_kt=[], track_deg=[], vrate_fpm=[],
+                                      source_format="readsb", readsb_flags=[]), header=header)
     try:
         lens = list(map(len, trace))
         lmin, lmax = min(lens), max(lens)
@@ -410,164 +487,155 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     ground = altraw == "ground"
     if ground.any():
         altraw[ground] = None
-    alt = _to_float(altraw.tolist(), label, "alt", lo=_ALT_MIN, hi=_ALT_MAX)
-    if width > 10:  # post-2022 files: geometric altitude in column 10 fills a missing baro altitude
-        fill = np.isnan(alt) & ~ground
-        if fill.any():
-            geo = _to_float(cols[10], label, "alt_geom", lo=_ALT_MIN, hi=_ALT_MAX)
-            alt[fill] = geo[fill]
     idx, calls = ([], [])
     if width > 8:
         nz = [i for i, d in enumerate(cols[8]) if d is not None]
         idx, calls = _details_calls([cols[8][i] for i in nz], label, nz)
-    return _readsb_finish(
-        label,
-        hexa,
-        reg,
-        ts,
-        n,
-        cols[0],
-        cols[1],
-        cols[2],
-        ground,
-        alt,
-        cols[4],
-        cols[5],
-        cols[6],
-        cols[7],
-        idx,
-        calls,
-    )
+    c = _readsb_columns(label, [n], [ts], cols[0], cols[1], cols[2], np.asarray(ground, bool), altraw.tolist(),
+                        cols[10] if width > 10 else None, cols[4], cols[5], cols[6], cols[7],
+                        np.array(idx, np.int64), np.arange(len(calls)), calls)
+    return ReadResult(_positions_table(hexa, reg, c), header=header)
 
 
-_DETAILS_RE = re.compile(rb"\{[^{}]*\}")
-_FALLBACK = object()
 _ROWS = bytes.maketrans(b"[", b"\n")
+#: a callsign in the CSV lines is marked by this first character (any other text in the details column is unusual)
+_CS_MARK = "\x01"
 
 
-def _fast_readsb(data: bytes, label: str, watch_hex=None):
-    """Fast path: the trace array becomes CSV lines parsed by Arrow (C++), details objects are cut out
-    and parsed alone. Returns ``_FALLBACK`` whenever anything is unusual, so the exact path can produce
-    the precise error."""
-    import pyarrow.csv as pacsv
+def _callsign_field(obj: bytes) -> bytes:
+    """A readsb details object -> its callsign as a marked CSV field, or null."""
+    try:
+        d = json.loads(obj)
+    except ValueError:
+        raise ReadsbUnusual("details object is not JSON") from None
+    f = d.get("flight") if isinstance(d, dict) else None
+    if isinstance(f, str) and f.strip():
+        f = f.strip()
+        if '"' in f or "\n" in f or "\r" in f:
+            raise ReadsbUnusual("callsign needs quoting")
+        return b'"' + (_CS_MARK + f).encode() + b'"'
+    return b"null"
 
+
+def _details_to_callsigns(body: bytes) -> bytes:
+    """Replace every details object ``{...}`` of a trace body by its callsign (found with ``find``, a memchr)."""
+    out = []
+    pos = 0
+    while (a := body.find(b"{", pos)) >= 0:
+        z = body.find(b"}", a)
+        if z < 0 or body.find(b"{", a + 1, z) >= 0:
+            raise ReadsbUnusual("unterminated or nested details object")
+        out.append(body[pos:a])
+        out.append(_callsign_field(body[a : z + 1]))
+        pos = z + 1
+    out.append(body[pos:])
+    return b"".join(out)
+
+
+@dataclass
+class ReadsbDoc:
+    """A readsb document cut by :func:`split_readsb`: its top level (``head``, without the trace), address, base
+    time, registration, and its trace rows as CSV lines (``lines``: each row on a line after a ``\\n``, every row
+    but the last ending in ``,``), ``rows`` of ``width`` fields."""
+
+    label: str
+    head: dict
+    hexa: str
+    ts: float
+    reg: str | None
+    lines: bytes
+    rows: int
+    width: int
+
+
+def split_readsb(data: bytes, label: str, watch_hex=None) -> ReadsbDoc | None:
+    """Fast path, first step: a decompressed readsb document -> :class:`ReadsbDoc`; None when its aircraft is not in
+    ``watch_hex``. Raises :class:`ReadsbUnusual` (or :class:`TrackInputError` for a bad top level) when it cannot."""
     i = data.find(b'"trace"')
     j = data.find(b"[", i) if i >= 0 else -1
-    # the trace array is the last key of a readsb trace: its end is searched from the end of the document (a
-    # forward search stops at every row's ']'); a wrong cut makes the header invalid JSON: the exact path reads it
+    # the trace array is the last key of a readsb trace: its end is searched from the end of the document (a forward
+    # search stops at every row's ']'); a cut in the wrong place makes the header invalid JSON: the exact path reads it
     k = data.rfind(b"]]")
     if j < 0 or k < j:
-        return _FALLBACK
+        raise ReadsbUnusual("no trace array")
     try:
         head_obj = json.loads(data[:j] + b"[]" + data[k + 2 :])
     except (ValueError, RecursionError):
-        return _FALLBACK
+        raise ReadsbUnusual("top level is not JSON") from None
     head = _readsb_header(head_obj, label, watch_hex)
     if head is None:
         return None
-    hexa, ts, reg = head
+    del head_obj["trace"]
     body = data[j + 1 : k + 1]
-    dets: list[bytes] = []
-
-    def cut(m):
-        dets.append(m.group(0))
-        return b'"\x01' + str(len(dets) - 1).encode() + b'"'
-
     if b"{" in body:
-        body = _DETAILS_RE.sub(cut, body)
-    # "[a,b],[c,d]" -> "\na,b,\nc,d" + "," : every row gets one empty trailing column
-    lines = body.translate(_ROWS, b"]") + b","
-    if b"{" in lines:
-        return _FALLBACK
-    # fields per row, from the first row (each row ends in ','); the parser refuses rows of another length
+        body = _details_to_callsigns(body)
+    # "[a,b],[c,d]" -> "\na,b,\nc,d": a row per line, each but the last ending in ','; documents are joined by ','
+    # (parse_readsb_rows), so every row of a batch ends in ',' without a copy of a document to fix its ends
+    lines = body.translate(_ROWS, b"]")
+    if not lines.startswith(b"\n"):
+        raise ReadsbUnusual("trace rows are not arrays")
     nl = lines.find(b"\n", 1)
-    width = lines.count(b",", 1, nl if nl > 0 else len(lines))
+    width = lines.count(b",", 1, nl) if nl > 0 else lines.count(b",") + 1
     if width < 8:
-        return _FALLBACK
-    # only the fields used are converted; the altitude (a number or "ground") is read dictionary-encoded and
-    # each distinct value converted once
+        raise ReadsbUnusual("short trace rows")
+    return ReadsbDoc(label, head_obj, head[0], head[1], head[2], lines, lines.count(b"\n"), width)
+
+
+def _csv_types(width: int) -> dict:
+    text = pa.dictionary(pa.int32(), pa.string())
+    return {f"f{c}": pa.float64() for c in (0, 1, 2, 4, 5, 6, 7, 10) if c < width} | {"f3": text, "f8": text}
+
+
+def parse_readsb_rows(docs: list[ReadsbDoc]) -> ReadsbColumns:
+    """Fast path, second step: the rows of documents of one width (:func:`split_readsb`), parsed by ONE Arrow CSV
+    call (the altitude and the callsign read dictionary-encoded, each distinct value converted once), then checked
+    and finished by the exact path's :func:`_readsb_columns`. Raises :class:`ReadsbUnusual` when any document is
+    unusual or any value fails a check: the caller reads those documents one by one (the exact path names the bad
+    record)."""
+    import pyarrow.csv as pacsv
+
+    width = docs[0].width
+    if any(d.width != width for d in docs):
+        raise ReadsbUnusual("documents of different widths")
     used = [c for c in (0, 1, 2, 3, 4, 5, 6, 7, 8, 10) if c < width]
+    lines = b",".join(d.lines for d in docs) + b",\n"  # the leading empty line is skipped by the parser
+    counts = np.array([d.rows for d in docs], np.int64)
+    label = docs[0].label if len(docs) == 1 else f"{docs[0].label} (and {len(docs) - 1} more)"
     try:
         tbl = pacsv.read_csv(
             io.BytesIO(lines),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f"f{c}": pa.float64() for c in (0, 1, 2, 4, 5, 6, 7, 10)}
-                | {"f3": pa.dictionary(pa.int32(), pa.string()), "f8": pa.string()},
-                include_columns=[f"f{c}" for c in used],
-                null_values=["null"],
-                strings_can_be_null=True,
-            ),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=1 << 22),
+            convert_options=pacsv.ConvertOptions(column_types=_csv_types(width),
+                                                 include_columns=[f"f{c}" for c in used],
+                                                 null_values=["null"], strings_can_be_null=True),
         )
-        if tbl.num_rows != lines.count(b"\n"):
-            return _FALLBACK
-        a3 = tbl.column("f3").unify_dictionaries().combine_chunks() if tbl.num_rows else None
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return _FALLBACK
-    n = tbl.num_rows
-    if a3 is None:
-        ground, alt = np.zeros(0, bool), np.zeros(0)
-    else:
+        if tbl.num_rows != counts.sum():
+            raise ReadsbUnusual("row count mismatch")
+        a3 = tbl.column("f3").unify_dictionaries().combine_chunks()
         words = a3.dictionary
         is_ground = pc.equal(words, "ground")
-        try:
-            feet = pc.cast(pc.if_else(is_ground, pa.scalar(None, pa.string()), words), pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return _FALLBACK
+        feet = pc.cast(pc.if_else(is_ground, pa.scalar(None, pa.string()), words), pa.float64())
         ground = pc.take(is_ground, a3.indices).fill_null(False).to_numpy(zero_copy_only=False)
         alt = pc.take(feet, a3.indices).to_numpy(zero_copy_only=False)
-    if width > 10:
-        fill = np.isnan(alt) & ~ground
-        if fill.any():
-            geo = tbl.column("f10").to_numpy(zero_copy_only=False)
-            alt[fill] = geo[fill]
-    idx, calls = [], []
-    if width > 8 and dets:
-        tok = tbl.column("f8")
-        valid = pc.starts_with(tok.fill_null(""), "\x01").to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(valid)
-        if len(rows) != len(dets):
-            return _FALLBACK
-        try:
-            objs = [json.loads(d) for d in dets]
-        except ValueError:
-            return _FALLBACK
-        idx, calls = _details_calls(objs, label, rows.tolist())
-    return _readsb_finish(
-        label,
-        hexa,
-        reg,
-        ts,
-        n,
-        tbl.column("f0"),
-        tbl.column("f1"),
-        tbl.column("f2"),
-        ground,
-        alt,
-        tbl.column("f4"),
-        tbl.column("f5"),
-        tbl.column("f6"),
-        tbl.column("f7"),
-        idx,
-        calls,
-    )
+        cs_rows, cs_codes, cs_values = np.zeros(0, np.int64), np.zeros(0, np.int32), []
+        if width > 8:
+            a8 = tbl.column("f8").unify_dictionaries().combine_chunks()
+            vals = a8.dictionary.to_pylist()
+            if any(not v.startswith(_CS_MARK) for v in vals):
+                raise ReadsbUnusual("details column holds something else than a details object or null")
+            cs_values = [v[1:] for v in vals]
+            valid = a8.is_valid().to_numpy(zero_copy_only=False)
+            cs_rows = np.flatnonzero(valid)
+            cs_codes = a8.indices.to_numpy(zero_copy_only=False)[cs_rows]
+        col = lambda c: tbl.column(f"f{c}").to_numpy()  # noqa: E731
+        return _readsb_columns(label, counts, [d.ts for d in docs], col(0), col(1), col(2), ground, alt,
+                               col(10) if width > 10 else None, col(4), col(5), col(6), col(7), cs_rows, cs_codes,
+                               cs_values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TrackInputError) as e:
+        raise ReadsbUnusual(str(e)) from None
 
 
-def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool = True) -> ReadResult | None:
-    """Read one readsb trace file (gzip or plain). None when its aircraft is not in ``watch_hex``.
-
-    ``fast`` tries the Arrow-CSV fast path first and falls back to the exact stdlib-json path (which
-    gives the precise error message) whenever the fast path meets anything unusual.
-    """
-    label = _label(path, label)
-    data = _read_bytes(path, label)
-    if fast:
-        try:
-            r = _fast_readsb(data, label, watch_hex)
-        except TrackInputError:
-            r = _FALLBACK
-        if r is not _FALLBACK:
-            return r
+def _readsb_exact(data: bytes, label: str, watch_hex=None) -> ReadResult | None:
     text = _decode(data, label)
     try:
         obj = json.loads(text)
@@ -580,14 +648,35 @@ def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool 
     return _parse_readsb_obj(obj, label, watch_hex)
 
 
+def read_readsb_file(path, watch_hex=None, label: str | None = None, fast: bool = True) -> ReadResult | None:
+    """Read one readsb trace file (gzip or plain). None when its aircraft is not in ``watch_hex``.
+
+    ``fast`` tries the fast path (:func:`split_readsb`, :func:`parse_readsb_rows`) first and reads the file by the
+    exact path (which gives the precise error message) whenever the fast path meets anything unusual. The result's
+    ``header`` is the top level of the document (the trace left out).
+    """
+    label = _label(path, label)
+    data = _read_bytes(path, label)
+    if fast:
+        try:
+            doc = split_readsb(data, label, watch_hex)
+            if doc is None:
+                return None
+            c = parse_readsb_rows([doc])
+            return ReadResult(_positions_table(doc.hexa, doc.reg, c), header=doc.head)
+        except (ReadsbUnusual, TrackInputError):
+            pass
+    return _readsb_exact(data, label, watch_hex)
+
+
 def readsb_metadata(path, label: str | None = None) -> dict:
-    """The top level of a readsb trace file without its trace: ``icao`` (lower-case hex), and when present
-    ``r`` (registration), ``t`` (ICAO type code), ``desc``, ``ownOp``, ``year``, ``dbFlags`` (bit 1 = military)."""
+    """The top level of a readsb trace file without its trace (:func:`readsb_meta`). A reader that parses the trace
+    has it already: :attr:`ReadResult.header`."""
     label = _label(path, label)
     data = _read_bytes(path, label)
     i = data.find(b'"trace"')
     j = data.find(b"[", i) if i >= 0 else -1
-    k = data.rfind(b"]]")  # the end of the trace array, searched from the end (see _fast_readsb)
+    k = data.rfind(b"]]")  # the end of the trace array, searched from the end (see split_readsb)
     try:
         try:
             if j < 0 or k < j:
@@ -599,20 +688,7 @@ def readsb_metadata(path, label: str | None = None) -> dict:
         raise TrackInputError(f"{label}: file: expected readsb trace JSON, got unreadable JSON ({e})") from e
     except RecursionError:
         raise TrackInputError(f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read") from None
-    if not isinstance(obj, dict) or "icao" not in obj:
-        raise _err(label, None, "icao", "a readsb trace object with 'icao'", type(obj).__name__)
-    out = {"icao": _norm_hex(obj["icao"], label, None, "icao")}
-    for key in ("r", "t", "desc", "ownOp", "year", "dbFlags"):
-        v = obj.get(key)
-        if isinstance(v, (str, int)) and not isinstance(v, bool) and v != "":
-            out[key] = v.strip() if isinstance(v, str) else v
-    return out
-
-
-def _hex_from_name(p: Path) -> str | None:
-    stem = p.name.split(".")[0]
-    h = stem.rsplit("_", 1)[-1].lower()
-    return h if _HEX_RE.match(h) else None
+    return readsb_meta(obj, label)
 
 
 def readsb_tree_files(root, watch_hex=None, files: list[Path] | None = None) -> list[Path]:
@@ -627,7 +703,7 @@ def readsb_tree_files(root, watch_hex=None, files: list[Path] | None = None) -> 
         files = [Path(p) for p in files if fnmatch.fnmatchcase(Path(p).name, "trace_*.json*")]
     keyed = []
     for p in files:
-        h = _hex_from_name(p)
+        h = trace_hex(p.name)
         if watch_hex is not None and h is not None and h not in watch_hex:
             continue
         keyed.append((h or "", str(p), p))
@@ -832,7 +908,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
             )
     else:
         tbl = _read_csv_table(data, label, OPENSKY_REQUIRED, ["icao24", "callsign", "squawk"])
-    noise = Counter()
+    noise: Counter = Counter()
     hexcol = pc.utf8_lower(_str_col(tbl, "icao24"))
     hexes = hexcol.to_pylist()
     for i, h in enumerate(hexes):

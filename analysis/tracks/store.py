@@ -51,12 +51,11 @@ from .readers import (
     OPTION_KEYS,
     POSITIONS_SCHEMA,
     TrackInputError,
-    _read_bytes,
     check_options,
     icao_to_int,
     read_readsb_file,
     read_track,
-    readsb_metadata,
+    readsb_meta,
     readsb_tree_files,
 )
 from .workers import keep_freed_memory
@@ -290,10 +289,11 @@ def _cov_table(rows: list[tuple]) -> pa.Table:
     )
 
 
-def _add_meta(meta: dict, data: bytes, label: str, name: str) -> None:
-    """readsb top-level metadata (r, t, desc, ownOp, year, dbFlags) of one trace, from the parsed bytes."""
+def _add_meta(meta: dict, header: dict | None, label: str, name: str) -> None:
+    """readsb top-level metadata (r, t, desc, ownOp, year, dbFlags) of one trace, from the top level the reader
+    parsed with its positions (:attr:`analysis.tracks.readers.ReadResult.header`)."""
     try:
-        m = readsb_metadata(data, label)
+        m = readsb_meta(header or {}, label)
     except TrackInputError:
         return
     if m["icao"] not in meta:
@@ -314,12 +314,11 @@ def _tree_batch(args):
         try:
             data = _file_bytes(Path(path), label)  # one read: these bytes are hashed and parsed
             digests[path] = hashlib.sha256(data).hexdigest()
-            plain = _read_bytes(data, label)  # inflated once, for the positions and the metadata
-            r = read_readsb_file(plain, watch, label=label)
+            r = read_readsb_file(data, watch, label=label)  # positions and top level, parsed once
             if r is None:
                 ok += 1
                 continue
-            _add_meta(meta, plain, label, Path(path).name)
+            _add_meta(meta, r.header, label, Path(path).name)
             tbl, counts = clean_positions(r.table)
             noise.update(counts)
             ok += 1
@@ -387,7 +386,7 @@ def prune_scratch(positions_dir: Path) -> list[Path]:
     """Remove what killed ingests and merges left in ``positions_dir``: scratch whose writer process is gone (its
     id is in the name), and unnamed merge scratch of older code once it is an hour old. A live writer's scratch,
     this process's included, is kept. Returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     if not positions_dir.is_dir():
         return removed
     now = time.time()
@@ -559,7 +558,7 @@ class Store:
                 if got == chash:  # parse exactly the bytes that were hashed
                     r = read_track(data, fmt, options, watch, label=label)
                     if fmt == "readsb" and r.table.num_rows:
-                        _add_meta(meta, data, label, path.name)
+                        _add_meta(meta, r.header, label, path.name)
                     del data
                     tbl, counts = clean_positions(r.table)
                     noise.update(r.noise)
@@ -646,7 +645,8 @@ class Store:
         batch_files = max(1, min(batch_files, len(files) // (4 * max(processes, 1))))
         # batches of consecutive files in hex order; a hex never straddles two batches
         hexes = [p.name.split(".")[0].rsplit("_", 1)[-1].lower() for p in files]
-        batches, cur = [], []
+        batches: list[list[str]] = []
+        cur: list[str] = []
         for i, p in enumerate(files):
             if len(cur) >= batch_files and hexes[i] != hexes[i - 1]:
                 batches.append(cur)
