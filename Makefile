@@ -81,6 +81,7 @@ fuzz: $(ENV) ## property-based fuzzing (Hypothesis) with many more examples than
 
 bench: $(ENV) ## benchmark ingest and segmentation at 10 M and 100 M positions, and discovery
 	$(PY) -m analysis.tracks.bench
+	$(PY) bench/ingest_first_call.py
 	$(PY) -m analysis.discover.bench
 
 # make discover ARCHIVE="day1.tar day2.tar" [ENGINE=spark MASTER=local[2]]; without ARCHIVE a generated
