@@ -10,10 +10,14 @@
    line and field);
 4. skip the rest when the fingerprint (raw checksums, track formats and options, code, lock file) matches the
    current build;
-5. derive the tables (SQL in ``analysis/sql``, one file per table) and the findings; check that no track input
-   changed meanwhile;
-6. write parquet files (rows in a fixed order), ``flights.duckdb`` (views over them) and ``manifest.json`` into a
-   new build folder, and swap ``data/derived/current`` to it atomically.
+5. run the steps of :data:`analysis.steps.STEPS` in dependency order (SQL in ``analysis/sql``, one file per
+   table, or a function); check that no track input changed meanwhile;
+6. check every table as its step is run (:func:`analysis.steps.check`: declared columns and types, key unique and
+   not null, values in range, the step's own checks; a failure names the rows and publishes nothing);
+7. write parquet files (rows in a fixed order), ``flights.duckdb`` (views over them; written twice and compared,
+   so a DuckDB whose files are no longer reproducible fails the build), ``datapackage.json`` (Frictionless: every
+   table's fields, types, descriptions and key) and ``manifest.json`` into a new build folder, and swap
+   ``data/derived/current`` to it atomically.
 
 Reproducible to the byte: the manifest's ``build_id`` is derived from the fingerprint and ``built_utc`` from the
 inputs (``SOURCE_DATE_EPOCH`` when set, else the newest ``recorded_utc`` of the provenance records), so two
@@ -161,7 +165,10 @@ def derive(raw: Raw, project: Project | None = None, observed=None,
             else:
                 df = out
         if check:
-            steps.check(step, df, inputs)
+            try:
+                steps.check(step, df, inputs)
+            except steps.DataCheckError as exc:
+                raise BuildError(str(exc)) from None
         tables[step.table] = df
     return {name: tables[name] for name in DERIVED_TABLES}
 
@@ -198,6 +205,9 @@ def _write(tables: dict[str, pl.DataFrame], folder: Path, meta: dict) -> None:
                 "analysis/build.py:_fix_database_identifier for the new layout")
     finally:
         again.unlink(missing_ok=True)
+    (folder / "datapackage.json").write_text(
+        json.dumps(steps.datapackage("parquet", tables=tuple(tables)), indent=1, ensure_ascii=False) + "\n",
+        encoding="utf-8")
     (folder / "manifest.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 

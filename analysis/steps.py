@@ -38,7 +38,8 @@ import polars as pl
 from .paths import PACKAGE_DIR
 
 __all__ = ["Step", "STEPS", "PUBLISHED", "TYPES", "order", "by_table", "code_files", "step_fingerprint",
-           "function_of", "schema_of", "check", "DataCheckError", "Inputs", "SQL_DIR", "MACROS"]
+           "function_of", "schema_of", "check", "DataCheckError", "Inputs", "SQL_DIR", "MACROS", "datapackage",
+           "module_closure"]
 
 SQL_DIR = PACKAGE_DIR / "sql"
 #: the macros every SQL step may use (part of every SQL step's code)
@@ -573,3 +574,50 @@ def check(step: Step, df: pl.DataFrame, t: Inputs) -> None:
             f"derived table {step.table} ({step.code}) failed its data checks (analysis/steps.py): "
             + "; ".join(fails[:20]) + (f"; and {len(fails) - 20} more" if len(fails) > 20 else "")
             + ". Nothing was published; the previous data/derived is intact")
+
+
+# --- Frictionless Data Package ---------------------------------------------------------------------------------
+
+#: Frictionless (Table Schema) field types of the type codes; in CSV a list is written ';'-joined, as text
+_FRICTIONLESS = {"str": "string", "f64": "number", "i64": "integer", "bool": "boolean", "ts": "datetime",
+                 "list[str]": "array"}
+
+
+def datapackage(fmt: str = "parquet", name: str = "flights-derived", tables: tuple[str, ...] | None = None) -> dict:
+    """A Frictionless Data Package (``datapackage.json``) describing the published tables: one resource per table
+    (``<table>.parquet``, or ``<table>.csv`` for ``fmt="csv"``) with its description, fields (name, type,
+    description) and primary key, all from the registry and :mod:`analysis.dictionary`."""
+    from . import dictionary
+
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"expected fmt 'parquet' or 'csv', got {fmt!r}")
+    steps = by_table()
+    resources = []
+    for table in tables if tables is not None else PUBLISHED:
+        step = steps[table]
+        fields = []
+        for item in (step.schema or "").split():
+            col, _, code = item.partition(":")
+            typ = "string" if fmt == "csv" and code == "list[str]" else _FRICTIONLESS[code]
+            f = {"name": col, "type": typ}  # datetimes: Table Schema's default format, 2019-03-23T15:12:00Z
+            desc = dictionary.describe(table, col)
+            if desc:
+                f["description"] = desc + (" (';'-separated in CSV)" if fmt == "csv" and code == "list[str]" else "")
+            fields.append(f)
+        schema: dict = {"fields": fields}
+        if step.key:
+            schema["primaryKey"] = list(step.key)
+        res = {"name": table, "path": f"{table}.{fmt}", "format": fmt, "description": step.description,
+               "schema": schema}
+        if fmt == "csv":
+            res |= {"profile": "tabular-data-resource", "encoding": "utf-8", "mediatype": "text/csv"}
+        else:
+            res["mediatype"] = "application/vnd.apache.parquet"
+        resources.append(res)
+    return {"profile": "tabular-data-package" if fmt == "csv" else "data-package", "name": name,
+            "title": "Derived tables of the flights study (data/derived)",
+            "description": "Written by `make data` from data/raw; every table, column, type and key is declared in "
+                           "analysis/steps.py." + (
+                               " Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, a tab "
+                               "or a carriage return) are written with a ' in front; the parquet files keep the exact "
+                               "text." if fmt == "csv" else ""), "resources": resources}
