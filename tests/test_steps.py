@@ -183,7 +183,15 @@ def test_legs_must_agree_with_stops():
     assert short == ["route e/a/main/reported: 3 stops but 1 legs (expected one fewer legs than stops)"]
 
 
-def test_a_failed_check_stops_the_build_before_it_publishes(fresh_project, monkeypatch):
+@pytest.fixture
+def small_project(tmp_path):
+    """A private, unbuilt copy of the report episodes of the study."""
+    from studykit import copy_study
+
+    return copy_study(tmp_path / "study")
+
+
+def test_a_failed_check_stops_the_build_before_it_publishes(small_project, monkeypatch):
     """A step whose output breaks its key: the build fails naming the table and the row; nothing is published."""
     from analysis import prepare
 
@@ -195,8 +203,29 @@ def test_a_failed_check_stops_the_build_before_it_publishes(fresh_project, monke
 
     monkeypatch.setattr(prepare, "watchlist", doubled)
     with pytest.raises(build.BuildError, match=r"core_watchlist .*key watch_id is not unique: watch_id='[^']+'"):
-        build.build(fresh_project, quiet=True)
-    assert not fresh_project.current.exists()
+        build.build(small_project, quiet=True)
+    assert not small_project.current.exists()
+
+
+def test_two_builds_write_the_same_database_and_a_lost_identity_fails_loudly(small_project, tmp_path, monkeypatch):
+    """flights.duckdb is byte-identical from build to build; a DuckDB whose identifier the build cannot fix (an
+    unknown layout), or that writes other bytes at random, stops the build instead of publishing silently."""
+    first = build.build(small_project, quiet=True)
+    db = (small_project.current / "flights.duckdb").read_bytes()
+    second = build.build(small_project, force=True, quiet=True)
+    assert second["fingerprint"] == first["fingerprint"]
+    assert (small_project.current / "flights.duckdb").read_bytes() == db
+    # an unknown header layout: nothing to fix
+    monkeypatch.setattr(build, "_fix_database_identifier", lambda db, fp: False)
+    with pytest.raises(build.BuildError, match=r"flights\.duckdb: DuckDB .* header this build does not know"):
+        build.build(small_project, force=True, quiet=True)
+    # the identifier left as DuckDB draws it: the two writes differ
+    monkeypatch.setattr(build, "_fix_database_identifier", lambda db, fp: True)
+    with pytest.raises(build.BuildError, match="wrote two different files for the same views"):
+        build.build(small_project, force=True, quiet=True)
+    monkeypatch.undo()
+    assert (small_project.current / "flights.duckdb").read_bytes() == db  # the published build is untouched
+    assert not list(small_project.current.glob(".flights.identity-check*"))
 
 
 def test_datapackage_describes_every_published_table_with_fields_types_and_keys():
