@@ -173,14 +173,10 @@ def derive(raw: Raw, project: Project | None = None, observed=None,
     return {name: tables[name] for name in DERIVED_TABLES}
 
 
-def _sortable(dtype: pl.DataType) -> bool:
-    return not isinstance(dtype, pl.List | pl.Struct | pl.Array | pl.Object)
-
-
-def _stable_order(df: pl.DataFrame) -> pl.DataFrame:
-    """Rows in a fixed order: by every sortable column, left to right (nulls last). A table whose order is
-    already a total order on its columns (e.g. leg paths by leg and point) keeps it."""
-    cols = [c for c, t in df.schema.items() if _sortable(t)]
+def _stable_order(df: pl.DataFrame, step: steps.Step) -> pl.DataFrame:
+    """Rows in a fixed order: by the step's sort keys (:func:`analysis.steps.sort_keys`; nulls last). A table whose
+    order is already a total order on its columns (e.g. leg paths by leg and point) keeps it."""
+    cols = steps.sort_keys(step, df)
     if not cols or df.height < 2:
         return df
     return df.sort(cols, nulls_last=True, maintain_order=True)
@@ -330,7 +326,8 @@ def _build_locked(project: Project, force: bool, say, t0: float) -> BuildResult:
                            rows=manifest["rows"], seconds=round(time.monotonic() - t0, 2))
     say(f"building data/derived from {len(sums)} raw inputs ...")
     # track files are parsed from bytes that hash to the snapshot's checksums (refused otherwise)
-    tables = {k: _stable_order(v) for k, v in derive(raw, project, snapshot=snap).items()}
+    registry = steps.by_table()
+    tables = {k: _stable_order(v, registry[k]) for k, v in derive(raw, project, snapshot=snap).items()}
     from .observed import summary as observed_summary
 
     for line in observed_summary(tables["core_observed_excluded"]):
@@ -341,13 +338,14 @@ def _build_locked(project: Project, force: bool, say, t0: float) -> BuildResult:
         partial = atomic.new_build_dir(builds, build_id)
     except OSError as exc:
         raise _write_error(exc, builds) from None
+    rows = {k: v.height for k, v in tables.items()}
     try:
         meta = {
             "fingerprint": fp,
             "build_id": build_id,
             "built_utc": _built_utc(snap),
             "raw_sha256": sums,
-            "rows": {k: v.height for k, v in tables.items()},
+            "rows": rows,
             "versions": {"duckdb": duckdb.__version__, "polars": pl.__version__},
         }
         _write(tables, partial, meta)
@@ -364,7 +362,7 @@ def _build_locked(project: Project, force: bool, say, t0: float) -> BuildResult:
     atomic.prune(builds, project.current)
     secs = round(time.monotonic() - t0, 2)
     say(f"built {final.relative_to(project.root)} in {secs} s: "
-        + ", ".join(f"{k} {v}" for k, v in meta["rows"].items() if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))))
+        + ", ".join(f"{k} {v}" for k, v in rows.items() if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))))
     f = tables["out_findings"]
     if f.height:
         say("findings by category: " + ", ".join(

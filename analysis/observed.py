@@ -42,19 +42,19 @@ def study_region(corridors: pl.DataFrame) -> frozenset[str]:
 UTC_TS = pl.Datetime("us", "UTC")
 
 
-GAPS_SCHEMA = {
-    "episode_id": pl.String, "aircraft_id": pl.String, "icao24": pl.String, "start_utc": UTC_TS,
-    "end_utc": UTC_TS, "duration_min": pl.Float64, "jump_km": pl.Float64, "start_lat": pl.Float64,
-    "start_lon": pl.Float64, "end_lat": pl.Float64, "end_lon": pl.Float64, "implied_speed_kt": pl.Float64,
-    "is_implausible": pl.Boolean,
-}
+GAPS_SCHEMA = pl.Schema({
+    "episode_id": pl.String(), "aircraft_id": pl.String(), "icao24": pl.String(), "start_utc": UTC_TS,
+    "end_utc": UTC_TS, "duration_min": pl.Float64(), "jump_km": pl.Float64(), "start_lat": pl.Float64(),
+    "start_lon": pl.Float64(), "end_lat": pl.Float64(), "end_lon": pl.Float64(), "implied_speed_kt": pl.Float64(),
+    "is_implausible": pl.Boolean(),
+})
 
 
-EXCLUDED_SCHEMA = {
-    "kind": pl.String, "reason": pl.String, "icao24": pl.String, "aircraft_id": pl.String,
-    "registration": pl.String, "first_utc": UTC_TS, "last_utc": UTC_TS, "n": pl.Int64, "detail": pl.String,
-    "source_ids": pl.String,
-}
+EXCLUDED_SCHEMA = pl.Schema({
+    "kind": pl.String(), "reason": pl.String(), "icao24": pl.String(), "aircraft_id": pl.String(),
+    "registration": pl.String(), "first_utc": UTC_TS, "last_utc": UTC_TS, "n": pl.Int64(), "detail": pl.String(),
+    "source_ids": pl.String(),
+})
 #: what each exclusion reason means (printed with the build summary, shown on the report)
 EXCLUDED_REASONS = {
     "outside_region": "observed trip of a watched aircraft that never touches the study's destination region",
@@ -306,15 +306,17 @@ def integrate(project: Project, corridors: pl.DataFrame, watch: pl.DataFrame, kn
     known_places = set(places["place_id"])
 
     def place_for(icao: str | None, lat: float | None, lon: float | None) -> str:
-        if icao and geo.airport(icao):
+        a = geo.airport(icao) if icao else None
+        if icao and a:
             pid = icao
             if pid not in known_places and pid not in place_rows:
-                a = geo.airport(icao)
                 place_rows[pid] = place_row(
                     pid, a["name"], "airport", a["country"], icao=icao, tz=a["tz"], loc_icao=icao,
                     airport_name=a["name"], lat=a["lat"], lon=a["lon"], location_basis="airport",
                     source_ids=None, notes="added from observed flight records")
             return pid
+        if lat is None or lon is None:  # a leg's ends always have a fix (segment.py), named if not
+            raise ValueError(f"observed leg end without a position and without an airport (icao {icao!r})")
         pid = f"pos-{lat:.2f}_{lon:.2f}"
         if pid not in place_rows:
             cc = geo.country_at(lat, lon)
@@ -455,10 +457,10 @@ def compare(stops: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
     interval, or no reported time), ``time_differs`` (with ``arr_diff_h``: hours outside the interval),
     ``not_observed`` or ``not_reported``.
     """
-    cols = {"episode_id": pl.String, "aircraft_id": pl.String, "status": pl.String,
-            "reported_stop_id": pl.String, "observed_stop_id": pl.String, "place": pl.String,
-            "reported_precision": pl.String, "reported_arr_earliest_utc": UTC_TS, "reported_arr_latest_utc": UTC_TS,
-            "observed_arr_utc": UTC_TS, "arr_diff_h": pl.Float64, "source_ids": pl.String}
+    cols = pl.Schema({"episode_id": pl.String(), "aircraft_id": pl.String(), "status": pl.String(),
+            "reported_stop_id": pl.String(), "observed_stop_id": pl.String(), "place": pl.String(),
+            "reported_precision": pl.String(), "reported_arr_earliest_utc": UTC_TS, "reported_arr_latest_utc": UTC_TS,
+            "observed_arr_utc": UTC_TS, "arr_diff_h": pl.Float64(), "source_ids": pl.String()})
     main = stops.filter(pl.col("is_main_variant"))
     both = (main.group_by("episode_id", "aircraft_id").agg(pl.col("evidence").n_unique().alias("n"))
             .filter(pl.col("n") == 2))

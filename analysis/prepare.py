@@ -20,8 +20,9 @@ __all__ = ["UTC_TS", "place_row", "union", "PLACE_SCHEMA"]
 UTC_TS = pl.Datetime("us", "UTC")
 Inputs = Mapping[str, pl.DataFrame]
 #: columns of a place whose type cannot be inferred from the rows alone (all may be null)
-PLACE_SCHEMA = {"lat": pl.Float64, "lon": pl.Float64, "loc_closed_reported": pl.String, "loc_closed_utc": UTC_TS,
-                "country": pl.String, "country_name": pl.String, "country_numeric": pl.String}
+PLACE_SCHEMA = pl.Schema({"lat": pl.Float64(), "lon": pl.Float64(), "loc_closed_reported": pl.String(),
+                          "loc_closed_utc": UTC_TS, "country": pl.String(), "country_name": pl.String(),
+                          "country_numeric": pl.String()})
 
 
 def _raw(t: Inputs, name: str) -> pl.DataFrame:

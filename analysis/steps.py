@@ -39,7 +39,7 @@ from .paths import PACKAGE_DIR
 
 __all__ = ["Step", "STEPS", "PUBLISHED", "TYPES", "order", "by_table", "code_files", "step_fingerprint",
            "function_of", "schema_of", "check", "DataCheckError", "Inputs", "SQL_DIR", "MACROS", "datapackage",
-           "module_closure"]
+           "module_closure", "sort_keys"]
 
 SQL_DIR = PACKAGE_DIR / "sql"
 #: the macros every SQL step may use (part of every SQL step's code)
@@ -68,6 +68,9 @@ class Step:
     publish: bool = True
     #: column descriptions specific to this table (added to those of analysis.dictionary)
     docs: Mapping[str, str] = field(default_factory=dict)
+    #: the columns rows are sorted by first, before every other sortable column in schema order (the default,
+    #: empty: every sortable column, left to right)
+    sort: tuple[str, ...] = ()
 
     @property
     def is_sql(self) -> bool:
@@ -402,6 +405,13 @@ def schema_of(step: Step) -> dict[str, pl.DataType]:
         name, _, code = item.partition(":")
         out[name] = TYPES[code]
     return out
+
+
+def sort_keys(step: Step, df: pl.DataFrame) -> list[str]:
+    """The columns that fix the order of the step's rows: ``step.sort``, then every other sortable column of the
+    table (lists, structs and objects are not sortable), left to right."""
+    sortable = [c for c, t in df.schema.items() if not isinstance(t, pl.List | pl.Struct | pl.Array | pl.Object)]
+    return [*step.sort, *(c for c in sortable if c not in step.sort)]
 
 
 def function_of(step: Step) -> Callable:
