@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import logging
@@ -46,7 +47,8 @@ from . import atomic, provenance, steps
 from .paths import PACKAGE_DIR, REPO_DIR, Project, as_project, default_project, study_not_found
 from .validate import Raw, load_raw
 
-__all__ = ["build", "BuildResult", "BuildError", "DERIVED_TABLES", "fingerprint", "derive", "current_manifest",
+__all__ = ["build", "BuildResult", "BuildError", "DERIVED_TABLES", "data_modules", "code_files",
+           "fingerprint", "derive", "current_manifest",
            "sql_literal", "sql_identifier"]
 
 log = logging.getLogger(__name__)
@@ -93,9 +95,19 @@ def code_files() -> list[Path]:
     return sorted(files)
 
 
-#: the modules (paths relative to analysis/) whose code shapes data/derived; the report leaves them out of its
-#: page hash, since they reach the pages through the data fingerprint
-DATA_MODULES = frozenset(f.relative_to(PACKAGE_DIR).as_posix() for f in code_files() if f.suffix == ".py")
+@functools.cache
+def data_modules() -> frozenset[str]:
+    """The modules (paths relative to analysis/) whose code shapes data/derived (:func:`code_files`); the report
+    leaves them out of its page hash, since they reach the pages through the data fingerprint. Also importable as
+    ``DATA_MODULES`` (computed on first use: reading the imports of some 25 modules takes most of a second, which
+    no importer of this module should pay for nothing)."""
+    return frozenset(f.relative_to(PACKAGE_DIR).as_posix() for f in code_files() if f.suffix == ".py")
+
+
+def __getattr__(name: str) -> frozenset[str]:
+    if name == "DATA_MODULES":
+        return data_modules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def fingerprint(project: Project, raw_sums: dict[str, str]) -> str:

