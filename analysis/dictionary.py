@@ -1,5 +1,7 @@
 """The data dictionary of the derived tables: a description of every table and every column.
 
+What a table is, and which raw tables its copied columns come from, is declared with its step
+(:data:`analysis.steps.STEPS`: ``description``, ``copies``; a step may describe its own columns in ``docs``).
 Columns copied from data/raw take their description from :mod:`analysis.schema` (``core_stops.seq`` is
 ``stops.seq``). Columns the build adds are described here, per table where the meaning is specific to it and
 in :data:`COMMON` where a name means the same thing everywhere (``*_utc`` intervals, ``distance_km``...).
@@ -12,77 +14,23 @@ derived column without one fails the tests.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
+
 from . import schema
+from .steps import STEPS
 from .timespec import STUDY_YEARS
 from .validate import PATTERN_PARAMETERS
 
 __all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing", "evidence_markdown",
            "DISCOVERY_TABLES", "DISCOVERY_COLUMNS", "discovery_description"]
 
-#: Derived table -> what one row is and where it comes from.
-TABLES: dict[str, str] = {
-    "core_sources": "The bibliography: one row per publication or reference, with its publication date parsed to a UTC "
-                    "interval.",
-    "core_operators": "Organisations that operate the aircraft, with the country's display name.",
-    "core_aircraft_types": "Aircraft types with capacity and range where a source gives them (as in data/raw).",
-    "core_aircraft": "Individual airframes joined with their type and operator; ``label`` is the name used in charts.",
-    "core_sanctions": "Sanctions on operators or aircraft, with the effective date parsed to a UTC interval.",
-    "core_places": "Places at the precision the sources give (airport, city or country), with the coordinates used "
-                   "for maps and distances and how they were found (reported airport or inferred airport).",
-    "core_episodes": "Deployments (one or more aircraft going to the destination region and back as one operation), with their kind of flight.",
-    "core_stops": "One row per stop of each aircraft's route per episode and route variant, in reported order, with "
-                  "arrival/departure times as UTC intervals and the time on the ground.",
-    "core_legs": "The hop between two consecutive stops of the same episode, aircraft, variant and evidence kind, "
-                 "with great-circle distance and duration bounds.",
-    "core_leg_paths": "Points along each leg's great circle (for maps and the GeoJSON/KML exports).",
-    "core_claims": "Claims about cargo, people, purpose and flight figures: who claims what and how far it is verified.",
-    "core_events": "Geopolitical context events, with start and end parsed to UTC intervals.",
-    "core_conflicts": "Every side (position) of every disagreement between sources, one row per position.",
-    "core_gaps": "Gaps in observed flight records (transponder off or out of receiver range).",
-    "core_observed_excluded": "What the observed flight records left out or added, with the reason: trips outside "
-                              "the study region, aircraft not watched, refused candidate legs, noise, unreadable "
-                              "files, aircraft created from track metadata.",
-    "core_watchlist": "Airframes (ICAO hex or registration) to look for in observed flight records.",
-    "out_episode_summary": "One row per episode: aircraft, times, dwell at destination, distances, staging countries, "
-                           "conflicts (computed from the lead aircraft's main route).",
-    "out_route_summary": "One row per route (episode, aircraft, variant, evidence): distances, detour, stops, countries.",
-    "out_timeline": "Flight milestones, context events and sanctions as UTC intervals, for timelines.",
-    "out_findings": "Cross-episode findings computed by analysis.findings: statement, value, evidence rows, sources, "
-                    "independent origins, likelihood, confidence and why (docs/confidence.md), importance.",
-    "out_summary": "A short generated summary of what the study shows, one sentence per row, each tied to the "
-                   "findings it rests on.",
-    "out_route_similarity": "Pairwise comparison of the episodes' main outbound routes on their ordered staging stops; pairs with a "
-                            "stub route (no staging stop reported) are marked not comparable.",
-    "core_type_ranges": "Ranges of aircraft types as cited sources state them, each with its payload condition.",
-    "core_corridors": "Our classification of staging countries (and regions) into corridors, as in data/raw.",
-    "core_study": "What the study is about (title, period, home countries, destination region, the events that "
-                  "divide its periods), as in data/raw/study.csv.",
-    "core_systems": "Weapon systems and equipment named in cargo claims, with sourced weights and dimensions.",
-    "core_cargo_items": "What each cargo claim says was carried, item by item, with the system's sourced mass and "
-                        "dimensions.",
-    "core_host_statements": "What the states where an aircraft landed or flew said or did about it (permissions, "
-                            "authorisations, denials, intercepts, statements), with the date parsed to a UTC interval.",
-    "core_loads": "What each episode carried, who it carried and why, as claimed: the cargo, personnel, people "
-                  "aboard, equipment and purpose claims of core_claims in one table, with who claims them.",
-    "core_census_criteria": "The census method: which flights count as episodes (by kind), where, when, and what is "
-                            "left out (as in data/raw).",
-    "core_census_excluded": "Flights the census considered and left out, with the reason and sources.",
-    "core_census_log": "Every search made for the census (query, language, where, when, what it found).",
-    "out_observed_vs_reported": "Stop-by-stop agreement of observed (ADS-B) and reported routes where both exist.",
-}
+#: Derived table -> what one row is and where it comes from (the steps' descriptions).
+TABLES: dict[str, str] = {s.table: s.description for s in STEPS if s.publish}
 
-#: Derived table -> the raw table its copied columns come from.
-RAW_TABLE: dict[str, tuple[str, ...]] = {
-    "core_sources": ("sources",), "core_operators": ("operators",), "core_aircraft_types": ("aircraft_types",),
-    "core_aircraft": ("aircraft",), "core_sanctions": ("sanctions",), "core_places": ("places",),
-    "core_episodes": ("episodes",), "core_stops": ("stops",), "core_type_ranges": ("type_ranges",),
-    "core_corridors": ("corridors",), "core_claims": ("claims",), "core_events": ("events",),
-    "core_conflicts": ("conflicts", "conflict_positions"), "core_watchlist": ("watchlist",),
-    "core_host_statements": ("host_statements",), "core_study": ("study",), "core_systems": ("systems",),
-    "core_cargo_items": ("cargo_items",), "core_loads": ("claims",),
-    "core_census_criteria": ("census_criteria",), "core_census_excluded": ("census_excluded",),
-    "core_census_log": ("census_log",),
-}
+#: Derived table -> the raw tables its copied columns come from (the steps' ``copies``).
+RAW_TABLE: dict[str, tuple[str, ...]] = {s.table: s.copies for s in STEPS if s.publish and s.copies}
+_STEP_DOCS: dict[str, Mapping[str, str]] = {s.table: s.docs for s in STEPS if s.docs}
 
 _INTERVAL = "{what}: {end} of the UTC interval the reported time allows (equal to the other end when exact)."
 
@@ -449,9 +397,11 @@ def discovery_description(table: str, column: str | None = None) -> str | None:
     if column is None:
         return DISCOVERY_TABLES.get(table)
     if table == "out_candidates":
-        from .discover.rules import CANDIDATE_DESCRIPTIONS
-
-        return CANDIDATE_DESCRIPTIONS.get(column)
+        # imported by name, not by an import statement: discovery's descriptions are no part of data/derived (the
+        # build's datapackage.json, which reads this module, describes the study's tables only), and the data
+        # fingerprint follows the import statements of the modules the build runs (analysis.steps.code_files)
+        rules = importlib.import_module("analysis.discover.rules")
+        return rules.CANDIDATE_DESCRIPTIONS.get(column)
     return DISCOVERY_COLUMNS.get(table, {}).get(column)
 
 
@@ -461,7 +411,7 @@ def table_description(table: str) -> str | None:
 
 def describe(table: str, column: str) -> str | None:
     """The description of ``table.column``: this module's, else the raw schema's, else the common one."""
-    own = COLUMNS.get(table, {}).get(column)
+    own = _STEP_DOCS.get(table, {}).get(column) or COLUMNS.get(table, {}).get(column)
     if own:
         return own
     for raw in RAW_TABLE.get(table, ()):

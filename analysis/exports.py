@@ -10,6 +10,8 @@
   ``+``, ``-``, ``@``, a tab or a carriage return: the OWASP "CSV injection" rule) are written with a single
   quote in front (``'=HYPERLINK(...)``); numbers and times are written as they are. The parquet files and the
   DuckDB database keep the exact text.
+* ``csv/datapackage.json`` and ``database/datapackage.json``: Frictionless Data Package descriptors of the CSV
+  and parquet files (every table's fields, types, descriptions and primary key, from :mod:`analysis.steps`).
 * ``database/flights.duckdb`` with the parquet files beside it. The database holds views such as
   ``read_parquet('core_legs.parquet')`` with *relative* paths: open it and run
   ``SET file_search_path = '<folder holding the files>'`` (or start ``duckdb`` from inside that folder).
@@ -31,7 +33,7 @@ from xml.sax.saxutils import escape
 
 import polars as pl
 
-from . import queries
+from . import queries, steps
 from .paths import Project, as_project
 
 __all__ = ["write_exports", "leg_features", "geojson", "kml", "LEG_PROPERTIES", "spreadsheet_safe",
@@ -162,10 +164,16 @@ def write_exports(dest: Path, project: Project | None = None) -> list[Path]:
         _csv(pl.read_parquet(f), out)
         shutil.copy2(f, dest / "database" / f.name)
         written += [out, dest / "database" / f.name]
-    for name in ("flights.duckdb", "manifest.json"):
+    for name in ("flights.duckdb", "manifest.json", "datapackage.json"):
         if (current / name).exists():
             shutil.copy2(current / name, dest / "database" / name)
             written.append(dest / "database" / name)
+    # the CSV files' own Frictionless descriptor (lists are ';'-joined text there), for the tables of the registry
+    csv_tables = tuple(t for t in steps.PUBLISHED if (dest / "csv" / f"{t}.csv") in written)
+    (dest / "csv" / "datapackage.json").write_text(json.dumps(
+        steps.datapackage("csv", "flights-derived-csv", tables=csv_tables), indent=1, ensure_ascii=False) + "\n",
+        encoding="utf-8")
+    written.append(dest / "csv" / "datapackage.json")
     # the candidates of discovery (make discover), when there are any; those found in a generated demo day carry
     # synthetic = true, and the file name says so too
     found = project.derived / "discover" / "out_candidates.parquet"

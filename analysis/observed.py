@@ -25,8 +25,9 @@ import polars as pl
 
 from . import geo, provenance
 from .paths import Project
+from .prepare import place_row
 
-__all__ = ["ObservedEvidence", "integrate", "compare", "study_region", "TRIP_BREAK_DAYS", "track_inputs",
+__all__ = ["ObservedEvidence", "integrate", "evidence", "compare", "study_region", "TRIP_BREAK_DAYS", "track_inputs",
            "summary", "source_ids_for", "check_tracks", "EXCLUDED_SCHEMA", "EXCLUDED_REASONS"]
 
 log = logging.getLogger(__name__)
@@ -41,19 +42,19 @@ def study_region(corridors: pl.DataFrame) -> frozenset[str]:
 UTC_TS = pl.Datetime("us", "UTC")
 
 
-GAPS_SCHEMA = {
-    "episode_id": pl.String, "aircraft_id": pl.String, "icao24": pl.String, "start_utc": UTC_TS,
-    "end_utc": UTC_TS, "duration_min": pl.Float64, "jump_km": pl.Float64, "start_lat": pl.Float64,
-    "start_lon": pl.Float64, "end_lat": pl.Float64, "end_lon": pl.Float64, "implied_speed_kt": pl.Float64,
-    "is_implausible": pl.Boolean,
-}
+GAPS_SCHEMA = pl.Schema({
+    "episode_id": pl.String(), "aircraft_id": pl.String(), "icao24": pl.String(), "start_utc": UTC_TS,
+    "end_utc": UTC_TS, "duration_min": pl.Float64(), "jump_km": pl.Float64(), "start_lat": pl.Float64(),
+    "start_lon": pl.Float64(), "end_lat": pl.Float64(), "end_lon": pl.Float64(), "implied_speed_kt": pl.Float64(),
+    "is_implausible": pl.Boolean(),
+})
 
 
-EXCLUDED_SCHEMA = {
-    "kind": pl.String, "reason": pl.String, "icao24": pl.String, "aircraft_id": pl.String,
-    "registration": pl.String, "first_utc": UTC_TS, "last_utc": UTC_TS, "n": pl.Int64, "detail": pl.String,
-    "source_ids": pl.String,
-}
+EXCLUDED_SCHEMA = pl.Schema({
+    "kind": pl.String(), "reason": pl.String(), "icao24": pl.String(), "aircraft_id": pl.String(),
+    "registration": pl.String(), "first_utc": UTC_TS, "last_utc": UTC_TS, "n": pl.Int64(), "detail": pl.String(),
+    "source_ids": pl.String(),
+})
 #: what each exclusion reason means (printed with the build summary, shown on the report)
 EXCLUDED_REASONS = {
     "outside_region": "observed trip of a watched aircraft that never touches the study's destination region",
@@ -67,7 +68,8 @@ EXCLUDED_REASONS = {
 
 @dataclass
 class ObservedEvidence:
-    """Observed stops (in the prep_stops shape), places, episodes, gaps, and what was left out.
+    """Observed stops (in the prep_stops shape), the sources, aircraft, places and episodes they add, gaps, and
+    what was left out: the ``obs_*`` tables that later steps union with the reported ones (analysis/steps.py).
 
     ``excluded`` (:data:`EXCLUDED_SCHEMA`) lists everything the observed path did not turn into evidence,
     with its reason (:data:`EXCLUDED_REASONS`); the build prints :func:`summary` of it and keeps it as
@@ -78,6 +80,17 @@ class ObservedEvidence:
     gaps: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=GAPS_SCHEMA))
     notes: list[str] = field(default_factory=list)
     excluded: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EXCLUDED_SCHEMA))
+    sources: pl.DataFrame = field(default_factory=pl.DataFrame)
+    aircraft: pl.DataFrame = field(default_factory=pl.DataFrame)
+    places: pl.DataFrame = field(default_factory=pl.DataFrame)
+    episodes: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """The step outputs: ``obs_sources``, ``obs_aircraft``, ``obs_places``, ``obs_episodes``, ``obs_stops``,
+        ``core_gaps`` and ``core_observed_excluded``."""
+        return {"obs_sources": self.sources, "obs_aircraft": self.aircraft, "obs_places": self.places,
+                "obs_episodes": self.episodes, "obs_stops": self.stops, "core_gaps": self.gaps,
+                "core_observed_excluded": self.excluded}
 
 
 def summary(excluded: pl.DataFrame) -> list[str]:
@@ -172,10 +185,22 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
+def evidence(t) -> dict[str, pl.DataFrame]:
+    """The step code of the observed tables (analysis/steps.py): :func:`integrate` over the step's inputs, or the
+    :class:`ObservedEvidence` the build was given (``t.observed``), as tables."""
+    obs = t.observed
+    if obs is None:
+        obs = integrate(t.project, t["raw.corridors"], t["raw.watchlist"], t["prep_aircraft"], t["prep_places"],
+                        t["prep_stops"], snapshot=t.snapshot)
+    return obs.tables()
+
+
+def integrate(project: Project, corridors: pl.DataFrame, watch: pl.DataFrame, known: pl.DataFrame,
+              places: pl.DataFrame, reported: pl.DataFrame,
               snapshot: provenance.Snapshot | None = None) -> ObservedEvidence:
-    """Observed routes of watched aircraft, shaped like prep_stops; adds places, episodes and (for watched
-    aircraft without a row) aircraft to ``tables``.
+    """Observed routes of watched aircraft, shaped like the reported stops (``reported``, prep_stops), with the
+    sources, places, episodes and (for watched aircraft without a row in ``known``) aircraft they add; nothing
+    given is changed. ``places``: the reported places (an observed fix at one of their airports is that place).
 
     Trips: an aircraft's legs in time order of their first fix; a new trip starts when the aircraft was
     unseen in the air for more than :data:`TRIP_BREAK_DAYS` between two legs (last airborne fix of one to
@@ -195,8 +220,7 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
 
     # the region where a trip becomes an episode: the destination areas of corridors.csv (one definition for
     # observed trips and findings)
-    region = set(study_region(raw["corridors"]))
-    watch = raw["watchlist"]
+    region = set(study_region(corridors))
     hex_to_aircraft: dict[str, str | None] = {}
     reg_to_aircraft: dict[str, str | None] = {}
     for h, r, a in zip(watch["icao_hex"], watch["registration"], watch["aircraft_id"], strict=True):
@@ -232,9 +256,10 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
                          "relays": record.get("origin"), "seed_file": None, "url": None,
                          "notes": f"data/raw/tracks/{p.name} ({fmt}); licence: {record.get('licence')}",
                          "published_precision": "unknown"})
-    tables["core_sources"] = pl.concat([tables["core_sources"], pl.DataFrame(src_rows)], how="diagonal_relaxed")
+    obs_sources = pl.DataFrame(src_rows)
     if legs.height == 0:
-        return ObservedEvidence(notes=[f"{len(inputs)} track input(s), no legs"], excluded=_excluded(excluded))
+        return ObservedEvidence(notes=[f"{len(inputs)} track input(s), no legs"], excluded=_excluded(excluded),
+                                sources=obs_sources)
 
     def aircraft_of(hex_: str, reg: str | None) -> str | None:
         if hex_ in hex_to_aircraft:
@@ -255,11 +280,11 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
                          "source_ids": cited(";".join(g["source_inputs"].drop_nulls()))})
     legs = legs.filter(pl.col("aircraft_id").is_not_null())
     # watched aircraft with no aircraft row: created from the trace's metadata, the track as their source
-    known_aircraft = set(tables["core_aircraft"]["aircraft_id"])
+    known_aircraft = set(known["aircraft_id"])
     missing = legs.filter(~pl.col("aircraft_id").is_in(list(known_aircraft)))
+    new_rows = []
     if missing.height:
         meta = result.meta  # read from the parsed bytes by the positions store
-        new_rows = []
         for (aid,), g in missing.group_by("aircraft_id", maintain_order=True):
             hex_ = g["icao24"][0]
             m = meta.get(hex_, {})
@@ -275,47 +300,38 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
             excluded.append({"kind": "aircraft", "reason": "aircraft_created", "icao24": hex_, "aircraft_id": aid,
                              "registration": reg, "first_utc": g["first_seen_utc"].min(),
                              "last_utc": g["last_seen_utc"].max(), "n": g.height, "detail": note, "source_ids": src})
-        tables["core_aircraft"] = pl.concat([tables["core_aircraft"], pl.DataFrame(new_rows)], how="diagonal_relaxed")
     legs = legs.sort("aircraft_id", "first_seen_utc")
 
-    places = tables["core_places"]
     place_rows: dict[str, dict] = {}
     known_places = set(places["place_id"])
 
     def place_for(icao: str | None, lat: float | None, lon: float | None) -> str:
-        if icao and geo.airport(icao):
+        a = geo.airport(icao) if icao else None
+        if icao and a:
             pid = icao
             if pid not in known_places and pid not in place_rows:
-                a = geo.airport(icao)
-                place_rows[pid] = {
-                    "place_id": pid, "name": a["name"], "precision": "airport", "icao": icao,
-                    "country": a["country"], "country_name": geo.country_name(a["country"]),
-                    "country_numeric": geo.country_numeric(a["country"]), "tz": a["tz"], "loc_icao": icao,
-                    "airport_name": a["name"], "lat": a["lat"], "lon": a["lon"], "location_basis": "airport",
-                    "source_ids": None, "notes": "added from observed flight records",
-                }
+                place_rows[pid] = place_row(
+                    pid, a["name"], "airport", a["country"], icao=icao, tz=a["tz"], loc_icao=icao,
+                    airport_name=a["name"], lat=a["lat"], lon=a["lon"], location_basis="airport",
+                    source_ids=None, notes="added from observed flight records")
             return pid
+        if lat is None or lon is None:  # a leg's ends always have a fix (segment.py), named if not
+            raise ValueError(f"observed leg end without a position and without an airport (icao {icao!r})")
         pid = f"pos-{lat:.2f}_{lon:.2f}"
         if pid not in place_rows:
             cc = geo.country_at(lat, lon)
             where = f" over {geo.country_name(cc)}" if cc else ""
-            place_rows[pid] = {
-                "place_id": pid, "name": f"Unidentified position {lat:.2f}, {lon:.2f}{where}", "precision": "position",
-                "icao": None, "country": cc, "country_name": geo.country_name(cc),
-                "country_numeric": geo.country_numeric(cc), "tz": "UTC",
-                "loc_icao": None, "airport_name": None, "lat": lat, "lon": lon, "location_basis": "position",
-                "source_ids": None,
-                "notes": "observed fix with no airport within the matching radius"
-                         + ("; country from the position (Natural Earth 1:110m)" if cc else "; over no country"),
-            }
+            place_rows[pid] = place_row(
+                pid, f"Unidentified position {lat:.2f}, {lon:.2f}{where}", "position", cc, tz="UTC",
+                lat=lat, lon=lon, location_basis="position", source_ids=None,
+                notes="observed fix with no airport within the matching radius"
+                      + ("; country from the position (Natural Earth 1:110m)" if cc else "; over no country"))
         return pid
 
-    reported = tables["prep_stops"]
     windows = (reported.filter(pl.col("variant") == "main")
                .group_by("episode_id", "aircraft_id")
                .agg(pl.min_horizontal("arr_earliest_utc", "dep_earliest_utc").min().alias("t0"),
                     pl.max_horizontal("arr_latest_utc", "dep_latest_utc").max().alias("t1")))
-    episodes = tables["core_episodes"]
     new_episodes: list[dict] = []
     stops: list[dict] = []
     left_out = 0
@@ -394,10 +410,6 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
                     "dep_precision": "second" if dep else "unknown", "dep_reported": None,
                     "evidence": "observed",
                 })
-    if place_rows:
-        tables["core_places"] = pl.concat([places, pl.DataFrame(list(place_rows.values()))], how="diagonal_relaxed")
-    if new_episodes:
-        tables["core_episodes"] = pl.concat([episodes, pl.DataFrame(new_episodes)], how="diagonal_relaxed")
     gaps = result.gaps
     if gaps.height:
         gaps = gaps.with_columns(
@@ -416,7 +428,10 @@ def integrate(project: Project, raw, tables: dict[str, pl.DataFrame],
     notes = [f"{left_out} observed trip(s) of watched aircraft outside the destination region left out"] if left_out else []
     stop_df = pl.DataFrame(stops, schema_overrides={k: UTC_TS for k in (
         "arr_earliest_utc", "arr_latest_utc", "dep_earliest_utc", "dep_latest_utc")}) if stops else pl.DataFrame()
-    return ObservedEvidence(stops=stop_df, gaps=gaps.cast(GAPS_SCHEMA), notes=notes, excluded=_excluded(excluded))
+    return ObservedEvidence(stops=stop_df, gaps=gaps.cast(GAPS_SCHEMA), notes=notes, excluded=_excluded(excluded),
+                            sources=obs_sources, aircraft=pl.DataFrame(new_rows),
+                            places=pl.DataFrame(list(place_rows.values())),
+                            episodes=pl.DataFrame(new_episodes))
 
 
 def _excluded(rows: list[dict]) -> pl.DataFrame:
@@ -442,10 +457,10 @@ def compare(stops: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
     interval, or no reported time), ``time_differs`` (with ``arr_diff_h``: hours outside the interval),
     ``not_observed`` or ``not_reported``.
     """
-    cols = {"episode_id": pl.String, "aircraft_id": pl.String, "status": pl.String,
-            "reported_stop_id": pl.String, "observed_stop_id": pl.String, "place": pl.String,
-            "reported_precision": pl.String, "reported_arr_earliest_utc": UTC_TS, "reported_arr_latest_utc": UTC_TS,
-            "observed_arr_utc": UTC_TS, "arr_diff_h": pl.Float64, "source_ids": pl.String}
+    cols = pl.Schema({"episode_id": pl.String(), "aircraft_id": pl.String(), "status": pl.String(),
+            "reported_stop_id": pl.String(), "observed_stop_id": pl.String(), "place": pl.String(),
+            "reported_precision": pl.String(), "reported_arr_earliest_utc": UTC_TS, "reported_arr_latest_utc": UTC_TS,
+            "observed_arr_utc": UTC_TS, "arr_diff_h": pl.Float64(), "source_ids": pl.String()})
     main = stops.filter(pl.col("is_main_variant"))
     both = (main.group_by("episode_id", "aircraft_id").agg(pl.col("evidence").n_unique().alias("n"))
             .filter(pl.col("n") == 2))

@@ -20,5 +20,5 @@ SELECT
     p.loc_closed_utc IS NOT NULL
         AND coalesce(s.arr_earliest_utc, s.dep_earliest_utc) >= p.loc_closed_utc AS is_after_closure,
     s.source_ids, s.notes
-FROM prep_stops s
+FROM all_stops s
 JOIN core_places p USING (place_id);
