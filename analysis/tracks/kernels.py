@@ -191,19 +191,64 @@ def clear_ranges(air, starts, ends):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _pairwise(a, lo, n):  # pragma: no cover - compiled
+    """numpy's pairwise summation (as ``np.add.reduce`` of float32 into float64 does it) of a[lo:lo+n]."""
+    if n < 8:
+        r = 0.0
+        for i in range(n):
+            r += np.float64(a[lo + i])
+        return r
+    if n <= 128:
+        r0 = np.float64(a[lo])
+        r1 = np.float64(a[lo + 1])
+        r2 = np.float64(a[lo + 2])
+        r3 = np.float64(a[lo + 3])
+        r4 = np.float64(a[lo + 4])
+        r5 = np.float64(a[lo + 5])
+        r6 = np.float64(a[lo + 6])
+        r7 = np.float64(a[lo + 7])
+        i = 8
+        while i < n - (n % 8):
+            r0 += a[lo + i]
+            r1 += a[lo + i + 1]
+            r2 += a[lo + i + 2]
+            r3 += a[lo + i + 3]
+            r4 += a[lo + i + 4]
+            r5 += a[lo + i + 5]
+            r6 += a[lo + i + 6]
+            r7 += a[lo + i + 7]
+            i += 8
+        r = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            r += a[lo + i]
+            i += 1
+        return r
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
+
+
+@njit(cache=True, nogil=True)
 def leg_steps(lat, lon, cosl, starts, ends, gi, gap_km, dt, deg_km, gap_us, max_speed_kt, max_gap_speed_kt):  # pragma: no cover
-    """Per row inside legs (rows s..e-1 of each leg; 0 elsewhere), the float32 equirectangular step (degrees of
-    arc) to the next row: dlat, dlon wrapped to +-180 and scaled by the float32 cosine of the latitude of the row
-    after (``cosl``, computed by numpy), sqrt(dlat^2 + dlon^2); over a gap (rows ``gi``) the exact great-circle
-    ``gap_km`` instead. And per leg the implausible steps into rows s+1..e-1: faster than ``max_speed_kt`` and
-    longer than 2 km, or over a gap (> ``gap_us``) faster than ``max_gap_speed_kt``; the speed is the step over
-    its time step (at least 1 s), in float64."""
-    n = len(lat)
-    step = np.zeros(n, np.float32)
-    imp = np.zeros(len(starts), np.int64)
+    """Per leg, the sum of its steps (degrees of arc; rows s..e-1 to the next row) and its implausible steps.
+
+    A step is the float32 equirectangular distance to the next row: dlat, dlon wrapped to +-180 and scaled by
+    the float32 cosine of the latitude of the row after (``cosl``, computed by numpy), sqrt(dlat^2 + dlon^2);
+    over a gap (rows ``gi``) the exact great-circle ``gap_km`` instead. The sum is the first step plus numpy's
+    pairwise sum of the others, in float64, as ``np.add.reduceat(steps, ..., dtype=float64)`` gives it.
+    Implausible: a step into rows s+1..e-1 faster than ``max_speed_kt`` and longer than 2 km, or over a gap
+    (> ``gap_us``) faster than ``max_gap_speed_kt``; the speed is the step over its time step (at least 1 s),
+    in float64."""
+    m = len(starts)
+    sums = np.zeros(m, np.float64)
+    imp = np.zeros(m, np.int64)
+    longest = 0
+    for c in range(m):
+        longest = max(longest, ends[c] - starts[c])
+    buf = np.empty(max(longest, 1), np.float32)
     p = 0
     ng = len(gi)
-    for c in range(len(starts)):
+    for c in range(m):
         s = starts[c]
         e = ends[c]
         k = 0
@@ -221,9 +266,9 @@ def leg_steps(lat, lon, cosl, starts, ends, gi, gap_km, dt, deg_km, gap_us, max_
                     dlon += np.float32(360)
                 dlon = dlon * cosl[j + 1]
                 v = np.sqrt(dlat * dlat + dlon * dlon)
-            step[j] = v
+            buf[j - s] = v
             if j > s:  # the step into row j (same aircraft: inside a leg)
-                km = np.float64(step[j - 1]) * deg_km
+                km = np.float64(buf[j - s - 1]) * deg_km
                 d = dt[j] if dt[j] > 1_000_000 else 1_000_000
                 kt = km / 1.852 / (d / 3.6e9)
                 if dt[j] > gap_us:
@@ -232,7 +277,9 @@ def leg_steps(lat, lon, cosl, starts, ends, gi, gap_km, dt, deg_km, gap_us, max_
                 elif kt > max_speed_kt and km > 2.0:
                     k += 1
         imp[c] = k
-    return step, imp
+        if e > s:
+            sums[c] = np.float64(buf[0]) + _pairwise(buf, 1, e - s - 1)
+    return sums, imp
 
 
 @njit(cache=True, nogil=True)

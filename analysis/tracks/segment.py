@@ -211,23 +211,18 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     else:
         max_alt = hi
     gnd = ~air
-    # path length: equirectangular steps in float32 (exact haversine for the sparse gap steps);
-    # step[i] is the step from row i to row i+1, so leg (s, e) sums step[s:e] (float64 accumulation)
+    # path length: equirectangular steps in float32 (exact haversine for the sparse gap steps) from each row
+    # of a leg to the next, summed in float64
     c = lat.astype(np.float32)
     c *= np.float32(np.pi / 180)
     np.cos(c, out=c)
     deg_km = np.radians(1.0) * EARTH_RADIUS_KM
     # and the implausible steps inside a leg (faster than any aircraft; over a gap the lower gap limit)
-    step, imp_leg = K.leg_steps(
+    sums, imp_leg = K.leg_steps(
         lat, lon, c, starts, ends, gi, jump, dt, deg_km, gap_us, float(p.max_speed_kt), float(p.max_gap_speed_kt)
     )
     del c
-    pair = np.empty(2 * len(starts), np.int64)
-    pair[0::2] = starts
-    pair[1::2] = ends
-    sums = np.add.reduceat(step, pair, dtype=np.float64)[0::2]
-    path_km = np.where(ends > starts, sums, 0.0) * deg_km
-    del step
+    path_km = sums * deg_km
     # takeoff / landing observed: adjacent ground fix of the same aircraft within gap_min_s
     sp = starts - 1
     tko = (starts > 0) & same[starts] & gnd[np.maximum(sp, 0)] & (dt[starts] <= gap_us)
@@ -453,16 +448,50 @@ def segment_batch_counted(
     """:func:`segment_batch` plus the count of candidate legs refused by the flight rules, by reason
     (``too_few_fixes``, ``too_short``, ``no_climb``)."""
     p = params or SegmentParams()
-    tbl = _prepare(positions)
-    r = _chunk(tbl, p) if tbl.num_rows else None
-    if r is None or r["legs"] is None:
-        return (
-            pl.DataFrame(schema=LEGS_SCHEMA),
-            pl.DataFrame(schema=GAPS_SCHEMA),
-            (r or {}).get("rejected", {}),
-        )
+    r = _raw(positions, p)
+    if r["legs"] is None:
+        return pl.DataFrame(schema=LEGS_SCHEMA), pl.DataFrame(schema=GAPS_SCHEMA), r["rejected"]
     legs, gaps = _assemble(r["legs"], r["gaps"], p)
     return legs, gaps, r["rejected"]
+
+
+def _raw(positions: pa.Table, p: SegmentParams) -> dict:
+    """The kernel without the assembly of the frames: per leg and per gap, numpy and arrow columns."""
+    tbl = _prepare(positions)
+    if not tbl.num_rows:
+        return {"n": 0, "legs": None, "gaps": None, "rejected": {}}
+    return _chunk(tbl, p)
+
+
+def _concat_raw(rs: list[dict]) -> dict:
+    """The raw results of consecutive work units (whole aircraft each, in aircraft order) as one: assembled
+    once, they give the rows the units' frames concatenated would (gap ``leg_idx`` shifted by the legs before)."""
+    def cat(vs):
+        if isinstance(vs[0], (pa.Array, pa.ChunkedArray)):
+            return pa.chunked_array(
+                [c for v in vs for c in (v.chunks if isinstance(v, pa.ChunkedArray) else [v])], pa.string()
+            )
+        return np.concatenate(vs)
+
+    with_legs = [r for r in rs if r["legs"] is not None]
+    rejected: dict[str, int] = {}
+    for r in rs:
+        for k, v in r["rejected"].items():
+            rejected[k] = rejected.get(k, 0) + v
+    if not with_legs:
+        return {"n": sum(r["n"] for r in rs), "legs": None, "gaps": None, "rejected": rejected}
+    if len(with_legs) == 1:
+        return with_legs[0] | {"n": sum(r["n"] for r in rs), "rejected": rejected}
+    legs = {k: cat([r["legs"][k] for r in with_legs]) for k in with_legs[0]["legs"]}
+    gl, shift = [], 0
+    for r in with_legs:
+        if r["gaps"] is not None:
+            g = dict(r["gaps"])
+            g["leg_idx"] = np.where(g["leg_idx"] >= 0, g["leg_idx"] + shift, -1)
+            gl.append(g)
+        shift += len(r["legs"]["icao_int"])
+    gaps = {k: np.concatenate([g[k] for g in gl]) for k in gl[0]} if gl else None
+    return {"n": sum(r["n"] for r in rs), "legs": legs, "gaps": gaps, "rejected": rejected}
 
 
 def segment_parquet(
@@ -476,12 +505,12 @@ def segment_parquet(
     p = params or SegmentParams()
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    jobs = [(path, u) for path in paths for u in work_units(path, max_unit_rows)]
+    jobs = [(i, path, u) for i, path in enumerate(paths) for u in work_units(path, max_unit_rows)]
 
     def run(job):
-        pf = pq.ParquetFile(job[0], read_dictionary=["callsign", "registration"])
-        tbl = pf.read_row_groups(job[1], columns=SEGMENT_COLUMNS, use_threads=False)
-        return tbl.num_rows, segment_batch_counted(tbl, p)
+        pf = pq.ParquetFile(job[1], read_dictionary=["callsign", "registration"])
+        tbl = pf.read_row_groups(job[2], columns=SEGMENT_COLUMNS, use_threads=False)
+        return tbl.num_rows, _raw(tbl, p)
 
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(threads) as ex:
@@ -489,16 +518,18 @@ def segment_parquet(
     else:
         results = [run(j) for j in jobs]
     n_pos = sum(r[0] for r in results)
-    legs = (
-        pl.concat([r[1][0] for r in results], how="vertical") if results else pl.DataFrame(schema=LEGS_SCHEMA)
-    )
-    gaps = (
-        pl.concat([r[1][1] for r in results], how="vertical") if results else pl.DataFrame(schema=GAPS_SCHEMA)
-    )
-    rejected: dict[str, int] = {}
-    for r in results:
-        for k, v in r[1][2].items():
+    # the frames are assembled once per file (their fixed cost is paid once, not per work unit)
+    legs_l, gaps_l, rejected = [], [], {}
+    for i in range(len(paths)):
+        r = _concat_raw([res[1] for job, res in zip(jobs, results, strict=True) if job[0] == i])
+        for k, v in r["rejected"].items():
             rejected[k] = rejected.get(k, 0) + v
+        if r["legs"] is not None:
+            lg, gp = _assemble(r["legs"], r["gaps"], p)
+            legs_l.append(lg)
+            gaps_l.append(gp)
+    legs = pl.concat(legs_l, how="vertical") if legs_l else pl.DataFrame(schema=LEGS_SCHEMA)
+    gaps = pl.concat(gaps_l, how="vertical") if gaps_l else pl.DataFrame(schema=GAPS_SCHEMA)
     return Segments(legs, stops_from_legs(legs), gaps, n_pos, rejected)
 
 
