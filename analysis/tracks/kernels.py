@@ -191,41 +191,86 @@ def clear_ranges(air, starts, ends):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _pairwise(a, lo, n):  # pragma: no cover - compiled
-    """numpy's pairwise summation (as ``np.add.reduce`` of float32 into float64 does it) of a[lo:lo+n]."""
+def _block_sum(a, lo, n):  # pragma: no cover - compiled
+    """numpy's pairwise summation of at most 128 values: sequential under 8, else 8 accumulators."""
     if n < 8:
         r = 0.0
         for i in range(n):
             r += np.float64(a[lo + i])
         return r
+    r0 = np.float64(a[lo])
+    r1 = np.float64(a[lo + 1])
+    r2 = np.float64(a[lo + 2])
+    r3 = np.float64(a[lo + 3])
+    r4 = np.float64(a[lo + 4])
+    r5 = np.float64(a[lo + 5])
+    r6 = np.float64(a[lo + 6])
+    r7 = np.float64(a[lo + 7])
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    r = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        r += a[lo + i]
+        i += 1
+    return r
+
+
+@njit(cache=True, nogil=True)
+def _pairwise(a, lo, n):  # pragma: no cover - compiled
+    """numpy's pairwise summation (as ``np.add.reduce`` of float32 into float64 does it) of a[lo:lo+n]: blocks
+    of at most 128 summed by :func:`_block_sum`, longer runs split in two halves (the first a multiple of 8)
+    and added. Without recursion (a cached recursive numba function crashes when loaded), on a stack."""
     if n <= 128:
-        r0 = np.float64(a[lo])
-        r1 = np.float64(a[lo + 1])
-        r2 = np.float64(a[lo + 2])
-        r3 = np.float64(a[lo + 3])
-        r4 = np.float64(a[lo + 4])
-        r5 = np.float64(a[lo + 5])
-        r6 = np.float64(a[lo + 6])
-        r7 = np.float64(a[lo + 7])
-        i = 8
-        while i < n - (n % 8):
-            r0 += a[lo + i]
-            r1 += a[lo + i + 1]
-            r2 += a[lo + i + 2]
-            r3 += a[lo + i + 3]
-            r4 += a[lo + i + 4]
-            r5 += a[lo + i + 5]
-            r6 += a[lo + i + 6]
-            r7 += a[lo + i + 7]
-            i += 8
-        r = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            r += a[lo + i]
-            i += 1
-        return r
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
+        return _block_sum(a, lo, n)
+    s_lo = np.empty(64, np.int64)
+    s_n = np.empty(64, np.int64)
+    s_state = np.zeros(64, np.int64)
+    vals = np.empty(64, np.float64)
+    top = 0
+    nv = 0
+    s_lo[0] = lo
+    s_n[0] = n
+    s_state[0] = 0
+    while top >= 0:
+        cl = s_lo[top]
+        cn = s_n[top]
+        if cn <= 128:
+            vals[nv] = _block_sum(a, cl, cn)
+            nv += 1
+            top -= 1
+            continue
+        n2 = cn // 2
+        n2 -= n2 % 8
+        st = s_state[top]
+        if st == 0:
+            s_state[top] = 1
+            top += 1
+            s_lo[top] = cl
+            s_n[top] = n2
+            s_state[top] = 0
+        elif st == 1:
+            s_state[top] = 2
+            top += 1
+            s_lo[top] = cl + n2
+            s_n[top] = cn - n2
+            s_state[top] = 0
+        else:
+            nv -= 1
+            r = vals[nv]
+            nv -= 1
+            vals[nv] = vals[nv] + r
+            nv += 1
+            top -= 1
+    return vals[0]
 
 
 @njit(cache=True, nogil=True)
