@@ -297,11 +297,14 @@ def leg_steps(lat, lon, cosl, starts, ends, gi, gap_km, dt, deg_km, gap_us, max_
         s = starts[c]
         e = ends[c]
         k = 0
+        while p < ng and gi[p] < s + 1:
+            p += 1
+        nxt = gi[p] if p < ng else -1  # the next row that ends a gap
         for j in range(s, e):
-            while p < ng and gi[p] < j + 1:
-                p += 1
-            if p < ng and gi[p] == j + 1:
+            if j + 1 == nxt:
                 v = np.float32(gap_km[p] / deg_km)
+                p += 1
+                nxt = gi[p] if p < ng else -1
             else:
                 dlat = np.float32(lat[j + 1]) - np.float32(lat[j])
                 dlon = np.float32(lon[j + 1]) - np.float32(lon[j])
@@ -314,13 +317,14 @@ def leg_steps(lat, lon, cosl, starts, ends, gi, gap_km, dt, deg_km, gap_us, max_
             buf[j - s] = v
             if j > s:  # the step into row j (same aircraft: inside a leg)
                 km = np.float64(buf[j - s - 1]) * deg_km
-                d = dt[j] if dt[j] > 1_000_000 else 1_000_000
-                kt = km / 1.852 / (d / 3.6e9)
-                if dt[j] > gap_us:
-                    if kt > max_gap_speed_kt:
+                if km > 2.0 or dt[j] > gap_us:  # else not implausible: the speed need not be computed
+                    d = dt[j] if dt[j] > 1_000_000 else 1_000_000
+                    kt = km / 1.852 / (d / 3.6e9)
+                    if dt[j] > gap_us:
+                        if kt > max_gap_speed_kt:
+                            k += 1
+                    elif kt > max_speed_kt:
                         k += 1
-                elif kt > max_speed_kt and km > 2.0:
-                    k += 1
         imp[c] = k
         if e > s:
             sums[c] = np.float64(buf[0]) + _pairwise(buf, 1, e - s - 1)
