@@ -48,6 +48,7 @@ def _measure(kind: str, path: str, store: str, master: str | None, repeat: int =
         from . import discover
         from .engine import spark_session
 
+        assert master is not None, "a Spark measurement names its master"
         t_s = time.perf_counter()
         s = spark_session(master, shuffle_partitions=4)
         s.sparkContext.setLogLevel("ERROR")

@@ -50,6 +50,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -519,7 +520,7 @@ def segment_parquet(
         results = [run(j) for j in jobs]
     n_pos = sum(r[0] for r in results)
     # the frames are assembled once per file (their fixed cost is paid once, not per work unit)
-    legs_l, gaps_l, rejected = [], [], {}
+    legs_l, gaps_l, rejected = [], [], {}  # type: list[pl.DataFrame], list[pl.DataFrame], dict[str, int]
     for i in range(len(paths)):
         r = _concat_raw([res[1] for job, res in zip(jobs, results, strict=True) if job[0] == i])
         for k, v in r["rejected"].items():
@@ -563,11 +564,11 @@ def stops_from_legs(legs: pl.DataFrame) -> pl.DataFrame:
             pl.col("leg_no").alias("prev_leg_no"),
             "next_leg_no",
         )
-        .cast(STOPS_SCHEMA)
+        .cast(STOPS_SCHEMA)  # type: ignore[arg-type]  # a dict of name -> dtype, as cast takes it
     )
 
 
-LEGS_SCHEMA = {
+LEGS_SCHEMA: dict[str, Any] = {
     "icao24": pl.String,
     "registration": pl.String,
     "callsign": pl.String,
@@ -595,7 +596,7 @@ LEGS_SCHEMA = {
     "path_km": pl.Float64,
     "n_implausible_jumps": pl.Int64,
 }
-STOPS_SCHEMA = {
+STOPS_SCHEMA: dict[str, Any] = {
     "icao24": pl.String,
     "registration": pl.String,
     "icao": pl.String,
@@ -607,7 +608,7 @@ STOPS_SCHEMA = {
     "prev_leg_no": pl.Int64,
     "next_leg_no": pl.Int64,
 }
-GAPS_SCHEMA = {
+GAPS_SCHEMA: dict[str, Any] = {
     "icao24": pl.String,
     "registration": pl.String,
     "start_utc": pl.Datetime("us", "UTC"),
