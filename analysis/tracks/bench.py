@@ -11,7 +11,9 @@ subprocess so that peak RSS (ru_maxrss) belongs to that measurement alone:
   (:data:`analysis.tracks.generate.FAILURE_RATES`), noise filter + kernel, scored by :func:`accuracy`:
   legs found, phantom legs, boundaries within 2 min, airports right / wrong / missed
 
-Prints a table and writes ``bench/out/bench.json``. Timings are not asserted anywhere.
+Generated inputs are cached under a key of the generator's source and parameters. Every figure: best and
+median of 3 runs, each with its load average, per second and per CPU-second. Prints them and writes
+``bench/out/bench.json`` (with the commit). Timings are not asserted anywhere.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ One pure kernel, :func:`segment_batch` (positions of whole aircraft in, ``(legs,
 by aircraft and time itself, so any row order gives the same legs). :func:`segment_parquet` runs it
 over parquet row groups in aircraft order: row groups are grouped into work units that never split an
 aircraft (from the row-group min/max statistics of ``icao_int``), and two threads process units in
-parallel (numpy and the parquet reader release the GIL). Memory is bounded by the unit size.
+parallel (the compiled loops of :mod:`.kernels`, numpy and the parquet reader release the GIL). Memory
+is bounded by the unit size; the frames are assembled once per file.
 
 Rules (``SegmentParams``):
 
