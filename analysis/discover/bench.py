@@ -3,11 +3,12 @@ Spark local[1] against local[2] on the same positions store.
 
     python -m analysis.discover.bench [--aircraft 4000] [--repeat 3] [--no-spark]
 
-Each measurement runs in a fresh interpreter whose whole process tree's RSS is sampled (peak memory). A Spark
-measurement runs discovery twice in one session and reports the second (warm) run, with the session start and the
-cold first run beside it.
-Rates are best of ``--repeat`` runs (the machine is shared; the fastest run is the least disturbed),
-with CPU seconds and the 1-minute load average printed beside them. Results: bench/out/discover.json.
+The generated day is cached in bench/out/ under a key of the generator's source and its parameters (reused while
+neither changed). Each ingest and local-engine run is a fresh interpreter whose whole process tree's RSS is sampled
+(peak memory); each figure is the best and the median of ``--repeat`` runs, each with the 1-minute load average at
+its start, and per CPU-second (this process and its workers). A Spark master runs in one session: the session
+start and a cold first run (the JVM's warm-up), then ``--repeat`` warm runs (the rate; a long job pays the warm-up
+once). Results: bench/out/discover.json, with the commit measured.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..tracks.bench import measure_in_subprocess
+from ..tracks.bench import _stats, commit, fmt_rate, measure_in_subprocess, source_key
 
 OUT = Path("bench/out")
 
@@ -31,8 +32,8 @@ def _cpu() -> float:
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
-def _measure(kind: str, path: str, store: str, master: str | None) -> dict:
-    t0, c0 = time.perf_counter(), _cpu()
+def _measure(kind: str, path: str, store: str, master: str | None, repeat: int = 1) -> dict:
+    la, t0, c0 = os.getloadavg()[0], time.perf_counter(), _cpu()
     if kind == "ingest":
         from ..tracks.archive import ingest_archive
 
@@ -47,39 +48,73 @@ def _measure(kind: str, path: str, store: str, master: str | None) -> dict:
         from . import discover
         from .engine import spark_session
 
+        assert master is not None, "a Spark measurement names its master"
         t_s = time.perf_counter()
         s = spark_session(master, shuffle_partitions=4)
         s.sparkContext.setLogLevel("ERROR")
         session_s = time.perf_counter() - t_s
         # the first job of a session pays the JVM's warm-up (class loading, JIT) and the Python workers' start;
-        # a long job (a month on a cluster) pays it once, so the rate is the second, warm run; both are printed
+        # a long job (a month on a cluster) pays it once, so the rate is of the warm runs after it
         t_c = time.perf_counter()
         discover(store=store, out=None, engine="spark", spark=s, reported=None, progress=False)
         cold_s = time.perf_counter() - t_c
-        t0, c0 = time.perf_counter(), _cpu()
-        discover(store=store, out=None, engine="spark", spark=s, reported=None, progress=False)
-        wall = time.perf_counter() - t0
+        runs = []
+        for _ in range(repeat):
+            la, t0 = os.getloadavg()[0], time.perf_counter()
+            discover(store=store, out=None, engine="spark", spark=s, reported=None, progress=False)
+            runs.append({"seconds": time.perf_counter() - t0, "loadavg_1m": la})
         s.stop()
         rows = json.loads((Path(store) / "manifest.json").read_text())["positions"]
-        return {"rows": rows, "seconds": wall, "cpu_seconds": _cpu() - c0, "loadavg_1m": os.getloadavg()[0],
-                "engine": "spark", "session_seconds": session_s, "cold_seconds": cold_s}
+        return {"rows": rows, "engine": "spark", "session_seconds": session_s, "cold_seconds": cold_s, "runs": runs}
     wall = time.perf_counter() - t0
-    return {"rows": rows, "seconds": wall, "cpu_seconds": _cpu() - c0, "loadavg_1m": os.getloadavg()[0],
-            "engine": "local"}
+    return {"rows": rows, "seconds": wall, "cpu_seconds": _cpu() - c0, "loadavg_1m": la, "engine": "local"}
 
 
 def _sub(*args: str) -> dict:
     return measure_in_subprocess("analysis.discover.bench", *args)
 
 
-def _best(runs: list[dict]) -> dict:
-    b = dict(min(runs, key=lambda r: r["seconds"]))
-    b["rows_per_s"] = b["rows"] / b["seconds"]
-    # Spark's JVM is not a reaped child of the measuring process: its CPU is not counted, so no per-CPU rate
-    b["rows_per_cpu_s"] = None if b.get("engine") == "spark" else b["rows"] / max(b["cpu_seconds"], 1e-9)
-    b["all_seconds"] = [round(r["seconds"], 2) for r in runs]
-    b["peak_tree_rss_mb"] = max(r["peak_tree_rss_mb"] for r in runs)
-    return b
+def _summary(runs: list[dict]) -> dict:
+    """Best and median of fresh-interpreter runs (:func:`analysis.tracks.bench._stats`), peak RSS of them all."""
+    b = _stats(runs[0]["rows"], [(r["seconds"], r["cpu_seconds"], r["loadavg_1m"]) for r in runs])
+    return b | {"engine": "local", "peak_tree_rss_mb": max(r["peak_tree_rss_mb"] for r in runs)}
+
+
+def _spark_summary(r: dict) -> dict:
+    """Best and median of the warm runs of one Spark session. The JVM is not a reaped child of the measuring
+    process: its CPU is not counted, so no rate per CPU-second."""
+    import statistics
+
+    runs = sorted(r["runs"], key=lambda x: x["seconds"])
+    med = statistics.median(x["seconds"] for x in runs)
+    return r | {
+        "seconds": runs[0]["seconds"],
+        "rows_per_s": r["rows"] / runs[0]["seconds"],
+        "loadavg_1m": runs[0]["loadavg_1m"],
+        "median_seconds": med,
+        "median_rows_per_s": r["rows"] / med,
+        "median_loadavg_1m": runs[(len(runs) - 1) // 2]["loadavg_1m"],
+        "rows_per_cpu_s": None,
+    }
+
+
+def _day(aircraft: int, seed: int = 1) -> tuple[Path, dict]:
+    """The generated day archive, reused while the generator's source and the parameters are the same."""
+    from . import globalday
+
+    key = source_key(globalday, {"aircraft": aircraft, "seed": seed})
+    day = OUT / f"day-{aircraft}.tar"
+    truth = OUT / f"day-{aircraft}.json"
+    if day.exists() and truth.exists():
+        info = json.loads(truth.read_text())
+        if info.get("key") == key:
+            return day, info | {"reused": True}
+    t = time.perf_counter()
+    g = globalday.generate_day(day, aircraft, seed=seed)
+    info = {"positions": g.n_positions, "aircraft": g.aircraft.height, "key": key,
+            "seconds": time.perf_counter() - t}
+    truth.write_text(json.dumps(info))
+    return day, info | {"reused": False}
 
 
 def main(argv=None) -> dict:
@@ -92,43 +127,40 @@ def main(argv=None) -> dict:
     a = ap.parse_args(argv)
     if a._measure:
         kind, path, store, master = a._measure
-        print(json.dumps(_measure(kind, path, store, None if master == "-" else master)))
+        print(json.dumps(_measure(kind, path, store, None if master == "-" else master, a.repeat)))
         return {}
-    from .globalday import generate_day
-
     OUT.mkdir(parents=True, exist_ok=True)
-    day = OUT / f"day-{a.aircraft}.tar"
+    t_all = time.perf_counter()
+    day, info = _day(a.aircraft)
     store = OUT / f"day-{a.aircraft}.store"
-    truth = OUT / f"day-{a.aircraft}.json"
-    if not (day.exists() and truth.exists()):
-        t = time.perf_counter()
-        g = generate_day(day, a.aircraft, seed=1)
-        truth.write_text(json.dumps({"positions": g.n_positions, "aircraft": g.aircraft.height}))
-        print(f"generated {day}: {g.aircraft.height:,} aircraft, {g.n_positions:,} positions in "
-              f"{time.perf_counter() - t:.0f} s", file=sys.stderr)
-    info = json.loads(truth.read_text())
+    how = "cached" if info["reused"] else f"generated in {info['seconds']:.0f} s"
+    print(f"[bench] day {day} ({how}, load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     size_mb = day.stat().st_size / 2**20
-    res = {"archive": str(day), "archive_mb": size_mb, **info, "cpus": os.cpu_count()}
-    res["ingest"] = _best([_sub("ingest", str(day), str(store), "-") for _ in range(a.repeat)])
-    res["discover_local"] = _best([_sub("local", str(day), str(store), "-") for _ in range(a.repeat)])
+    res = {"archive": str(day), "archive_mb": size_mb, **info, "cpus": os.cpu_count(), **commit(),
+           "repeat": a.repeat, "loadavg_start": os.getloadavg()}
+    res["ingest"] = _summary([_sub("ingest", str(day), str(store), "-") for _ in range(a.repeat)])
+    res["discover_local"] = _summary([_sub("local", str(day), str(store), "-") for _ in range(a.repeat)])
     if not a.no_spark:
         for m in ("local[1]", "local[2]"):
-            res[f"spark_{m}"] = _best([_sub("spark", str(day), str(store), m) for _ in range(max(1, a.repeat - 1))])
+            res[f"spark_{m}"] = _spark_summary(_sub("spark", str(day), str(store), m, "--repeat", str(a.repeat)))
+    res["loadavg_end"] = os.getloadavg()
+    res["total_seconds"] = time.perf_counter() - t_all
     Path(a.out).write_text(json.dumps(res, indent=1))
-    f = lambda x: f"{x / 1e6:,.2f} M/s"  # noqa: E731
-    print(f"discovery bench: {info['aircraft']:,} aircraft, {info['positions']:,} positions, archive {size_mb:,.0f} MB, "
-          f"{os.cpu_count()} CPUs")
-    for k in [k for k in res if isinstance(res[k], dict)]:
+    print(f"discovery bench, commit {(res['commit'] or '?')[:12]}{' (dirty)' if res['dirty'] else ''}: "
+          f"{info['aircraft']:,} aircraft, {info['positions']:,} positions, archive {size_mb:,.0f} MB, "
+          f"{os.cpu_count()} CPUs; {a.repeat} runs each, best and median, each with the 1-min load average at its start")
+    for k in [k for k in res if isinstance(res[k], dict) and "rows_per_s" in res[k]]:
         r = res[k]
-        per_cpu = f(r["rows_per_cpu_s"]) if r["rows_per_cpu_s"] else "n/a (JVM CPU not counted)"
-        cold = (f"; warm run, after a cold first run of {r['cold_seconds']:.1f} s and a session start of "
-                f"{r['session_seconds']:.1f} s") if "cold_seconds" in r else ""
-        print(f"  {k:18} {f(r['rows_per_s']):>10} positions/s  ({r['seconds']:.2f} s; {per_cpu} per CPU-s; "
-              f"peak RSS {r['peak_tree_rss_mb']:,.0f} MB; load {r['loadavg_1m']:.1f}; runs {r['all_seconds']}{cold})")
+        per_cpu = fmt_rate(r, "cpu") if r["rows_per_cpu_s"] else "per CPU-s n/a (the JVM's CPU is not counted)"
+        extra = (f"; warm runs, after a session start of {r['session_seconds']:.1f} s and a cold first run of "
+                 f"{r['cold_seconds']:.1f} s") if "cold_seconds" in r else f"; peak RSS {r['peak_tree_rss_mb']:,.0f} MB"
+        print(f"  {k:16} {fmt_rate(r)}; {per_cpu}{extra}")
     if "spark_local[1]" in res and "spark_local[2]" in res:
-        print(f"  Spark local[2] / local[1] (warm): "
+        print(f"  Spark local[2] / local[1] (warm, best): "
               f"{res['spark_local[2]']['rows_per_s'] / res['spark_local[1]']['rows_per_s']:.2f}x")
-    print(f"  wrote {a.out}")
+    la0, la1 = res["loadavg_start"], res["loadavg_end"]
+    print(f"  total {res['total_seconds']:.0f} s; load average {la0[0]:.1f} {la0[1]:.1f} {la0[2]:.1f} at the start, "
+          f"{la1[0]:.1f} {la1[1]:.1f} {la1[2]:.1f} at the end; wrote {a.out}")
     return res
 
 

@@ -4,7 +4,8 @@ One pure kernel, :func:`segment_batch` (positions of whole aircraft in, ``(legs,
 by aircraft and time itself, so any row order gives the same legs). :func:`segment_parquet` runs it
 over parquet row groups in aircraft order: row groups are grouped into work units that never split an
 aircraft (from the row-group min/max statistics of ``icao_int``), and two threads process units in
-parallel (numpy and the parquet reader release the GIL). Memory is bounded by the unit size.
+parallel (the compiled loops of :mod:`.kernels`, numpy and the parquet reader release the GIL). Memory
+is bounded by the unit size; the frames are assembled once per file.
 
 Rules (``SegmentParams``):
 
@@ -50,6 +51,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -57,6 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from . import kernels as K
 from .airports import EARTH_RADIUS_KM, haversine_km, nearest_airport
 
 __all__ = [
@@ -146,116 +149,85 @@ def work_units(path, max_rows: int = 2_000_000) -> list[list[int]]:
 
 
 def _chunk(tbl: pa.Table, p: SegmentParams):
-    """The kernel's numpy pass over a table sorted by (icao_int, time_utc) of whole aircraft."""
+    """The kernel's pass over a table sorted by (icao_int, time_utc) of whole aircraft: the row-level work in
+    compiled loops (:mod:`.kernels`, one pass each), the per-leg and per-gap work in numpy."""
     n = tbl.num_rows
     ic = tbl.column("icao_int").to_numpy()
     t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
     lat = tbl.column("lat").to_numpy(zero_copy_only=False)
     lon = tbl.column("lon").to_numpy(zero_copy_only=False)
     alt32 = tbl.column("alt_ft").to_numpy(zero_copy_only=False)  # float32, NaN for null
-    alt = alt32.astype(np.float64)
     gnd_raw = tbl.column("on_ground").fill_null(False).to_numpy(zero_copy_only=False)
     gs = tbl.column("gs_kt").to_numpy(zero_copy_only=False) if "gs_kt" in tbl.column_names else None
     fl = tbl.column("readsb_flags")
     newleg = np.zeros(n, bool)
     if fl.null_count < n:
         newleg = (fl.fill_null(0).to_numpy() & 2).astype(bool)
-    same = np.empty(n, bool)
-    same[0] = False
-    np.equal(ic[1:], ic[:-1], out=same[1:])
-    dt = np.empty(n, np.int64)
-    dt[0] = 0
-    np.subtract(t[1:], t[:-1], out=dt[1:])
     gap_us = int(p.gap_min_s * 1e6)
-    big = same & (dt > gap_us)
-    gi = np.flatnonzero(big)  # sparse
-    # --- ground-state hysteresis: a change of state counts when the next k fixes of the same stretch
-    # (same aircraft, no gap; fewer at its end) all report the new state
-    seg_start = ~same | big
-    # a short ground run at the end of a stretch counts only after a low approach (a landing, then the
-    # transponder off), not after a fix at cruise (a flag flicker just before a gap)
-    low = gnd_raw | (np.nan_to_num(alt, nan=0.0) <= p.airport_max_alt_ft)
-    air = _debounce(~gnd_raw, seg_start, max(int(p.ground_confirm_fixes), 1), low)
+    # same aircraft as the row before, time steps, the rows ending a gap (sparse) and the ground-state
+    # hysteresis: a change of state counts when the next k fixes of the same stretch (same aircraft, no gap;
+    # fewer at its end) all report the new state; a short ground run at the end of a stretch counts only after
+    # a low approach (a landing, then the transponder off), not after a fix at cruise (a flag flicker)
+    same, dt, gi, air = K.rows_state(
+        ic, t, alt32, gnd_raw, gap_us, float(p.airport_max_alt_ft), max(int(p.ground_confirm_fixes), 1)
+    )
+    big = np.zeros(n, bool)
+    big[gi] = True
     jump = haversine_km(lat[gi - 1], lon[gi - 1], lat[gi], lon[gi]) if len(gi) else np.empty(0)
-    # altitude with single-fix glitches removed (median of 3 within one aircraft)
-    alt3 = _median3(alt32, same)
+    # gaps that end a leg: low on both sides, implied speed too low, or too long (altitude either side of
+    # the gap: an airborne fix without one takes the nearest known altitude of the aircraft)
+    split_rows = np.empty(0, np.int64)
+    if len(gi):
+        a0, a1 = K.gap_altitudes(alt32, ic, air, gi)
+        low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
+        spd = jump / 1.852 / (dt[gi] / 3.6e9)
+        split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)
+        split_rows = gi[split & air[gi] & air[gi - 1]]
+    # candidate legs, the range of their altitudes (median of 3 within one aircraft, so a single glitched
+    # fix is no climb) and takeoff / landing seen
+    starts, ends, hi, lo, tko, lnd = K.candidates(air, same, newleg, split_rows, alt32, gap_us, dt)
     rejected: dict[str, int] = {}
-    for _ in range(2):  # pass 1: candidates and the flight rules; pass 2: what is left
-        starts, ends, in_leg_step, prev_air = _bounds(air, same, newleg, big, gi, jump, dt, alt, ic, p)
-        if not len(starts) or _:
-            break
-        n_fix = ends - starts + 1
-        dur_s = (t[ends] - t[starts]) / 1e6
-        tko = (starts > 0) & same[starts] & ~prev_air[starts] & (dt[starts] <= gap_us)
-        en = np.minimum(ends + 1, n - 1)
-        lnd = (ends + 1 < n) & same[en] & ~air[en] & (dt[en] <= gap_us)
-        hi = np.fmax.reduceat(alt3, starts)
-        lo = np.fmin.reduceat(alt3, starts)
-        climb = hi - lo
-        span_km = haversine_km(lat[starts], lon[starts], lat[ends], lon[ends])
-        no_alt = np.isnan(hi)
-        few = n_fix < p.min_leg_fixes
-        short = ~few & (dur_s < p.min_leg_s)
-        # a flight seen from takeoff to landing climbs; without altitudes it must at least go somewhere
-        flat = (
-            ~few & ~short & tko & lnd & np.where(no_alt, span_km < p.min_leg_km, ~(climb >= p.min_climb_ft))
-        )
-        bad = few | short | flat
-        if not bad.any():
-            break
+    if not len(starts):
+        return {"n": n, "legs": None, "gaps": None, "rejected": rejected}
+    n_fix = ends - starts + 1
+    dur_s = (t[ends] - t[starts]) / 1e6
+    climb = hi - lo
+    span_km = haversine_km(lat[starts], lon[starts], lat[ends], lon[ends])
+    no_alt = np.isnan(hi)
+    few = n_fix < p.min_leg_fixes
+    short = ~few & (dur_s < p.min_leg_s)
+    # a flight seen from takeoff to landing climbs; without altitudes it must at least go somewhere
+    flat = ~few & ~short & tko & lnd & np.where(no_alt, span_km < p.min_leg_km, ~(climb >= p.min_climb_ft))
+    bad = few | short | flat
+    if bad.any():
         for name, m in (("too_few_fixes", few), ("too_short", short), ("no_climb", flat)):
             if m.any():
                 rejected[name] = rejected.get(name, 0) + int(m.sum())
-        mark = np.zeros(n + 1, np.int64)
-        np.add.at(mark, starts[bad], 1)
-        np.add.at(mark, ends[bad] + 1, -1)
-        air = air & ~(np.cumsum(mark[:-1]) > 0)
+        K.clear_ranges(air, starts[bad], ends[bad])  # refused candidates count as ground
+        keep = np.flatnonzero(~bad)
+        if not len(keep):
+            return {"n": n, "legs": None, "gaps": None, "rejected": rejected}
+        # the highest altitude from a leg's start to the next leg's start, over the candidates in between
+        max_alt = np.fmax.reduceat(hi, keep)
+        starts, ends = starts[keep], ends[keep]
+    else:
+        max_alt = hi
     gnd = ~air
-    if not len(starts):
-        return {"n": n, "legs": None, "gaps": None, "rejected": rejected}
-    # path length: equirectangular steps in float32 (exact haversine for the sparse gap steps);
-    # step[i] is the step from row i to row i+1, so leg (s, e) sums step[s:e] (float64 accumulation)
-    lat32 = lat.astype(np.float32)
-    lon32 = lon.astype(np.float32)
-    step = np.empty(n, np.float32)
-    step[-1] = 0.0
-    np.subtract(lat32[1:], lat32[:-1], out=step[:-1])
-    dlon = np.empty(n, np.float32)
-    dlon[-1] = 0.0
-    np.subtract(lon32[1:], lon32[:-1], out=dlon[:-1])
-    if n > 1 and (dlon.max() > 180 or dlon.min() < -180):
-        w = np.abs(dlon) > 180
-        dlon[w] -= np.sign(dlon[w]) * np.float32(360)
-    c = lat32
+    # path length: equirectangular steps in float32 (exact haversine for the sparse gap steps) from each row
+    # of a leg to the next, summed in float64
+    c = lat.astype(np.float32)
     c *= np.float32(np.pi / 180)
     np.cos(c, out=c)
-    dlon[:-1] *= c[1:]
-    np.multiply(step, step, out=step)
-    np.multiply(dlon, dlon, out=dlon)
-    step += dlon
-    np.sqrt(step, out=step)  # degrees of arc
     deg_km = np.radians(1.0) * EARTH_RADIUS_KM
-    if len(gi):
-        step[gi - 1] = jump / deg_km
-    pair = np.empty(2 * len(starts), np.int64)
-    pair[0::2] = starts
-    pair[1::2] = ends
-    sums = np.add.reduceat(step, pair, dtype=np.float64)[0::2]
-    path_km = np.where(ends > starts, sums, 0.0) * deg_km
-    # implausible steps inside a leg (faster than any aircraft; over a gap the lower gap limit)
-    km_prev = np.zeros(n, np.float64)
-    km_prev[1:] = step[:-1].astype(np.float64) * deg_km
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kt_prev = km_prev / 1.852 / (np.maximum(dt, 1_000_000) / 3.6e9)
-    implaus = same & np.where(
-        dt > gap_us, kt_prev > p.max_gap_speed_kt, (kt_prev > p.max_speed_kt) & (km_prev > 2.0)
+    # and the implausible steps inside a leg (faster than any aircraft; over a gap the lower gap limit)
+    sums, imp_leg = K.leg_steps(
+        lat, lon, c, starts, ends, gi, jump, dt, deg_km, gap_us, float(p.max_speed_kt), float(p.max_gap_speed_kt)
     )
-    imp_leg = np.add.reduceat((implaus & in_leg_step).astype(np.int64), pair)[0::2]
-    imp_leg = np.where(ends > starts, imp_leg - (implaus[starts] & in_leg_step[starts]), 0)
-    max_alt = np.fmax.reduceat(alt3, starts)
+    del c
+    path_km = sums * deg_km
     # takeoff / landing observed: adjacent ground fix of the same aircraft within gap_min_s
     sp = starts - 1
-    tko = (starts > 0) & same[starts] & ~prev_air[starts] & (dt[starts] <= gap_us)
+    tko = (starts > 0) & same[starts] & gnd[np.maximum(sp, 0)] & (dt[starts] <= gap_us)
     en = np.minimum(ends + 1, n - 1)
     lnd = (ends + 1 < n) & same[en] & gnd[en] & (dt[en] <= gap_us)
     dep_i = np.where(tko, sp, starts)
@@ -263,6 +235,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     off_i, on_i = _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p)
     call, changes = _callsigns(tbl.column("callsign"), starts, ends, n)
     reg = tbl.column("registration").take(pa.array(starts)).cast(pa.string())
+    alt_d, alt_a = alt32[dep_i].astype(np.float64), alt32[arr_i].astype(np.float64)
     legs = {
         "icao_int": ic[starts],
         "first_us": t[starts],
@@ -275,8 +248,8 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
         "dep_lon": lon[dep_i],
         "arr_lat": lat[arr_i],
         "arr_lon": lon[arr_i],
-        "dep_low": gnd[dep_i] | (np.nan_to_num(alt[dep_i], nan=0.0) <= p.airport_max_alt_ft),
-        "arr_low": gnd[arr_i] | (np.nan_to_num(alt[arr_i], nan=0.0) <= p.airport_max_alt_ft),
+        "dep_low": gnd[dep_i] | (np.nan_to_num(alt_d, nan=0.0) <= p.airport_max_alt_ft),
+        "arr_low": gnd[arr_i] | (np.nan_to_num(alt_a, nan=0.0) <= p.airport_max_alt_ft),
         "tko": tko,
         "lnd": lnd,
         "n_positions": ends - starts + 1,
@@ -289,10 +262,10 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
         "registration": reg,
     }
     gaps = None
-    gmask = air[gi] | prev_air[gi]
+    gmask = air[gi] | air[gi - 1]
     g = gi[gmask]
     if len(g):
-        inleg = in_leg_step[g]
+        inleg = air[g] & air[g - 1] & ~np.isin(g, starts)
         leg_idx = np.searchsorted(starts, g, "right") - 1
         gaps = {
             "icao_int": ic[g],
@@ -306,86 +279,6 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
             "leg_idx": np.where(inleg, leg_idx, -1),
         }
     return {"n": n, "legs": legs, "gaps": gaps, "rejected": rejected}
-
-
-def _debounce(
-    raw_air: np.ndarray, seg_start: np.ndarray, k: int, low: np.ndarray | None = None
-) -> np.ndarray:
-    """Schmitt-style hysteresis on the reported ground state: the state changes at fix i only when
-    fixes i .. i+k-1 of the same stretch (or all that remain of it) report the new state.
-
-    Computed on runs of constant reported state (few): a run takes its own state when it is at least
-    ``k`` fixes long, reaches the end of its stretch, or opens the stretch; otherwise it keeps the state
-    of the run before it. With ``low`` (fix on the ground or low), a short ground run that ends its
-    stretch needs a low fix before it, and one that opens its stretch a low fix after it: a single
-    ground flag at cruise next to a transponder gap is a flicker, not a landing."""
-    n = len(raw_air)
-    if k <= 1 or n == 0:
-        return raw_air.copy()
-    change = np.empty(n, bool)
-    change[0] = True
-    np.not_equal(raw_air[1:], raw_air[:-1], out=change[1:])
-    change |= seg_start
-    rs = np.flatnonzero(change)
-    ln = np.diff(np.r_[rs, n])
-    opens = seg_start[rs]
-    closes = np.r_[seg_start[rs[1:]], True]  # the next run opens a new stretch (or there is none)
-    if low is not None:
-        before = np.r_[True, low[:-1]][rs]
-        after = np.r_[low[1:], True][rs + ln - 1]
-        closes &= raw_air[rs] | before | opens
-        opens = opens & (raw_air[rs] | after | closes | (ln >= k))
-    confirmed = opens | closes | (ln >= k)
-    src = np.maximum.accumulate(np.where(confirmed, np.arange(len(rs)), 0))
-    return np.repeat(raw_air[rs[src]], ln)
-
-
-def _median3(a: np.ndarray, same: np.ndarray) -> np.ndarray:
-    """Median of each value and its neighbours of the same aircraft (NaN-aware; ends keep their value)."""
-    n = len(a)
-    if n < 3:
-        return a.copy()
-    prev = np.r_[np.nan, a[:-1]]
-    nxt = np.r_[a[1:], np.nan]
-    prev[~same] = np.nan
-    nxt[np.r_[~same[1:], True]] = np.nan
-    both = ~np.isnan(prev) & ~np.isnan(nxt) & ~np.isnan(a)
-    m = np.maximum(np.minimum(prev, a), np.minimum(np.maximum(prev, a), nxt))
-    return np.where(both, m, a)
-
-
-def _bounds(air, same, newleg, big, gi, jump, dt, alt, ic, p: SegmentParams):
-    """Leg starts/ends (row indices) from the (smoothed) airborne state."""
-    n = len(air)
-    prev_air = np.empty(n, bool)
-    prev_air[0] = False
-    prev_air[1:] = air[:-1]
-    start = air & ~(same & prev_air)  # not a step from an airborne fix of the same aircraft
-    start |= air & newleg
-    if len(gi):  # gaps that end a leg: low on both sides, implied speed too low, or too long
-        # altitude either side of the gap: an airborne fix without one takes the nearest known altitude
-        known = np.flatnonzero(~np.isnan(alt))
-        a0, a1 = alt[gi - 1].copy(), alt[gi].copy()
-        if len(known):
-            m0 = np.isnan(a0) & air[gi - 1]
-            j0 = np.searchsorted(known, gi[m0] - 1, "right") - 1
-            k0 = known[np.maximum(j0, 0)]
-            a0[m0] = np.where((j0 >= 0) & (ic[k0] == ic[gi[m0]]), alt[k0], np.nan)
-            m1 = np.isnan(a1) & air[gi]
-            j1 = np.searchsorted(known, gi[m1], "left")
-            k1 = known[np.minimum(j1, len(known) - 1)]
-            a1[m1] = np.where((j1 < len(known)) & (ic[k1] == ic[gi[m1]]), alt[k1], np.nan)
-        low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
-        spd = jump / 1.852 / (dt[gi] / 3.6e9)
-        split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)
-        start[gi[split & air[gi] & prev_air[gi]]] = True
-    starts = np.flatnonzero(start)
-    in_leg_step = air & ~start  # step i-1 -> i inside a leg
-    nxt_in = np.empty(n, bool)
-    nxt_in[-1] = False
-    nxt_in[:-1] = in_leg_step[1:]
-    ends = np.flatnonzero(air & ~nxt_in)
-    return starts, ends, in_leg_step, prev_air
 
 
 def _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p: SegmentParams):
@@ -450,39 +343,13 @@ def _callsigns(col, starts, ends, n):
         return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     names = enc.dictionary.to_pylist()
-    # constant-callsign segments: cut where the code changes and at every leg start (few of either)
-    seg = np.union1d(np.flatnonzero(codes[1:] != codes[:-1]) + 1, starts)
-    seg_end = np.r_[seg[1:], n]
-    lid = np.searchsorted(starts, seg, "right") - 1
-    inleg = (lid >= 0) & (seg <= ends[np.maximum(lid, 0)])
-    code = codes[seg].astype(np.int64)
-    ok = inleg & (code >= 0)
-    if not ok.any():
-        return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
-    seg, seg_end, vl, vc = seg[ok], seg_end[ok], lid[ok], code[ok]
-    cnt = np.minimum(seg_end, ends[vl] + 1) - seg
-    cp = np.r_[True, (vl[1:] != vl[:-1]) | (vc[1:] != vc[:-1])]  # merge runs split only by null callsigns
-    rid = np.cumsum(cp) - 1
-    run_n = np.bincount(rid, weights=cnt).astype(np.int64)
-    runs = pl.DataFrame({"leg": vl[cp], "code": vc[cp], "n": run_n, "order": np.arange(int(cp.sum()))})
-    best = (
-        runs.group_by("leg", "code")
-        .agg(pl.col("n").sum(), pl.col("order").min())
-        .sort("leg", "n", "order", descending=[False, True, False])
-        .group_by("leg", maintain_order=True)
-        .agg(pl.col("code").first())
-    )
-    seq = (
-        runs.group_by("leg", maintain_order=True)
-        .agg(pl.col("code"), pl.len().alias("k"))
-        .filter(pl.col("k") > 1)
-    )
-    call = [None] * m
-    for leg, code in best.iter_rows():
-        call[leg] = names[code]
-    changes = [None] * m
-    for leg, codes_, _k in seq.iter_rows():
-        changes[leg] = ">".join(names[c] for c in codes_)
+    best, seq, off = K.callsign_runs(codes, starts, ends)
+    call = [names[c] if c >= 0 else None for c in best.tolist()]
+    seq_l, off_l = seq.tolist(), off.tolist()
+    changes = [
+        ">".join(names[c] for c in seq_l[off_l[i] : off_l[i + 1]]) if off_l[i + 1] > off_l[i] else None
+        for i in range(m)
+    ]
     return pa.array(call, pa.string()), pa.array(changes, pa.string())
 
 
@@ -532,10 +399,10 @@ def _prepare(positions: pa.Table) -> pa.Table:
         [pa.chunked_array(c) if isinstance(c, pa.Array) else c for c in cols], SEGMENT_COLUMNS
     )
     if n > 1:
-        ic = tbl.column("icao_int").to_numpy().astype(np.int64)
+        tbl = tbl.combine_chunks()  # one chunk per column: the kernel's arrays are views, not copies
+        ic = tbl.column("icao_int").to_numpy()
         t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
-        dic, dt = np.diff(ic), np.diff(t)
-        if (dic < 0).any() or ((dic == 0) & (dt <= 0)).any():
+        if not K.is_sorted(ic, t):  # one compiled pass; sorted input (store files) pays nothing more
             keys = [
                 ("icao_int", "ascending"),
                 ("time_utc", "ascending"),
@@ -583,16 +450,50 @@ def segment_batch_counted(
     """:func:`segment_batch` plus the count of candidate legs refused by the flight rules, by reason
     (``too_few_fixes``, ``too_short``, ``no_climb``)."""
     p = params or SegmentParams()
-    tbl = _prepare(positions)
-    r = _chunk(tbl, p) if tbl.num_rows else None
-    if r is None or r["legs"] is None:
-        return (
-            pl.DataFrame(schema=LEGS_SCHEMA),
-            pl.DataFrame(schema=GAPS_SCHEMA),
-            (r or {}).get("rejected", {}),
-        )
+    r = _raw(positions, p)
+    if r["legs"] is None:
+        return pl.DataFrame(schema=LEGS_SCHEMA), pl.DataFrame(schema=GAPS_SCHEMA), r["rejected"]
     legs, gaps = _assemble(r["legs"], r["gaps"], p)
     return legs, gaps, r["rejected"]
+
+
+def _raw(positions: pa.Table, p: SegmentParams) -> dict:
+    """The kernel without the assembly of the frames: per leg and per gap, numpy and arrow columns."""
+    tbl = _prepare(positions)
+    if not tbl.num_rows:
+        return {"n": 0, "legs": None, "gaps": None, "rejected": {}}
+    return _chunk(tbl, p)
+
+
+def _concat_raw(rs: list[dict]) -> dict:
+    """The raw results of consecutive work units (whole aircraft each, in aircraft order) as one: assembled
+    once, they give the rows the units' frames concatenated would (gap ``leg_idx`` shifted by the legs before)."""
+    def cat(vs):
+        if isinstance(vs[0], (pa.Array, pa.ChunkedArray)):
+            return pa.chunked_array(
+                [c for v in vs for c in (v.chunks if isinstance(v, pa.ChunkedArray) else [v])], pa.string()
+            )
+        return np.concatenate(vs)
+
+    with_legs = [r for r in rs if r["legs"] is not None]
+    rejected: dict[str, int] = {}
+    for r in rs:
+        for k, v in r["rejected"].items():
+            rejected[k] = rejected.get(k, 0) + v
+    if not with_legs:
+        return {"n": sum(r["n"] for r in rs), "legs": None, "gaps": None, "rejected": rejected}
+    if len(with_legs) == 1:
+        return with_legs[0] | {"n": sum(r["n"] for r in rs), "rejected": rejected}
+    legs = {k: cat([r["legs"][k] for r in with_legs]) for k in with_legs[0]["legs"]}
+    gl, shift = [], 0
+    for r in with_legs:
+        if r["gaps"] is not None:
+            g = dict(r["gaps"])
+            g["leg_idx"] = np.where(g["leg_idx"] >= 0, g["leg_idx"] + shift, -1)
+            gl.append(g)
+        shift += len(r["legs"]["icao_int"])
+    gaps = {k: np.concatenate([g[k] for g in gl]) for k in gl[0]} if gl else None
+    return {"n": sum(r["n"] for r in rs), "legs": legs, "gaps": gaps, "rejected": rejected}
 
 
 def segment_parquet(
@@ -606,12 +507,12 @@ def segment_parquet(
     p = params or SegmentParams()
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    jobs = [(path, u) for path in paths for u in work_units(path, max_unit_rows)]
+    jobs = [(i, path, u) for i, path in enumerate(paths) for u in work_units(path, max_unit_rows)]
 
     def run(job):
-        pf = pq.ParquetFile(job[0], read_dictionary=["callsign", "registration"])
-        tbl = pf.read_row_groups(job[1], columns=SEGMENT_COLUMNS, use_threads=False)
-        return tbl.num_rows, segment_batch_counted(tbl, p)
+        pf = pq.ParquetFile(job[1], read_dictionary=["callsign", "registration"])
+        tbl = pf.read_row_groups(job[2], columns=SEGMENT_COLUMNS, use_threads=False)
+        return tbl.num_rows, _raw(tbl, p)
 
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(threads) as ex:
@@ -619,16 +520,18 @@ def segment_parquet(
     else:
         results = [run(j) for j in jobs]
     n_pos = sum(r[0] for r in results)
-    legs = (
-        pl.concat([r[1][0] for r in results], how="vertical") if results else pl.DataFrame(schema=LEGS_SCHEMA)
-    )
-    gaps = (
-        pl.concat([r[1][1] for r in results], how="vertical") if results else pl.DataFrame(schema=GAPS_SCHEMA)
-    )
-    rejected: dict[str, int] = {}
-    for r in results:
-        for k, v in r[1][2].items():
+    # the frames are assembled once per file (their fixed cost is paid once, not per work unit)
+    legs_l, gaps_l, rejected = [], [], {}  # type: list[pl.DataFrame], list[pl.DataFrame], dict[str, int]
+    for i in range(len(paths)):
+        r = _concat_raw([res[1] for job, res in zip(jobs, results, strict=True) if job[0] == i])
+        for k, v in r["rejected"].items():
             rejected[k] = rejected.get(k, 0) + v
+        if r["legs"] is not None:
+            lg, gp = _assemble(r["legs"], r["gaps"], p)
+            legs_l.append(lg)
+            gaps_l.append(gp)
+    legs = pl.concat(legs_l, how="vertical") if legs_l else pl.DataFrame(schema=LEGS_SCHEMA)
+    gaps = pl.concat(gaps_l, how="vertical") if gaps_l else pl.DataFrame(schema=GAPS_SCHEMA)
     return Segments(legs, stops_from_legs(legs), gaps, n_pos, rejected)
 
 
@@ -662,11 +565,11 @@ def stops_from_legs(legs: pl.DataFrame) -> pl.DataFrame:
             pl.col("leg_no").alias("prev_leg_no"),
             "next_leg_no",
         )
-        .cast(STOPS_SCHEMA)
+        .cast(STOPS_SCHEMA)  # type: ignore[arg-type]  # a dict of name -> dtype, as cast takes it
     )
 
 
-LEGS_SCHEMA = {
+LEGS_SCHEMA: dict[str, Any] = {
     "icao24": pl.String,
     "registration": pl.String,
     "callsign": pl.String,
@@ -694,7 +597,7 @@ LEGS_SCHEMA = {
     "path_km": pl.Float64,
     "n_implausible_jumps": pl.Int64,
 }
-STOPS_SCHEMA = {
+STOPS_SCHEMA: dict[str, Any] = {
     "icao24": pl.String,
     "registration": pl.String,
     "icao": pl.String,
@@ -706,7 +609,7 @@ STOPS_SCHEMA = {
     "prev_leg_no": pl.Int64,
     "next_leg_no": pl.Int64,
 }
-GAPS_SCHEMA = {
+GAPS_SCHEMA: dict[str, Any] = {
     "icao24": pl.String,
     "registration": pl.String,
     "start_utc": pl.Datetime("us", "UTC"),
