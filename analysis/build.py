@@ -64,7 +64,7 @@ UTC_TS = pl.Datetime("us", "UTC")
 #: the modules whose code shapes data/derived (charts and pages do not: the report fingerprints those itself)
 DATA_MODULES = frozenset({
     "build.py", "validate.py", "schema.py", "timespec.py", "geo.py", "provenance.py", "observed.py",
-    "findings.py", "similarity.py", "paths.py", "safeio.py",
+    "findings.py", "similarity.py", "paths.py", "safeio.py", "trips.py",
 })
 
 

@@ -25,6 +25,7 @@ import polars as pl
 
 from . import geo, provenance
 from .paths import Project
+from .trips import study_region  # the region's one definition, shared with discovery
 
 __all__ = ["ObservedEvidence", "integrate", "compare", "study_region", "TRIP_BREAK_DAYS", "track_inputs",
            "summary", "source_ids_for", "check_tracks", "EXCLUDED_SCHEMA", "EXCLUDED_REASONS"]
@@ -33,11 +34,6 @@ log = logging.getLogger(__name__)
 
 TRIP_BREAK_DAYS = 10
 MATCH_MARGIN = timedelta(days=3)
-def study_region(corridors: pl.DataFrame) -> frozenset[str]:
-    """The study's destination region: the countries (ISO alpha-2) of role 'destination' in corridors.csv. An
-    observed trip must touch one of them to become an episode; findings use the same areas."""
-    return frozenset(a for a, r in zip(corridors["area"], corridors["role"], strict=True)
-                     if r == "destination" and a and len(a) == 2)
 UTC_TS = pl.Datetime("us", "UTC")
 
 
