@@ -32,7 +32,9 @@ from ..tracks.archive import read_store_bucket, store_buckets
 from ..tracks.segment import GAPS_SCHEMA, LEGS_SCHEMA, SegmentParams, segment_batch
 from .rules import DiscoveryError
 
-__all__ = ["segment_bucket", "segment_store_local", "segment_store_spark", "spark_session", "finish", "check_master"]
+__all__ = ["TASK_DEFAULTS", "segment_bucket", "segment_store_local", "segment_store_spark", "spark_bucket_task",
+           "spark_session", "finish", "check_master", "ingest_spark", "process_tree_cpu_seconds", "standalone_cluster",
+           "measure_discovery"]
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +116,18 @@ def check_master(master: str, reach_timeout_s: float = 5.0) -> str:
     return master
 
 
+#: settings of every discovery session (a ``conf`` given to :func:`spark_session` overrides them)
+TASK_DEFAULTS = {
+    "spark.executorEnv.POLARS_MAX_THREADS": "1",
+    "spark.executorEnv.OMP_NUM_THREADS": "1",  # Arrow's CPU pool
+    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+    "spark.executor.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+}
+
+
 def spark_session(master: str = "local[2]", app: str = "flights-discover", shuffle_partitions: int = 4, **conf):
     """A SparkSession for discovery: UTC session time zone, Arrow on, UI off, driver bound to loopback
-    for local masters. Executors run this interpreter (PYSPARK_PYTHON). The master URL is checked first
+    for local masters, one thread per task (:data:`TASK_DEFAULTS`). Executors run this interpreter (PYSPARK_PYTHON). The master URL is checked first
     (:func:`check_master`); a session that does not start is a :class:`DiscoveryError` naming the master."""
     import sys
 
@@ -140,6 +151,12 @@ def spark_session(master: str = "local[2]", app: str = "flights-discover", shuff
         .config("spark.driver.memory", conf.pop("driver_memory", "1g"))
         .config("spark.executorEnv.PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
     )
+    # one core per task: Spark runs one task per core, so the kernel's polars and Arrow pools get one thread each
+    # (their default, one per core in every Python worker, oversubscribes the cores); and the JVMs only schedule
+    # tasks and pass bucket names and results, so the serial collector and the quick compiler spend the least CPU
+    # (measured: the JVM's CPU in a warm run from 3.1 to 0.6-0.9 s, docs/scale.md)
+    for k, v in TASK_DEFAULTS.items():
+        b = b.config(k, v)
     if master.startswith("local") or "127.0.0.1" in master or "localhost" in master:
         b = b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     for k, v in conf.items():
@@ -235,7 +252,7 @@ def process_tree_cpu_seconds() -> float:
 
 
 @contextlib.contextmanager
-def standalone_cluster(cores: int = 2, memory: str = "1g", log_dir=None, start_timeout_s: float = 60.0):
+def standalone_cluster(cores: int = 2, memory: str = "1g", log_dir=None, start_timeout_s: float = 180.0):
     """A Spark standalone master and one worker of ``cores`` cores on 127.0.0.1 (free ports), started as child
     processes of this one and stopped on exit; yields the master URL (``spark://127.0.0.1:PORT``)."""
     import subprocess
