@@ -276,6 +276,21 @@ def standalone_cluster(cores: int = 2, memory: str = "1g", log_dir=None, start_t
             time.sleep(0.3)
         return False
 
+    def wait_worker(ui_port: int) -> bool:
+        import json
+        import urllib.request
+
+        end = time.monotonic() + start_timeout_s
+        while time.monotonic() < end:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=10) as r:
+                    if json.loads(r.read()).get("aliveworkers", 0) >= 1:
+                        return True
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        return False
+
     home = Path(pyspark.__file__).parent
     cls = str(home / "bin" / "spark-class")
     with contextlib.ExitStack() as stack:
@@ -296,6 +311,11 @@ def standalone_cluster(cores: int = 2, memory: str = "1g", log_dir=None, start_t
                 [cls, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", str(cores),
                  "--memory", memory, "--webui-port", str(wui)], env=env, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL))
+            # ready when the master answers and has registered the worker (a master that only listens may not yet
+            # answer a driver's registration, which gives up after 3 x 20 s on a crowded machine)
+            if not wait_worker(mui):
+                raise DiscoveryError(f"standalone worker: expected the master on 127.0.0.1:{mport} to register it within "
+                                     f"{start_timeout_s:.0f} s, got none (logs in {logs})")
             yield url
         finally:
             for p in reversed(procs):
