@@ -92,7 +92,7 @@ $(DEMO_DAY): analysis/discover/globalday.py | $(ENV)
 
 discover: data $(if $(ARCHIVE),,$(DEMO_DAY)) ## find candidate flights in day archives: make discover ARCHIVE=day.tar [ENGINE=spark MASTER=URL]
 	read -r -d "" -a archives <<< "$${ARCHIVE:-$(DEMO_DAY)}" || :; \
-	$(PY) -m analysis.discover "$${archives[@]}" --out data/derived/discover --engine "$$ENGINE" \
+	$(PY) -m analysis discover "$${archives[@]}" --engine "$$ENGINE" \
 		$(if $(filter spark,$(ENGINE)),--master "$$MASTER")
 
 # make lab LAB_ARGS="--port 8899 --no-browser" passes options to JupyterLab

@@ -2,7 +2,11 @@
 
 Commands: ``validate`` (check data/raw, write nothing), ``build`` (data/derived), ``report`` (data + notebooks
 + site), ``accept-raw`` (record raw checksums after a reviewed change), ``episodes`` (list episode ids),
-``evidence-doc`` (write docs/evidence.md from the schema), ``new-study PATH`` (an empty study folder).
+``evidence-doc`` (write docs/evidence.md from the schema), ``new-study PATH`` (an empty study folder),
+``discover ARCHIVE...`` (find candidate flights in day archives of global ADS-B, :mod:`analysis.discover`).
+
+A wrong argument to a command, like every named input or output problem, ends in one line ``error: ...`` and exit
+status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,9 +20,24 @@ from .paths import default_project
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command's parser: a wrong argument is one line and exit status 2 (argparse prints the usage block too)."""
+
+    def error(self, message: str):
+        print(f"error: {message} ({self.prog} --help lists the options)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("validate", help="check data/raw against the schema and provenance; write nothing")
     b = sub.add_parser("build", help="build data/derived from data/raw")
     b.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
@@ -42,7 +61,27 @@ def main(argv: list[str] | None = None) -> int:
                    help="the shared stops in order, e.g. UUEE:origin::2026-11-03 GOBD:staging MNMG:destination:2026-11-05")
     t.add_argument("--sources", default="", help="source ids for every row, e.g. S900;S901")
     t.add_argument("--no-header", action="store_true", help="rows only, to append to data/raw/stops.csv")
+    d = sub.add_parser("discover", help="find candidate flights in day archives of global ADS-B (make discover)",
+                       description="Find candidate flights in day archives: segment every aircraft, apply the "
+                                   "interest rules of data/raw, write the study's data/derived/discover")
+    d.add_argument("inputs", nargs="*", help="day archives: .tar (gzip members), traces/ tree, or OpenSky files")
+    d.add_argument("--store", help="read an existing positions store instead of archives")
+    d.add_argument("--out", default=None,
+                   help="output folder (default: the study's data/derived/discover, Project.discover)")
+    d.add_argument("--engine", choices=("local", "spark"), default="local")
+    d.add_argument("--master", default=None, help="Spark master URL, e.g. local[2] or spark://127.0.0.1:7077")
+    d.add_argument("--buckets", type=_count, default=None,
+                   help="aircraft hash buckets, 1 to 4096 (default: one per 64 MB of archive)")
+    d.add_argument("--processes", type=_count, default=2, help="local engine worker threads (1 to 256)")
+    d.add_argument("--no-reported", action="store_true", help="do not read reported episodes (all candidates new)")
     args = parser.parse_args(argv)
+    if args.command == "discover":
+        if not args.inputs and not args.store:
+            d.error("give one or more archives, or --store")
+        if args.inputs and args.store:
+            d.error("give archives or --store, not both")
+        if args.master is not None and args.engine != "spark":
+            d.error("--master is for --engine spark")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     project = default_project()
 
@@ -61,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     from .tracks.readers import TrackInputError
     from .validate import RawValidationError
 
+    if args.command == "discover":
+        return _discover(args, project)
     try:
         if args.command == "validate":
             return _validate(project)
@@ -112,6 +153,54 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}; expected a readable and writable project "
               "folder (nothing was published; the previous outputs are intact)", file=sys.stderr)
         return 2
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename:
+        what = exc.strerror or str(exc)
+        return f"{exc.filename}: {what}; nothing was published, the previous discovery output is intact"
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return " / ".join(lines) if lines else type(exc).__name__
+
+
+def _discover(args: argparse.Namespace, project) -> int:
+    """``discover``: run :func:`analysis.discover.discover` on the study; every named problem (a missing, cut or
+    hostile archive, a bad or unreviewed rule, a missing store, a bad bucket count or Spark master, a locked or
+    unwritable output) in one line."""
+    from .atomic import BuildLockedError, NotALinkError
+    from .discover import DiscoveryError, discover
+    from .paths import StudyNotFoundError
+    from .provenance import ProvenanceError
+    from .queries import DatabaseLockedError, UntrustedDatabaseError
+    from .safeio import UnsafeInputError
+    from .tracks.readers import TrackInputError
+    from .validate import RawValidationError
+
+    try:
+        res = discover(
+            args.inputs or None,
+            ... if args.out is None else args.out,
+            project=project,
+            store=args.store,
+            engine=args.engine,
+            master=args.master,
+            n_buckets=args.buckets,
+            processes=args.processes,
+            reported=None if args.no_reported else "derived",
+        )
+    except (DiscoveryError, TrackInputError, UnsafeInputError, RawValidationError, ProvenanceError, BuildLockedError,
+            NotALinkError, DatabaseLockedError, UntrustedDatabaseError, StudyNotFoundError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    if res.manifest.get("synthetic_inputs"):
+        from .discover.globalday import SYNTHETIC_NOTE
+
+        print(f"  *** {SYNTHETIC_NOTE} ***")
+    for r in res.candidates.iter_rows(named=True):
+        mark = "SYNTHETIC " if r.get("synthetic") else ""
+        print(f"  {mark}{r['status']:5}  {r['candidate_id']}  {r['registration'] or '-':9} {r['type_code'] or '-':5} "
+              f"{r['route']}  [{r['patterns']}]" + (f"  episode {r['episode_id']}" if r["episode_id"] else ""))
     return 0
 
 

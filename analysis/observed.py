@@ -26,6 +26,7 @@ import polars as pl
 from . import geo, provenance
 from .paths import Project
 from .prepare import place_row
+from .trips import split_trips, study_region  # one definition of a trip and of the region, shared with discovery
 
 __all__ = ["ObservedEvidence", "integrate", "evidence", "compare", "study_region", "TRIP_BREAK_DAYS", "track_inputs",
            "summary", "source_ids_for", "check_tracks", "EXCLUDED_SCHEMA", "EXCLUDED_REASONS"]
@@ -34,11 +35,6 @@ log = logging.getLogger(__name__)
 
 TRIP_BREAK_DAYS = 10
 MATCH_MARGIN = timedelta(days=3)
-def study_region(corridors: pl.DataFrame) -> frozenset[str]:
-    """The study's destination region: the countries (ISO alpha-2) of role 'destination' in corridors.csv. An
-    observed trip must touch one of them to become an episode; findings use the same areas."""
-    return frozenset(a for a, r in zip(corridors["area"], corridors["role"], strict=True)
-                     if r == "destination" and a and len(a) == 2)
 UTC_TS = pl.Datetime("us", "UTC")
 
 
@@ -337,14 +333,9 @@ def integrate(project: Project, corridors: pl.DataFrame, watch: pl.DataFrame, kn
     left_out = 0
     for aircraft_id, group in legs.group_by("aircraft_id", maintain_order=True):
         aircraft_id = aircraft_id[0]
-        rows = group.sort("first_seen_utc", "leg_no").to_dicts()
-        trips: list[list[dict]] = [[rows[0]]]
-        for prev, leg in zip(rows, rows[1:], strict=False):
-            if leg["first_seen_utc"] - prev["last_seen_utc"] > timedelta(days=TRIP_BREAK_DAYS):
-                trips.append([leg])
-            else:
-                trips[-1].append(leg)
-        for trip in trips:
+        # the observed path keeps its own, longer break (a reported episode's aircraft may sit days at its
+        # destination); discovery takes the break of the 'trip' row of interest_patterns.csv
+        for trip in split_trips(group.to_dicts(), timedelta(days=TRIP_BREAK_DAYS)):
             t0 = trip[0]["first_seen_utc"]
             t1 = trip[-1]["last_seen_utc"]
             match = windows.filter(

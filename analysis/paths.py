@@ -74,6 +74,12 @@ class Project:
         return self.derived / "positions"
 
     @property
+    def discover(self) -> Path:
+        """Discovery's output (``python -m analysis discover``): a symlink to its latest complete run under
+        ``discover.runs/``, the positions store it read beside it (``discover.store``); not part of a build."""
+        return self.derived / "discover"
+
+    @property
     def notebooks(self) -> Path:
         """The notebooks the report runs: the package's own, never the study folder's (a study folder is data)."""
         return self.code_notebooks if self.code_notebooks is not None else REPO_DIR / "notebooks"
@@ -102,7 +108,7 @@ def as_project(project: Project | str | os.PathLike | None = None) -> Project:
     """A :class:`Project` from a Project, a folder (str or path) or None (:func:`default_project`)."""
     if project is None:
         return default_project()
-    return project if isinstance(project, Project) else Project(project)
+    return project if isinstance(project, Project) else Project(Path(project))
 
 
 def study_not_found(project: Project, built: bool = False) -> StudyNotFoundError:

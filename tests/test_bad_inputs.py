@@ -396,6 +396,7 @@ def test_a_pattern_without_its_row_and_bad_rules_stop_discovery_by_name(fresh_pr
     assert "data/raw/interest_patterns.csv, field 'pattern_id': expected a row for every pattern" in str(info.value)
     assert "no row for trip" in str(info.value)
     set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters", "meridian_lon=-30;lat_min=70;lat_max=-60")(path)
+    provenance.accept(fresh_project.raw, check=False)  # discovery reads data/raw as a build does: reviewed first
     with pytest.raises(RawValidationError, match=r"interest_patterns\.csv, line \d+, field 'parameters': expected "
                                                  r"lat_min below lat_max"):
         load_rules(fresh_project.raw)
@@ -1537,7 +1538,8 @@ def test_make_variables_reach_the_program_as_one_argument(name, template, tmp_pa
     discover = calls[-1]
     assert discover[discover.index("--master") + 1] == value, discover
     assert discover[discover.index("--engine") + 1] == "spark"
-    archives = discover[2:discover.index("--out")]
+    assert discover[:3] == ["-m", "analysis", "discover"], discover  # the one entry point
+    archives = discover[3:discover.index("--engine")]
     assert archives == ["day.tar", *value.split()], archives  # split on spaces, nothing else
     done, calls = _make(tmp_path, "discover", ENGINE=value)
     assert calls[-1][calls[-1].index("--engine") + 1] == value and "--master" not in calls[-1], calls
@@ -1878,8 +1880,14 @@ def test_bad_interest_rules_stop_discovery_in_one_line(fresh_project: Project, t
     set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
              "meridian_lon=-30;lat_min=70;lat_max=-60")(fresh_project.raw / "interest_patterns.csv")
     archive = _tar(tmp_path / "d.tar", _good_members())
+    # the rules are read as a build reads data/raw: a table changed since its review is refused, named
+    rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, str(archive), "--out", str(tmp_path / "out"))
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "data/raw/interest_patterns.csv: CHANGED since its provenance was recorded" in err, err
+    provenance.accept(fresh_project.raw, check=False)  # reviewed, but invalid: validation names it
     rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, str(archive), "--out", str(tmp_path / "out"))
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "lat_min below lat_max" in err, err
+    assert not (tmp_path / "out").exists()
     tally(True)
 
 

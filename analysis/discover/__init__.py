@@ -3,20 +3,23 @@
 Pipeline (one kernel, two engines)::
 
     day archive(s)  --analysis.tracks.archive-->  positions store (bucketed by aircraft)
-                    --segment_batch per bucket (local processes, or Spark applyInArrow)-->  legs, gaps
-                    --analysis.discover.rules (interest rules, data/raw/interest_*.csv)-->  candidates
+                    --segment_batch per bucket (local threads, or one Spark task per bucket)-->  legs, gaps
+                    --analysis.discover.rules (interest rules, data/raw/interest_*.csv, read and checked
+                      as a build reads data/raw; trips and region of analysis.trips)-->  candidates
 
 Python API::
 
     from analysis.discover import discover
-    res = discover(["day.tar"], out="data/derived/discover")          # local engine
+    res = discover(["day.tar"])                     # local engine, into the study's data/derived/discover
     res = discover(["day.tar"], out="...", engine="spark", master="local[2]")
     res.candidates          # out_candidates: one row per candidate trip
     res.candidate_legs      # its legs (out_candidate_legs)
 
-Command line: ``python -m analysis.discover ARCHIVE... [--engine spark --master URL]`` (``make discover``).
+Command line: ``python -m analysis discover ARCHIVE... [--engine spark --master URL]`` (``make discover``;
+``python -m analysis.discover`` is an alias).
 
-Written to ``out`` (default ``data/derived/discover``), published atomically: ``out`` is a symlink to a complete
+Written to ``out`` (default: the study's discovery folder, :attr:`analysis.paths.Project.discover`, i.e.
+``data/derived/discover``), published atomically: ``out`` is a symlink to a complete
 run folder under ``<out>.runs/``, swapped in one ``os.replace`` when the run is done (readers that resolve it once see
 the old run or the new one, never a mix). One run per output folder at a time (a lock beside it); each run writes its
 own scratch folder; the last two runs are kept. Files of a run:
@@ -44,12 +47,15 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import EllipsisType
+from typing import cast
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import atomic
+from ..paths import Project, as_project
 from ..tracks.archive import AIRCRAFT_SCHEMA, ingest_archive
 from ..tracks.segment import SegmentParams
 from .rules import CANDIDATE_COLUMNS, DiscoveryError, Rules, candidates, load_rules, match_aircraft
@@ -114,8 +120,8 @@ def read_aircraft(store) -> pl.DataFrame:
     """Aircraft seen in a positions store (one row per aircraft and trace member)."""
     files = sorted((Path(store) / "aircraft").glob("*.parquet"))
     if not files:
-        return pl.from_arrow(AIRCRAFT_SCHEMA.empty_table())
-    return pl.concat([pl.from_arrow(pq.read_table(f, schema=AIRCRAFT_SCHEMA)) for f in files]).sort(
+        return cast(pl.DataFrame, pl.from_arrow(AIRCRAFT_SCHEMA.empty_table()))
+    return pl.concat([cast(pl.DataFrame, pl.from_arrow(pq.read_table(f, schema=AIRCRAFT_SCHEMA))) for f in files]).sort(
         "icao24", "first_utc", "source_member"
     )
 
@@ -188,8 +194,9 @@ def _publish(out: Path, write) -> Path:
 
 def discover(
     inputs=None,
-    out="data/derived/discover",
+    out: str | os.PathLike | None | EllipsisType = ...,
     *,
+    project: Project | str | os.PathLike | None = None,
     store=None,
     engine: str = "local",
     master: str | None = None,
@@ -203,11 +210,14 @@ def discover(
 ) -> DiscoveryResult:
     """Run discovery. Give ``inputs`` (archives: tar, tree, OpenSky files) or an existing ``store``.
 
-    ``engine``: ``"local"`` or ``"spark"`` (``master`` URL, e.g. ``local[2]`` or ``spark://host:7077``, or a
+    ``project``: the study (a :class:`analysis.paths.Project` or its folder; default :func:`default_project`): its
+    rules (data/raw, read as a build reads it), its reported episodes and its discovery folder
+    (:attr:`Project.discover`, the default ``out``). ``engine``: ``"local"`` or ``"spark"`` (``master`` URL, e.g. ``local[2]`` or ``spark://host:7077``, or a
     ready ``spark`` session). ``reported``: ``"derived"`` reads reported episodes from the study's
     derived data (run ``make data`` first), a DataFrame like :func:`reported_windows`, or None (all new).
     ``n_buckets``: aircraft hash buckets of the positions store (default one per 64 MB of archive: memory is
-    bounded by one bucket per worker). ``out=None`` writes nothing. The store (when built from ``inputs``) goes
+    bounded by one bucket per worker). ``out=None`` writes nothing. ``raw``: another data/raw folder for the rules.
+    The store (when built from ``inputs``) goes
     to ``<out>.store`` beside ``out``.
 
     Every argument is checked before anything is read or written (:class:`DiscoveryError`, or
@@ -215,6 +225,9 @@ def discover(
     One discovery at a time writes to ``out`` (a lock beside it: a second one waits); the output is published
     atomically (see the module docstring).
     """
+    project = as_project(project)
+    if out is ...:
+        out = project.discover
     if engine not in ("local", "spark"):
         raise DiscoveryError(f"engine: expected 'local' or 'spark', got {engine!r}")
     if inputs is None and store is None:
@@ -238,24 +251,32 @@ def discover(
     else:
         store = _check_store(store)
     if out is None:
-        return _discover(inputs, None, store, engine, master, spark, n_buckets, processes, params, raw, reported,
-                         progress)
+        return _discover(project, inputs, None, store, engine, master, spark, n_buckets, processes, params, raw,
+                         reported, progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     # one discovery per output folder at a time
     with atomic.exclusive(out.with_name(f".{out.name}.lock"), what="discovery into this folder"):
-        return _discover(inputs, out, store, engine, master, spark, n_buckets, processes, params, raw, reported,
-                         progress)
+        return _discover(project, inputs, out, store, engine, master, spark, n_buckets, processes, params, raw,
+                         reported, progress)
 
 
-def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, params, raw, reported,
+def _shown(path: Path, project: Project) -> str:
+    """A path as the manifest and messages give it: relative to the study folder when inside it."""
+    try:
+        return Path(path).relative_to(project.root).as_posix() if Path(path).is_absolute() else str(path)
+    except ValueError:
+        return str(path)
+
+
+def _discover(project, inputs, out, store, engine, master, spark, n_buckets, processes, params, raw, reported,
               progress) -> DiscoveryResult:
     t0 = time.perf_counter()
-    rules = load_rules(raw)
+    rules = load_rules(raw if raw is not None else project)
     if isinstance(reported, str):
         if reported != "derived":
             raise DiscoveryError(f"reported: expected 'derived', a DataFrame or None, got {reported!r}")
-        reported = reported_windows()
+        reported = reported_windows(project)
     scratch = None
     own_spark = False
     if engine == "spark" and spark is None:
@@ -329,14 +350,14 @@ def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, p
             spark.stop()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    skipped = []
+    skipped: list = []
     try:
         skipped = json.loads((Path(store) / "manifest.json").read_text(encoding="utf-8")).get("skipped") or []
     except (OSError, ValueError, AttributeError):
         pass
     man = {
         "inputs": [str(p) for p in inputs] if inputs else [],
-        "store": str(store),
+        "store": _shown(store, project),
         "engine": engine,
         "master": master if engine == "spark" else None,
         "aircraft": aircraft["icao24"].n_unique(),
@@ -369,10 +390,10 @@ def _discover(inputs, out, store, engine, master, spark, n_buckets, processes, p
         print(
             f"[discover] {engine}: {man['aircraft']:,} aircraft, {legs.height:,} legs, {gaps.height:,} gaps -> "
             f"{cand.height} candidates ({man['new']} new, {man['known']} known) in {man['seconds']:.1f} s"
-            + (f"; wrote {out}" if out is not None else ""),
+            + (f"; wrote {_shown(out, project)}" if out is not None else ""),
             flush=True,
         )
         if skipped:
-            print(f"[discover] {len(skipped)} archive member(s) skipped, each with the reason, in {store}/manifest.json; "
+            print(f"[discover] {len(skipped)} archive member(s) skipped, each with the reason, in {_shown(store, project)}/manifest.json; "
                   f"first: {skipped[0][1] if isinstance(skipped[0], list | tuple) else skipped[0]}", flush=True)
     return DiscoveryResult(cand, cand_legs, legs, gaps, aircraft, out, man)

@@ -5,32 +5,36 @@ Both engines call :func:`segment_bucket` on the positions of one bucket of the s
 aircraft with ``icao_int % n_buckets == b``, see :mod:`analysis.tracks.archive`):
 
 * **local**: one process per bucket (``processes`` at a time), memory bounded by the bucket size;
-* **spark**: ``spark.read.parquet(store/positions)`` gives the ``bucket`` partition column;
-  ``groupBy("bucket").applyInArrow(...)`` hands each bucket to :func:`_spark_bucket`, which runs the
-  same kernel and returns the legs and gaps serialised as Arrow IPC (one row per bucket and table), so
-  the driver rebuilds exactly the frames the local engine makes.
+* **spark**: one task per bucket (``parallelize(bucket folders, one slice each)``): the task reads its bucket's
+  parquet files itself (:func:`analysis.tracks.archive.read_store_bucket`, as the local engine does) and returns
+  the legs and gaps serialised as Arrow IPC, so the driver rebuilds exactly the frames the local engine makes.
+  Positions never pass through the JVM and are never shuffled (an earlier ``groupBy("bucket").applyInArrow``
+  moved every position through a shuffle and Arrow batches, and did not scale from 1 to 2 cores).
 
 Outputs are sorted (icao24, leg_no / start_utc), so the two engines give identical tables.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import re
 import socket
 from pathlib import Path
+from typing import Any, cast
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from ..tracks.archive import ARCHIVE_SCHEMA, read_store_bucket, store_buckets
+from ..tracks.archive import read_store_bucket, store_buckets
 from ..tracks.segment import GAPS_SCHEMA, LEGS_SCHEMA, SegmentParams, segment_batch
 from .rules import DiscoveryError
 
-__all__ = ["segment_bucket", "segment_store_local", "segment_store_spark", "spark_session", "finish", "check_master"]
+__all__ = ["TASK_DEFAULTS", "segment_bucket", "segment_store_local", "segment_store_spark", "spark_bucket_task",
+           "spark_session", "finish", "check_master", "ingest_spark", "process_tree_cpu_seconds", "standalone_cluster",
+           "measure_discovery"]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,8 @@ def segment_bucket(positions: pa.Table, params: SegmentParams | None = None) -> 
 
 def finish(legs_parts: list[pl.DataFrame], gaps_parts: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Concatenate per-bucket results in a canonical order."""
-    legs = pl.concat(legs_parts, how="vertical") if legs_parts else pl.DataFrame(schema=LEGS_SCHEMA)
-    gaps = pl.concat(gaps_parts, how="vertical") if gaps_parts else pl.DataFrame(schema=GAPS_SCHEMA)
+    legs = pl.concat(legs_parts, how="vertical") if legs_parts else pl.DataFrame(schema=cast(Any, LEGS_SCHEMA))
+    gaps = pl.concat(gaps_parts, how="vertical") if gaps_parts else pl.DataFrame(schema=cast(Any, GAPS_SCHEMA))
     return legs.sort("icao24", "leg_no"), gaps.sort("icao24", "start_utc", "end_utc")
 
 
@@ -70,36 +74,18 @@ def segment_store_local(store, params: SegmentParams | None = None, processes: i
 
 
 # ----------------------------------------------------------------------------------------- Spark
-_OUT_SCHEMA = "bucket int, kind string, data binary"
-
-
 def _ipc(df: pl.DataFrame) -> bytes:
     sink = io.BytesIO()
     df.write_ipc(sink)
     return sink.getvalue()
 
 
-def _spark_bucket(key, table: pa.Table, params_dict: dict | None = None) -> pa.Table:
-    """Runs on a Spark executor: one bucket's positions -> legs and gaps as Arrow IPC blobs."""
+def spark_bucket_task(bucket_dir: str, params_dict: dict | None = None) -> tuple[str, bytes, bytes]:
+    """One Spark task: read one bucket of the store from its files and run the kernel on it, as the local engine
+    does; returns (bucket folder, legs, gaps), the tables as Arrow IPC (a few hundred bytes per leg)."""
     params = SegmentParams(**params_dict) if params_dict else None
-    b = int(key[0].as_py()) if hasattr(key[0], "as_py") else int(key[0])
-    cols = {}
-    for f in ARCHIVE_SCHEMA:
-        c = table.column(f.name)
-        if pa.types.is_timestamp(f.type):
-            c = pc.cast(c, pa.timestamp("us")).cast(pa.int64()).cast(f.type) if c.type.tz is None else c.cast(f.type)
-        else:
-            c = c.cast(f.type)
-        cols[f.name] = c
-    pos = pa.table(cols, schema=ARCHIVE_SCHEMA)
-    legs, gaps = segment_bucket(pos, params)
-    return pa.table(
-        {
-            "bucket": pa.array([b, b], pa.int32()),
-            "kind": pa.array(["legs", "gaps"]),
-            "data": pa.array([_ipc(legs), _ipc(gaps)], pa.binary()),
-        }
-    )
+    legs, gaps = segment_bucket(read_store_bucket(bucket_dir), params)
+    return bucket_dir, _ipc(legs), _ipc(gaps)
 
 
 #: Spark master URLs discovery accepts: local[N], local[*], local[N,F], local-cluster[...], spark://host:port[,...],
@@ -130,9 +116,18 @@ def check_master(master: str, reach_timeout_s: float = 5.0) -> str:
     return master
 
 
+#: settings of every discovery session (a ``conf`` given to :func:`spark_session` overrides them)
+TASK_DEFAULTS = {
+    "spark.executorEnv.POLARS_MAX_THREADS": "1",
+    "spark.executorEnv.OMP_NUM_THREADS": "1",  # Arrow's CPU pool
+    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+    "spark.executor.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+}
+
+
 def spark_session(master: str = "local[2]", app: str = "flights-discover", shuffle_partitions: int = 4, **conf):
     """A SparkSession for discovery: UTC session time zone, Arrow on, UI off, driver bound to loopback
-    for local masters. Executors run this interpreter (PYSPARK_PYTHON). The master URL is checked first
+    for local masters, one thread per task (:data:`TASK_DEFAULTS`). Executors run this interpreter (PYSPARK_PYTHON). The master URL is checked first
     (:func:`check_master`); a session that does not start is a :class:`DiscoveryError` naming the master."""
     import sys
 
@@ -156,6 +151,12 @@ def spark_session(master: str = "local[2]", app: str = "flights-discover", shuff
         .config("spark.driver.memory", conf.pop("driver_memory", "1g"))
         .config("spark.executorEnv.PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
     )
+    # one core per task: Spark runs one task per core, so the kernel's polars and Arrow pools get one thread each
+    # (their default, one per core in every Python worker, oversubscribes the cores); and the JVMs only schedule
+    # tasks and pass bucket names and results, so the serial collector and the quick compiler spend the least CPU
+    # (measured: the JVM's CPU in a warm run from 3.1 to 0.6-0.9 s, docs/scale.md)
+    for k, v in TASK_DEFAULTS.items():
+        b = b.config(k, v)
     if master.startswith("local") or "127.0.0.1" in master or "localhost" in master:
         b = b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     for k, v in conf.items():
@@ -168,31 +169,20 @@ def spark_session(master: str = "local[2]", app: str = "flights-discover", shuff
 
 
 def segment_store_spark(store, spark, params: SegmentParams | None = None):
-    """Spark engine: the same kernel per bucket via ``groupBy("bucket").applyInArrow``."""
+    """Spark engine: one task per bucket of ``store`` (:func:`spark_bucket_task`), which reads the bucket's files
+    itself: no position goes through the JVM or a shuffle, only legs and gaps come back to the driver. The store
+    must be visible to every executor at the same path (a shared file system), like the archives of
+    :func:`ingest_spark`."""
     from dataclasses import asdict
+    from functools import partial
 
-    pdict = asdict(params) if params else None
-
-    def run(key, table):  # a closure: pickled by value, so the parameters travel to the executors
-        return _spark_bucket(key, table, pdict)
-
-    path = str(Path(store).resolve() / "positions")
-    df = spark.read.parquet(path)
-    n = len(store_buckets(store))
-    out = (
-        df.repartition(max(n, 1), "bucket")
-        .groupBy("bucket")
-        .applyInArrow(run, schema=_OUT_SCHEMA)
-        .toArrow()
-    )
-    legs, gaps = [], []
-    for _b, kind, data in zip(
-        out.column("bucket").to_pylist(), out.column("kind").to_pylist(), out.column("data").to_pylist(),
-        strict=True,
-    ):
-        d = pl.read_ipc(io.BytesIO(data))
-        (legs if kind == "legs" else gaps).append(d)
-    return finish(legs, gaps)
+    buckets = [str(b.resolve()) for b in store_buckets(store)]
+    if not buckets:
+        return finish([], [])
+    task = partial(spark_bucket_task, params_dict=asdict(params) if params else None)
+    res = spark.sparkContext.parallelize(buckets, len(buckets)).map(task).collect()
+    res.sort(key=lambda r: r[0])
+    return finish([pl.read_ipc(io.BytesIO(r[1])) for r in res], [pl.read_ipc(io.BytesIO(r[2])) for r in res])
 
 
 def ingest_spark(inputs, out, spark, n_buckets: int = 16, batch_bytes: int = 8 << 20):
@@ -241,3 +231,164 @@ def ingest_spark(inputs, out, spark, n_buckets: int = 16, batch_bytes: int = 8 <
 
     atomic.replace_dir(tmp, out)
     return man
+
+
+# ----------------------------------------------------------------------------------------- measurement
+def process_tree_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by this process and every process under it, live or reaped: the
+    driver, Spark's JVM and its Python workers (and a standalone master, worker and executor started from here by
+    :func:`standalone_cluster`). ``resource.getrusage`` misses the JVM, which is not reaped until the session ends."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:  # ended meanwhile: its time is in its parent's children_* once reaped
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+@contextlib.contextmanager
+def standalone_cluster(cores: int = 2, memory: str = "1g", log_dir=None, start_timeout_s: float = 180.0):
+    """A Spark standalone master and one worker of ``cores`` cores on 127.0.0.1 (free ports), started as child
+    processes of this one and stopped on exit; yields the master URL (``spark://127.0.0.1:PORT``)."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import pyspark
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def wait_port(port: int) -> bool:
+        end = time.monotonic() + start_timeout_s
+        while time.monotonic() < end:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return True
+            time.sleep(0.3)
+        return False
+
+    def wait_worker(ui_port: int) -> bool:
+        import json
+        import urllib.request
+
+        end = time.monotonic() + start_timeout_s
+        while time.monotonic() < end:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=10) as r:
+                    if json.loads(r.read()).get("aliveworkers", 0) >= 1:
+                        return True
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        return False
+
+    home = Path(pyspark.__file__).parent
+    cls = str(home / "bin" / "spark-class")
+    with contextlib.ExitStack() as stack:
+        logs = Path(log_dir) if log_dir else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spark-")))
+        env = dict(os.environ, SPARK_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable,
+                   SPARK_LOG_DIR=str(logs), SPARK_WORKER_DIR=str(logs / "work"))
+        mport, mui, wui = free_port(), free_port(), free_port()
+        url = f"spark://127.0.0.1:{mport}"
+        procs: list[subprocess.Popen] = []
+        try:
+            procs.append(subprocess.Popen(
+                [cls, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(mport),
+                 "--webui-port", str(mui)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            if not wait_port(mport):
+                raise DiscoveryError(f"standalone master: expected it to listen on 127.0.0.1:{mport} within "
+                                     f"{start_timeout_s:.0f} s, got no answer (logs in {logs})")
+            procs.append(subprocess.Popen(
+                [cls, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", str(cores),
+                 "--memory", memory, "--webui-port", str(wui)], env=env, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL))
+            # ready when the master answers and has registered the worker (a master that only listens may not yet
+            # answer a driver's registration, which gives up after 3 x 20 s on a crowded machine)
+            if not wait_worker(mui):
+                raise DiscoveryError(f"standalone worker: expected the master on 127.0.0.1:{mport} to register it within "
+                                     f"{start_timeout_s:.0f} s, got none (logs in {logs})")
+            yield url
+        finally:
+            for p in reversed(procs):
+                p.terminate()
+            for p in procs:
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+def measure_discovery(store, engine: str = "spark", master: str | None = "local[2]", runs: int = 2, *,
+                      processes: int = 2, conf: dict[str, str] | None = None) -> dict:
+    """Discovery on an existing positions store (no rules' reported episodes, nothing written), ``runs`` times in
+    one session: wall seconds, CPU seconds of the whole process tree (:func:`process_tree_cpu_seconds`) and the
+    1-minute load average of each run, the session start apart. For the discovery bench: the first Spark run of a
+    session is the cold one (JVM warm-up, Python workers starting)."""
+    import json
+    import time
+
+    from . import discover
+
+    positions = json.loads((Path(store) / "manifest.json").read_text(encoding="utf-8"))["positions"]
+    out: dict = {"engine": engine, "master": master if engine == "spark" else None, "positions": positions,
+                 "cpus": os.cpu_count(), "runs": []}
+    t, c = time.perf_counter(), process_tree_cpu_seconds()
+    spark = None
+    if engine == "spark":
+        spark = spark_session(master or "local[2]", "flights-discover", 4, **(conf or {}))
+        spark.sparkContext.setLogLevel("ERROR")
+    out["session_seconds"] = time.perf_counter() - t
+    out["session_cpu_seconds"] = process_tree_cpu_seconds() - c
+    try:
+        for _ in range(runs):
+            load0 = os.getloadavg()[0]
+            t, c = time.perf_counter(), process_tree_cpu_seconds()
+            discover(store=store, out=None, engine=engine, spark=spark, processes=processes, reported=None,
+                     progress=False)
+            wall, cpu = time.perf_counter() - t, process_tree_cpu_seconds() - c
+            out["runs"].append({"seconds": wall, "cpu_seconds": cpu, "positions_per_s": positions / wall,
+                                "positions_per_cpu_s": positions / cpu, "loadavg_1m": [load0, os.getloadavg()[0]]})
+    finally:
+        if spark is not None:
+            spark.stop()
+    return out
+
+
+def main(argv=None) -> int:
+    """``python -m analysis.discover.engine STORE [--engine spark] [--master local[2] | --standalone CORES]``:
+    print :func:`measure_discovery` as JSON (one line)."""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(prog="python -m analysis.discover.engine", description="print discovery's wall and CPU seconds on a store")
+    ap.add_argument("store", help="a positions store (e.g. bench/out/day-4000.store)")
+    ap.add_argument("--engine", choices=("local", "spark"), default="spark")
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--standalone", type=int, metavar="CORES", default=None,
+                    help="start a standalone master and a worker of CORES cores here and run on it")
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--processes", type=int, default=2, help="local engine threads")
+    a = ap.parse_args(argv)
+    if a.standalone:
+        with standalone_cluster(a.standalone) as url:
+            res = measure_discovery(a.store, "spark", url, a.runs, conf={"spark.cores.max": str(a.standalone),
+                                                                          "spark.executor.memory": "1g"})
+        res["standalone_cores"] = a.standalone
+    else:
+        res = measure_discovery(a.store, a.engine, a.master, a.runs, processes=a.processes)
+    print(json.dumps(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

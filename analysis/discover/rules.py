@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from .. import geo
+from ..trips import TRIP_PATTERN, split_trips, study_region
 
 __all__ = [
     "DiscoveryError", "Rules", "load_rules", "match_aircraft", "candidates", "crosses_meridian", "CANDIDATE_COLUMNS",
@@ -95,24 +98,32 @@ class Rules:
 
 
 def load_rules(raw=None) -> Rules:
-    """Read the rule tables from ``raw`` (default: the project's data/raw).
+    """Read the rule tables from ``raw`` (a data/raw folder or a :class:`analysis.paths.Project`; default: the
+    project's data/raw) the way a build reads every raw table: one read of data/raw
+    (:func:`analysis.provenance.snapshot`), checked against the provenance records (a table changed since its
+    review raises :class:`analysis.provenance.ProvenanceError` naming it), then the tables parsed from those same
+    bytes and validated by :func:`analysis.validate.load_raw`.
 
-    The tables are read and checked by :func:`analysis.validate.load_raw`, as ``make validate`` checks them: a
-    parameter that is missing, unknown, repeated, not a finite number or out of range, bounds in the wrong order,
-    an address block whose end is below its start... raise :class:`analysis.validate.RawValidationError` naming
-    the file, line and field, instead of silently disabling a pattern.
+    Validation is the one ``make validate`` runs: a parameter that is missing, unknown, repeated, not a finite number
+    or out of range, bounds in the wrong order, an address block whose end is below its start... raise
+    :class:`analysis.validate.RawValidationError` naming the file, line and field, instead of silently disabling a
+    pattern. The region is :func:`analysis.trips.study_region`, the one the observed path uses.
     """
+    from .. import provenance
+    from ..paths import Project, default_project
     from ..validate import load_raw, parse_parameters
 
     if raw is None:
-        from ..paths import default_project
-
         raw = default_project().raw
+    elif isinstance(raw, Project):
+        raw = raw.raw
     raw = Path(raw)
     if not raw.is_dir():
         raise FileNotFoundError(f"{raw}: expected the study's data/raw folder with the rule tables "
                                 "(data/raw/interest_*.csv, see analysis/schema.py), got nothing there")
-    tables = load_raw(raw)
+    snap = provenance.snapshot(raw)
+    snap.check()
+    tables = load_raw(raw, data=snap.tables)
     src: dict[str, str] = {}
     types = {}
     for r in tables["interest_types"].iter_rows(named=True):
@@ -127,10 +138,11 @@ def load_rules(raw=None) -> Rules:
         blocks.append((int(r["start_hex"], 16), int(r["end_hex"], 16), r["rule_id"]))
         src[r["rule_id"]] = r["source_ids"] or ""
     # the region: the study's destination areas (corridors.csv, role destination), the one definition that
-    # observed trips and findings use too; each is cited as rule corridors:<country>
+    # observed trips and findings use too (analysis.trips.study_region); each is cited as rule corridors:<country>
     regions = {}
+    region = study_region(tables["corridors"])
     for r in tables["corridors"].iter_rows(named=True):
-        if r["role"] == "destination" and r["area"] and len(r["area"]) == 2:
+        if r["role"] == "destination" and r["area"] in region:  # the last row of an area cites its sources
             regions[r["area"]] = f"corridors:{r['area']}"
             src[regions[r["area"]]] = r["source_ids"] or ""
     params: dict[str, dict[str, float]] = {}
@@ -273,7 +285,7 @@ def candidates(
     destination, start_utc, end_utc) or None.
     """
     interest = match_aircraft(aircraft, rules)
-    max_stop_us = int(rules.param("trip", "max_stop_h") * 3.6e9)
+    max_break = timedelta(hours=rules.param(TRIP_PATTERN, "max_stop_h"))
     mer = rules.param("crossed_atlantic", "meridian_lon")
     lat_min = rules.param("crossed_atlantic", "lat_min")
     lat_max = rules.param("crossed_atlantic", "lat_max")
@@ -298,16 +310,7 @@ def candidates(
     reported_rows = _reported(reported)
     out, out_legs = [], []
     for (h,), g in ileg.group_by("icao24", maintain_order=True):
-        recs = g.sort("leg_no").to_dicts()
-        trips, cur = [], [recs[0]]
-        for r in recs[1:]:
-            gap_us = (r["first_seen_utc"] - cur[-1]["last_seen_utc"]).total_seconds() * 1e6
-            if gap_us > max_stop_us:
-                trips.append(cur)
-                cur = [r]
-            else:
-                cur.append(r)
-        trips.append(cur)
+        trips = split_trips(g.to_dicts(), max_break)
         for trip in trips:
             t0, t1 = trip[0]["first_seen_utc"], trip[-1]["last_seen_utc"]
             pats: set[str] = set()
@@ -397,7 +400,7 @@ def candidates(
             )
             for lg in trip:
                 out_legs.append({"candidate_id": cid, **{k: v for k, v in lg.items() if not k.startswith("_")}})
-    schema = {c: pl.String for c in CANDIDATE_COLUMNS} | {
+    schema: dict[str, Any] = {c: pl.String for c in CANDIDATE_COLUMNS} | {
         "first_seen_utc": pl.Datetime("us", "UTC"), "last_seen_utc": pl.Datetime("us", "UTC"), "n_legs": pl.Int64,
         "synthetic": pl.Boolean,
     }

@@ -374,3 +374,32 @@ def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, 
 
     _csv(c, tmp_path / "x.csv")
     assert "synthetic" in (tmp_path / "x.csv").read_text().splitlines()[0]
+
+
+def test_one_definition_of_a_trip_and_of_the_region():
+    """analysis.trips: the trip break and the region come from data/raw; legs split where the aircraft was unseen
+    in the air for more than the break (exactly the break still joins), in time order whatever the input order."""
+    from datetime import UTC, datetime, timedelta
+
+    from analysis import trips
+    from analysis.validate import load_raw
+
+    raw = load_raw(REPO_DIR / "data" / "raw")
+    assert trips.trip_break(raw["interest_patterns"]) == timedelta(hours=72)  # max_stop_h=72 in the table
+    region = trips.study_region(raw["corridors"])
+    dest = set(raw["corridors"].filter(pl.col("role") == "destination")["area"].to_list())
+    assert region == dest and {"VE", "CU", "NI"} <= region and "RU" not in region
+    assert set(load_rules().regions) == region  # discovery's region is the study's
+    t = lambda d, h=0: datetime(2025, 10, d, h, tzinfo=UTC)  # noqa: E731
+    legs = [
+        {"leg_no": 3, "first_seen_utc": t(8, 12), "last_seen_utc": t(8, 18)},  # 72 h after leg 2 ends: same trip
+        {"leg_no": 1, "first_seen_utc": t(1), "last_seen_utc": t(1, 10)},
+        {"leg_no": 2, "first_seen_utc": t(2), "last_seen_utc": t(5, 12)},
+        {"leg_no": 4, "first_seen_utc": t(11, 19), "last_seen_utc": t(11, 20)},  # 72 h + 1 h later: a new trip
+    ]
+    got = [[leg["leg_no"] for leg in trip] for trip in trips.split_trips(legs, timedelta(hours=72))]
+    assert got == [[1, 2, 3], [4]]
+    assert [[leg["leg_no"] for leg in tr] for tr in trips.split_trips(legs, timedelta(hours=1))] == [[1], [2], [3], [4]]
+    assert trips.split_trips([], timedelta(hours=72)) == []
+    with pytest.raises(KeyError, match="interest_patterns.csv"):
+        trips.trip_break(raw["interest_patterns"].filter(pl.col("pattern_id") != "trip"))

@@ -1,24 +1,21 @@
 """The Spark engine gives exactly the local engine's legs, gaps and candidates (one kernel, two engines).
 
 One Spark session for the module (local[2], 2 shuffle partitions, UI off, bound to 127.0.0.1); then a
-standalone master and worker started on loopback by the test itself, and stopped by it.
+standalone master and worker started on loopback by the test itself (analysis.discover.engine.standalone_cluster),
+and stopped by it.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
+import io
 
+import polars as pl
 import pytest
 
 pyspark = pytest.importorskip("pyspark")
 
 from analysis.discover import discover  # noqa: E402
-from analysis.discover.engine import spark_session  # noqa: E402
+from analysis.discover.engine import spark_session, standalone_cluster  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -53,52 +50,28 @@ def test_spark_local_mode_matches_local_engine(spark, local, day, reported, tmp_
     _same(res2, local)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.5)
-    return False
-
-
 def test_spark_standalone_cluster_matches_local_engine(spark, local, reported, tmp_path):
     spark.stop()  # one SparkContext per process: the module session gives way to the cluster's
-    home = Path(pyspark.__file__).parent
-    cls = str(home / "bin" / "spark-class")
-    env = dict(os.environ, SPARK_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable,
-               SPARK_LOG_DIR=str(tmp_path), SPARK_WORKER_DIR=str(tmp_path / "work"))
-    mport, mui, wui = _free_port(), _free_port(), _free_port()
-    url = f"spark://127.0.0.1:{mport}"
-    procs = []
-    try:
-        procs.append(subprocess.Popen(
-            [cls, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(mport),
-             "--webui-port", str(mui)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        assert _wait_port(mport, 60), "standalone master did not start within 60 s"
-        procs.append(subprocess.Popen(
-            [cls, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "2",
-             "--memory", "1g", "--webui-port", str(wui)], env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL))
+    with standalone_cluster(cores=2, memory="1g", log_dir=tmp_path) as url:
         s = spark_session(url, shuffle_partitions=2, **{"spark.executor.memory": "768m", "spark.cores.max": "2"})
         try:
             res = discover(store=local.manifest["store"], out=None, engine="spark", spark=s, reported=reported,
                            progress=False)
         finally:
             s.stop()
-        _same(res, local)
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    _same(res, local)
+
+
+def test_spark_tasks_read_their_bucket_and_give_the_local_engines_result(local):
+    """One Spark task is one bucket read from its own files: the same legs and gaps as the local engine's kernel."""
+    from analysis.discover.engine import finish, segment_bucket, spark_bucket_task
+    from analysis.tracks.archive import read_store_bucket, store_buckets
+
+    buckets = store_buckets(local.manifest["store"])
+    assert len(buckets) == 4
+    parts = [spark_bucket_task(str(b)) for b in buckets]
+    assert [p[0] for p in parts] == [str(b) for b in buckets]
+    legs, gaps = finish([pl.read_ipc(io.BytesIO(p[1])) for p in parts], [pl.read_ipc(io.BytesIO(p[2])) for p in parts])
+    assert legs.equals(local.legs) and gaps.equals(local.gaps)
+    one = segment_bucket(read_store_bucket(buckets[0]))[0]
+    assert pl.read_ipc(io.BytesIO(parts[0][1])).equals(one) and one.height < local.legs.height
