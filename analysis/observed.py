@@ -26,7 +26,7 @@ import polars as pl
 from . import geo, provenance
 from .paths import Project
 from .prepare import place_row
-from .trips import split_trips, study_region  # one definition of a trip and of the region, shared with discovery
+from .trips import split_trips, study_region  # one trip and region definition, shared with discovery
 
 __all__ = ["ObservedEvidence", "integrate", "evidence", "compare", "study_region", "TRIP_BREAK_DAYS", "track_inputs",
            "summary", "source_ids_for", "check_tracks", "EXCLUDED_SCHEMA", "EXCLUDED_REASONS"]
