@@ -80,7 +80,7 @@ ORDINARY_TYPES = ["A320", "B738", "A321", "B77W", "A359", "B789", "E190", "A333"
 FOREIGN_PREFIX = ["N", "D-A", "F-G", "G-E", "EC-", "PP-", "C-F", "XA-", "HK-", "JA", "B-", "VT-", "A6-"]
 
 #: planted trips of interest: (key, hex, registration, type, route, status, patterns, dark gap minutes)
-PLANTED = [
+PLANTED: list[tuple[str, str, str | None, str | None, list[str], str, set[str], int]] = [
     ("il76-caracas", "14f2a1", "RA-78830", "IL76", ["UUEE", "DAAG", "GOOY", "SVMI"], "new",
      {"crossed_atlantic", "landed_in_region"}, 0),
     ("an124-havana-dark", "151c07", "RA-82077", "A124", ["GOOY", "MUHA"], "new",
@@ -115,9 +115,17 @@ def _slerp(lat1, lon1, lat2, lon2, f):
     return np.degrees(np.arctan2(v[:, 2], np.hypot(v[:, 0], v[:, 1]))), np.degrees(np.arctan2(v[:, 1], v[:, 0]))
 
 
+def _airport(code: str) -> dict:
+    """An airport of the generated day (every code used here is in airportsdata)."""
+    ap = geo.airport(code)
+    if ap is None:
+        raise KeyError(f"airport {code!r} is not in airportsdata")
+    return ap
+
+
 def _leg(dep: str, arr: str, t0: float, rng, dark_min: float = 0.0):
     """Rows (t, lat, lon, alt or 'ground', gs) of one flight from dep to arr starting at unix t0."""
-    a, b = geo.airport(dep), geo.airport(arr)
+    a, b = _airport(dep), _airport(arr)
     dist = geo.great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"])
     gs_kt = 450.0
     dur = dist / (gs_kt * 1.852) * 3600 + 900  # + climb/descent allowance
@@ -148,7 +156,7 @@ def _leg(dep: str, arr: str, t0: float, rng, dark_min: float = 0.0):
         gap = (ts[lo - 1] + t0, ts[hi + 1] + t0)
     gnd_out = t0 + np.arange(-10, 0) * 15.0
     gnd_in = t0 + dur + np.arange(1, 11) * 15.0
-    rows = [(t, a["lat"], a["lon"], "ground", 5.0) for t in gnd_out]
+    rows: list[tuple] = [(t, a["lat"], a["lon"], "ground", 5.0) for t in gnd_out]
     rows += [(t0 + t, la, lo, int(al), gs_kt) for t, la, lo, al, k in zip(ts, lat, lon, alt, keep, strict=True) if k]
     rows += [(t, b["lat"], b["lon"], "ground", 5.0) for t in gnd_in]
     return rows, t0 + dur + 150, gap
@@ -200,7 +208,7 @@ def generate_day(path, n_aircraft: int = 300, seed: int = 0, day: datetime = DAY
     path.parent.mkdir(parents=True, exist_ok=True)
     day0 = day.timestamp()
     members: list[tuple[str, bytes]] = []
-    who = []
+    who: list[tuple[str, str | None, str | None, str]] = []
     n_pos = 0
     used: set[int] = set()
 
@@ -224,7 +232,7 @@ def generate_day(path, n_aircraft: int = 300, seed: int = 0, day: datetime = DAY
         while len(route) <= n_legs:
             nxt = HUBS[int(rng.integers(len(HUBS)))]
             if nxt != route[-1] and geo.great_circle_km(
-                geo.airport(route[-1])["lat"], geo.airport(route[-1])["lon"], geo.airport(nxt)["lat"], geo.airport(nxt)["lon"]
+                _airport(route[-1])["lat"], _airport(route[-1])["lon"], _airport(nxt)["lat"], _airport(nxt)["lon"]
             ) < 9000:
                 route.append(nxt)
         dark = 45.0 if (i % 17 == 0 and _has_sea(route[0], route[1])) else 0.0
@@ -245,14 +253,14 @@ def generate_day(path, n_aircraft: int = 300, seed: int = 0, day: datetime = DAY
         members.append((h, _trace(h, f"RA-73{i:03d}", "A320", 0, f"AFL{100 + i}", rows, day0)))
         who.append((h, f"RA-73{i:03d}", "A320", "decoy_interest_aircraft"))
         n_pos += len(rows)
-    truth = []
-    for key, h, reg, typ, route, status, pats, dark in PLANTED:
+    truth: list[dict] = []
+    for key, h, p_reg, p_typ, route, status, pats, dark in PLANTED:
         rows, _g = _flights(route, day0 + 3600 * 0.5, rng, float(dark))
         if rows[-1][0] >= day0 + 86400:
             raise ValueError(f"planted trip {key} does not fit in the day")
-        members.append((h, _trace(h, reg, typ, 1, f"RFF{len(truth) + 7001}", rows, day0)))
-        who.append((h, reg, typ, f"planted:{key}"))
-        truth.append({"key": key, "icao24": h, "registration": reg, "type_code": typ, "status": status,
+        members.append((h, _trace(h, p_reg, p_typ, 1, f"RFF{len(truth) + 7001}", rows, day0)))
+        who.append((h, p_reg, p_typ, f"planted:{key}"))
+        truth.append({"key": key, "icao24": h, "registration": p_reg, "type_code": p_typ, "status": status,
                       "patterns": ";".join(sorted(pats)), "route": " > ".join(route)})
         n_pos += len(rows)
     members.sort()
@@ -279,7 +287,7 @@ def generate_day(path, n_aircraft: int = 300, seed: int = 0, day: datetime = DAY
 
 
 def _has_sea(dep, arr) -> bool:
-    a, b = geo.airport(dep), geo.airport(arr)
+    a, b = _airport(dep), _airport(arr)
     la, lo = _slerp(a["lat"], a["lon"], b["lat"], b["lon"], np.linspace(0.2, 0.8, 40))
     sea = geo.countries_at(la, lo) == None  # noqa: E711
     best = run = 0

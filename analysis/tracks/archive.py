@@ -386,7 +386,7 @@ def scan_input(path) -> tuple[str, list, list[tuple[str, str]]]:
     path = Path(path)
     st = _input_stat(path)
     if stat.S_ISDIR(st.st_mode):
-        files, skipped = _walk_tree(path)
+        files, tree_skipped = _walk_tree(path)
         trace = {p for p in files if p.name.startswith("trace_") and ".json" in p.name}
         if trace:
             items, other = [], []
@@ -402,13 +402,13 @@ def scan_input(path) -> tuple[str, list, list[tuple[str, str]]]:
                 else:
                     items.append((str(p.relative_to(path)), str(p), size))
             if items:
-                return "tree", items, sorted(skipped + other)
+                return "tree", items, sorted(tree_skipped + other)
         osk = [p for p in files if p.name.endswith(_OPENSKY_EXT)]
         if osk:
-            return "opensky", [(str(p.relative_to(path)), str(p), p.stat().st_size) for p in osk], skipped
+            return "opensky", [(str(p.relative_to(path)), str(p), p.stat().st_size) for p in osk], tree_skipped
         raise TrackInputError(
             f"{path}: file: expected traces/<xx>/trace_full_<hex>.json files or OpenSky parquet/CSV, got none"
-            + (f" ({len(skipped)} entries skipped, first: {skipped[0][1]})" if skipped else "")
+            + (f" ({len(tree_skipped)} entries skipped, first: {tree_skipped[0][1]})" if tree_skipped else "")
         )
     if path.name.endswith(_OPENSKY_EXT) and not path.name.endswith(".tar.gz"):
         return "opensky", [(path.name, str(path), st.st_size)], []
@@ -419,12 +419,12 @@ def scan_input(path) -> tuple[str, list, list[tuple[str, str]]]:
             return "stream", [], []
         if not _header_ok(first):
             raise TrackInputError(f"{path}: file: expected a tar archive of trace files, got something else")
-        out = _scan_ustar(f, path)
+        scanned = _scan_ustar(f, path)
         skipped: list[tuple[str, str]] = []
-        if out is None:  # pax or GNU long-name headers, or a bad checksum: the standard library decides
+        if scanned is None:  # pax or GNU long-name headers, or a bad checksum: the standard library decides
             out = _scan_tarfile(f, path, skipped)
         else:
-            out, skipped = out
+            out, skipped = scanned
     if not out:
         raise TrackInputError(f"{path}: file: expected trace_*.json members in the tar, got none"
                               + (f" ({len(skipped)} members skipped, first: {skipped[0][1]})" if skipped else ""))
@@ -733,7 +733,7 @@ def _stream_items(path: Path, batch_bytes: int, skipped: list | None = None):
     stream = _CappedReader(dec, max(safeio.DECOMPRESS_FLOOR, safeio.DECOMPRESS_RATIO * st.st_size), str(path))
     last = None
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tf:
+        with tarfile.open(fileobj=stream, mode="r|") as tf:  # type: ignore[call-overload]
             cur, size = [], 0
             for m in tf:
                 if m.isdir():
@@ -866,7 +866,7 @@ def _ingest_locked(inputs, out: Path, n_buckets: int, processes: int, batch_byte
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     pool = ctx.Pool(processes, initializer=keep_freed_memory) if processes > 1 else None
     try:
-        pending = []
+        pending: list = []
         it = gen()
         exhausted = False
         while True:

@@ -501,7 +501,7 @@ def _unsort(tbl: pa.Table, P, rng, rate: float) -> tuple[pa.Table, int]:
     hexes = enc.dictionary.to_pylist()
     n_ac = len(hexes)
     chosen = rng.random(n_ac) < rate
-    first_leg = {}
+    first_leg: dict[int, int] = {}
     for L, a in enumerate(P["ac"]):
         first_leg.setdefault(int(a), L)
     split = np.full(n_ac, np.iinfo(np.int64).max)
@@ -708,7 +708,7 @@ def write_readsb_tree(positions: pa.Table, root, gz: bool = True, extended: bool
         dtp = np.r_[0, np.diff(d["t"])]
         flags = np.where(dtp > 20, 1, 0)
         change = [i for i in range(len(cs)) if i == 0 or cs[i] != cs[i - 1]]
-        det = [None] * len(cs)
+        det: list[dict | None] = [None] * len(cs)
         # readsb's new-leg flag: the first fix, and the first fix after a ground stop without fixes
         gnd = np.asarray(d["on_ground"], bool)
         new_leg = np.r_[True, (dtp[1:] > 1800) & gnd[1:] & gnd[:-1]]

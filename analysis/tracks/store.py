@@ -215,7 +215,7 @@ def _coverage(tbl: pa.Table, source_file: str) -> pa.Table:
             }
         )
         return df.to_arrow()
-    df = pl.from_arrow(tbl.select(["icao24", "time_utc", "registration", "source_format"]))
+    df = pl.DataFrame(pl.from_arrow(tbl.select(["icao24", "time_utc", "registration", "source_format"])))
     return (
         df.group_by("icao24")
         .agg(
@@ -274,7 +274,7 @@ def _cov_rows(tbl: pa.Table, name: str) -> list[tuple]:
 
 
 def _cov_table(rows: list[tuple]) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[]] * 7
+    cols: list = list(zip(*rows, strict=True)) if rows else [[]] * 7
     ts = pa.timestamp("us", tz="UTC")
     return pa.table(
         {
@@ -548,7 +548,7 @@ class Store:
                 )
                 got = safeio.tree_digest(path, parsed)
                 moved = sorted(f.relative_to(path).as_posix() for f in (tree_digests or {})
-                               if parsed.get(f) != tree_digests[f])
+                               if parsed.get(f) != (tree_digests or {})[f])
                 if moved:  # the hash before the parse names the file(s) whose parsed bytes differ
                     label = f"{path} ({', '.join(moved[:5])}{' ...' if len(moved) > 5 else ''})"
             else:
