@@ -4,7 +4,7 @@ The figure is the proportional set size (PSS: a page shared by several processes
 once per process as resident sizes would). Reading a process's PSS makes the kernel walk its page tables
 (tens of milliseconds for a kernel or a browser), so :class:`PeakMemory` reads the cheap resident sizes four times
 a second and the PSS of every process when their resident total reaches a new high (at least 2 % above the
-last one read, at most twice a second) and every two seconds besides, and once at the end.
+last one read, at most twice a second) and every ten seconds besides, and once at the end.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class PeakMemory:
     ``mb`` is the highest total read, ``breakdown()`` the largest processes at that moment, ``cpu_seconds`` what
     the sampling itself cost (its thread's CPU time)."""
 
-    def __init__(self, interval: float = 0.25, step: float = 1.02, min_gap: float = 0.5, max_gap: float = 2.0):
+    def __init__(self, interval: float = 0.25, step: float = 1.02, min_gap: float = 0.5, max_gap: float = 10.0):
         self.peak = 0
         self.at_peak: list[tuple[int, str]] = []
         self.interval, self.step, self.min_gap, self.max_gap = interval, step, min_gap, max_gap
