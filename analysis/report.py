@@ -122,6 +122,8 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
         builds = project.build / "reports"
         partial = atomic.new_build_dir(builds)
         printed = None
+        # the site pages' chart specs, read by the renderer processes until they are done
+        specs = project.build / "figure-cache" / f".site-specs-{os.getpid()}"
         try:
             with FigureRenderer(project.build / "figure-cache", workers) as figures:
                 for job in jobs:
@@ -131,12 +133,13 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
                 with ThreadPoolExecutor(1, thread_name_prefix="notebooks") as runner:
                     notebooks_done = runner.submit(_run_jobs, todo, project, keys, cache, workers, figures.add, stop)
                     try:  # the site's own pages and the exports, while the notebooks run
-                        nav, site_figures = _site_pages(project, partial, jobs, figures)
+                        nav, site_figures = _site_pages(project, partial, jobs, figures, specs)
                     except BaseException:
                         stop.set()
                         raise
                     timings, cells, kernel_pids = notebooks_done.result()
                 t_render = time.monotonic()
+            shutil.rmtree(specs, ignore_errors=True)
             _say(f"  figures: {figures.rendered} rendered, {len(figures.files) - figures.rendered} reused; "
                  f"{time.monotonic() - t_render:.1f} s after the last notebook")
             from .shell import render_page
@@ -158,6 +161,7 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             final = atomic.publish(partial, link)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
+            shutil.rmtree(specs, ignore_errors=True)
             raise
         atomic.prune(builds, link)
         prune_caches(project, {keys[j.page] for j in jobs},
@@ -235,10 +239,11 @@ def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Pa
     return timings, sorted(cells, reverse=True), dict(kernels.pids)
 
 
-def _site_pages(project: Project, partial: Path, jobs: list[Job], figures: FigureRenderer
+def _site_pages(project: Project, partial: Path, jobs: list[Job], figures: FigureRenderer, specs: Path
                 ) -> tuple[str, list[tuple[str, str]]]:
     """The site's scripts, the navigation, the pages written by :mod:`analysis.site` (index, methods,
-    dictionary...) and the exports. Charts shown on a site page are saved as specs like a notebook's and given to
+    dictionary...) and the exports. Charts shown on a site page are saved as specs like a notebook's, in a folder
+    per page under ``specs`` (which the caller removes once ``figures`` has drawn them), and given to
     ``figures``. Returns the navigation and the (spec file, figure stem) of every site figure."""
     from . import charts, exports, queries, site
     from .shell import nav as make_nav
@@ -249,29 +254,25 @@ def _site_pages(project: Project, partial: Path, jobs: list[Job], figures: Figur
     nav = make_nav(json.dumps(site.search_index(project, [j.page for j in jobs]), sort_keys=True,
                               separators=(",", ":"), ensure_ascii=False))
     (partial / "figures").mkdir()
-    specs = project.build / "figure-cache" / f".site-specs-{os.getpid()}"
     shutil.rmtree(specs, ignore_errors=True)
     specs.mkdir(parents=True)
     saved: list[tuple[str, str]] = []
-    try:
-        with charts.enabled():
-            for page in site.SITE_PAGES:
-                if not page.charts:
+    with charts.enabled():
+        for page in site.SITE_PAGES:
+            if not page.charts:
+                body = page.body(project)
+            else:  # charts shown on the page are saved as figures like a notebook's (specs, then SVG and PNG)
+                folder = specs / page.file.removesuffix(".html")
+                folder.mkdir()
+                with charts.page(page.file.removesuffix(".html"), folder):
                     body = page.body(project)
-                else:  # charts shown on the page are saved as figures like a notebook's (specs, then SVG and PNG)
-                    folder = specs / page.file.removesuffix(".html")
-                    folder.mkdir()
-                    with charts.page(page.file.removesuffix(".html"), folder):
-                        body = page.body(project)
-                    figures.add(folder)
-                    saved.extend((s.name, s.name.removesuffix(".vl.json")) for s in sorted(folder.glob("*.vl.json")))
-                shows_charts = page.charts and 'class="flights-spec"' in body
-                title = page.title.format(study=queries.study(project)["title"])
-                (partial / page.file).write_text(render_page(title, body, nav, charts=shows_charts),
-                                                 encoding="utf-8")
-        exports.write_exports(partial / "exports", project)
-    finally:
-        shutil.rmtree(specs, ignore_errors=True)
+                figures.add(folder)
+                saved.extend((s.name, s.name.removesuffix(".vl.json")) for s in sorted(folder.glob("*.vl.json")))
+            shows_charts = page.charts and 'class="flights-spec"' in body
+            title = page.title.format(study=queries.study(project)["title"])
+            (partial / page.file).write_text(render_page(title, body, nav, charts=shows_charts),
+                                             encoding="utf-8")
+    exports.write_exports(partial / "exports", project)
     _say(f"  site pages and exports written in {time.monotonic() - t:.1f} s (while the notebooks ran)")
     return nav, saved
 
