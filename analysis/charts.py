@@ -4,12 +4,18 @@ Each builder takes polars DataFrames from :mod:`analysis.queries` and returns an
 queries or computes findings. Colours come from a colour-blind-safe palette (Okabe-Ito); every mark's tooltip
 lists the source ids behind it.
 
-Importing this module registers and enables the ``flights`` renderer. In a notebook (JupyterLab, Jupyter
-Notebook 7, VS Code) each chart is shown as a Vega 5 spec (``application/vnd.vega.v5+json``, compiled from the
+Importing this module changes nothing in altair: :func:`enable` (a notebook calls it once, after its imports)
+turns on the ``flights`` theme (fonts, the palette), the ``flights`` renderer and charts of any number of rows, in
+this process; :func:`enabled` does the same for a ``with`` block only. In a notebook (JupyterLab, Jupyter
+Notebook 7, VS Code) each chart is then shown as a Vega 5 spec (``application/vnd.vega.v5+json``, compiled from the
 Vega-Lite spec by vl-convert): the locked JupyterLab 4.6 draws Vega 5 and Vega-Lite up to 5 with its own bundled
 library, so charts draw interactively (tooltips, zoom) and offline; the chart's text description and the data
 behind it follow as a second output. In the report's pages the same charts are drawn by the site's one copy of
 the chart library (``assets/vega.js``). :func:`save_html` writes one chart as a standalone offline HTML file.
+
+A report page says which page it is with :func:`start_page` (its setup cell: the page's name numbers the chart ids
+and figure files, and with a folder every chart shown is kept there as a vega-lite spec for the report to draw as
+SVG and PNG); :func:`page` does the same for a ``with`` block (the report's own pages).
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, cast
 
 import altair as alt
 import polars as pl
@@ -32,14 +41,9 @@ from .timespec import PRECISION_LABELS
 __all__ = ["PALETTE", "timeline", "route_map", "episode_view", "leg_distances", "detour_factors", "staging_matrix",
            "similarity_matrix", "chart_html", "basemap", "save_figure", "render_figure", "figure_key", "start_page",
            "data_table", "describe_spec", "episode_scales", "episode_filter", "pickable", "periods",
-           "timeline_periods", "EPISODE_COLOURS", "EPISODE_SHAPES", "PICK_PARAM", "FIGURES_ENV", "FIGURE_PREFIX_ENV",
-           "save_html", "notebook_bundle", "vega_spec", "page_html", "VEGA_MIME", "place_labels", "unlocated_stops",
+           "timeline_periods", "EPISODE_COLOURS", "EPISODE_SHAPES", "PICK_PARAM", "enable", "enabled", "page",
+           "current_page", "PageState", "save_html", "notebook_bundle", "vega_spec", "page_html", "VEGA_MIME", "place_labels", "unlocated_stops",
            "short_place"]
-
-#: When set (the report sets it for each notebook run), every chart shown is also saved there as SVG and PNG.
-FIGURES_ENV = "FLIGHTS_FIGURES_DIR"
-#: Prefix of the saved figures' file names (the report uses the page name, so names are unique in the site).
-FIGURE_PREFIX_ENV = "FLIGHTS_FIGURE_PREFIX"
 
 #: Okabe-Ito colour-blind-safe palette
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -80,7 +84,34 @@ def _theme() -> dict:
     }}
 
 
-alt.theme.register("flights", enable=True)(lambda: alt.theme.ThemeConfig(_theme()))
+def _flights_theme() -> alt.theme.ThemeConfig:
+    return cast(alt.theme.ThemeConfig, _theme())
+
+
+def _register() -> None:
+    if "flights" not in alt.theme.names():
+        alt.theme.register("flights", enable=False)(_flights_theme)
+    if "flights" not in alt.renderers.names():
+        alt.renderers.register("flights", _renderer)
+
+
+def enable() -> None:
+    """Draw charts this package's way in this process: the ``flights`` theme, the ``flights`` renderer (Vega 5 in
+    notebook front ends, the report's HTML in a report page) and no row limit on chart data. Importing the module
+    does none of this; call it once (the notebooks do, after their imports; the report's setup cell does)."""
+    _register()
+    alt.theme.enable("flights")
+    alt.renderers.enable("flights")
+    alt.data_transformers.disable_max_rows()
+
+
+@contextmanager
+def enabled() -> Iterator[None]:
+    """:func:`enable` for the length of a ``with`` block: altair's theme, renderer and data settings are put back
+    as they were after it (the report's own pages are drawn so, in the report's process)."""
+    _register()
+    with alt.theme.enable("flights"), alt.renderers.enable("flights"), alt.data_transformers.disable_max_rows():
+        yield
 
 
 def _safe_json(spec: dict) -> str:
@@ -91,18 +122,17 @@ def _safe_json(spec: dict) -> str:
 def chart_html(spec: dict, div_id: str | None = None, figure: str | None = None) -> str:
     """A <div>, the inert JSON spec (the report page's inlined vega-embed draws it) and the chart's data table.
 
-    The div id is derived from the page and the chart's place in it (``FLIGHTS_FIGURE_PREFIX`` and a counter),
+    The div id is derived from the page and the chart's place in it (:func:`start_page`'s prefix and a counter),
     or from the spec itself outside the report: rebuilding the same page gives the same ids. With ``figure`` (a
     file stem saved by :func:`save_figure`), links to its SVG and PNG under figures/ follow. The spec's
     ``description`` (Vega-Lite turns it into the chart's aria-label) is filled in from its title when missing.
     """
-    global _chart_count
-    _chart_count += 1
+    _page.charts += 1
     if not spec.get("description"):
         spec = {**spec, "description": describe_spec(spec)}
     if div_id is None:
-        prefix = os.environ.get(FIGURE_PREFIX_ENV)
-        div_id = (f"chart-{_slug(prefix, 80)}-{_chart_count:02d}" if prefix
+        prefix = _page.prefix
+        div_id = (f"chart-{_slug(prefix, 80)}-{_page.charts:02d}" if prefix
                   else "chart-" + hashlib.sha256(_safe_json(spec).encode()).hexdigest()[:12])
     links = ""
     if figure:
@@ -213,15 +243,45 @@ def data_table(spec: dict, limit: int = 400) -> str:
             f"</summary>{''.join(parts)}</details>")
 
 
-_figure_count = 0
-_chart_count = 0
+@dataclass
+class PageState:
+    """The report page the charts of this process are shown on: its name (``prefix``) numbers the chart ids and
+    the figure files; with ``figures`` (a folder), every chart shown is kept there as a vega-lite spec and shown as
+    the report's HTML. Outside a report page there is no prefix and no folder (ids come from the spec)."""
+
+    prefix: str | None = None
+    figures: Path | None = None
+    charts: int = 0  # charts drawn so far on the page
+    saved: int = 0  # figures kept so far
 
 
-def start_page() -> None:
-    """Restart chart and figure numbering (the report calls this in the setup cell of each page)."""
-    global _figure_count, _chart_count
-    _figure_count = 0
-    _chart_count = 0
+_page = PageState()
+
+
+def current_page() -> PageState:
+    """The page charts are shown on now (:func:`start_page`, :func:`page`)."""
+    return _page
+
+
+def start_page(prefix: str | None = None, figures: str | Path | None = None) -> PageState:
+    """Start a report page (the report's setup cell calls this in each page's kernel): :func:`enable`, then chart
+    and figure numbering start again, chart ids and figure names from ``prefix``, specs kept in ``figures``."""
+    global _page
+    enable()
+    _page = PageState(prefix, Path(figures) if figures else None)
+    return _page
+
+
+@contextmanager
+def page(prefix: str, figures: str | Path | None = None) -> Iterator[PageState]:
+    """:func:`start_page` for a ``with`` block; the page before it is back after it (theme and renderer are the
+    caller's: see :func:`enabled`)."""
+    global _page
+    before, _page = _page, PageState(prefix, Path(figures) if figures else None)
+    try:
+        yield _page
+    finally:
+        _page = before
 
 
 def _title_text(spec: dict) -> str:
@@ -261,15 +321,14 @@ def save_figure(spec: dict | alt.TopLevelMixin, name: str, folder: Path, scale: 
 
 
 def _auto_figure(spec: dict) -> str | None:
-    """When the report asked for figures (``FLIGHTS_FIGURES_DIR``), keep the shown chart's spec there as
-    ``<name>.vl.json``; the report renders SVG and PNG outside the kernel. Returns the figure's file stem."""
-    global _figure_count
-    folder = os.environ.get(FIGURES_ENV)
-    if not folder:
+    """When the page keeps figures (:func:`start_page`), keep the shown chart's spec there as ``<name>.vl.json``;
+    the report renders SVG and PNG outside the kernel. Returns the figure's file stem."""
+    folder = _page.figures
+    if folder is None:
         return None
-    _figure_count += 1
-    prefix = _slug(os.environ.get(FIGURE_PREFIX_ENV, "figure"), 80)
-    name = f"{prefix}-{_figure_count:02d}-{_slug(_title_text(spec))}"
+    _page.saved += 1
+    prefix = _slug(_page.prefix or "figure", 80)
+    name = f"{prefix}-{_page.saved:02d}-{_slug(_title_text(spec))}"
     Path(folder).mkdir(parents=True, exist_ok=True)
     (Path(folder) / f"{name}.vl.json").write_bytes(_spec_bytes(spec))
     return name
@@ -308,7 +367,7 @@ def _label_marks(spec: dict, title: str | None = None) -> dict:
     if mark is not None and not tooltip:  # marks with a tooltip: vega labels each item from it (keep that)
         m = {"type": mark} if isinstance(mark, str) else dict(mark)
         if "description" not in m and m.get("aria") is not False:
-            m["description"] = f"{_MARK_WORDS.get(m.get('type'), str(m.get('type')))}: {title}"
+            m["description"] = f"{_MARK_WORDS.get(str(m.get('type')), str(m.get('type')))}: {title}"
         out["mark"] = m
     for key in ("vconcat", "hconcat", "concat", "layer"):
         if isinstance(out.get(key), list):
@@ -361,7 +420,7 @@ def page_html(spec: dict | alt.TopLevelMixin) -> str:
 
 
 def _renderer(spec: dict, **_: object) -> dict:
-    if os.environ.get(FIGURES_ENV):  # a report run: the page uses the HTML only (the spec is inside it)
+    if _page.figures is not None:  # a report page: the page uses the HTML only (the spec is inside it)
         spec = _prepared(spec)
         return {"text/html": chart_html(spec, figure=_auto_figure(spec))}
     chart, table = notebook_bundle(spec)
@@ -377,18 +436,19 @@ def _renderer(spec: dict, **_: object) -> dict:
 
 
 def _offline_page(title: str, body: str, bundle: str) -> str:
+    """The standalone page of :func:`save_html` (``analysis/templates/chart.html``)."""
+    from markupsafe import Markup
+
+    from .paths import PACKAGE_DIR
+    from .shell import template
+
+    assets = PACKAGE_DIR / "assets"
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' "
            "'unsafe-eval'; font-src data:")
-    style = ("body{font:15px/1.5 Helvetica,Arial,sans-serif;margin:20px;color:#1d1d1d}"
-             "table.data{border-collapse:collapse;font-size:13px}table.data td,table.data th{border:1px solid #ddd;"
-             "padding:3px 6px;text-align:left}.sr-only{position:absolute;width:1px;height:1px;overflow:hidden;"
-             "clip:rect(0 0 0 0)}details summary{cursor:pointer;color:#0072B2}")
-    draw = ("document.querySelectorAll('script.flights-spec').forEach(function(n){var t=document.getElementById("
-            "n.getAttribute('data-target'));vegaEmbed(t,JSON.parse(n.textContent),{renderer:'svg',actions:false})"
-            ".catch(function(e){t.textContent='chart failed: '+e;});});")
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}"><title>{html.escape(title)}</title>'
-            f"<style>{style}</style><script>{bundle}</script></head><body>{body}<script>{draw}</script></body></html>")
+    return template("chart.html").render(
+        csp=Markup(csp), title=Markup(html.escape(title)), body=Markup(body), bundle=Markup(bundle),
+        css=Markup((assets / "chart.css").read_text(encoding="utf-8")),
+        draw=Markup((assets / "chart-draw.js").read_text(encoding="utf-8")))
 
 
 def save_html(chart: dict | alt.TopLevelMixin, path: str | Path) -> Path:
@@ -400,19 +460,16 @@ def save_html(chart: dict | alt.TopLevelMixin, path: str | Path) -> Path:
         from analysis import charts
         charts.save_html(charts.route_map(...), "routes.html")
     """
-    import vl_convert
+    from .shell import vega_bundle
 
     spec = _prepared(chart if isinstance(chart, dict) else chart.to_dict())
     path = Path(path)
     body = chart_html(spec, div_id="chart")
-    page = _offline_page(_title_text(spec), body, vl_convert.javascript_bundle().replace("</script", "<\\/script"))
+    page = _offline_page(_title_text(spec), body, vega_bundle().replace("</script", "<\\/script"))
     path.write_text(page, encoding="utf-8")
     return path
 
 
-alt.renderers.register("flights", _renderer)
-alt.renderers.enable("flights")
-alt.data_transformers.disable_max_rows()
 
 
 @lru_cache(maxsize=2)
@@ -507,7 +564,7 @@ def _pick(chart, pick: list[str] | None, columns: tuple[str, ...] = ("episode_id
 def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: str = "Timeline",
              lanes: str = "episode", select: alt.Parameter | None = None, zoom: str | None = "timeline_zoom",
              pick: list[str] | None = None, width: int | None = None, notes: bool = True,
-             names: dict[str, str] | None = None) -> alt.LayerChart:
+             names: dict[str, str] | None = None) -> alt.LayerChart | alt.FacetChart:
     """Milestones and context events as UTC intervals: a bar spans what the source allows, a dot marks its middle.
 
     ``items`` is :func:`analysis.queries.timeline`. Exact times show as dots; a day or "late January" shows as
@@ -582,7 +639,7 @@ def _equal_earth(lon: float, lat: float) -> tuple[float, float]:
     return x, y
 
 
-def _fitted(points: list[tuple[float, float]], width: float, height: float):
+def _fitted(points: Sequence[tuple[float, float]], width: float, height: float):
     """The pixel position function of a projection fitted (d3 ``fitSize``) to ``points`` (lon, lat)."""
     xy = [_equal_earth(lo, la) for lo, la in points]
     x0, x1 = min(p[0] for p in xy), max(p[0] for p in xy)
@@ -630,7 +687,7 @@ def place_labels(stops: pl.DataFrame, px, width: float = WIDTH, height: float = 
             .sort(["rank", "visits", "place_name", "lat", "lon"], descending=[False, True, False, False, False]))
     dots = [px(lo, la) for lo, la in zip(located["lon"], located["lat"], strict=True)]
     boxes: list[tuple[float, float, float, float]] = [(x - 4, y - 4, x + 4, y + 4) for x, y in dots]
-    rows = []
+    rows: list[dict] = []
     named: list[tuple[float, float]] = []
     for r in cand.iter_rows(named=True):
         if len(rows) >= limit:
@@ -671,7 +728,7 @@ def _label_layers(labels: pl.DataFrame) -> list:
             if part.height == 0:
                 continue
             enc = {"longitude": "lon:Q", "latitude": "lat:Q", "text": "place_name:N"}
-            common = {"align": align, "baseline": base, "dx": dx, "dy": dy, "fontSize": 11, "clip": True,
+            common: dict[str, Any] = {"align": align, "baseline": base, "dx": dx, "dy": dy, "fontSize": 11, "clip": True,
                       "fontWeight": "bold" if bold else "normal"}
             layers.append(alt.Chart(part).mark_text(stroke="white", strokeWidth=3, strokeOpacity=0.9, fill="white",
                                                     aria=False, **common).encode(**enc))
@@ -779,7 +836,7 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     countries_only = [c for c in stops.filter(pl.col("place_precision") == "country")["country"].unique().to_list() if c]
     from .geo import country_numeric
 
-    numerics = sorted({country_numeric(c) for c in countries_only if country_numeric(c)})
+    numerics = sorted({n for c in countries_only if (n := country_numeric(c))})
     located = stops.filter(pl.col("lat").is_not_null())
     lat = located["lat"].to_list() + paths["lat"].to_list()
     lon = located["lon"].to_list() + paths["lon"].to_list()
@@ -897,7 +954,7 @@ def leg_distances(legs: pl.DataFrame, title: str = "Leg distances by episode",
 
 
 def detour_factors(summary: pl.DataFrame, title: str = "Outbound detour factor",
-                   sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.LayerChart:
+                   sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.LayerChart | alt.FacetChart:
     """Outbound distance flown over the direct great-circle distance, per episode (1 = direct)."""
     df = _iso(_with_sources(summary.filter(pl.col("detour_factor").is_not_null()).select(
         "episode_id", "detour_factor", "outbound_km", "direct_km", "outbound_staging_stops", "uses_inferred_places",
@@ -1050,7 +1107,7 @@ MINI_HEIGHT = 240
 
 def mini_map(points: pl.DataFrame, title: str, lines: pl.DataFrame | None = None, colour_title: str = "",
              subtitle: str | None = None, basemap_path: Path | None = None, labels: int = 8,
-             groups: list[str] | None = None) -> alt.LayerChart:
+             groups: list[str] | None = None) -> alt.LayerChart | alt.FacetChart:
     """A small map for one finding: ``points`` (lon, lat, name, group, n: symbols sized by n, coloured by group,
     the largest named) and optional ``lines`` (line, seq, lon, lat, group: arcs or routes, coloured by group)."""
     groups = groups or list(dict.fromkeys(points["group"].to_list()
@@ -1092,7 +1149,7 @@ def mini_map(points: pl.DataFrame, title: str, lines: pl.DataFrame | None = None
 
 
 def payload_range(figures: pl.DataFrame, claim_t: float, legs: pl.DataFrame, title: str,
-                  claim_sources: str = "") -> alt.LayerChart:
+                  claim_sources: str = "") -> alt.LayerChart | alt.FacetChart:
     """Payload against range for one claim: the cited figures of the aircraft types (points, one colour per type),
     the claimed load (a horizontal rule) and the legs it was carried over (vertical rules at their distances)."""
     unsourced = pl.lit("derived from the finding's evidence").alias("sources")

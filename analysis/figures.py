@@ -11,9 +11,10 @@ import hashlib
 import json
 import os
 import re
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-__all__ = ["figure_key", "render_figure", "stable_ids"]
+__all__ = ["figure_key", "render_figure", "stable_ids", "FigureRenderer"]
 
 _ID = re.compile(r'\bid="([A-Za-z_-]*?)(\d+)"')
 
@@ -65,3 +66,49 @@ def render_figure(spec_path: Path, stem: Path, scale: float = 1.5) -> list[Path]
         os.replace(tmp, final)
         out.append(final)
     return out
+
+
+class FigureRenderer:
+    """SVG and PNG of every chart spec of a report, rendered by vl-convert in worker processes (spawned on the
+    first spec that needs drawing), once per distinct spec (``<store>/<key>.svg|png``, key = spec, renderer version
+    and scale: :func:`figure_key`). :meth:`add` takes a folder of specs as soon as a page has written them;
+    leaving the ``with`` block waits for every figure (or, after an error, cancels those not started)."""
+
+    def __init__(self, store: Path, workers: int):
+        self.store = store
+        self.store.mkdir(parents=True, exist_ok=True)
+        self.workers = max(1, workers)
+        #: spec file name -> {"svg": path, "png": path} in the store
+        self.files: dict[str, dict[str, Path]] = {}
+        self.rendered = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict[str, Future] = {}
+        import threading
+
+        self._lock = threading.Lock()
+
+    def add(self, folder: Path) -> None:
+        for spec in sorted(folder.glob("*.vl.json")):
+            key = figure_key(spec.read_bytes())
+            with self._lock:
+                self.files[spec.name] = {ext: self.store / f"{key}.{ext}" for ext in ("svg", "png")}
+                if key in self._futures or all(p.exists() for p in self.files[spec.name].values()):
+                    continue
+                if self._pool is None:
+                    import multiprocessing
+
+                    self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self._futures[key] = self._pool.submit(render_figure, spec, self.store / key)
+                self.rendered += 1
+
+    def __enter__(self) -> FigureRenderer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            try:
+                for f in self._futures.values():
+                    if exc[0] is None:
+                        f.result()
+            finally:
+                self._pool.shutdown(cancel_futures=exc[0] is not None)

@@ -129,7 +129,7 @@ def reported(text: str | None, earliest: datetime | None = None, latest: datetim
 def _display(text: str | None) -> str:
     """The reported date for display (analysis.timespec.display when it exists, else the text itself)."""
     try:
-        from .timespec import display  # type: ignore[attr-defined]
+        from .timespec import display
     except ImportError:
         return text if text else NOT_REPORTED
     return display(text or "")

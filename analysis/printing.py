@@ -5,35 +5,32 @@ episode, methods with the bibliography, the data dictionary), each page starting
 report's SVG figures (the same drawings as the pages, without scripts); navigation, search and controls are left
 out. Chromium comes from Debian (``/usr/bin/chromium`` or ``$FLIGHTS_CHROMIUM``), driven by playwright, with every
 request that is not a local file refused. The PDF's dates and document ids are derived from its content, so two
-builds of the same site give the same bytes.
+builds of the same site give the same bytes; the report keeps the last PDF under its key (:func:`print_key`: the
+document, its figures, the browser) and copies it when the next build's print document is the same. The document
+is ``analysis/templates/print.html`` with ``analysis/assets/print.css``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["print_site", "print_html", "chromium", "PRINT_CSS"]
+from markupsafe import Markup
 
-PRINT_CSS = """
-@page { size: A4; margin: 16mm 14mm 18mm; }
-body { font: 10.5pt/1.45 Helvetica, Arial, sans-serif; color: #111; }
-section.print-page { break-before: page; }
-section.print-page:first-of-type { break-before: avoid; }
-h1 { font-size: 19pt; } h2 { font-size: 14pt; break-after: avoid; } h3 { break-after: avoid; }
-table { border-collapse: collapse; font-size: 8pt; margin: 6px 0 12px; }
-th, td { border: 1px solid #ccc; padding: 2px 4px; text-align: left; vertical-align: top; }
-thead { display: table-header-group; } tr { break-inside: avoid; }
-img.figure { width: 100%; max-width: 180mm; break-inside: avoid; display: block; margin: 6px 0; }
-figure { margin: 0; break-inside: avoid; }
-details > *:not(summary) { display: none; } details summary { list-style: none; font-size: 8pt; color: #555; }
-.figure-links, .sr-only, .utc-interval, .search, .episode-picker, a.anchor-link, nav, header.site { display: none !important; }
-a { color: #111; text-decoration: none; } a.url { word-break: break-all; }
-.cover { margin-top: 40mm; } .cover p { font-size: 12pt; }
-"""
+from .paths import PACKAGE_DIR
+
+__all__ = ["print_site", "print_html", "print_key", "chromium", "chromium_version", "PRINT_CSS_FILE",
+           "PRINT_TIMEOUT_MS"]
+
+log = logging.getLogger(__name__)
+
+#: The print edition's style sheet (``analysis/assets/print.css``)
+PRINT_CSS_FILE = PACKAGE_DIR / "assets" / "print.css"
 
 _MAIN = re.compile(r"<main[^>]*>(.*)<footer>", re.S)
 _CHART = re.compile(r'<div [^>]*class="flights-chart"[^>]*></div>')
@@ -80,19 +77,15 @@ def _body(page: Path, pages: set[str] | None = None) -> str:
 
 
 def print_html(site: Path, pages: list[str], title: str = "Flights study") -> str:
-    """One document holding the pages' bodies in order, charts as their SVG figures, no scripts."""
+    """One document holding the pages' bodies in order, charts as their SVG figures, no scripts
+    (``analysis/templates/print.html``)."""
+    from .shell import template
+
     have = {p for p in pages if (site / p).exists()}
-    sections = [f'<section class="print-page" id="print-{html.escape(p)}">{_body(site / p, have)}</section>'
-                for p in pages if p in have]
-    csp = "default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'"
-    cover = (f'<section class="print-page cover"><h1>{html.escape(title)}</h1>'
-             "<p>Print edition of the study's report: key findings, patterns, comparison, one "
-             "chapter per episode, methods and the bibliography, the data dictionary. Every number traces back to "
-             "rows in data/raw and their sources; times are UTC.</p></section>")
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}"><title>{html.escape(title)}: print '
-            f"edition</title><style>{PRINT_CSS}</style></head><body>{cover}{''.join(sections)}"
-            "</body></html>")
+    sections = [(Markup(html.escape(f"print-{p}")), Markup(_body(site / p, have))) for p in pages if p in have]
+    return template("print.html").render(
+        title=Markup(html.escape(title)), sections=sections, css=Markup(PRINT_CSS_FILE.read_text(encoding="utf-8")),
+        csp=Markup("default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'"))
 
 
 def _stable(pdf: bytes) -> bytes:
@@ -105,42 +98,100 @@ def _stable(pdf: bytes) -> bytes:
     return re.sub(rb"uuid:[0-9a-f-]{36}", b"uuid:" + uid, pdf)
 
 
+@lru_cache(maxsize=4)
+def chromium_version(exe: Path) -> str:
+    """What ``exe --version`` says (part of the print edition's key: another browser prints other bytes)."""
+    import subprocess
+
+    try:
+        run = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=120)
+        return run.stdout.strip() or f"unknown ({exe})"
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"unknown ({exe}: {type(e).__name__})"
+
+
+_FIGURE_SRC = re.compile(r'<img class="figure" src="(figures/[^"]+)"')
+
+
+def print_key(site: Path, doc: str, title: str, exe: Path) -> str:
+    """The key of the print edition: the document, the bytes of every figure it shows, this module and the
+    browser's version. Two builds with the same key print the same bytes (:func:`_stable`), so the PDF of one is
+    the PDF of the other."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    for part in (doc, title, chromium_version(exe), f"playwright={version('playwright')}"):
+        h.update(part.encode() + b"\0")
+    h.update(Path(__file__).read_bytes() + b"\0")
+    for src in sorted(set(_FIGURE_SRC.findall(doc))):
+        f = site / html.unescape(src)
+        h.update(src.encode() + b"\0" + (f.read_bytes() if f.is_file() else b"missing") + b"\0")
+    return h.hexdigest()
+
+
+#: How long the browser may take to load the print document and to print it (a loaded machine needs minutes)
+PRINT_TIMEOUT_MS = 600_000
+
+
 def print_site(site: Path, site_pages: list[str], notebook_pages: list[str], out: str = "study.pdf",
-               title: str = "Flights study") -> Path | None:
-    """Print the site at ``site`` to ``site/out``; returns the path, or None (with a message) without Chromium."""
+               title: str = "Flights study", cache: Path | None = None) -> tuple[Path, bool, Path | None] | None:
+    """Print the site at ``site`` to ``site/out``; returns (the path, whether it was printed now, its entry in
+    ``cache``), or None (with a warning) without Chromium. With ``cache`` (a folder), a PDF printed before from the
+    same inputs (:func:`print_key`) is copied from there instead of printed again, and a new one is kept there."""
     exe = chromium()
     if exe is None:
-        print("  print edition skipped: no Chromium (apt-get install chromium, or set FLIGHTS_CHROMIUM)", flush=True)
+        log.warning("print edition skipped: no Chromium (apt-get install chromium, or set FLIGHTS_CHROMIUM)")
         return None
-    from playwright.sync_api import sync_playwright
-
     first = [p for p in ("index.html", "patterns.html", "compare.html") if p in site_pages + notebook_pages]
     episodes = [p for p in notebook_pages if p not in first]
     rest = [p for p in site_pages if p not in first]
-    doc = site / ".print.html"
-    doc.write_text(print_html(site, first + episodes + rest, title), encoding="utf-8")
+    text = print_html(site, first + episodes + rest, title)
     target = site / out
+    cached = None
+    if cache is not None:
+        cached = cache / f"{print_key(site, text, title, exe)}.pdf"
+        if cached.is_file():
+            import shutil
+
+            shutil.copyfile(cached, target)
+            return target, False, cached
+    doc = site / ".print.html"
+    doc.write_text(text, encoding="utf-8")
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(exe), headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                              "--disable-extensions", "--renderer-process-limit=1",
-                                              "--disable-features=site-per-process"])
-            try:
-                page = browser.new_page()
-                page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:"))
-                           else r.abort())
-                page.goto(doc.as_uri(), wait_until="load")
-                pdf = page.pdf(format="A4", print_background=True, display_header_footer=True,
-                               header_template="<span></span>",
-                               footer_template='<div style="font-size:8px;width:100%;text-align:center;color:#666">'
-                                               f'{html.escape(title)} · page '
-                                               '<span class="pageNumber"></span> of <span class="totalPages"></span>'
-                                               "</div>",
-                               margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"})
-            finally:
-                browser.close()
+        pdf = _print(doc, exe, title)
     finally:
         doc.unlink(missing_ok=True)
-    target.write_bytes(_stable(pdf))
-    return target
+    target.write_bytes(pdf)
+    if cached is not None:
+        cache.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(pdf)
+        os.replace(tmp, cached)
+    return target, True, cached
+
+
+def _print(doc: Path, exe: Path, title: str) -> bytes:
+    """The document printed to PDF by headless Chromium (every request that is not a local file refused)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(exe), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                          "--disable-extensions", "--renderer-process-limit=1",
+                                          "--disable-features=site-per-process"])
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(PRINT_TIMEOUT_MS)
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:"))
+                       else r.abort())
+            page.goto(doc.as_uri(), wait_until="load", timeout=PRINT_TIMEOUT_MS)
+            pdf = page.pdf(format="A4", print_background=True, display_header_footer=True,
+                           header_template="<span></span>",
+                           footer_template='<div style="font-size:8px;width:100%;text-align:center;color:#666">'
+                                           f'{html.escape(title)} · page '
+                                           '<span class="pageNumber"></span> of <span class="totalPages"></span>'
+                                           "</div>",
+                           margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"})
+        finally:
+            browser.close()
+    return _stable(pdf)

@@ -1,7 +1,7 @@
 """The report's own pages (not notebooks): the index with the key findings, the candidates from discovery, methods
 and sources (with what the observed records left out), data dictionary.
 
-Each function returns an HTML body fragment; :mod:`analysis.report` wraps it in the page shell. Every value
+Each function returns an HTML body fragment; :mod:`analysis.shell` wraps it in the page shell. Every value
 from the data goes through :func:`analysis.present.esc`; links are built only from ids that match the safe
 id patterns, and external URLs are shown as links only when they are http(s).
 """
@@ -731,7 +731,7 @@ def discovery_tables(project: Project) -> dict[str, tuple[dict[str, str], int]]:
     return out
 
 
-#: The site's own pages, written after the notebooks ran (the notebook pages come from analysis.report.jobs_for).
+#: The site's own pages, written while the notebooks run (the notebook pages come from analysis.pageplan.jobs_for).
 SITE_PAGES = [SitePage("index.html", "{study}", index_body, charts=True),  # {study}: the study's title (study.csv)
               SitePage("candidates.html", "Candidates from discovery", candidates_body, charts=True),
               SitePage("methods.html", "Methods and sources", methods_body),
@@ -791,7 +791,7 @@ def search_index(project: Project, pages: list[str]) -> list[dict[str, str]]:
         except Exception as e:  # noqa: BLE001 - a broken discovery output: no candidates in the search box
             log.warning("search index: discovery output %s left out: %s", cand_file, e)
             entries = []
-        for e in entries:
-            add(*e)
+        for entry in entries:
+            add(*entry)
     order = {"episode": 0, "finding": 1, "candidate": 2, "aircraft": 3, "place": 4, "source": 5}
     return sorted(out, key=lambda e: (order[e["kind"]], e["label"], e["url"]))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import provenance, queries
+from analysis import pageplan, provenance, queries
 from analysis import report as report_mod
 from analysis.build import build
 from analysis.paths import Project
@@ -77,7 +77,7 @@ def test_javascript_url_is_rejected(fresh_project: Project) -> None:
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "..", "a/b", "x\\y", "EPISODE", "-lead-dash", "a" * 81])
 def test_unsafe_ids_rejected(bad: str, fresh_project: Project) -> None:
     with pytest.raises(ValueError, match="unsafe page name"):
-        report_mod._safe_page(bad)
+        pageplan.safe_page(bad)
     _edit(fresh_project.raw / "episodes.csv", lambda r: r["episode_id"] == EPISODE, episode_id=bad)
     provenance.accept(fresh_project.raw, check=False)
     with pytest.raises(RawValidationError, match=r"episodes\.csv, line \d+, field 'episode_id': expected an id"):
@@ -86,8 +86,8 @@ def test_unsafe_ids_rejected(bad: str, fresh_project: Project) -> None:
 
 
 def test_safe_page_accepts_good_ids() -> None:
-    assert report_mod._safe_page("episode-2019-03-caracas") == "episode-2019-03-caracas.html"
-    assert report_mod._safe_page("compare.html") == "compare.html"
+    assert pageplan.safe_page("episode-2019-03-caracas") == "episode-2019-03-caracas.html"
+    assert pageplan.safe_page("compare.html") == "compare.html"
 
 
 @pytest.mark.parametrize("arg", SQL_ARGS)

@@ -35,8 +35,33 @@ def _route_map(project):
                             queries.sources(project), title="Routes", colour="aircraft_id")
 
 
-def test_the_notebook_bundle_is_vega5_for_jupyterlab_then_the_data_table(built_project, monkeypatch):
-    monkeypatch.delenv(charts.FIGURES_ENV, raising=False)
+@pytest.fixture(autouse=True)
+def _flights_charts():
+    """The package's theme and renderer for each test (as a notebook's charts.enable() would), put back after."""
+    with charts.enabled():
+        yield
+
+
+def test_importing_the_package_changes_no_library_state_until_asked():
+    """A fresh interpreter imports every module of the package: altair keeps its own theme, renderer and row
+    limit; charts.enable() then turns the package's on."""
+    code = ("import importlib, pkgutil, sys\n"
+            "sys.modules.setdefault('rfc3987_syntax', None)  # an IRI grammar jsonschema builds, seconds; no chart needs it\n"
+            "import altair as alt, analysis\n"
+            "before = (alt.theme.active, alt.renderers.active, dict(alt.data_transformers.options))\n"
+            "for m in pkgutil.walk_packages(analysis.__path__, 'analysis.'):\n"
+            "    if m.name not in ('analysis.__main__',):\n"
+            "        importlib.import_module(m.name)\n"
+            "after = (alt.theme.active, alt.renderers.active, dict(alt.data_transformers.options))\n"
+            "from analysis import charts\n"
+            "charts.enable()\n"
+            "print(before == after, after, (alt.theme.active, alt.renderers.active, alt.data_transformers.options))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == ("True ('default', 'default', {}) ('flights', 'flights', {'max_rows': None})"), run.stdout
+
+
+def test_the_notebook_bundle_is_vega5_for_jupyterlab_then_the_data_table(built_project):
     chart, table = charts.notebook_bundle(_route_map(built_project))
     assert set(chart) == {charts.VEGA_MIME, "text/plain"}  # no text/html: JupyterLab would prefer it to the chart
     assert charts.VEGA_MIME == "application/vnd.vega.v5+json"
@@ -105,6 +130,7 @@ def _free_port() -> int:
 
 
 NOTEBOOK_CODE = f"""from analysis import charts, queries
+charts.enable()
 charts.route_map(queries.leg_paths({EPISODE!r}), queries.stops({EPISODE!r}), queries.sources(),
                  title="Routes in JupyterLab", colour="aircraft_id")"""
 
@@ -121,7 +147,6 @@ def jupyterlab(built_project, tmp_path_factory):
     port, token = _free_port(), "flights-test"
     env = {**os.environ, "FLIGHTS_ROOT": str(built_project.root), "JUPYTER_CONFIG_DIR": str(root / ".config"),
            "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(root / ".ws")}
-    env.pop(charts.FIGURES_ENV, None)
     log = (root / "lab.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",

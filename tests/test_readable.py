@@ -13,6 +13,13 @@ from analysis import charts, present, queries
 EPISODE = "2025-10-caracas"  # its origin, Moscow, has no coordinates (several airports, none named)
 
 
+@pytest.fixture(autouse=True)
+def _flights_charts():
+    """The package's theme and renderer for each test (as a notebook's charts.enable() would), put back after."""
+    with charts.enabled():
+        yield
+
+
 def _marks(spec: dict, kind: str) -> list[dict]:
     out = []
 

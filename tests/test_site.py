@@ -162,13 +162,13 @@ def test_every_episode_gets_its_own_colour_and_shape_beyond_fifteen():
 
 def test_prune_removes_scratch_of_killed_runs(tmp_path):
     from analysis.paths import Project
-    from analysis.report import _prune_scratch
+    from analysis.report import prune_scratch
 
     project = Project(tmp_path)
     (project.build / "nb-dead123" / "x.figures").mkdir(parents=True)
     (project.build / "page-cache").mkdir()
     (project.build / "page-cache" / "abc.html.partial-99-1").write_text("half", encoding="utf-8")
     (project.build / "page-cache" / "abc.html").write_text("whole", encoding="utf-8")
-    _prune_scratch(project)
+    prune_scratch(project)
     assert not (project.build / "nb-dead123").exists()
     assert [p.name for p in (project.build / "page-cache").iterdir()] == ["abc.html"]

@@ -1,0 +1,1 @@
+document.querySelectorAll('script.flights-spec').forEach(function(n){var t=document.getElementById(n.getAttribute('data-target'));vegaEmbed(t,JSON.parse(n.textContent),{renderer:'svg',actions:false}).catch(function(e){t.textContent='chart failed: '+e;});});
