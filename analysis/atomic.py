@@ -19,8 +19,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["exclusive", "pid_alive", "new_build_dir", "publish", "prune", "prune_scratch", "prune_stale_links",
-           "BuildLockedError", "NotALinkError"]
+__all__ = [
+    "exclusive",
+    "pid_alive",
+    "new_build_dir",
+    "publish",
+    "prune",
+    "prune_scratch",
+    "prune_stale_links",
+    "BuildLockedError",
+    "NotALinkError",
+]
 
 
 log = logging.getLogger(__name__)
@@ -136,8 +145,11 @@ def new_build_dir(builds: Path, build_id: str | None = None) -> Path:
 
 def _final_name(partial: Path) -> Path:
     """``<id>`` for ``<id>-<pid>-<n>.partial``; ``<id>.2``, ``<id>.3`` ... when that name is taken."""
-    base = _PID.sub("", partial.name.removesuffix(".partial")) if _PID.search(partial.name) else \
-        partial.name.removesuffix(".partial")
+    base = (
+        _PID.sub("", partial.name.removesuffix(".partial"))
+        if _PID.search(partial.name)
+        else partial.name.removesuffix(".partial")
+    )
     final = partial.with_name(base)
     n = 1
     while final.exists() or final.is_symlink():
@@ -190,8 +202,10 @@ def prune(builds: Path, link: Path, keep: int = 2) -> None:
     if not builds.is_dir():
         return
     current = link.resolve() if link.is_symlink() else None
-    done = sorted((p for p in builds.iterdir() if p.is_dir() and not p.is_symlink() and ".partial" not in p.name),
-                  key=lambda p: (p.stat().st_mtime_ns, p.name))
+    done = sorted(
+        (p for p in builds.iterdir() if p.is_dir() and not p.is_symlink() and ".partial" not in p.name),
+        key=lambda p: (p.stat().st_mtime_ns, p.name),
+    )
     for old in done[:-keep] if keep else done:
         if current is not None and old.resolve() == current:
             continue

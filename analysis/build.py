@@ -47,9 +47,19 @@ from . import atomic, provenance, steps
 from .paths import PACKAGE_DIR, REPO_DIR, Project, as_project, default_project, study_not_found
 from .validate import Raw, load_raw
 
-__all__ = ["build", "BuildResult", "BuildError", "DERIVED_TABLES", "data_modules", "code_files",
-           "fingerprint", "derive", "current_manifest",
-           "sql_literal", "sql_identifier"]
+__all__ = [
+    "build",
+    "BuildResult",
+    "BuildError",
+    "DERIVED_TABLES",
+    "data_modules",
+    "code_files",
+    "fingerprint",
+    "derive",
+    "current_manifest",
+    "sql_literal",
+    "sql_identifier",
+]
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +138,7 @@ def fingerprint(project: Project, raw_sums: dict[str, str]) -> str:
 
 # --- the steps: analysis/steps.py says what each table is made from and by which code ---------------------------
 
+
 def _run_sql(step: steps.Step, inputs: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """A SQL step: its declared input tables (only those) in a fresh DuckDB, the macros, then its file."""
     con = duckdb.connect()
@@ -154,8 +165,13 @@ class _Context(dict):
         self.observed = observed
 
 
-def derive(raw: Raw, project: Project | None = None, observed=None,
-           snapshot: provenance.Snapshot | None = None, check: bool = True) -> dict[str, pl.DataFrame]:
+def derive(
+    raw: Raw,
+    project: Project | None = None,
+    observed=None,
+    snapshot: provenance.Snapshot | None = None,
+    check: bool = True,
+) -> dict[str, pl.DataFrame]:
     """The published derived tables from validated raw tables, in memory: every step of
     :data:`analysis.steps.STEPS` in dependency order, each checked (:func:`analysis.steps.check`) before later
     steps read it.
@@ -210,12 +226,14 @@ def _write(tables: dict[str, pl.DataFrame], folder: Path, meta: dict) -> None:
                 f"{db}: DuckDB {duckdb.__version__} wrote two different files for the same views, so builds are no "
                 "longer byte-identical; expected the file layout this build was written for (the duckdb version in "
                 "uv.lock). Nothing was published; install the locked duckdb (`make env`) or update "
-                "analysis/build.py:_fix_database_identifier for the new layout")
+                "analysis/build.py:_fix_database_identifier for the new layout"
+            )
     finally:
         again.unlink(missing_ok=True)
     (folder / "datapackage.json").write_text(
         json.dumps(steps.datapackage("parquet", tables=tuple(tables)), indent=1, ensure_ascii=False) + "\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (folder / "manifest.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -228,8 +246,10 @@ def _write_database(db: Path, names: list[str], fingerprint: str) -> None:
         # parameter) to the folder of the database they open
         con.execute("SET file_search_path = ?", [db.parent.as_posix()])
         for name in names:
-            con.execute(f"CREATE VIEW {sql_identifier(name)} AS SELECT * FROM read_parquet("
-                        f"{sql_literal(name + '.parquet')})")
+            con.execute(
+                f"CREATE VIEW {sql_identifier(name)} AS SELECT * FROM read_parquet("
+                f"{sql_literal(name + '.parquet')})"
+            )
     finally:
         con.close()
     if not _fix_database_identifier(db, fingerprint):
@@ -237,7 +257,8 @@ def _write_database(db: Path, names: list[str], fingerprint: str) -> None:
             f"{db}: DuckDB {duckdb.__version__} wrote a database header this build does not know (no verifiable "
             "identifier to fix), so the file would differ from build to build; expected the layout of the duckdb "
             "version in uv.lock. Nothing was published; install the locked duckdb (`make env`) or update "
-            "analysis/build.py:_fix_database_identifier for the new layout")
+            "analysis/build.py:_fix_database_identifier for the new layout"
+        )
 
 
 _DUCKDB_BLOCK = 4096
@@ -271,14 +292,14 @@ def _fix_database_identifier(db: Path, fingerprint: str) -> bool:
         new = hashlib.sha256(f"flights.duckdb\0{fingerprint}".encode()).digest()[:16]
         patched = False
         for off in range(0, 3 * _DUCKDB_BLOCK, _DUCKDB_BLOCK):
-            block = head[off:off + _DUCKDB_BLOCK]
+            block = head[off : off + _DUCKDB_BLOCK]
             stored = int.from_bytes(block[:8], "little")
             if _duckdb_checksum(bytes(block[8:])) != stored:
                 return False
             if bytes(block[_DUCKDB_ID]) == ident:
                 block[_DUCKDB_ID] = new
                 block[:8] = _duckdb_checksum(bytes(block[8:])).to_bytes(8, "little")
-                head[off:off + _DUCKDB_BLOCK] = block
+                head[off : off + _DUCKDB_BLOCK] = block
                 patched = True
         fh.seek(0)
         fh.write(head)
@@ -295,11 +316,17 @@ def _built_utc(snap: provenance.Snapshot) -> str | None:
 
 
 def _write_error(exc: OSError, where: Path) -> BuildError:
-    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-            errno.EPERM: "permission denied"}.get(exc.errno or 0, exc.strerror or str(exc))
-    return BuildError(f"{exc.filename or where}: cannot write the build ({what}); expected a writable folder with "
-                      f"free space under {where}. Nothing was published; the previous data/derived is intact")
+    what = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return BuildError(
+        f"{exc.filename or where}: cannot write the build ({what}); expected a writable folder with "
+        f"free space under {where}. Nothing was published; the previous data/derived is intact"
+    )
 
 
 def current_manifest(project: Project) -> dict | None:
@@ -325,7 +352,9 @@ def build(project: Project | None = None, force: bool = False, quiet: bool = Fal
 
 
 def _build_locked(project: Project, force: bool, say, t0: float) -> BuildResult:
-    atomic.prune_scratch(project.derived / "builds", project.build)  # scratch of killed runs (never a live one's)
+    atomic.prune_scratch(
+        project.derived / "builds", project.build
+    )  # scratch of killed runs (never a live one's)
     atomic.prune_stale_links(project.derived, project.root)
     snap = provenance.snapshot(project.raw)
     sums = snap.check()
@@ -334,8 +363,13 @@ def _build_locked(project: Project, force: bool, say, t0: float) -> BuildResult:
     manifest = current_manifest(project)
     if not force and manifest and manifest.get("fingerprint") == fp:
         say(f"data/derived is up to date ({manifest['build_id']}); nothing to do")
-        return BuildResult(status="up-to-date", path=str(project.current.resolve()), fingerprint=fp,
-                           rows=manifest["rows"], seconds=round(time.monotonic() - t0, 2))
+        return BuildResult(
+            status="up-to-date",
+            path=str(project.current.resolve()),
+            fingerprint=fp,
+            rows=manifest["rows"],
+            seconds=round(time.monotonic() - t0, 2),
+        )
     say(f"building data/derived from {len(sums)} raw inputs ...")
     # track files are parsed from bytes that hash to the snapshot's checksums (refused otherwise)
     registry = steps.by_table()
@@ -373,13 +407,28 @@ def _build_locked(project: Project, force: bool, say, t0: float) -> BuildResult:
         raise
     atomic.prune(builds, project.current)
     secs = round(time.monotonic() - t0, 2)
-    say(f"built {final.relative_to(project.root)} in {secs} s: "
-        + ", ".join(f"{k} {v}" for k, v in rows.items() if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))))
+    say(
+        f"built {final.relative_to(project.root)} in {secs} s: "
+        + ", ".join(
+            f"{k} {v}"
+            for k, v in rows.items()
+            if k.startswith(("core_legs", "core_stops", "out_findings", "core_episodes"))
+        )
+    )
     f = tables["out_findings"]
     if f.height:
-        say("findings by category: " + ", ".join(
-            f"{r['category']} {r['len']}" for r in f.group_by("category").len().sort("category").iter_rows(named=True)))
-        say("confidence: " + ", ".join(f"{lvl} {f.filter(pl.col('confidence') == lvl).height}"
-                                        for lvl in ("high", "moderate", "low"))
-            + f"; key findings: {', '.join(f.filter(pl.col('is_key'))['finding_id'])}")
+        say(
+            "findings by category: "
+            + ", ".join(
+                f"{r['category']} {r['len']}"
+                for r in f.group_by("category").len().sort("category").iter_rows(named=True)
+            )
+        )
+        say(
+            "confidence: "
+            + ", ".join(
+                f"{lvl} {f.filter(pl.col('confidence') == lvl).height}" for lvl in ("high", "moderate", "low")
+            )
+            + f"; key findings: {', '.join(f.filter(pl.col('is_key'))['finding_id'])}"
+        )
     return BuildResult(status="built", path=str(final), fingerprint=fp, rows=meta["rows"], seconds=secs)

@@ -38,27 +38,94 @@ from .figures import figure_key, render_figure
 from .paths import default_project
 from .timespec import PRECISION_LABELS
 
-__all__ = ["PALETTE", "timeline", "route_map", "episode_view", "leg_distances", "detour_factors", "staging_matrix",
-           "similarity_matrix", "chart_html", "basemap", "save_figure", "render_figure", "figure_key", "start_page",
-           "data_table", "describe_spec", "episode_scales", "episode_filter", "pickable", "periods",
-           "timeline_periods", "EPISODE_COLOURS", "EPISODE_SHAPES", "PICK_PARAM", "enable", "enabled", "page",
-           "current_page", "PageState", "save_html", "notebook_bundle", "vega_spec", "page_html", "VEGA_MIME", "place_labels", "unlocated_stops",
-           "short_place"]
+__all__ = [
+    "PALETTE",
+    "timeline",
+    "route_map",
+    "episode_view",
+    "leg_distances",
+    "detour_factors",
+    "staging_matrix",
+    "similarity_matrix",
+    "chart_html",
+    "basemap",
+    "save_figure",
+    "render_figure",
+    "figure_key",
+    "start_page",
+    "data_table",
+    "describe_spec",
+    "episode_scales",
+    "episode_filter",
+    "pickable",
+    "periods",
+    "timeline_periods",
+    "EPISODE_COLOURS",
+    "EPISODE_SHAPES",
+    "PICK_PARAM",
+    "enable",
+    "enabled",
+    "page",
+    "current_page",
+    "PageState",
+    "save_html",
+    "notebook_bundle",
+    "vega_spec",
+    "page_html",
+    "VEGA_MIME",
+    "place_labels",
+    "unlocated_stops",
+    "short_place",
+]
 
 #: Okabe-Ito colour-blind-safe palette
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 #: One colour per episode (up to 20 distinct; Okabe-Ito first, then Tableau 20's darker tones)
-EPISODE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#8C564B",
-                   "#7F7F7F", "#BCBD22", "#17BECF", "#9467BD", "#1F77B4", "#FF7F0E", "#2CA02C", "#D62728",
-                   "#6B6ECF", "#B5CF6B", "#E7BA52", "#843C39"]
+EPISODE_COLOURS = [
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#000000",
+    "#8C564B",
+    "#7F7F7F",
+    "#BCBD22",
+    "#17BECF",
+    "#9467BD",
+    "#1F77B4",
+    "#FF7F0E",
+    "#2CA02C",
+    "#D62728",
+    "#6B6ECF",
+    "#B5CF6B",
+    "#E7BA52",
+    "#843C39",
+]
 #: One shape per episode as well (colour is never the only cue): vega's symbols, then SVG paths
-EPISODE_SHAPES = ["circle", "square", "diamond", "triangle-up", "triangle-down", "triangle-right", "triangle-left",
-                  "cross", "wedge", "M-1,-0.3L0,-1L1,-0.3L0.6,1H-0.6Z", "M-1,1L-0.2,-1H0.2L1,1Z",
-                  "M0,-1L0.29,-0.4L0.95,-0.31L0.48,0.15L0.59,0.81L0,0.5L-0.59,0.81L-0.48,0.15L-0.95,-0.31L-0.29,-0.4Z",
-                  "M0,-1L0.87,-0.5L0.87,0.5L0,1L-0.87,0.5L-0.87,-0.5Z",
-                  "M-0.3,-1H0.3V-0.3H1V0.3H0.3V1H-0.3V0.3H-1V-0.3H-0.3Z",
-                  "M-1,-1L1,1M1,-1L-1,1", "M0,-1L1,0.2L0.6,1H-0.6L-1,0.2Z", "M-1,-0.5H1V0.5H-1Z",
-                  "M-0.5,-1H0.5V1H-0.5Z", "M0,-1L1,1H-1ZM0,-0.4L0.5,0.6H-0.5Z", "M-1,-1H1V1H-1ZM-0.5,-0.5V0.5H0.5V-0.5Z"]
+EPISODE_SHAPES = [
+    "circle",
+    "square",
+    "diamond",
+    "triangle-up",
+    "triangle-down",
+    "triangle-right",
+    "triangle-left",
+    "cross",
+    "wedge",
+    "M-1,-0.3L0,-1L1,-0.3L0.6,1H-0.6Z",
+    "M-1,1L-0.2,-1H0.2L1,1Z",
+    "M0,-1L0.29,-0.4L0.95,-0.31L0.48,0.15L0.59,0.81L0,0.5L-0.59,0.81L-0.48,0.15L-0.95,-0.31L-0.29,-0.4Z",
+    "M0,-1L0.87,-0.5L0.87,0.5L0,1L-0.87,0.5L-0.87,-0.5Z",
+    "M-0.3,-1H0.3V-0.3H1V0.3H0.3V1H-0.3V0.3H-1V-0.3H-0.3Z",
+    "M-1,-1L1,1M1,-1L-1,1",
+    "M0,-1L1,0.2L0.6,1H-0.6L-1,0.2Z",
+    "M-1,-0.5H1V0.5H-1Z",
+    "M-0.5,-1H0.5V1H-0.5Z",
+    "M0,-1L1,1H-1ZM0,-0.4L0.5,0.6H-0.5Z",
+    "M-1,-1H1V1H-1ZM-0.5,-0.5V0.5H0.5V-0.5Z",
+]
 #: Name of the vega signal holding the episodes a page's picker shows (see :func:`episode_filter`)
 PICK_PARAM = "shown_episodes"
 KIND_COLOURS = {"departure": "#0072B2", "arrival": "#D55E00", "event": "#009E73", "sanction": "#CC79A7"}
@@ -72,16 +139,18 @@ _VEGA5_SCHEMA = "https://vega.github.io/schema/vega/v5.json"
 
 
 def _theme() -> dict:
-    return {"config": {
-        "font": "Helvetica, Arial, sans-serif",
-        "title": {"fontSize": 15, "anchor": "start", "subtitleColor": "#555"},
-        "axis": {"labelFontSize": 11, "titleFontSize": 12, "gridColor": "#e6e6e6"},
-        "legend": {"labelFontSize": 11, "titleFontSize": 12, "orient": "bottom", "columns": 4},
-        "range": {"category": PALETTE},
-        "view": {"stroke": None},
-        "background": "white",
-        "padding": 8,
-    }}
+    return {
+        "config": {
+            "font": "Helvetica, Arial, sans-serif",
+            "title": {"fontSize": 15, "anchor": "start", "subtitleColor": "#555"},
+            "axis": {"labelFontSize": 11, "titleFontSize": 12, "gridColor": "#e6e6e6"},
+            "legend": {"labelFontSize": 11, "titleFontSize": 12, "orient": "bottom", "columns": 4},
+            "range": {"category": PALETTE},
+            "view": {"stroke": None},
+            "background": "white",
+            "padding": 8,
+        }
+    }
 
 
 def _flights_theme() -> alt.theme.ThemeConfig:
@@ -110,7 +179,11 @@ def enabled() -> Iterator[None]:
     """:func:`enable` for the length of a ``with`` block: altair's theme, renderer and data settings are put back
     as they were after it (the report's own pages are drawn so, in the report's process)."""
     _register()
-    with alt.theme.enable("flights"), alt.renderers.enable("flights"), alt.data_transformers.disable_max_rows():
+    with (
+        alt.theme.enable("flights"),
+        alt.renderers.enable("flights"),
+        alt.data_transformers.disable_max_rows(),
+    ):
         yield
 
 
@@ -132,22 +205,29 @@ def chart_html(spec: dict, div_id: str | None = None, figure: str | None = None)
         spec = {**spec, "description": describe_spec(spec)}
     if div_id is None:
         prefix = _page.prefix
-        div_id = (f"chart-{_slug(prefix, 80)}-{_page.charts:02d}" if prefix
-                  else "chart-" + hashlib.sha256(_safe_json(spec).encode()).hexdigest()[:12])
+        div_id = (
+            f"chart-{_slug(prefix, 80)}-{_page.charts:02d}"
+            if prefix
+            else "chart-" + hashlib.sha256(_safe_json(spec).encode()).hexdigest()[:12]
+        )
     links = ""
     if figure:
         f = html.escape(figure)
-        links = (f'<p class="figure-links">Download this figure: <a href="figures/{f}.svg">SVG</a> · '
-                 f'<a href="figures/{f}.png">PNG</a></p>')
+        links = (
+            f'<p class="figure-links">Download this figure: <a href="figures/{f}.svg">SVG</a> · '
+            f'<a href="figures/{f}.png">PNG</a></p>'
+        )
     d = html.escape(div_id)
     fig_attr = f' data-figure="{html.escape(figure)}"' if figure else ""
     desc = html.escape(spec["description"])
     # the figure's caption (for screen readers; vega also labels the drawing with the description), the chart,
     # its spec, the data table behind it and the figure files
-    return (f'<figure class="flights-figure"><figcaption class="sr-only">{desc}</figcaption>'
-            f'<div class="flights-chart" id="{d}"{fig_attr} data-description="{desc}"></div>'
-            f'<script type="application/json" class="flights-spec" data-target="{d}">'
-            f"{_safe_json(spec)}</script>{data_table(spec)}{links}</figure>")
+    return (
+        f'<figure class="flights-figure"><figcaption class="sr-only">{desc}</figcaption>'
+        f'<div class="flights-chart" id="{d}"{fig_attr} data-description="{desc}"></div>'
+        f'<script type="application/json" class="flights-spec" data-target="{d}">'
+        f"{_safe_json(spec)}</script>{data_table(spec)}{links}</figure>"
+    )
 
 
 def describe_spec(spec: dict) -> str:
@@ -233,14 +313,18 @@ def data_table(spec: dict, limit: int = 400) -> str:
             if len(body) >= limit:
                 break
         head = "".join(f'<th scope="col">{html.escape(str(t))}</th>' for _, t, _ in cols)
-        parts.append(f'<div class="table-wrap" tabindex="0" role="region" aria-label="Data of {html.escape(name)}: '
-                     f'{html.escape(_title_text(spec))}">'
-                     f'<table class="data"><thead><tr>{head}</tr></thead>'
-                     f"<tbody>{''.join(body)}</tbody></table></div>")
+        parts.append(
+            f'<div class="table-wrap" tabindex="0" role="region" aria-label="Data of {html.escape(name)}: '
+            f'{html.escape(_title_text(spec))}">'
+            f'<table class="data"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>"
+        )
     if not parts:
         return ""
-    return (f'<details class="chart-data"><summary>The data behind this chart ({html.escape(_title_text(spec))})'
-            f"</summary>{''.join(parts)}</details>")
+    return (
+        f'<details class="chart-data"><summary>The data behind this chart ({html.escape(_title_text(spec))})'
+        f"</summary>{''.join(parts)}</details>"
+    )
 
 
 @dataclass
@@ -352,8 +436,18 @@ def _one_view_per_scale_binding(spec: dict) -> dict:
     return {**spec, "params": fixed}
 
 
-_MARK_WORDS = {"geoshape": "map shapes", "line": "lines", "point": "points", "bar": "bars", "rect": "cells",
-               "rule": "reference line", "text": "labels", "area": "areas", "circle": "points", "square": "points"}
+_MARK_WORDS = {
+    "geoshape": "map shapes",
+    "line": "lines",
+    "point": "points",
+    "bar": "bars",
+    "rect": "cells",
+    "rule": "reference line",
+    "text": "labels",
+    "area": "areas",
+    "circle": "points",
+    "square": "points",
+}
 
 
 def _label_marks(spec: dict, title: str | None = None) -> dict:
@@ -371,7 +465,9 @@ def _label_marks(spec: dict, title: str | None = None) -> dict:
         out["mark"] = m
     for key in ("vconcat", "hconcat", "concat", "layer"):
         if isinstance(out.get(key), list):
-            out[key] = [_label_marks(sub, _title_text(sub) if sub.get("title") else title) for sub in out[key]]
+            out[key] = [
+                _label_marks(sub, _title_text(sub) if sub.get("title") else title) for sub in out[key]
+            ]
     if isinstance(out.get("spec"), dict):
         out["spec"] = _label_marks(out["spec"], title)
     return out
@@ -407,9 +503,13 @@ def notebook_bundle(spec: dict | alt.TopLevelMixin) -> tuple[dict, dict]:
     spec = _prepared(spec)
     desc = spec["description"]
     chart = {VEGA_MIME: vega_spec(spec), "text/plain": desc}
-    table = {"text/html": (f'<div class="flights-chart-text"><p class="sr-only">{html.escape(desc)}</p>'
-                           f"{data_table(spec)}</div>"),
-             "text/plain": f"The data behind this chart: {_title_text(spec)}"}
+    table = {
+        "text/html": (
+            f'<div class="flights-chart-text"><p class="sr-only">{html.escape(desc)}</p>'
+            f"{data_table(spec)}</div>"
+        ),
+        "text/plain": f"The data behind this chart: {_title_text(spec)}",
+    }
     return chart, table
 
 
@@ -443,12 +543,18 @@ def _offline_page(title: str, body: str, bundle: str) -> str:
     from .shell import template
 
     assets = PACKAGE_DIR / "assets"
-    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' "
-           "'unsafe-eval'; font-src data:")
+    csp = (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' "
+        "'unsafe-eval'; font-src data:"
+    )
     return template("chart.html").render(
-        csp=Markup(csp), title=Markup(html.escape(title)), body=Markup(body), bundle=Markup(bundle),
+        csp=Markup(csp),
+        title=Markup(html.escape(title)),
+        body=Markup(body),
+        bundle=Markup(bundle),
         css=Markup((assets / "chart.css").read_text(encoding="utf-8")),
-        draw=Markup((assets / "chart-draw.js").read_text(encoding="utf-8")))
+        draw=Markup((assets / "chart-draw.js").read_text(encoding="utf-8")),
+    )
 
 
 def save_html(chart: dict | alt.TopLevelMixin, path: str | Path) -> Path:
@@ -470,25 +576,32 @@ def save_html(chart: dict | alt.TopLevelMixin, path: str | Path) -> Path:
     return path
 
 
-
-
 @lru_cache(maxsize=2)
 def _basemap_values(path: str) -> str:
     # one compact JSON string, not nested lists: altair copies and validates nested values node by node (a second
     # per chart for the world map); vega-lite parses a string value with the data's format
-    return json.dumps(json.loads(Path(path).read_text(encoding="utf-8")), separators=(",", ":"), sort_keys=True)
+    return json.dumps(
+        json.loads(Path(path).read_text(encoding="utf-8")), separators=(",", ":"), sort_keys=True
+    )
 
 
 def basemap(path: Path | None = None) -> alt.Data:
     """Natural Earth 110m countries (world-atlas TopoJSON) from data/raw, inline: no download."""
     path = path or default_project().basemap
-    return alt.Data(values=_basemap_values(str(path)), format=alt.DataFormat(type="topojson", feature="countries"))
+    return alt.Data(
+        values=_basemap_values(str(path)), format=alt.DataFormat(type="topojson", feature="countries")
+    )
 
 
 def _iso(df: pl.DataFrame) -> pl.DataFrame:
     """Datetimes as ISO strings with Z, for vega-lite (which reads them as UTC)."""
     return df.with_columns(
-        [pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c, t in df.schema.items() if isinstance(t, pl.Datetime)])
+        [
+            pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            for c, t in df.schema.items()
+            if isinstance(t, pl.Datetime)
+        ]
+    )
 
 
 def _with_sources(df: pl.DataFrame, sources: pl.DataFrame | None, col: str = "source_ids") -> pl.DataFrame:
@@ -500,12 +613,19 @@ def _with_sources(df: pl.DataFrame, sources: pl.DataFrame | None, col: str = "so
         return df.with_columns(pl.lit("derived from the stops' sources").alias("sources"))
     if sources is None:
         return df.with_columns(pl.col(col).str.replace_all(";", "; ").fill_null("no source").alias("sources"))
-    names = {r["source_id"]: f"{r['source_id']} {r['outlet'] or 'unnamed outlet'}"
-             + (f" ({r['published_reported']})" if r.get("published_reported") else "")
-             for r in sources.iter_rows(named=True)}
-    return df.with_columns(pl.col(col).map_elements(
-        lambda s: "; ".join(names.get(i, i) for i in (s or "").split(";") if i) or "no source",
-        return_dtype=pl.String).alias("sources"))
+    names = {
+        r["source_id"]: f"{r['source_id']} {r['outlet'] or 'unnamed outlet'}"
+        + (f" ({r['published_reported']})" if r.get("published_reported") else "")
+        for r in sources.iter_rows(named=True)
+    }
+    return df.with_columns(
+        pl.col(col)
+        .map_elements(
+            lambda s: "; ".join(names.get(i, i) for i in (s or "").split(";") if i) or "no source",
+            return_dtype=pl.String,
+        )
+        .alias("sources")
+    )
 
 
 def _id_hash(text: str) -> int:
@@ -540,7 +660,9 @@ def episode_scales(episode_ids: list[str]) -> tuple[alt.Scale, alt.Scale]:
         pairs.add((c, sh))
         colours.append(EPISODE_COLOURS[c])
         shapes.append(EPISODE_SHAPES[sh])
-    return alt.Scale(domain=list(episode_ids), range=colours), alt.Scale(domain=list(episode_ids), range=shapes)
+    return alt.Scale(domain=list(episode_ids), range=colours), alt.Scale(
+        domain=list(episode_ids), range=shapes
+    )
 
 
 def episode_filter(columns: tuple[str, ...] = ("episode_id",), keep_null: bool = False) -> str:
@@ -561,63 +683,100 @@ def _pick(chart, pick: list[str] | None, columns: tuple[str, ...] = ("episode_id
     return chart if pick is None else chart.transform_filter(episode_filter(columns, keep_null))
 
 
-def timeline(items: pl.DataFrame, sources: pl.DataFrame | None = None, title: str = "Timeline",
-             lanes: str = "episode", select: alt.Parameter | None = None, zoom: str | None = "timeline_zoom",
-             pick: list[str] | None = None, width: int | None = None, notes: bool = True,
-             names: dict[str, str] | None = None) -> alt.LayerChart | alt.FacetChart:
+def timeline(
+    items: pl.DataFrame,
+    sources: pl.DataFrame | None = None,
+    title: str = "Timeline",
+    lanes: str = "episode",
+    select: alt.Parameter | None = None,
+    zoom: str | None = "timeline_zoom",
+    pick: list[str] | None = None,
+    width: int | None = None,
+    notes: bool = True,
+    names: dict[str, str] | None = None,
+) -> alt.LayerChart | alt.FacetChart:
     """Milestones and context events as UTC intervals: a bar spans what the source allows, a dot marks its middle.
 
     ``items`` is :func:`analysis.queries.timeline`. Exact times show as dots; a day or "late January" shows as
     a bar across the whole interval, so uncertainty is visible, never hidden.
     """
     df = items.filter(pl.col("earliest_utc").is_not_null()).with_columns(
-        pl.when(pl.col("episode_id").is_null()).then(pl.lit("context: ") + pl.col("kind"))
-        .otherwise(pl.col("episode_id").replace_strict(names or {}, default=pl.col("episode_id"))).alias("lane"),
+        pl.when(pl.col("episode_id").is_null())
+        .then(pl.lit("context: ") + pl.col("kind"))
+        .otherwise(pl.col("episode_id").replace_strict(names or {}, default=pl.col("episode_id")))
+        .alias("lane"),
         (pl.col("earliest_utc") + (pl.col("latest_utc") - pl.col("earliest_utc")) / 2).alias("mid_utc"),
         ((pl.col("latest_utc") - pl.col("earliest_utc")).dt.total_minutes() / 60).alias("width_h"),
     )
     df = _iso(_with_sources(df, sources)).with_columns(
         pl.col("item_id").str.extract(r"^stop:(.+):[a-z]+$", 1).alias("stop_id"),
-        pl.col("precision").replace(PRECISION_LABELS).alias("precision"))  # words, not codes, in legend and tooltip
+        pl.col("precision").replace(PRECISION_LABELS).alias("precision"),
+    )  # words, not codes, in legend and tooltip
     base = alt.Chart(df).encode(
         y=alt.Y("lane:N", title=None, sort=alt.EncodingSortField("earliest_utc", op="min")),
-        color=alt.Color("kind:N", title="Kind", scale=alt.Scale(domain=list(KIND_COLOURS), range=list(KIND_COLOURS.values()))),
-        tooltip=[alt.Tooltip("label:N", title="What"), alt.Tooltip("reported:N", title="As reported"),
-                 alt.Tooltip("precision:N", title="Precision"),
-                 alt.Tooltip("earliest_utc:T", title="Earliest (UTC)", format="%Y-%m-%d %H:%M"),
-                 alt.Tooltip("latest_utc:T", title="Latest (UTC)", format="%Y-%m-%d %H:%M"),
-                 alt.Tooltip("sources:N", title="Sources")],
+        color=alt.Color(
+            "kind:N",
+            title="Kind",
+            scale=alt.Scale(domain=list(KIND_COLOURS), range=list(KIND_COLOURS.values())),
+        ),
+        tooltip=[
+            alt.Tooltip("label:N", title="What"),
+            alt.Tooltip("reported:N", title="As reported"),
+            alt.Tooltip("precision:N", title="Precision"),
+            alt.Tooltip("earliest_utc:T", title="Earliest (UTC)", format="%Y-%m-%d %H:%M"),
+            alt.Tooltip("latest_utc:T", title="Latest (UTC)", format="%Y-%m-%d %H:%M"),
+            alt.Tooltip("sources:N", title="Sources"),
+        ],
     )
     bars = base.mark_bar(height=10, opacity=0.45, cornerRadius=2).encode(
         # vega's multi-scale time labels: days, months or years as the zoom needs, never the same label twice
-        x=alt.X("earliest_utc:T", title="Time (UTC)", scale=alt.Scale(padding=14),
-                axis=alt.Axis(labelOverlap="greedy", labelAngle=0, tickCount=7, labelSeparation=6)),
-        x2="latest_utc:T")
+        x=alt.X(
+            "earliest_utc:T",
+            title="Time (UTC)",
+            scale=alt.Scale(padding=14),
+            axis=alt.Axis(labelOverlap="greedy", labelAngle=0, tickCount=7, labelSeparation=6),
+        ),
+        x2="latest_utc:T",
+    )
     bars = _pick(bars, pick, keep_null=True)
     dots = base.mark_point(filled=True, size=55, opacity=0.95).encode(
-        x="mid_utc:T", shape=alt.Shape("precision:N", title="Time precision", legend=alt.Legend(labelLimit=260)))
+        x="mid_utc:T",
+        shape=alt.Shape("precision:N", title="Time precision", legend=alt.Legend(labelLimit=260)),
+    )
     dots = _pick(dots, pick, keep_null=True)
-    subtitle = ["Bars span the interval the sources allow (a reported day = 24 h of local time); dots mark the middle."]
+    subtitle = [
+        "Bars span the interval the sources allow (a reported day = 24 h of local time); dots mark the middle."
+    ]
     if zoom and notes:
-        subtitle.append("Scroll or pinch on the chart to zoom the time axis, drag to pan, double-click to reset.")
+        subtitle.append(
+            "Scroll or pinch on the chart to zoom the time axis, drag to pan, double-click to reset."
+        )
     if zoom:
         # zoom (wheel) and pan (drag) on the time axis: its own param, on the same layer as the click selection
         # (the bars share the x scale); see _one_view_per_scale_binding
         dots = dots.add_params(alt.selection_interval(name=zoom, bind="scales", encodings=["x"]))
     if select is not None:
-        dots = dots.add_params(select).encode(
-            size=alt.condition(select, alt.value(200), alt.value(55)),
-            stroke=alt.condition(select, alt.value("#000000"), alt.value(None))).mark_point(
-            filled=True, opacity=0.95, cursor="pointer")
-        subtitle.append("Click a flight milestone to highlight the legs touching that stop on the map; "
-                        "double-click to clear.")
+        dots = (
+            dots.add_params(select)
+            .encode(
+                size=alt.condition(select, alt.value(200), alt.value(55)),
+                stroke=alt.condition(select, alt.value("#000000"), alt.value(None)),
+            )
+            .mark_point(filled=True, opacity=0.95, cursor="pointer")
+        )
+        subtitle.append(
+            "Click a flight milestone to highlight the legs touching that stop on the map; "
+            "double-click to clear."
+        )
     n = max(1, df["lane"].n_unique())
     return alt.layer(bars, dots).properties(
-        width=width or WIDTH, height=max(90 if notes else 40, 26 * n),
+        width=width or WIDTH,
+        height=max(90 if notes else 40, 26 * n),
         title=alt.Title(title, subtitle=subtitle if notes else alt.Undefined),
         description=f"{title}: {df.filter(pl.col('episode_id').is_not_null()).height} flight milestones and "
-                    f"{df.filter(pl.col('episode_id').is_null()).height} context events on a time axis (UTC), "
-                    "each a bar across the interval the sources allow. The table below lists them.")
+        f"{df.filter(pl.col('episode_id').is_null()).height} context events on a time axis (UTC), "
+        "each a bar across the interval the sources allow. The table below lists them.",
+    )
 
 
 # --- place names on maps: Equal Earth in pixels (as d3 computes it), then labels placed greedily without overlap ---
@@ -650,12 +809,17 @@ def _fitted(points: Sequence[tuple[float, float]], width: float, height: float):
     def px(lon: float, lat: float) -> tuple[float, float]:
         x, y = _equal_earth(lon, lat)
         return tx + k * x, ty - k * y
+
     return px
 
 
 #: label placements: name -> (align, baseline, dx, dy), tried in this order
-_PLACES = {"right": ("left", "middle", 7, 0), "left": ("right", "middle", -7, 0),
-           "above": ("center", "bottom", 0, -7), "below": ("center", "top", 0, 7)}
+_PLACES = {
+    "right": ("left", "middle", 7, 0),
+    "left": ("right", "middle", -7, 0),
+    "above": ("center", "bottom", 0, -7),
+    "below": ("center", "top", 0, 7),
+}
 _ROLE_RANK = {"origin": 0, "destination": 0, "staging": 1}
 
 
@@ -670,8 +834,14 @@ def short_place(name: str) -> str:
     return out
 
 
-def place_labels(stops: pl.DataFrame, px, width: float = WIDTH, height: float = MAP_HEIGHT,
-                 limit: int = 30, font_size: float = 11) -> pl.DataFrame:
+def place_labels(
+    stops: pl.DataFrame,
+    px,
+    width: float = WIDTH,
+    height: float = MAP_HEIGHT,
+    limit: int = 30,
+    font_size: float = 11,
+) -> pl.DataFrame:
     """Which place names to draw on a map, and where, so that no two overlap (nor cover a stop symbol).
 
     Origin and destination first, then staging stops, then the rest, the most visited first; each name is tried to
@@ -679,12 +849,23 @@ def place_labels(stops: pl.DataFrame, px, width: float = WIDTH, height: float = 
     tooltip and the data table). Returns place_name, lon, lat, placement, rank."""
     located = stops.filter(pl.col("lat").is_not_null() & pl.col("place_name").is_not_null())
     if located.height == 0:
-        return pl.DataFrame(schema={"place_name": pl.String, "lon": pl.Float64, "lat": pl.Float64,
-                                    "placement": pl.String, "rank": pl.Int64})
-    cand = (located.with_columns(pl.col("role").replace_strict(_ROLE_RANK, default=2, return_dtype=pl.Int64).alias("rank"))
-            .group_by("place_name", pl.col("lat").round(2), pl.col("lon").round(2))
-            .agg(pl.col("rank").min(), pl.len().alias("visits"))
-            .sort(["rank", "visits", "place_name", "lat", "lon"], descending=[False, True, False, False, False]))
+        return pl.DataFrame(
+            schema={
+                "place_name": pl.String,
+                "lon": pl.Float64,
+                "lat": pl.Float64,
+                "placement": pl.String,
+                "rank": pl.Int64,
+            }
+        )
+    cand = (
+        located.with_columns(
+            pl.col("role").replace_strict(_ROLE_RANK, default=2, return_dtype=pl.Int64).alias("rank")
+        )
+        .group_by("place_name", pl.col("lat").round(2), pl.col("lon").round(2))
+        .agg(pl.col("rank").min(), pl.len().alias("visits"))
+        .sort(["rank", "visits", "place_name", "lat", "lon"], descending=[False, True, False, False, False])
+    )
     dots = [px(lo, la) for lo, la in zip(located["lon"], located["lat"], strict=True)]
     boxes: list[tuple[float, float, float, float]] = [(x - 4, y - 4, x + 4, y + 4) for x, y in dots]
     rows: list[dict] = []
@@ -706,16 +887,27 @@ def place_labels(stops: pl.DataFrame, px, width: float = WIDTH, height: float = 
             box = (left, top, left + w, top + h)
             if box[0] < 0 or box[2] > width or box[1] < 0 or box[3] > height:
                 continue
-            if any(b != own and not (box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3])
-                   for b in boxes):
+            if any(
+                b != own and not (box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3])
+                for b in boxes
+            ):
                 continue
             boxes.append(box)
             named.append((x, y))
-            rows.append({"place_name": text, "lon": r["lon"], "lat": r["lat"], "placement": name,
-                         "rank": r["rank"]})
+            rows.append(
+                {"place_name": text, "lon": r["lon"], "lat": r["lat"], "placement": name, "rank": r["rank"]}
+            )
             break
-    return pl.DataFrame(rows, schema={"place_name": pl.String, "lon": pl.Float64, "lat": pl.Float64,
-                                      "placement": pl.String, "rank": pl.Int64})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "place_name": pl.String,
+            "lon": pl.Float64,
+            "lat": pl.Float64,
+            "placement": pl.String,
+            "rank": pl.Int64,
+        },
+    )
 
 
 def _label_layers(labels: pl.DataFrame) -> list:
@@ -728,10 +920,22 @@ def _label_layers(labels: pl.DataFrame) -> list:
             if part.height == 0:
                 continue
             enc = {"longitude": "lon:Q", "latitude": "lat:Q", "text": "place_name:N"}
-            common: dict[str, Any] = {"align": align, "baseline": base, "dx": dx, "dy": dy, "fontSize": 11, "clip": True,
-                      "fontWeight": "bold" if bold else "normal"}
-            layers.append(alt.Chart(part).mark_text(stroke="white", strokeWidth=3, strokeOpacity=0.9, fill="white",
-                                                    aria=False, **common).encode(**enc))
+            common: dict[str, Any] = {
+                "align": align,
+                "baseline": base,
+                "dx": dx,
+                "dy": dy,
+                "fontSize": 11,
+                "clip": True,
+                "fontWeight": "bold" if bold else "normal",
+            }
+            layers.append(
+                alt.Chart(part)
+                .mark_text(
+                    stroke="white", strokeWidth=3, strokeOpacity=0.9, fill="white", aria=False, **common
+                )
+                .encode(**enc)
+            )
             layers.append(alt.Chart(part).mark_text(fill="#1d1d1d", **common).encode(**enc))
     return layers
 
@@ -769,11 +973,12 @@ def _notes_chart(lines: list[str], heading: str) -> alt.Chart:
     for text in lines:
         for part in _wrap("• " + text):
             rows.append({"line": len(rows), "text": part})
-    return alt.Chart(pl.DataFrame(rows)).mark_text(align="left", baseline="top", fontSize=11, color="#333",
-                                                   limit=WIDTH).encode(
-        x=alt.value(0), y=alt.Y("line:O", axis=None, scale=alt.Scale(padding=0.5)),
-        text="text:N").properties(
-        width=WIDTH, height=15 * len(rows))
+    return (
+        alt.Chart(pl.DataFrame(rows))
+        .mark_text(align="left", baseline="top", fontSize=11, color="#333", limit=WIDTH)
+        .encode(x=alt.value(0), y=alt.Y("line:O", axis=None, scale=alt.Scale(padding=0.5)), text="text:N")
+        .properties(width=WIDTH, height=15 * len(rows))
+    )
 
 
 def _aircraft_widths(ids: list[str]) -> list[float]:
@@ -786,10 +991,20 @@ def _aircraft_widths(ids: list[str]) -> list[float]:
     return [round(2.5 + step * (n - 1 - i), 1) for i in range(n)]
 
 
-def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | None = None,
-              title: str = "Routes", colour: str = "episode_id", basemap_path: Path | None = None,
-              extent: str = "data", highlight: alt.Parameter | None = None, episodes: list[str] | None = None,
-              pick: list[str] | None = None, names: dict[str, str] | None = None, labels: bool = True):
+def route_map(
+    paths: pl.DataFrame,
+    stops: pl.DataFrame,
+    sources: pl.DataFrame | None = None,
+    title: str = "Routes",
+    colour: str = "episode_id",
+    basemap_path: Path | None = None,
+    extent: str = "data",
+    highlight: alt.Parameter | None = None,
+    episodes: list[str] | None = None,
+    pick: list[str] | None = None,
+    names: dict[str, str] | None = None,
+    labels: bool = True,
+):
     """Great-circle arcs on a world basemap; stops drawn by place precision, the main stops named on the map.
 
     Airports are circles, cities diamonds, country-only stops triangles on the country's inferred airport, and
@@ -813,8 +1028,14 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     names = names or {}
     by_episode = colour == "episode_id"
     by_aircraft = colour == "aircraft_id"
-    ep_ids = list(episodes) if episodes else sorted(set(stops["episode_id"].to_list()) | set(
-        paths["episode_id"].to_list() if "episode_id" in paths.columns else []))
+    ep_ids = (
+        list(episodes)
+        if episodes
+        else sorted(
+            set(stops["episode_id"].to_list())
+            | set(paths["episode_id"].to_list() if "episode_id" in paths.columns else [])
+        )
+    )
     ep_colour, ep_shape = episode_scales(ep_ids)
     word = {i: names.get(i, i) for i in ep_ids}
     if by_episode:  # the legend in words: the scale's domain is the episodes' names, in the same order
@@ -825,15 +1046,24 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     colour_field = label_of.get(colour, colour)
 
     def named(df: pl.DataFrame) -> pl.DataFrame:
-        extra = [pl.col(c).replace_strict(names, default=pl.col(c), return_dtype=pl.String).alias(n)
-                 for c, n in label_of.items() if c in df.columns]
+        extra = [
+            pl.col(c).replace_strict(names, default=pl.col(c), return_dtype=pl.String).alias(n)
+            for c, n in label_of.items()
+            if c in df.columns
+        ]
         return df.with_columns(extra) if extra else df
 
     paths, stops = named(paths), named(stops)
     colour_scale = ep_colour if by_episode else alt.Undefined
-    aircraft = list(dict.fromkeys(stops["aircraft_name"].drop_nulls().to_list() + (
-        paths["aircraft_name"].drop_nulls().to_list() if "aircraft_name" in paths.columns else [])))
-    countries_only = [c for c in stops.filter(pl.col("place_precision") == "country")["country"].unique().to_list() if c]
+    aircraft = list(
+        dict.fromkeys(
+            stops["aircraft_name"].drop_nulls().to_list()
+            + (paths["aircraft_name"].drop_nulls().to_list() if "aircraft_name" in paths.columns else [])
+        )
+    )
+    countries_only = [
+        c for c in stops.filter(pl.col("place_precision") == "country")["country"].unique().to_list() if c
+    ]
     from .geo import country_numeric
 
     numerics = sorted({n for c in countries_only if (n := country_numeric(c))})
@@ -843,11 +1073,25 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
     height = MAP_HEIGHT
     if extent == "data" and lat:
         pad = 8
-        corners = [(x, y) for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
-                   for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]
-        fit = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
-            # all four corners: in Equal Earth the widest point of a box is a low-latitude corner
-            "type": "MultiPoint", "coordinates": [list(c) for c in corners]}}]}
+        corners = [
+            (x, y)
+            for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
+            for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))
+        ]
+        fit = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {},
+                    "geometry": {
+                        # all four corners: in Equal Earth the widest point of a box is a low-latitude corner
+                        "type": "MultiPoint",
+                        "coordinates": [list(c) for c in corners],
+                    },
+                }
+            ],
+        }
         projection = alt.Projection(type="equalEarth", fit=fit, clipExtent=[[0, 0], [WIDTH, MAP_HEIGHT]])
         px = _fitted(corners, WIDTH, height)
     else:
@@ -855,186 +1099,441 @@ def route_map(paths: pl.DataFrame, stops: pl.DataFrame, sources: pl.DataFrame | 
         px = _fitted([(x, y) for x in (-180, 180) for y in (-85, 85)] + [(0, -90), (0, 90)], WIDTH, height)
     # clipExtent: geometry is cut to the frame before drawing; without it a zoomed map carries the whole world in
     # paths thousands of pixels wide (4x slower to draw, 10x slower to rasterise)
-    world = alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.5, clip=True)
+    world = alt.Chart(basemap(basemap_path)).mark_geoshape(
+        fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.5, clip=True
+    )
     layers = [world]
     if numerics:
-        layers.append(alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#E69F00", opacity=0.25, stroke="#E69F00", clip=True)
-                      .transform_filter(alt.FieldOneOfPredicate(field="id", oneOf=numerics)))
+        layers.append(
+            alt.Chart(basemap(basemap_path))
+            .mark_geoshape(fill="#E69F00", opacity=0.25, stroke="#E69F00", clip=True)
+            .transform_filter(alt.FieldOneOfPredicate(field="id", oneOf=numerics))
+        )
     p = _iso(_with_sources(paths, sources))
     if p.height:
-        p = p.with_columns(pl.when(pl.col("distance_basis") == "inferred").then(pl.lit("inferred airport at an end"))
-                           .otherwise(pl.lit("both ends reported airports")).alias("basis"))
+        p = p.with_columns(
+            pl.when(pl.col("distance_basis") == "inferred")
+            .then(pl.lit("inferred airport at an end"))
+            .otherwise(pl.lit("both ends reported airports"))
+            .alias("basis")
+        )
         # one layer per aircraft when several share a map, widest first (vega-lite has no per-line width channel
         # for grouped lines): every aircraft stays visible as a band inside the band of the one before
-        groups = ([(a, w) for a, w in zip(aircraft, _aircraft_widths(aircraft), strict=True)]
-                  if by_aircraft and len(aircraft) > 1 else [(None, 2.0)])
+        groups = (
+            [(a, w) for a, w in zip(aircraft, _aircraft_widths(aircraft), strict=True)]
+            if by_aircraft and len(aircraft) > 1
+            else [(None, 2.0)]
+        )
         for who, width in groups:
-            base = alt.Chart(p) if who is None else alt.Chart(p).transform_filter(
-                alt.FieldEqualPredicate(field="aircraft_name", equal=who))
-            layers.append(_pick(base, pick).mark_line(strokeWidth=width, opacity=0.85 if who is None else 1,
-                                                      clip=True).encode(
-                longitude="lon:Q", latitude="lat:Q", detail="leg_id:N", order="point_seq:Q",
-                color=alt.Color(f"{colour_field}:N", title=colour_title, scale=colour_scale,
-                                sort=aircraft if by_aircraft else alt.Undefined,
-                                legend=alt.Legend(symbolType="stroke", labelLimit=300) if by_episode else alt.Legend(labelLimit=300)),
-                strokeDash=alt.StrokeDash("basis:N", title="Leg ends",
-                                          scale=alt.Scale(domain=["both ends reported airports",
-                                                                  "inferred airport at an end"], range=[[1, 0], [5, 3]])),
-                tooltip=[alt.Tooltip("from_name:N", title="From"), alt.Tooltip("to_name:N", title="To"),
-                         *([alt.Tooltip("aircraft_name:N", title="Aircraft")] if "aircraft_name" in p.columns else []),
-                         alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
-                         alt.Tooltip("sources:N", title="Sources")]))
+            base = (
+                alt.Chart(p)
+                if who is None
+                else alt.Chart(p).transform_filter(alt.FieldEqualPredicate(field="aircraft_name", equal=who))
+            )
+            layers.append(
+                _pick(base, pick)
+                .mark_line(strokeWidth=width, opacity=0.85 if who is None else 1, clip=True)
+                .encode(
+                    longitude="lon:Q",
+                    latitude="lat:Q",
+                    detail="leg_id:N",
+                    order="point_seq:Q",
+                    color=alt.Color(
+                        f"{colour_field}:N",
+                        title=colour_title,
+                        scale=colour_scale,
+                        sort=aircraft if by_aircraft else alt.Undefined,
+                        legend=alt.Legend(symbolType="stroke", labelLimit=300)
+                        if by_episode
+                        else alt.Legend(labelLimit=300),
+                    ),
+                    strokeDash=alt.StrokeDash(
+                        "basis:N",
+                        title="Leg ends",
+                        scale=alt.Scale(
+                            domain=["both ends reported airports", "inferred airport at an end"],
+                            range=[[1, 0], [5, 3]],
+                        ),
+                    ),
+                    tooltip=[
+                        alt.Tooltip("from_name:N", title="From"),
+                        alt.Tooltip("to_name:N", title="To"),
+                        *(
+                            [alt.Tooltip("aircraft_name:N", title="Aircraft")]
+                            if "aircraft_name" in p.columns
+                            else []
+                        ),
+                        alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
+                        alt.Tooltip("sources:N", title="Sources"),
+                    ],
+                )
+            )
         if highlight is not None and {"from_stop_id", "to_stop_id"} <= set(p.columns):
-            layers.append(alt.Chart(p).transform_fold(["from_stop_id", "to_stop_id"], as_=["end", "stop_id"])
-                          .transform_filter(highlight).mark_line(strokeWidth=5, opacity=1, color="#000000", clip=True).encode(
-                longitude="lon:Q", latitude="lat:Q", detail="leg_id:N", order="point_seq:Q",
-                tooltip=[alt.Tooltip("from_name:N", title="From"), alt.Tooltip("to_name:N", title="To"),
-                         alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
-                         alt.Tooltip("sources:N", title="Sources")]))
-    s = _iso(_with_sources(located.select(
-        "stop_id", "episode_id", "episode_name", "aircraft_id", "aircraft_name", "seq", "place_name", "place_precision",
-        "location_basis", "lat", "lon", "role", "arr_reported", "dep_reported", "evidence", "source_ids"), sources))
+            layers.append(
+                alt.Chart(p)
+                .transform_fold(["from_stop_id", "to_stop_id"], as_=["end", "stop_id"])
+                .transform_filter(highlight)
+                .mark_line(strokeWidth=5, opacity=1, color="#000000", clip=True)
+                .encode(
+                    longitude="lon:Q",
+                    latitude="lat:Q",
+                    detail="leg_id:N",
+                    order="point_seq:Q",
+                    tooltip=[
+                        alt.Tooltip("from_name:N", title="From"),
+                        alt.Tooltip("to_name:N", title="To"),
+                        alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
+                        alt.Tooltip("sources:N", title="Sources"),
+                    ],
+                )
+            )
+    s = _iso(
+        _with_sources(
+            located.select(
+                "stop_id",
+                "episode_id",
+                "episode_name",
+                "aircraft_id",
+                "aircraft_name",
+                "seq",
+                "place_name",
+                "place_precision",
+                "location_basis",
+                "lat",
+                "lon",
+                "role",
+                "arr_reported",
+                "dep_reported",
+                "evidence",
+                "source_ids",
+            ),
+            sources,
+        )
+    )
     if s.height:
         size = alt.value(70) if highlight is None else alt.condition(highlight, alt.value(260), alt.value(70))
-        shape = (alt.Shape("episode_name:N", title="Episode", scale=ep_shape) if by_episode else
-                 alt.Shape("place_precision:N", title="Stop known to",
-                           scale=alt.Scale(domain=list(PRECISION_SHAPES), range=list(PRECISION_SHAPES.values()))))
-        layers.append(_pick(alt.Chart(s), pick).mark_point(filled=True, stroke="#222", strokeWidth=0.6, clip=True).encode(
-            longitude="lon:Q", latitude="lat:Q", size=size, shape=shape,
-            color=alt.Color(f"{colour_field}:N", scale=colour_scale, title=colour_title,
-                            sort=aircraft if by_aircraft else alt.Undefined),
-            tooltip=[alt.Tooltip("episode_name:N", title="Episode"), alt.Tooltip("aircraft_name:N", title="Aircraft"),
-                     alt.Tooltip("place_name:N", title="Place"), alt.Tooltip("place_precision:N", title="Known to"),
-                     alt.Tooltip("location_basis:N", title="Located by"), alt.Tooltip("role:N", title="Role"),
-                     alt.Tooltip("arr_reported:N", title="Arrival as reported"),
-                     alt.Tooltip("dep_reported:N", title="Departure as reported"),
-                     alt.Tooltip("evidence:N", title="Evidence"),
-                     alt.Tooltip("sources:N", title="Sources")]))
+        shape = (
+            alt.Shape("episode_name:N", title="Episode", scale=ep_shape)
+            if by_episode
+            else alt.Shape(
+                "place_precision:N",
+                title="Stop known to",
+                scale=alt.Scale(domain=list(PRECISION_SHAPES), range=list(PRECISION_SHAPES.values())),
+            )
+        )
+        layers.append(
+            _pick(alt.Chart(s), pick)
+            .mark_point(filled=True, stroke="#222", strokeWidth=0.6, clip=True)
+            .encode(
+                longitude="lon:Q",
+                latitude="lat:Q",
+                size=size,
+                shape=shape,
+                color=alt.Color(
+                    f"{colour_field}:N",
+                    scale=colour_scale,
+                    title=colour_title,
+                    sort=aircraft if by_aircraft else alt.Undefined,
+                ),
+                tooltip=[
+                    alt.Tooltip("episode_name:N", title="Episode"),
+                    alt.Tooltip("aircraft_name:N", title="Aircraft"),
+                    alt.Tooltip("place_name:N", title="Place"),
+                    alt.Tooltip("place_precision:N", title="Known to"),
+                    alt.Tooltip("location_basis:N", title="Located by"),
+                    alt.Tooltip("role:N", title="Role"),
+                    alt.Tooltip("arr_reported:N", title="Arrival as reported"),
+                    alt.Tooltip("dep_reported:N", title="Departure as reported"),
+                    alt.Tooltip("evidence:N", title="Evidence"),
+                    alt.Tooltip("sources:N", title="Sources"),
+                ],
+            )
+        )
     if labels and located.height:
         layers.extend(_label_layers(place_labels(located, px, WIDTH, height)))
     n_legs = p["leg_id"].n_unique() if p.height else 0
     missing = unlocated_stops(stops, names)
-    desc = (f"{title}: a world map with {n_legs} legs drawn as great-circle arcs and {s.height} located "
-            f"stops of {len(set(s['episode_id'].to_list())) if s.height else 0} episode(s), the main stops named. "
-            + (f"Not on the map, without coordinates: {' '.join(missing)} " if missing else "")
-            + "The table below lists every stop and leg with its sources.")
-    subtitle = ["Great-circle arcs; dashed where an end is an inferred airport; shaded countries are stops "
-                "reported only by country."]
+    desc = (
+        f"{title}: a world map with {n_legs} legs drawn as great-circle arcs and {s.height} located "
+        f"stops of {len(set(s['episode_id'].to_list())) if s.height else 0} episode(s), the main stops named. "
+        + (f"Not on the map, without coordinates: {' '.join(missing)} " if missing else "")
+        + "The table below lists every stop and leg with its sources."
+    )
+    subtitle = [
+        "Great-circle arcs; dashed where an end is an inferred airport; shaded countries are stops "
+        "reported only by country."
+    ]
     if by_aircraft and len(aircraft) > 1:
-        subtitle.append("Aircraft on the same route are drawn one inside another: the first in the legend widest.")
+        subtitle.append(
+            "Aircraft on the same route are drawn one inside another: the first in the legend widest."
+        )
     chart = alt.layer(*layers).properties(
-        width=WIDTH, height=height, projection=projection, title=alt.Title(title, subtitle=subtitle))
+        width=WIDTH, height=height, projection=projection, title=alt.Title(title, subtitle=subtitle)
+    )
     if not missing:
         return chart.properties(description=desc)
-    return alt.vconcat(chart, _notes_chart(missing, "Not on the map (no coordinates):"), spacing=6).resolve_scale(
-        y="independent").properties(description=desc)
+    return (
+        alt.vconcat(chart, _notes_chart(missing, "Not on the map (no coordinates):"), spacing=6)
+        .resolve_scale(y="independent")
+        .properties(description=desc)
+    )
 
 
-def leg_distances(legs: pl.DataFrame, title: str = "Leg distances by episode",
-                  sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.Chart:
+def leg_distances(
+    legs: pl.DataFrame,
+    title: str = "Leg distances by episode",
+    sources: pl.DataFrame | None = None,
+    pick: list[str] | None = None,
+) -> alt.Chart:
     """Stacked great-circle distance of each located leg, per episode and aircraft (km)."""
     df = legs.filter(pl.col("distance_km").is_not_null()).with_columns(
         (pl.col("episode_id") + " · " + pl.col("aircraft_id")).alias("route"),
-        (pl.col("from_name") + " → " + pl.col("to_name")).alias("leg"))
-    df = _iso(_with_sources(df.select("episode_id", "route", "leg", "leg_seq", "distance_km", "distance_basis",
-                                      "evidence", "source_ids"), sources))
-    return _pick(alt.Chart(df), pick).mark_bar(stroke="white", strokeWidth=0.5).encode(
-        y=alt.Y("route:N", title=None, axis=alt.Axis(labelLimit=320)),
-        x=alt.X("sum(distance_km):Q", title="Great-circle distance (km)"),
-        color=alt.Color("leg_seq:O", title="Leg", scale=alt.Scale(scheme="viridis")),
-        order="leg_seq:Q",
-        opacity=alt.Opacity("distance_basis:N", title="Ends", scale=alt.Scale(domain=["airports", "inferred"], range=[1, 0.55])),
-        tooltip=[alt.Tooltip("route:N", title="Episode · aircraft"), alt.Tooltip("leg:N", title="Leg"),
-                 alt.Tooltip("distance_km:Q", title="Great-circle distance (km)", format=",.0f"),
-                 alt.Tooltip("distance_basis:N", title="Ends"), alt.Tooltip("sources:N", title="Sources")],
-    ).properties(width=WIDTH, height=max(90, 24 * df["route"].n_unique()), description=(
-        f"{title}: a stacked bar per route ({df['route'].n_unique()} routes, {df.height} located legs), each segment "
-        "one leg's great-circle distance in km, in flight order."), title=alt.Title(
-        title, subtitle="Each segment is one leg, in flight order; lighter segments end at an inferred airport."))
+        (pl.col("from_name") + " → " + pl.col("to_name")).alias("leg"),
+    )
+    df = _iso(
+        _with_sources(
+            df.select(
+                "episode_id",
+                "route",
+                "leg",
+                "leg_seq",
+                "distance_km",
+                "distance_basis",
+                "evidence",
+                "source_ids",
+            ),
+            sources,
+        )
+    )
+    return (
+        _pick(alt.Chart(df), pick)
+        .mark_bar(stroke="white", strokeWidth=0.5)
+        .encode(
+            y=alt.Y("route:N", title=None, axis=alt.Axis(labelLimit=320)),
+            x=alt.X("sum(distance_km):Q", title="Great-circle distance (km)"),
+            color=alt.Color("leg_seq:O", title="Leg", scale=alt.Scale(scheme="viridis")),
+            order="leg_seq:Q",
+            opacity=alt.Opacity(
+                "distance_basis:N",
+                title="Ends",
+                scale=alt.Scale(domain=["airports", "inferred"], range=[1, 0.55]),
+            ),
+            tooltip=[
+                alt.Tooltip("route:N", title="Episode · aircraft"),
+                alt.Tooltip("leg:N", title="Leg"),
+                alt.Tooltip("distance_km:Q", title="Great-circle distance (km)", format=",.0f"),
+                alt.Tooltip("distance_basis:N", title="Ends"),
+                alt.Tooltip("sources:N", title="Sources"),
+            ],
+        )
+        .properties(
+            width=WIDTH,
+            height=max(90, 24 * df["route"].n_unique()),
+            description=(
+                f"{title}: a stacked bar per route ({df['route'].n_unique()} routes, {df.height} located legs), each segment "
+                "one leg's great-circle distance in km, in flight order."
+            ),
+            title=alt.Title(
+                title,
+                subtitle="Each segment is one leg, in flight order; lighter segments end at an inferred airport.",
+            ),
+        )
+    )
 
 
-def detour_factors(summary: pl.DataFrame, title: str = "Outbound detour factor",
-                   sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.LayerChart | alt.FacetChart:
+def detour_factors(
+    summary: pl.DataFrame,
+    title: str = "Outbound detour factor",
+    sources: pl.DataFrame | None = None,
+    pick: list[str] | None = None,
+) -> alt.LayerChart | alt.FacetChart:
     """Outbound distance flown over the direct great-circle distance, per episode (1 = direct)."""
-    df = _iso(_with_sources(summary.filter(pl.col("detour_factor").is_not_null()).select(
-        "episode_id", "detour_factor", "outbound_km", "direct_km", "outbound_staging_stops", "uses_inferred_places",
-        "source_ids"), sources))
-    bars = _pick(alt.Chart(df), pick).mark_bar(color=PALETTE[0]).encode(
-        y=alt.Y("episode_id:N", title=None, sort="-x"),
-        x=alt.X("detour_factor:Q", title="Outbound km flown / direct km (1 = direct)", scale=alt.Scale(zero=True)),
-        tooltip=[alt.Tooltip("episode_id:N", title="Episode"),
-                 alt.Tooltip("detour_factor:Q", format=".2f", title="Detour factor"),
-                 alt.Tooltip("outbound_km:Q", format=",.0f", title="Flown (km)"),
-                 alt.Tooltip("direct_km:Q", format=",.0f", title="Direct (km)"),
-                 alt.Tooltip("outbound_staging_stops:Q", title="Staging stops"),
-                 alt.Tooltip("uses_inferred_places:N", title="Uses inferred airports"),
-                 alt.Tooltip("sources:N", title="Sources")])
+    df = _iso(
+        _with_sources(
+            summary.filter(pl.col("detour_factor").is_not_null()).select(
+                "episode_id",
+                "detour_factor",
+                "outbound_km",
+                "direct_km",
+                "outbound_staging_stops",
+                "uses_inferred_places",
+                "source_ids",
+            ),
+            sources,
+        )
+    )
+    bars = (
+        _pick(alt.Chart(df), pick)
+        .mark_bar(color=PALETTE[0])
+        .encode(
+            y=alt.Y("episode_id:N", title=None, sort="-x"),
+            x=alt.X(
+                "detour_factor:Q",
+                title="Outbound km flown / direct km (1 = direct)",
+                scale=alt.Scale(zero=True),
+            ),
+            tooltip=[
+                alt.Tooltip("episode_id:N", title="Episode"),
+                alt.Tooltip("detour_factor:Q", format=".2f", title="Detour factor"),
+                alt.Tooltip("outbound_km:Q", format=",.0f", title="Flown (km)"),
+                alt.Tooltip("direct_km:Q", format=",.0f", title="Direct (km)"),
+                alt.Tooltip("outbound_staging_stops:Q", title="Staging stops"),
+                alt.Tooltip("uses_inferred_places:N", title="Uses inferred airports"),
+                alt.Tooltip("sources:N", title="Sources"),
+            ],
+        )
+    )
     rule = alt.Chart(pl.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 3], color="#333").encode(x="x:Q")
-    return alt.layer(bars, rule).properties(width=WIDTH, height=max(100, 28 * max(1, df.height)), description=(
-        f"{title}: a bar per episode ({df.height}) of outbound distance flown over the direct distance; "
-        "a dashed line marks 1, a direct flight."), title=alt.Title(
-        title, subtitle="Only routes whose outbound legs are all located; 1.0 would be a direct flight."))
+    return alt.layer(bars, rule).properties(
+        width=WIDTH,
+        height=max(100, 28 * max(1, df.height)),
+        description=(
+            f"{title}: a bar per episode ({df.height}) of outbound distance flown over the direct distance; "
+            "a dashed line marks 1, a direct flight."
+        ),
+        title=alt.Title(
+            title, subtitle="Only routes whose outbound legs are all located; 1.0 would be a direct flight."
+        ),
+    )
 
 
 def _union_ids(col: str = "source_ids") -> pl.Expr:
     """In an aggregation: the group's ';'-separated ids, merged, unique and sorted."""
-    return pl.col(col).drop_nulls().str.join(";").map_elements(
-        lambda v: ";".join(sorted({i for i in (v or "").split(";") if i})), return_dtype=pl.String)
+    return (
+        pl.col(col)
+        .drop_nulls()
+        .str.join(";")
+        .map_elements(
+            lambda v: ";".join(sorted({i for i in (v or "").split(";") if i})), return_dtype=pl.String
+        )
+    )
 
 
-def staging_matrix(stops: pl.DataFrame, title: str = "Staging countries by episode",
-                   sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.Chart:
+def staging_matrix(
+    stops: pl.DataFrame,
+    title: str = "Staging countries by episode",
+    sources: pl.DataFrame | None = None,
+    pick: list[str] | None = None,
+) -> alt.Chart:
     """Which countries each episode staged through (outbound and return), as a grid."""
-    df = (stops.filter(pl.col("role") == "staging")
-          .group_by("episode_id", "country_name").agg(pl.len().alias("stops"), _union_ids()))
+    df = (
+        stops.filter(pl.col("role") == "staging")
+        .group_by("episode_id", "country_name")
+        .agg(pl.len().alias("stops"), _union_ids())
+    )
     df = _with_sources(df, sources).sort("episode_id", "country_name")
-    return _pick(alt.Chart(df), pick).mark_rect(stroke="white").encode(
-        x=alt.X("country_name:N", title="Staging country", axis=alt.Axis(labelAngle=-35)),
-        y=alt.Y("episode_id:N", title=None),
-        color=alt.Color("stops:Q", title="Staging stops", scale=alt.Scale(scheme="blues", domainMin=0)),
-        tooltip=[alt.Tooltip("episode_id:N", title="Episode"), alt.Tooltip("country_name:N", title="Country"),
-                 alt.Tooltip("stops:Q", title="Staging stops"), alt.Tooltip("sources:N", title="Sources")],
-    ).properties(width=WIDTH - 200, height=max(100, 26 * max(1, df["episode_id"].n_unique())), description=(
-        f"{title}: a grid of episodes ({df['episode_id'].n_unique()}) by staging country "
-        f"({df['country_name'].n_unique()}), shaded by the number of staging stops."), title=alt.Title(
-        title, subtitle="Staging = stops between origin and destination and on the way home (main routes)."))
+    return (
+        _pick(alt.Chart(df), pick)
+        .mark_rect(stroke="white")
+        .encode(
+            x=alt.X("country_name:N", title="Staging country", axis=alt.Axis(labelAngle=-35)),
+            y=alt.Y("episode_id:N", title=None),
+            color=alt.Color("stops:Q", title="Staging stops", scale=alt.Scale(scheme="blues", domainMin=0)),
+            tooltip=[
+                alt.Tooltip("episode_id:N", title="Episode"),
+                alt.Tooltip("country_name:N", title="Country"),
+                alt.Tooltip("stops:Q", title="Staging stops"),
+                alt.Tooltip("sources:N", title="Sources"),
+            ],
+        )
+        .properties(
+            width=WIDTH - 200,
+            height=max(100, 26 * max(1, df["episode_id"].n_unique())),
+            description=(
+                f"{title}: a grid of episodes ({df['episode_id'].n_unique()}) by staging country "
+                f"({df['country_name'].n_unique()}), shaded by the number of staging stops."
+            ),
+            title=alt.Title(
+                title,
+                subtitle="Staging = stops between origin and destination and on the way home (main routes).",
+            ),
+        )
+    )
 
 
-def similarity_matrix(sim: pl.DataFrame, title: str = "Route similarity", stops: pl.DataFrame | None = None,
-                      sources: pl.DataFrame | None = None, pick: list[str] | None = None) -> alt.Chart:
+def similarity_matrix(
+    sim: pl.DataFrame,
+    title: str = "Route similarity",
+    stops: pl.DataFrame | None = None,
+    sources: pl.DataFrame | None = None,
+    pick: list[str] | None = None,
+) -> alt.Chart:
     """Pairwise route similarity (0-1) as a symmetric grid.
 
     With ``stops`` (:func:`analysis.queries.stops`), each cell's tooltip lists the sources of both routes' stops.
     """
-    both = pl.concat([sim, sim.rename({"episode_a": "episode_b", "episode_b": "episode_a"}).select(sim.columns)])
+    both = pl.concat(
+        [sim, sim.rename({"episode_a": "episode_b", "episode_b": "episode_a"}).select(sim.columns)]
+    )
     if stops is not None:
         per = stops.group_by("episode_id").agg(_union_ids())
         ids = dict(zip(per["episode_id"], per["source_ids"], strict=True))
-        both = both.with_columns(pl.struct("episode_a", "episode_b").map_elements(
-            lambda r: ";".join(sorted(set(filter(None, (ids.get(r["episode_a"]) or "").split(";")
-                                                 + (ids.get(r["episode_b"]) or "").split(";"))))),
-            return_dtype=pl.String).alias("source_ids"))
+        both = both.with_columns(
+            pl.struct("episode_a", "episode_b")
+            .map_elements(
+                lambda r: ";".join(
+                    sorted(
+                        set(
+                            filter(
+                                None,
+                                (ids.get(r["episode_a"]) or "").split(";")
+                                + (ids.get(r["episode_b"]) or "").split(";"),
+                            )
+                        )
+                    )
+                ),
+                return_dtype=pl.String,
+            )
+            .alias("source_ids")
+        )
     both = _with_sources(both, sources).sort("episode_a", "episode_b")
-    return _pick(alt.Chart(both), pick, ("episode_a", "episode_b")).mark_rect(stroke="white").encode(
-        x=alt.X("episode_a:N", title=None, axis=alt.Axis(labelAngle=-35)), y=alt.Y("episode_b:N", title=None),
-        color=alt.Color("similarity:Q", title="Similarity", scale=alt.Scale(scheme="viridis", domain=[0, 1])),
-        tooltip=[alt.Tooltip("episode_a:N", title="Episode"), alt.Tooltip("episode_b:N", title="Compared with"),
-                 alt.Tooltip("similarity:Q", format=".2f", title="Similarity (0-1)"),
-                 alt.Tooltip("country_score:Q", format=".2f", title="Staging countries in order"),
-                 alt.Tooltip("corridor_score:Q", format=".2f", title="Corridors in order"),
-                 alt.Tooltip("jump_off_score:Q", format=".0f", title="Same jump-off (1) or not (0)"),
-                 alt.Tooltip("shared_countries:N", title="Shared countries"),
-                 alt.Tooltip("sources:N", title="Sources (stops of both routes)")],
-    ).properties(width=420, height=420, description=(
-        f"{title}: a symmetric grid of {both['episode_a'].n_unique()} episodes, each cell shaded by the similarity "
-        "(0 to 1) of the two routes."), title=alt.Title(
-        title, subtitle="Outbound staging: mean of countries in order, corridors in order and the same jump-off; "
-                        "blank where a route is a stub (not comparable)."))
+    return (
+        _pick(alt.Chart(both), pick, ("episode_a", "episode_b"))
+        .mark_rect(stroke="white")
+        .encode(
+            x=alt.X("episode_a:N", title=None, axis=alt.Axis(labelAngle=-35)),
+            y=alt.Y("episode_b:N", title=None),
+            color=alt.Color(
+                "similarity:Q", title="Similarity", scale=alt.Scale(scheme="viridis", domain=[0, 1])
+            ),
+            tooltip=[
+                alt.Tooltip("episode_a:N", title="Episode"),
+                alt.Tooltip("episode_b:N", title="Compared with"),
+                alt.Tooltip("similarity:Q", format=".2f", title="Similarity (0-1)"),
+                alt.Tooltip("country_score:Q", format=".2f", title="Staging countries in order"),
+                alt.Tooltip("corridor_score:Q", format=".2f", title="Corridors in order"),
+                alt.Tooltip("jump_off_score:Q", format=".0f", title="Same jump-off (1) or not (0)"),
+                alt.Tooltip("shared_countries:N", title="Shared countries"),
+                alt.Tooltip("sources:N", title="Sources (stops of both routes)"),
+            ],
+        )
+        .properties(
+            width=420,
+            height=420,
+            description=(
+                f"{title}: a symmetric grid of {both['episode_a'].n_unique()} episodes, each cell shaded by the similarity "
+                "(0 to 1) of the two routes."
+            ),
+            title=alt.Title(
+                title,
+                subtitle="Outbound staging: mean of countries in order, corridors in order and the same jump-off; "
+                "blank where a route is a stub (not comparable).",
+            ),
+        )
+    )
 
 
-def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, legs: pl.DataFrame,
-                 sources: pl.DataFrame | None = None, title: str = "Episode", colour: str = "aircraft_id",
-                 basemap_path: Path | None = None, names: dict[str, str] | None = None) -> alt.VConcatChart:
+def episode_view(
+    paths: pl.DataFrame,
+    stops: pl.DataFrame,
+    items: pl.DataFrame,
+    legs: pl.DataFrame,
+    sources: pl.DataFrame | None = None,
+    title: str = "Episode",
+    colour: str = "aircraft_id",
+    basemap_path: Path | None = None,
+    names: dict[str, str] | None = None,
+) -> alt.VConcatChart:
     """Route map above the timeline, linked: clicking a milestone highlights the legs touching that stop.
 
     ``paths`` is :func:`analysis.queries.leg_paths`, ``stops`` :func:`analysis.queries.stops`, ``items``
@@ -1043,28 +1542,61 @@ def episode_view(paths: pl.DataFrame, stops: pl.DataFrame, items: pl.DataFrame, 
     filters the legs whose ``from_stop_id`` or ``to_stop_id`` equals the selected stop.
     """
     if items.filter(pl.col("earliest_utc").is_not_null()).height == 0:  # nothing dated: the map alone
-        return route_map(paths, stops, sources, title=f"Route map: {title} (no dated milestone to put on a timeline)",
-                         colour=colour, basemap_path=basemap_path, names=names)
-    select = alt.selection_point(name="milestone", fields=["stop_id"], on="click", clear="dblclick", empty=False)
+        return route_map(
+            paths,
+            stops,
+            sources,
+            title=f"Route map: {title} (no dated milestone to put on a timeline)",
+            colour=colour,
+            basemap_path=basemap_path,
+            names=names,
+        )
+    select = alt.selection_point(
+        name="milestone", fields=["stop_id"], on="click", clear="dblclick", empty=False
+    )
     ends = legs.select("leg_id", "from_stop_id", "to_stop_id")
-    p = paths.join(ends, on="leg_id", how="left") if paths.height else paths.with_columns(
-        pl.lit(None, pl.String).alias("from_stop_id"), pl.lit(None, pl.String).alias("to_stop_id"))
-    m = route_map(p, stops, sources, title=f"Route map: {title}", colour=colour, basemap_path=basemap_path,
-                  highlight=select, names=names)
-    t = timeline(items, sources, title=f"Timeline: {title}", select=select, zoom="episode_timeline_zoom", names=names)
-    return alt.vconcat(m, t, spacing=28).resolve_scale(
-        color="independent", shape="independent", strokeDash="independent", size="independent").properties(
-        description=(f"Route map and timeline of {title}: the map draws each leg as a great-circle arc between the "
-                     "stops; the timeline below shows each milestone as the UTC interval the sources allow. "
-                     "Choosing a milestone highlights the legs touching its stop. The tables below list the data."))
+    p = (
+        paths.join(ends, on="leg_id", how="left")
+        if paths.height
+        else paths.with_columns(
+            pl.lit(None, pl.String).alias("from_stop_id"), pl.lit(None, pl.String).alias("to_stop_id")
+        )
+    )
+    m = route_map(
+        p,
+        stops,
+        sources,
+        title=f"Route map: {title}",
+        colour=colour,
+        basemap_path=basemap_path,
+        highlight=select,
+        names=names,
+    )
+    t = timeline(
+        items, sources, title=f"Timeline: {title}", select=select, zoom="episode_timeline_zoom", names=names
+    )
+    return (
+        alt.vconcat(m, t, spacing=28)
+        .resolve_scale(color="independent", shape="independent", strokeDash="independent", size="independent")
+        .properties(
+            description=(
+                f"Route map and timeline of {title}: the map draws each leg as a great-circle arc between the "
+                "stops; the timeline below shows each milestone as the UTC interval the sources allow. "
+                "Choosing a milestone highlights the legs touching its stop. The tables below list the data."
+            )
+        )
+    )
 
 
 def periods(items: pl.DataFrame, gap_days: float = 60) -> list[tuple[str, list[str]]]:
     """Group dated episodes into periods: an episode starting within ``gap_days`` of the previous one's last
     milestone joins its period. Returns (label, episode ids) in time order, e.g. ("Dec 2018 – Mar 2019", [...])."""
-    dated = (items.filter(pl.col("episode_id").is_not_null() & pl.col("earliest_utc").is_not_null())
-             .group_by("episode_id").agg(pl.col("earliest_utc").min().alias("t0"), pl.col("latest_utc").max().alias("t1"))
-             .sort("t0", "episode_id"))
+    dated = (
+        items.filter(pl.col("episode_id").is_not_null() & pl.col("earliest_utc").is_not_null())
+        .group_by("episode_id")
+        .agg(pl.col("earliest_utc").min().alias("t0"), pl.col("latest_utc").max().alias("t1"))
+        .sort("t0", "episode_id")
+    )
     out: list[list] = []
     for r in dated.iter_rows(named=True):
         if out and (r["t0"] - out[-1][1]).total_seconds() <= gap_days * 86400:
@@ -1079,8 +1611,13 @@ def periods(items: pl.DataFrame, gap_days: float = 60) -> list[tuple[str, list[s
     return labels
 
 
-def timeline_periods(items: pl.DataFrame, sources: pl.DataFrame | None = None, gap_days: float = 60,
-                     around_days: float = 14, title: str = "Flights and context, period by period") -> alt.VConcatChart:
+def timeline_periods(
+    items: pl.DataFrame,
+    sources: pl.DataFrame | None = None,
+    gap_days: float = 60,
+    around_days: float = 14,
+    title: str = "Flights and context, period by period",
+) -> alt.VConcatChart:
     """One timeline per period (see :func:`periods`), each with its own time axis, zoom and pan: 2008 to today on
     one axis would shrink every episode to a dot. Context events within ``around_days`` of a period are shown
     with it."""
@@ -1089,15 +1626,33 @@ def timeline_periods(items: pl.DataFrame, sources: pl.DataFrame | None = None, g
         mine = items.filter(pl.col("episode_id").is_in(eps))
         t0, t1 = mine["earliest_utc"].min(), mine["latest_utc"].max()
         pad = pl.duration(days=around_days)
-        sub = items.filter(pl.col("episode_id").is_in(eps) | (pl.col("episode_id").is_null()
-                           & (pl.col("latest_utc") >= pl.lit(t0) - pad) & (pl.col("earliest_utc") <= pl.lit(t1) + pad)))
+        sub = items.filter(
+            pl.col("episode_id").is_in(eps)
+            | (
+                pl.col("episode_id").is_null()
+                & (pl.col("latest_utc") >= pl.lit(t0) - pad)
+                & (pl.col("earliest_utc") <= pl.lit(t1) + pad)
+            )
+        )
         charts.append(timeline(sub, sources, title=label, zoom=f"period_{i + 1}_zoom", notes=False))
-    return alt.vconcat(*charts, spacing=22).resolve_scale(x="independent", y="independent").properties(
-        title=alt.Title(title, subtitle=["One row per period, each with its own time axis. Bars span the interval the "
-                                         "sources allow; dots mark the middle. Scroll to zoom a row, drag to pan, "
-                                         "double-click to reset."]),
-        description=(f"{title}: {len(charts)} timelines, one per period of flights, each with the flight milestones "
-                     "and nearby context events on its own UTC time axis. The tables below list them."))
+    return (
+        alt.vconcat(*charts, spacing=22)
+        .resolve_scale(x="independent", y="independent")
+        .properties(
+            title=alt.Title(
+                title,
+                subtitle=[
+                    "One row per period, each with its own time axis. Bars span the interval the "
+                    "sources allow; dots mark the middle. Scroll to zoom a row, drag to pan, "
+                    "double-click to reset."
+                ],
+            ),
+            description=(
+                f"{title}: {len(charts)} timelines, one per period of flights, each with the flight milestones "
+                "and nearby context events on its own UTC time axis. The tables below list them."
+            ),
+        )
+    )
 
 
 # --- small charts for the front page: one per key finding ------------------------------------------------------
@@ -1105,82 +1660,172 @@ MINI_WIDTH = 400
 MINI_HEIGHT = 240
 
 
-def mini_map(points: pl.DataFrame, title: str, lines: pl.DataFrame | None = None, colour_title: str = "",
-             subtitle: str | None = None, basemap_path: Path | None = None, labels: int = 8,
-             groups: list[str] | None = None) -> alt.LayerChart | alt.FacetChart:
+def mini_map(
+    points: pl.DataFrame,
+    title: str,
+    lines: pl.DataFrame | None = None,
+    colour_title: str = "",
+    subtitle: str | None = None,
+    basemap_path: Path | None = None,
+    labels: int = 8,
+    groups: list[str] | None = None,
+) -> alt.LayerChart | alt.FacetChart:
     """A small map for one finding: ``points`` (lon, lat, name, group, n: symbols sized by n, coloured by group,
     the largest named) and optional ``lines`` (line, seq, lon, lat, group: arcs or routes, coloured by group)."""
-    groups = groups or list(dict.fromkeys(points["group"].to_list()
-                                          + (lines["group"].to_list() if lines is not None else [])))
-    colour = alt.Color("group:N", title=colour_title or None, scale=alt.Scale(domain=groups,
-                       range=[PALETTE[i % len(PALETTE)] for i in range(len(groups))]),
-                       legend=alt.Legend(orient="bottom", columns=1, labelLimit=380) if len(groups) > 1 else None)
+    groups = groups or list(
+        dict.fromkeys(points["group"].to_list() + (lines["group"].to_list() if lines is not None else []))
+    )
+    colour = alt.Color(
+        "group:N",
+        title=colour_title or None,
+        scale=alt.Scale(domain=groups, range=[PALETTE[i % len(PALETTE)] for i in range(len(groups))]),
+        legend=alt.Legend(orient="bottom", columns=1, labelLimit=380) if len(groups) > 1 else None,
+    )
     lat = points["lat"].to_list() + (lines["lat"].to_list() if lines is not None else [])
     lon = points["lon"].to_list() + (lines["lon"].to_list() if lines is not None else [])
     pad = 6
-    corners = [(x, y) for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
-               for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))]
-    fit = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
-        "type": "MultiPoint", "coordinates": [list(c) for c in corners]}}]}
+    corners = [
+        (x, y)
+        for x in (max(-180, min(lon) - pad), min(180, max(lon) + pad))
+        for y in (max(-85, min(lat) - pad), min(85, max(lat) + pad))
+    ]
+    fit = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {"type": "MultiPoint", "coordinates": [list(c) for c in corners]},
+            }
+        ],
+    }
     projection = alt.Projection(type="equalEarth", fit=fit, clipExtent=[[0, 0], [MINI_WIDTH, MINI_HEIGHT]])
     px = _fitted(corners, MINI_WIDTH, MINI_HEIGHT)
-    layers = [alt.Chart(basemap(basemap_path)).mark_geoshape(fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.4,
-                                                             clip=True)]
+    layers = [
+        alt.Chart(basemap(basemap_path)).mark_geoshape(
+            fill="#e9e9e6", stroke="#ffffff", strokeWidth=0.4, clip=True
+        )
+    ]
     if lines is not None and lines.height:
-        layers.append(alt.Chart(lines).mark_line(strokeWidth=1.6, opacity=0.8, clip=True).encode(
-            longitude="lon:Q", latitude="lat:Q", detail="line:N", order="seq:Q", color=colour))
-    tips = [alt.Tooltip("name:N", title="Place"), alt.Tooltip("group:N", title=colour_title or "Group"),
-            alt.Tooltip("n:Q", title="Count"), alt.Tooltip("sources:N", title="Sources")]
+        layers.append(
+            alt.Chart(lines)
+            .mark_line(strokeWidth=1.6, opacity=0.8, clip=True)
+            .encode(longitude="lon:Q", latitude="lat:Q", detail="line:N", order="seq:Q", color=colour)
+        )
+    tips = [
+        alt.Tooltip("name:N", title="Place"),
+        alt.Tooltip("group:N", title=colour_title or "Group"),
+        alt.Tooltip("n:Q", title="Count"),
+        alt.Tooltip("sources:N", title="Sources"),
+    ]
     if "sources" not in points.columns:
         points = points.with_columns(pl.lit("derived from the finding's evidence").alias("sources"))
-    layers.append(alt.Chart(points).mark_circle(stroke="#222", strokeWidth=0.6, opacity=0.9, clip=True).encode(
-        longitude="lon:Q", latitude="lat:Q", color=colour, tooltip=tips,
-        size=alt.Size("n:Q", legend=None, scale=alt.Scale(range=[40, 420], zero=False))))
+    layers.append(
+        alt.Chart(points)
+        .mark_circle(stroke="#222", strokeWidth=0.6, opacity=0.9, clip=True)
+        .encode(
+            longitude="lon:Q",
+            latitude="lat:Q",
+            color=colour,
+            tooltip=tips,
+            size=alt.Size("n:Q", legend=None, scale=alt.Scale(range=[40, 420], zero=False)),
+        )
+    )
     if labels:
-        ranked = points.sort("n", descending=True).with_columns(pl.lit("staging").alias("role"),
-                                                                 pl.col("name").alias("place_name"))
+        ranked = points.sort("n", descending=True).with_columns(
+            pl.lit("staging").alias("role"), pl.col("name").alias("place_name")
+        )
         layers.extend(_label_layers(place_labels(ranked, px, MINI_WIDTH, MINI_HEIGHT, limit=labels)))
-    desc = (f"{title}: a small map of {points.height} places"
-            + (f" and {lines['line'].n_unique()} routes" if lines is not None and lines.height else "")
-            + ", the largest named. " + (subtitle or ""))
-    return alt.layer(*layers).properties(width=MINI_WIDTH, height=MINI_HEIGHT, projection=projection,
-                                         title=alt.Title(title, subtitle=subtitle or alt.Undefined, fontSize=13),
-                                         description=desc)
+    desc = (
+        f"{title}: a small map of {points.height} places"
+        + (f" and {lines['line'].n_unique()} routes" if lines is not None and lines.height else "")
+        + ", the largest named. "
+        + (subtitle or "")
+    )
+    return alt.layer(*layers).properties(
+        width=MINI_WIDTH,
+        height=MINI_HEIGHT,
+        projection=projection,
+        title=alt.Title(title, subtitle=subtitle or alt.Undefined, fontSize=13),
+        description=desc,
+    )
 
 
-def payload_range(figures: pl.DataFrame, claim_t: float, legs: pl.DataFrame, title: str,
-                  claim_sources: str = "") -> alt.LayerChart | alt.FacetChart:
+def payload_range(
+    figures: pl.DataFrame, claim_t: float, legs: pl.DataFrame, title: str, claim_sources: str = ""
+) -> alt.LayerChart | alt.FacetChart:
     """Payload against range for one claim: the cited figures of the aircraft types (points, one colour per type),
     the claimed load (a horizontal rule) and the legs it was carried over (vertical rules at their distances)."""
     unsourced = pl.lit("derived from the finding's evidence").alias("sources")
     figures = figures if "sources" in figures.columns else figures.with_columns(unsourced)
     legs = legs if "sources" in legs.columns else legs.with_columns(unsourced)
     types = list(dict.fromkeys(figures["type_name"].to_list()))
-    colour = alt.Color("type_name:N", title="Cited figures of", scale=alt.Scale(
-        domain=types, range=[PALETTE[i % len(PALETTE)] for i in range(len(types))]),
-        legend=alt.Legend(orient="bottom", columns=1, labelLimit=360))
-    pts = alt.Chart(figures).mark_point(filled=True, size=60, opacity=0.9).encode(
-        x=alt.X("range_km:Q", title="Range (km)", scale=alt.Scale(zero=True)),
-        y=alt.Y("payload_t:Q", title="Payload (t)", scale=alt.Scale(zero=True)), color=colour,
-        tooltip=[alt.Tooltip("type_name:N", title="Type"), alt.Tooltip("range_km:Q", title="Range (km)", format=",.0f"),
-                 alt.Tooltip("payload_t:Q", title="Payload (t)", format=",.0f"),
-                 alt.Tooltip("sources:N", title="Sources")])
-    claim = alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed load {claim_t:,.0f} t"],
-                                    "sources": [claim_sources or "the claim's sources"]})).mark_rule(
-        color="#D55E00", strokeWidth=2).encode(y="t:Q", tooltip=[alt.Tooltip("what:N", title="Claim"),
-                                                                 alt.Tooltip("sources:N", title="Sources")])
-    claim_text = alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed {claim_t:,.0f} t"]})).mark_text(
-        align="left", dx=4, dy=-7, color="#D55E00", fontSize=11, x=2).encode(y="t:Q", text="what:N")
-    leg = alt.Chart(legs).mark_rule(color="#333", strokeDash=[4, 3]).encode(
-        x="distance_km:Q", tooltip=[alt.Tooltip("leg:N", title="Leg"),
-                                    alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
-                                    alt.Tooltip("sources:N", title="Sources")])
-    leg_text = alt.Chart(legs.unique("leg")).mark_text(align="right", angle=270, dy=-4, fontSize=10,
-                                                       color="#333", y=2, baseline="bottom").encode(
-        x="distance_km:Q", text="leg:N")
+    colour = alt.Color(
+        "type_name:N",
+        title="Cited figures of",
+        scale=alt.Scale(domain=types, range=[PALETTE[i % len(PALETTE)] for i in range(len(types))]),
+        legend=alt.Legend(orient="bottom", columns=1, labelLimit=360),
+    )
+    pts = (
+        alt.Chart(figures)
+        .mark_point(filled=True, size=60, opacity=0.9)
+        .encode(
+            x=alt.X("range_km:Q", title="Range (km)", scale=alt.Scale(zero=True)),
+            y=alt.Y("payload_t:Q", title="Payload (t)", scale=alt.Scale(zero=True)),
+            color=colour,
+            tooltip=[
+                alt.Tooltip("type_name:N", title="Type"),
+                alt.Tooltip("range_km:Q", title="Range (km)", format=",.0f"),
+                alt.Tooltip("payload_t:Q", title="Payload (t)", format=",.0f"),
+                alt.Tooltip("sources:N", title="Sources"),
+            ],
+        )
+    )
+    claim = (
+        alt.Chart(
+            pl.DataFrame(
+                {
+                    "t": [claim_t],
+                    "what": [f"claimed load {claim_t:,.0f} t"],
+                    "sources": [claim_sources or "the claim's sources"],
+                }
+            )
+        )
+        .mark_rule(color="#D55E00", strokeWidth=2)
+        .encode(
+            y="t:Q", tooltip=[alt.Tooltip("what:N", title="Claim"), alt.Tooltip("sources:N", title="Sources")]
+        )
+    )
+    claim_text = (
+        alt.Chart(pl.DataFrame({"t": [claim_t], "what": [f"claimed {claim_t:,.0f} t"]}))
+        .mark_text(align="left", dx=4, dy=-7, color="#D55E00", fontSize=11, x=2)
+        .encode(y="t:Q", text="what:N")
+    )
+    leg = (
+        alt.Chart(legs)
+        .mark_rule(color="#333", strokeDash=[4, 3])
+        .encode(
+            x="distance_km:Q",
+            tooltip=[
+                alt.Tooltip("leg:N", title="Leg"),
+                alt.Tooltip("distance_km:Q", title="Great circle (km)", format=",.0f"),
+                alt.Tooltip("sources:N", title="Sources"),
+            ],
+        )
+    )
+    leg_text = (
+        alt.Chart(legs.unique("leg"))
+        .mark_text(align="right", angle=270, dy=-4, fontSize=10, color="#333", y=2, baseline="bottom")
+        .encode(x="distance_km:Q", text="leg:N")
+    )
     return alt.layer(pts, claim, claim_text, leg, leg_text).properties(
-        width=MINI_WIDTH - 40, height=MINI_HEIGHT - 20,
-        title=alt.Title(title, subtitle="Points: cited payload-range figures; dashed: the longest legs flown",
-                        fontSize=13),
-        description=(f"{title}: cited payload-range figures of {', '.join(types)} as points, the claimed load of "
-                     f"{claim_t:,.0f} t as a horizontal line and the legs it was carried over as vertical lines."))
+        width=MINI_WIDTH - 40,
+        height=MINI_HEIGHT - 20,
+        title=alt.Title(
+            title, subtitle="Points: cited payload-range figures; dashed: the longest legs flown", fontSize=13
+        ),
+        description=(
+            f"{title}: cited payload-range figures of {', '.join(types)} as points, the claimed load of "
+            f"{claim_t:,.0f} t as a horizontal line and the legs it was carried over as vertical lines."
+        ),
+    )

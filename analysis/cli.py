@@ -43,37 +43,70 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     r = sub.add_parser("report", help="build data, run every notebook, write reports/")
     r.add_argument("--force", action="store_true", help="re-run every notebook even if nothing changed")
-    r.add_argument("--compare", default="", help="episode ids of the comparison page, comma-separated (default: all)")
+    r.add_argument(
+        "--compare", default="", help="episode ids of the comparison page, comma-separated (default: all)"
+    )
     r.add_argument("--no-pdf", action="store_true", help="skip the print edition reports/study.pdf")
     r.add_argument("--bench", action="store_true", help="print per-page times and the slowest cells")
-    r.add_argument("--notebooks", metavar="DIR", default=None,
-                   help="run the notebooks in DIR as code (with your permissions; a warning says so) instead of the "
-                        "package's own; a study folder's notebooks/ is never run unless named here")
-    sub.add_parser("accept-raw", help="record the checksums of reviewed raw files in their provenance records")
+    r.add_argument(
+        "--notebooks",
+        metavar="DIR",
+        default=None,
+        help="run the notebooks in DIR as code (with your permissions; a warning says so) instead of the "
+        "package's own; a study folder's notebooks/ is never run unless named here",
+    )
+    sub.add_parser(
+        "accept-raw", help="record the checksums of reviewed raw files in their provenance records"
+    )
     sub.add_parser("episodes", help="list episode ids")
-    sub.add_parser("evidence-doc", help="write docs/evidence.md (the raw tables' columns and rules) from the schema")
-    ns = sub.add_parser("new-study", help="create an empty study folder (every table's header, a study table to edit)")
+    sub.add_parser(
+        "evidence-doc", help="write docs/evidence.md (the raw tables' columns and rules) from the schema"
+    )
+    ns = sub.add_parser(
+        "new-study", help="create an empty study folder (every table's header, a study table to edit)"
+    )
     ns.add_argument("path", help="the new study folder")
-    t = sub.add_parser("stops-template", help="print stops.csv rows for aircraft that flew the same stops (typed once)")
+    t = sub.add_parser(
+        "stops-template", help="print stops.csv rows for aircraft that flew the same stops (typed once)"
+    )
     t.add_argument("episode_id")
     t.add_argument("aircraft_ids", nargs="+", help="every aircraft that flew the shared route")
-    t.add_argument("--stops", nargs="+", required=True, metavar="PLACE:ROLE[:ARR[:DEP]]",
-                   help="the shared stops in order, e.g. UUEE:origin::2026-11-03 GOBD:staging MNMG:destination:2026-11-05")
+    t.add_argument(
+        "--stops",
+        nargs="+",
+        required=True,
+        metavar="PLACE:ROLE[:ARR[:DEP]]",
+        help="the shared stops in order, e.g. UUEE:origin::2026-11-03 GOBD:staging MNMG:destination:2026-11-05",
+    )
     t.add_argument("--sources", default="", help="source ids for every row, e.g. S900;S901")
     t.add_argument("--no-header", action="store_true", help="rows only, to append to data/raw/stops.csv")
-    d = sub.add_parser("discover", help="find candidate flights in day archives of global ADS-B (make discover)",
-                       description="Find candidate flights in day archives: segment every aircraft, apply the "
-                                   "interest rules of data/raw, write the study's data/derived/discover")
-    d.add_argument("inputs", nargs="*", help="day archives: .tar (gzip members), traces/ tree, or OpenSky files")
+    d = sub.add_parser(
+        "discover",
+        help="find candidate flights in day archives of global ADS-B (make discover)",
+        description="Find candidate flights in day archives: segment every aircraft, apply the "
+        "interest rules of data/raw, write the study's data/derived/discover",
+    )
+    d.add_argument(
+        "inputs", nargs="*", help="day archives: .tar (gzip members), traces/ tree, or OpenSky files"
+    )
     d.add_argument("--store", help="read an existing positions store instead of archives")
-    d.add_argument("--out", default=None,
-                   help="output folder (default: the study's data/derived/discover, Project.discover)")
+    d.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: the study's data/derived/discover, Project.discover)",
+    )
     d.add_argument("--engine", choices=("local", "spark"), default="local")
     d.add_argument("--master", default=None, help="Spark master URL, e.g. local[2] or spark://127.0.0.1:7077")
-    d.add_argument("--buckets", type=_count, default=None,
-                   help="aircraft hash buckets, 1 to 4096 (default: one per 64 MB of archive)")
+    d.add_argument(
+        "--buckets",
+        type=_count,
+        default=None,
+        help="aircraft hash buckets, 1 to 4096 (default: one per 64 MB of archive)",
+    )
     d.add_argument("--processes", type=_count, default=2, help="local engine worker threads (1 to 256)")
-    d.add_argument("--no-reported", action="store_true", help="do not read reported episodes (all candidates new)")
+    d.add_argument(
+        "--no-reported", action="store_true", help="do not read reported episodes (all candidates new)"
+    )
     args = parser.parse_args(argv)
     if args.command == "discover":
         if not args.inputs and not args.store:
@@ -107,51 +140,83 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(project)
         elif args.command == "build":
             from .build import build
+
             build(project, force=args.force)
         elif args.command == "report":
             from .report import print_bench, report
+
             compare = [c.strip() for c in args.compare.split(",") if c.strip()] or None
-            result = report(project, force=args.force, compare=compare, pdf=not args.no_pdf,
-                            notebooks=args.notebooks)
+            result = report(
+                project, force=args.force, compare=compare, pdf=not args.no_pdf, notebooks=args.notebooks
+            )
             if args.bench:
                 print_bench(result)
         elif args.command == "accept-raw":
             from .provenance import accept
+
             try:
                 changed = accept(project.raw)
             except RawValidationError as exc:
-                print(f"error: accept-raw recorded nothing: data/raw does not validate.\n{exc}", file=sys.stderr)
+                print(
+                    f"error: accept-raw recorded nothing: data/raw does not validate.\n{exc}", file=sys.stderr
+                )
                 return 2
             print("\n".join(changed) if changed else "all provenance records already match data/raw")
         elif args.command == "evidence-doc":
             from .dictionary import evidence_markdown
             from .paths import REPO_DIR
+
             (REPO_DIR / "docs" / "evidence.md").write_text(evidence_markdown(), encoding="utf-8")
             print("wrote docs/evidence.md")
         elif args.command == "new-study":
             from pathlib import Path
 
             from .newstudy import new_study
+
             new_study(Path(args.path))
-            print(f"wrote a new study in {args.path}: read {args.path}/README.md, then "
-                  f"FLIGHTS_ROOT={args.path} python -m analysis validate names the first rows to write")
+            print(
+                f"wrote a new study in {args.path}: read {args.path}/README.md, then "
+                f"FLIGHTS_ROOT={args.path} python -m analysis validate names the first rows to write"
+            )
         elif args.command == "stops-template":
             from .entry import shared_stops, stops_csv
-            print(stops_csv(shared_stops(args.episode_id, args.aircraft_ids, args.stops, args.sources),
-                            header=not args.no_header), end="")
+
+            print(
+                stops_csv(
+                    shared_stops(args.episode_id, args.aircraft_ids, args.stops, args.sources),
+                    header=not args.no_header,
+                ),
+                end="",
+            )
             return 0
         elif args.command == "episodes":
             from . import queries
+
             for row in queries.episodes().select("episode_id", "title").iter_rows():
                 print("\t".join(row))
-    except (RawValidationError, ProvenanceError, TrackInputError, UnsafeInputError, BuildError, NotALinkError,
-            BuildLockedError, UnknownEpisodeError, DatabaseLockedError, UntrustedDatabaseError, QueryArgumentError,
-            UnsafeQueryError, StudyNotFoundError) as exc:  # named input and output problems: no traceback
+    except (
+        RawValidationError,
+        ProvenanceError,
+        TrackInputError,
+        UnsafeInputError,
+        BuildError,
+        NotALinkError,
+        BuildLockedError,
+        UnknownEpisodeError,
+        DatabaseLockedError,
+        UntrustedDatabaseError,
+        QueryArgumentError,
+        UnsafeQueryError,
+        StudyNotFoundError,
+    ) as exc:  # named input and output problems: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a folder we cannot write or read: named, no traceback
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}; expected a readable and writable project "
-              "folder (nothing was published; the previous outputs are intact)", file=sys.stderr)
+        print(
+            f"error: {exc.filename or ''}: {exc.strerror or exc}; expected a readable and writable project "
+            "folder (nothing was published; the previous outputs are intact)",
+            file=sys.stderr,
+        )
         return 2
     return 0
 
@@ -189,8 +254,19 @@ def _discover(args: argparse.Namespace, project) -> int:
             processes=args.processes,
             reported=None if args.no_reported else "derived",
         )
-    except (DiscoveryError, TrackInputError, UnsafeInputError, RawValidationError, ProvenanceError, BuildLockedError,
-            NotALinkError, DatabaseLockedError, UntrustedDatabaseError, StudyNotFoundError, OSError) as exc:
+    except (
+        DiscoveryError,
+        TrackInputError,
+        UnsafeInputError,
+        RawValidationError,
+        ProvenanceError,
+        BuildLockedError,
+        NotALinkError,
+        DatabaseLockedError,
+        UntrustedDatabaseError,
+        StudyNotFoundError,
+        OSError,
+    ) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     if res.manifest.get("synthetic_inputs"):
@@ -199,8 +275,10 @@ def _discover(args: argparse.Namespace, project) -> int:
         print(f"  *** {SYNTHETIC_NOTE} ***")
     for r in res.candidates.iter_rows(named=True):
         mark = "SYNTHETIC " if r.get("synthetic") else ""
-        print(f"  {mark}{r['status']:5}  {r['candidate_id']}  {r['registration'] or '-':9} {r['type_code'] or '-':5} "
-              f"{r['route']}  [{r['patterns']}]" + (f"  episode {r['episode_id']}" if r["episode_id"] else ""))
+        print(
+            f"  {mark}{r['status']:5}  {r['candidate_id']}  {r['registration'] or '-':9} {r['type_code'] or '-':5} "
+            f"{r['route']}  [{r['patterns']}]" + (f"  episode {r['episode_id']}" if r["episode_id"] else "")
+        )
     return 0
 
 
@@ -231,9 +309,14 @@ def _validate(project) -> int:
     if content is not None:
         print(f"error: {content}", file=sys.stderr)
     if snap.problems:
-        print(f"error: {len(snap.problems)} provenance problem(s) in data/raw:\n"
-              + "\n".join(f"  - {p}" for p in snap.problems), file=sys.stderr)
+        print(
+            f"error: {len(snap.problems)} provenance problem(s) in data/raw:\n"
+            + "\n".join(f"  - {p}" for p in snap.problems),
+            file=sys.stderr,
+        )
     if snap.changed and content is None:
-        print("the content of the changed file(s) is valid: review the change, then `make accept-raw`",
-              file=sys.stderr)
+        print(
+            "the content of the changed file(s) is valid: review the change, then `make accept-raw`",
+            file=sys.stderr,
+        )
     return 2

@@ -22,8 +22,19 @@ from .steps import STEPS
 from .timespec import STUDY_YEARS
 from .validate import PATTERN_PARAMETERS
 
-__all__ = ["TABLES", "COMMON", "COLUMNS", "RAW_TABLE", "describe", "table_description", "missing", "evidence_markdown",
-           "DISCOVERY_TABLES", "DISCOVERY_COLUMNS", "discovery_description"]
+__all__ = [
+    "TABLES",
+    "COMMON",
+    "COLUMNS",
+    "RAW_TABLE",
+    "describe",
+    "table_description",
+    "missing",
+    "evidence_markdown",
+    "DISCOVERY_TABLES",
+    "DISCOVERY_COLUMNS",
+    "discovery_description",
+]
 
 #: Derived table -> what one row is and where it comes from (the steps' descriptions).
 TABLES: dict[str, str] = {s.table: s.description for s in STEPS if s.publish}
@@ -34,12 +45,15 @@ _STEP_DOCS: dict[str, Mapping[str, str]] = {s.table: s.docs for s in STEPS if s.
 
 _INTERVAL = "{what}: {end} of the UTC interval the reported time allows (equal to the other end when exact)."
 
+
 def _interval_columns(prefix: str, what: str) -> dict[str, str]:
     """The four columns the build adds for a reported time (``<prefix>_earliest_utc`` ... ``_reported``)."""
-    return {f"{prefix}_earliest_utc": _INTERVAL.format(what=what, end="earliest end"),
-            f"{prefix}_latest_utc": _INTERVAL.format(what=what, end="latest end"),
-            f"{prefix}_precision": "Precision of that time (day, month, unknown...).",
-            f"{prefix}_reported": "That time as reported (the raw timespec text)."}
+    return {
+        f"{prefix}_earliest_utc": _INTERVAL.format(what=what, end="earliest end"),
+        f"{prefix}_latest_utc": _INTERVAL.format(what=what, end="latest end"),
+        f"{prefix}_precision": "Precision of that time (day, month, unknown...).",
+        f"{prefix}_reported": "That time as reported (the raw timespec text).",
+    }
 
 
 #: Column names that mean the same in every derived table.
@@ -63,7 +77,7 @@ COMMON: dict[str, str] = {
     "place_name": "Place name as displayed.",
     "place_precision": "How precisely the sources locate the stop: airport, city or country.",
     "location_basis": "How the coordinates were found: the reported airport, or an airport inferred for a city or "
-                      "country-only place (see core_places.inference_basis).",
+    "country-only place (see core_places.inference_basis).",
     "loc_icao": "ICAO code of the airport whose coordinates are used (reported or inferred).",
     "origin": "First stop of the route (place name).",
     "destination": "First destination stop of the route (place name).",
@@ -113,8 +127,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "core_sources": {
         "origin_id": "The independent origin of the page: the root of its relays_source_id chain, or its origin, or its "
-                     "own id. Corroboration counts distinct origin_id values, not pages.",
-
+        "own id. Corroboration counts distinct origin_id values, not pages.",
         "published_earliest_utc": _INTERVAL.format(what="Publication", end="earliest end"),
         "published_latest_utc": _INTERVAL.format(what="Publication", end="latest end"),
         "published_precision": "Precision of the publication date (day, month, unknown...).",
@@ -135,8 +148,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     "core_events": {
         "reported_on_earliest_utc": _INTERVAL.format(what="When the event became public", end="earliest end"),
         "reported_on_latest_utc": _INTERVAL.format(what="When the event became public", end="latest end"),
-        "reported_on_precision": "Precision of reported_on.", "reported_on_reported": "reported_on as given (timespec).",
-
+        "reported_on_precision": "Precision of reported_on.",
+        "reported_on_reported": "reported_on as given (timespec).",
         "start_earliest_utc": _INTERVAL.format(what="Start", end="earliest end"),
         "start_latest_utc": _INTERVAL.format(what="Start", end="latest end"),
         "start_precision": "Precision of the start time.",
@@ -158,7 +171,6 @@ COLUMNS: dict[str, dict[str, str]] = {
         "is_sourced_location": "True when the coordinates come from a cited source because airportsdata lacks the airport.",
         "loc_closed_reported": "When the located airport closed, as reported (empty if open).",
         "loc_closed_utc": "Start of the UTC interval of the airport's closure.",
-
         "country_numeric": "ISO 3166-1 numeric country code (matches the basemap's country ids).",
         "inferred_icao": "Airport assumed for a city- or country-only place (an inference, never a reported fact).",
         "airport_name": "Name of the airport at loc_icao (airportsdata).",
@@ -171,7 +183,6 @@ COLUMNS: dict[str, dict[str, str]] = {
         "is_sourced_location": "True when the stop's coordinates come from a cited source (airport missing from airportsdata).",
         "loc_closed_reported": "When the stop's located airport closed, as reported.",
         "is_after_closure": "True when the stop's time falls after its located airport closed: a wrong airport.",
-
         "place_name": "Place name as displayed (from core_places).",
         "country": "ISO alpha-2 country of the place.",
         "lat": "Latitude of the airport used for the stop (reported or inferred), decimal degrees.",
@@ -190,15 +201,20 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "core_legs": {
         "is_order_inferred": "True when either stop's place in the order is our inference from a list of stops.",
-
         "from_stop_id": "Stop the leg leaves from (core_stops.stop_id).",
         "to_stop_id": "Stop the leg arrives at (core_stops.stop_id).",
-        "from_place_id": "Place the leg leaves from.", "to_place_id": "Place the leg arrives at.",
-        "from_name": "Name of the departure place.", "to_name": "Name of the arrival place.",
-        "from_precision": "Precision of the departure place.", "to_precision": "Precision of the arrival place.",
-        "from_country": "ISO alpha-2 country of departure.", "to_country": "ISO alpha-2 country of arrival.",
-        "from_lat": "Latitude of the departure end, degrees.", "from_lon": "Longitude of the departure end, degrees.",
-        "to_lat": "Latitude of the arrival end, degrees.", "to_lon": "Longitude of the arrival end, degrees.",
+        "from_place_id": "Place the leg leaves from.",
+        "to_place_id": "Place the leg arrives at.",
+        "from_name": "Name of the departure place.",
+        "to_name": "Name of the arrival place.",
+        "from_precision": "Precision of the departure place.",
+        "to_precision": "Precision of the arrival place.",
+        "from_country": "ISO alpha-2 country of departure.",
+        "to_country": "ISO alpha-2 country of arrival.",
+        "from_lat": "Latitude of the departure end, degrees.",
+        "from_lon": "Longitude of the departure end, degrees.",
+        "to_lat": "Latitude of the arrival end, degrees.",
+        "to_lon": "Longitude of the arrival end, degrees.",
         "dep_earliest_utc": _INTERVAL.format(what="Departure", end="earliest end"),
         "dep_latest_utc": _INTERVAL.format(what="Departure", end="latest end"),
         "dep_precision": "Precision of the departure time.",
@@ -223,19 +239,22 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "core_gaps": {
         "icao24": "24-bit ICAO address of the aircraft (hex).",
-        "start_utc": "Last position before the gap, UTC.", "end_utc": "First position after the gap, UTC.",
+        "start_utc": "Last position before the gap, UTC.",
+        "end_utc": "First position after the gap, UTC.",
         "duration_min": "Length of the gap, minutes.",
         "jump_km": "Great-circle distance between the positions either side of the gap, km.",
-        "start_lat": "Latitude before the gap.", "start_lon": "Longitude before the gap.",
-        "end_lat": "Latitude after the gap.", "end_lon": "Longitude after the gap.",
+        "start_lat": "Latitude before the gap.",
+        "start_lon": "Longitude before the gap.",
+        "end_lat": "Latitude after the gap.",
+        "end_lon": "Longitude after the gap.",
         "implied_speed_kt": "Speed needed to cover jump_km in the gap's duration, kt.",
         "is_implausible": "True when implied_speed_kt is faster than any transport flies (suspected spoofing or bad "
-                          "data; analysis.tracks.SegmentParams.max_gap_speed_kt).",
+        "data; analysis.tracks.SegmentParams.max_gap_speed_kt).",
     },
     "core_observed_excluded": {
         "kind": "What was left out: trip, aircraft, candidate_legs, positions or track_file.",
         "reason": "Why (analysis.observed.EXCLUDED_REASONS): outside_region, not_watched, refused_leg, noise, "
-                  "skipped_file, aircraft_created (kept, listed for review).",
+        "skipped_file, aircraft_created (kept, listed for review).",
         "icao24": "24-bit ICAO address of the aircraft (hex), when one aircraft.",
         "registration": "Registration from the track, when known.",
         "first_utc": "First airborne fix of what was left out, UTC.",
@@ -279,15 +298,19 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "out_findings": {
         "finding_id": "Stable finding id.",
-        "headline": "The finding in one plain sentence of at most 30 words, with no ids: what a reader can quote.", "category": "Finding category (e.g. recurring airframes, staging).",
-        "title": "Short title.", "statement": "The finding in one sentence, with its numbers.",
-        "metric": "What is measured.", "value": "The measured value.",
+        "headline": "The finding in one plain sentence of at most 30 words, with no ids: what a reader can quote.",
+        "category": "Finding category (e.g. recurring airframes, staging).",
+        "title": "Short title.",
+        "statement": "The finding in one sentence, with its numbers.",
+        "metric": "What is measured.",
+        "value": "The measured value.",
         "value_low": "Low end of the value's range when times or places are uncertain.",
-        "value_high": "High end of the value's range.", "unit": "Unit of the value.",
+        "value_high": "High end of the value's range.",
+        "unit": "Unit of the value.",
         "episode_ids": "Episodes the finding concerns (';'-separated).",
         "evidence": "Rows the finding rests on (';'-separated table:id references).",
         "confidence": "high, moderate or low by the rubric of docs/confidence.md (independent origins, precision, "
-                      "inference, disputes).",
+        "inference, disputes).",
         "origin_count": "Number of independent origins among the finding's sources (relays and rewrites count once).",
         "likelihood": "How probable the statement is, in the ICD 203 words (roughly even chance, likely, very likely...).",
         "confidence_reason": "Why the finding has its confidence: origins, precision, inference, disputes.",
@@ -295,14 +318,17 @@ COLUMNS: dict[str, dict[str, str]] = {
         "is_key": "True for the findings the index leads with (the most important of each category, at most six).",
     },
     "out_summary": {
-        "seq": "Order of the sentence.", "sentence": "One generated sentence of the summary.",
+        "seq": "Order of the sentence.",
+        "sentence": "One generated sentence of the summary.",
         "finding_ids": "The findings (out_findings.finding_id) the sentence rests on.",
     },
     "out_route_similarity": {
-        "episode_a": "First episode of the pair.", "episode_b": "Second episode of the pair.",
+        "episode_a": "First episode of the pair.",
+        "episode_b": "Second episode of the pair.",
         "staging_a": "Outbound staging countries of the first route, in order (';'-separated).",
         "staging_b": "Outbound staging countries of the second route, in order.",
-        "shared_countries": "Staging countries both routes touch.", "shared_country_count": "Number of shared countries.",
+        "shared_countries": "Staging countries both routes touch.",
+        "shared_country_count": "Number of shared countries.",
         "country_score": "Ordered staging countries: mean of LCS / shorter length and 2 x LCS / total length, LCS the longest common subsequence (0 to 1).",
         "corridor_score": "The same over the sequence of corridors, consecutive repeats merged (0 to 1).",
         "jump_off_a": "Last staging country of the first route before the ocean crossing.",
@@ -317,8 +343,10 @@ COLUMNS: dict[str, dict[str, str]] = {
     "core_type_ranges": {"type_name": "Type designation (from aircraft_types)."},
     "out_observed_vs_reported": {
         "status": "matched, reported only or observed only.",
-        "reported_stop_id": "Reported stop (core_stops.stop_id).", "observed_stop_id": "Observed stop.",
-        "place": "Place name.", "reported_precision": "Precision of the reported place.",
+        "reported_stop_id": "Reported stop (core_stops.stop_id).",
+        "observed_stop_id": "Observed stop.",
+        "place": "Place name.",
+        "reported_precision": "Precision of the reported place.",
         "reported_arr_earliest_utc": _INTERVAL.format(what="Reported arrival", end="earliest end"),
         "reported_arr_latest_utc": _INTERVAL.format(what="Reported arrival", end="latest end"),
         "observed_arr_utc": "Observed arrival (landing), UTC.",
@@ -330,13 +358,13 @@ COLUMNS: dict[str, dict[str, str]] = {
 #: Discovery output (``make discover``, written to data/derived/discover, not part of a study build): what a row is.
 DISCOVERY_TABLES: dict[str, str] = {
     "out_candidates": "One row per candidate trip: a trip of an aircraft in a bulk ADS-B archive that matched the "
-                      "interest rules (data/raw/interest_*.csv), new (no report covers it) or known (overlaps a "
-                      "reported episode). A lead to check against sources, not a finding.",
+    "interest rules (data/raw/interest_*.csv), new (no report covers it) or known (overlaps a "
+    "reported episode). A lead to check against sources, not a finding.",
     "out_candidate_legs": "The observed legs of each candidate trip (one row per leg), as segmented from the archive.",
     "disc_legs": "Every observed leg of every aircraft in the archive (one row per leg).",
     "disc_gaps": "Every transponder gap of every aircraft in the archive (one row per gap).",
     "disc_aircraft": "Aircraft seen in the archive: one row per aircraft and trace member, with the ADS-B "
-                     "database fields the trace carries.",
+    "database fields the trace carries.",
 }
 
 _LEG = {
@@ -368,17 +396,22 @@ _LEG = {
     "n_implausible_jumps": "Steps and gaps within the leg whose implied speed is impossible (spoofing or bad data).",
 }
 DISCOVERY_COLUMNS: dict[str, dict[str, str]] = {
-    "out_candidate_legs": {"candidate_id": "The candidate trip (out_candidates.candidate_id).",
-                           "aircraft_rules": "Aircraft rules the aircraft matched (as in out_candidates)."} | _LEG,
+    "out_candidate_legs": {
+        "candidate_id": "The candidate trip (out_candidates.candidate_id).",
+        "aircraft_rules": "Aircraft rules the aircraft matched (as in out_candidates).",
+    }
+    | _LEG,
     "disc_legs": _LEG,
     # the same gaps as the study's observed gaps (core_gaps), for every aircraft of the archive
-    "disc_gaps": COLUMNS["core_gaps"] | {
+    "disc_gaps": COLUMNS["core_gaps"]
+    | {
         "registration": _LEG["registration"],
         "in_leg_no": "The leg the gap lies in; null when the gap separates two legs.",
     },
     "disc_aircraft": {
         "icao_int": "The ICAO address as an integer (the store's partition key: icao_int % buckets).",
-        "icao24": _LEG["icao24"], "registration": _LEG["registration"],
+        "icao24": _LEG["icao24"],
+        "registration": _LEG["registration"],
         "type_code": "ICAO type designator from the ADS-B database (readsb 't'); null if none.",
         "db_flags": "readsb database flags (bit 0: military, 1: interesting, 2: PIA, 3: LADD); null if none.",
         "description": "Type description from the ADS-B database (readsb 'desc').",
@@ -432,17 +465,35 @@ def missing(tables: dict[str, list[str]]) -> list[str]:
 # --- docs/evidence.md: how to edit the evidence, generated from analysis.schema ---------------------------------
 
 _KIND = {
-    "str": "text", "id": "id", "safe_id": "id (lowercase, digits, dashes)", "ids": "ids (';'-separated)",
-    "int": "whole number", "float": "number", "bool": "true / false", "timespec": "time as reported",
-    "enum": "one of a fixed list", "tz": "IANA time zone", "country": "ISO 3166-1 alpha-2 code",
-    "icao": "ICAO airport code", "url": "http(s) address", "hex": "6 lowercase hex digits", "date": "date",
+    "str": "text",
+    "id": "id",
+    "safe_id": "id (lowercase, digits, dashes)",
+    "ids": "ids (';'-separated)",
+    "int": "whole number",
+    "float": "number",
+    "bool": "true / false",
+    "timespec": "time as reported",
+    "enum": "one of a fixed list",
+    "tz": "IANA time zone",
+    "country": "ISO 3166-1 alpha-2 code",
+    "icao": "ICAO airport code",
+    "url": "http(s) address",
+    "hex": "6 lowercase hex digits",
+    "date": "date",
 }
 _EXAMPLE = {
-    "safe_id": "`2025-10-caracas`", "ids": "`S1;S16`",
+    "safe_id": "`2025-10-caracas`",
+    "ids": "`S1;S16`",
     "timespec": "`2019-03-23`, `2026-02-01 evening`, `2026-01 late`, `2026-02-04T23:34+03:00`, "
-                "`2019-03-02/2019-03-03`, `2019-03-22T15:12 tz=unknown`, `--02-07`",
-    "tz": "`America/Caracas`", "country": "`VE`", "icao": "`SVMI`", "url": "`https://tass.com/world/2081917`",
-    "bool": "`true`", "hex": "`1522a4`", "int": "`6`", "float": "`18.31`",
+    "`2019-03-02/2019-03-03`, `2019-03-22T15:12 tz=unknown`, `--02-07`",
+    "tz": "`America/Caracas`",
+    "country": "`VE`",
+    "icao": "`SVMI`",
+    "url": "`https://tass.com/world/2081917`",
+    "bool": "`true`",
+    "hex": "`1522a4`",
+    "int": "`6`",
+    "float": "`18.31`",
 }
 
 
@@ -510,25 +561,35 @@ def evidence_markdown() -> str:
         "clock time needs an offset (`Z`, `+03:00`) or `tz=unknown` when the source gives no zone. Years fall in "
         f"the study window {STUDY_YEARS[0]}-{STUDY_YEARS[1]} and offsets are ones in use, -12:00 to +14:00.",
         "* Discovery rules: each trip pattern of interest_patterns.csv has a row and exactly its parameters ("
-        + "; ".join(f"{p}: {', '.join(f'{k} {lo:g}..{hi:g}' for k, (lo, hi) in spec.items()) or 'none'}"
-                    for p, spec in PATTERN_PARAMETERS.items())
+        + "; ".join(
+            f"{p}: {', '.join(f'{k} {lo:g}..{hi:g}' for k, (lo, hi) in spec.items()) or 'none'}"
+            for p, spec in PATTERN_PARAMETERS.items()
+        )
         + "), each once, as `name=number`; `lat_min` below `lat_max`; an address block's `end_hex` not below its "
         "`start_hex`; a type designator, prefix or region country once.",
         "* When sources disagree, both sides are data: a row in conflicts.csv, one per side in "
         "conflict_positions.csv, and a route variant in stops.csv when the route differs.",
         "",
         "Time grammar (`time as reported`): "
-        + _EXAMPLE["timespec"] + ". A bare date is read in the time zone of the place (or the row's `tz`).",
+        + _EXAMPLE["timespec"]
+        + ". A bare date is read in the time zone of the place (or the row's `tz`).",
         "",
         *ENTRY_RULES,
     ]
     for t in schema.TABLES:
-        lines += [f"## {t.name}.csv", "", t.description, "",
-                  f"Key: `{', '.join(t.key)}`" + (" (unique)" if len(t.key) == 1 else " (unique together)")
-                  + "".join(f"; also unique together: `{', '.join(u)}`" for u in t.unique)
-                  + ("; every row cites its sources." if t.fact and "source_ids" in t.column_names else "."), "",
-                  "| column | required | type | allowed values / rules | example | meaning |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {t.name}.csv",
+            "",
+            t.description,
+            "",
+            f"Key: `{', '.join(t.key)}`"
+            + (" (unique)" if len(t.key) == 1 else " (unique together)")
+            + "".join(f"; also unique together: `{', '.join(u)}`" for u in t.unique)
+            + ("; every row cites its sources." if t.fact and "source_ids" in t.column_names else "."),
+            "",
+            "| column | required | type | allowed values / rules | example | meaning |",
+            "|---|---|---|---|---|---|",
+        ]
         for c in t.columns:
             rules = []
             if c.enum:
@@ -536,19 +597,28 @@ def evidence_markdown() -> str:
             if c.ref:
                 rules.append(f"must exist in `{c.ref}`")
             if c.min is not None or c.max is not None:
-                rules.append(f"{c.min:g} to {c.max:g}" if c.min is not None and c.max is not None
-                             else (f"at least {c.min:g}" if c.min is not None else f"at most {c.max:g}"))
+                rules.append(
+                    f"{c.min:g} to {c.max:g}"
+                    if c.min is not None and c.max is not None
+                    else (f"at least {c.min:g}" if c.min is not None else f"at most {c.max:g}")
+                )
             if c.kind == "id" and c.name in t.key:
                 rules.append(f"matches `{schema.ID_PATTERN}`")
             if c.kind == "safe_id":
                 rules.append(f"matches `{schema.SAFE_ID_PATTERN}`")
             example = f"`{c.enum[0]}`" if c.enum else _EXAMPLE.get(c.kind, "")
             if c.kind in ("id", "ids"):
-                example = f"an id from {c.ref.split('.')[0]}.csv" if c.ref else ("see meaning" if c.kind == "id" else example)
+                example = (
+                    f"an id from {c.ref.split('.')[0]}.csv"
+                    if c.ref
+                    else ("see meaning" if c.kind == "id" else example)
+                )
             if c.kind == "timespec":
                 example = "see time grammar"
             desc = c.description.replace("|", "\\|")
-            lines.append(f"| `{c.name}` | {'yes' if c.required else ''} | {_KIND.get(c.kind, c.kind)} | "
-                         f"{'; '.join(rules)} | {example} | {desc} |")
+            lines.append(
+                f"| `{c.name}` | {'yes' if c.required else ''} | {_KIND.get(c.kind, c.kind)} | "
+                f"{'; '.join(rules)} | {example} | {desc} |"
+            )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

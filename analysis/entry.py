@@ -30,8 +30,13 @@ def stop_id(episode_id: str, aircraft_id: str, seq: int, variant: str = "main") 
     return f"{episode_id}.{aircraft_id}.{variant}.{seq:02d}"
 
 
-def shared_stops(episode_id: str, aircraft_ids: Sequence[str], stops: Sequence[str | tuple], source_ids: str = "",
-                 variant: str = "main") -> list[dict[str, str]]:
+def shared_stops(
+    episode_id: str,
+    aircraft_ids: Sequence[str],
+    stops: Sequence[str | tuple],
+    source_ids: str = "",
+    variant: str = "main",
+) -> list[dict[str, str]]:
     """stops.csv rows: every stop of ``stops`` for every aircraft of ``aircraft_ids``.
 
     Each stop is ``"place_id:role[:arr_time[:dep_time]]"`` or a tuple ``(place_id, role, arr_time, dep_time)``; times
@@ -43,10 +48,22 @@ def shared_stops(episode_id: str, aircraft_ids: Sequence[str], stops: Sequence[s
             parts = list(stop) if isinstance(stop, tuple) else stop.split(":", 3)
             place, role, arr, dep = (parts + ["", "", "", ""])[:4]
             row = dict.fromkeys(columns, "")
-            row.update({"stop_id": stop_id(episode_id, aircraft, seq, variant), "episode_id": episode_id,
-                        "aircraft_id": aircraft, "variant": variant, "seq": str(seq), "place_id": place,
-                        "role": role, "arr_time": arr, "dep_time": dep, "is_inferred": "false",
-                        "order_basis": "reported", "source_ids": source_ids})
+            row.update(
+                {
+                    "stop_id": stop_id(episode_id, aircraft, seq, variant),
+                    "episode_id": episode_id,
+                    "aircraft_id": aircraft,
+                    "variant": variant,
+                    "seq": str(seq),
+                    "place_id": place,
+                    "role": role,
+                    "arr_time": arr,
+                    "dep_time": dep,
+                    "is_inferred": "false",
+                    "order_basis": "reported",
+                    "source_ids": source_ids,
+                }
+            )
             rows.append({c: row[c] for c in columns})
     return rows
 

@@ -34,8 +34,11 @@ def stable_ids(svg: str) -> str:
             mapping[old] = f"{prefix}{counters[prefix]}"
     if not mapping:
         return svg
-    pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(map(re.escape, sorted(mapping, key=len, reverse=True)))
-                         + r')(?=["\)])')
+    pattern = re.compile(
+        r'(\bid="|url\(#|href="#)('
+        + "|".join(map(re.escape, sorted(mapping, key=len, reverse=True)))
+        + r')(?=["\)])'
+    )
     return pattern.sub(lambda m: m.group(1) + mapping[m.group(2)], svg)
 
 
@@ -44,7 +47,9 @@ def figure_key(spec_bytes: bytes, scale: float = 1.5) -> str:
     import importlib.metadata
 
     h = hashlib.sha256(spec_bytes)
-    h.update(f"vl-convert-python={importlib.metadata.version('vl-convert-python')};scale={scale};ids=stable".encode())
+    h.update(
+        f"vl-convert-python={importlib.metadata.version('vl-convert-python')};scale={scale};ids=stable".encode()
+    )
     return h.hexdigest()
 
 
@@ -97,7 +102,9 @@ class FigureRenderer:
                 if self._pool is None:
                     import multiprocessing
 
-                    self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                    self._pool = ProcessPoolExecutor(
+                        self.workers, mp_context=multiprocessing.get_context("spawn")
+                    )
                 self._futures[key] = self._pool.submit(render_figure, spec, self.store / key)
                 self.rendered += 1
 

@@ -18,8 +18,20 @@ from typing import cast
 
 import numpy as np
 
-__all__ = ["EARTH_RADIUS_KM", "airport", "country", "country_name", "country_numeric", "great_circle_km",
-           "great_circle_points", "haversine_km", "airports", "airport_columns", "country_at", "countries_at"]
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "airport",
+    "country",
+    "country_name",
+    "country_numeric",
+    "great_circle_km",
+    "great_circle_points",
+    "haversine_km",
+    "airports",
+    "airport_columns",
+    "country_at",
+    "countries_at",
+]
 
 #: mean Earth radius (IUGG), km
 EARTH_RADIUS_KM = 6371.0088
@@ -51,7 +63,10 @@ def airport_columns() -> dict[str, np.ndarray]:
         read_options=pacsv.ReadOptions(use_threads=False),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.string() for c in text} | {"lat": pa.float64(), "lon": pa.float64()},
-            include_columns=[*text, "lat", "lon"], strings_can_be_null=False, quoted_strings_can_be_null=False),
+            include_columns=[*text, "lat", "lon"],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
     )
     tbl = tbl.filter(pc.not_equal(tbl.column("icao"), ""))  # airportsdata drops rows without a code
     cols = {c: np.array(tbl.column(c).to_pylist(), dtype=object) for c in text}
@@ -111,7 +126,9 @@ def haversine_km(lat1, lon1, lat2, lon2):
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def great_circle_points(lat1: float, lon1: float, lat2: float, lon2: float, n: int = 64) -> list[tuple[float, float]]:
+def great_circle_points(
+    lat1: float, lon1: float, lat2: float, lon2: float, n: int = 64
+) -> list[tuple[float, float]]:
     """``n + 1`` points (lat, lon) along the great circle from the first point to the second (slerp)."""
     p1, l1, p2, l2 = map(math.radians, (lat1, lon1, lat2, lon2))
     a = [math.cos(p1) * math.cos(l1), math.cos(p1) * math.sin(l1), math.sin(p1)]
@@ -184,8 +201,12 @@ def _country_shapes(path: str) -> list[tuple[str, tuple[float, float, float, flo
                 p = _unwrap(ring(r))
                 edges.append(np.column_stack([p[:-1], p[1:]]))
         e = np.concatenate(edges)
-        bbox = (min(e[:, 0].min(), e[:, 2].min()), min(e[:, 1].min(), e[:, 3].min()),
-                max(e[:, 0].max(), e[:, 2].max()), max(e[:, 1].max(), e[:, 3].max()))
+        bbox = (
+            min(e[:, 0].min(), e[:, 2].min()),
+            min(e[:, 1].min(), e[:, 3].min()),
+            max(e[:, 0].max(), e[:, 2].max()),
+            max(e[:, 1].max(), e[:, 3].max()),
+        )
         out.append((c.alpha_2, bbox, e))
     return out
 
@@ -203,9 +224,11 @@ def countries_at(lat, lon, basemap: str | Path | None = None) -> np.ndarray:
         # a ring unwrapped across the antimeridian spans past +-180: test each point there too
         for offset in (0.0, 360.0, -360.0) if (x0 < -180 or x1 > 180) else (0.0,):
             plon = lon + offset
-            cand = np.flatnonzero(ok & (plon >= x0) & (plon <= x1) & (lat >= y0) & (lat <= y1) & (out == None))  # noqa: E711
+            cand = np.flatnonzero(
+                ok & (plon >= x0) & (plon <= x1) & (lat >= y0) & (lat <= y1) & (out == None)  # noqa: E711
+            )
             for s in range(0, len(cand), 2048):
-                ci = cand[s:s + 2048]
+                ci = cand[s : s + 2048]
                 px, py = plon[ci][:, None], lat[ci][:, None]
                 ex1, ey1, ex2, ey2 = (e[:, j][None, :] for j in range(4))
                 straddle = (ey1 > py) != (ey2 > py)

@@ -24,8 +24,18 @@ from pathlib import Path
 from .pageplan import Job
 from .paths import Project
 
-__all__ = ["KERNEL_ARGS", "WARM_CODE", "RESET_CODE", "SETUP_CELL", "SETUP_TAG", "PAGES_PER_KERNEL", "Kernel",
-           "KernelPool", "kernel_env", "run_page"]
+__all__ = [
+    "KERNEL_ARGS",
+    "WARM_CODE",
+    "RESET_CODE",
+    "SETUP_CELL",
+    "SETUP_TAG",
+    "PAGES_PER_KERNEL",
+    "Kernel",
+    "KernelPool",
+    "kernel_env",
+    "run_page",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +75,10 @@ __import__("gc").collect()"""
 
 def kernel_env(project: Project) -> dict[str, str]:
     """Environment every report kernel starts with."""
-    return {"FLIGHTS_ROOT": str(project.root),
-            "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore::DeprecationWarning")}
+    return {
+        "FLIGHTS_ROOT": str(project.root),
+        "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "ignore::DeprecationWarning"),
+    }
 
 
 class Kernel:
@@ -122,11 +134,16 @@ class Kernel:
         kc.start_channels()
         try:
             await kc.wait_for_ready(timeout=120)
-            reply = await kc.execute_interactive(code, timeout=300, store_history=False,
-                                                 output_hook=lambda msg: None)
+            reply = await kc.execute_interactive(
+                code, timeout=300, store_history=False, output_hook=lambda msg: None
+            )
             if reply["content"].get("status") != "ok":  # the page itself will then fail with the real error
-                log.warning("kernel %s failed: %s: %s", what, reply["content"].get("ename"),
-                            reply["content"].get("evalue"))
+                log.warning(
+                    "kernel %s failed: %s: %s",
+                    what,
+                    reply["content"].get("ename"),
+                    reply["content"].get("evalue"),
+                )
         finally:
             kc.stop_channels()
 
@@ -164,8 +181,14 @@ class KernelPool:
     wait for it. A kernel whose page failed is shut down. :meth:`close` ends every kernel.
     """
 
-    def __init__(self, env: dict[str, str], workers: int, pages: int, pages_per_kernel: int | None = None,
-                 cwd: Path | None = None):
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int,
+        pages: int,
+        pages_per_kernel: int | None = None,
+        cwd: Path | None = None,
+    ):
         self.env = env
         self.cwd = cwd
         self.workers = max(1, workers)
@@ -238,8 +261,9 @@ def _exporter():
     from nbconvert import HTMLExporter
 
     if getattr(_local, "exporter", None) is None:
-        _local.exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                                       exclude_output_prompt=True)
+        _local.exporter = HTMLExporter(
+            template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        )
     return _local.exporter
 
 
@@ -248,8 +272,12 @@ def _prepare(job: Job, project: Project, workdir: Path, figures: Path | None) ->
     import nbformat
 
     nb = nbformat.read(str(project.notebooks / job.notebook), as_version=4)
-    cell = nbformat.v4.new_code_cell(SETUP_CELL.format(prefix=json.dumps(job.page.removesuffix(".html")),
-                                                       figures=json.dumps(str(figures)) if figures else "None"))
+    cell = nbformat.v4.new_code_cell(
+        SETUP_CELL.format(
+            prefix=json.dumps(job.page.removesuffix(".html")),
+            figures=json.dumps(str(figures)) if figures else "None",
+        )
+    )
     cell.metadata["tags"] = [SETUP_TAG]
     nb.cells.insert(0, cell)
     path = workdir / f"{job.page.removesuffix('.html')}.input.ipynb"
@@ -257,8 +285,9 @@ def _prepare(job: Job, project: Project, workdir: Path, figures: Path | None) ->
     return path
 
 
-def run_page(job: Job, project: Project, workdir: Path, figures: Path | None, kernels: KernelPool
-             ) -> tuple[str, list[tuple[float, str]]]:
+def run_page(
+    job: Job, project: Project, workdir: Path, figures: Path | None, kernels: KernelPool
+) -> tuple[str, list[tuple[float, str]]]:
     """Execute one notebook with papermill in a kernel of ``kernels``; return its HTML body (no code cells) and
     each cell's seconds.
 
@@ -268,7 +297,9 @@ def run_page(job: Job, project: Project, workdir: Path, figures: Path | None, ke
     import nbformat
     import papermill
 
-    logging.getLogger("traitlets").setLevel(logging.ERROR)  # "Could not destroy zmq context" noise at clean-up
+    logging.getLogger("traitlets").setLevel(
+        logging.ERROR
+    )  # "Could not destroy zmq context" noise at clean-up
     logging.getLogger("papermill").setLevel(logging.ERROR)
 
     out = workdir / f"{job.page.removesuffix('.html')}.ipynb"
@@ -277,23 +308,42 @@ def run_page(job: Job, project: Project, workdir: Path, figures: Path | None, ke
     ok = False
     try:
         papermill.execute_notebook(
-            str(_prepare(job, project, workdir, figures)), str(out), parameters=job.parameters,
+            str(_prepare(job, project, workdir, figures)),
+            str(out),
+            parameters=job.parameters,
             # no cwd: papermill would chdir this whole process (other threads too); the kernel runs in the
             # notebooks' folder (the pool starts it there)
-            kernel_name="python3", progress_bar=False, cwd=None, log_output=False,
-            km=kernel.km, extra_arguments=KERNEL_ARGS, request_save_on_cell_execute=False)
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=None,
+            log_output=False,
+            km=kernel.km,
+            extra_arguments=KERNEL_ARGS,
+            request_save_on_cell_execute=False,
+        )
         ok = True
     finally:
         kernels.give_back(kernel, ok)
     t1 = time.monotonic()
     nb = nbformat.read(str(out), as_version=4)
-    setup = [float(c.metadata.get("papermill", {}).get("duration") or 0.0) for c in nb.cells
-             if SETUP_TAG in c.get("metadata", {}).get("tags", [])]
+    setup = [
+        float(c.metadata.get("papermill", {}).get("duration") or 0.0)
+        for c in nb.cells
+        if SETUP_TAG in c.get("metadata", {}).get("tags", [])
+    ]
     drop = {"parameters", "injected-parameters", SETUP_TAG}
     nb.cells = [c for c in nb.cells if not drop & set(c.get("metadata", {}).get("tags", []))]
-    cells = [(float(c.metadata.get("papermill", {}).get("duration") or 0.0), c.source.strip().split("\n")[0][:70])
-             for c in nb.cells if c.cell_type == "code"] + [(setup[0], "(setup: page settings)")]
+    cells = [
+        (float(c.metadata.get("papermill", {}).get("duration") or 0.0), c.source.strip().split("\n")[0][:70])
+        for c in nb.cells
+        if c.cell_type == "code"
+    ] + [(setup[0], "(setup: page settings)")]
     body, _ = _exporter().from_notebook_node(nb)
-    log.debug("%s: papermill %.2f s, cells %.2f s, html %.2f s", job.page, t1 - t0, sum(c[0] for c in cells),
-              time.monotonic() - t1)
+    log.debug(
+        "%s: papermill %.2f s, cells %.2f s, html %.2f s",
+        job.page,
+        t1 - t0,
+        sum(c[0] for c in cells),
+        time.monotonic() - t1,
+    )
     return body, cells

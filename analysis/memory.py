@@ -56,7 +56,9 @@ class PeakMemory:
     ``mb`` is the highest total read, ``breakdown()`` the largest processes at that moment, ``cpu_seconds`` what
     the sampling itself cost (its thread's CPU time)."""
 
-    def __init__(self, interval: float = 0.25, step: float = 1.02, min_gap: float = 0.5, max_gap: float = 10.0):
+    def __init__(
+        self, interval: float = 0.25, step: float = 1.02, min_gap: float = 0.5, max_gap: float = 10.0
+    ):
         self.peak = 0
         self.at_peak: list[tuple[int, str]] = []
         self.interval, self.step, self.min_gap, self.max_gap = interval, step, min_gap, max_gap
@@ -88,8 +90,11 @@ class PeakMemory:
         pids = process_tree(os.getpid())
         rss = sum(_rss(p) for p in pids)
         now = time.monotonic()
-        if (force or now - self._last >= self.max_gap
-                or (rss > self._rss_read * self.step and now - self._last >= self.min_gap)):
+        if (
+            force
+            or now - self._last >= self.max_gap
+            or (rss > self._rss_read * self.step and now - self._last >= self.min_gap)
+        ):
             self._rss_read = max(rss, self._rss_read)
             self._last = now
             self._read_pss(pids)

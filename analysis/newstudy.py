@@ -38,17 +38,28 @@ Next steps:
    `analysis.queries.legs(project=analysis.Project("{root}"))`.
 """
 
-_PLACEHOLDER = {"study_id": "new-study", "title": "A new study (edit data/raw/study.csv)",
-                "subtitle": "", "period_start": "2020-01", "period_end": "2025-12", "home_countries": "",
-                "destination_region": "", "languages": "en", "period_event_ids": "", "escalation_event_kinds": "",
-                "notes": "Placeholders written by new-study: edit every field."}
+_PLACEHOLDER = {
+    "study_id": "new-study",
+    "title": "A new study (edit data/raw/study.csv)",
+    "subtitle": "",
+    "period_start": "2020-01",
+    "period_end": "2025-12",
+    "home_countries": "",
+    "destination_region": "",
+    "languages": "en",
+    "period_event_ids": "",
+    "escalation_event_kinds": "",
+    "notes": "Placeholders written by new-study: edit every field.",
+}
 
 
 def new_study(path: Path) -> list[Path]:
     """Create the study folder at ``path`` (which must not exist or be empty); returns the files written."""
     path = Path(path)
     if path.exists() and any(path.iterdir()):
-        raise FileExistsError(f"{path}: expected a new or empty folder for the study (it holds files already)")
+        raise FileExistsError(
+            f"{path}: expected a new or empty folder for the study (it holds files already)"
+        )
     raw = path / "data" / "raw"
     (raw / "basemap").mkdir(parents=True, exist_ok=True)
     (path / "data" / "derived").mkdir(parents=True, exist_ok=True)
@@ -61,11 +72,21 @@ def new_study(path: Path) -> list[Path]:
             w.writerow(_PLACEHOLDER)
         f = raw / f"{t.name}.csv"
         f.write_text(out.getvalue(), encoding="utf-8")
-        (raw / f"{t.name}.csv.provenance.json").write_text(json.dumps({
-            "what": f"Raw table '{t.name}': {t.description}",
-            "origin": "Curated by hand for this study from the sources listed in data/raw/sources.csv.",
-            "licence": "state the licence of this curation", "sha256": "", "bytes": 0, "recorded_utc": ""},
-            indent=2) + "\n", encoding="utf-8")
+        (raw / f"{t.name}.csv.provenance.json").write_text(
+            json.dumps(
+                {
+                    "what": f"Raw table '{t.name}': {t.description}",
+                    "origin": "Curated by hand for this study from the sources listed in data/raw/sources.csv.",
+                    "licence": "state the licence of this curation",
+                    "sha256": "",
+                    "bytes": 0,
+                    "recorded_utc": "",
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         written.append(f)
     for name in ("countries-110m.json", "countries-110m.json.provenance.json"):
         shutil.copyfile(PACKAGE_DIR / "assets" / "basemap" / name, raw / "basemap" / name)

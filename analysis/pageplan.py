@@ -52,10 +52,18 @@ def jobs_for(project: Project, compare: list[str] | None = None) -> list[Job]:
     from . import queries
 
     eps = queries.episodes(project)
-    jobs = [Job("episode.ipynb", {"episode_id": e}, safe_page(f"episode-{e}"), t)
-            for e, t in zip(eps["episode_id"], eps["title"], strict=True)]
-    jobs.append(Job("compare.ipynb", {"episode_ids": list(compare) if compare else None}, "compare.html",
-                    "Comparison of episodes"))
+    jobs = [
+        Job("episode.ipynb", {"episode_id": e}, safe_page(f"episode-{e}"), t)
+        for e, t in zip(eps["episode_id"], eps["title"], strict=True)
+    ]
+    jobs.append(
+        Job(
+            "compare.ipynb",
+            {"episode_ids": list(compare) if compare else None},
+            "compare.html",
+            "Comparison of episodes",
+        )
+    )
     jobs.append(Job("patterns.ipynb", {}, "patterns.html", "Patterns across all episodes"))
     return jobs
 
@@ -73,8 +81,11 @@ def code_fingerprint() -> str:
         rel = f.relative_to(PACKAGE_DIR).as_posix()
         if "__pycache__" in f.parts or not f.is_file():
             continue
-        if ((f.suffix == ".py" and rel not in DATA_MODULES and not rel.startswith(("tracks/", "sql/", "discover/")))
-                or rel.startswith(("assets/", "templates/"))):
+        if (
+            f.suffix == ".py"
+            and rel not in DATA_MODULES
+            and not rel.startswith(("tracks/", "sql/", "discover/"))
+        ) or rel.startswith(("assets/", "templates/")):
             h.update(rel.encode() + b"\0" + f.read_bytes())
     for lib in PAGE_LIBRARIES:
         h.update(f"{lib}={version(lib)}".encode())
@@ -86,13 +97,17 @@ def page_keys(project: Project, jobs: list[Job], data_fingerprint: str, code: st
     keys = {}
     for job in jobs:
         nb_hash = hashlib.sha256((project.notebooks / job.notebook).read_bytes()).hexdigest()
-        keys[job.page] = hashlib.sha256(json.dumps(
-            [data_fingerprint, code, nb_hash, job.notebook, job.parameters], sort_keys=True).encode()).hexdigest()
+        keys[job.page] = hashlib.sha256(
+            json.dumps(
+                [data_fingerprint, code, nb_hash, job.notebook, job.parameters], sort_keys=True
+            ).encode()
+        ).hexdigest()
     return keys
 
 
 def site_key(keys: dict[str, str], data_fingerprint: str, code: str, pdf: bool, discovery: str) -> str:
     """The published site's key: every page key, the data and code fingerprints, whether it has the print edition,
     the discovery outputs the Candidates page shows."""
-    return hashlib.sha256(json.dumps([sorted(keys.items()), data_fingerprint, code, pdf, discovery]).encode()
-                          ).hexdigest()
+    return hashlib.sha256(
+        json.dumps([sorted(keys.items()), data_fingerprint, code, pdf, discovery]).encode()
+    ).hexdigest()

@@ -16,8 +16,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Project", "default_project", "as_project", "StudyNotFoundError", "study_not_found", "PACKAGE_DIR",
-           "REPO_DIR", "ROOT_ENV"]
+__all__ = [
+    "Project",
+    "default_project",
+    "as_project",
+    "StudyNotFoundError",
+    "study_not_found",
+    "PACKAGE_DIR",
+    "REPO_DIR",
+    "ROOT_ENV",
+]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -39,7 +47,9 @@ class Project:
 
     def __post_init__(self) -> None:
         if not isinstance(self.root, str | os.PathLike):
-            raise TypeError(f"Project(root): a folder path (str or pathlib.Path), not {type(self.root).__name__}")
+            raise TypeError(
+                f"Project(root): a folder path (str or pathlib.Path), not {type(self.root).__name__}"
+            )
         object.__setattr__(self, "root", Path(self.root).expanduser())
 
     @property
@@ -125,7 +135,9 @@ def study_not_found(project: Project, built: bool = False) -> StudyNotFoundError
             f"folder holding data/raw: set {ROOT_ENV}=/path/to/study in the environment, or pass "
             "project=Project('/path/to/study') (a str or a path) to the query, e.g. "
             "queries.episodes(project='/path/to/study'); then build it once with "
-            f"`{ROOT_ENV}=/path/to/study python -m analysis build`.")
+            f"`{ROOT_ENV}=/path/to/study python -m analysis build`."
+        )
     return StudyNotFoundError(
         f"the study at {project.root} is not built yet ({project.database} does not exist): run "
-        f"`{ROOT_ENV}={project.root} python -m analysis build` (in the repository: make data).")
+        f"`{ROOT_ENV}={project.root} python -m analysis build` (in the repository: make data)."
+    )

@@ -26,8 +26,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ROUTE_FACTOR_HIGH", "UNKNOWN", "known", "payload_at", "Curve", "curves", "payload_interval", "verdict", "VERDICTS",
-           "fits_hold"]
+__all__ = [
+    "ROUTE_FACTOR_HIGH",
+    "UNKNOWN",
+    "known",
+    "payload_at",
+    "Curve",
+    "curves",
+    "payload_interval",
+    "verdict",
+    "VERDICTS",
+    "fits_hold",
+]
 
 #: a flown path up to 10% longer than the great circle (airways, winds, a detour around closed airspace)
 ROUTE_FACTOR_HIGH = 1.10
@@ -39,9 +49,15 @@ def known(x: float | None) -> bool:
     """A number the figures give (not None = not flyable, not NaN = not computed)."""
     return x is not None and x == x
 
+
 #: what a load claim is against a leg: within the lowest payload allowed, within the highest only, or beyond both
-VERDICTS = ("fits", "fits only if the path was close to the great circle", "does not fit", "not flyable nonstop",
-            "not computed: the hop is longer than the cited figures reach")
+VERDICTS = (
+    "fits",
+    "fits only if the path was close to the great circle",
+    "does not fit",
+    "not flyable nonstop",
+    "not computed: the hop is longer than the cited figures reach",
+)
 
 
 @dataclass(frozen=True)
@@ -102,18 +118,33 @@ def curves(rows: Iterable[dict]) -> dict[str, list[Curve]]:
             continue
         if payload == 0 and r.get("qualifier") in ("at_least", "more_than"):
             continue  # "a ferry range of at least X" bounds the end of the curve from below: not its end
-        by_type.setdefault(r["type_id"], {}).setdefault(r["source_ids"], []).append(r | {"payload_t": payload})
+        by_type.setdefault(r["type_id"], {}).setdefault(r["source_ids"], []).append(
+            r | {"payload_t": payload}
+        )
     out: dict[str, list[Curve]] = {}
     for type_id, by_source in by_type.items():
-        best = min(_CLASS_RANK.get(r.get("source_class") or "weak", 3) for rs in by_source.values() for r in rs)
+        best = min(
+            _CLASS_RANK.get(r.get("source_class") or "weak", 3) for rs in by_source.values() for r in rs
+        )
         cs = []
         for src, rs in sorted(by_source.items()):
             rs = [r for r in rs if _CLASS_RANK.get(r.get("source_class") or "weak", 3) == best]
             if not rs:
                 continue
-            pts = tuple(sorted({(float(r["payload_t"]), float(r["range_km"])) for r in rs}, key=lambda x: (x[1], -x[0])))
-            cs.append(Curve(type_id, src, rs[0].get("source_class") or "weak", pts,
-                            tuple(sorted(r["range_id"] for r in rs))))
+            pts = tuple(
+                sorted(
+                    {(float(r["payload_t"]), float(r["range_km"])) for r in rs}, key=lambda x: (x[1], -x[0])
+                )
+            )
+            cs.append(
+                Curve(
+                    type_id,
+                    src,
+                    rs[0].get("source_class") or "weak",
+                    pts,
+                    tuple(sorted(r["range_id"] for r in rs)),
+                )
+            )
         out[type_id] = cs
     return out
 
@@ -159,8 +190,10 @@ def verdict(load_t: float, low: float | None, high: float | None) -> str:
     return VERDICTS[2]
 
 
-def fits_hold(units: Sequence[tuple[float | None, float | None, float | None]],
-              hold: tuple[float | None, float | None, float | None]) -> bool | None:
+def fits_hold(
+    units: Sequence[tuple[float | None, float | None, float | None]],
+    hold: tuple[float | None, float | None, float | None],
+) -> bool | None:
     """Whether units of (length, width, height) m fit a hold of (length, width, height) m, placed one behind the
     other; None when a dimension is not sourced (not computed, never guessed).
 

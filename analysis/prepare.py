@@ -20,9 +20,17 @@ __all__ = ["UTC_TS", "place_row", "union", "PLACE_SCHEMA"]
 UTC_TS = pl.Datetime("us", "UTC")
 Inputs = Mapping[str, pl.DataFrame]
 #: columns of a place whose type cannot be inferred from the rows alone (all may be null)
-PLACE_SCHEMA = pl.Schema({"lat": pl.Float64(), "lon": pl.Float64(), "loc_closed_reported": pl.String(),
-                          "loc_closed_utc": UTC_TS, "country": pl.String(), "country_name": pl.String(),
-                          "country_numeric": pl.String()})
+PLACE_SCHEMA = pl.Schema(
+    {
+        "lat": pl.Float64(),
+        "lon": pl.Float64(),
+        "loc_closed_reported": pl.String(),
+        "loc_closed_utc": UTC_TS,
+        "country": pl.String(),
+        "country_name": pl.String(),
+        "country_numeric": pl.String(),
+    }
+)
 
 
 def _raw(t: Inputs, name: str) -> pl.DataFrame:
@@ -54,43 +62,83 @@ def union(first: pl.DataFrame, then: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([first, then], how="diagonal_relaxed") if then.height else first
 
 
-def place_row(place_id: str, name: str | None, precision: str | None, country: str | None, *,
-              icao: str | None = None, tz: str | None = None, lat: float | None = None, lon: float | None = None,
-              loc_icao: str | None = None, airport_name: str | None = None, location_basis: str | None = None,
-              **rest: object) -> dict:
+def place_row(
+    place_id: str,
+    name: str | None,
+    precision: str | None,
+    country: str | None,
+    *,
+    icao: str | None = None,
+    tz: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    loc_icao: str | None = None,
+    airport_name: str | None = None,
+    location_basis: str | None = None,
+    **rest: object,
+) -> dict:
     """One row of ``core_places``: the place as reported (or observed) with the location used for maps and
     distances; ``rest`` holds the other columns (inference, closure, sources, notes)."""
-    return {"place_id": place_id, "name": name, "precision": precision, "icao": icao, "country": country,
-            "country_name": geo.country_name(country), "country_numeric": geo.country_numeric(country), "tz": tz,
-            **{k: rest.pop(k) for k in ("inferred_icao", "inference_basis") if k in rest},
-            "loc_icao": loc_icao, "airport_name": airport_name, "lat": lat, "lon": lon,
-            "location_basis": location_basis, **rest}
+    return {
+        "place_id": place_id,
+        "name": name,
+        "precision": precision,
+        "icao": icao,
+        "country": country,
+        "country_name": geo.country_name(country),
+        "country_numeric": geo.country_numeric(country),
+        "tz": tz,
+        **{k: rest.pop(k) for k in ("inferred_icao", "inference_basis") if k in rest},
+        "loc_icao": loc_icao,
+        "airport_name": airport_name,
+        "lat": lat,
+        "lon": lon,
+        "location_basis": location_basis,
+        **rest,
+    }
 
 
 # --- one function per step ---------------------------------------------------------------------------------------
+
 
 def places(t: Inputs) -> pl.DataFrame:
     """Reported places, located: a cited location (places rows with icao, lat and lon: airports airportsdata
     lacks), else the airport of the reported or inferred ICAO code."""
     rows = []
     raw = t["raw.places"].to_dicts()
-    sourced = {p["icao"]: {"name": p["name"], "lat": p["lat"], "lon": p["lon"], "tz": p["tz"]}
-               for p in raw if p["icao"] and p["lat"] is not None}
+    sourced = {
+        p["icao"]: {"name": p["name"], "lat": p["lat"], "lon": p["lon"], "tz": p["tz"]}
+        for p in raw
+        if p["icao"] and p["lat"] is not None
+    }
     closed = {p["icao"]: parse(p["closed"], None) for p in raw if p["icao"] and p["closed"]}
     for p in raw:
         code = p["icao"] or p["inferred_icao"]
         a = sourced.get(code) or geo.airport(code)
         basis = None if a is None else ("airport" if p["icao"] else "inferred")
         shut = closed.get(code) if a else None
-        rows.append(place_row(
-            p["place_id"], p["name"], p["precision"], p["country"], icao=p["icao"],
-            tz=p["tz"] or (a["tz"] if a else None),
-            inferred_icao=p["inferred_icao"], inference_basis=p["inference_basis"],
-            loc_icao=code if a else None, airport_name=a["name"] if a else None,
-            lat=a["lat"] if a else None, lon=a["lon"] if a else None, location_basis=basis,
-            is_sourced_location=bool(a) and code in sourced,
-            loc_closed_reported=shut.text if shut else None, loc_closed_utc=shut.earliest if shut else None,
-            source_ids=p["source_ids"], notes=p["notes"]))
+        rows.append(
+            place_row(
+                p["place_id"],
+                p["name"],
+                p["precision"],
+                p["country"],
+                icao=p["icao"],
+                tz=p["tz"] or (a["tz"] if a else None),
+                inferred_icao=p["inferred_icao"],
+                inference_basis=p["inference_basis"],
+                loc_icao=code if a else None,
+                airport_name=a["name"] if a else None,
+                lat=a["lat"] if a else None,
+                lon=a["lon"] if a else None,
+                location_basis=basis,
+                is_sourced_location=bool(a) and code in sourced,
+                loc_closed_reported=shut.text if shut else None,
+                loc_closed_utc=shut.earliest if shut else None,
+                source_ids=p["source_ids"],
+                notes=p["notes"],
+            )
+        )
     return pl.DataFrame(rows, schema_overrides=PLACE_SCHEMA, infer_schema_length=None)
 
 
@@ -114,7 +162,8 @@ def sources(t: Inputs) -> pl.DataFrame:
 def all_sources(t: Inputs) -> pl.DataFrame:
     """Reported sources, then the track inputs cited as sources (their own origins)."""
     return union(t["prep_sources"], t["obs_sources"]).with_columns(
-        pl.coalesce("origin_id", "source_id").alias("origin_id"))
+        pl.coalesce("origin_id", "source_id").alias("origin_id")
+    )
 
 
 def operators(t: Inputs) -> pl.DataFrame:
@@ -127,7 +176,8 @@ def aircraft_types(t: Inputs) -> pl.DataFrame:
 
 def type_ranges(t: Inputs) -> pl.DataFrame:
     return _raw(t, "type_ranges").join(
-        t["raw.aircraft_types"].select("type_id", pl.col("name").alias("type_name")), on="type_id", how="left")
+        t["raw.aircraft_types"].select("type_id", pl.col("name").alias("type_name")), on="type_id", how="left"
+    )
 
 
 def corridors(t: Inputs) -> pl.DataFrame:
@@ -138,11 +188,25 @@ def aircraft(t: Inputs) -> pl.DataFrame:
     """Airframes with their type's figures and their operator's name; ``label`` for charts."""
     return (
         _raw(t, "aircraft")
-        .join(t["raw.aircraft_types"].select("type_id", pl.col("name").alias("type_name"), "icao_type", "role",
-                                             "max_payload_t", "max_passengers", "range_km",
-                                             pl.col("source_ids").alias("type_source_ids")), on="type_id", how="left")
-        .join(t["raw.operators"].select("operator_id", pl.col("name").alias("operator_name")), on="operator_id",
-              how="left")
+        .join(
+            t["raw.aircraft_types"].select(
+                "type_id",
+                pl.col("name").alias("type_name"),
+                "icao_type",
+                "role",
+                "max_payload_t",
+                "max_passengers",
+                "range_km",
+                pl.col("source_ids").alias("type_source_ids"),
+            ),
+            on="type_id",
+            how="left",
+        )
+        .join(
+            t["raw.operators"].select("operator_id", pl.col("name").alias("operator_name")),
+            on="operator_id",
+            how="left",
+        )
         .with_columns(pl.coalesce("registration", "name", "aircraft_id").alias("label"))
     )
 
@@ -159,7 +223,8 @@ def sanctions(t: Inputs) -> pl.DataFrame:
     labels |= dict(zip(t["raw.operators"]["operator_id"], t["raw.operators"]["name"], strict=True))
     df = _raw(t, "sanctions").with_columns(
         pl.col("target_id").replace_strict(labels, default=pl.col("target_id")).alias("target_label"),
-        _country_name("authority_country", "authority_country_name"))
+        _country_name("authority_country", "authority_country_name"),
+    )
     return _no_tz(df, "effective", "effective")
 
 
@@ -180,8 +245,12 @@ def all_episodes(t: Inputs) -> pl.DataFrame:
 def events(t: Inputs) -> pl.DataFrame:
     ev = _raw(t, "events")
     tzs = ev["tz"].to_list()
-    ev = _intervals(_intervals(_intervals(ev, "start", tzs, "start"), "end", tzs, "end"), "reported_on", tzs,
-                    "reported_on")
+    ev = _intervals(
+        _intervals(_intervals(ev, "start", tzs, "start"), "end", tzs, "end"),
+        "reported_on",
+        tzs,
+        "reported_on",
+    )
     return ev.with_columns(_country_name())
 
 
@@ -194,11 +263,27 @@ def conflicts(t: Inputs) -> pl.DataFrame:
     return (
         _raw(t, "conflict_positions")
         .join(_raw(t, "conflicts").rename({"notes": "conflict_notes"}), on="conflict_id", how="left")
-        .with_columns((pl.col("position_id") == pl.col("working_position")).fill_null(False)
-                      .alias("is_working_position"))
-        .select("conflict_id", "episode_id", "topic", "summary", "position_id", "claim", "value", "variant",
-                "record_ids", "source_ids", "is_working_position", "working_position", "working_reason",
-                "conflict_notes")
+        .with_columns(
+            (pl.col("position_id") == pl.col("working_position"))
+            .fill_null(False)
+            .alias("is_working_position")
+        )
+        .select(
+            "conflict_id",
+            "episode_id",
+            "topic",
+            "summary",
+            "position_id",
+            "claim",
+            "value",
+            "variant",
+            "record_ids",
+            "source_ids",
+            "is_working_position",
+            "working_position",
+            "working_reason",
+            "conflict_notes",
+        )
     )
 
 
@@ -212,10 +297,24 @@ def host_statements(t: Inputs) -> pl.DataFrame:
 
 def loads(t: Inputs) -> pl.DataFrame:
     """What each episode carried, who it carried and why, as claimed: one place for the payload analysis."""
-    return (_raw(t, "claims")
-            .filter(pl.col("kind").is_in(["cargo", "personnel", "person_aboard", "equipment", "purpose"]))
-            .select("claim_id", "episode_id", "aircraft_id", "aircraft_ids", pl.col("kind").alias("load_kind"),
-                    "subject", "quantity", "unit", "qualifier", "claimant", "verification", "source_ids"))
+    return (
+        _raw(t, "claims")
+        .filter(pl.col("kind").is_in(["cargo", "personnel", "person_aboard", "equipment", "purpose"]))
+        .select(
+            "claim_id",
+            "episode_id",
+            "aircraft_id",
+            "aircraft_ids",
+            pl.col("kind").alias("load_kind"),
+            "subject",
+            "quantity",
+            "unit",
+            "qualifier",
+            "claimant",
+            "verification",
+            "source_ids",
+        )
+    )
 
 
 def study(t: Inputs) -> pl.DataFrame:
@@ -228,9 +327,19 @@ def systems(t: Inputs) -> pl.DataFrame:
 
 def cargo_items(t: Inputs) -> pl.DataFrame:
     return _raw(t, "cargo_items").join(
-        t["raw.systems"].select("system_id", pl.col("name").alias("system_name"), "mass_t", "mass_qualifier",
-                                "length_m", "width_m", "height_m", pl.col("source_ids").alias("system_source_ids")),
-        on="system_id", how="left")
+        t["raw.systems"].select(
+            "system_id",
+            pl.col("name").alias("system_name"),
+            "mass_t",
+            "mass_qualifier",
+            "length_m",
+            "width_m",
+            "height_m",
+            pl.col("source_ids").alias("system_source_ids"),
+        ),
+        on="system_id",
+        how="left",
+    )
 
 
 def census_criteria(t: Inputs) -> pl.DataFrame:
@@ -251,8 +360,12 @@ def reported_stops(t: Inputs) -> pl.DataFrame:
     pl_ = t["prep_places"]
     tz_by_place = dict(zip(pl_["place_id"], pl_["tz"], strict=True))
     tzs = [tz_by_place.get(p) for p in stops["place_id"].to_list()]
-    stops = _intervals(_intervals(_intervals(stops, "arr_time", tzs, "arr"), "dep_time", tzs, "dep"),
-                       "reported_on", tzs, "reported_on").with_columns(pl.col("order_basis").fill_null("reported"))
+    stops = _intervals(
+        _intervals(_intervals(stops, "arr_time", tzs, "arr"), "dep_time", tzs, "dep"),
+        "reported_on",
+        tzs,
+        "reported_on",
+    ).with_columns(pl.col("order_basis").fill_null("reported"))
     return stops.with_columns(pl.lit("reported").alias("evidence"))
 
 
@@ -267,12 +380,36 @@ def leg_paths(t: Inputs, n: int = 48) -> pl.DataFrame:
     for leg in t["core_legs"].filter(pl.col("distance_km").is_not_null()).iter_rows(named=True):
         pts = geo.great_circle_points(leg["from_lat"], leg["from_lon"], leg["to_lat"], leg["to_lon"], n)
         for i, (lat, lon) in enumerate(pts):
-            rows.append((leg["leg_id"], leg["episode_id"], leg["aircraft_id"], leg["variant"], leg["evidence"],
-                         leg["leg_seq"], i, lat, lon, leg["distance_basis"]))
-    return pl.DataFrame(rows, orient="row", schema={
-        "leg_id": pl.String, "episode_id": pl.String, "aircraft_id": pl.String, "variant": pl.String,
-        "evidence": pl.String, "leg_seq": pl.Int64, "point_seq": pl.Int64, "lat": pl.Float64, "lon": pl.Float64,
-        "distance_basis": pl.String})
+            rows.append(
+                (
+                    leg["leg_id"],
+                    leg["episode_id"],
+                    leg["aircraft_id"],
+                    leg["variant"],
+                    leg["evidence"],
+                    leg["leg_seq"],
+                    i,
+                    lat,
+                    lon,
+                    leg["distance_basis"],
+                )
+            )
+    return pl.DataFrame(
+        rows,
+        orient="row",
+        schema={
+            "leg_id": pl.String,
+            "episode_id": pl.String,
+            "aircraft_id": pl.String,
+            "variant": pl.String,
+            "evidence": pl.String,
+            "leg_seq": pl.Int64,
+            "point_seq": pl.Int64,
+            "lat": pl.Float64,
+            "lon": pl.Float64,
+            "distance_basis": pl.String,
+        },
+    )
 
 
 def route_similarity(t: Inputs) -> pl.DataFrame:

@@ -24,8 +24,15 @@ from markupsafe import Markup
 
 from .paths import PACKAGE_DIR
 
-__all__ = ["print_site", "print_html", "print_key", "chromium", "chromium_version", "PRINT_CSS_FILE",
-           "PRINT_TIMEOUT_MS"]
+__all__ = [
+    "print_site",
+    "print_html",
+    "print_key",
+    "chromium",
+    "chromium_version",
+    "PRINT_CSS_FILE",
+    "PRINT_TIMEOUT_MS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +89,23 @@ def print_html(site: Path, pages: list[str], title: str = "Flights study") -> st
     from .shell import template
 
     have = {p for p in pages if (site / p).exists()}
-    sections = [(Markup(html.escape(f"print-{p}")), Markup(_body(site / p, have))) for p in pages if p in have]
+    sections = [
+        (Markup(html.escape(f"print-{p}")), Markup(_body(site / p, have))) for p in pages if p in have
+    ]
     return template("print.html").render(
-        title=Markup(html.escape(title)), sections=sections, css=Markup(PRINT_CSS_FILE.read_text(encoding="utf-8")),
-        csp=Markup("default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'"))
+        title=Markup(html.escape(title)),
+        sections=sections,
+        css=Markup(PRINT_CSS_FILE.read_text(encoding="utf-8")),
+        csp=Markup("default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'"),
+    )
 
 
 def _stable(pdf: bytes) -> bytes:
     """Replace the PDF's creation/modification dates and document ids with values derived from its content
     (same lengths, so the cross-reference offsets stay valid)."""
-    digest = hashlib.sha256(re.sub(rb"\(D:[0-9+\-Z' ]+\)|<[0-9A-Fa-f]{32}>|uuid:[0-9a-f-]{36}", b"", pdf)).hexdigest()
+    digest = hashlib.sha256(
+        re.sub(rb"\(D:[0-9+\-Z' ]+\)|<[0-9A-Fa-f]{32}>|uuid:[0-9a-f-]{36}", b"", pdf)
+    ).hexdigest()
     pdf = re.sub(rb"\(D:[0-9+\-Z' ]+\)", lambda m: b"(D:" + b"0" * (len(m.group(0)) - 4) + b")", pdf)
     pdf = re.sub(rb"<[0-9A-Fa-f]{32}>", b"<" + digest[:32].upper().encode() + b">", pdf)
     uid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}".encode()
@@ -133,8 +147,14 @@ def print_key(site: Path, doc: str, title: str, exe: Path) -> str:
 PRINT_TIMEOUT_MS = 600_000
 
 
-def print_site(site: Path, site_pages: list[str], notebook_pages: list[str], out: str = "study.pdf",
-               title: str = "Flights study", cache: Path | None = None) -> tuple[Path, bool, Path | None] | None:
+def print_site(
+    site: Path,
+    site_pages: list[str],
+    notebook_pages: list[str],
+    out: str = "study.pdf",
+    title: str = "Flights study",
+    cache: Path | None = None,
+) -> tuple[Path, bool, Path | None] | None:
     """Print the site at ``site`` to ``site/out``; returns (the path, whether it was printed now, its entry in
     ``cache``), or None (with a warning) without Chromium. With ``cache`` (a folder), a PDF printed before from the
     same inputs (:func:`print_key`) is copied from there instead of printed again, and a new one is kept there."""
@@ -175,23 +195,37 @@ def _print(doc: Path, exe: Path, title: str) -> bytes:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(exe), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                          "--disable-extensions", "--renderer-process-limit=1",
-                                          "--disable-features=site-per-process"])
+        browser = p.chromium.launch(
+            executable_path=str(exe),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-extensions",
+                "--renderer-process-limit=1",
+                "--disable-features=site-per-process",
+            ],
+        )
         try:
             page = browser.new_page()
             page.set_default_timeout(PRINT_TIMEOUT_MS)
-            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:"))
-                       else r.abort())
+            page.route(
+                "**/*",
+                lambda r: r.continue_() if r.request.url.startswith(("file://", "data:")) else r.abort(),
+            )
             page.goto(doc.as_uri(), wait_until="load", timeout=PRINT_TIMEOUT_MS)
-            pdf = page.pdf(format="A4", print_background=True, display_header_footer=True,
-                           header_template="<span></span>",
-                           footer_template='<div style="font-size:8px;width:100%;text-align:center;color:#666">'
-                                           f'{html.escape(title)} · page '
-                                           '<span class="pageNumber"></span> of <span class="totalPages"></span>'
-                                           "</div>",
-                           margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"})
+            pdf = page.pdf(
+                format="A4",
+                print_background=True,
+                display_header_footer=True,
+                header_template="<span></span>",
+                footer_template='<div style="font-size:8px;width:100%;text-align:center;color:#666">'
+                f"{html.escape(title)} · page "
+                '<span class="pageNumber"></span> of <span class="totalPages"></span>'
+                "</div>",
+                margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"},
+            )
         finally:
             browser.close()
     return _stable(pdf)

@@ -31,8 +31,18 @@ from pathlib import Path
 from . import safeio
 from .schema import TABLES
 
-__all__ = ["ProvenanceError", "checksum", "raw_inputs", "verify", "accept", "snapshot", "Snapshot", "SUFFIX",
-           "read_record", "track_config"]
+__all__ = [
+    "ProvenanceError",
+    "checksum",
+    "raw_inputs",
+    "verify",
+    "accept",
+    "snapshot",
+    "Snapshot",
+    "SUFFIX",
+    "read_record",
+    "track_config",
+]
 
 SUFFIX = ".provenance.json"
 REQUIRED = ("what", "origin", "licence", "sha256")
@@ -50,7 +60,9 @@ def _content_checksum(path: Path, root: Path | None = None) -> str:
     """SHA-256 of a file, or of a folder (its files' relative paths and checksums, in order). Safe opens only."""
     label = str(path)
     if path.is_dir() and not path.is_symlink():
-        return safeio.tree_digest(path, {f: safeio.sha256_file(f, str(f), root=root) for f in safeio.walk(path, label)})
+        return safeio.tree_digest(
+            path, {f: safeio.sha256_file(f, str(f), root=root) for f in safeio.walk(path, label)}
+        )
     return safeio.sha256_file(path, label, root=root)
 
 
@@ -81,10 +93,16 @@ def _track_checksum(content: str, record: dict) -> str:
 def raw_inputs(raw: Path) -> list[Path]:
     """Every raw input: the table CSVs, the basemap, and each entry of tracks/ (file or folder)."""
     items = [raw / f"{t.name}.csv" for t in TABLES]
-    items += [p for p in sorted((raw / "basemap").glob("*")) if not p.name.endswith(SUFFIX)] if (raw / "basemap").is_dir() else []
+    items += (
+        [p for p in sorted((raw / "basemap").glob("*")) if not p.name.endswith(SUFFIX)]
+        if (raw / "basemap").is_dir()
+        else []
+    )
     tracks = raw / "tracks"
     if tracks.is_dir():
-        items += [p for p in sorted(tracks.iterdir()) if not p.name.endswith(SUFFIX) and not p.name.startswith(".")]
+        items += [
+            p for p in sorted(tracks.iterdir()) if not p.name.endswith(SUFFIX) and not p.name.startswith(".")
+        ]
     return items
 
 
@@ -106,7 +124,9 @@ def read_record(path: Path) -> dict:
     try:
         record = safeio.load_json(data.decode("utf-8"), str(side), max_depth=8, strict=True)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProvenanceError(f"{side}: expected a JSON object with {', '.join(REQUIRED)}, got unreadable JSON ({exc})") from None
+        raise ProvenanceError(
+            f"{side}: expected a JSON object with {', '.join(REQUIRED)}, got unreadable JSON ({exc})"
+        ) from None
     except safeio.UnsafeInputError as exc:
         raise ProvenanceError(str(exc)) from None
     if not isinstance(record, dict):
@@ -144,9 +164,11 @@ def _record_problems(path: Path, record: dict) -> list[str]:
     if missing:
         problems.append(f"{side}: field(s) {', '.join(missing)} empty; expected each to be filled")
     if recorded_checksum(record) is None:
-        problems.append(f"{side}: field 'sha256': expected the SHA-256 recorded at review, 64 lowercase hexadecimal "
-                        f"digits, got {_describe(record['sha256']) if 'sha256' in record else 'no such field'}; {path.name} counts as unreviewed and is not "
-                        "used. Review it (git diff), then run `make accept-raw` to record its checksum")
+        problems.append(
+            f"{side}: field 'sha256': expected the SHA-256 recorded at review, 64 lowercase hexadecimal "
+            f"digits, got {_describe(record['sha256']) if 'sha256' in record else 'no such field'}; {path.name} counts as unreviewed and is not "
+            "used. Review it (git diff), then run `make accept-raw` to record its checksum"
+        )
     for key in TEXT_FIELDS:
         value = record.get(key)
         if key in missing:
@@ -161,7 +183,9 @@ def _record_problems(path: Path, record: dict) -> list[str]:
     if _is_track(path):
         fmt = record.get("format")
         if fmt not in TRACK_FORMATS:
-            problems.append(f"{side}: field 'format': expected one of {', '.join(TRACK_FORMATS)}, got {fmt!r}")
+            problems.append(
+                f"{side}: field 'format': expected one of {', '.join(TRACK_FORMATS)}, got {fmt!r}"
+            )
         opts = record.get("options")
         if opts is not None and not isinstance(opts, dict):
             problems.append(f"{side}: field 'options': expected a JSON object, got {type(opts).__name__}")
@@ -225,10 +249,11 @@ class Snapshot:
     def check(self) -> dict[str, str]:
         """Raise :class:`ProvenanceError` listing every problem; else return ``sums``."""
         if self.problems:
-            raise ProvenanceError(f"{len(self.problems)} provenance problem(s) in data/raw:\n"
-                                  + "\n".join(f"  - {p}" for p in self.problems))
+            raise ProvenanceError(
+                f"{len(self.problems)} provenance problem(s) in data/raw:\n"
+                + "\n".join(f"  - {p}" for p in self.problems)
+            )
         return self.sums
-
 
 
 def _rel(raw: Path, path: Path) -> str:
@@ -256,7 +281,9 @@ def snapshot(raw: Path, *, tables: bool = True) -> Snapshot:
             exists = True
         if not exists:
             if is_table:
-                snap.tables[table_names[path.name]] = None  # reported by validation, with the expected columns
+                snap.tables[table_names[path.name]] = (
+                    None  # reported by validation, with the expected columns
+                )
             continue
         try:
             if is_table:
@@ -278,7 +305,9 @@ def snapshot(raw: Path, *, tables: bool = True) -> Snapshot:
         now = _track_checksum(content, record) if _is_track(path) else content
         recorded = recorded_checksum(record)
         if recorded is None:
-            snap.changed.append(rel)  # no valid checksum: unreviewed (the problem is listed by _record_problems)
+            snap.changed.append(
+                rel
+            )  # no valid checksum: unreviewed (the problem is listed by _record_problems)
         elif recorded != now:
             snap.changed.append(rel)
             snap.problems.append(
@@ -308,12 +337,17 @@ def accept(raw: Path, *, check: bool = True) -> list[str]:
     if check:
         from .validate import load_raw
 
-        allowed = (": CHANGED since", "empty; expected each", "missing provenance record",
-                   "field 'sha256': expected the SHA-256")
+        allowed = (
+            ": CHANGED since",
+            "empty; expected each",
+            "missing provenance record",
+            "field 'sha256': expected the SHA-256",
+        )
         others = [p for p in snap.problems if not any(a in p for a in allowed)]
         if others:
-            raise ProvenanceError("accept-raw recorded nothing: fix these first:\n"
-                                  + "\n".join(f"  - {p}" for p in others))
+            raise ProvenanceError(
+                "accept-raw recorded nothing: fix these first:\n" + "\n".join(f"  - {p}" for p in others)
+            )
         load_raw(raw, data=snap.tables)  # raises RawValidationError naming every problem; nothing recorded
     changed = []
     for path in raw_inputs(raw):
@@ -330,13 +364,22 @@ def accept(raw: Path, *, check: bool = True) -> list[str]:
         if record.get("sha256") == now:
             continue
         table = path.stem if path.suffix == ".csv" and path.parent == raw else None
-        record.setdefault("what", f"Raw table {table!r}: see analysis/schema.py and the data dictionary" if table else path.name)
-        record.setdefault("origin", "Curated by the project from the public sources listed in data/raw/sources.csv"
-                          if table else "")
-        record.setdefault("licence", "CC-BY-4.0 (the project's own curation; facts paraphrased, sources cited)"
-                          if table else "")
+        record.setdefault(
+            "what",
+            f"Raw table {table!r}: see analysis/schema.py and the data dictionary" if table else path.name,
+        )
+        record.setdefault(
+            "origin",
+            "Curated by the project from the public sources listed in data/raw/sources.csv" if table else "",
+        )
+        record.setdefault(
+            "licence",
+            "CC-BY-4.0 (the project's own curation; facts paraphrased, sources cited)" if table else "",
+        )
         record["sha256"] = now
-        record["bytes"] = sum(p.stat().st_size for p in safeio.walk(path)) if path.is_dir() else path.stat().st_size
+        record["bytes"] = (
+            sum(p.stat().st_size for p in safeio.walk(path)) if path.is_dir() else path.stat().st_size
+        )
         record["recorded_utc"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         side.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         changed.append(f"{path.name}: {'recorded' if 'sha256' in record else 'created'} sha256 {now[:12]}...")

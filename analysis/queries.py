@@ -32,11 +32,39 @@ import polars as pl
 from .paths import Project, as_project, study_not_found
 
 __all__ = [
-    "UnknownEpisodeError", "QueryArgumentError", "UnsafeQueryError", "DatabaseLockedError", "UntrustedDatabaseError",
-    "connect", "sql", "episodes", "episode_ids", "check_episodes", "episode",
-    "stops", "legs", "leg_paths", "route_summary", "episode_summary", "timeline", "claims", "conflicts",
-    "study", "sources", "sources_for", "aircraft", "sanctions", "findings", "route_similarity", "observed_vs_reported",
-    "gaps", "places", "table", "key_findings", "study_summary", "names",
+    "UnknownEpisodeError",
+    "QueryArgumentError",
+    "UnsafeQueryError",
+    "DatabaseLockedError",
+    "UntrustedDatabaseError",
+    "connect",
+    "sql",
+    "episodes",
+    "episode_ids",
+    "check_episodes",
+    "episode",
+    "stops",
+    "legs",
+    "leg_paths",
+    "route_summary",
+    "episode_summary",
+    "timeline",
+    "claims",
+    "conflicts",
+    "study",
+    "sources",
+    "sources_for",
+    "aircraft",
+    "sanctions",
+    "findings",
+    "route_similarity",
+    "observed_vs_reported",
+    "gaps",
+    "places",
+    "table",
+    "key_findings",
+    "study_summary",
+    "names",
 ]
 
 
@@ -77,11 +105,19 @@ def _check_database(con: duckdb.DuckDBPyConnection, db: Path) -> list[str]:
     part of every query). Returns the view names."""
     from .build import DERIVED_TABLES
 
-    views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal "
-                             "AND database_name = 'flights'").fetchall())
-    problems = [f"view {name!r} is not one of the build's tables" for name in sorted(set(views) - set(DERIVED_TABLES))]
-    problems += [f"view {name!r} is not the build's view over {name}.parquet (it is {str(views[name])[:80]!r})"
-                 for name in sorted(set(views) & set(DERIVED_TABLES)) if views[name] != _view_sql(name)]
+    views = dict(
+        con.execute(
+            "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND database_name = 'flights'"
+        ).fetchall()
+    )
+    problems = [
+        f"view {name!r} is not one of the build's tables" for name in sorted(set(views) - set(DERIVED_TABLES))
+    ]
+    problems += [
+        f"view {name!r} is not the build's view over {name}.parquet (it is {str(views[name])[:80]!r})"
+        for name in sorted(set(views) & set(DERIVED_TABLES))
+        if views[name] != _view_sql(name)
+    ]
     others = con.execute("""
         SELECT 'table ' || table_name FROM duckdb_tables() WHERE database_name = 'flights'
         UNION ALL SELECT function_type || ' ' || function_name FROM duckdb_functions()
@@ -93,8 +129,10 @@ def _check_database(con: duckdb.DuckDBPyConnection, db: Path) -> list[str]:
     if problems:
         raise UntrustedDatabaseError(
             f"{db}: expected the database the build writes (one view per derived table over its parquet file), got: "
-            + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
-            + ". It is not used; rebuild it with `make data` (python -m analysis build --force)")
+            + "; ".join(problems[:5])
+            + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+            + ". It is not used; rebuild it with `make data` (python -m analysis build --force)"
+        )
     return sorted(views)
 
 
@@ -108,7 +146,9 @@ def _open(real: Path) -> duckdb.DuckDBPyConnection:
     the configuration is locked (no SET, RESET or PRAGMA can change it)."""
     from .build import sql_identifier, sql_literal
 
-    con = duckdb.connect(":memory:", config={"autoload_known_extensions": False, "autoinstall_known_extensions": False})
+    con = duckdb.connect(
+        ":memory:", config={"autoload_known_extensions": False, "autoinstall_known_extensions": False}
+    )
     try:
         try:
             con.execute("ATTACH ? AS flights (READ_ONLY)", [real.as_posix()])
@@ -120,15 +160,18 @@ def _open(real: Path) -> duckdb.DuckDBPyConnection:
                 raise DatabaseLockedError(
                     f"{real}: held open for writing by {holder} (the DuckDB command line opens a database read-write "
                     "unless started with -readonly); close that session, or open the database with "
-                    "`duckdb -readonly flights.duckdb`, then run this again") from None
+                    "`duckdb -readonly flights.duckdb`, then run this again"
+                ) from None
             raise
         views = _check_database(con, real)
         con.execute("DETACH flights")
         folder = real.parent.as_posix()
         con.execute("SET allowed_directories = ?", [[folder + "/"]])  # the build folder, nothing else
         for name in views:
-            con.execute(f"CREATE VIEW {sql_identifier(name)} AS SELECT * FROM read_parquet("
-                        f"{sql_literal(folder + '/' + name + '.parquet')})")
+            con.execute(
+                f"CREATE VIEW {sql_identifier(name)} AS SELECT * FROM read_parquet("
+                f"{sql_literal(folder + '/' + name + '.parquet')})"
+            )
         con.execute("SET GLOBAL file_search_path = ?", [folder])
         con.execute("SET GLOBAL TimeZone = 'UTC'")
         con.execute("SET enable_external_access = false")
@@ -161,8 +204,11 @@ def _database(db: Path) -> duckdb.DuckDBPyConnection:
 
 # --- argument checks: a wrong type is a named error, never a traceback from deep inside DuckDB ------------------
 
+
 def _bad(name: str, expected: str, value: Any) -> QueryArgumentError:
-    return QueryArgumentError(f"argument {name!r}: expected {expected}, got {type(value).__name__} {value!r:.60}")
+    return QueryArgumentError(
+        f"argument {name!r}: expected {expected}, got {type(value).__name__} {value!r:.60}"
+    )
 
 
 def _check_project(project: Any) -> None:
@@ -218,8 +264,10 @@ def _check_query(con: duckdb.DuckDBPyConnection, query: Any) -> None:
     try:
         statements = con.extract_statements(query)
     except duckdb.Error as exc:
-        raise QueryArgumentError(f"argument 'query': expected one SQL query, got text DuckDB cannot parse "
-                                 f"({str(exc).splitlines()[0]})") from None
+        raise QueryArgumentError(
+            f"argument 'query': expected one SQL query, got text DuckDB cannot parse "
+            f"({str(exc).splitlines()[0]})"
+        ) from None
     if len(statements) != 1:
         raise UnsafeQueryError(f"query: expected exactly one SQL statement, got {len(statements)}")
     kind = statements[0].type
@@ -227,11 +275,15 @@ def _check_query(con: duckdb.DuckDBPyConnection, query: Any) -> None:
         raise UnsafeQueryError(
             f"query: expected one read-only query (SELECT, WITH ... SELECT, FROM ..., EXPLAIN), got a statement "
             f"of type {kind.name}; queries.sql() cannot write files (COPY, EXPORT), load extensions (INSTALL, "
-            "LOAD), attach databases or change the shared connection's settings (SET, RESET, PRAGMA, USE)")
+            "LOAD), attach databases or change the shared connection's settings (SET, RESET, PRAGMA, USE)"
+        )
 
 
-def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None,
-        project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def sql(
+    query: str,
+    params: Sequence[Any] | dict[str, Any] | None = None,
+    project: Project | str | os.PathLike | None = None,
+) -> pl.DataFrame:
     """Run one read-only SQL query against the derived tables, parameters bound (``?`` or ``$name``)."""
     if params is not None and (isinstance(params, str | bytes) or not isinstance(params, Sequence | dict)):
         raise _bad("params", "a list of values (for ?) or a dict (for $name), or None", params)
@@ -240,14 +292,18 @@ def sql(query: str, params: Sequence[Any] | dict[str, Any] | None = None,
         try:
             return con.sql(query, params=params or None).pl()
         except duckdb.PermissionException as exc:
-            raise UnsafeQueryError(f"query: reads or writes outside the study's derived tables ({exc})") from None
+            raise UnsafeQueryError(
+                f"query: reads or writes outside the study's derived tables ({exc})"
+            ) from None
 
 
 def table(name: str, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """A whole derived table by name (names are checked against the database, never pasted unchecked)."""
     _check_text("name", name, optional=False)
     with connect(project) as con:
-        names = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+        names = [
+            r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        ]
         if name not in names:
             raise ValueError(f"unknown table {name!r}; expected one of {', '.join(sorted(names))}")
         return con.sql(f'SELECT * FROM "{name}"').pl()
@@ -258,15 +314,20 @@ def _ids(ids: str | Sequence[str] | None, name: str = "episode_ids") -> list[str
         return None
     if isinstance(ids, str):
         return [ids]
-    if isinstance(ids, bytes | dict) or not isinstance(ids, Sequence | set | frozenset) or \
-            not all(isinstance(i, str) for i in ids):
+    if (
+        isinstance(ids, bytes | dict)
+        or not isinstance(ids, Sequence | set | frozenset)
+        or not all(isinstance(i, str) for i in ids)
+    ):
         raise _bad(name, "an id (text), a list of ids or None", ids)
     return list(ids)
 
 
 def episodes(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Every episode with its summary, in time order (undated episodes last)."""
-    return sql("SELECT * FROM out_episode_summary ORDER BY first_time_utc NULLS LAST, episode_id", project=project)
+    return sql(
+        "SELECT * FROM out_episode_summary ORDER BY first_time_utc NULLS LAST, episode_id", project=project
+    )
 
 
 def episode_ids(project: Project | str | os.PathLike | None = None) -> list[str]:
@@ -281,7 +342,8 @@ def check_episodes(ids: str | Sequence[str], project: Project | str | os.PathLik
     unknown = [i for i in wanted if i not in valid]
     if unknown or not wanted:
         raise UnknownEpisodeError(
-            f"unknown episode id(s) {', '.join(map(repr, unknown)) or '(none given)'}; valid ids are: {', '.join(valid)}")
+            f"unknown episode id(s) {', '.join(map(repr, unknown)) or '(none given)'}; valid ids are: {', '.join(valid)}"
+        )
     return wanted
 
 
@@ -289,71 +351,113 @@ def episode(episode_id: str, project: Project | str | os.PathLike | None = None)
     """One episode's summary row as a dict (raises :class:`UnknownEpisodeError`)."""
     _check_text("episode_id", episode_id, optional=False)
     check_episodes(episode_id, project)
-    return sql("SELECT * FROM out_episode_summary WHERE episode_id = ?", [episode_id], project).row(0, named=True)
+    return sql("SELECT * FROM out_episode_summary WHERE episode_id = ?", [episode_id], project).row(
+        0, named=True
+    )
 
 
-def stops(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
-          project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def stops(
+    episode_ids: str | Sequence[str] | None = None,
+    main_only: bool = True,
+    evidence: str | None = None,
+    project: Project | str | os.PathLike | None = None,
+) -> pl.DataFrame:
     """Stops in route order (the main route first, then the variants some sources report): where each aircraft was, when (UTC interval and precision), and for how long."""
     _check_bool("main_only", main_only), _check_text("evidence", evidence)
-    return sql("""
+    return sql(
+        """
         SELECT * FROM core_stops
         WHERE ($ids IS NULL OR list_contains($ids, episode_id))
           AND (NOT $main_only OR is_main_variant)
           AND ($evidence IS NULL OR evidence = $evidence)
         ORDER BY episode_id, aircraft_id, NOT is_main_variant, variant, evidence, seq
-    """, {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence}, project)
+    """,
+        {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence},
+        project,
+    )
 
 
-def legs(episode_ids: str | Sequence[str] | None = None, main_only: bool = True, evidence: str | None = None,
-         project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def legs(
+    episode_ids: str | Sequence[str] | None = None,
+    main_only: bool = True,
+    evidence: str | None = None,
+    project: Project | str | os.PathLike | None = None,
+) -> pl.DataFrame:
     """Legs with great-circle distance (km) and duration bounds (h)."""
     _check_bool("main_only", main_only), _check_text("evidence", evidence)
-    return sql("""
+    return sql(
+        """
         SELECT * FROM core_legs
         WHERE ($ids IS NULL OR list_contains($ids, episode_id))
           AND (NOT $main_only OR is_main_variant)
           AND ($evidence IS NULL OR evidence = $evidence)
         ORDER BY episode_id, aircraft_id, NOT is_main_variant, variant, evidence, leg_seq
-    """, {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence}, project)
+    """,
+        {"ids": _ids(episode_ids), "main_only": main_only, "evidence": evidence},
+        project,
+    )
 
 
-def leg_paths(episode_ids: str | Sequence[str] | None = None, main_only: bool = True,
-              project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def leg_paths(
+    episode_ids: str | Sequence[str] | None = None,
+    main_only: bool = True,
+    project: Project | str | os.PathLike | None = None,
+) -> pl.DataFrame:
     """Points along each leg's great circle, for maps."""
     _check_bool("main_only", main_only)
-    return sql("""
+    return sql(
+        """
         SELECT p.*, l.from_name, l.to_name, l.distance_km, l.source_ids
         FROM core_leg_paths p JOIN core_legs l USING (leg_id)
         WHERE ($ids IS NULL OR list_contains($ids, p.episode_id)) AND (NOT $main_only OR l.is_main_variant)
         ORDER BY p.leg_id, p.point_seq
-    """, {"ids": _ids(episode_ids), "main_only": main_only}, project)
+    """,
+        {"ids": _ids(episode_ids), "main_only": main_only},
+        project,
+    )
 
 
-def route_summary(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def route_summary(
+    episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None
+) -> pl.DataFrame:
     """Per route (episode, aircraft, variant, evidence): distances, detour factor, stops, countries."""
-    return sql("""
+    return sql(
+        """
         SELECT * FROM out_route_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
         ORDER BY episode_id, aircraft_id, NOT is_main_variant, variant, evidence
-    """, {"ids": _ids(episode_ids)}, project)
+    """,
+        {"ids": _ids(episode_ids)},
+        project,
+    )
 
 
-def episode_summary(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def episode_summary(
+    episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None
+) -> pl.DataFrame:
     """Per episode: aircraft, arrival, dwell at destination, distances, staging countries, conflicts."""
-    return sql("""
+    return sql(
+        """
         SELECT * FROM out_episode_summary WHERE ($ids IS NULL OR list_contains($ids, episode_id))
         ORDER BY first_time_utc NULLS LAST, episode_id
-    """, {"ids": _ids(episode_ids)}, project)
+    """,
+        {"ids": _ids(episode_ids)},
+        project,
+    )
 
 
-def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = True, around_days: float | None = None,
-             project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def timeline(
+    episode_ids: str | Sequence[str] | None = None,
+    context: bool = True,
+    around_days: float | None = None,
+    project: Project | str | os.PathLike | None = None,
+) -> pl.DataFrame:
     """Flight milestones of the episodes plus context events and sanctions, as UTC intervals.
 
     With ``around_days``, context items are kept only within that many days of the episodes' milestones.
     """
     _check_bool("context", context), _check_number("around_days", around_days)
-    return sql("""
+    return sql(
+        """
         WITH span AS (
             SELECT min(earliest_utc) AS t0, max(latest_utc) AS t1 FROM out_timeline
             WHERE episode_id IS NOT NULL AND ($ids IS NULL OR list_contains($ids, episode_id))
@@ -364,21 +468,35 @@ def timeline(episode_ids: str | Sequence[str] | None = None, context: bool = Tru
                 t.latest_utc >= span.t0 - to_days(CAST($days AS INTEGER))
                 AND t.earliest_utc <= span.t1 + to_days(CAST($days AS INTEGER)))))
         ORDER BY t.earliest_utc, t.item_id
-    """, {"ids": _ids(episode_ids), "context": context, "days": around_days}, project)
+    """,
+        {"ids": _ids(episode_ids), "context": context, "days": around_days},
+        project,
+    )
 
 
-def claims(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def claims(
+    episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None
+) -> pl.DataFrame:
     """Claims about cargo, personnel and flights: who claims what, how verified."""
-    return sql("SELECT * FROM core_claims WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY claim_id",
-               {"ids": _ids(episode_ids)}, project)
+    return sql(
+        "SELECT * FROM core_claims WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY claim_id",
+        {"ids": _ids(episode_ids)},
+        project,
+    )
 
 
-def conflicts(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def conflicts(
+    episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None
+) -> pl.DataFrame:
     """Every side of every disagreement between sources (optionally for some episodes)."""
-    return sql("""
+    return sql(
+        """
         SELECT * FROM core_conflicts WHERE ($ids IS NULL OR list_contains($ids, episode_id))
         ORDER BY conflict_id, position_id
-    """, {"ids": _ids(episode_ids)}, project)
+    """,
+        {"ids": _ids(episode_ids)},
+        project,
+    )
 
 
 def study(project: Project | str | os.PathLike | None = None) -> dict:
@@ -392,11 +510,20 @@ def sources(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     return sql("SELECT * FROM core_sources ORDER BY source_id", project=project)
 
 
-def sources_for(source_ids: str | Sequence[str] | None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def sources_for(
+    source_ids: str | Sequence[str] | None, project: Project | str | os.PathLike | None = None
+) -> pl.DataFrame:
     """The sources behind a ';'-separated id list (as fact rows carry) or a list of ids."""
-    ids = [s for s in (source_ids.split(";") if isinstance(source_ids, str) else (_ids(source_ids, "source_ids") or []))
-           if s]
-    return sql("SELECT * FROM core_sources WHERE list_contains(?, source_id) ORDER BY source_id", [ids], project)
+    ids = [
+        s
+        for s in (
+            source_ids.split(";") if isinstance(source_ids, str) else (_ids(source_ids, "source_ids") or [])
+        )
+        if s
+    ]
+    return sql(
+        "SELECT * FROM core_sources WHERE list_contains(?, source_id) ORDER BY source_id", [ids], project
+    )
 
 
 def aircraft(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
@@ -406,42 +533,69 @@ def aircraft(project: Project | str | os.PathLike | None = None) -> pl.DataFrame
 
 def sanctions(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """Sanctions with their effective dates (null where only relayed)."""
-    return sql("SELECT * FROM core_sanctions ORDER BY effective_earliest_utc NULLS LAST, sanction_id", project=project)
+    return sql(
+        "SELECT * FROM core_sanctions ORDER BY effective_earliest_utc NULLS LAST, sanction_id",
+        project=project,
+    )
 
 
-def findings(episode_ids: str | Sequence[str] | None = None, category: str | None = None,
-             project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def findings(
+    episode_ids: str | Sequence[str] | None = None,
+    category: str | None = None,
+    project: Project | str | os.PathLike | None = None,
+) -> pl.DataFrame:
     """Cross-episode findings: statement, value, evidence rows and sources."""
     _check_text("category", category)
-    return sql("""
+    return sql(
+        """
         SELECT * FROM out_findings
         WHERE ($ids IS NULL OR len(list_intersect($ids, string_split(episode_ids, ';'))) > 0)
           AND ($category IS NULL OR category = $category)
         ORDER BY category, finding_id
-    """, {"ids": _ids(episode_ids), "category": category}, project)
+    """,
+        {"ids": _ids(episode_ids), "category": category},
+        project,
+    )
 
 
-def route_similarity(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def route_similarity(
+    episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None
+) -> pl.DataFrame:
     """Pairwise route similarity; with ids, only pairs where both episodes are among them."""
-    return sql("""
+    return sql(
+        """
         SELECT * FROM out_route_similarity
         WHERE $ids IS NULL OR (list_contains($ids, episode_a) AND list_contains($ids, episode_b))
         ORDER BY similarity DESC NULLS LAST
-    """, {"ids": _ids(episode_ids)}, project)
+    """,
+        {"ids": _ids(episode_ids)},
+        project,
+    )
 
 
-def observed_vs_reported(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def observed_vs_reported(
+    episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None
+) -> pl.DataFrame:
     """Stop-by-stop agreement of observed and reported routes, where an episode has both."""
-    return sql("""
+    return sql(
+        """
         SELECT * FROM out_observed_vs_reported WHERE ($ids IS NULL OR list_contains($ids, episode_id))
         ORDER BY episode_id, aircraft_id, coalesce(reported_arr_earliest_utc, observed_arr_utc)
-    """, {"ids": _ids(episode_ids)}, project)
+    """,
+        {"ids": _ids(episode_ids)},
+        project,
+    )
 
 
-def gaps(episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
+def gaps(
+    episode_ids: str | Sequence[str] | None = None, project: Project | str | os.PathLike | None = None
+) -> pl.DataFrame:
     """Transponder/coverage gaps in observed records."""
-    return sql("SELECT * FROM core_gaps WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY start_utc",
-               {"ids": _ids(episode_ids)}, project)
+    return sql(
+        "SELECT * FROM core_gaps WHERE ($ids IS NULL OR list_contains($ids, episode_id)) ORDER BY start_utc",
+        {"ids": _ids(episode_ids)},
+        project,
+    )
 
 
 def places(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
@@ -451,7 +605,9 @@ def places(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
 
 def key_findings(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
     """The findings the index leads with (``is_key``), most important first."""
-    return sql("SELECT * FROM out_findings WHERE is_key ORDER BY importance DESC, finding_id", project=project)
+    return sql(
+        "SELECT * FROM out_findings WHERE is_key ORDER BY importance DESC, finding_id", project=project
+    )
 
 
 def study_summary(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
@@ -470,14 +626,23 @@ def names(project: Project | str | os.PathLike | None = None) -> dict[str, str]:
         when = r["first_time_utc"].strftime("%b %Y") if r["first_time_utc"] else "undated"
         title = title if len(title) <= 44 else title[:43].rstrip(" ,;:") + "…"
         out[r["episode_id"]] = f"{when}: {title}"
-    air = sql("SELECT aircraft_id, registration, name, type_name, operator_name FROM core_aircraft", project=project)
+    air = sql(
+        "SELECT aircraft_id, registration, name, type_name, operator_name FROM core_aircraft", project=project
+    )
     for r in air.iter_rows(named=True):
         if r["registration"] or r["name"]:
-            out[r["aircraft_id"]] = " ".join(x for x in (r["registration"], f"'{r['name']}'" if r["name"] else None) if x)
+            out[r["aircraft_id"]] = " ".join(
+                x for x in (r["registration"], f"'{r['name']}'" if r["name"] else None) if x
+            )
             continue
-        kind = re.sub(r"^(Ilyushin|Antonov|Tupolev|Sukhoi) | \(.*\)$", "", r["type_name"] or "aircraft").strip()
+        kind = re.sub(
+            r"^(Ilyushin|Antonov|Tupolev|Sukhoi) | \(.*\)$", "", r["type_name"] or "aircraft"
+        ).strip()
         letter = r["aircraft_id"].rsplit("-", 1)[-1]
         op = (r["operator_name"] or "").split(" (")[0].removesuffix(" of Russia")
-        out[r["aircraft_id"]] = (f"{op + ' ' if op else ''}{kind}" + (f" ({letter})" if len(letter) == 1 else "")
-                                 + ", registration unknown")
+        out[r["aircraft_id"]] = (
+            f"{op + ' ' if op else ''}{kind}"
+            + (f" ({letter})" if len(letter) == 1 else "")
+            + ", registration unknown"
+        )
     return out

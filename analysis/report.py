@@ -63,14 +63,21 @@ def _code_notebooks(project: Project, notebooks: Path | None) -> Project:
     if notebooks is not None:
         folder = Path(notebooks).resolve()
         if not (folder / "episode.ipynb").is_file():
-            raise FileNotFoundError(errno.ENOENT, "expected a folder of the report's notebooks (episode.ipynb, ...)",
-                                    str(folder))
-        log.warning("running the notebooks in %s as code, with your permissions (named with --notebooks); the "
-                    "package's own notebooks are not used", folder)
+            raise FileNotFoundError(
+                errno.ENOENT, "expected a folder of the report's notebooks (episode.ipynb, ...)", str(folder)
+            )
+        log.warning(
+            "running the notebooks in %s as code, with your permissions (named with --notebooks); the "
+            "package's own notebooks are not used",
+            folder,
+        )
         return dataclasses.replace(project, code_notebooks=folder)
     if (project.root / "notebooks").is_dir() and project.root.resolve() != REPO_DIR.resolve():
-        log.warning("%s is not run: a study folder is data, its pages come from the package's own notebooks "
-                    "(name a folder with --notebooks DIR to run it as code)", project.root / "notebooks")
+        log.warning(
+            "%s is not run: a study folder is data, its pages come from the package's own notebooks "
+            "(name a folder with --notebooks DIR to run it as code)",
+            project.root / "notebooks",
+        )
     return project
 
 
@@ -81,9 +88,15 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def report(project: Project | None = None, force: bool = False, out_link: Path | None = None,
-           workers: int = 2, compare: list[str] | None = None, pdf: bool = True,
-           notebooks: Path | None = None) -> dict:
+def report(
+    project: Project | None = None,
+    force: bool = False,
+    out_link: Path | None = None,
+    workers: int = 2,
+    compare: list[str] | None = None,
+    pdf: bool = True,
+    notebooks: Path | None = None,
+) -> dict:
     """Build data, run every notebook, publish the site. Returns what was done, with timings.
 
     ``compare`` is the episodes of the comparison page (all by default). ``workers`` notebooks run at a time, each
@@ -113,12 +126,23 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             try:
                 if json.loads(current.read_text())["site_key"] == key:
                     _say(f"reports/ is up to date ({len(jobs)} pages); nothing to do")
-                    return {"status": "up-to-date", "pages": len(jobs), "seconds": round(time.monotonic() - t0, 2)}
+                    return {
+                        "status": "up-to-date",
+                        "pages": len(jobs),
+                        "seconds": round(time.monotonic() - t0, 2),
+                    }
             except (KeyError, json.JSONDecodeError):
                 pass
-        todo = [j for j in jobs if force or not (cache / f"{keys[j.page]}.html").exists()
-                or not (cache / f"{keys[j.page]}.figures").is_dir()]
-        _say(f"report: {len(jobs)} pages, {len(jobs) - len(todo)} unchanged, {len(todo)} notebook run(s) to do")
+        todo = [
+            j
+            for j in jobs
+            if force
+            or not (cache / f"{keys[j.page]}.html").exists()
+            or not (cache / f"{keys[j.page]}.figures").is_dir()
+        ]
+        _say(
+            f"report: {len(jobs)} pages, {len(jobs) - len(todo)} unchanged, {len(todo)} notebook run(s) to do"
+        )
         builds = project.build / "reports"
         partial = atomic.new_build_dir(builds)
         printed = None
@@ -131,7 +155,9 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
                         figures.add(cache / f"{keys[job.page]}.figures")
                 stop = threading.Event()
                 with ThreadPoolExecutor(1, thread_name_prefix="notebooks") as runner:
-                    notebooks_done = runner.submit(_run_jobs, todo, project, keys, cache, workers, figures.add, stop)
+                    notebooks_done = runner.submit(
+                        _run_jobs, todo, project, keys, cache, workers, figures.add, stop
+                    )
                     try:  # the site's own pages and the exports, while the notebooks run
                         nav, site_figures = _site_pages(project, partial, jobs, figures, specs)
                     except BaseException:
@@ -140,8 +166,10 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
                     timings, cells, kernel_pids = notebooks_done.result()
                 t_render = time.monotonic()
             shutil.rmtree(specs, ignore_errors=True)
-            _say(f"  figures: {figures.rendered} rendered, {len(figures.files) - figures.rendered} reused; "
-                 f"{time.monotonic() - t_render:.1f} s after the last notebook")
+            _say(
+                f"  figures: {figures.rendered} rendered, {len(figures.files) - figures.rendered} reused; "
+                f"{time.monotonic() - t_render:.1f} s after the last notebook"
+            )
             from .shell import render_page
 
             for job in jobs:
@@ -154,8 +182,10 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             for spec_name, stem in site_figures:
                 for ext in ("svg", "png"):
                     shutil.copyfile(figures.files[spec_name][ext], partial / "figures" / f"{stem}.{ext}")
-            (partial / "site.json").write_text(json.dumps(
-                {"site_key": key, "pages": [j.page for j in jobs]}, indent=1, sort_keys=True), encoding="utf-8")
+            (partial / "site.json").write_text(
+                json.dumps({"site_key": key, "pages": [j.page for j in jobs]}, indent=1, sort_keys=True),
+                encoding="utf-8",
+            )
             if pdf:
                 printed = _print_edition(partial, jobs, project)
             final = atomic.publish(partial, link)
@@ -164,20 +194,42 @@ def report(project: Project | None = None, force: bool = False, out_link: Path |
             shutil.rmtree(specs, ignore_errors=True)
             raise
         atomic.prune(builds, link)
-        prune_caches(project, {keys[j.page] for j in jobs},
-                     {p for files in figures.files.values() for p in files.values()}, printed)
+        prune_caches(
+            project,
+            {keys[j.page] for j in jobs},
+            {p for files in figures.files.values() for p in files.values()},
+            printed,
+        )
     secs = round(time.monotonic() - t0, 1)
     cpu = round(_cpu_seconds() - cpu0, 1)
-    _say(f"report written: {link}/index.html ({len(jobs)} pages, {len(todo)} run) in {secs} s, {cpu} CPU-s; "
-         f"peak memory {memory.mb} MB (this process, its kernels and renderers: {memory.breakdown()} MB)")
-    return {"status": "built", "pages": len(jobs), "ran": len(todo), "seconds": secs, "cpu_seconds": cpu,
-            "path": str(final), "timings": {j.page: round(t, 2) for j, t in timings}, "cells": cells,
-            "peak_mb": memory.mb, "memory_cpu_seconds": round(memory.cpu_seconds, 2), "kernel_pids": kernel_pids}
+    _say(
+        f"report written: {link}/index.html ({len(jobs)} pages, {len(todo)} run) in {secs} s, {cpu} CPU-s; "
+        f"peak memory {memory.mb} MB (this process, its kernels and renderers: {memory.breakdown()} MB)"
+    )
+    return {
+        "status": "built",
+        "pages": len(jobs),
+        "ran": len(todo),
+        "seconds": secs,
+        "cpu_seconds": cpu,
+        "path": str(final),
+        "timings": {j.page: round(t, 2) for j, t in timings},
+        "cells": cells,
+        "peak_mb": memory.mb,
+        "memory_cpu_seconds": round(memory.cpu_seconds, 2),
+        "kernel_pids": kernel_pids,
+    }
 
 
-def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Path, workers: int,
-              on_figures=None, stop: threading.Event | None = None
-              ) -> tuple[list[tuple[Job, float]], list[tuple[float, str, str]], dict[str, int | None]]:
+def _run_jobs(
+    todo: list[Job],
+    project: Project,
+    keys: dict[str, str],
+    cache: Path,
+    workers: int,
+    on_figures=None,
+    stop: threading.Event | None = None,
+) -> tuple[list[tuple[Job, float]], list[tuple[float, str, str]], dict[str, int | None]]:
     """Run the notebooks, ``workers`` at a time, in the kernels of a :class:`KernelPool`; cache each page body and
     its figure specs. Returns the page times, the cell times and the process id of the kernel each page ran in.
     After a failure, or once ``stop`` is set, no further page starts."""
@@ -198,7 +250,9 @@ def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Pa
             s = time.monotonic()
             with lock:
                 started += 1
-                _say(f"  [start {started}/{len(todo)}] {job.notebook} {json.dumps(job.parameters)} -> {job.page}")
+                _say(
+                    f"  [start {started}/{len(todo)}] {job.notebook} {json.dumps(job.parameters)} -> {job.page}"
+                )
             figs = Path(tmp) / f"{job.page.removesuffix('.html')}.figures"
             figs.mkdir()
             try:
@@ -239,8 +293,9 @@ def _run_jobs(todo: list[Job], project: Project, keys: dict[str, str], cache: Pa
     return timings, sorted(cells, reverse=True), dict(kernels.pids)
 
 
-def _site_pages(project: Project, partial: Path, jobs: list[Job], figures: FigureRenderer, specs: Path
-                ) -> tuple[str, list[tuple[str, str]]]:
+def _site_pages(
+    project: Project, partial: Path, jobs: list[Job], figures: FigureRenderer, specs: Path
+) -> tuple[str, list[tuple[str, str]]]:
     """The site's scripts, the navigation, the pages written by :mod:`analysis.site` (index, methods,
     dictionary...) and the exports. Charts shown on a site page are saved as specs like a notebook's, in a folder
     per page under ``specs`` (which the caller removes once ``figures`` has drawn them), and given to
@@ -251,8 +306,14 @@ def _site_pages(project: Project, partial: Path, jobs: list[Job], figures: Figur
 
     t = time.monotonic()
     write_assets(partial)
-    nav = make_nav(json.dumps(site.search_index(project, [j.page for j in jobs]), sort_keys=True,
-                              separators=(",", ":"), ensure_ascii=False))
+    nav = make_nav(
+        json.dumps(
+            site.search_index(project, [j.page for j in jobs]),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+    )
     (partial / "figures").mkdir()
     shutil.rmtree(specs, ignore_errors=True)
     specs.mkdir(parents=True)
@@ -267,11 +328,14 @@ def _site_pages(project: Project, partial: Path, jobs: list[Job], figures: Figur
                 with charts.page(page.file.removesuffix(".html"), folder):
                     body = page.body(project)
                 figures.add(folder)
-                saved.extend((s.name, s.name.removesuffix(".vl.json")) for s in sorted(folder.glob("*.vl.json")))
+                saved.extend(
+                    (s.name, s.name.removesuffix(".vl.json")) for s in sorted(folder.glob("*.vl.json"))
+                )
             shows_charts = page.charts and 'class="flights-spec"' in body
             title = page.title.format(study=queries.study(project)["title"])
-            (partial / page.file).write_text(render_page(title, body, nav, charts=shows_charts),
-                                             encoding="utf-8")
+            (partial / page.file).write_text(
+                render_page(title, body, nav, charts=shows_charts), encoding="utf-8"
+            )
     exports.write_exports(partial / "exports", project)
     _say(f"  site pages and exports written in {time.monotonic() - t:.1f} s (while the notebooks ran)")
     return nav, saved
@@ -285,20 +349,30 @@ def _print_edition(partial: Path, jobs: list[Job], project: Project) -> Path | N
 
     t = time.monotonic()
     cache = project.build / "print-cache"
-    out = printing.print_site(partial, [p.file for p in SITE_PAGES], [j.page for j in jobs],
-                              title=queries.study(project)["title"], cache=cache)
+    out = printing.print_site(
+        partial,
+        [p.file for p in SITE_PAGES],
+        [j.page for j in jobs],
+        title=queries.study(project)["title"],
+        cache=cache,
+    )
     if out is None:
         return None
     path, fresh, entry = out
-    _say(f"  print edition {path.name} {'printed' if fresh else 'unchanged, copied'} in {time.monotonic() - t:.1f} s")
+    _say(
+        f"  print edition {path.name} {'printed' if fresh else 'unchanged, copied'} in {time.monotonic() - t:.1f} s"
+    )
     return entry
 
 
 def prune_scratch(project: Project) -> None:
     """Remove what killed report runs left behind: notebook scratch folders and half-written cache entries.
     Safe because the caller holds the project lock, so no other report is running."""
-    for stale in (sorted(project.build.glob("nb-*")) + sorted((project.build / "page-cache").glob("*.partial-*"))
-                  + sorted((project.build / "figure-cache").glob(".site-specs-*"))):
+    for stale in (
+        sorted(project.build.glob("nb-*"))
+        + sorted((project.build / "page-cache").glob("*.partial-*"))
+        + sorted((project.build / "figure-cache").glob(".site-specs-*"))
+    ):
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
         else:
@@ -308,12 +382,14 @@ def prune_scratch(project: Project) -> None:
             stale.unlink(missing_ok=True)
 
 
-def prune_caches(project: Project, pages: set[str], figures: set[Path], pdf: Path | None = None
-                 ) -> tuple[int, int, int]:
+def prune_caches(
+    project: Project, pages: set[str], figures: set[Path], pdf: Path | None = None
+) -> tuple[int, int, int]:
     """After a report is published: keep in ``.build/page-cache`` only the pages of this report (``pages``: their
     keys), in ``.build/figure-cache`` only the SVG/PNG files it used (``figures``) and in ``.build/print-cache``
     only its PDF. Entries of earlier builds (other data, code or notebooks) would otherwise pile up forever; one
     that is needed again is remade. Call holding the project lock. Returns the entries removed from each."""
+
     def prune(folder: Path, used) -> int:
         removed = 0
         for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -331,21 +407,27 @@ def prune_caches(project: Project, pages: set[str], figures: set[Path], pdf: Pat
         return key in pages and name in (f"{key}.html", f"{key}.figures")
 
     keep = {p.name for p in figures}
-    return (prune(project.build / "page-cache", page_used),
-            prune(project.build / "figure-cache", keep.__contains__),
-            prune(project.build / "print-cache", lambda name: pdf is not None and name == pdf.name))
+    return (
+        prune(project.build / "page-cache", page_used),
+        prune(project.build / "figure-cache", keep.__contains__),
+        prune(project.build / "print-cache", lambda name: pdf is not None and name == pdf.name),
+    )
 
 
 def print_bench(result: dict, top: int = 12) -> None:
     """Per-page times and the slowest cells of a report run (``make bench-report``)."""
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\nbench-report: full run {result['seconds']} s, {result.get('cpu_seconds', '?')} CPU-s (this process and "
-          f"its children), {result.get('ran', 0)} notebook(s) run, peak memory {result.get('peak_mb', '?')} MB "
-          f"(sampling it cost {result.get('memory_cpu_seconds', '?')} CPU-s), load average {load}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"\nbench-report: full run {result['seconds']} s, {result.get('cpu_seconds', '?')} CPU-s (this process and "
+        f"its children), {result.get('ran', 0)} notebook(s) run, peak memory {result.get('peak_mb', '?')} MB "
+        f"(sampling it cost {result.get('memory_cpu_seconds', '?')} CPU-s), load average {load}, "
+        f"{os.cpu_count()} CPUs"
+    )
     timings = result.get("timings", {})
     if timings:
-        print(f"pages: {sum(timings.values()):.1f} s in all, {sum(timings.values()) / len(timings):.2f} s a page")
+        print(
+            f"pages: {sum(timings.values()):.1f} s in all, {sum(timings.values()) / len(timings):.2f} s a page"
+        )
     for page, secs in sorted(timings.items(), key=lambda kv: -kv[1]):
         print(f"  {secs:6.2f} s  {page}")
     print(f"slowest cells (of {len(result.get('cells', []))}):")

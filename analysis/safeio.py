@@ -27,8 +27,19 @@ import zlib
 from pathlib import Path
 
 __all__ = [
-    "UnsafeInputError", "read_bytes", "sha256_file", "gunzip", "walk", "tree_digest", "load_json", "json_depth",
-    "MAX_FILE_BYTES", "MAX_SIDECAR_BYTES", "MAX_TABLE_BYTES", "MAX_DECOMPRESSED_BYTES", "MAX_JSON_DEPTH",
+    "UnsafeInputError",
+    "read_bytes",
+    "sha256_file",
+    "gunzip",
+    "walk",
+    "tree_digest",
+    "load_json",
+    "json_depth",
+    "MAX_FILE_BYTES",
+    "MAX_SIDECAR_BYTES",
+    "MAX_TABLE_BYTES",
+    "MAX_DECOMPRESSED_BYTES",
+    "MAX_JSON_DEPTH",
 ]
 
 #: a raw table CSV (the whole evidence base is a few hundred kB; 64 MB leaves a lot of room)
@@ -50,9 +61,14 @@ class UnsafeInputError(ValueError):
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+    for test, name in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -65,7 +81,9 @@ def _check_inside(path: Path, root: Path, label: str) -> None:
     try:
         rel = p.relative_to(root_abs)
     except ValueError:
-        raise UnsafeInputError(f"{label}: file: expected a file inside {root}, got a path outside it") from None
+        raise UnsafeInputError(
+            f"{label}: file: expected a file inside {root}, got a path outside it"
+        ) from None
     cur = root_abs
     for part in rel.parts[:-1]:
         cur = cur / part
@@ -74,8 +92,10 @@ def _check_inside(path: Path, root: Path, label: str) -> None:
         except FileNotFoundError:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path)) from None
         if stat.S_ISLNK(st.st_mode):
-            raise UnsafeInputError(f"{label}: file: expected a regular folder on the way to it, got {cur.name!r}, "
-                                   "a symbolic link (raw inputs are never read through links)")
+            raise UnsafeInputError(
+                f"{label}: file: expected a regular folder on the way to it, got {cur.name!r}, "
+                "a symbolic link (raw inputs are never read through links)"
+            )
 
 
 def _open_regular(path: Path, label: str, max_bytes: int, root: Path | None) -> tuple[int, int]:
@@ -84,11 +104,18 @@ def _open_regular(path: Path, label: str, max_bytes: int, root: Path | None) -> 
         _check_inside(path, root, label)
     st = os.lstat(path)  # FileNotFoundError passes through: callers report a missing file their own way
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafeInputError(f"{label}: file: expected a regular file, got {_kind(st.st_mode)}"
-                               + (f" (pointing to {os.readlink(path)!r})" if stat.S_ISLNK(st.st_mode) else ""))
+        raise UnsafeInputError(
+            f"{label}: file: expected a regular file, got {_kind(st.st_mode)}"
+            + (f" (pointing to {os.readlink(path)!r})" if stat.S_ISLNK(st.st_mode) else "")
+        )
     if st.st_size > max_bytes:
         raise UnsafeInputError(f"{label}: file: expected at most {max_bytes:,} bytes, got {st.st_size:,}")
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -98,9 +125,11 @@ def _open_regular(path: Path, label: str, max_bytes: int, root: Path | None) -> 
     fst = os.fstat(fd)
     if not stat.S_ISREG(fst.st_mode) or (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
         os.close(fd)
-        raise UnsafeInputError(f"{label}: file: expected the regular file that was checked, got "
-                               f"{_kind(fst.st_mode) if not stat.S_ISREG(fst.st_mode) else 'a different file'}"
-                               " (it was replaced while being opened)")
+        raise UnsafeInputError(
+            f"{label}: file: expected the regular file that was checked, got "
+            f"{_kind(fst.st_mode) if not stat.S_ISREG(fst.st_mode) else 'a different file'}"
+            " (it was replaced while being opened)"
+        )
     return fd, fst.st_size
 
 
@@ -112,13 +141,15 @@ def _blocks(fd: int, label: str, max_bytes: int):
             return
         total += len(block)
         if total > max_bytes:
-            raise UnsafeInputError(f"{label}: file: expected at most {max_bytes:,} bytes, got more (it grew "
-                                   "while being read)")
+            raise UnsafeInputError(
+                f"{label}: file: expected at most {max_bytes:,} bytes, got more (it grew while being read)"
+            )
         yield block
 
 
-def read_bytes(path: Path | str, label: str | None = None, *, max_bytes: int = MAX_FILE_BYTES,
-               root: Path | None = None) -> bytes:
+def read_bytes(
+    path: Path | str, label: str | None = None, *, max_bytes: int = MAX_FILE_BYTES, root: Path | None = None
+) -> bytes:
     """The bytes of one regular file, read once. Raises :class:`UnsafeInputError` or ``FileNotFoundError``."""
     path = Path(path)
     fd, _ = _open_regular(path, label or str(path), max_bytes, root)
@@ -128,8 +159,9 @@ def read_bytes(path: Path | str, label: str | None = None, *, max_bytes: int = M
         os.close(fd)
 
 
-def sha256_file(path: Path | str, label: str | None = None, *, max_bytes: int = MAX_FILE_BYTES,
-                root: Path | None = None) -> str:
+def sha256_file(
+    path: Path | str, label: str | None = None, *, max_bytes: int = MAX_FILE_BYTES, root: Path | None = None
+) -> str:
     """SHA-256 of one regular file, streamed (same checks as :func:`read_bytes`)."""
     path = Path(path)
     fd, _ = _open_regular(path, label or str(path), max_bytes, root)
@@ -160,16 +192,20 @@ def gunzip(data: bytes, label: str, *, max_out: int | None = None) -> bytes:
             chunk = d.decompress(pending, (max_out - len(out)) + 1)
             out += chunk
             if len(out) > max_out:
-                raise UnsafeInputError(f"{label}: file: expected gzip data that decompresses to at most "
-                                       f"{max_out:,} bytes, got more (a decompression bomb?)")
+                raise UnsafeInputError(
+                    f"{label}: file: expected gzip data that decompresses to at most "
+                    f"{max_out:,} bytes, got more (a decompression bomb?)"
+                )
             pending = d.unconsumed_tail
             if d.eof or not pending:
                 break
         if not d.eof:
             out += d.flush()
             if len(out) > max_out:
-                raise UnsafeInputError(f"{label}: file: expected gzip data that decompresses to at most "
-                                       f"{max_out:,} bytes, got more (a decompression bomb?)")
+                raise UnsafeInputError(
+                    f"{label}: file: expected gzip data that decompresses to at most "
+                    f"{max_out:,} bytes, got more (a decompression bomb?)"
+                )
             if not d.eof:
                 raise EOFError("truncated gzip stream")
         rest = d.unused_data
@@ -200,8 +236,10 @@ def walk(folder: Path, label: str | None = None) -> list[Path]:
                 elif stat.S_ISREG(mode):
                     out.append(p)
                 else:
-                    raise UnsafeInputError(f"{label}/{p.relative_to(folder).as_posix()}: file: expected a regular "
-                                           f"file, got {_kind(mode)}")
+                    raise UnsafeInputError(
+                        f"{label}/{p.relative_to(folder).as_posix()}: file: expected a regular "
+                        f"file, got {_kind(mode)}"
+                    )
     return sorted(out)
 
 
@@ -255,21 +293,31 @@ def _no_duplicates(label: str):
         seen = set()
         for k, _ in pairs:
             if k in seen:
-                raise UnsafeInputError(f"{label}: expected each key once in a JSON object, got {k!r} twice "
-                                       "(a reader and a program could each see a different value)")
+                raise UnsafeInputError(
+                    f"{label}: expected each key once in a JSON object, got {k!r} twice "
+                    "(a reader and a program could each see a different value)"
+                )
             seen.add(k)
         return dict(pairs)
+
     return hook
 
 
 def _no_constant(label: str):
     def hook(name):
         raise UnsafeInputError(f"{label}: expected standard JSON numbers, got {name}")
+
     return hook
 
 
-def load_json(text: str | bytes, label: str, *, max_depth: int = MAX_JSON_DEPTH, check_depth: bool = True,
-              strict: bool = False):
+def load_json(
+    text: str | bytes,
+    label: str,
+    *,
+    max_depth: int = MAX_JSON_DEPTH,
+    check_depth: bool = True,
+    strict: bool = False,
+):
     """``json.loads`` that refuses nesting deeper than ``max_depth`` (and never lets a RecursionError out).
 
     ``check_depth=False`` skips the linear pre-scan (for large track files) and relies on catching the
@@ -277,10 +325,15 @@ def load_json(text: str | bytes, label: str, *, max_depth: int = MAX_JSON_DEPTH,
     review). ``json.JSONDecodeError``/``UnicodeDecodeError`` pass through.
     """
     if check_depth and (d := json_depth(text)) > max_depth:
-        raise UnsafeInputError(f"{label}: expected JSON nested at most {max_depth} levels deep, got {d} levels")
-    extra = {"object_pairs_hook": _no_duplicates(label), "parse_constant": _no_constant(label)} if strict else {}
+        raise UnsafeInputError(
+            f"{label}: expected JSON nested at most {max_depth} levels deep, got {d} levels"
+        )
+    extra = (
+        {"object_pairs_hook": _no_duplicates(label), "parse_constant": _no_constant(label)} if strict else {}
+    )
     try:
         return json.loads(text, **extra)
     except RecursionError:
-        raise UnsafeInputError(f"{label}: expected JSON nested at most {max_depth} levels deep, got deeper "
-                               "nesting") from None
+        raise UnsafeInputError(
+            f"{label}: expected JSON nested at most {max_depth} levels deep, got deeper nesting"
+        ) from None

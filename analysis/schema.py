@@ -65,7 +65,10 @@ class Table:
 
 def _src(required: bool = True) -> Column:
     return Column(
-        "source_ids", "ids", "Sources supporting this row, ';'-separated ids from sources.csv.", required,
+        "source_ids",
+        "ids",
+        "Sources supporting this row, ';'-separated ids from sources.csv.",
+        required,
         ref="sources.source_id",
     )
 
@@ -74,29 +77,71 @@ NOTES = Column("notes", "str", "Free notes in the curator's own words.")
 
 PLACE_PRECISION = ("airport", "city", "country", "region")
 TIME_PRECISION = (
-    "second", "minute", "approx_hour", "part_of_day", "day", "part_of_month", "month", "year",
-    "day_year_unknown", "day_range", "clock_no_zone", "unknown",
+    "second",
+    "minute",
+    "approx_hour",
+    "part_of_day",
+    "day",
+    "part_of_month",
+    "month",
+    "year",
+    "day_year_unknown",
+    "day_range",
+    "clock_no_zone",
+    "unknown",
 )
 #: how a stated quantity is qualified by its source ("about 100", "more than 12,000 km")
 QUALIFIERS = ("exact", "about", "more_than", "at_least", "less_than", "at_most")
 #: the kinds of flight the census counts (docs/evidence.md and the methods page give the criteria)
-EPISODE_KINDS = ("bomber_visit", "military_transport", "government_vip", "state_cargo", "humanitarian_airlift")
+EPISODE_KINDS = (
+    "bomber_visit",
+    "military_transport",
+    "government_vip",
+    "state_cargo",
+    "humanitarian_airlift",
+)
 READ_STATUS = ("read", "excerpt", "not_read")
 #: kinds of sanction; analysis.findings.SANCTION_WORDS says each in words
-SANCTION_KINDS = ("designation", "blocked_property", "export_denial", "asset_freeze", "entity_listing",
-                  "flight_ban", "other")
+SANCTION_KINDS = (
+    "designation",
+    "blocked_property",
+    "export_denial",
+    "asset_freeze",
+    "entity_listing",
+    "flight_ban",
+    "other",
+)
 #: how authoritative a type figure's source is, best first
 SOURCE_CLASSES = ("manufacturer", "official", "reference", "weak")
 #: what a corridor area is to a route: where flights start and end (home), where they go (destination), or between
 CORRIDOR_ROLES = ("home", "staging", "destination")
 #: the kind of ocean crossing that starts (outbound) or ends (return) at a stop in this area
-JUMP_OFF_KINDS = ("atlantic_west_africa", "atlantic_north_africa_iberia", "longhaul_mediterranean_middle_east",
-                  "northern")
-HOST_STATEMENT_KINDS = ("permission", "authorisation", "denial", "refusal", "intercept", "escort", "statement",
-                        "no_comment")
-EXCLUSION_REASONS = ("commercial_no_state_link", "aircraft_not_described", "no_aircraft_type",
-                     "outside_geography", "outside_period", "not_russian_state", "same_as_episode",
-                     "insufficient_sourcing")
+JUMP_OFF_KINDS = (
+    "atlantic_west_africa",
+    "atlantic_north_africa_iberia",
+    "longhaul_mediterranean_middle_east",
+    "northern",
+)
+HOST_STATEMENT_KINDS = (
+    "permission",
+    "authorisation",
+    "denial",
+    "refusal",
+    "intercept",
+    "escort",
+    "statement",
+    "no_comment",
+)
+EXCLUSION_REASONS = (
+    "commercial_no_state_link",
+    "aircraft_not_described",
+    "no_aircraft_type",
+    "outside_geography",
+    "outside_period",
+    "not_russian_state",
+    "same_as_episode",
+    "insufficient_sourcing",
+)
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -111,16 +156,36 @@ TABLES: tuple[Table, ...] = (
             Column("title", "str", "Title of the study, as pages show it.", True),
             Column("subtitle", "str", "One line under the title."),
             Column("period_start", "timespec", "First month the study covers.", True),
-            Column("period_end", "timespec", "Last month the study covers (the latest reporting held).", True),
-            Column("home_countries", "str", "';'-separated ISO alpha-2 countries the flights come from and return "
-                   "to (each also an area of role 'home' in corridors.csv).", True),
-            Column("destination_region", "str", "Name of the region the flights go to (its countries are the "
-                   "areas of role 'destination' in corridors.csv).", True),
+            Column(
+                "period_end", "timespec", "Last month the study covers (the latest reporting held).", True
+            ),
+            Column(
+                "home_countries",
+                "str",
+                "';'-separated ISO alpha-2 countries the flights come from and return "
+                "to (each also an area of role 'home' in corridors.csv).",
+                True,
+            ),
+            Column(
+                "destination_region",
+                "str",
+                "Name of the region the flights go to (its countries are the "
+                "areas of role 'destination' in corridors.csv).",
+                True,
+            ),
             Column("languages", "str", "';'-separated ISO 639-1 languages the sources were searched in."),
-            Column("period_event_ids", "ids", "Events (events.csv) that divide the study's periods, in time order: "
-                   "findings compare routes before and after each.", ref="events.event_id"),
-            Column("escalation_event_kinds", "str",
-                   "';'-separated kinds of events (events.kind) counted as escalation in the timing test."),
+            Column(
+                "period_event_ids",
+                "ids",
+                "Events (events.csv) that divide the study's periods, in time order: "
+                "findings compare routes before and after each.",
+                ref="events.event_id",
+            ),
+            Column(
+                "escalation_event_kinds",
+                "str",
+                "';'-separated kinds of events (events.kind) counted as escalation in the timing test.",
+            ),
             NOTES,
         ),
     ),
@@ -131,35 +196,71 @@ TABLES: tuple[Table, ...] = (
         fact=False,
         columns=(
             Column("source_id", "id", "Stable id, e.g. S1 or seed-000.", True),
-            Column("outlet", "str", "Publishing outlet as it names itself; empty if the copy we hold names none."),
+            Column(
+                "outlet", "str", "Publishing outlet as it names itself; empty if the copy we hold names none."
+            ),
             Column("title", "str", "Title as published (titles may be quoted)."),
             Column("author", "str", "Author or agency byline, if stated."),
-            Column("published", "timespec", "Publication date, as precise as the page shows; empty if undated."),
+            Column(
+                "published", "timespec", "Publication date, as precise as the page shows; empty if undated."
+            ),
             Column("url", "url", "Address where the source was read, if known."),
             Column(
-                "kind", "enum", "What kind of source this is.", True,
-                enum=("wire", "news", "rewrite", "state_media", "blog", "official", "legal_analysis",
-                      "reference", "flight_tracker"),
+                "kind",
+                "enum",
+                "What kind of source this is.",
+                True,
+                enum=(
+                    "wire",
+                    "news",
+                    "rewrite",
+                    "state_media",
+                    "blog",
+                    "official",
+                    "legal_analysis",
+                    "reference",
+                    "flight_tracker",
+                ),
             ),
             Column("language", "str", "ISO 639-1 language of the text, if known."),
-            Column("is_secondary", "bool", "True when the page rewrites another outlet's reporting (weaker).", True),
+            Column(
+                "is_secondary",
+                "bool",
+                "True when the page rewrites another outlet's reporting (weaker).",
+                True,
+            ),
             Column("relays", "str", "Outlet(s) whose reporting this page relays, if any."),
             Column("seed_file", "str", "File name under shared/seeds for the five seed articles."),
-            Column("relays_source_id", "id",
-                   "The source in sources.csv that this page copies, relays or rewrites (it is then not an "
-                   "independent origin: corroboration counts the relayed source once).", ref="sources.source_id"),
-            Column("origin", "id",
-                   "Id of the original report when it is not itself in sources.csv (e.g. reuters-2019-03-23, "
-                   "aeroin-2025-08-10); pages with the same origin count as one independent origin."),
+            Column(
+                "relays_source_id",
+                "id",
+                "The source in sources.csv that this page copies, relays or rewrites (it is then not an "
+                "independent origin: corroboration counts the relayed source once).",
+                ref="sources.source_id",
+            ),
+            Column(
+                "origin",
+                "id",
+                "Id of the original report when it is not itself in sources.csv (e.g. reuters-2019-03-23, "
+                "aeroin-2025-08-10); pages with the same origin count as one independent origin.",
+            ),
             Column("archive_url", "url", "A second address: an archived copy or a mirror of the page."),
             NOTES,
-            Column("read_status", "enum",
-                   "How much of the page the curators read: 'read' (the whole page), 'excerpt' (a passage of it, as "
-                   "stored by the search corpus) or 'not_read' (known only from another source's citation; its "
-                   "claims rest on that citation).", True, enum=READ_STATUS),
-            Column("first_hand", "str",
-                   "What the page reports first-hand (its own photographs, tracking, interviews), in our words; "
-                   "what it relays is in relays / relays_source_id / origin."),
+            Column(
+                "read_status",
+                "enum",
+                "How much of the page the curators read: 'read' (the whole page), 'excerpt' (a passage of it, as "
+                "stored by the search corpus) or 'not_read' (known only from another source's citation; its "
+                "claims rest on that citation).",
+                True,
+                enum=READ_STATUS,
+            ),
+            Column(
+                "first_hand",
+                "str",
+                "What the page reports first-hand (its own photographs, tracking, interviews), in our words; "
+                "what it relays is in relays / relays_source_id / origin.",
+            ),
         ),
     ),
     Table(
@@ -170,10 +271,20 @@ TABLES: tuple[Table, ...] = (
             Column("operator_id", "id", "Stable id, e.g. aviacon-zitotrans.", True),
             Column("name", "str", "Name in Latin script.", True),
             Column("country", "country", "ISO 3166-1 alpha-2 country of the operator.", True),
-            Column("kind", "enum", "Type of operator.", True,
-                   enum=("airline", "state_air_force", "state_agency", "unknown")),
-            Column("fleet_size", "int", "Number of aircraft in the operator's fleet, as a source states it.",
-                   min=0, max=10000),
+            Column(
+                "kind",
+                "enum",
+                "Type of operator.",
+                True,
+                enum=("airline", "state_air_force", "state_agency", "unknown"),
+            ),
+            Column(
+                "fleet_size",
+                "int",
+                "Number of aircraft in the operator's fleet, as a source states it.",
+                min=0,
+                max=10000,
+            ),
             Column("fleet_source_ids", "ids", "Sources of fleet_size.", ref="sources.source_id"),
             _src(),
             NOTES,
@@ -188,17 +299,34 @@ TABLES: tuple[Table, ...] = (
             Column("name", "str", "Common designation, e.g. Ilyushin Il-76TD.", True),
             Column("icao_type", "str", "ICAO type designator, e.g. IL76."),
             Column("role", "enum", "Main role.", True, enum=("transport", "passenger", "bomber")),
-            Column("max_payload_t", "float", "Maximum payload in tonnes, as a source states it.", min=0, max=300),
-            Column("max_passengers", "int", "Maximum people carried, as a source states it.", min=0, max=1000),
-            Column("range_km", "float",
-                   "Not used for analysis: ranges, with their payload condition, are rows of type_ranges.csv.",
-                   min=0, max=30000),
+            Column(
+                "max_payload_t", "float", "Maximum payload in tonnes, as a source states it.", min=0, max=300
+            ),
+            Column(
+                "max_passengers", "int", "Maximum people carried, as a source states it.", min=0, max=1000
+            ),
+            Column(
+                "range_km",
+                "float",
+                "Not used for analysis: ranges, with their payload condition, are rows of type_ranges.csv.",
+                min=0,
+                max=30000,
+            ),
             _src(),
             NOTES,
-            Column("hold_length_m", "float", "Usable length of the cargo hold floor, m (ramp excluded), as a source "
-                   "states it.", min=0, max=100),
-            Column("hold_width_m", "float", "Width of the cargo hold, m, as a source states it.", min=0, max=20),
-            Column("hold_height_m", "float", "Height of the cargo hold, m, as a source states it.", min=0, max=20),
+            Column(
+                "hold_length_m",
+                "float",
+                "Usable length of the cargo hold floor, m (ramp excluded), as a source states it.",
+                min=0,
+                max=100,
+            ),
+            Column(
+                "hold_width_m", "float", "Width of the cargo hold, m, as a source states it.", min=0, max=20
+            ),
+            Column(
+                "hold_height_m", "float", "Height of the cargo hold, m, as a source states it.", min=0, max=20
+            ),
             Column("hold_source_ids", "ids", "Sources of the hold dimensions.", ref="sources.source_id"),
         ),
     ),
@@ -207,15 +335,23 @@ TABLES: tuple[Table, ...] = (
         "Individual airframes. Unidentified airframes get an id of their own and an empty registration.",
         key=("aircraft_id",),
         columns=(
-            Column("aircraft_id", "id", "Stable id: the registration where known (RA-78765), else a descriptive id.",
-                   True),
+            Column(
+                "aircraft_id",
+                "id",
+                "Stable id: the registration where known (RA-78765), else a descriptive id.",
+                True,
+            ),
             Column("registration", "str", "Registration as painted, if known."),
             Column("type_id", "id", "Aircraft type.", True, ref="aircraft_types.type_id"),
             Column("operator_id", "id", "Operator at the time of the flights.", ref="operators.operator_id"),
             Column("name", "str", "Name painted on the aircraft, if any (Tu-160s carry names)."),
             Column("board_number", "str", "Side/board number, if reported."),
             Column("icao_hex", "str", "24-bit ICAO address, lowercase hex, if a source gives it."),
-            Column("unit", "str", "Military unit operating the airframe, if a source names it (e.g. 223rd Flight Unit)."),
+            Column(
+                "unit",
+                "str",
+                "Military unit operating the airframe, if a source names it (e.g. 223rd Flight Unit).",
+            ),
             _src(),
             NOTES,
         ),
@@ -230,12 +366,21 @@ TABLES: tuple[Table, ...] = (
             Column("authority_country", "country", "Country of the authority (ISO alpha-2).", True),
             Column("target_table", "enum", "What is sanctioned.", True, enum=("operators", "aircraft")),
             Column("target_id", "id", "Id in the target table.", True),
-            Column("kind", "enum", "What kind of measure it is; pages print it in words (a designation, an export "
-                   "denial ...).", True, enum=SANCTION_KINDS),
+            Column(
+                "kind",
+                "enum",
+                "What kind of measure it is; pages print it in words (a designation, an export denial ...).",
+                True,
+                enum=SANCTION_KINDS,
+            ),
             Column("action", "str", "What was done, in our words.", True),
             Column("effective", "timespec", "When it took effect; empty if no source dates it."),
-            Column("is_relayed_only", "bool",
-                   "True when we only have another outlet relaying that the sanction exists.", True),
+            Column(
+                "is_relayed_only",
+                "bool",
+                "True when we only have another outlet relaying that the sanction exists.",
+                True,
+            ),
             _src(),
             NOTES,
         ),
@@ -248,22 +393,48 @@ TABLES: tuple[Table, ...] = (
             Column("place_id", "id", "Stable id, e.g. SVMI, city-moscow, country-dz.", True),
             Column("name", "str", "Name as we display it.", True),
             Column("precision", "enum", "How precisely the source locates it.", True, enum=PLACE_PRECISION),
-            Column("icao", "icao",
-                   "ICAO code when precision is airport (resolved with airportsdata, or located by lat/lon when "
-                   "airportsdata lacks it)."),
-            Column("country", "country",
-                   "ISO 3166-1 alpha-2 country (required, except for a region such as 'North Africa' that names none)."),
+            Column(
+                "icao",
+                "icao",
+                "ICAO code when precision is airport (resolved with airportsdata, or located by lat/lon when "
+                "airportsdata lacks it).",
+            ),
+            Column(
+                "country",
+                "country",
+                "ISO 3166-1 alpha-2 country (required, except for a region such as 'North Africa' that names none).",
+            ),
             Column("tz", "tz", "IANA time zone for reading local dates; taken from the airport when empty."),
-            Column("inferred_icao", "icao",
-                   "For a city or country: the airport we assume was meant. An inference, never a fact."),
-            Column("inference_basis", "str", "Why the inferred airport is assumed (required with inferred_icao)."),
-            Column("lat", "float", "Latitude of an airport missing from airportsdata, as a cited source gives it.",
-                   min=-90, max=90),
-            Column("lon", "float", "Longitude of an airport missing from airportsdata (east positive).",
-                   min=-180, max=180),
-            Column("closed", "timespec",
-                   "When the airport closed, per a source; a stop located there after this date is flagged."),
-            Column("source_ids", "ids", "Sources that identify this place or its code.", ref="sources.source_id"),
+            Column(
+                "inferred_icao",
+                "icao",
+                "For a city or country: the airport we assume was meant. An inference, never a fact.",
+            ),
+            Column(
+                "inference_basis", "str", "Why the inferred airport is assumed (required with inferred_icao)."
+            ),
+            Column(
+                "lat",
+                "float",
+                "Latitude of an airport missing from airportsdata, as a cited source gives it.",
+                min=-90,
+                max=90,
+            ),
+            Column(
+                "lon",
+                "float",
+                "Longitude of an airport missing from airportsdata (east positive).",
+                min=-180,
+                max=180,
+            ),
+            Column(
+                "closed",
+                "timespec",
+                "When the airport closed, per a source; a stop located there after this date is flagged.",
+            ),
+            Column(
+                "source_ids", "ids", "Sources that identify this place or its code.", ref="sources.source_id"
+            ),
             NOTES,
         ),
     ),
@@ -272,18 +443,24 @@ TABLES: tuple[Table, ...] = (
         "Deployments: one or more aircraft travelling to the destination region and back as one operation.",
         key=("episode_id",),
         columns=(
-            Column("episode_id", "safe_id", "Stable id, used in file names: lowercase, digits, dashes.", True),
+            Column(
+                "episode_id", "safe_id", "Stable id, used in file names: lowercase, digits, dashes.", True
+            ),
             Column("title", "str", "Short title in our words.", True),
             Column("destination_country", "country", "Main destination country (ISO alpha-2).", True),
             Column("summary", "str", "What happened, in our words, two or three sentences.", True),
             _src(),
             NOTES,
-            Column("kind", "enum",
-                   "Kind of flight, by the census criteria (census_criteria.csv): a long-range bomber visit and "
-                   "its support aircraft; a military transport or passenger flight of the defence ministry; a "
-                   "government/VIP squadron flight whose flight itself was tracked or described; a sanctioned or "
-                   "state-affiliated cargo operator flying for the state; a state humanitarian airlift.", True,
-                   enum=EPISODE_KINDS),
+            Column(
+                "kind",
+                "enum",
+                "Kind of flight, by the census criteria (census_criteria.csv): a long-range bomber visit and "
+                "its support aircraft; a military transport or passenger flight of the defence ministry; a "
+                "government/VIP squadron flight whose flight itself was tracked or described; a sanctioned or "
+                "state-affiliated cargo operator flying for the state; a state humanitarian airlift.",
+                True,
+                enum=EPISODE_KINDS,
+            ),
         ),
     ),
     Table(
@@ -296,23 +473,47 @@ TABLES: tuple[Table, ...] = (
             Column("stop_id", "id", "Stable id.", True),
             Column("episode_id", "safe_id", "Episode.", True, ref="episodes.episode_id"),
             Column("aircraft_id", "id", "Aircraft.", True, ref="aircraft.aircraft_id"),
-            Column("variant", "id",
-                   "Route version: 'main' for the working route; other names for routes some sources report "
-                   "differently (each such variant also appears in conflict_positions).", True),
+            Column(
+                "variant",
+                "id",
+                "Route version: 'main' for the working route; other names for routes some sources report "
+                "differently (each such variant also appears in conflict_positions).",
+                True,
+            ),
             Column("seq", "int", "Order of the stop in the route as reported, from 1.", True, min=1, max=999),
             Column("place_id", "id", "Place.", True, ref="places.place_id"),
-            Column("role", "enum", "Role of the stop in the episode.", True,
-                   enum=("origin", "staging", "destination", "onward", "home")),
-            Column("arr_time", "timespec", "Arrival, as reported (empty if unknown or the route starts here)."),
-            Column("dep_time", "timespec", "Departure, as reported (empty if unknown or the route ends here)."),
+            Column(
+                "role",
+                "enum",
+                "Role of the stop in the episode.",
+                True,
+                enum=("origin", "staging", "destination", "onward", "home"),
+            ),
+            Column(
+                "arr_time", "timespec", "Arrival, as reported (empty if unknown or the route starts here)."
+            ),
+            Column(
+                "dep_time", "timespec", "Departure, as reported (empty if unknown or the route ends here)."
+            ),
             Column("is_inferred", "bool", "True if the stop itself is inferred, not reported.", True),
-            Column("order_basis", "enum",
-                   "Whether seq is the order a source reports ('reported', the default when empty) or our inference "
-                   "from a list of stops ('inferred': say why in order_inference).", enum=("reported", "inferred")),
-            Column("order_inference", "str", "How the order was inferred (required when order_basis is inferred)."),
-            Column("reported_on", "timespec",
-                   "When a source reported this stop, if that is all we know of when it happened (e.g. a report "
-                   "date that bounds the arrival from above)."),
+            Column(
+                "order_basis",
+                "enum",
+                "Whether seq is the order a source reports ('reported', the default when empty) or our inference "
+                "from a list of stops ('inferred': say why in order_inference).",
+                enum=("reported", "inferred"),
+            ),
+            Column(
+                "order_inference",
+                "str",
+                "How the order was inferred (required when order_basis is inferred).",
+            ),
+            Column(
+                "reported_on",
+                "timespec",
+                "When a source reported this stop, if that is all we know of when it happened (e.g. a report "
+                "date that bounds the arrival from above).",
+            ),
             _src(),
             NOTES,
         ),
@@ -325,25 +526,68 @@ TABLES: tuple[Table, ...] = (
             Column("claim_id", "id", "Stable id.", True),
             Column("episode_id", "safe_id", "Episode.", True, ref="episodes.episode_id"),
             Column("aircraft_id", "id", "Aircraft, if the claim is about one.", ref="aircraft.aircraft_id"),
-            Column("stop_id", "id", "Stop the claim is about (e.g. the arrival a flight time leads to).",
-                   ref="stops.stop_id"),
-            Column("from_stop_id", "id",
-                   "For a claim about a leg: the stop the leg starts from (stop_id is where it ends).",
-                   ref="stops.stop_id"),
-            Column("aircraft_ids", "ids",
-                   "For a claim about several aircraft together (e.g. a figure of a whole returning group).",
-                   ref="aircraft.aircraft_id"),
-            Column("kind", "enum", "What the claim is about.", True,
-                   enum=("cargo", "personnel", "person_aboard", "equipment", "purpose", "flight_duration",
-                         "flight_distance", "transponder", "route", "identity", "frequency", "career", "other")),
+            Column(
+                "stop_id",
+                "id",
+                "Stop the claim is about (e.g. the arrival a flight time leads to).",
+                ref="stops.stop_id",
+            ),
+            Column(
+                "from_stop_id",
+                "id",
+                "For a claim about a leg: the stop the leg starts from (stop_id is where it ends).",
+                ref="stops.stop_id",
+            ),
+            Column(
+                "aircraft_ids",
+                "ids",
+                "For a claim about several aircraft together (e.g. a figure of a whole returning group).",
+                ref="aircraft.aircraft_id",
+            ),
+            Column(
+                "kind",
+                "enum",
+                "What the claim is about.",
+                True,
+                enum=(
+                    "cargo",
+                    "personnel",
+                    "person_aboard",
+                    "equipment",
+                    "purpose",
+                    "flight_duration",
+                    "flight_distance",
+                    "transponder",
+                    "route",
+                    "identity",
+                    "frequency",
+                    "career",
+                    "other",
+                ),
+            ),
             Column("subject", "str", "What is claimed, in our words.", True),
             Column("quantity", "float", "Amount, if the claim gives one.", min=0),
-            Column("unit", "str", "Unit of the amount (t, people, h, km, aircraft).",),
-            Column("qualifier", "enum", "How the source qualifies the amount (empty = exact as stated).",
-                   enum=QUALIFIERS),
-            Column("claimant", "str", "Who makes the claim (person or body), as the source attributes it.", True),
-            Column("verification", "enum", "How far the claim is verified.", True,
-                   enum=("unverified", "corroborated", "officially_stated", "disputed", "denied")),
+            Column(
+                "unit",
+                "str",
+                "Unit of the amount (t, people, h, km, aircraft).",
+            ),
+            Column(
+                "qualifier",
+                "enum",
+                "How the source qualifies the amount (empty = exact as stated).",
+                enum=QUALIFIERS,
+            ),
+            Column(
+                "claimant", "str", "Who makes the claim (person or body), as the source attributes it.", True
+            ),
+            Column(
+                "verification",
+                "enum",
+                "How far the claim is verified.",
+                True,
+                enum=("unverified", "corroborated", "officially_stated", "disputed", "denied"),
+            ),
             _src(),
             NOTES,
         ),
@@ -354,18 +598,36 @@ TABLES: tuple[Table, ...] = (
         key=("event_id",),
         columns=(
             Column("event_id", "id", "Stable id.", True),
-            Column("kind", "enum", "Kind of event.", True,
-                   enum=("deployment", "intervention", "political", "exercise", "economic", "statement",
-                         "sanction", "route_constraint")),
+            Column(
+                "kind",
+                "enum",
+                "Kind of event.",
+                True,
+                enum=(
+                    "deployment",
+                    "intervention",
+                    "political",
+                    "exercise",
+                    "economic",
+                    "statement",
+                    "sanction",
+                    "route_constraint",
+                ),
+            ),
             Column("title", "str", "Short title in our words.", True),
             Column("start", "timespec", "When it started.", True),
             Column("end", "timespec", "When it ended, if it did and a source says."),
             Column("tz", "tz", "IANA zone to read a bare date in (default UTC)."),
             Column("country", "country", "Country most concerned (ISO alpha-2)."),
-            Column("concerns", "str",
-                   "';'-separated ISO alpha-2 countries and ids of operators or aircraft the event concerns; timing "
-                   "findings relate an event only to flights that share one of these (relevance as data)."),
-            Column("reported_on", "timespec", "When the event became public, if later than when it happened."),
+            Column(
+                "concerns",
+                "str",
+                "';'-separated ISO alpha-2 countries and ids of operators or aircraft the event concerns; timing "
+                "findings relate an event only to flights that share one of these (relevance as data).",
+            ),
+            Column(
+                "reported_on", "timespec", "When the event became public, if later than when it happened."
+            ),
             Column("description", "str", "In our words.", True),
             _src(),
             NOTES,
@@ -378,12 +640,29 @@ TABLES: tuple[Table, ...] = (
         columns=(
             Column("conflict_id", "id", "Stable id.", True),
             Column("episode_id", "safe_id", "Episode concerned, if any.", ref="episodes.episode_id"),
-            Column("topic", "enum", "What kind of disagreement.", True,
-                   enum=("date", "time", "title", "stop_order", "stops", "place", "identity", "quantity",
-                         "other")),
+            Column(
+                "topic",
+                "enum",
+                "What kind of disagreement.",
+                True,
+                enum=(
+                    "date",
+                    "time",
+                    "title",
+                    "stop_order",
+                    "stops",
+                    "place",
+                    "identity",
+                    "quantity",
+                    "other",
+                ),
+            ),
             Column("summary", "str", "The disagreement, in our words.", True),
-            Column("working_position", "id",
-                   "position_id the analysis uses, or empty when none is preferred (then analyses show all)."),
+            Column(
+                "working_position",
+                "id",
+                "position_id the analysis uses, or empty when none is preferred (then analyses show all).",
+            ),
             Column("working_reason", "str", "Why that position is used (required when one is named)."),
             NOTES,
         ),
@@ -411,17 +690,33 @@ TABLES: tuple[Table, ...] = (
             Column("type_id", "id", "Aircraft type.", True, ref="aircraft_types.type_id"),
             Column("range_km", "float", "Range in km as the source states it.", True, min=100, max=30000),
             Column("qualifier", "enum", "How the source qualifies it (about, up to ...).", enum=QUALIFIERS),
-            Column("payload_condition", "enum", "Load the range is stated for ('ferry': no payload).", True,
-                   enum=("max_payload", "stated_payload", "heavy_load", "light_load", "ferry", "not_stated")),
-            Column("payload_t", "float", "Payload in tonnes the range is stated with, if given (0 for a ferry "
-                   "range).", min=0, max=300),
-            Column("source_class", "enum",
-                   "What kind of source states the figure: the manufacturer or designer, an official body (a "
-                   "ministry, an air force, a type certificate), a reference work, or a weak page (a blog, an "
-                   "enthusiast site). The payload-range curve uses the best class available for a type.",
-                   enum=SOURCE_CLASSES),
-            Column("type_scope", "str",
-                   "When the source speaks of a broader family than type_id (e.g. 'Il-76 in general'), say so."),
+            Column(
+                "payload_condition",
+                "enum",
+                "Load the range is stated for ('ferry': no payload).",
+                True,
+                enum=("max_payload", "stated_payload", "heavy_load", "light_load", "ferry", "not_stated"),
+            ),
+            Column(
+                "payload_t",
+                "float",
+                "Payload in tonnes the range is stated with, if given (0 for a ferry range).",
+                min=0,
+                max=300,
+            ),
+            Column(
+                "source_class",
+                "enum",
+                "What kind of source states the figure: the manufacturer or designer, an official body (a "
+                "ministry, an air force, a type certificate), a reference work, or a weak page (a blog, an "
+                "enthusiast site). The payload-range curve uses the best class available for a type.",
+                enum=SOURCE_CLASSES,
+            ),
+            Column(
+                "type_scope",
+                "str",
+                "When the source speaks of a broader family than type_id (e.g. 'Il-76 in general'), say so.",
+            ),
             _src(),
             NOTES,
         ),
@@ -432,14 +727,35 @@ TABLES: tuple[Table, ...] = (
         "Africa, ...). A definition, not a fact: a reader may disagree and edit it.",
         key=("area",),
         columns=(
-            Column("area", "id", "ISO alpha-2 country of a stop (e.g. DZ), or the place_id of a region place.", True),
+            Column(
+                "area",
+                "id",
+                "ISO alpha-2 country of a stop (e.g. DZ), or the place_id of a region place.",
+                True,
+            ),
             Column("corridor", "str", "Corridor name (free text: what readers see).", True),
-            Column("role", "enum", "What the area is to a route: home (where flights start and end), destination "
-                   "(the region the study is about) or staging (in between).", True, enum=CORRIDOR_ROLES),
-            Column("jump_off", "enum", "For a staging or home area: the kind of ocean crossing that starts there on "
-                   "the way out (or ends there on the way back), by our classification.", enum=JUMP_OFF_KINDS),
-            Column("basis", "enum", "Whether a source groups it so, or it is our definition.", True,
-                   enum=("our_definition", "sourced")),
+            Column(
+                "role",
+                "enum",
+                "What the area is to a route: home (where flights start and end), destination "
+                "(the region the study is about) or staging (in between).",
+                True,
+                enum=CORRIDOR_ROLES,
+            ),
+            Column(
+                "jump_off",
+                "enum",
+                "For a staging or home area: the kind of ocean crossing that starts there on "
+                "the way out (or ends there on the way back), by our classification.",
+                enum=JUMP_OFF_KINDS,
+            ),
+            Column(
+                "basis",
+                "enum",
+                "Whether a source groups it so, or it is our definition.",
+                True,
+                enum=("our_definition", "sourced"),
+            ),
             Column("source_ids", "ids", "Sources, when basis is sourced.", ref="sources.source_id"),
             NOTES,
         ),
@@ -451,12 +767,20 @@ TABLES: tuple[Table, ...] = (
         key=("watch_id",),
         columns=(
             Column("watch_id", "id", "Stable id.", True),
-            Column("icao_hex", "hex", "24-bit ICAO address, 6 lowercase hex digits (give it or the registration)."),
+            Column(
+                "icao_hex",
+                "hex",
+                "24-bit ICAO address, 6 lowercase hex digits (give it or the registration).",
+            ),
             Column("registration", "str", "Registration (give it or the hex); matched case-insensitively."),
-            Column("aircraft_id", "id", "Aircraft in aircraft.csv, if it is one.", ref="aircraft.aircraft_id"),
+            Column(
+                "aircraft_id", "id", "Aircraft in aircraft.csv, if it is one.", ref="aircraft.aircraft_id"
+            ),
             Column("operator", "str", "Operator as listed."),
             Column("tags", "str", "';'-separated tags, e.g. sanctioned;military-transport."),
-            Column("source_ids", "ids", "Where the hex/registration link comes from.", ref="sources.source_id"),
+            Column(
+                "source_ids", "ids", "Where the hex/registration link comes from.", ref="sources.source_id"
+            ),
             NOTES,
         ),
         fact=False,
@@ -468,9 +792,15 @@ TABLES: tuple[Table, ...] = (
         key=("statement_id",),
         columns=(
             Column("statement_id", "id", "Stable id.", True),
-            Column("episode_id", "safe_id", "Episode the statement concerns.", True, ref="episodes.episode_id"),
-            Column("country", "country", "State that made the statement or took the action (ISO alpha-2).", True),
-            Column("authority", "str", "Who spoke or acted, e.g. Brazilian Air Force, Colombian Air Force.", True),
+            Column(
+                "episode_id", "safe_id", "Episode the statement concerns.", True, ref="episodes.episode_id"
+            ),
+            Column(
+                "country", "country", "State that made the statement or took the action (ISO alpha-2).", True
+            ),
+            Column(
+                "authority", "str", "Who spoke or acted, e.g. Brazilian Air Force, Colombian Air Force.", True
+            ),
             Column("kind", "enum", "What the state did.", True, enum=HOST_STATEMENT_KINDS),
             Column("made_on", "timespec", "When it was said or done, as reported; empty if not reported."),
             Column("aircraft_id", "id", "Aircraft concerned, if one.", ref="aircraft.aircraft_id"),
@@ -486,7 +816,9 @@ TABLES: tuple[Table, ...] = (
         columns=(
             Column("system_id", "id", "Stable id, e.g. pantsir-s1.", True),
             Column("name", "str", "Name as commonly written.", True),
-            Column("unit_described", "str", "What one unit is (e.g. one combat vehicle on its chassis).", True),
+            Column(
+                "unit_described", "str", "What one unit is (e.g. one combat vehicle on its chassis).", True
+            ),
             Column("mass_t", "float", "Mass of one unit, tonnes, as a source states it.", min=0, max=500),
             Column("mass_qualifier", "enum", "How the source qualifies the mass.", enum=QUALIFIERS),
             Column("length_m", "float", "Length of one unit, m.", min=0, max=100),
@@ -502,10 +834,18 @@ TABLES: tuple[Table, ...] = (
         key=("item_id",),
         columns=(
             Column("item_id", "id", "Stable id.", True),
-            Column("claim_id", "id", "The claim (claims.csv) that names the item.", True, ref="claims.claim_id"),
+            Column(
+                "claim_id", "id", "The claim (claims.csv) that names the item.", True, ref="claims.claim_id"
+            ),
             Column("system_id", "id", "The system carried.", True, ref="systems.system_id"),
-            Column("units", "int", "How many units the claim says were carried, if it says (empty: at least one, "
-                   "the count not stated).", min=1, max=1000),
+            Column(
+                "units",
+                "int",
+                "How many units the claim says were carried, if it says (empty: at least one, "
+                "the count not stated).",
+                min=1,
+                max=1000,
+            ),
             _src(),
             NOTES,
         ),
@@ -519,9 +859,16 @@ TABLES: tuple[Table, ...] = (
         fact=False,
         columns=(
             Column("criterion_id", "id", "Stable id.", True),
-            Column("part", "enum", "Which part of the method the rule belongs to.", True,
-                   enum=("kind", "geography", "period", "exclusion", "evidence")),
-            Column("value", "str", "The value the rule defines, e.g. an episode kind or an exclusion reason."),
+            Column(
+                "part",
+                "enum",
+                "Which part of the method the rule belongs to.",
+                True,
+                enum=("kind", "geography", "period", "exclusion", "evidence"),
+            ),
+            Column(
+                "value", "str", "The value the rule defines, e.g. an episode kind or an exclusion reason."
+            ),
             Column("rule", "str", "The rule, in words.", True),
             Column("rationale", "str", "Why the rule is drawn there.", True),
             NOTES,
@@ -536,11 +883,20 @@ TABLES: tuple[Table, ...] = (
             Column("title", "str", "What was considered, in our words.", True),
             Column("when", "timespec", "When it happened, as reported."),
             Column("countries", "str", "';'-separated ISO alpha-2 countries of the stops concerned."),
-            Column("reason", "enum", "Why it is left out (census_criteria.csv, part exclusion).", True,
-                   enum=EXCLUSION_REASONS),
+            Column(
+                "reason",
+                "enum",
+                "Why it is left out (census_criteria.csv, part exclusion).",
+                True,
+                enum=EXCLUSION_REASONS,
+            ),
             Column("reason_text", "str", "The reason, in words, for this item.", True),
-            Column("related_episode_id", "safe_id", "The episode it duplicates or belongs to, if any.",
-                   ref="episodes.episode_id"),
+            Column(
+                "related_episode_id",
+                "safe_id",
+                "The episode it duplicates or belongs to, if any.",
+                ref="episodes.episode_id",
+            ),
             _src(),
             NOTES,
         ),
@@ -554,8 +910,13 @@ TABLES: tuple[Table, ...] = (
             Column("search_id", "id", "Stable id.", True),
             Column("query", "str", "The query as typed.", True),
             Column("language", "str", "ISO 639-1 language of the query (en, es, pt, ru ...).", True),
-            Column("corpus", "enum", "Where it was searched: the project's stored-reference search tool, by "
-                   "corpus.", True, enum=("pages", "issues", "docs", "code", "web")),
+            Column(
+                "corpus",
+                "enum",
+                "Where it was searched: the project's stored-reference search tool, by corpus.",
+                True,
+                enum=("pages", "issues", "docs", "code", "web"),
+            ),
             Column("searched_on", "timespec", "When it was searched (a day).", True),
             Column("scope", "str", "The part of the census it served (a period or a kind of flight)."),
             Column("found_source_ids", "ids", "Sources taken from its results.", ref="sources.source_id"),
@@ -571,7 +932,12 @@ TABLES: tuple[Table, ...] = (
             Column("rule_id", "id", "Stable rule id, cited by out_candidates.", True),
             Column("type_code", "str", "ICAO type designator (Doc 8643), e.g. IL76.", True),
             Column("name", "str", "Type name.", True),
-            Column("type_id", "id", "The type in aircraft_types.csv, if the study has it.", ref="aircraft_types.type_id"),
+            Column(
+                "type_id",
+                "id",
+                "The type in aircraft_types.csv, if the study has it.",
+                ref="aircraft_types.type_id",
+            ),
             _src(),
             NOTES,
         ),
@@ -582,7 +948,12 @@ TABLES: tuple[Table, ...] = (
         key=("rule_id",),
         columns=(
             Column("rule_id", "id", "Stable rule id.", True),
-            Column("prefix", "str", "Registration prefix, matched case-insensitively at the start, e.g. RA-.", True),
+            Column(
+                "prefix",
+                "str",
+                "Registration prefix, matched case-insensitively at the start, e.g. RA-.",
+                True,
+            ),
             Column("country", "country", "State of registry.", True),
             _src(),
             NOTES,
@@ -607,7 +978,10 @@ TABLES: tuple[Table, ...] = (
         key=("pattern_id",),
         columns=(
             Column(
-                "pattern_id", "enum", "Pattern name.", True,
+                "pattern_id",
+                "enum",
+                "Pattern name.",
+                True,
                 enum=("landed_in_region", "departed_region", "crossed_atlantic", "dark_over_ocean", "trip"),
             ),
             Column("description", "str", "What the pattern tests, in words.", True),

@@ -22,8 +22,19 @@ from markupsafe import Markup
 
 from .paths import PACKAGE_DIR
 
-__all__ = ["render_page", "nav", "write_assets", "vega_bundle", "page_css", "PAGE_CSP", "ASSETS", "VEGA_JS",
-           "SITE_JS_FILE", "TEMPLATES", "template"]
+__all__ = [
+    "render_page",
+    "nav",
+    "write_assets",
+    "vega_bundle",
+    "page_css",
+    "PAGE_CSP",
+    "ASSETS",
+    "VEGA_JS",
+    "SITE_JS_FILE",
+    "TEMPLATES",
+    "template",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +47,21 @@ SITE_JS_FILE = f"{ASSETS}/site.js"
 #: The pages' content-security policy: scripts only from the site's own folder ('self'; ``file:`` for browsers
 #: that give a file:// page no origin of its own), never inline (the specs and the search index are inert JSON
 #: blocks); no eval either: vega-embed compiles expressions with vega's interpreter (``ast: true`` in site.js).
-PAGE_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'self' file:; "
-            "font-src data:")
+PAGE_CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'self' file:; font-src data:"
+)
 
 
 @lru_cache(maxsize=1)
 def _environment():
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                              undefined=jinja2.StrictUndefined, auto_reload=False)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,
+    )
 
 
 def template(name: str):
@@ -69,15 +85,24 @@ def nav(search_index: str = "[]") -> str:
     from .site import NAV_PAGES
 
     safe = search_index.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return template("nav.html").render(links=[(_text(p), _text(label)) for p, label in NAV_PAGES],
-                                       search_index=Markup(safe))
+    return template("nav.html").render(
+        links=[(_text(p), _text(label)) for p, label in NAV_PAGES], search_index=Markup(safe)
+    )
 
 
 def render_page(title: str, body: str, nav: str, charts: bool = True) -> str:
     """A complete offline page: inline CSS; the chart library (only when the page has charts) and the page script
     loaded from the site's ``assets/`` folder (:func:`write_assets`)."""
-    return template("page.html").render(title=_text(title), body=Markup(body), nav=Markup(nav), css=Markup(page_css()),
-                                        csp=Markup(PAGE_CSP), charts=charts, vega_js=VEGA_JS, site_js=SITE_JS_FILE)
+    return template("page.html").render(
+        title=_text(title),
+        body=Markup(body),
+        nav=Markup(nav),
+        css=Markup(page_css()),
+        csp=Markup(PAGE_CSP),
+        charts=charts,
+        vega_js=VEGA_JS,
+        site_js=SITE_JS_FILE,
+    )
 
 
 def _bundle_cache() -> Path:
@@ -119,8 +144,10 @@ def write_assets(site: Path) -> list[Path]:
     folder = site / ASSETS
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, text in ((VEGA_JS, vega_bundle()),
-                       (SITE_JS_FILE, (PACKAGE_DIR / "assets" / "site.js").read_text(encoding="utf-8"))):
+    for name, text in (
+        (VEGA_JS, vega_bundle()),
+        (SITE_JS_FILE, (PACKAGE_DIR / "assets" / "site.js").read_text(encoding="utf-8")),
+    ):
         (site / name).write_text(text, encoding="utf-8")
         out.append(site / name)
     return out

@@ -32,7 +32,14 @@ from collections.abc import Sequence
 
 import polars as pl
 
-__all__ = ["route_similarity", "lcs_score", "staging_sequences", "SCHEMA", "ALIKE_THRESHOLD", "ALIKE_MIN_SHARED"]
+__all__ = [
+    "route_similarity",
+    "lcs_score",
+    "staging_sequences",
+    "SCHEMA",
+    "ALIKE_THRESHOLD",
+    "ALIKE_MIN_SHARED",
+]
 
 #: pairs scoring at least this are "alike" in findings (ours: same jump-off and most staging shared in order)
 ALIKE_THRESHOLD = 0.6
@@ -40,11 +47,22 @@ ALIKE_THRESHOLD = 0.6
 ALIKE_MIN_SHARED = 2
 
 SCHEMA = {
-    "episode_a": pl.String, "episode_b": pl.String, "is_comparable": pl.Boolean, "reason": pl.String,
-    "staging_a": pl.String, "staging_b": pl.String, "shared_countries": pl.String,
-    "shared_country_count": pl.Int64, "country_score": pl.Float64, "corridor_score": pl.Float64,
-    "jump_off_a": pl.String, "jump_off_b": pl.String, "jump_off_score": pl.Float64,
-    "order_inferred": pl.Boolean, "similarity": pl.Float64, "is_alike": pl.Boolean,
+    "episode_a": pl.String,
+    "episode_b": pl.String,
+    "is_comparable": pl.Boolean,
+    "reason": pl.String,
+    "staging_a": pl.String,
+    "staging_b": pl.String,
+    "shared_countries": pl.String,
+    "shared_country_count": pl.Int64,
+    "country_score": pl.Float64,
+    "corridor_score": pl.Float64,
+    "jump_off_a": pl.String,
+    "jump_off_b": pl.String,
+    "jump_off_score": pl.Float64,
+    "order_inferred": pl.Boolean,
+    "similarity": pl.Float64,
+    "is_alike": pl.Boolean,
 }
 
 
@@ -89,10 +107,12 @@ def staging_sequences(stops: pl.DataFrame, corridors: pl.DataFrame) -> dict[str,
             outbound = [x for x in rows if first_dest is None or x["seq"] < first_dest]
             staged = [x for x in outbound if role.get(_area(x)) == "staging"]
             countries = [_area(x) for x in staged]
-            info = {"countries": countries,
-                    "corridors": _merge_repeats([corridor.get(c, "unclassified") for c in countries]),
-                    "jump_off": countries[-1] if countries else None,
-                    "order_inferred": any(x["order_basis"] == "inferred" for x in staged)}
+            info = {
+                "countries": countries,
+                "corridors": _merge_repeats([corridor.get(c, "unclassified") for c in countries]),
+                "jump_off": countries[-1] if countries else None,
+                "order_inferred": any(x["order_basis"] == "inferred" for x in staged),
+            }
             if best is None or (not best["countries"] and countries):
                 best = info
         out[ep] = best or {"countries": [], "corridors": [], "jump_off": None, "order_inferred": False}
@@ -110,22 +130,44 @@ def route_similarity(stops: pl.DataFrame, corridors: pl.DataFrame) -> pl.DataFra
     for a, b in itertools.combinations(sorted(info), 2):
         ia, ib = info[a], info[b]
         row = {k: None for k in SCHEMA} | {
-            "episode_a": a, "episode_b": b, "staging_a": ";".join(ia["countries"]),
-            "staging_b": ";".join(ib["countries"]), "jump_off_a": ia["jump_off"], "jump_off_b": ib["jump_off"],
-            "order_inferred": ia["order_inferred"] or ib["order_inferred"], "shared_country_count": 0,
-            "shared_countries": "", "is_alike": False}
+            "episode_a": a,
+            "episode_b": b,
+            "staging_a": ";".join(ia["countries"]),
+            "staging_b": ";".join(ib["countries"]),
+            "jump_off_a": ia["jump_off"],
+            "jump_off_b": ib["jump_off"],
+            "order_inferred": ia["order_inferred"] or ib["order_inferred"],
+            "shared_country_count": 0,
+            "shared_countries": "",
+            "is_alike": False,
+        }
         stubs = [e for e, i in ((a, ia), (b, ib)) if not i["countries"]]
         if stubs:
-            rows.append(row | {"is_comparable": False,
-                               "reason": "not comparable: no staging stop reported for " + " and ".join(stubs)})
+            rows.append(
+                row
+                | {
+                    "is_comparable": False,
+                    "reason": "not comparable: no staging stop reported for " + " and ".join(stubs),
+                }
+            )
             continue
         shared = sorted(set(ia["countries"]) & set(ib["countries"]))
         cs = lcs_score(ia["countries"], ib["countries"])
         rs = lcs_score(ia["corridors"], ib["corridors"])
         js = 1.0 if ia["jump_off"] == ib["jump_off"] else 0.0
         sim = round((cs + rs + js) / 3, 3)
-        rows.append(row | {"is_comparable": True, "reason": "both routes report staging stops",
-                           "shared_countries": ";".join(shared), "shared_country_count": len(shared),
-                           "country_score": cs, "corridor_score": rs, "jump_off_score": js, "similarity": sim,
-                           "is_alike": sim >= ALIKE_THRESHOLD and len(shared) >= ALIKE_MIN_SHARED})
+        rows.append(
+            row
+            | {
+                "is_comparable": True,
+                "reason": "both routes report staging stops",
+                "shared_countries": ";".join(shared),
+                "shared_country_count": len(shared),
+                "country_score": cs,
+                "corridor_score": rs,
+                "jump_off_score": js,
+                "similarity": sim,
+                "is_alike": sim >= ALIKE_THRESHOLD and len(shared) >= ALIKE_MIN_SHARED,
+            }
+        )
     return pl.DataFrame(rows, schema=SCHEMA) if rows else pl.DataFrame(schema=SCHEMA)

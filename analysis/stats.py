@@ -38,8 +38,9 @@ def fisher_exact(a: int, b: int, c: int, d: int) -> float:
     return min(1.0, round(p, 12))
 
 
-def permutation_p(observed: float, draw: Callable[[random.Random], float], n: int = 10000,
-                  seed: int = SEED) -> float:
+def permutation_p(
+    observed: float, draw: Callable[[random.Random], float], n: int = 10000, seed: int = SEED
+) -> float:
     """One-sided p-value that a random draw is at most ``observed`` (add-one estimate: (k + 1) / (n + 1)).
 
     ``draw(rng)`` computes the statistic once for random data. A small statistic is the "extreme" end (e.g. a mean

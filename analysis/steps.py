@@ -37,17 +37,38 @@ import polars as pl
 
 from .paths import PACKAGE_DIR
 
-__all__ = ["Step", "STEPS", "PUBLISHED", "TYPES", "order", "by_table", "code_files", "step_fingerprint",
-           "function_of", "schema_of", "check", "DataCheckError", "Inputs", "SQL_DIR", "MACROS", "datapackage",
-           "module_closure", "sort_keys"]
+__all__ = [
+    "Step",
+    "STEPS",
+    "PUBLISHED",
+    "TYPES",
+    "order",
+    "by_table",
+    "code_files",
+    "step_fingerprint",
+    "function_of",
+    "schema_of",
+    "check",
+    "DataCheckError",
+    "Inputs",
+    "SQL_DIR",
+    "MACROS",
+    "datapackage",
+    "module_closure",
+    "sort_keys",
+]
 
 SQL_DIR = PACKAGE_DIR / "sql"
 #: the macros every SQL step may use (part of every SQL step's code)
 MACROS = SQL_DIR / "00_macros.sql"
 #: type codes of the declared schemas
 TYPES: dict[str, pl.DataType] = {
-    "str": pl.String(), "f64": pl.Float64(), "i64": pl.Int64(), "bool": pl.Boolean(),
-    "ts": pl.Datetime("us", "UTC"), "list[str]": pl.List(pl.String),
+    "str": pl.String(),
+    "f64": pl.Float64(),
+    "i64": pl.Int64(),
+    "bool": pl.Boolean(),
+    "ts": pl.Datetime("us", "UTC"),
+    "list[str]": pl.List(pl.String),
 }
 Inputs = Mapping[str, pl.DataFrame]
 #: a per-step data check: (the step's table, its inputs) -> one text per failing row
@@ -87,37 +108,61 @@ def _r(*names: str) -> tuple[str, ...]:
 
 # --- per-step checks -------------------------------------------------------------------------------------------
 
+
 def _legs_match_stops(legs: pl.DataFrame, t: Inputs) -> list[str]:
     """Each leg joins two stops of one route (same episode, aircraft, variant, evidence), the second later in the
     route than the first; a route of n stops has n - 1 legs."""
     stops = t["core_stops"]
     route = ["episode_id", "aircraft_id", "variant", "evidence"]
     ends = stops.select("stop_id", *route, "seq")
-    j = (legs.select("leg_id", "from_stop_id", "to_stop_id", *route, "leg_seq")
-         .join(ends.rename({c: f"f_{c}" for c in ends.columns if c != "stop_id"}),
-               left_on="from_stop_id", right_on="stop_id", how="left")
-         .join(ends.rename({c: f"t_{c}" for c in ends.columns if c != "stop_id"}),
-               left_on="to_stop_id", right_on="stop_id", how="left"))
-    bad = j.filter(pl.any_horizontal(
-        *[pl.col(f"f_{c}").ne_missing(pl.col(c)) | pl.col(f"t_{c}").ne_missing(pl.col(c)) for c in route],
-        pl.col("f_seq").ne_missing(pl.col("leg_seq")), pl.col("t_seq").is_null(),
-        pl.col("t_seq") <= pl.col("f_seq")))
-    out = [f"leg_id={r['leg_id']!r}: its stops {r['from_stop_id']!r} -> {r['to_stop_id']!r} are not consecutive "
-           "stops of its route" for r in bad.iter_rows(named=True)]
+    j = (
+        legs.select("leg_id", "from_stop_id", "to_stop_id", *route, "leg_seq")
+        .join(
+            ends.rename({c: f"f_{c}" for c in ends.columns if c != "stop_id"}),
+            left_on="from_stop_id",
+            right_on="stop_id",
+            how="left",
+        )
+        .join(
+            ends.rename({c: f"t_{c}" for c in ends.columns if c != "stop_id"}),
+            left_on="to_stop_id",
+            right_on="stop_id",
+            how="left",
+        )
+    )
+    bad = j.filter(
+        pl.any_horizontal(
+            *[pl.col(f"f_{c}").ne_missing(pl.col(c)) | pl.col(f"t_{c}").ne_missing(pl.col(c)) for c in route],
+            pl.col("f_seq").ne_missing(pl.col("leg_seq")),
+            pl.col("t_seq").is_null(),
+            pl.col("t_seq") <= pl.col("f_seq"),
+        )
+    )
+    out = [
+        f"leg_id={r['leg_id']!r}: its stops {r['from_stop_id']!r} -> {r['to_stop_id']!r} are not consecutive "
+        "stops of its route"
+        for r in bad.iter_rows(named=True)
+    ]
     n_stops = stops.group_by(route).len("stops")
     n_legs = legs.group_by(route).len("legs")
     counts = n_stops.join(n_legs, on=route, how="full", coalesce=True).filter(
-        pl.col("legs").fill_null(0) != pl.col("stops").fill_null(0) - 1)
-    out += [f"route {'/'.join(str(r[c]) for c in route)}: {r['stops'] or 0} stops but {r['legs'] or 0} legs "
-            "(expected one fewer legs than stops)" for r in counts.iter_rows(named=True)]
+        pl.col("legs").fill_null(0) != pl.col("stops").fill_null(0) - 1
+    )
+    out += [
+        f"route {'/'.join(str(r[c]) for c in route)}: {r['stops'] or 0} stops but {r['legs'] or 0} legs "
+        "(expected one fewer legs than stops)"
+        for r in counts.iter_rows(named=True)
+    ]
     return out
 
 
 def _stops_located(stops: pl.DataFrame, t: Inputs) -> list[str]:
     """Every stop names a place of core_places (the SQL joins on it: a stop of an unknown place would vanish)."""
     lost = t["all_stops"].join(stops.select("stop_id"), on="stop_id", how="anti")
-    return [f"stop_id={r['stop_id']!r}: place_id {r['place_id']!r} is not in core_places"
-            for r in lost.iter_rows(named=True)]
+    return [
+        f"stop_id={r['stop_id']!r}: place_id {r['place_id']!r} is not in core_places"
+        for r in lost.iter_rows(named=True)
+    ]
 
 
 def _paths_of_located_legs(paths: pl.DataFrame, t: Inputs) -> list[str]:
@@ -384,7 +429,9 @@ def order(steps: tuple[Step, ...] = STEPS) -> list[Step]:
     while todo:
         ready = [s for s in todo if all(i.startswith("raw.") or i in done for i in s.inputs)]
         if not ready:
-            raise ValueError("analysis/steps.py: the steps' inputs form a cycle: " + ", ".join(s.table for s in todo))
+            raise ValueError(
+                "analysis/steps.py: the steps' inputs form a cycle: " + ", ".join(s.table for s in todo)
+            )
         s = ready[0]
         out.append(s)
         done.add(s.table)
@@ -410,7 +457,9 @@ def schema_of(step: Step) -> dict[str, pl.DataType]:
 def sort_keys(step: Step, df: pl.DataFrame) -> list[str]:
     """The columns that fix the order of the step's rows: ``step.sort``, then every other sortable column of the
     table (lists, structs and objects are not sortable), left to right."""
-    sortable = [c for c, t in df.schema.items() if not isinstance(t, pl.List | pl.Struct | pl.Array | pl.Object)]
+    sortable = [
+        c for c, t in df.schema.items() if not isinstance(t, pl.List | pl.Struct | pl.Array | pl.Object)
+    ]
     return [*step.sort, *(c for c in sortable if c not in step.sort)]
 
 
@@ -420,6 +469,7 @@ def function_of(step: Step) -> Callable:
 
 
 # --- code fingerprints ----------------------------------------------------------------------------------------
+
 
 def _module_file(dotted: str) -> Path | None:
     """The file of ``analysis.<dotted>`` (a module or a package's __init__), or None outside the package."""
@@ -456,8 +506,11 @@ def _imports(f: Path) -> frozenset[Path]:
                 continue
             names = [base] + [f"{base}.{a.name}" if base else a.name for a in node.names]
         elif isinstance(node, ast.Import):
-            names = [a.name.removeprefix("analysis").lstrip(".") for a in node.names
-                     if a.name == "analysis" or a.name.startswith("analysis.")]
+            names = [
+                a.name.removeprefix("analysis").lstrip(".")
+                for a in node.names
+                if a.name == "analysis" or a.name.startswith("analysis.")
+            ]
         for n in names:
             m = _module_file(n)
             if m is not None:
@@ -500,7 +553,9 @@ def code_files(step: Step) -> list[Path]:
 def _digest(files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in files:
-        h.update(f.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+        h.update(
+            f.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest()
+        )
     return h.hexdigest()
 
 
@@ -514,8 +569,13 @@ def step_fingerprint(step: Step) -> str:
 
 #: value ranges by column name, for every table that has the column (suffix rules below)
 _RANGE_SUFFIX: tuple[tuple[str, float | None, float | None], ...] = (
-    ("lat", -90.0, 90.0), ("lon", -180.0, 180.0), ("_km", 0.0, None), ("_count", 0.0, None),
-    ("_score", 0.0, 1.0), ("similarity", 0.0, 1.0), ("_kt", 0.0, None),
+    ("lat", -90.0, 90.0),
+    ("lon", -180.0, 180.0),
+    ("_km", 0.0, None),
+    ("_count", 0.0, None),
+    ("_score", 0.0, 1.0),
+    ("similarity", 0.0, 1.0),
+    ("_kt", 0.0, None),
 )
 
 
@@ -544,20 +604,30 @@ def _failures(step: Step, df: pl.DataFrame, t: Inputs) -> list[str]:
         if list(got) != list(declared):
             missing = [c for c in declared if c not in got]
             extra = [c for c in got if c not in declared]
-            out.append(f"columns differ from the declared schema: missing {missing}, undeclared {extra}"
-                       + ("" if missing or extra else f", order {list(got)}"))
-        out += [f"column {c!r}: type {got[c]}, declared {typ}" for c, typ in declared.items()
-                if c in got and got[c] != typ]
+            out.append(
+                f"columns differ from the declared schema: missing {missing}, undeclared {extra}"
+                + ("" if missing or extra else f", order {list(got)}")
+            )
+        out += [
+            f"column {c!r}: type {got[c]}, declared {typ}"
+            for c, typ in declared.items()
+            if c in got and got[c] != typ
+        ]
         if out:
             return out
     if df.height == 0:
         return out
     if step.key:
         nulls = df.filter(pl.any_horizontal(pl.col(c).is_null() for c in step.key))
-        out += [f"key {', '.join(step.key)} is null: {_row_name(step, r)}" for r in nulls.head(20).iter_rows(named=True)]
+        out += [
+            f"key {', '.join(step.key)} is null: {_row_name(step, r)}"
+            for r in nulls.head(20).iter_rows(named=True)
+        ]
         dup = df.filter(pl.struct(*step.key).is_duplicated()).select(step.key).unique(maintain_order=True)
-        out += [f"key {', '.join(step.key)} is not unique: {_row_name(step, r)}"
-                for r in dup.head(20).iter_rows(named=True)]
+        out += [
+            f"key {', '.join(step.key)} is not unique: {_row_name(step, r)}"
+            for r in dup.head(20).iter_rows(named=True)
+        ]
     for c, lo, hi in _ranges(df):
         cond = pl.lit(False)
         if lo is not None:
@@ -566,9 +636,15 @@ def _failures(step: Step, df: pl.DataFrame, t: Inputs) -> list[str]:
             cond = cond | (pl.col(c) > hi)
         cond = cond | pl.col(c).is_nan() if df.schema[c].is_float() else cond
         bad = df.filter(cond)
-        out += [f"{c} = {r[c]} outside [{lo}, {hi}]: {_row_name(step, r)}" for r in bad.head(20).iter_rows(named=True)]
+        out += [
+            f"{c} = {r[c]} outside [{lo}, {hi}]: {_row_name(step, r)}"
+            for r in bad.head(20).iter_rows(named=True)
+        ]
     for c in df.columns:
-        if c.endswith("_earliest_utc") and (late := c.removesuffix("_earliest_utc") + "_latest_utc") in df.columns:
+        if (
+            c.endswith("_earliest_utc")
+            and (late := c.removesuffix("_earliest_utc") + "_latest_utc") in df.columns
+        ):
             bad = df.filter(pl.col(c) > pl.col(late))
             out += [f"{c} after {late}: {_row_name(step, r)}" for r in bad.head(20).iter_rows(named=True)]
     for fn in step.checks:
@@ -582,18 +658,28 @@ def check(step: Step, df: pl.DataFrame, t: Inputs) -> None:
     if fails:
         raise DataCheckError(
             f"derived table {step.table} ({step.code}) failed its data checks (analysis/steps.py): "
-            + "; ".join(fails[:20]) + (f"; and {len(fails) - 20} more" if len(fails) > 20 else "")
-            + ". Nothing was published; the previous data/derived is intact")
+            + "; ".join(fails[:20])
+            + (f"; and {len(fails) - 20} more" if len(fails) > 20 else "")
+            + ". Nothing was published; the previous data/derived is intact"
+        )
 
 
 # --- Frictionless Data Package ---------------------------------------------------------------------------------
 
 #: Frictionless (Table Schema) field types of the type codes; in CSV a list is written ';'-joined, as text
-_FRICTIONLESS = {"str": "string", "f64": "number", "i64": "integer", "bool": "boolean", "ts": "datetime",
-                 "list[str]": "array"}
+_FRICTIONLESS = {
+    "str": "string",
+    "f64": "number",
+    "i64": "integer",
+    "bool": "boolean",
+    "ts": "datetime",
+    "list[str]": "array",
+}
 
 
-def datapackage(fmt: str = "parquet", name: str = "flights-derived", tables: tuple[str, ...] | None = None) -> dict:
+def datapackage(
+    fmt: str = "parquet", name: str = "flights-derived", tables: tuple[str, ...] | None = None
+) -> dict:
     """A Frictionless Data Package (``datapackage.json``) describing the published tables: one resource per table
     (``<table>.parquet``, or ``<table>.csv`` for ``fmt="csv"``) with its description, fields (name, type,
     description) and primary key, all from the registry and :mod:`analysis.dictionary`."""
@@ -612,22 +698,37 @@ def datapackage(fmt: str = "parquet", name: str = "flights-derived", tables: tup
             f = {"name": col, "type": typ}  # datetimes: Table Schema's default format, 2019-03-23T15:12:00Z
             desc = dictionary.describe(table, col)
             if desc:
-                f["description"] = desc + (" (';'-separated in CSV)" if fmt == "csv" and code == "list[str]" else "")
+                f["description"] = desc + (
+                    " (';'-separated in CSV)" if fmt == "csv" and code == "list[str]" else ""
+                )
             fields.append(f)
         schema: dict = {"fields": fields}
         if step.key:
             schema["primaryKey"] = list(step.key)
-        res = {"name": table, "path": f"{table}.{fmt}", "format": fmt, "description": step.description,
-               "schema": schema}
+        res = {
+            "name": table,
+            "path": f"{table}.{fmt}",
+            "format": fmt,
+            "description": step.description,
+            "schema": schema,
+        }
         if fmt == "csv":
             res |= {"profile": "tabular-data-resource", "encoding": "utf-8", "mediatype": "text/csv"}
         else:
             res["mediatype"] = "application/vnd.apache.parquet"
         resources.append(res)
-    return {"profile": "tabular-data-package" if fmt == "csv" else "data-package", "name": name,
-            "title": "Derived tables of the flights study (data/derived)",
-            "description": "Written by `make data` from data/raw; every table, column, type and key is declared in "
-                           "analysis/steps.py." + (
-                               " Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, a tab "
-                               "or a carriage return) are written with a ' in front; the parquet files keep the exact "
-                               "text." if fmt == "csv" else ""), "resources": resources}
+    return {
+        "profile": "tabular-data-package" if fmt == "csv" else "data-package",
+        "name": name,
+        "title": "Derived tables of the flights study (data/derived)",
+        "description": "Written by `make data` from data/raw; every table, column, type and key is declared in "
+        "analysis/steps.py."
+        + (
+            " Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, a tab "
+            "or a carriage return) are written with a ' in front; the parquet files keep the exact "
+            "text."
+            if fmt == "csv"
+            else ""
+        ),
+        "resources": resources,
+    }

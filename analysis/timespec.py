@@ -45,8 +45,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["TimeSpec", "TimeSpecError", "parse", "display", "PARTS_OF_DAY", "PARTS_OF_MONTH", "GRAMMAR_HELP",
-           "PRECISION_LABELS", "STUDY_YEARS", "OFFSET_RANGE_MIN"]
+__all__ = [
+    "TimeSpec",
+    "TimeSpecError",
+    "parse",
+    "display",
+    "PARTS_OF_DAY",
+    "PARTS_OF_MONTH",
+    "GRAMMAR_HELP",
+    "PRECISION_LABELS",
+    "STUDY_YEARS",
+    "OFFSET_RANGE_MIN",
+]
 
 #: the plausible window of the study (rule ``study window``): Russian state flights after 1990; reports, sources
 #: and sanctions dated outside it are typos (1900 for 2019, 2100 for 2010), never facts to publish
@@ -56,10 +66,18 @@ OFFSET_RANGE_MIN = (-12 * 60, 14 * 60)
 
 #: How each precision reads in a chart legend or a table (the codes are the data's; readers get these words).
 PRECISION_LABELS = {
-    "second": "to the second", "minute": "to the minute", "approx_hour": "about the hour (±30 min)",
-    "day": "a day", "day_range": "a range of days", "part_of_day": "part of a day", "part_of_month": "part of a month",
-    "month": "a month", "year": "a year", "day_year_unknown": "day and month, year unknown",
-    "clock_no_zone": "clock time, time zone unknown", "unknown": "unknown",
+    "second": "to the second",
+    "minute": "to the minute",
+    "approx_hour": "about the hour (±30 min)",
+    "day": "a day",
+    "day_range": "a range of days",
+    "part_of_day": "part of a day",
+    "part_of_month": "part of a month",
+    "month": "a month",
+    "year": "a year",
+    "day_year_unknown": "day and month, year unknown",
+    "clock_no_zone": "clock time, time zone unknown",
+    "unknown": "unknown",
 }
 
 PARTS_OF_DAY = {"predawn": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
@@ -73,9 +91,7 @@ GRAMMAR_HELP = (
     "zone the source does not state), or empty for unknown"
 )
 
-_INSTANT = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:\d{2})?(~)?$"
-)
+_INSTANT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:\d{2})?(~)?$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?: (predawn|morning|afternoon|evening))?$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?: (early|mid|late))?$")
 _YEAR = re.compile(r"^(\d{4})$")
@@ -113,7 +129,9 @@ def _zone(tz: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(tz or "UTC")
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise TimeSpecError(f"unknown time zone {tz!r}; expected an IANA name such as America/Caracas") from exc
+        raise TimeSpecError(
+            f"unknown time zone {tz!r}; expected an IANA name such as America/Caracas"
+        ) from exc
 
 
 def _local(zone: ZoneInfo, y: int, m: int, d: int, h: int = 0) -> datetime:
@@ -127,8 +145,10 @@ def _check_ymd(y: int, m: int, d: int, value: str) -> None:
     if not 1 <= d <= calendar.monthrange(y, m)[1]:
         raise TimeSpecError(f"day {d} out of range for {y}-{m:02d} in {value!r}; expected {GRAMMAR_HELP}")
     if not STUDY_YEARS[0] <= y <= STUDY_YEARS[1]:
-        raise TimeSpecError(f"year {y} is outside the study window in {value!r}; expected a year between "
-                            f"{STUDY_YEARS[0]} and {STUDY_YEARS[1]} (rule: study window, analysis.timespec.STUDY_YEARS)")
+        raise TimeSpecError(
+            f"year {y} is outside the study window in {value!r}; expected a year between "
+            f"{STUDY_YEARS[0]} and {STUDY_YEARS[1]} (rule: study window, analysis.timespec.STUDY_YEARS)"
+        )
 
 
 def _check_offset(zone: str, value: str) -> None:
@@ -139,8 +159,10 @@ def _check_offset(zone: str, value: str) -> None:
     hh, mm = int(zone[1:3]), int(zone[4:6])
     minutes = sign * (hh * 60 + mm)
     if mm > 59 or not OFFSET_RANGE_MIN[0] <= minutes <= OFFSET_RANGE_MIN[1]:
-        raise TimeSpecError(f"offset {zone} in {value!r} is not a UTC offset in use; expected an offset from -12:00 "
-                            "to +14:00 (rule: UTC offset range, analysis.timespec.OFFSET_RANGE_MIN)")
+        raise TimeSpecError(
+            f"offset {zone} in {value!r} is not a UTC offset in use; expected an offset from -12:00 "
+            "to +14:00 (rule: UTC offset range, analysis.timespec.OFFSET_RANGE_MIN)"
+        )
 
 
 def parse(value: str | None, tz: str | None = None) -> TimeSpec:
@@ -152,10 +174,14 @@ def parse(value: str | None, tz: str | None = None) -> TimeSpec:
         y, mo, d, hh, mm = (int(m.group(i)) for i in range(1, 6))
         _check_ymd(y, mo, d, text)
         if hh > 23 or mm > 59:
-            raise TimeSpecError(f"time of day out of range in {text!r}; expected HH:MM between 00:00 and 23:59")
+            raise TimeSpecError(
+                f"time of day out of range in {text!r}; expected HH:MM between 00:00 and 23:59"
+            )
         wall = datetime(y, mo, d, hh, mm, tzinfo=UTC)
         # the wall-clock reading in any zone from UTC+14 (earliest instant) to UTC-12 (latest)
-        return TimeSpec(text, "clock_no_zone", wall - timedelta(hours=14), wall + timedelta(hours=12, minutes=1))
+        return TimeSpec(
+            text, "clock_no_zone", wall - timedelta(hours=14), wall + timedelta(hours=12, minutes=1)
+        )
     if m := _RANGE.match(text):
         first, last = parse(m.group(1), tz), parse(m.group(2), tz)
         if first.earliest is None or last.latest is None:  # the grammar gives each end a date: never unknown
@@ -168,7 +194,9 @@ def parse(value: str | None, tz: str | None = None) -> TimeSpec:
         ss = m.group(6)
         _check_ymd(y, mo, d, text)
         if hh > 23 or mm > 59 or (ss is not None and int(ss) > 59):
-            raise TimeSpecError(f"time of day out of range in {text!r}; expected HH:MM between 00:00 and 23:59")
+            raise TimeSpecError(
+                f"time of day out of range in {text!r}; expected HH:MM between 00:00 and 23:59"
+            )
         if m.group(7) is None:
             raise TimeSpecError(
                 f"time {text!r} has no time zone; expected an explicit offset such as 'Z' (UTC) or '-04:00' "
@@ -181,7 +209,9 @@ def parse(value: str | None, tz: str | None = None) -> TimeSpec:
         except ValueError as exc:
             raise TimeSpecError(f"cannot read {text!r}; expected {GRAMMAR_HELP}") from exc
         if m.group(8):
-            return TimeSpec(text, "approx_hour", instant - timedelta(minutes=30), instant + timedelta(minutes=30))
+            return TimeSpec(
+                text, "approx_hour", instant - timedelta(minutes=30), instant + timedelta(minutes=30)
+            )
         if ss is not None:
             return TimeSpec(text, "second", instant, instant + timedelta(seconds=1))
         return TimeSpec(text, "minute", instant, instant + timedelta(minutes=1))
@@ -199,8 +229,9 @@ def parse(value: str | None, tz: str | None = None) -> TimeSpec:
         last_day = calendar.monthrange(y, mo)[1]
         if part := m.group(3):
             d0, d1 = PARTS_OF_MONTH[part]
-            return TimeSpec(text, "part_of_month", _local(zone, y, mo, d0),
-                            _local(zone, y, mo, min(d1, last_day), 24))
+            return TimeSpec(
+                text, "part_of_month", _local(zone, y, mo, d0), _local(zone, y, mo, min(d1, last_day), 24)
+            )
         return TimeSpec(text, "month", _local(zone, y, mo, 1), _local(zone, y, mo, last_day, 24))
     if m := _YEAR.match(text):
         y = int(m.group(1))
@@ -244,7 +275,9 @@ def display(text: str | None) -> str:
         clock = f"{m.group(4)}:{m.group(5)}" + (f":{m.group(6)}" if m.group(6) else "")
         zone = m.group(7) or ""
         zone = "UTC" if zone == "Z" else f"UTC{zone}"
-        return f"{day} {'about ' if m.group(8) else ''}{clock} {zone}".replace(f"{day} about", f"{day}, about")
+        return f"{day} {'about ' if m.group(8) else ''}{clock} {zone}".replace(
+            f"{day} about", f"{day}, about"
+        )
     if m := _DATE.match(t):
         day = _day(m.group(1), m.group(2), m.group(3))
         return f"{m.group(4)} of {day}" if m.group(4) else day

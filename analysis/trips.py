@@ -24,8 +24,11 @@ TRIP_PATTERN = "trip"
 
 def study_region(corridors: pl.DataFrame) -> frozenset[str]:
     """The study's destination region: the countries (ISO alpha-2) of role 'destination' in corridors.csv."""
-    return frozenset(a for a, r in zip(corridors["area"], corridors["role"], strict=True)
-                     if r == "destination" and a and len(a) == 2)
+    return frozenset(
+        a
+        for a, r in zip(corridors["area"], corridors["role"], strict=True)
+        if r == "destination" and a and len(a) == 2
+    )
 
 
 def trip_break(interest_patterns: pl.DataFrame) -> timedelta:
@@ -36,7 +39,9 @@ def trip_break(interest_patterns: pl.DataFrame) -> timedelta:
 
     rows = interest_patterns.filter(pl.col("pattern_id") == TRIP_PATTERN)
     if rows.is_empty():
-        raise KeyError(f"interest_patterns.csv: expected a row for pattern {TRIP_PATTERN!r} (parameter max_stop_h)")
+        raise KeyError(
+            f"interest_patterns.csv: expected a row for pattern {TRIP_PATTERN!r} (parameter max_stop_h)"
+        )
     params = parse_parameters(rows["parameters"][0], TRIP_PATTERN)[0]
     if "max_stop_h" not in params:
         raise KeyError(f"interest_patterns.csv: pattern {TRIP_PATTERN!r} needs parameter 'max_stop_h'")

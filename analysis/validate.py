@@ -26,9 +26,22 @@ from . import geo, safeio
 from .schema import ID_PATTERN, SAFE_ID_PATTERN, TABLES, Column, Table
 from .timespec import TimeSpecError, parse
 
-__all__ = ["RawDataError", "RawValidationError", "Raw", "load_raw", "MAX_CELL_CHARS", "text_problem",
-           "describe_char", "RESERVED_EPISODE_PREFIX", "REGISTRATION_PATTERN", "ASCII_KINDS", "PATTERN_PARAMETERS",
-           "parse_parameters", "TYPE_DESIGNATOR_PATTERN", "REGISTRATION_PREFIX_PATTERN"]
+__all__ = [
+    "RawDataError",
+    "RawValidationError",
+    "Raw",
+    "load_raw",
+    "MAX_CELL_CHARS",
+    "text_problem",
+    "describe_char",
+    "RESERVED_EPISODE_PREFIX",
+    "REGISTRATION_PATTERN",
+    "ASCII_KINDS",
+    "PATTERN_PARAMETERS",
+    "parse_parameters",
+    "TYPE_DESIGNATOR_PATTERN",
+    "REGISTRATION_PREFIX_PATTERN",
+]
 
 MAX_CELL_CHARS = 4000
 _ID = re.compile(ID_PATTERN)
@@ -43,8 +56,25 @@ _FLOAT = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 #: episode ids that the build generates for observed trips (analysis.observed); curated data may not use them
 RESERVED_EPISODE_PREFIX = "obs-"
 #: kinds whose values are codes, ids, numbers or addresses: printable ASCII only
-ASCII_KINDS = frozenset({"id", "safe_id", "ids", "hex", "enum", "bool", "int", "float", "country", "icao", "tz",
-                         "timespec", "url", "date", "registration"})
+ASCII_KINDS = frozenset(
+    {
+        "id",
+        "safe_id",
+        "ids",
+        "hex",
+        "enum",
+        "bool",
+        "int",
+        "float",
+        "country",
+        "icao",
+        "tz",
+        "timespec",
+        "url",
+        "date",
+        "registration",
+    }
+)
 #: free-text kinds, where a line break inside a quoted cell is allowed
 _MULTILINE_KINDS = frozenset({"str"})
 _ASCII_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
@@ -71,8 +101,12 @@ def describe_char(ch: str) -> str:
     name = unicodedata.name(ch, None)
     if name is None:
         cat = unicodedata.category(ch)
-        name = {"Cc": "a control character", "Cn": "an unassigned code point or non-character",
-                "Cs": "a surrogate", "Co": "a private-use character"}.get(cat, f"category {cat}")
+        name = {
+            "Cc": "a control character",
+            "Cn": "an unassigned code point or non-character",
+            "Cs": "a surrogate",
+            "Co": "a private-use character",
+        }.get(cat, f"category {cat}")
     return f"U+{ord(ch):04X} {name}"
 
 
@@ -85,7 +119,7 @@ def _bad_char(value: str, allow_newline: bool) -> tuple[int, str, str] | None:
     for i, ch in enumerate(value, 1):
         if ch == "\n" and allow_newline:
             continue
-        if ch == "\r" and allow_newline and value[i:i + 1] == "\n":
+        if ch == "\r" and allow_newline and value[i : i + 1] == "\n":
             continue
         o = ord(ch)
         if o < 0x80:
@@ -100,13 +134,24 @@ def _bad_char(value: str, allow_newline: bool) -> tuple[int, str, str] | None:
         if cat == "Cf":
             return i, ch, "an invisible format character (zero-width or similar)"
         if cat in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
-            return i, ch, {"Cc": "a control character", "Cs": "a surrogate", "Co": "a private-use character",
-                           "Cn": "an unassigned code point", "Zl": "a line separator",
-                           "Zp": "a paragraph separator"}[cat]
+            return (
+                i,
+                ch,
+                {
+                    "Cc": "a control character",
+                    "Cs": "a surrogate",
+                    "Co": "a private-use character",
+                    "Cn": "an unassigned code point",
+                    "Zl": "a line separator",
+                    "Zp": "a paragraph separator",
+                }[cat],
+            )
     return None
 
 
-def text_problem(value: str, *, ascii_only: bool = False, allow_newline: bool = False) -> tuple[str, str] | None:
+def text_problem(
+    value: str, *, ascii_only: bool = False, allow_newline: bool = False
+) -> tuple[str, str] | None:
     """Text hygiene for any text field: ``(expected, found)`` when ``value`` is not acceptable, else None.
 
     Refused everywhere: control characters (a line break only inside free text), bidirectional controls,
@@ -120,16 +165,24 @@ def text_problem(value: str, *, ascii_only: bool = False, allow_newline: bool = 
     if ascii_only:
         for i, ch in enumerate(value, 1):
             if not (" " <= ch <= "~"):
-                return ("printable ASCII only (letters A-Z, digits 0-9 and the punctuation the field allows)",
-                        f"{describe_char(ch)} at position {i}")
+                return (
+                    "printable ASCII only (letters A-Z, digits 0-9 and the punctuation the field allows)",
+                    f"{describe_char(ch)} at position {i}",
+                )
     bad = _bad_char(value, allow_newline)
     if bad is not None:
         i, ch, why = bad
-        return ("text without control characters, bidirectional controls, invisible (zero-width) characters "
-                "or non-characters", f"{describe_char(ch)} ({why}) at position {i}")
+        return (
+            "text without control characters, bidirectional controls, invisible (zero-width) characters "
+            "or non-characters",
+            f"{describe_char(ch)} ({why}) at position {i}",
+        )
     if not unicodedata.is_normalized("NFC", value):
-        return ("text in Unicode NFC form (composed characters, e.g. 'é' as one character, not 'e' plus a "
-                "combining accent)", "decomposed text")
+        return (
+            "text in Unicode NFC form (composed characters, e.g. 'é' as one character, not 'e' plus a "
+            "combining accent)",
+            "decomposed text",
+        )
     return None
 
 
@@ -172,8 +225,12 @@ def parse_parameters(text: str | None, pattern: str) -> tuple[dict[str, float], 
             problems.append((f"parameter {name} (pattern {pattern} takes {names})", "no such parameter"))
     for pat, low, high in PATTERN_BOUNDS:
         if pat == pattern and low in values and high in values and not values[low] < values[high]:
-            problems.append((f"{low} below {high} (the two ends of one range, in order)",
-                             f"{low}={values[low]:g}, {high}={values[high]:g}"))
+            problems.append(
+                (
+                    f"{low} below {high} (the two ends of one range, in order)",
+                    f"{low}={values[low]:g}, {high}={values[high]:g}",
+                )
+            )
     return values, problems
 
 
@@ -204,8 +261,10 @@ class RawValidationError(ValueError):
         self.errors = errors
         shown = "\n".join(f"  - {e}" for e in errors[:60])
         more = f"\n  ... and {len(errors) - 60} more" if len(errors) > 60 else ""
-        super().__init__(f"{len(errors)} problem(s) in data/raw:\n{shown}{more}\n"
-                         "Every raw table's columns, allowed values, id rules and examples: docs/evidence.md")
+        super().__init__(
+            f"{len(errors)} problem(s) in data/raw:\n{shown}{more}\n"
+            "Every raw table's columns, allowed values, id rules and examples: docs/evidence.md"
+        )
 
 
 @dataclass
@@ -223,17 +282,30 @@ def _read_text(path: Path, rel: str, errors: list[RawDataError], data: bytes | N
         try:
             data = safeio.read_bytes(path, rel, max_bytes=safeio.MAX_TABLE_BYTES, root=path.parent)
         except FileNotFoundError:
-            errors.append(RawDataError(rel, None, None, "this file to exist (every table in analysis/schema.py is required)"))
+            errors.append(
+                RawDataError(
+                    rel, None, None, "this file to exist (every table in analysis/schema.py is required)"
+                )
+            )
             return None
         except safeio.UnsafeInputError as exc:
-            errors.append(RawDataError(rel, None, None, str(exc).split("expected ", 1)[-1].split(", got ")[0],
-                                       str(exc).split(", got ", 1)[-1]))
+            errors.append(
+                RawDataError(
+                    rel,
+                    None,
+                    None,
+                    str(exc).split("expected ", 1)[-1].split(", got ")[0],
+                    str(exc).split(", got ", 1)[-1],
+                )
+            )
             return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        errors.append(RawDataError(rel, line, None, "UTF-8 text", f"byte 0x{data[exc.start]:02x} at offset {exc.start}"))
+        errors.append(
+            RawDataError(rel, line, None, "UTF-8 text", f"byte 0x{data[exc.start]:02x} at offset {exc.start}")
+        )
         return None
 
 
@@ -241,10 +313,16 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
     """Check and convert one cell. Returns the typed value or None (and records an error if bad)."""
     value = raw.strip()
     if len(value) > MAX_CELL_CHARS:
-        errors.append(RawDataError(rel, line, col.name, f"at most {MAX_CELL_CHARS} characters", f"{len(value)} characters"))
+        errors.append(
+            RawDataError(
+                rel, line, col.name, f"at most {MAX_CELL_CHARS} characters", f"{len(value)} characters"
+            )
+        )
         return None
     kind = col.kind
-    if kind == "str" and col.name == "registration":  # registrations are codes, whatever the schema calls them
+    if (
+        kind == "str" and col.name == "registration"
+    ):  # registrations are codes, whatever the schema calls them
         kind = "registration"
     problem = text_problem(value, ascii_only=kind in ASCII_KINDS, allow_newline=kind in _MULTILINE_KINDS)
     if problem is not None:
@@ -271,8 +349,10 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
         return value
     if kind == "registration":
         if not _REGISTRATION.match(value):
-            bad(f"a registration as painted, in capital ASCII letters and digits ({REGISTRATION_PATTERN}), "
-                "e.g. RA-78765")
+            bad(
+                f"a registration as painted, in capital ASCII letters and digits ({REGISTRATION_PATTERN}), "
+                "e.g. RA-78765"
+            )
             return None
         return value
     if kind == "id":
@@ -282,7 +362,9 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
         return value
     if kind == "safe_id":
         if not _SAFE_ID.match(value):
-            bad(f"an id of lowercase letters, digits and dashes ({SAFE_ID_PATTERN}); it is used in file names")
+            bad(
+                f"an id of lowercase letters, digits and dashes ({SAFE_ID_PATTERN}); it is used in file names"
+            )
             return None
         return value
     if kind == "ids":
@@ -314,8 +396,11 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
             if kind == "float" and value.lower().lstrip("+-") in ("nan", "inf", "infinity"):
                 bad("a finite number")
             else:
-                bad("a whole number in ASCII digits" if kind == "int"
-                    else "a number in ASCII digits (e.g. 12.5), without separators")
+                bad(
+                    "a whole number in ASCII digits"
+                    if kind == "int"
+                    else "a number in ASCII digits (e.g. 12.5), without separators"
+                )
             return None
         number: float | int = int(value) if kind == "int" else float(value)
         if kind == "float" and not math.isfinite(number):  # NaN, inf: float() accepts them, no fact is one
@@ -339,14 +424,17 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
     raise AssertionError(f"unknown column kind {kind}")
 
 
-def _read_table(root: Path, table: Table, errors: list[RawDataError],
-                data: bytes | None = None) -> tuple[list[dict], list[int]]:
+def _read_table(
+    root: Path, table: Table, errors: list[RawDataError], data: bytes | None = None
+) -> tuple[list[dict], list[int]]:
     rel = f"data/raw/{table.name}.csv"
     text = _read_text(root / f"{table.name}.csv", rel, errors, data)
     if text is None:
         return [], []
     if not text.strip():
-        errors.append(RawDataError(rel, 1, None, "a header row: " + ",".join(table.column_names), "an empty file"))
+        errors.append(
+            RawDataError(rel, 1, None, "a header row: " + ",".join(table.column_names), "an empty file")
+        )
         return [], []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -358,9 +446,25 @@ def _read_table(root: Path, table: Table, errors: list[RawDataError],
     extra = [h for h in header if h not in table.column_names]
     dupes = sorted({h for h in header if header.count(h) > 1})
     for name in missing:
-        errors.append(RawDataError(rel, 1, name, f"column '{name}' in the header ({table.columns and table.column(name).description})", "no such column"))
+        errors.append(
+            RawDataError(
+                rel,
+                1,
+                name,
+                f"column '{name}' in the header ({table.columns and table.column(name).description})",
+                "no such column",
+            )
+        )
     for name in extra:
-        errors.append(RawDataError(rel, 1, name, "only the columns " + ", ".join(table.column_names), f"unexpected column {name!r}"))
+        errors.append(
+            RawDataError(
+                rel,
+                1,
+                name,
+                "only the columns " + ", ".join(table.column_names),
+                f"unexpected column {name!r}",
+            )
+        )
     for name in dupes:
         errors.append(RawDataError(rel, 1, name, "each column once", "a repeated column"))
     if missing or extra or dupes:
@@ -373,13 +477,19 @@ def _read_table(root: Path, table: Table, errors: list[RawDataError],
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.append(RawDataError(rel, reader.line_num, None, "well-formed CSV (balanced quotes)", str(exc)))
+            errors.append(
+                RawDataError(rel, reader.line_num, None, "well-formed CSV (balanced quotes)", str(exc))
+            )
             break
         line = reader.line_num
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            errors.append(RawDataError(rel, line, None, f"{len(header)} fields as in the header", f"{len(values)} fields"))
+            errors.append(
+                RawDataError(
+                    rel, line, None, f"{len(header)} fields as in the header", f"{len(values)} fields"
+                )
+            )
             continue
         cells = dict(zip(header, values, strict=True))
         rows.append({c.name: _convert(c, cells[c.name], rel, line, errors) for c in table.columns})
@@ -388,7 +498,9 @@ def _read_table(root: Path, table: Table, errors: list[RawDataError],
 
 
 _POLARS = {
-    "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean,
+    "int": pl.Int64,
+    "float": pl.Float64,
+    "bool": pl.Boolean,
 }
 
 
@@ -419,8 +531,14 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
     lines: dict[str, list[int]] = {}
     for t in TABLES:
         if data is not None and t.name in data and data[t.name] is None:
-            errors.append(RawDataError(f"data/raw/{t.name}.csv", None, None,
-                                       "this file to exist (every table in analysis/schema.py is required)"))
+            errors.append(
+                RawDataError(
+                    f"data/raw/{t.name}.csv",
+                    None,
+                    None,
+                    "this file to exist (every table in analysis/schema.py is required)",
+                )
+            )
             rows[t.name], lines[t.name] = [], []
             continue
         rows[t.name], lines[t.name] = _read_table(raw_dir, t, errors, (data or {}).get(t.name))
@@ -437,7 +555,15 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
             if any(v is None for v in k):
                 continue
             if k in seen:
-                errors.append(RawDataError(rel(t.name), line, ",".join(t.key), f"a unique key (already used on line {seen[k]})", ",".join(map(str, k))))
+                errors.append(
+                    RawDataError(
+                        rel(t.name),
+                        line,
+                        ",".join(t.key),
+                        f"a unique key (already used on line {seen[k]})",
+                        ",".join(map(str, k)),
+                    )
+                )
             else:
                 seen[k] = line
         keys[t.name] = set(seen)
@@ -448,15 +574,31 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
                 if any(v is None for v in k):
                     continue
                 if k in useen:
-                    errors.append(RawDataError(rel(t.name), line, ",".join(cols), f"a unique combination (already used on line {useen[k]})", ",".join(map(str, k))))
+                    errors.append(
+                        RawDataError(
+                            rel(t.name),
+                            line,
+                            ",".join(cols),
+                            f"a unique combination (already used on line {useen[k]})",
+                            ",".join(map(str, k)),
+                        )
+                    )
                 useen.setdefault(k, line)
 
     # generated episode ids (observed trips) live in a namespace curated data cannot use
     for row, line in zip(rows["episodes"], lines["episodes"], strict=True):
         if (row.get("episode_id") or "").startswith(RESERVED_EPISODE_PREFIX):
-            errors.append(RawDataError(rel("episodes"), line, "episode_id", f"an id not starting with "
-                                       f"'{RESERVED_EPISODE_PREFIX}' (reserved for episodes the build generates "
-                                       "from observed flight records)", row["episode_id"]))
+            errors.append(
+                RawDataError(
+                    rel("episodes"),
+                    line,
+                    "episode_id",
+                    f"an id not starting with "
+                    f"'{RESERVED_EPISODE_PREFIX}' (reserved for episodes the build generates "
+                    "from observed flight records)",
+                    row["episode_id"],
+                )
+            )
 
     # references
     for t in TABLES:
@@ -469,25 +611,57 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
                 v = row[c.name]
                 if v is None:
                     continue
-                for part in (v.split(";") if c.kind == "ids" else [v]):
+                for part in v.split(";") if c.kind == "ids" else [v]:
                     if part not in valid:
-                        errors.append(RawDataError(rel(t.name), line, c.name, f"an id that exists in {ref_table}.csv ({ref_col})", part))
+                        errors.append(
+                            RawDataError(
+                                rel(t.name),
+                                line,
+                                c.name,
+                                f"an id that exists in {ref_table}.csv ({ref_col})",
+                                part,
+                            )
+                        )
 
     places = {r["place_id"]: r for r in rows["places"] if r["place_id"]}
-    located = {r["icao"] for r in rows["places"] if r["icao"] and r["lat"] is not None and r["lon"] is not None}
+    located = {
+        r["icao"] for r in rows["places"] if r["icao"] and r["lat"] is not None and r["lon"] is not None
+    }
     # places: precision rules
     for row, line in zip(rows["places"], lines["places"], strict=True):
         for col in ("icao", "inferred_icao"):
             if row[col] and geo.airport(row[col]) is None and row[col] not in located:
-                errors.append(RawDataError(rel("places"), line, col, "an ICAO airport code known to airportsdata, e.g. "
-                                           "SVMI, or an airport row with that icao and a sourced lat and lon "
-                                           "(see docs/evidence.md)", row[col]))
+                errors.append(
+                    RawDataError(
+                        rel("places"),
+                        line,
+                        col,
+                        "an ICAO airport code known to airportsdata, e.g. "
+                        "SVMI, or an airport row with that icao and a sourced lat and lon "
+                        "(see docs/evidence.md)",
+                        row[col],
+                    )
+                )
         if (row["lat"] is None) != (row["lon"] is None):
-            errors.append(RawDataError(rel("places"), line, "lon" if row["lon"] is None else "lat",
-                                       "lat and lon together (a sourced location needs both)", ""))
+            errors.append(
+                RawDataError(
+                    rel("places"),
+                    line,
+                    "lon" if row["lon"] is None else "lat",
+                    "lat and lon together (a sourced location needs both)",
+                    "",
+                )
+            )
         if row["lat"] is not None and (row["precision"] != "airport" or not row["source_ids"]):
-            errors.append(RawDataError(rel("places"), line, "lat", "a sourced location only on an airport row that "
-                                       "cites its source in source_ids", str(row["lat"])))
+            errors.append(
+                RawDataError(
+                    rel("places"),
+                    line,
+                    "lat",
+                    "a sourced location only on an airport row that cites its source in source_ids",
+                    str(row["lat"]),
+                )
+            )
         check_closed = row["closed"]
         if check_closed:
             try:
@@ -495,39 +669,104 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
             except TimeSpecError as exc:
                 errors.append(RawDataError(rel("places"), line, "closed", str(exc), check_closed))
         if row["precision"] != "region" and not row["country"]:
-            errors.append(RawDataError(rel("places"), line, "country", "an ISO 3166-1 alpha-2 country (required unless precision is 'region')", ""))
+            errors.append(
+                RawDataError(
+                    rel("places"),
+                    line,
+                    "country",
+                    "an ISO 3166-1 alpha-2 country (required unless precision is 'region')",
+                    "",
+                )
+            )
         if row["precision"] == "airport" and not row["icao"]:
-            errors.append(RawDataError(rel("places"), line, "icao", "an ICAO code for a place of precision 'airport'", ""))
+            errors.append(
+                RawDataError(
+                    rel("places"), line, "icao", "an ICAO code for a place of precision 'airport'", ""
+                )
+            )
         if row["precision"] != "airport" and row["icao"]:
-            errors.append(RawDataError(rel("places"), line, "icao", "no ICAO code unless precision is 'airport' (use inferred_icao for a guess)", row["icao"]))
+            errors.append(
+                RawDataError(
+                    rel("places"),
+                    line,
+                    "icao",
+                    "no ICAO code unless precision is 'airport' (use inferred_icao for a guess)",
+                    row["icao"],
+                )
+            )
         if row["inferred_icao"] and not row["inference_basis"]:
-            errors.append(RawDataError(rel("places"), line, "inference_basis", "the reason for the inferred airport", ""))
+            errors.append(
+                RawDataError(
+                    rel("places"), line, "inference_basis", "the reason for the inferred airport", ""
+                )
+            )
         if row["precision"] != "airport" and not _place_tz(row):
-            errors.append(RawDataError(rel("places"), line, "tz", "an IANA zone for a city or country place without an inferred airport", ""))
+            errors.append(
+                RawDataError(
+                    rel("places"),
+                    line,
+                    "tz",
+                    "an IANA zone for a city or country place without an inferred airport",
+                    "",
+                )
+            )
         if row["lat"] is not None and not _place_tz(row):
-            errors.append(RawDataError(rel("places"), line, "tz", "an IANA zone for an airport located by lat/lon", ""))
+            errors.append(
+                RawDataError(rel("places"), line, "tz", "an IANA zone for an airport located by lat/lon", "")
+            )
         code = row["icao"] or row["inferred_icao"]
         if code and row["country"] and (a := geo.airport(code)) and a["country"] != row["country"]:
-            errors.append(RawDataError(rel("places"), line, "country", f"the country of airport {code} ({a['country']})", row["country"]))
+            errors.append(
+                RawDataError(
+                    rel("places"),
+                    line,
+                    "country",
+                    f"the country of airport {code} ({a['country']})",
+                    row["country"],
+                )
+            )
 
     # times
     def check_time(table: str, row: dict, line: int, col: str, tz: str | None) -> None:
         try:
             parse(row[col], tz)
         except TimeSpecError as exc:
-            errors.append(RawDataError(rel(table), line, col, str(exc).split("; expected ", 1)[-1] if "; expected " in str(exc) else str(exc), row[col]))
+            errors.append(
+                RawDataError(
+                    rel(table),
+                    line,
+                    col,
+                    str(exc).split("; expected ", 1)[-1] if "; expected " in str(exc) else str(exc),
+                    row[col],
+                )
+            )
 
     for row, line in zip(rows["stops"], lines["stops"], strict=True):
         tz = _place_tz(places[row["place_id"]]) if row["place_id"] in places else None
         for col in ("arr_time", "dep_time", "reported_on"):
             check_time("stops", row, line, col, tz)
         if row["order_basis"] == "inferred" and not row["order_inference"]:
-            errors.append(RawDataError(rel("stops"), line, "order_inference", "how the order was inferred (required "
-                                       "when order_basis is inferred)", ""))
+            errors.append(
+                RawDataError(
+                    rel("stops"),
+                    line,
+                    "order_inference",
+                    "how the order was inferred (required when order_basis is inferred)",
+                    "",
+                )
+            )
         try:
             arr, dep = parse(row["arr_time"], tz), parse(row["dep_time"], tz)
             if arr.earliest is not None and dep.latest is not None and dep.latest <= arr.earliest:
-                errors.append(RawDataError(rel("stops"), line, "dep_time", f"a departure after the arrival {row['arr_time']}", row["dep_time"]))
+                errors.append(
+                    RawDataError(
+                        rel("stops"),
+                        line,
+                        "dep_time",
+                        f"a departure after the arrival {row['arr_time']}",
+                        row["dep_time"],
+                    )
+                )
         except TimeSpecError:
             pass
     for row, line in zip(rows["events"], lines["events"], strict=True):
@@ -536,34 +775,66 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
         try:
             start, end = parse(row["start"], row["tz"]), parse(row["end"], row["tz"])
             if start.earliest is not None and end.latest is not None and end.latest <= start.earliest:
-                errors.append(RawDataError(rel("events"), line, "end", f"an end after the start {row['start']}", row["end"]))
+                errors.append(
+                    RawDataError(
+                        rel("events"), line, "end", f"an end after the start {row['start']}", row["end"]
+                    )
+                )
         except TimeSpecError:
             pass
     for row, line in zip(rows["sources"], lines["sources"], strict=True):
         check_time("sources", row, line, "published", None)
-    for name, col in (("host_statements", "made_on"), ("census_excluded", "when"), ("census_log", "searched_on")):
+    for name, col in (
+        ("host_statements", "made_on"),
+        ("census_excluded", "when"),
+        ("census_log", "searched_on"),
+    ):
         for row, line in zip(rows[name], lines[name], strict=True):
             check_time(name, row, line, col, None)
     # a study with no flight yet: the first rows to write
     if not rows["episodes"] and not any(e.file == rel("episodes") for e in errors):
-        errors.append(RawDataError(rel("episodes"), 2, "episode_id", "at least one episode: write the first flight "
-                                   "as a row of episodes.csv and its route in stops.csv (see docs/evidence.md)",
-                                   "no rows"))
+        errors.append(
+            RawDataError(
+                rel("episodes"),
+                2,
+                "episode_id",
+                "at least one episode: write the first flight "
+                "as a row of episodes.csv and its route in stops.csv (see docs/evidence.md)",
+                "no rows",
+            )
+        )
     # the study: one row; its home countries are countries
     if len(rows["study"]) != 1 and not any(e.file == rel("study") and e.line == 1 for e in errors):
-        errors.append(RawDataError(rel("study"), None, None, "exactly one row describing the study",
-                                   f"{len(rows['study'])} rows"))
+        errors.append(
+            RawDataError(
+                rel("study"), None, None, "exactly one row describing the study", f"{len(rows['study'])} rows"
+            )
+        )
     for row, line in zip(rows["study"], lines["study"], strict=True):
         for col in ("period_start", "period_end"):
             check_time("study", row, line, col, None)
         for code in (row["home_countries"] or "").split(";"):
             if code and geo.country(code.strip()) is None:
-                errors.append(RawDataError(rel("study"), line, "home_countries", "';'-separated ISO 3166-1 alpha-2 "
-                                           "codes such as RU", code))
+                errors.append(
+                    RawDataError(
+                        rel("study"),
+                        line,
+                        "home_countries",
+                        "';'-separated ISO 3166-1 alpha-2 codes such as RU",
+                        code,
+                    )
+                )
     for row, line in zip(rows["corridors"], lines["corridors"], strict=True):
         if row["role"] == "destination" and row["jump_off"]:
-            errors.append(RawDataError(rel("corridors"), line, "jump_off", "no jump-off kind for a destination area "
-                                       "(a crossing starts on the other side)", row["jump_off"]))
+            errors.append(
+                RawDataError(
+                    rel("corridors"),
+                    line,
+                    "jump_off",
+                    "no jump-off kind for a destination area (a crossing starts on the other side)",
+                    row["jump_off"],
+                )
+            )
     # every stop's area (its country, or a region place) is classified in corridors.csv: findings read its role
     areas = {r["area"] for r in rows["corridors"] if r["area"]}
     for row, line in zip(rows["stops"], lines["stops"], strict=True):
@@ -572,9 +843,17 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
             continue
         area = place["place_id"] if place["precision"] == "region" else place["country"]
         if area and area not in areas:
-            errors.append(RawDataError(rel("stops"), line, "place_id", f"a place whose area ({area}) has a row in "
-                                       "corridors.csv (home, staging or destination), so that findings can place "
-                                       "the stop", row["place_id"]))
+            errors.append(
+                RawDataError(
+                    rel("stops"),
+                    line,
+                    "place_id",
+                    f"a place whose area ({area}) has a row in "
+                    "corridors.csv (home, staging or destination), so that findings can place "
+                    "the stop",
+                    row["place_id"],
+                )
+            )
     # relay chains: a page relays another page, never itself, and no chain comes back to where it started
     relays = {r["source_id"]: r["relays_source_id"] for r in rows["sources"] if r["source_id"]}
     for row, line in zip(rows["sources"], lines["sources"], strict=True):
@@ -582,38 +861,86 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
         if not sid or not target:
             continue
         if target == sid:
-            errors.append(RawDataError(rel("sources"), line, "relays_source_id", "another source's id (a page "
-                                       "cannot relay itself)", target))
+            errors.append(
+                RawDataError(
+                    rel("sources"),
+                    line,
+                    "relays_source_id",
+                    "another source's id (a page cannot relay itself)",
+                    target,
+                )
+            )
             continue
         chain, cur = [sid], target
         while cur and cur not in chain:
             chain.append(cur)
             cur = relays.get(cur)
         if cur == sid:
-            errors.append(RawDataError(rel("sources"), line, "relays_source_id", "a relay chain that ends at an "
-                                       "original report (no cycle)", " -> ".join(chain + [sid])))
+            errors.append(
+                RawDataError(
+                    rel("sources"),
+                    line,
+                    "relays_source_id",
+                    "a relay chain that ends at an original report (no cycle)",
+                    " -> ".join(chain + [sid]),
+                )
+            )
     for row, line in zip(rows["sanctions"], lines["sanctions"], strict=True):
         check_time("sanctions", row, line, "effective", None)
         target = row["target_table"]
         if target and row["target_id"] and (row["target_id"],) not in keys.get(target, set()):
-            errors.append(RawDataError(rel("sanctions"), line, "target_id", f"an id that exists in {target}.csv", row["target_id"]))
+            errors.append(
+                RawDataError(
+                    rel("sanctions"),
+                    line,
+                    "target_id",
+                    f"an id that exists in {target}.csv",
+                    row["target_id"],
+                )
+            )
 
     # routes: seq 1..n per (episode, aircraft, variant); a main variant for every route; times in order
     routes: dict[tuple, list[tuple[int, int, dict]]] = {}
     for row, line in zip(rows["stops"], lines["stops"], strict=True):
         if row["seq"] is None or not row["episode_id"] or not row["aircraft_id"] or not row["variant"]:
             continue
-        routes.setdefault((row["episode_id"], row["aircraft_id"], row["variant"]), []).append((row["seq"], line, row))
+        routes.setdefault((row["episode_id"], row["aircraft_id"], row["variant"]), []).append(
+            (row["seq"], line, row)
+        )
     mains = {(e, a) for (e, a, v) in routes if v == "main"}
     for (e, a, v), items in sorted(routes.items()):
         items.sort(key=lambda x: x[0])
         seqs = [s for s, _, _ in items]
         if seqs != list(range(1, len(seqs) + 1)):
-            errors.append(RawDataError(rel("stops"), items[0][1], "seq", f"seq 1..{len(seqs)} without gaps for episode {e}, aircraft {a}, variant {v}", ",".join(map(str, seqs))))
+            errors.append(
+                RawDataError(
+                    rel("stops"),
+                    items[0][1],
+                    "seq",
+                    f"seq 1..{len(seqs)} without gaps for episode {e}, aircraft {a}, variant {v}",
+                    ",".join(map(str, seqs)),
+                )
+            )
         if len(items) < 2:
-            errors.append(RawDataError(rel("stops"), items[0][1], "seq", f"at least two stops for episode {e}, aircraft {a}, variant {v} (a route needs two ends)", "1 stop"))
+            errors.append(
+                RawDataError(
+                    rel("stops"),
+                    items[0][1],
+                    "seq",
+                    f"at least two stops for episode {e}, aircraft {a}, variant {v} (a route needs two ends)",
+                    "1 stop",
+                )
+            )
         if (e, a) not in mains:
-            errors.append(RawDataError(rel("stops"), items[0][1], "variant", f"a 'main' variant for episode {e}, aircraft {a} (other variants are alternatives to it)", v))
+            errors.append(
+                RawDataError(
+                    rel("stops"),
+                    items[0][1],
+                    "variant",
+                    f"a 'main' variant for episode {e}, aircraft {a} (other variants are alternatives to it)",
+                    v,
+                )
+            )
         last = None
         for _, line, row in items:
             place = places.get(row["place_id"])
@@ -623,14 +950,30 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
                     when = parse(row[col], tz)
                     if when.earliest is not None and when.latest is not None:
                         if last is not None and when.latest <= last[0]:
-                            errors.append(RawDataError(rel("stops"), line, col, f"a time not before the previous stop's time ({last[1]}) in reported order", row[col]))
+                            errors.append(
+                                RawDataError(
+                                    rel("stops"),
+                                    line,
+                                    col,
+                                    f"a time not before the previous stop's time ({last[1]}) in reported order",
+                                    row[col],
+                                )
+                            )
                         last = (when.earliest, row[col])
             except TimeSpecError:
                 pass
     eps_with_stops = {e for (e, _, _) in routes}
     for row, line in zip(rows["episodes"], lines["episodes"], strict=True):
         if row["episode_id"] and row["episode_id"] not in eps_with_stops:
-            errors.append(RawDataError(rel("episodes"), line, "episode_id", "at least one route (stops.csv rows) for this episode", row["episode_id"]))
+            errors.append(
+                RawDataError(
+                    rel("episodes"),
+                    line,
+                    "episode_id",
+                    "at least one route (stops.csv rows) for this episode",
+                    row["episode_id"],
+                )
+            )
 
     # conflicts
     positions = {(r["conflict_id"], r["position_id"]) for r in rows["conflict_positions"]}
@@ -642,20 +985,60 @@ def load_raw(raw_dir: Path, data: dict[str, bytes | None] | None = None) -> Raw:
     for row, line in zip(rows["conflicts"], lines["conflicts"], strict=True):
         cid = row["conflict_id"]
         if cid and counts.get(cid, 0) < 2:
-            errors.append(RawDataError(rel("conflicts"), line, "conflict_id", "at least two positions in conflict_positions.csv", f"{counts.get(cid, 0)}"))
+            errors.append(
+                RawDataError(
+                    rel("conflicts"),
+                    line,
+                    "conflict_id",
+                    "at least two positions in conflict_positions.csv",
+                    f"{counts.get(cid, 0)}",
+                )
+            )
         if row["working_position"] and (cid, row["working_position"]) not in positions:
-            errors.append(RawDataError(rel("conflicts"), line, "working_position", "a position_id of this conflict in conflict_positions.csv", row["working_position"]))
+            errors.append(
+                RawDataError(
+                    rel("conflicts"),
+                    line,
+                    "working_position",
+                    "a position_id of this conflict in conflict_positions.csv",
+                    row["working_position"],
+                )
+            )
         if row["working_position"] and not row["working_reason"]:
-            errors.append(RawDataError(rel("conflicts"), line, "working_reason", "the reason the working position is used", ""))
+            errors.append(
+                RawDataError(
+                    rel("conflicts"), line, "working_reason", "the reason the working position is used", ""
+                )
+            )
     for row, line in zip(rows["conflict_positions"], lines["conflict_positions"], strict=True):
         if row["variant"] and row["variant"] not in variants:
-            errors.append(RawDataError(rel("conflict_positions"), line, "variant", "a variant that exists in stops.csv", row["variant"]))
+            errors.append(
+                RawDataError(
+                    rel("conflict_positions"),
+                    line,
+                    "variant",
+                    "a variant that exists in stops.csv",
+                    row["variant"],
+                )
+            )
         for rid in (row["record_ids"] or "").split(";") if row["record_ids"] else []:
             if rid not in record_ids:
-                errors.append(RawDataError(rel("conflict_positions"), line, "record_ids", "stop_id or claim_id values that exist", rid))
+                errors.append(
+                    RawDataError(
+                        rel("conflict_positions"),
+                        line,
+                        "record_ids",
+                        "stop_id or claim_id values that exist",
+                        rid,
+                    )
+                )
     for row, line in zip(rows["watchlist"], lines["watchlist"], strict=True):
         if not row["icao_hex"] and not row["registration"]:
-            errors.append(RawDataError(rel("watchlist"), line, "icao_hex", "an ICAO hex or a registration (at least one)", ""))
+            errors.append(
+                RawDataError(
+                    rel("watchlist"), line, "icao_hex", "an ICAO hex or a registration (at least one)", ""
+                )
+            )
 
     errors += _interest_rule_errors(rows, lines)
 
@@ -683,24 +1066,55 @@ def _interest_rule_errors(rows: dict[str, list[dict]], lines: dict[str, list[int
         seen_patterns.add(pattern)
         _values, problems = parse_parameters(row.get("parameters"), pattern)
         for expected, got in problems:
-            errors.append(RawDataError(rel("interest_patterns"), line, "parameters",
-                                       f"{expected} (rule: parameters of pattern {pattern})", got))
+            errors.append(
+                RawDataError(
+                    rel("interest_patterns"),
+                    line,
+                    "parameters",
+                    f"{expected} (rule: parameters of pattern {pattern})",
+                    got,
+                )
+            )
     if rows["interest_patterns"] or lines["interest_patterns"]:
         for pattern in PATTERN_PARAMETERS:
             if pattern not in seen_patterns:
-                errors.append(RawDataError(rel("interest_patterns"), None, "pattern_id",
-                                           f"a row for every pattern discovery applies ({', '.join(PATTERN_PARAMETERS)})",
-                                           f"no row for {pattern}"))
-    for row, line in zip(rows.get("interest_hex_blocks", []), lines.get("interest_hex_blocks", []), strict=True):
+                errors.append(
+                    RawDataError(
+                        rel("interest_patterns"),
+                        None,
+                        "pattern_id",
+                        f"a row for every pattern discovery applies ({', '.join(PATTERN_PARAMETERS)})",
+                        f"no row for {pattern}",
+                    )
+                )
+    for row, line in zip(
+        rows.get("interest_hex_blocks", []), lines.get("interest_hex_blocks", []), strict=True
+    ):
         a, b = row.get("start_hex"), row.get("end_hex")
         if a and b and int(a, 16) > int(b, 16):
-            errors.append(RawDataError(rel("interest_hex_blocks"), line, "end_hex",
-                                       f"an address not below start_hex {a} (a block is an inclusive range, in order)", b))
+            errors.append(
+                RawDataError(
+                    rel("interest_hex_blocks"),
+                    line,
+                    "end_hex",
+                    f"an address not below start_hex {a} (a block is an inclusive range, in order)",
+                    b,
+                )
+            )
     for table, col, pattern, what in (
-            ("interest_types", "type_code", TYPE_DESIGNATOR_PATTERN,
-             "an ICAO type designator, 2-4 capital letters and digits starting with a letter, e.g. IL76"),
-            ("interest_registrations", "prefix", REGISTRATION_PREFIX_PATTERN,
-             "a registration prefix as painted, 1-3 capital letters or digits and an optional dash, e.g. RA-")):
+        (
+            "interest_types",
+            "type_code",
+            TYPE_DESIGNATOR_PATTERN,
+            "an ICAO type designator, 2-4 capital letters and digits starting with a letter, e.g. IL76",
+        ),
+        (
+            "interest_registrations",
+            "prefix",
+            REGISTRATION_PREFIX_PATTERN,
+            "a registration prefix as painted, 1-3 capital letters or digits and an optional dash, e.g. RA-",
+        ),
+    ):
         seen: dict[str, int] = {}
         for row, line in zip(rows.get(table, []), lines.get(table, []), strict=True):
             value = row.get(col)
@@ -710,7 +1124,15 @@ def _interest_rule_errors(rows: dict[str, list[dict]], lines: dict[str, list[int
                 errors.append(RawDataError(rel(table), line, col, what, value))
                 continue
             if value in seen:
-                errors.append(RawDataError(rel(table), line, col, f"each {col} once (already the rule on line "
-                                           f"{seen[value]}: a second row would silently replace it)", value))
+                errors.append(
+                    RawDataError(
+                        rel(table),
+                        line,
+                        col,
+                        f"each {col} once (already the rule on line "
+                        f"{seen[value]}: a second row would silently replace it)",
+                        value,
+                    )
+                )
             seen.setdefault(value, line)
     return errors

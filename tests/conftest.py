@@ -15,7 +15,6 @@ from studykit import REPORT_RESULTS, add_new_episode, add_observed_tracks, copy_
 
 from analysis.paths import Project
 
-
 #: fixtures that make a test slow (a full report, a browser, a Spark cluster): such tests are marked ``slow``, so
 #: `make test-quick` (``-m "not slow"``) leaves them out; `make test` runs everything
 SLOW_FIXTURES = frozenset({"built_report", "extended_report", "second_study", "browser", "spark"})
@@ -25,7 +24,10 @@ SLOW_TESTS = frozenset({"test_kill_at_random_points", "test_two_builds_and_two_r
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or getattr(item, "originalname", item.name) in SLOW_TESTS:
+        if (
+            SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or getattr(item, "originalname", item.name) in SLOW_TESTS
+        ):
             item.add_marker(pytest.mark.slow)
 
 
@@ -62,14 +64,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Robustness tallies (tests/test_bad_inputs.py, tests/test_atomic.py), shown in every `make test` run."""
     stats = getattr(config, "bad_input_stats", None)
     if stats:
-        terminalreporter.write_line(f"bad-input catalogue: {stats['cases']} cases, {stats['clear']} clear errors")
+        terminalreporter.write_line(
+            f"bad-input catalogue: {stats['cases']} cases, {stats['clear']} clear errors"
+        )
         if stats["failed"]:
             terminalreporter.write_line("  cases without a clear error: " + ", ".join(stats["failed"]))
     kills = getattr(config, "kill_stats", None)
     if kills:
         terminalreporter.write_line(
             f"kill test: {kills['points']} kill points, {kills['corrupt']} corrupt outputs, "
-            f"{kills.get('seconds', 0):.1f} s")
+            f"{kills.get('seconds', 0):.1f} s"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +105,7 @@ def extended_report(extended_project) -> Project:
 # --- where the suite's time goes: FLIGHTS_TEST_CPU=path.tsv writes each test's wall and CPU seconds ----------
 # (CPU = this process and every child it reaped, e.g. notebook kernels: a figure that does not depend on how busy
 # the machine is, unlike wall time). `make test-profile` sorts it.
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):

@@ -16,57 +16,138 @@ from analysis import schema
 from analysis.paths import Project
 
 SOURCES = [
-    {"source_id": "A1", "outlet": "Alpha Wire", "title": "Cargo jet lands in Caracas", "published": "2021-03-02",
-     "url": "https://example.org/a1", "kind": "wire", "language": "en", "is_secondary": "false", "read_status": "read"},
-    {"source_id": "B1", "outlet": "Beta Daily", "title": "Freighter seen at Maiquetia", "published": "2021-03-03",
-     "url": "https://example.org/b1", "kind": "news", "language": "es", "is_secondary": "false", "read_status": "read"},
+    {
+        "source_id": "A1",
+        "outlet": "Alpha Wire",
+        "title": "Cargo jet lands in Caracas",
+        "published": "2021-03-02",
+        "url": "https://example.org/a1",
+        "kind": "wire",
+        "language": "en",
+        "is_secondary": "false",
+        "read_status": "read",
+    },
+    {
+        "source_id": "B1",
+        "outlet": "Beta Daily",
+        "title": "Freighter seen at Maiquetia",
+        "published": "2021-03-03",
+        "url": "https://example.org/b1",
+        "kind": "news",
+        "language": "es",
+        "is_secondary": "false",
+        "read_status": "read",
+    },
 ]
-STUDY = {"study_id": "ir-cargo-ve", "title": "State cargo flights from Iran to Venezuela (a test study)",
-         "subtitle": "Hand-written rows for the tests", "period_start": "2019-01", "period_end": "2023-12",
-         "home_countries": "IR", "destination_region": "Venezuela and Cuba", "languages": "en;es",
-         "period_event_ids": "", "escalation_event_kinds": "sanction"}
+STUDY = {
+    "study_id": "ir-cargo-ve",
+    "title": "State cargo flights from Iran to Venezuela (a test study)",
+    "subtitle": "Hand-written rows for the tests",
+    "period_start": "2019-01",
+    "period_end": "2023-12",
+    "home_countries": "IR",
+    "destination_region": "Venezuela and Cuba",
+    "languages": "en;es",
+    "period_event_ids": "",
+    "escalation_event_kinds": "sanction",
+}
 CORRIDORS = [
-    ("IR", "Iran", "home", ""), ("VE", "Venezuela and Cuba", "destination", ""),
-    ("CU", "Venezuela and Cuba", "destination", ""), ("DZ", "Maghreb", "staging", "atlantic_north_africa_iberia"),
-    ("MA", "Maghreb", "staging", "atlantic_north_africa_iberia"), ("SN", "Sahel coast", "staging", "atlantic_west_africa"),
-    ("MR", "Sahel coast", "staging", "atlantic_west_africa"), ("SY", "Levant", "staging", "longhaul_mediterranean_middle_east"),
+    ("IR", "Iran", "home", ""),
+    ("VE", "Venezuela and Cuba", "destination", ""),
+    ("CU", "Venezuela and Cuba", "destination", ""),
+    ("DZ", "Maghreb", "staging", "atlantic_north_africa_iberia"),
+    ("MA", "Maghreb", "staging", "atlantic_north_africa_iberia"),
+    ("SN", "Sahel coast", "staging", "atlantic_west_africa"),
+    ("MR", "Sahel coast", "staging", "atlantic_west_africa"),
+    ("SY", "Levant", "staging", "longhaul_mediterranean_middle_east"),
 ]
 PLACES = {  # ICAO airports known to airportsdata
-    "OIIE": ("Tehran Imam Khomeini", "IR"), "DAAG": ("Algiers", "DZ"), "GOBD": ("Dakar Blaise Diagne", "SN"),
-    "SVMI": ("Caracas Maiquetia", "VE"), "MUHA": ("Havana", "CU"), "OSLK": ("Latakia", "SY"), "GMMN": ("Casablanca", "MA"),
+    "OIIE": ("Tehran Imam Khomeini", "IR"),
+    "DAAG": ("Algiers", "DZ"),
+    "GOBD": ("Dakar Blaise Diagne", "SN"),
+    "SVMI": ("Caracas Maiquetia", "VE"),
+    "MUHA": ("Havana", "CU"),
+    "OSLK": ("Latakia", "SY"),
+    "GMMN": ("Casablanca", "MA"),
 }
 
 
-def stops(episode: str, aircraft: str, route: list[tuple], variant: str = "main", sources: str = "A1;B1") -> list[dict]:
+def stops(
+    episode: str, aircraft: str, route: list[tuple], variant: str = "main", sources: str = "A1;B1"
+) -> list[dict]:
     """Stop rows for one route: (place_id, role, arr_time, dep_time) per stop, in order."""
     rows = []
     for i, (place, role, arr, dep) in enumerate(route, 1):
-        rows.append({"stop_id": f"{episode}.{aircraft}.{variant}.{i:02d}", "episode_id": episode, "aircraft_id": aircraft,
-                     "variant": variant, "seq": str(i), "place_id": place, "role": role, "arr_time": arr or "",
-                     "dep_time": dep or "", "is_inferred": "false", "source_ids": sources})
+        rows.append(
+            {
+                "stop_id": f"{episode}.{aircraft}.{variant}.{i:02d}",
+                "episode_id": episode,
+                "aircraft_id": aircraft,
+                "variant": variant,
+                "seq": str(i),
+                "place_id": place,
+                "role": role,
+                "arr_time": arr or "",
+                "dep_time": dep or "",
+                "is_inferred": "false",
+                "source_ids": sources,
+            }
+        )
     return rows
 
 
 def episode(eid: str, dest: str = "VE", kind: str = "state_cargo", sources: str = "A1;B1") -> dict:
-    return {"episode_id": eid, "title": f"Test flight {eid}", "destination_country": dest,
-            "summary": "A test flight written by hand.", "source_ids": sources, "kind": kind}
+    return {
+        "episode_id": eid,
+        "title": f"Test flight {eid}",
+        "destination_country": dest,
+        "summary": "A test flight written by hand.",
+        "source_ids": sources,
+        "kind": kind,
+    }
 
 
 def study(root: Path, **tables: list[dict]) -> Project:
     """Write a study under ``root``: the base rows above plus ``tables`` (table name -> extra rows)."""
     base: dict[str, list[dict]] = {
-        "study": [STUDY], "sources": SOURCES,
-        "operators": [{"operator_id": "op1", "name": "Test Cargo Airline", "country": "IR", "kind": "airline",
-                       "source_ids": "A1"}],
-        "aircraft_types": [{"type_id": "T1", "name": "Test freighter", "role": "transport", "source_ids": "A1"}],
-        "aircraft": [{"aircraft_id": "EP-AAA", "registration": "EP-AAA", "type_id": "T1", "operator_id": "op1",
-                      "source_ids": "A1"},
-                     {"aircraft_id": "EP-BBB", "registration": "EP-BBB", "type_id": "T1", "operator_id": "op1",
-                      "source_ids": "A1"}],
-        "places": [{"place_id": k, "name": n, "precision": "airport", "icao": k, "country": c, "source_ids": "A1"}
-                   for k, (n, c) in PLACES.items()],
-        "corridors": [{"area": a, "corridor": n, "role": r, "jump_off": j, "basis": "our_definition"}
-                      for a, n, r, j in CORRIDORS],
+        "study": [STUDY],
+        "sources": SOURCES,
+        "operators": [
+            {
+                "operator_id": "op1",
+                "name": "Test Cargo Airline",
+                "country": "IR",
+                "kind": "airline",
+                "source_ids": "A1",
+            }
+        ],
+        "aircraft_types": [
+            {"type_id": "T1", "name": "Test freighter", "role": "transport", "source_ids": "A1"}
+        ],
+        "aircraft": [
+            {
+                "aircraft_id": "EP-AAA",
+                "registration": "EP-AAA",
+                "type_id": "T1",
+                "operator_id": "op1",
+                "source_ids": "A1",
+            },
+            {
+                "aircraft_id": "EP-BBB",
+                "registration": "EP-BBB",
+                "type_id": "T1",
+                "operator_id": "op1",
+                "source_ids": "A1",
+            },
+        ],
+        "places": [
+            {"place_id": k, "name": n, "precision": "airport", "icao": k, "country": c, "source_ids": "A1"}
+            for k, (n, c) in PLACES.items()
+        ],
+        "corridors": [
+            {"area": a, "corridor": n, "role": r, "jump_off": j, "basis": "our_definition"}
+            for a, n, r, j in CORRIDORS
+        ],
     }
     for name, rows in tables.items():
         base[name] = base.get(name, []) + rows

@@ -13,12 +13,25 @@ from analysis.paths import REPO_DIR, Project
 
 #: the episodes a report test builds pages for: the study's first thirteen, plus one of each kind added since
 #: (a full report of every episode takes minutes; findings tests build the whole record, which takes a second)
-REPORT_EPISODES = frozenset({
-    "2008-09-tu160-venezuela", "2018-12-tu160-venezuela", "2019-03a-il62-caracas", "2019-03-caracas",
-    "2019-06-il62-caracas", "2019-09-an124-caracas", "2022-12-il62-brasilia", "2025-08-brasilia-caracas",
-    "2025-10a-il62-caracas", "2025-10-caracas", "2026-02-il62-caracas", "2026-02-san-antonio",
-    "undated-ra78765-maiquetia", "2010-01-il76-haiti-earthquake", "2023-04-il96-lavrov-brasilia-havana",
-})
+REPORT_EPISODES = frozenset(
+    {
+        "2008-09-tu160-venezuela",
+        "2018-12-tu160-venezuela",
+        "2019-03a-il62-caracas",
+        "2019-03-caracas",
+        "2019-06-il62-caracas",
+        "2019-09-an124-caracas",
+        "2022-12-il62-brasilia",
+        "2025-08-brasilia-caracas",
+        "2025-10a-il62-caracas",
+        "2025-10-caracas",
+        "2026-02-il62-caracas",
+        "2026-02-san-antonio",
+        "undated-ra78765-maiquetia",
+        "2010-01-il76-haiti-earthquake",
+        "2023-04-il96-lavrov-brasilia-havana",
+    }
+)
 
 
 def copy_study(dest: Path, full: bool = False) -> Project:
@@ -61,7 +74,10 @@ def keep_episodes(raw: Path, keep: frozenset[str]) -> None:
     rewrite("census_excluded", lambda r: not r["related_episode_id"] or r["related_episode_id"] in keep)
     import json
 
-    stamp = max(json.loads(f.read_text(encoding="utf-8")).get("recorded_utc") or "" for f in raw.glob("*.provenance.json"))
+    stamp = max(
+        json.loads(f.read_text(encoding="utf-8")).get("recorded_utc") or ""
+        for f in raw.glob("*.provenance.json")
+    )
     provenance.accept(raw)
     # the records keep the repository's newest stamp, so two copies made seconds apart build the same bytes
     for f in raw.glob("*.provenance.json"):
@@ -96,25 +112,91 @@ def _append(path: Path, rows: list[dict]) -> None:
 
 def add_new_episode(raw: Path) -> None:
     """A new episode added by data alone, as the README describes (rows in sources, episodes, stops)."""
-    _append(raw / "sources.csv", [{"source_id": "T-1", "outlet": "Example Wire", "title": "Il-76 seen at Managua",
-                                   "published": "2026-11-20", "url": "https://example.org/il76-managua", "kind": "news",
-                                   "language": "en", "is_secondary": "false", "read_status": "read"}])
+    _append(
+        raw / "sources.csv",
+        [
+            {
+                "source_id": "T-1",
+                "outlet": "Example Wire",
+                "title": "Il-76 seen at Managua",
+                "published": "2026-11-20",
+                "url": "https://example.org/il76-managua",
+                "kind": "news",
+                "language": "en",
+                "is_secondary": "false",
+                "read_status": "read",
+            }
+        ],
+    )
     have = {line.split(",", 1)[0] for line in (raw / "places.csv").read_text(encoding="utf-8").splitlines()}
-    _append(raw / "places.csv", [p for p in (
-        {"place_id": "URSS", "name": "Sochi International", "precision": "airport", "icao": "URSS", "country": "RU",
-         "source_ids": "T-1"},
-        {"place_id": "MNMG", "name": "Managua Augusto C. Sandino International", "precision": "airport",
-         "icao": "MNMG", "country": "NI", "source_ids": "T-1"}) if p["place_id"] not in have])
-    _append(raw / "episodes.csv", [{"episode_id": "2026-11-managua", "title": "RA-78765 to Managua, Nov 2026",
-                                    "destination_country": "NI", "summary": "Test episode added by data alone.", "kind": "state_cargo",
-                                    "source_ids": "T-1"}])
-    _append(raw / "stops.csv", [
-        {"stop_id": "t.1", "episode_id": "2026-11-managua", "aircraft_id": "RA-78765", "variant": "main", "seq": "1",
-         "place_id": "URSS", "role": "origin", "dep_time": "2026-11-17", "is_inferred": "false", "source_ids": "T-1"},
-        {"stop_id": "t.2", "episode_id": "2026-11-managua", "aircraft_id": "RA-78765", "variant": "main", "seq": "2",
-         "place_id": "MNMG", "role": "destination", "arr_time": "2026-11-19T14:05-06:00",
-         "dep_time": "2026-11-20T09:00-06:00", "is_inferred": "false", "source_ids": "T-1"},
-    ])
+    _append(
+        raw / "places.csv",
+        [
+            p
+            for p in (
+                {
+                    "place_id": "URSS",
+                    "name": "Sochi International",
+                    "precision": "airport",
+                    "icao": "URSS",
+                    "country": "RU",
+                    "source_ids": "T-1",
+                },
+                {
+                    "place_id": "MNMG",
+                    "name": "Managua Augusto C. Sandino International",
+                    "precision": "airport",
+                    "icao": "MNMG",
+                    "country": "NI",
+                    "source_ids": "T-1",
+                },
+            )
+            if p["place_id"] not in have
+        ],
+    )
+    _append(
+        raw / "episodes.csv",
+        [
+            {
+                "episode_id": "2026-11-managua",
+                "title": "RA-78765 to Managua, Nov 2026",
+                "destination_country": "NI",
+                "summary": "Test episode added by data alone.",
+                "kind": "state_cargo",
+                "source_ids": "T-1",
+            }
+        ],
+    )
+    _append(
+        raw / "stops.csv",
+        [
+            {
+                "stop_id": "t.1",
+                "episode_id": "2026-11-managua",
+                "aircraft_id": "RA-78765",
+                "variant": "main",
+                "seq": "1",
+                "place_id": "URSS",
+                "role": "origin",
+                "dep_time": "2026-11-17",
+                "is_inferred": "false",
+                "source_ids": "T-1",
+            },
+            {
+                "stop_id": "t.2",
+                "episode_id": "2026-11-managua",
+                "aircraft_id": "RA-78765",
+                "variant": "main",
+                "seq": "2",
+                "place_id": "MNMG",
+                "role": "destination",
+                "arr_time": "2026-11-19T14:05-06:00",
+                "dep_time": "2026-11-20T09:00-06:00",
+                "is_inferred": "false",
+                "source_ids": "T-1",
+            },
+        ],
+    )
 
 
 def add_observed_tracks(raw: Path) -> None:
@@ -134,22 +216,43 @@ def add_observed_tracks(raw: Path) -> None:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    october = trip_positions(HEX, "RA-78765", [
-        ("URSS", None, at("2025-10-24T06:00Z")),
-        ("GQNN", at("2025-10-24T13:10Z"), at("2025-10-25T22:30Z")),
-        ("SVMI", at("2025-10-26T05:10Z"), at("2025-10-29T03:00Z")),
-        ("MUHA", at("2025-10-29T05:45Z"), None),
-    ], dark_legs=frozenset({1}))
-    later = trip_positions(HEX, "RA-78765", [
-        ("URSS", None, at("2026-06-02T05:00Z")),
-        ("DAAG", at("2026-06-02T10:00Z"), at("2026-06-03T01:00Z")),
-        ("GQNN", at("2026-06-03T05:00Z"), at("2026-06-03T09:00Z")),
-        ("MNMG", at("2026-06-03T19:00Z"), None),
-    ])
+    october = trip_positions(
+        HEX,
+        "RA-78765",
+        [
+            ("URSS", None, at("2025-10-24T06:00Z")),
+            ("GQNN", at("2025-10-24T13:10Z"), at("2025-10-25T22:30Z")),
+            ("SVMI", at("2025-10-26T05:10Z"), at("2025-10-29T03:00Z")),
+            ("MUHA", at("2025-10-29T05:45Z"), None),
+        ],
+        dark_legs=frozenset({1}),
+    )
+    later = trip_positions(
+        HEX,
+        "RA-78765",
+        [
+            ("URSS", None, at("2026-06-02T05:00Z")),
+            ("DAAG", at("2026-06-02T10:00Z"), at("2026-06-03T01:00Z")),
+            ("GQNN", at("2026-06-03T05:00Z"), at("2026-06-03T09:00Z")),
+            ("MNMG", at("2026-06-03T19:00Z"), None),
+        ],
+    )
     tracks = raw / "tracks"
     tracks.mkdir(exist_ok=True)
-    for name, positions in (("ra78765-2025-10", october), ("ra78765-2026-06", later)):  # one tree per download
+    for name, positions in (
+        ("ra78765-2025-10", october),
+        ("ra78765-2026-06", later),
+    ):  # one tree per download
         write_readsb_tree(positions, tracks / name, gz=True)
-        (tracks / f"{name}.provenance.json").write_text(json.dumps({
-            "what": "readsb trace tree of RA-78765 (synthetic, generated by the test)", "origin": "tests/trip.py",
-            "licence": "CC0", "format": "readsb", "sha256": ""}), encoding="utf-8")
+        (tracks / f"{name}.provenance.json").write_text(
+            json.dumps(
+                {
+                    "what": "readsb trace tree of RA-78765 (synthetic, generated by the test)",
+                    "origin": "tests/trip.py",
+                    "licence": "CC0",
+                    "format": "readsb",
+                    "sha256": "",
+                }
+            ),
+            encoding="utf-8",
+        )

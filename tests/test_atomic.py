@@ -49,8 +49,14 @@ def _env(project: Project) -> dict[str, str]:
 
 
 def _start(args: list[str], project: Project) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, *args], cwd=REPO_DIR, env=_env(project),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=REPO_DIR,
+        env=_env(project),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def _kill_after(proc: subprocess.Popen, delay: float) -> bool:
@@ -88,7 +94,9 @@ def check_derived(project: Project) -> list[str]:
     except (OSError, json.JSONDecodeError) as exc:
         return [f"manifest unreadable: {exc}"]
     problems = []
-    if manifest.get("build_id") != folder.name.split(".")[0]:  # <build_id>, or <build_id>.2 for a forced rebuild
+    if (
+        manifest.get("build_id") != folder.name.split(".")[0]
+    ):  # <build_id>, or <build_id>.2 for a forced rebuild
         problems.append(f"manifest build_id {manifest.get('build_id')} != folder {folder.name}")
     if len(str(manifest.get("fingerprint", ""))) != 64:
         problems.append("manifest has no fingerprint")
@@ -197,8 +205,13 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
 
     # a clean first build, timed, is the reference
     s = time.monotonic()
-    first = subprocess.run([sys.executable, "-m", "analysis", "build"], cwd=REPO_DIR, env=_env(project),
-                           capture_output=True, text=True)
+    first = subprocess.run(
+        [sys.executable, "-m", "analysis", "build"],
+        cwd=REPO_DIR,
+        env=_env(project),
+        capture_output=True,
+        text=True,
+    )
     duration = time.monotonic() - s
     assert first.returncode == 0, first.stderr
     assert check_derived(project) == []
@@ -213,8 +226,13 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
             corrupt.append(f"build kill {i} at {frac:.2f}: {problems}")
 
     # the next build is correct and equals the clean one
-    final = subprocess.run([sys.executable, "-m", "analysis", "build", "--force"], cwd=REPO_DIR,
-                           env=_env(project), capture_output=True, text=True)
+    final = subprocess.run(
+        [sys.executable, "-m", "analysis", "build", "--force"],
+        cwd=REPO_DIR,
+        env=_env(project),
+        capture_output=True,
+        text=True,
+    )
     assert final.returncode == 0, final.stderr
     assert check_derived(project) == []
     after = _tables(project)
@@ -229,8 +247,13 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
     script = tmp_path / "stub_report.py"
     script.write_text(STUB_REPORT, encoding="utf-8")
     s = time.monotonic()
-    ok = subprocess.run([sys.executable, str(script), str(project.root)], cwd=REPO_DIR, env=_env(project),
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, str(script), str(project.root)],
+        cwd=REPO_DIR,
+        env=_env(project),
+        capture_output=True,
+        text=True,
+    )
     rduration = time.monotonic() - s
     assert ok.returncode == 0, ok.stderr
     assert check_report(project) == []
@@ -239,8 +262,13 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
         points += _kill_run(lambda: _start([str(script), str(project.root)], project), frac * rduration)
         if problems := check_report(project):
             corrupt.append(f"report kill {i} at {frac:.2f}: {problems}")
-    ok = subprocess.run([sys.executable, str(script), str(project.root)], cwd=REPO_DIR, env=_env(project),
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, str(script), str(project.root)],
+        cwd=REPO_DIR,
+        env=_env(project),
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert check_report(project) == []
     assert not list((project.build / "reports").glob("*.partial"))
@@ -256,8 +284,10 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
 
     seconds = time.monotonic() - t0
     request.config.kill_stats = {"points": points, "corrupt": len(corrupt), "seconds": seconds}
-    print(f"\nkill test: {points} kill points, {len(corrupt)} corrupt outputs, {seconds:.1f} s "
-          f"({mid_write} data-build kills landed mid-write; build {duration:.2f} s, stub report {rduration:.2f} s)")
+    print(
+        f"\nkill test: {points} kill points, {len(corrupt)} corrupt outputs, {seconds:.1f} s "
+        f"({mid_write} data-build kills landed mid-write; build {duration:.2f} s, stub report {rduration:.2f} s)"
+    )
     assert not corrupt, "\n".join(corrupt)
     assert points >= 20, f"only {points} kills landed while a build was running"
 
@@ -268,20 +298,27 @@ def test_scratch_of_killed_runs_is_pruned_but_not_a_live_runs(tmp_path: Path) ->
     from analysis.build import build
 
     project = copy_study(tmp_path / "study")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     dead_pid = int(dead.stdout)
     live = subprocess.Popen(["sleep", "120"])
     try:
         builds = project.derived / "builds"
-        stale = [builds / f"abc-{dead_pid}-000001.partial", project.build / "reports" / f"20260101T000000-{dead_pid}-000002.partial",
-                 project.build / f"x-{dead_pid}-000003.partial.tmp"]
+        stale = [
+            builds / f"abc-{dead_pid}-000001.partial",
+            project.build / "reports" / f"20260101T000000-{dead_pid}-000002.partial",
+            project.build / f"x-{dead_pid}-000003.partial.tmp",
+        ]
         stale.append(project.build / "pages" / f"k.figures.partial-{dead_pid}-140234")
         kept = builds / f"def-{live.pid}-000004.partial"
         kept_page = project.build / "pages" / f"k.figures.partial-{live.pid}-140234"
         for p in [*stale, kept, kept_page]:
             p.mkdir(parents=True)
             (p / "half.parquet").write_bytes(b"PAR1")
-        half_link = project.derived / f".current.{dead_pid}.tmp"  # a publish killed between symlink and replace
+        half_link = (
+            project.derived / f".current.{dead_pid}.tmp"
+        )  # a publish killed between symlink and replace
         half_link.symlink_to("builds/nowhere")
         live_link = project.derived / f".current.{live.pid}.tmp"
         live_link.symlink_to("builds/nowhere")

@@ -95,11 +95,13 @@ def set_cell(which: Row, column: str, value: str):
         rows[1 + i][rows[0].index(column)] = value
         write_rows(path, rows)
         return line_of(path, i)
+
     return edit
 
 
 def append_copy(which: Row, **changes: str):
     """Append a copy of a row (with some cells changed): duplicate keys."""
+
     def edit(path: Path) -> int:
         rows = read_rows(path)
         new = list(rows[1 + _index(rows, which)])
@@ -108,6 +110,7 @@ def append_copy(which: Row, **changes: str):
         rows.append(new)
         write_rows(path, rows)
         return line_of(path, len(rows) - 2)
+
     return edit
 
 
@@ -115,8 +118,9 @@ def drop_column(column: str):
     def edit(path: Path) -> int:
         rows = read_rows(path)
         j = rows[0].index(column)
-        write_rows(path, [r[:j] + r[j + 1:] for r in rows])
+        write_rows(path, [r[:j] + r[j + 1 :] for r in rows])
         return 1
+
     return edit
 
 
@@ -125,6 +129,7 @@ def add_column(column: str, value: str = "x"):
         rows = read_rows(path)
         write_rows(path, [rows[0] + [column]] + [r + [value] for r in rows[1:]])
         return 1
+
     return edit
 
 
@@ -134,6 +139,7 @@ def rename_column(old: str, new: str):
         rows[0][rows[0].index(old)] = new
         write_rows(path, rows)
         return 1
+
     return edit
 
 
@@ -141,6 +147,7 @@ def replace_bytes(make: Callable[[bytes], bytes], line: int):
     def edit(path: Path) -> int:
         path.write_bytes(make(path.read_bytes()))
         return line
+
     return edit
 
 
@@ -185,204 +192,690 @@ CASES = [
     Case("episodes-repeated-column", "columns", "episodes", add_column("notes", ""), "notes"),
     Case("places-short-row", "columns", "places", replace_bytes(_short_row, 3), None, got="3 fields"),
     # wrong types
-    Case("types-payload-text", "types", "aircraft_types", set_cell(0, "max_payload_t", "heavy"), "max_payload_t",
-         got="heavy"),
-    Case("types-passengers-fraction", "types", "aircraft_types", set_cell(0, "max_passengers", "12.5"),
-         "max_passengers", got="12.5"),
+    Case(
+        "types-payload-text",
+        "types",
+        "aircraft_types",
+        set_cell(0, "max_payload_t", "heavy"),
+        "max_payload_t",
+        got="heavy",
+    ),
+    Case(
+        "types-passengers-fraction",
+        "types",
+        "aircraft_types",
+        set_cell(0, "max_passengers", "12.5"),
+        "max_passengers",
+        got="12.5",
+    ),
     Case("stops-seq-word", "types", "stops", set_cell(3, "seq", "three"), "seq", got="three"),
-    Case("sources-bool-yes", "types", "sources", set_cell(0, "is_secondary", "yes"), "is_secondary", got="yes"),
+    Case(
+        "sources-bool-yes", "types", "sources", set_cell(0, "is_secondary", "yes"), "is_secondary", got="yes"
+    ),
     Case("stops-role-unknown", "types", "stops", set_cell(1, "role", "layover"), "role", got="layover"),
     Case("claims-kind-unknown", "types", "claims", set_cell(0, "kind", "rumour"), "kind", got="rumour"),
     Case("claims-quantity-nan", "types", "claims", set_cell(0, "quantity", "nan"), "quantity", got="nan"),
     Case("claims-quantity-inf", "types", "claims", set_cell(0, "quantity", "inf"), "quantity", got="inf"),
     Case("episodes-title-empty", "types", "episodes", set_cell(0, "title", ""), "title"),
     Case("notes-control-char", "types", "claims", set_cell(0, "notes", "bell\x07here"), "notes"),
-    Case("notes-too-long", "types", "sources", set_cell(0, "notes", "x" * 5000), "notes", got="5000 characters"),
-    Case("watch-hex-uppercase", "types", "watchlist", set_cell(0, "icao_hex", "15A2Z4"), "icao_hex", got="15A2Z4"),
+    Case(
+        "notes-too-long", "types", "sources", set_cell(0, "notes", "x" * 5000), "notes", got="5000 characters"
+    ),
+    Case(
+        "watch-hex-uppercase",
+        "types",
+        "watchlist",
+        set_cell(0, "icao_hex", "15A2Z4"),
+        "icao_hex",
+        got="15A2Z4",
+    ),
     Case("watch-no-hex-no-registration", "types", "watchlist", set_cell(0, "registration", ""), "icao_hex"),
-    Case("sources-url-javascript", "types", "sources", set_cell(0, "url", "javascript:alert(1)"), "url",
-         got="javascript:alert(1)"),
-    Case("episode-id-path", "types", "episodes", set_cell(0, "episode_id", "../../etc/passwd"), "episode_id",
-         got="../../etc/passwd"),
-    Case("episode-id-uppercase", "types", "episodes", set_cell(0, "episode_id", "2019-03-Caracas"), "episode_id"),
+    Case(
+        "sources-url-javascript",
+        "types",
+        "sources",
+        set_cell(0, "url", "javascript:alert(1)"),
+        "url",
+        got="javascript:alert(1)",
+    ),
+    Case(
+        "episode-id-path",
+        "types",
+        "episodes",
+        set_cell(0, "episode_id", "../../etc/passwd"),
+        "episode_id",
+        got="../../etc/passwd",
+    ),
+    Case(
+        "episode-id-uppercase",
+        "types",
+        "episodes",
+        set_cell(0, "episode_id", "2019-03-Caracas"),
+        "episode_id",
+    ),
     Case("ids-with-space", "types", "stops", set_cell(0, "source_ids", "S1; S 2"), "source_ids"),
     Case("ids-repeated", "types", "claims", set_cell(0, "source_ids", "S1;S1"), "source_ids", got="S1;S1"),
     # unparsable dates and times without a time zone
-    Case("stops-month-13", "dates", "stops", set_cell(0, "dep_time", "2019-13-01"), "dep_time", got="2019-13-01"),
-    Case("sources-feb-30", "dates", "sources", set_cell(1, "published", "2026-02-30"), "published",
-         got="2026-02-30"),
-    Case("events-slash-date", "dates", "events", set_cell(0, "start", "23/01/2019"), "start", got="23/01/2019"),
+    Case(
+        "stops-month-13",
+        "dates",
+        "stops",
+        set_cell(0, "dep_time", "2019-13-01"),
+        "dep_time",
+        got="2019-13-01",
+    ),
+    Case(
+        "sources-feb-30",
+        "dates",
+        "sources",
+        set_cell(1, "published", "2026-02-30"),
+        "published",
+        got="2026-02-30",
+    ),
+    Case(
+        "events-slash-date", "dates", "events", set_cell(0, "start", "23/01/2019"), "start", got="23/01/2019"
+    ),
     Case("events-empty-start", "dates", "events", set_cell(0, "start", ""), "start"),
-    Case("sanctions-year-1850", "dates", "sanctions", set_cell(0, "effective", "1850"), "effective", got="1850"),
-    Case("stops-hour-25", "dates", "stops", set_cell(0, "dep_time", "2019-03-22T25:00Z"), "dep_time",
-         got="2019-03-22T25:00Z"),
-    Case("stops-unknown-part-of-day", "dates", "stops", set_cell(0, "dep_time", "2019-03-22 noonish"), "dep_time"),
-    Case("stops-time-no-zone", "no-timezone", "stops", set_cell(0, "dep_time", "2019-03-22T15:12"), "dep_time",
-         got="2019-03-22T15:12"),
-    Case("events-time-no-zone", "no-timezone", "events", set_cell(0, "start", "2019-01-23T10:00"), "start",
-         got="2019-01-23T10:00"),
-    Case("events-bad-tz", "no-timezone", "events", set_cell(0, "tz", "Mars/Olympus_Mons"), "tz",
-         got="Mars/Olympus_Mons"),
+    Case(
+        "sanctions-year-1850", "dates", "sanctions", set_cell(0, "effective", "1850"), "effective", got="1850"
+    ),
+    Case(
+        "stops-hour-25",
+        "dates",
+        "stops",
+        set_cell(0, "dep_time", "2019-03-22T25:00Z"),
+        "dep_time",
+        got="2019-03-22T25:00Z",
+    ),
+    Case(
+        "stops-unknown-part-of-day",
+        "dates",
+        "stops",
+        set_cell(0, "dep_time", "2019-03-22 noonish"),
+        "dep_time",
+    ),
+    Case(
+        "stops-time-no-zone",
+        "no-timezone",
+        "stops",
+        set_cell(0, "dep_time", "2019-03-22T15:12"),
+        "dep_time",
+        got="2019-03-22T15:12",
+    ),
+    Case(
+        "events-time-no-zone",
+        "no-timezone",
+        "events",
+        set_cell(0, "start", "2019-01-23T10:00"),
+        "start",
+        got="2019-01-23T10:00",
+    ),
+    Case(
+        "events-bad-tz",
+        "no-timezone",
+        "events",
+        set_cell(0, "tz", "Mars/Olympus_Mons"),
+        "tz",
+        got="Mars/Olympus_Mons",
+    ),
     # end before start
-    Case("events-end-before-start", "end-before-start", "events", set_cell(0, "end", "2019-01-01"), "end",
-         got="2019-01-01"),
-    Case("stops-dep-before-arr", "end-before-start", "stops", set_cell(has_times, "dep_time", "2019-03-20"),
-         "dep_time", got="2019-03-20"),
-    Case("stops-out-of-order", "end-before-start", "stops", set_cell(0, "dep_time", "2025-12-30"), "arr_time",
-         any_line=True),
+    Case(
+        "events-end-before-start",
+        "end-before-start",
+        "events",
+        set_cell(0, "end", "2019-01-01"),
+        "end",
+        got="2019-01-01",
+    ),
+    Case(
+        "stops-dep-before-arr",
+        "end-before-start",
+        "stops",
+        set_cell(has_times, "dep_time", "2019-03-20"),
+        "dep_time",
+        got="2019-03-20",
+    ),
+    Case(
+        "stops-out-of-order",
+        "end-before-start",
+        "stops",
+        set_cell(0, "dep_time", "2025-12-30"),
+        "arr_time",
+        any_line=True,
+    ),
     # unknown airport and country codes
     Case("places-unknown-icao", "codes", "places", set_cell(0, "icao", "ZZZZ"), "icao", got="ZZZZ"),
     Case("places-unknown-country", "codes", "places", set_cell(0, "country", "XX"), "country", got="XX"),
-    Case("places-wrong-country-for-airport", "codes", "places", set_cell(0, "country", "CU"), "country", got="CU"),
-    Case("operators-country-name", "codes", "operators", set_cell(0, "country", "Russia"), "country", got="Russia"),
-    Case("episodes-country-lowercase", "codes", "episodes", set_cell(0, "destination_country", "ve"),
-         "destination_country", got="ve"),
+    Case(
+        "places-wrong-country-for-airport",
+        "codes",
+        "places",
+        set_cell(0, "country", "CU"),
+        "country",
+        got="CU",
+    ),
+    Case(
+        "operators-country-name",
+        "codes",
+        "operators",
+        set_cell(0, "country", "Russia"),
+        "country",
+        got="Russia",
+    ),
+    Case(
+        "episodes-country-lowercase",
+        "codes",
+        "episodes",
+        set_cell(0, "destination_country", "ve"),
+        "destination_country",
+        got="ve",
+    ),
     Case("places-airport-without-icao", "codes", "places", set_cell(0, "icao", ""), "icao"),
     # unknown ids (sources and other references)
-    Case("stops-unknown-source", "unknown-ids", "stops", set_cell(0, "source_ids", "S1;S999"), "source_ids",
-         got="S999"),
-    Case("claims-unknown-source", "unknown-ids", "claims", set_cell(0, "source_ids", "nope"), "source_ids",
-         got="nope"),
-    Case("claims-unknown-episode", "unknown-ids", "claims", set_cell(0, "episode_id", "1999-01-nowhere"),
-         "episode_id", got="1999-01-nowhere"),
-    Case("stops-unknown-place", "unknown-ids", "stops", set_cell(0, "place_id", "XXXX"), "place_id", got="XXXX"),
-    Case("aircraft-unknown-type", "unknown-ids", "aircraft", set_cell(0, "type_id", "B747"), "type_id", got="B747"),
-    Case("sanctions-unknown-target", "unknown-ids", "sanctions", set_cell(0, "target_id", "no-such-operator"),
-         "target_id", got="no-such-operator"),
-    Case("conflicts-unknown-working-position", "unknown-ids", "conflicts", set_cell(0, "working_position", "z"),
-         "working_position", got="z"),
+    Case(
+        "stops-unknown-source",
+        "unknown-ids",
+        "stops",
+        set_cell(0, "source_ids", "S1;S999"),
+        "source_ids",
+        got="S999",
+    ),
+    Case(
+        "claims-unknown-source",
+        "unknown-ids",
+        "claims",
+        set_cell(0, "source_ids", "nope"),
+        "source_ids",
+        got="nope",
+    ),
+    Case(
+        "claims-unknown-episode",
+        "unknown-ids",
+        "claims",
+        set_cell(0, "episode_id", "1999-01-nowhere"),
+        "episode_id",
+        got="1999-01-nowhere",
+    ),
+    Case(
+        "stops-unknown-place", "unknown-ids", "stops", set_cell(0, "place_id", "XXXX"), "place_id", got="XXXX"
+    ),
+    Case(
+        "aircraft-unknown-type",
+        "unknown-ids",
+        "aircraft",
+        set_cell(0, "type_id", "B747"),
+        "type_id",
+        got="B747",
+    ),
+    Case(
+        "sanctions-unknown-target",
+        "unknown-ids",
+        "sanctions",
+        set_cell(0, "target_id", "no-such-operator"),
+        "target_id",
+        got="no-such-operator",
+    ),
+    Case(
+        "conflicts-unknown-working-position",
+        "unknown-ids",
+        "conflicts",
+        set_cell(0, "working_position", "z"),
+        "working_position",
+        got="z",
+    ),
     # duplicate keys
     Case("sources-duplicate-key", "duplicates", "sources", append_copy(0), "source_id"),
     Case("stops-duplicate-key", "duplicates", "stops", append_copy(0, seq="99"), "stop_id"),
-    Case("stops-duplicate-route-seq", "duplicates", "stops", append_copy(0, stop_id="dup-stop"),
-         "episode_id,aircraft_id,variant,seq"),
-    Case("positions-duplicate-composite-key", "duplicates", "conflict_positions", append_copy(0),
-         "conflict_id,position_id"),
+    Case(
+        "stops-duplicate-route-seq",
+        "duplicates",
+        "stops",
+        append_copy(0, stop_id="dup-stop"),
+        "episode_id,aircraft_id,variant,seq",
+    ),
+    Case(
+        "positions-duplicate-composite-key",
+        "duplicates",
+        "conflict_positions",
+        append_copy(0),
+        "conflict_id,position_id",
+    ),
     # empty files, encodings, broken CSV
-    Case("places-empty-file", "empty-files", "places", replace_bytes(lambda b: b"", 1), None, got="empty file"),
+    Case(
+        "places-empty-file", "empty-files", "places", replace_bytes(lambda b: b"", 1), None, got="empty file"
+    ),
     Case("claims-blank-file", "empty-files", "claims", replace_bytes(lambda b: b"\n\n  \n", 1), None),
-    Case("sources-latin1-byte", "encoding", "sources", replace_bytes(lambda b: _latin1_in_line(b, 4), 4), None,
-         got="0xe1"),
-    Case("episodes-utf16", "encoding", "episodes", replace_bytes(lambda b: b.decode().encode("utf-16"), 1), None),
+    Case(
+        "sources-latin1-byte",
+        "encoding",
+        "sources",
+        replace_bytes(lambda b: _latin1_in_line(b, 4), 4),
+        None,
+        got="0xe1",
+    ),
+    Case(
+        "episodes-utf16",
+        "encoding",
+        "episodes",
+        replace_bytes(lambda b: b.decode().encode("utf-16"), 1),
+        None,
+    ),
     Case("claims-unclosed-quote", "encoding", "claims", replace_bytes(_open_quote, 0), None, any_line=True),
     # absurd values
-    Case("types-negative-range", "absurd", "aircraft_types", set_cell(0, "range_km", "-5"), "range_km", got="-5"),
-    Case("types-range-1e9", "absurd", "aircraft_types", set_cell(0, "range_km", "1e9"), "range_km", got="1e9"),
-    Case("types-payload-huge", "absurd", "aircraft_types", set_cell(0, "max_payload_t", "5000"), "max_payload_t"),
-    Case("claims-negative-quantity", "absurd", "claims", set_cell(0, "quantity", "-100"), "quantity", got="-100"),
+    Case(
+        "types-negative-range",
+        "absurd",
+        "aircraft_types",
+        set_cell(0, "range_km", "-5"),
+        "range_km",
+        got="-5",
+    ),
+    Case(
+        "types-range-1e9", "absurd", "aircraft_types", set_cell(0, "range_km", "1e9"), "range_km", got="1e9"
+    ),
+    Case(
+        "types-payload-huge",
+        "absurd",
+        "aircraft_types",
+        set_cell(0, "max_payload_t", "5000"),
+        "max_payload_t",
+    ),
+    Case(
+        "claims-negative-quantity",
+        "absurd",
+        "claims",
+        set_cell(0, "quantity", "-100"),
+        "quantity",
+        got="-100",
+    ),
     Case("stops-seq-zero", "absurd", "stops", set_cell(0, "seq", "0"), "seq"),
     # display spoofing: bidi controls, invisible, control and non-characters, decomposed text (round two)
-    Case("sources-title-rlo", "text-hygiene", "sources", set_cell(0, "title", "Report \u202egpj.exe"), "title",
-         got="U+202E RIGHT-TO-LEFT OVERRIDE"),
-    Case("sources-outlet-rli", "text-hygiene", "sources", set_cell(0, "outlet", "Wire \u2067x\u2069"), "outlet",
-         got="U+2067 RIGHT-TO-LEFT ISOLATE"),
-    Case("episodes-title-zero-width", "text-hygiene", "episodes", set_cell(0, "title", "Cara\u200bcas"), "title",
-         got="U+200B ZERO WIDTH SPACE"),
-    Case("episodes-summary-bom-inside", "text-hygiene", "episodes", set_cell(0, "summary", "a\ufeffb"), "summary",
-         got="U+FEFF"),
-    Case("places-name-noncharacter", "text-hygiene", "places", set_cell(0, "name", "Maiquet\ufffea"), "name",
-         got="U+FFFE"),
+    Case(
+        "sources-title-rlo",
+        "text-hygiene",
+        "sources",
+        set_cell(0, "title", "Report \u202egpj.exe"),
+        "title",
+        got="U+202E RIGHT-TO-LEFT OVERRIDE",
+    ),
+    Case(
+        "sources-outlet-rli",
+        "text-hygiene",
+        "sources",
+        set_cell(0, "outlet", "Wire \u2067x\u2069"),
+        "outlet",
+        got="U+2067 RIGHT-TO-LEFT ISOLATE",
+    ),
+    Case(
+        "episodes-title-zero-width",
+        "text-hygiene",
+        "episodes",
+        set_cell(0, "title", "Cara\u200bcas"),
+        "title",
+        got="U+200B ZERO WIDTH SPACE",
+    ),
+    Case(
+        "episodes-summary-bom-inside",
+        "text-hygiene",
+        "episodes",
+        set_cell(0, "summary", "a\ufeffb"),
+        "summary",
+        got="U+FEFF",
+    ),
+    Case(
+        "places-name-noncharacter",
+        "text-hygiene",
+        "places",
+        set_cell(0, "name", "Maiquet\ufffea"),
+        "name",
+        got="U+FFFE",
+    ),
     Case("places-name-fdd0", "text-hygiene", "places", set_cell(1, "name", "X\ufdd0"), "name", got="U+FDD0"),
-    Case("places-name-decomposed", "text-hygiene", "places", set_cell(0, "name", "Maiqueti\u0301a"), "name",
-         got="decomposed"),
+    Case(
+        "places-name-decomposed",
+        "text-hygiene",
+        "places",
+        set_cell(0, "name", "Maiqueti\u0301a"),
+        "name",
+        got="decomposed",
+    ),
     Case("claims-notes-tab", "text-hygiene", "claims", set_cell(0, "notes", "a\tb"), "notes", got="U+0009"),
     Case("claims-notes-nul", "text-hygiene", "claims", set_cell(1, "notes", "a\x00b"), "notes", got="U+0000"),
-    Case("claims-subject-escape", "text-hygiene", "claims", set_cell(0, "subject", "x\x1b[31mred"), "subject",
-         got="U+001B"),
-    Case("sources-notes-line-separator", "text-hygiene", "sources", set_cell(0, "notes", "a\u2028b"), "notes",
-         got="U+2028"),
-    Case("sources-notes-private-use", "text-hygiene", "sources", set_cell(0, "notes", "a\ue000b"), "notes",
-         got="U+E000"),
-    Case("sources-notes-next-line", "text-hygiene", "sources", set_cell(0, "notes", "a\x85b"), "notes", got="U+0085"),
+    Case(
+        "claims-subject-escape",
+        "text-hygiene",
+        "claims",
+        set_cell(0, "subject", "x\x1b[31mred"),
+        "subject",
+        got="U+001B",
+    ),
+    Case(
+        "sources-notes-line-separator",
+        "text-hygiene",
+        "sources",
+        set_cell(0, "notes", "a\u2028b"),
+        "notes",
+        got="U+2028",
+    ),
+    Case(
+        "sources-notes-private-use",
+        "text-hygiene",
+        "sources",
+        set_cell(0, "notes", "a\ue000b"),
+        "notes",
+        got="U+E000",
+    ),
+    Case(
+        "sources-notes-next-line",
+        "text-hygiene",
+        "sources",
+        set_cell(0, "notes", "a\x85b"),
+        "notes",
+        got="U+0085",
+    ),
     # ids, codes and registrations in their ASCII patterns, the offending character named
-    Case("watch-registration-cyrillic", "ascii-ids", "watchlist", set_cell(0, "registration", "R\u0410-78765"),
-         "registration", got="U+0410 CYRILLIC CAPITAL LETTER A at position 2"),
-    Case("aircraft-registration-lowercase", "ascii-ids", "aircraft", set_cell(0, "registration", "ra-78765"),
-         "registration", got="ra-78765"),
-    Case("aircraft-registration-space", "ascii-ids", "aircraft", set_cell(0, "registration", "RA 78765"),
-         "registration", got="RA 78765"),
-    Case("stops-id-cyrillic", "ascii-ids", "stops", set_cell(0, "stop_id", "2019-03-\u0441aracas.x"), "stop_id",
-         got="U+0441 CYRILLIC SMALL LETTER ES at position 9"),
-    Case("sources-url-homoglyph", "ascii-ids", "sources", set_cell(0, "url", "https://ex\u0430mple.org/a"), "url",
-         got="U+0430 CYRILLIC SMALL LETTER A"),
-    Case("sources-url-bidi", "ascii-ids", "sources", set_cell(0, "url", "https://example.org/\u202ecod.exe"),
-         "url", got="U+202E"),
-    Case("ids-fullwidth-semicolon", "ascii-ids", "claims", set_cell(0, "source_ids", "S1\uff1bS2"), "source_ids",
-         got="U+FF1B"),
-    Case("places-icao-fullwidth", "ascii-ids", "places", set_cell(0, "icao", "\uff33VMI"), "icao", got="U+FF33"),
-    Case("episodes-id-reserved-obs", "ascii-ids", "episodes",
-         set_cell(0, "episode_id", "obs-ra-78765-20251024"), "episode_id", got="obs-ra-78765-20251024"),
+    Case(
+        "watch-registration-cyrillic",
+        "ascii-ids",
+        "watchlist",
+        set_cell(0, "registration", "R\u0410-78765"),
+        "registration",
+        got="U+0410 CYRILLIC CAPITAL LETTER A at position 2",
+    ),
+    Case(
+        "aircraft-registration-lowercase",
+        "ascii-ids",
+        "aircraft",
+        set_cell(0, "registration", "ra-78765"),
+        "registration",
+        got="ra-78765",
+    ),
+    Case(
+        "aircraft-registration-space",
+        "ascii-ids",
+        "aircraft",
+        set_cell(0, "registration", "RA 78765"),
+        "registration",
+        got="RA 78765",
+    ),
+    Case(
+        "stops-id-cyrillic",
+        "ascii-ids",
+        "stops",
+        set_cell(0, "stop_id", "2019-03-\u0441aracas.x"),
+        "stop_id",
+        got="U+0441 CYRILLIC SMALL LETTER ES at position 9",
+    ),
+    Case(
+        "sources-url-homoglyph",
+        "ascii-ids",
+        "sources",
+        set_cell(0, "url", "https://ex\u0430mple.org/a"),
+        "url",
+        got="U+0430 CYRILLIC SMALL LETTER A",
+    ),
+    Case(
+        "sources-url-bidi",
+        "ascii-ids",
+        "sources",
+        set_cell(0, "url", "https://example.org/\u202ecod.exe"),
+        "url",
+        got="U+202E",
+    ),
+    Case(
+        "ids-fullwidth-semicolon",
+        "ascii-ids",
+        "claims",
+        set_cell(0, "source_ids", "S1\uff1bS2"),
+        "source_ids",
+        got="U+FF1B",
+    ),
+    Case(
+        "places-icao-fullwidth", "ascii-ids", "places", set_cell(0, "icao", "\uff33VMI"), "icao", got="U+FF33"
+    ),
+    Case(
+        "episodes-id-reserved-obs",
+        "ascii-ids",
+        "episodes",
+        set_cell(0, "episode_id", "obs-ra-78765-20251024"),
+        "episode_id",
+        got="obs-ra-78765-20251024",
+    ),
     # numbers in ASCII digits only
-    Case("types-range-fullwidth", "ascii-numbers", "aircraft_types", set_cell(0, "range_km", "\uff11\uff10\uff10\uff10"),
-         "range_km", got="U+FF11 FULLWIDTH DIGIT ONE"),
-    Case("types-range-arabic-indic", "ascii-numbers", "aircraft_types", set_cell(0, "range_km", "\u0664\u0665\u0660\u0660"),
-         "range_km", got="U+0664 ARABIC-INDIC DIGIT FOUR"),
-    Case("types-range-underscore", "ascii-numbers", "aircraft_types", set_cell(0, "range_km", "1_000"), "range_km",
-         got="1_000"),
+    Case(
+        "types-range-fullwidth",
+        "ascii-numbers",
+        "aircraft_types",
+        set_cell(0, "range_km", "\uff11\uff10\uff10\uff10"),
+        "range_km",
+        got="U+FF11 FULLWIDTH DIGIT ONE",
+    ),
+    Case(
+        "types-range-arabic-indic",
+        "ascii-numbers",
+        "aircraft_types",
+        set_cell(0, "range_km", "\u0664\u0665\u0660\u0660"),
+        "range_km",
+        got="U+0664 ARABIC-INDIC DIGIT FOUR",
+    ),
+    Case(
+        "types-range-underscore",
+        "ascii-numbers",
+        "aircraft_types",
+        set_cell(0, "range_km", "1_000"),
+        "range_km",
+        got="1_000",
+    ),
     Case("stops-seq-fullwidth", "ascii-numbers", "stops", set_cell(0, "seq", "\uff11"), "seq", got="U+FF11"),
     Case("stops-seq-plus-underscore", "ascii-numbers", "stops", set_cell(0, "seq", "0_1"), "seq", got="0_1"),
-    Case("claims-quantity-devanagari", "ascii-numbers", "claims", set_cell(0, "quantity", "\u0967\u0968"), "quantity",
-         got="U+0967 DEVANAGARI DIGIT ONE"),
-    Case("events-start-arabic-digits", "ascii-numbers", "events",
-         set_cell(0, "start", "\u0662\u0660\u0661\u0669-01-23"), "start", got="U+0662"),
+    Case(
+        "claims-quantity-devanagari",
+        "ascii-numbers",
+        "claims",
+        set_cell(0, "quantity", "\u0967\u0968"),
+        "quantity",
+        got="U+0967 DEVANAGARI DIGIT ONE",
+    ),
+    Case(
+        "events-start-arabic-digits",
+        "ascii-numbers",
+        "events",
+        set_cell(0, "start", "\u0662\u0660\u0661\u0669-01-23"),
+        "start",
+        got="U+0662",
+    ),
     # round three: dates outside the study's window, offsets no zone uses
-    Case("stops-year-1900", "study-window", "stops", set_cell(0, "dep_time", "1900-01-01"), "dep_time",
-         got="study window"),
-    Case("stops-year-2100", "study-window", "stops", set_cell(has_times, "dep_time", "2100-01-01T10:00Z"),
-         "dep_time", got="study window"),
-    Case("sources-published-1901", "study-window", "sources", set_cell(0, "published", "1901"), "published",
-         got="study window"),
-    Case("stops-offset-plus-15", "utc-offsets", "stops", set_cell(has_times, "dep_time", "2019-03-22T10:00+15:00"),
-         "dep_time", got="UTC offset range"),
-    Case("events-offset-minus-13", "utc-offsets", "events", set_cell(0, "start", "2019-01-23T10:00-13:00"),
-         "start", got="-12:00 to +14:00"),
-    Case("stops-offset-minutes-75", "utc-offsets", "stops", set_cell(has_times, "arr_time", "2019-03-22T10:00+03:75"),
-         "arr_time", got="UTC offset range"),
+    Case(
+        "stops-year-1900",
+        "study-window",
+        "stops",
+        set_cell(0, "dep_time", "1900-01-01"),
+        "dep_time",
+        got="study window",
+    ),
+    Case(
+        "stops-year-2100",
+        "study-window",
+        "stops",
+        set_cell(has_times, "dep_time", "2100-01-01T10:00Z"),
+        "dep_time",
+        got="study window",
+    ),
+    Case(
+        "sources-published-1901",
+        "study-window",
+        "sources",
+        set_cell(0, "published", "1901"),
+        "published",
+        got="study window",
+    ),
+    Case(
+        "stops-offset-plus-15",
+        "utc-offsets",
+        "stops",
+        set_cell(has_times, "dep_time", "2019-03-22T10:00+15:00"),
+        "dep_time",
+        got="UTC offset range",
+    ),
+    Case(
+        "events-offset-minus-13",
+        "utc-offsets",
+        "events",
+        set_cell(0, "start", "2019-01-23T10:00-13:00"),
+        "start",
+        got="-12:00 to +14:00",
+    ),
+    Case(
+        "stops-offset-minutes-75",
+        "utc-offsets",
+        "stops",
+        set_cell(has_times, "arr_time", "2019-03-22T10:00+03:75"),
+        "arr_time",
+        got="UTC offset range",
+    ),
     # round three: interest-rule parameters, checked by `make validate` (a bad one silently disabled a pattern)
-    Case("patterns-lat-bounds-swapped", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
-                  "meridian_lon=-30;lat_min=70;lat_max=-60"), "parameters", got="lat_min below lat_max"),
-    Case("patterns-parameter-typo", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
-                  "meridian_lon=-30;lat_mn=-60;lat_max=70"), "parameters", got="unknown parameter 'lat_mn'"),
-    Case("patterns-parameter-nan", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
-                  "meridian_lon=-30;lat_min=-60;lat_max=nan"), "parameters", got="lat_max=nan"),
-    Case("patterns-parameter-inf", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h=inf"), "parameters",
-         got="max_stop_h=inf"),
-    Case("patterns-parameter-repeated", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h=72;max_stop_h=1"), "parameters",
-         got="given twice"),
-    Case("patterns-parameter-word", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "dark_over_ocean", "parameters", "min_gap_min=thirty"),
-         "parameters", got="min_gap_min=thirty"),
-    Case("patterns-parameter-negative", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "dark_over_ocean", "parameters", "min_gap_min=-30"),
-         "parameters", got="between 1 and 1440"),
-    Case("patterns-meridian-out-of-range", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
-                  "meridian_lon=-330;lat_min=-60;lat_max=70"), "parameters", got="between -180 and 180"),
-    Case("patterns-parameter-missing", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", ""), "parameters", got="max_stop_h"),
-    Case("patterns-parameter-no-equals", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h 72"), "parameters",
-         got="name=number"),
-    Case("patterns-parameter-for-a-pattern-without", "rule-parameters", "interest_patterns",
-         set_cell(lambda r: r["pattern_id"] == "landed_in_region", "parameters", "radius_km=50"), "parameters",
-         got="unknown parameter 'radius_km'"),
-    Case("hex-block-reversed", "rule-parameters", "interest_hex_blocks", set_cell(0, "end_hex", "0fffff"),
-         "end_hex", got="0fffff"),
-    Case("types-designator-lowercase", "rule-parameters", "interest_types", set_cell(0, "type_code", "il76"),
-         "type_code", got="il76"),
-    Case("types-designator-repeated", "rule-parameters", "interest_types", append_copy(0, rule_id="type-again"),
-         "type_code", got="silently replace"),
-    Case("registrations-prefix-form", "rule-parameters", "interest_registrations", set_cell(0, "prefix", "RA_"),
-         "prefix", got="RA_"),
+    Case(
+        "patterns-lat-bounds-swapped",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(
+            lambda r: r["pattern_id"] == "crossed_atlantic",
+            "parameters",
+            "meridian_lon=-30;lat_min=70;lat_max=-60",
+        ),
+        "parameters",
+        got="lat_min below lat_max",
+    ),
+    Case(
+        "patterns-parameter-typo",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(
+            lambda r: r["pattern_id"] == "crossed_atlantic",
+            "parameters",
+            "meridian_lon=-30;lat_mn=-60;lat_max=70",
+        ),
+        "parameters",
+        got="unknown parameter 'lat_mn'",
+    ),
+    Case(
+        "patterns-parameter-nan",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(
+            lambda r: r["pattern_id"] == "crossed_atlantic",
+            "parameters",
+            "meridian_lon=-30;lat_min=-60;lat_max=nan",
+        ),
+        "parameters",
+        got="lat_max=nan",
+    ),
+    Case(
+        "patterns-parameter-inf",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h=inf"),
+        "parameters",
+        got="max_stop_h=inf",
+    ),
+    Case(
+        "patterns-parameter-repeated",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h=72;max_stop_h=1"),
+        "parameters",
+        got="given twice",
+    ),
+    Case(
+        "patterns-parameter-word",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(lambda r: r["pattern_id"] == "dark_over_ocean", "parameters", "min_gap_min=thirty"),
+        "parameters",
+        got="min_gap_min=thirty",
+    ),
+    Case(
+        "patterns-parameter-negative",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(lambda r: r["pattern_id"] == "dark_over_ocean", "parameters", "min_gap_min=-30"),
+        "parameters",
+        got="between 1 and 1440",
+    ),
+    Case(
+        "patterns-meridian-out-of-range",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(
+            lambda r: r["pattern_id"] == "crossed_atlantic",
+            "parameters",
+            "meridian_lon=-330;lat_min=-60;lat_max=70",
+        ),
+        "parameters",
+        got="between -180 and 180",
+    ),
+    Case(
+        "patterns-parameter-missing",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(lambda r: r["pattern_id"] == "trip", "parameters", ""),
+        "parameters",
+        got="max_stop_h",
+    ),
+    Case(
+        "patterns-parameter-no-equals",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(lambda r: r["pattern_id"] == "trip", "parameters", "max_stop_h 72"),
+        "parameters",
+        got="name=number",
+    ),
+    Case(
+        "patterns-parameter-for-a-pattern-without",
+        "rule-parameters",
+        "interest_patterns",
+        set_cell(lambda r: r["pattern_id"] == "landed_in_region", "parameters", "radius_km=50"),
+        "parameters",
+        got="unknown parameter 'radius_km'",
+    ),
+    Case(
+        "hex-block-reversed",
+        "rule-parameters",
+        "interest_hex_blocks",
+        set_cell(0, "end_hex", "0fffff"),
+        "end_hex",
+        got="0fffff",
+    ),
+    Case(
+        "types-designator-lowercase",
+        "rule-parameters",
+        "interest_types",
+        set_cell(0, "type_code", "il76"),
+        "type_code",
+        got="il76",
+    ),
+    Case(
+        "types-designator-repeated",
+        "rule-parameters",
+        "interest_types",
+        append_copy(0, rule_id="type-again"),
+        "type_code",
+        got="silently replace",
+    ),
+    Case(
+        "registrations-prefix-form",
+        "rule-parameters",
+        "interest_registrations",
+        set_cell(0, "prefix", "RA_"),
+        "prefix",
+        got="RA_",
+    ),
 ]
 
 
-def test_a_pattern_without_its_row_and_bad_rules_stop_discovery_by_name(fresh_project: Project, tally) -> None:
+def test_a_pattern_without_its_row_and_bad_rules_stop_discovery_by_name(
+    fresh_project: Project, tally
+) -> None:
     """A pattern row removed (discovery applies every pattern) is named by validation, and discovery's rule reader
     refuses bad rules with the same named errors instead of a traceback or a silently disabled pattern."""
     from analysis.discover.rules import load_rules
@@ -393,25 +886,41 @@ def test_a_pattern_without_its_row_and_bad_rules_stop_discovery_by_name(fresh_pr
     provenance.accept(fresh_project.raw, check=False)
     with pytest.raises(RawValidationError) as info:
         build(fresh_project, quiet=True)
-    assert "data/raw/interest_patterns.csv, field 'pattern_id': expected a row for every pattern" in str(info.value)
+    assert "data/raw/interest_patterns.csv, field 'pattern_id': expected a row for every pattern" in str(
+        info.value
+    )
     assert "no row for trip" in str(info.value)
-    set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters", "meridian_lon=-30;lat_min=70;lat_max=-60")(path)
-    provenance.accept(fresh_project.raw, check=False)  # discovery reads data/raw as a build does: reviewed first
-    with pytest.raises(RawValidationError, match=r"interest_patterns\.csv, line \d+, field 'parameters': expected "
-                                                 r"lat_min below lat_max"):
+    set_cell(
+        lambda r: r["pattern_id"] == "crossed_atlantic",
+        "parameters",
+        "meridian_lon=-30;lat_min=70;lat_max=-60",
+    )(path)
+    provenance.accept(
+        fresh_project.raw, check=False
+    )  # discovery reads data/raw as a build does: reviewed first
+    with pytest.raises(
+        RawValidationError,
+        match=r"interest_patterns\.csv, line \d+, field 'parameters': expected "
+        r"lat_min below lat_max",
+    ):
         load_rules(fresh_project.raw)
     _assert_nothing_written(fresh_project)
     tally(True)
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _assert_nothing_written(project: Project) -> None:
     derived = project.derived
-    assert not (derived / "current").exists() and not (derived / "current").is_symlink(), "a current build appeared"
+    assert not (derived / "current").exists() and not (derived / "current").is_symlink(), (
+        "a current build appeared"
+    )
     builds = derived / "builds"
     assert not builds.exists() or not any(builds.iterdir()), f"something was written to {builds}"
     assert not project.reports.exists(), "reports/ appeared"
@@ -427,8 +936,14 @@ def test_bad_raw_table(case: Case, fresh_project: Project, tally) -> None:
     exc = info.value
     rel = f"data/raw/{case.table}.csv"
     message = str(exc)
-    matching = [e for e in exc.errors if e.file == rel and e.field == case.field
-                and e.line is not None and (case.any_line or e.line == line)]
+    matching = [
+        e
+        for e in exc.errors
+        if e.file == rel
+        and e.field == case.field
+        and e.line is not None
+        and (case.any_line or e.line == line)
+    ]
     assert matching, f"no error for {rel}, line {line}, field {case.field!r} in:\n{message}"
     err = matching[0]
     text = str(err)
@@ -486,7 +1001,9 @@ def _latin1_sidecar(project: Project) -> None:
 
 
 def _deep_sidecar(project: Project) -> None:
-    _sidecar(project, "claims").write_text('{"what": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    _sidecar(project, "claims").write_text(
+        '{"what": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8"
+    )
 
 
 def _huge_sidecar(project: Project) -> None:
@@ -499,15 +1016,18 @@ def _sidecar_field(key: str, value):
         record = json.loads(side.read_text())
         record[key] = value
         side.write_text(json.dumps(record), encoding="utf-8")
+
     return edit
 
 
 def _replace_with(make: Callable[[Path], None]):
     """Replace data/raw/claims.csv by something that is not a regular file of the repository."""
+
     def edit(project: Project) -> None:
         path = project.raw / "claims.csv"
         path.unlink()
         make(path)
+
     return edit
 
 
@@ -527,7 +1047,11 @@ PROVENANCE_CASES = [
     ("sidecar-what-noncharacter", _sidecar_field("what", "x\uffff"), "U+FFFF"),
     ("table-symlink-etc-passwd", _replace_with(lambda p: p.symlink_to("/etc/passwd")), "symbolic link"),
     ("table-symlink-dev-zero", _replace_with(lambda p: p.symlink_to("/dev/zero")), "symbolic link"),
-    ("table-symlink-inside-repo", _replace_with(lambda p: p.symlink_to(p.parent / "stops.csv")), "symbolic link"),
+    (
+        "table-symlink-inside-repo",
+        _replace_with(lambda p: p.symlink_to(p.parent / "stops.csv")),
+        "symbolic link",
+    ),
     ("table-symlink-outside", _replace_with(_outside_copy), "symbolic link"),
     ("table-fifo", _replace_with(lambda p: os.mkfifo(p)), "FIFO"),
     ("table-folder", _replace_with(lambda p: p.mkdir()), "expected a regular file"),
@@ -554,9 +1078,20 @@ def test_bad_provenance(name, edit, needle, fresh_project: Project, tally) -> No
 
 
 # a recorded checksum is 64 lowercase hex digits or the file is unreviewed: every sidecar kind, every non-checksum
-_NOT_CHECKSUMS = [("null", None), ("zero", 0), ("false", False), ("true", True), ("empty-list", []),
-                  ("empty-object", {}), ("empty-text", ""), ("63-hex", "a" * 63), ("65-hex", "a" * 65),
-                  ("uppercase-hex", "A" * 64), ("prefixed", "sha256:" + "a" * 57), ("absent", KeyError)]
+_NOT_CHECKSUMS = [
+    ("null", None),
+    ("zero", 0),
+    ("false", False),
+    ("true", True),
+    ("empty-list", []),
+    ("empty-object", {}),
+    ("empty-text", ""),
+    ("63-hex", "a" * 63),
+    ("65-hex", "a" * 65),
+    ("uppercase-hex", "A" * 64),
+    ("prefixed", "sha256:" + "a" * 57),
+    ("absent", KeyError),
+]
 
 
 def _sidecar_kind(project: Project, kind: str) -> tuple[Path, str]:
@@ -580,16 +1115,19 @@ def _sidecar_kind(project: Project, kind: str) -> tuple[Path, str]:
         record = {"format": "readsb"}
         name = "tree"
     side = tracks / f"{name}{provenance.SUFFIX}"
-    side.write_text(json.dumps({"what": "test track", "origin": "generated", "licence": "CC0", **record}),
-                    encoding="utf-8")
+    side.write_text(
+        json.dumps({"what": "test track", "origin": "generated", "licence": "CC0", **record}),
+        encoding="utf-8",
+    )
     provenance.accept(raw)
     return side, name
 
 
 @pytest.mark.parametrize("value", [v for _, v in _NOT_CHECKSUMS], ids=[n for n, _ in _NOT_CHECKSUMS])
 @pytest.mark.parametrize("kind", ["table", "basemap", "track-file", "track-folder"])
-def test_a_recorded_checksum_that_is_not_one_leaves_the_file_unreviewed(kind, value, fresh_project: Project,
-                                                                         tally, monkeypatch, capsys) -> None:
+def test_a_recorded_checksum_that_is_not_one_leaves_the_file_unreviewed(
+    kind, value, fresh_project: Project, tally, monkeypatch, capsys
+) -> None:
     """The review gate cannot be switched off: "sha256": null (0, false, [], a wrong length...) and then an edit
     of the file is refused by name, by `validate` and by the build, and nothing is published."""
     from analysis.cli import main
@@ -604,7 +1142,9 @@ def test_a_recorded_checksum_that_is_not_one_leaves_the_file_unreviewed(kind, va
     monkeypatch.setenv("FLIGHTS_ROOT", str(fresh_project.root))
     assert main(["validate"]) == 2
     err = capsys.readouterr().err
-    assert f"{name}{provenance.SUFFIX}: field 'sha256': expected the SHA-256" in err and "unreviewed" in err, err
+    assert (
+        f"{name}{provenance.SUFFIX}: field 'sha256': expected the SHA-256" in err and "unreviewed" in err
+    ), err
     assert "Traceback" not in err
     with pytest.raises(ProvenanceError, match=f"{name}.*field 'sha256': expected the SHA-256"):
         build(fresh_project, quiet=True)
@@ -704,8 +1244,20 @@ def _readers():
 
 
 def _readsb_obj() -> dict:
-    trace = [[i * 10.0, 10.0 + i * 0.01, -66.0, 30000, 450.0, 90.0, 0, 0, {"flight": "RFF7079 "} if i == 0 else None]
-             for i in range(20)]
+    trace = [
+        [
+            i * 10.0,
+            10.0 + i * 0.01,
+            -66.0,
+            30000,
+            450.0,
+            90.0,
+            0,
+            0,
+            {"flight": "RFF7079 "} if i == 0 else None,
+        ]
+        for i in range(20)
+    ]
     return {"icao": "1522a4", "r": "RA-78765", "timestamp": 1761436800.0, "trace": trace}
 
 
@@ -715,18 +1267,26 @@ def _gz(obj) -> bytes:
 
 GENERIC = {"mapping": {"icao24": "hex", "time": "t", "lat": "lat", "lon": "lon", "alt": "alt"}}
 GENERIC_CSV = "hex,t,lat,lon,alt\n" + "".join(
-    f"1522a4,2025-10-26T10:{m:02d}:00Z,10.{m:02d},-66.0,30000\n" for m in range(10))
+    f"1522a4,2025-10-26T10:{m:02d}:00Z,10.{m:02d},-66.0,30000\n" for m in range(10)
+)
 FR24_CSV = "Timestamp,UTC,Callsign,Position,Altitude,Speed,Direction\n" + "".join(
-    f'{1761472800 + 60 * m},2025-10-26T10:{m:02d}:00Z,RFF7079,"10.{m:02d},-66.0",30000,450,90\n' for m in range(10))
+    f'{1761472800 + 60 * m},2025-10-26T10:{m:02d}:00Z,RFF7079,"10.{m:02d},-66.0",30000,450,90\n'
+    for m in range(10)
+)
 
 
-_OPENSKY_HEADER = ("time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,alert,spi,squawk,baroaltitude,"
-                   "geoaltitude,lastposupdate,lastcontact")
+_OPENSKY_HEADER = (
+    "time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,alert,spi,squawk,baroaltitude,"
+    "geoaltitude,lastposupdate,lastcontact"
+)
 
 
 def _opensky_csv(extra: str | None = None) -> str:
-    rows = [f"{1761472800 + 10 * i},1522a4,{10 + i * 0.01},-66.0,200,90,0,RFF1,False,False,False,1234,9000,9100,"
-            f"{1761472800 + 10 * i},{1761472800 + 10 * i}" for i in range(5)]
+    rows = [
+        f"{1761472800 + 10 * i},1522a4,{10 + i * 0.01},-66.0,200,90,0,RFF1,False,False,False,1234,9000,9100,"
+        f"{1761472800 + 10 * i},{1761472800 + 10 * i}"
+        for i in range(5)
+    ]
     if extra:
         return f"{_OPENSKY_HEADER},{extra}\n" + "".join(f"{r},1\n" for r in rows)
     return f"{_OPENSKY_HEADER}\n" + "".join(f"{r}\n" for r in rows)
@@ -737,8 +1297,10 @@ def _opensky_parquet(dupe: str) -> bytes:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    t = pacsv.read_csv(io.BytesIO(_opensky_csv().encode()),
-                       convert_options=pacsv.ConvertOptions(column_types={"icao24": pa.string()}))
+    t = pacsv.read_csv(
+        io.BytesIO(_opensky_csv().encode()),
+        convert_options=pacsv.ConvertOptions(column_types={"icao24": pa.string()}),
+    )
     t = pa.Table.from_arrays(t.columns + [t.column(dupe)], names=t.column_names + [dupe])
     buf = io.BytesIO()
     pq.write_table(t, buf)
@@ -753,49 +1315,158 @@ def _bad_line(text: str, n: int, old: str, new: str) -> str:
 
 # (id, file name, format, options, bytes, text the error must contain besides file/expected)
 READER_CASES = [
-    ("readsb-truncated-gzip", "trace_full_1522a4.json.gz", "readsb", None, lambda: _gz(_readsb_obj())[:-40],
-     "gzip"),
-    ("readsb-truncated-json", "trace_full_1522a4.json", "readsb", None,
-     lambda: json.dumps(_readsb_obj()).encode()[:-25], "line 1"),
+    (
+        "readsb-truncated-gzip",
+        "trace_full_1522a4.json.gz",
+        "readsb",
+        None,
+        lambda: _gz(_readsb_obj())[:-40],
+        "gzip",
+    ),
+    (
+        "readsb-truncated-json",
+        "trace_full_1522a4.json",
+        "readsb",
+        None,
+        lambda: json.dumps(_readsb_obj()).encode()[:-25],
+        "line 1",
+    ),
     ("readsb-empty-file", "trace_full_1522a4.json", "readsb", None, lambda: b"", "empty"),
     ("readsb-empty-gzip", "trace_full_1522a4.json.gz", "readsb", None, lambda: gzip.compress(b""), "empty"),
-    ("readsb-missing-trace", "trace_full_1522a4.json", "readsb", None,
-     lambda: json.dumps({k: v for k, v in _readsb_obj().items() if k != "trace"}).encode(), "field 'trace'"),
-    ("readsb-lat-text", "trace_full_1522a4.json", "readsb", None,
-     lambda: json.dumps({**_readsb_obj(), "trace": _readsb_obj()["trace"][:3] + [[30, "north", -66.0, 1, 1, 1, 0, 0]]}).encode(),
-     "record 3, field 'lat'"),
-    ("readsb-bad-icao", "trace_full_1522a4.json", "readsb", None,
-     lambda: json.dumps({**_readsb_obj(), "icao": "<script>"}).encode(), "field 'icao'"),
-    ("readsb-timestamp-1970", "trace_full_1522a4.json", "readsb", None,
-     lambda: json.dumps({**_readsb_obj(), "timestamp": 5}).encode(), "field 'timestamp'"),
+    (
+        "readsb-missing-trace",
+        "trace_full_1522a4.json",
+        "readsb",
+        None,
+        lambda: json.dumps({k: v for k, v in _readsb_obj().items() if k != "trace"}).encode(),
+        "field 'trace'",
+    ),
+    (
+        "readsb-lat-text",
+        "trace_full_1522a4.json",
+        "readsb",
+        None,
+        lambda: json.dumps(
+            {**_readsb_obj(), "trace": _readsb_obj()["trace"][:3] + [[30, "north", -66.0, 1, 1, 1, 0, 0]]}
+        ).encode(),
+        "record 3, field 'lat'",
+    ),
+    (
+        "readsb-bad-icao",
+        "trace_full_1522a4.json",
+        "readsb",
+        None,
+        lambda: json.dumps({**_readsb_obj(), "icao": "<script>"}).encode(),
+        "field 'icao'",
+    ),
+    (
+        "readsb-timestamp-1970",
+        "trace_full_1522a4.json",
+        "readsb",
+        None,
+        lambda: json.dumps({**_readsb_obj(), "timestamp": 5}).encode(),
+        "field 'timestamp'",
+    ),
     ("generic-empty-file", "t.csv", "generic_csv", GENERIC, lambda: b"", "empty"),
     ("generic-header-only", "t.csv", "generic_csv", GENERIC, lambda: b"hex,t,lat,lon,alt\n", "row"),
-    ("generic-not-utf8", "t.csv", "generic_csv", GENERIC,
-     lambda: GENERIC_CSV.encode().replace(b"1522a4,2025-10-26T10:03", b"1522a4,2025-10-26T10:03\xff", 1), "line 5"),
-    ("generic-missing-column", "t.csv", "generic_csv", GENERIC,
-     lambda: GENERIC_CSV.replace("hex,t,lat,lon,alt", "hex,time,lat,lon,alt").encode(), "field 't'"),
-    ("generic-time-no-zone", "t.csv", "generic_csv", GENERIC,
-     lambda: GENERIC_CSV.replace("Z,", ",").encode(), "'t'"),
-    ("generic-lat-text", "t.csv", "generic_csv", GENERIC,
-     lambda: _bad_line(GENERIC_CSV, 4, ",10.03,", ",north,").encode(), "'lat'"),
-    ("generic-bad-hex", "t.csv", "generic_csv", GENERIC,
-     lambda: _bad_line(GENERIC_CSV, 2, "1522a4", "zzzzzz").encode(), "record 1, field 'hex'"),
-    ("generic-altitude-absurd", "t.csv", "generic_csv", GENERIC,
-     lambda: _bad_line(GENERIC_CSV, 3, ",30000", ",9999999").encode(), "'alt'"),
-    ("fr24-csv-truncated-row", "f.csv", "fr24_csv", {"icao24": "1522a4"},
-     lambda: (FR24_CSV.rsplit("\n", 2)[0] + "\n1761473400,2025-10-26T1").encode(), "expected"),
+    (
+        "generic-not-utf8",
+        "t.csv",
+        "generic_csv",
+        GENERIC,
+        lambda: GENERIC_CSV.encode().replace(b"1522a4,2025-10-26T10:03", b"1522a4,2025-10-26T10:03\xff", 1),
+        "line 5",
+    ),
+    (
+        "generic-missing-column",
+        "t.csv",
+        "generic_csv",
+        GENERIC,
+        lambda: GENERIC_CSV.replace("hex,t,lat,lon,alt", "hex,time,lat,lon,alt").encode(),
+        "field 't'",
+    ),
+    (
+        "generic-time-no-zone",
+        "t.csv",
+        "generic_csv",
+        GENERIC,
+        lambda: GENERIC_CSV.replace("Z,", ",").encode(),
+        "'t'",
+    ),
+    (
+        "generic-lat-text",
+        "t.csv",
+        "generic_csv",
+        GENERIC,
+        lambda: _bad_line(GENERIC_CSV, 4, ",10.03,", ",north,").encode(),
+        "'lat'",
+    ),
+    (
+        "generic-bad-hex",
+        "t.csv",
+        "generic_csv",
+        GENERIC,
+        lambda: _bad_line(GENERIC_CSV, 2, "1522a4", "zzzzzz").encode(),
+        "record 1, field 'hex'",
+    ),
+    (
+        "generic-altitude-absurd",
+        "t.csv",
+        "generic_csv",
+        GENERIC,
+        lambda: _bad_line(GENERIC_CSV, 3, ",30000", ",9999999").encode(),
+        "'alt'",
+    ),
+    (
+        "fr24-csv-truncated-row",
+        "f.csv",
+        "fr24_csv",
+        {"icao24": "1522a4"},
+        lambda: (FR24_CSV.rsplit("\n", 2)[0] + "\n1761473400,2025-10-26T1").encode(),
+        "expected",
+    ),
     ("fr24-csv-no-icao-option", "f.csv", "fr24_csv", {}, lambda: FR24_CSV.encode(), "icao24"),
-    ("fr24-json-truncated", "f.json", "fr24_json", None,
-     lambda: b'{"result": {"response": {"data": {"flight": {"track": [', "JSON"),
+    (
+        "fr24-json-truncated",
+        "f.json",
+        "fr24_json",
+        None,
+        lambda: b'{"result": {"response": {"data": {"flight": {"track": [',
+        "JSON",
+    ),
     # round three: a header that names a column twice (the reader and a person could each see another one)
-    ("opensky-repeated-column", "states.csv", "opensky", None, lambda: _opensky_csv(extra="lat").encode(),
-     "field 'lat': expected each column once"),
-    ("opensky-parquet-repeated-column", "states.parquet", "opensky", None, lambda: _opensky_parquet(dupe="icao24"),
-     "field 'icao24': expected each column once"),
-    ("generic-repeated-column", "t.csv", "generic_csv", GENERIC,
-     lambda: GENERIC_CSV.replace("hex,t,lat,lon,alt", "hex,t,lat,lon,lat").encode(), "expected each column once"),
-    ("fr24-csv-repeated-column", "f.csv", "fr24_csv", {"icao24": "1522a4"},
-     lambda: FR24_CSV.replace("Speed,Direction", "Speed,Speed").encode(), "field 'Speed': expected each column once"),
+    (
+        "opensky-repeated-column",
+        "states.csv",
+        "opensky",
+        None,
+        lambda: _opensky_csv(extra="lat").encode(),
+        "field 'lat': expected each column once",
+    ),
+    (
+        "opensky-parquet-repeated-column",
+        "states.parquet",
+        "opensky",
+        None,
+        lambda: _opensky_parquet(dupe="icao24"),
+        "field 'icao24': expected each column once",
+    ),
+    (
+        "generic-repeated-column",
+        "t.csv",
+        "generic_csv",
+        GENERIC,
+        lambda: GENERIC_CSV.replace("hex,t,lat,lon,alt", "hex,t,lat,lon,lat").encode(),
+        "expected each column once",
+    ),
+    (
+        "fr24-csv-repeated-column",
+        "f.csv",
+        "fr24_csv",
+        {"icao24": "1522a4"},
+        lambda: FR24_CSV.replace("Speed,Direction", "Speed,Speed").encode(),
+        "field 'Speed': expected each column once",
+    ),
 ]
 
 
@@ -845,17 +1516,36 @@ def _trace_json(hex_: str, n: int = 40) -> bytes:
 
 
 TRACK_FILE_CASES = [
-    ("track-truncated-gzip", "trace_full_1522a4.json.gz", {"format": "readsb"},
-     lambda: gzip.compress(_trace_json("1522a4"))[:-30], "gzip"),
-    ("track-empty-generic-csv", "export.csv", {"format": "generic_csv", "options": GENERIC}, lambda: b"", "empty"),
-    ("track-fr24-not-utf8", "fr24.csv", {"format": "fr24_csv", "options": {"icao24": "1522a4"}},
-     lambda: FR24_CSV.encode().replace(b"RFF7079", b"RFF\xff079", 1), "UTF-8"),
+    (
+        "track-truncated-gzip",
+        "trace_full_1522a4.json.gz",
+        {"format": "readsb"},
+        lambda: gzip.compress(_trace_json("1522a4"))[:-30],
+        "gzip",
+    ),
+    (
+        "track-empty-generic-csv",
+        "export.csv",
+        {"format": "generic_csv", "options": GENERIC},
+        lambda: b"",
+        "empty",
+    ),
+    (
+        "track-fr24-not-utf8",
+        "fr24.csv",
+        {"format": "fr24_csv", "options": {"icao24": "1522a4"}},
+        lambda: FR24_CSV.encode().replace(b"RFF7079", b"RFF\xff079", 1),
+        "UTF-8",
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,fname,record,make,needle", TRACK_FILE_CASES, ids=[c[0] for c in TRACK_FILE_CASES])
-def test_bad_track_file_stops_the_build_clearly(name, fname, record, make, needle, fresh_project: Project,
-                                                 tally) -> None:
+@pytest.mark.parametrize(
+    "name,fname,record,make,needle", TRACK_FILE_CASES, ids=[c[0] for c in TRACK_FILE_CASES]
+)
+def test_bad_track_file_stops_the_build_clearly(
+    name, fname, record, make, needle, fresh_project: Project, tally
+) -> None:
     import subprocess
     import sys
 
@@ -866,12 +1556,20 @@ def test_bad_track_file_stops_the_build_clearly(name, fname, record, make, needl
     tracks = fresh_project.raw / "tracks"
     tracks.mkdir()
     (tracks / fname).write_bytes(make())
-    (tracks / f"{fname}{provenance.SUFFIX}").write_text(json.dumps(
-        {"what": "test track", "origin": "generated", "licence": "CC0", **record}), encoding="utf-8")
+    (tracks / f"{fname}{provenance.SUFFIX}").write_text(
+        json.dumps({"what": "test track", "origin": "generated", "licence": "CC0", **record}),
+        encoding="utf-8",
+    )
     provenance.accept(fresh_project.raw)
     env = dict(os.environ, FLIGHTS_ROOT=str(fresh_project.root))
-    done = subprocess.run([sys.executable, "-m", "analysis", "build"], cwd=REPO_DIR, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "analysis", "build"],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert fname in done.stderr and "expected" in done.stderr and needle in done.stderr, done.stderr
@@ -917,6 +1615,7 @@ def _put(name: str, make: Callable[[Path], None]):
     def setup(tracks: Path) -> str:
         make(tracks / name)
         return name
+
     return setup
 
 
@@ -943,34 +1642,76 @@ _DEEP_FR24 = lambda: b'{"result": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"  # 
 
 # (id, setup -> entry name, sidecar fields, accept first?, text the error must contain)
 UNSAFE_TRACK_CASES = [
-    ("track-symlink-dev-zero", _put("t.json", lambda p: p.symlink_to("/dev/zero")), {"format": "readsb"}, False,
-     "symbolic link"),
-    ("track-symlink-etc-passwd", _put("t.csv", lambda p: p.symlink_to("/etc/passwd")),
-     {"format": "generic_csv", "options": GENERIC}, False, "symbolic link"),
+    (
+        "track-symlink-dev-zero",
+        _put("t.json", lambda p: p.symlink_to("/dev/zero")),
+        {"format": "readsb"},
+        False,
+        "symbolic link",
+    ),
+    (
+        "track-symlink-etc-passwd",
+        _put("t.csv", lambda p: p.symlink_to("/etc/passwd")),
+        {"format": "generic_csv", "options": GENERIC},
+        False,
+        "symbolic link",
+    ),
     ("track-fifo", _put("t.json", lambda p: os.mkfifo(p)), {"format": "readsb"}, False, "FIFO"),
     ("track-tree-symlink", _tree_with_link, {"format": "readsb"}, False, "symbolic link"),
     ("track-tree-fifo", _tree_with_fifo, {"format": "readsb"}, False, "FIFO"),
     ("track-gzip-bomb", _bytes("trace_full_1522a4.json.gz", _bomb), {"format": "readsb"}, True, "bomb"),
     ("track-json-200k-deep", _bytes("f.json", _DEEP_FR24), {"format": "fr24_json"}, True, "deep"),
-    ("track-sidecar-format-unknown", _bytes("t.csv", GENERIC_CSV.encode), {"format": "xlsx"}, True,
-     "field 'format'"),
-    ("track-sidecar-what-rlo", _bytes("t.csv", GENERIC_CSV.encode),
-     {"format": "generic_csv", "options": GENERIC, "what": "track \u202egpj.exe"}, True, "U+202E"),
-    ("track-sidecar-licence-zero-width", _bytes("t.csv", GENERIC_CSV.encode),
-     {"format": "generic_csv", "options": GENERIC, "licence": "CC\u200b0"}, True, "U+200B"),
-    ("track-sidecar-origin-formula", _bytes("t.csv", GENERIC_CSV.encode),
-     {"format": "generic_csv", "options": GENERIC, "origin": "=HYPERLINK(\"x\")\x07"}, True, "U+0007"),
-    ("track-sidecar-options-list", _bytes("t.csv", GENERIC_CSV.encode),
-     {"format": "generic_csv", "options": ["hex"]}, True, "field 'options'"),
-    ("track-sidecar-option-bidi", _bytes("f.csv", FR24_CSV.encode),
-     {"format": "fr24_csv", "options": {"icao24": "1522a4", "registration": "RA\u202e-1"}}, True, "U+202E"),
+    (
+        "track-sidecar-format-unknown",
+        _bytes("t.csv", GENERIC_CSV.encode),
+        {"format": "xlsx"},
+        True,
+        "field 'format'",
+    ),
+    (
+        "track-sidecar-what-rlo",
+        _bytes("t.csv", GENERIC_CSV.encode),
+        {"format": "generic_csv", "options": GENERIC, "what": "track \u202egpj.exe"},
+        True,
+        "U+202E",
+    ),
+    (
+        "track-sidecar-licence-zero-width",
+        _bytes("t.csv", GENERIC_CSV.encode),
+        {"format": "generic_csv", "options": GENERIC, "licence": "CC\u200b0"},
+        True,
+        "U+200B",
+    ),
+    (
+        "track-sidecar-origin-formula",
+        _bytes("t.csv", GENERIC_CSV.encode),
+        {"format": "generic_csv", "options": GENERIC, "origin": '=HYPERLINK("x")\x07'},
+        True,
+        "U+0007",
+    ),
+    (
+        "track-sidecar-options-list",
+        _bytes("t.csv", GENERIC_CSV.encode),
+        {"format": "generic_csv", "options": ["hex"]},
+        True,
+        "field 'options'",
+    ),
+    (
+        "track-sidecar-option-bidi",
+        _bytes("f.csv", FR24_CSV.encode),
+        {"format": "fr24_csv", "options": {"icao24": "1522a4", "registration": "RA\u202e-1"}},
+        True,
+        "U+202E",
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,setup,record,accept_first,needle", UNSAFE_TRACK_CASES,
-                         ids=[c[0] for c in UNSAFE_TRACK_CASES])
-def test_unsafe_track_entry_is_refused_without_hanging(name, setup, record, accept_first, needle,
-                                                       fresh_project: Project, tally, monkeypatch, capsys) -> None:
+@pytest.mark.parametrize(
+    "name,setup,record,accept_first,needle", UNSAFE_TRACK_CASES, ids=[c[0] for c in UNSAFE_TRACK_CASES]
+)
+def test_unsafe_track_entry_is_refused_without_hanging(
+    name, setup, record, accept_first, needle, fresh_project: Project, tally, monkeypatch, capsys
+) -> None:
     import subprocess
     import sys
 
@@ -979,29 +1720,43 @@ def test_unsafe_track_entry_is_refused_without_hanging(name, setup, record, acce
     tracks = fresh_project.raw / "tracks"
     tracks.mkdir()
     entry = setup(tracks)
-    (tracks / f"{entry}{provenance.SUFFIX}").write_text(json.dumps(
-        {"what": "test track", "origin": "generated", "licence": "CC0", "sha256": "0" * 64, **record}),
-        encoding="utf-8")
+    (tracks / f"{entry}{provenance.SUFFIX}").write_text(
+        json.dumps(
+            {"what": "test track", "origin": "generated", "licence": "CC0", "sha256": "0" * 64, **record}
+        ),
+        encoding="utf-8",
+    )
     if accept_first:
         provenance.accept(fresh_project.raw, check=False)
     env = dict(os.environ, FLIGHTS_ROOT=str(fresh_project.root))
-    if name.startswith("track-sidecar"):  # refused before any track byte is read: no hang possible, in process
+    if name.startswith(
+        "track-sidecar"
+    ):  # refused before any track byte is read: no hang possible, in process
         from analysis.cli import main
 
         monkeypatch.setenv("FLIGHTS_ROOT", str(fresh_project.root))
         for command in ("validate", "build"):
             assert main([command]) == 2
             err = capsys.readouterr().err
-            assert "Traceback" not in err and entry in err and "expected" in err and needle in err, (command, err)
+            assert "Traceback" not in err and entry in err and "expected" in err and needle in err, (
+                command,
+                err,
+            )
         assert not (fresh_project.current.exists() or fresh_project.current.is_symlink())
         tally(True)
         return
-    content_only = name in ("track-gzip-bomb", "track-json-200k-deep")  # found by reading: the build's readers
+    content_only = name in (
+        "track-gzip-bomb",
+        "track-json-200k-deep",
+    )  # found by reading: the build's readers
     commands = ["build"] if content_only else ["validate", "build"]
-    script = ("import sys\nfrom analysis.cli import main\n"
-              f"for c in {commands!r}:\n    print('=' + c, file=sys.stderr)\n    print('rc', main([c]), file=sys.stderr)\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_DIR, env=env,
-                          capture_output=True, text=True, timeout=120)  # a hang fails the test here
+    script = (
+        "import sys\nfrom analysis.cli import main\n"
+        f"for c in {commands!r}:\n    print('=' + c, file=sys.stderr)\n    print('rc', main([c]), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=120
+    )  # a hang fails the test here
     assert "Traceback" not in done.stderr, done.stderr
     for part in done.stderr.split("\n=")[1:]:
         command = part.split("\n", 1)[0]
@@ -1015,8 +1770,9 @@ def test_unsafe_track_entry_is_refused_without_hanging(name, setup, record, acce
 # --- round two: one read of every byte, review order, outputs that cannot be written ----------------------------
 
 
-def test_raw_file_edited_during_the_build_is_not_published_as_reviewed(fresh_project: Project, monkeypatch,
-                                                                        tally) -> None:
+def test_raw_file_edited_during_the_build_is_not_published_as_reviewed(
+    fresh_project: Project, monkeypatch, tally
+) -> None:
     """The tables are parsed from the bytes that were checksummed: an edit after the read changes nothing that is
     published, and the next build reports the file as CHANGED."""
     from analysis import build as build_mod
@@ -1053,12 +1809,19 @@ def _cli(project: Project, *args: str):
 
     from analysis.paths import REPO_DIR
 
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=REPO_DIR, capture_output=True, text=True,
-                          env=dict(os.environ, FLIGHTS_ROOT=str(project.root)), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, FLIGHTS_ROOT=str(project.root)),
+        timeout=120,
+    )
 
 
-def test_validate_shows_content_errors_of_a_changed_file_and_accept_refuses_it(fresh_project: Project,
-                                                                               tally) -> None:
+def test_validate_shows_content_errors_of_a_changed_file_and_accept_refuses_it(
+    fresh_project: Project, tally
+) -> None:
     path = fresh_project.raw / "claims.csv"
     line = set_cell(0, "kind", "rumour")(path)
     side = _sidecar(fresh_project, "claims")
@@ -1079,9 +1842,18 @@ def _generic_track(project: Project) -> Path:
     tracks.mkdir(exist_ok=True)
     path = tracks / "export.csv"
     path.write_text(GENERIC_CSV, encoding="utf-8")
-    (tracks / f"export.csv{provenance.SUFFIX}").write_text(json.dumps(
-        {"what": "test track", "origin": "generated", "licence": "CC0", "format": "generic_csv",
-         "options": GENERIC}), encoding="utf-8")
+    (tracks / f"export.csv{provenance.SUFFIX}").write_text(
+        json.dumps(
+            {
+                "what": "test track",
+                "origin": "generated",
+                "licence": "CC0",
+                "format": "generic_csv",
+                "options": GENERIC,
+            }
+        ),
+        encoding="utf-8",
+    )
     provenance.accept(project.raw)
     return path
 
@@ -1099,7 +1871,9 @@ def test_track_sidecar_format_and_options_are_covered_by_the_checksum(fresh_proj
     with pytest.raises(ProvenanceError, match=r"data/raw/tracks/export\.csv: CHANGED"):
         provenance.verify(fresh_project.raw)
     provenance.accept(fresh_project.raw)
-    assert fingerprint(fresh_project, provenance.verify(fresh_project.raw)) != fingerprint(fresh_project, sums)
+    assert fingerprint(fresh_project, provenance.verify(fresh_project.raw)) != fingerprint(
+        fresh_project, sums
+    )
     record["format"] = "opensky"
     side.write_text(json.dumps(record), encoding="utf-8")
     with pytest.raises(ProvenanceError, match=r"data/raw/tracks/export\.csv: CHANGED"):
@@ -1107,8 +1881,9 @@ def test_track_sidecar_format_and_options_are_covered_by_the_checksum(fresh_proj
     tally(True)
 
 
-def test_track_file_swapped_and_restored_during_the_build_is_refused(fresh_project: Project, monkeypatch,
-                                                                      tally) -> None:
+def test_track_file_swapped_and_restored_during_the_build_is_refused(
+    fresh_project: Project, monkeypatch, tally
+) -> None:
     """A track file edited after its checksum was taken and restored once the positions were read: the bytes
     parsed are hashed and compared with the reviewed checksum, so the edit is refused, named, and nothing is
     published (checking the file again after the build cannot see a swap that was undone)."""
@@ -1141,8 +1916,9 @@ def test_track_file_swapped_and_restored_during_the_build_is_refused(fresh_proje
     tally(True)
 
 
-def test_track_file_edited_after_it_was_parsed_publishes_the_reviewed_bytes(fresh_project: Project, monkeypatch,
-                                                                            tally) -> None:
+def test_track_file_edited_after_it_was_parsed_publishes_the_reviewed_bytes(
+    fresh_project: Project, monkeypatch, tally
+) -> None:
     """An edit after the positions were read changes nothing that is published (the manifest names the checksum
     of what was parsed); the next build reports the file as CHANGED."""
     import polars as pl
@@ -1173,13 +1949,18 @@ def test_track_file_edited_after_it_was_parsed_publishes_the_reviewed_bytes(fres
 def _fail_with(err: int):
     def fail(*args, **kwargs):
         raise OSError(err, os.strerror(err), "data/derived/builds/x.partial/core_legs.parquet")
+
     return fail
 
 
-@pytest.mark.parametrize("err,needle", [(28, "the disk is full"), (30, "read-only"), (13, "permission denied")],
-                         ids=["enospc", "erofs", "eacces"])
-def test_unwritable_outputs_give_a_clear_error_and_keep_the_previous_build(err, needle, fresh_project: Project,
-                                                                           monkeypatch, tally) -> None:
+@pytest.mark.parametrize(
+    "err,needle",
+    [(28, "the disk is full"), (30, "read-only"), (13, "permission denied")],
+    ids=["enospc", "erofs", "eacces"],
+)
+def test_unwritable_outputs_give_a_clear_error_and_keep_the_previous_build(
+    err, needle, fresh_project: Project, monkeypatch, tally
+) -> None:
     import polars as pl
 
     from analysis.build import BuildError
@@ -1191,8 +1972,12 @@ def test_unwritable_outputs_give_a_clear_error_and_keep_the_previous_build(err, 
     with pytest.raises(BuildError) as info:
         build(fresh_project, force=True, quiet=True)
     message = str(info.value)
-    assert needle in message and "expected" in message and "previous data/derived is intact" in message, message
-    assert os.readlink(fresh_project.current) == target and _snapshot(fresh_project.current.resolve()) == before
+    assert needle in message and "expected" in message and "previous data/derived is intact" in message, (
+        message
+    )
+    assert (
+        os.readlink(fresh_project.current) == target and _snapshot(fresh_project.current.resolve()) == before
+    )
     assert not list((fresh_project.derived / "builds").glob("*.partial*"))
     tally(True)
 
@@ -1226,11 +2011,21 @@ def test_zero_length_leg_with_a_distance_claim_builds(fresh_project: Project, ta
     raw = fresh_project.raw
     stops = read_rows(raw / "stops.csv")
     h = stops[0]
-    first = next(r for r in stops[1:] if r[h.index("seq")] == "1" and r[h.index("variant")] == "main"
-                 and re.fullmatch(r"[A-Z]{4}", r[h.index("place_id")]))  # an airport: the leg has a length
-    second = next(r for r in stops[1:] if r[h.index("seq")] == "2" and r[h.index("variant")] == "main"
-                  and r[h.index("episode_id")] == first[h.index("episode_id")]
-                  and r[h.index("aircraft_id")] == first[h.index("aircraft_id")])
+    first = next(
+        r
+        for r in stops[1:]
+        if r[h.index("seq")] == "1"
+        and r[h.index("variant")] == "main"
+        and re.fullmatch(r"[A-Z]{4}", r[h.index("place_id")])
+    )  # an airport: the leg has a length
+    second = next(
+        r
+        for r in stops[1:]
+        if r[h.index("seq")] == "2"
+        and r[h.index("variant")] == "main"
+        and r[h.index("episode_id")] == first[h.index("episode_id")]
+        and r[h.index("aircraft_id")] == first[h.index("aircraft_id")]
+    )
     second[h.index("place_id")] = first[h.index("place_id")]
     write_rows(raw / "stops.csv", stops)
     claims = read_rows(raw / "claims.csv")
@@ -1260,9 +2055,11 @@ def _nan_sidecar(project: Project) -> None:
     side.write_text(side.read_text().rstrip().rstrip("}") + ', "bytes_x": NaN}', encoding="utf-8")
 
 
-@pytest.mark.parametrize("name,edit,needle", [("sidecar-duplicate-key", _dup_key_sidecar, "'sha256' twice"),
-                                              ("sidecar-nan", _nan_sidecar, "NaN")],
-                         ids=["sidecar-duplicate-key", "sidecar-nan"])
+@pytest.mark.parametrize(
+    "name,edit,needle",
+    [("sidecar-duplicate-key", _dup_key_sidecar, "'sha256' twice"), ("sidecar-nan", _nan_sidecar, "NaN")],
+    ids=["sidecar-duplicate-key", "sidecar-nan"],
+)
 def test_ambiguous_sidecar_json_is_refused(name, edit, needle, fresh_project: Project, tally) -> None:
     edit(fresh_project)
     with pytest.raises(ProvenanceError) as info:
@@ -1277,17 +2074,28 @@ def test_track_entry_name_with_bidi_control_is_refused(fresh_project: Project, t
     tracks.mkdir()
     name = "export\u202ecsv.exe"
     (tracks / name).write_text(GENERIC_CSV, encoding="utf-8")
-    (tracks / f"{name}{provenance.SUFFIX}").write_text(json.dumps(
-        {"what": "t", "origin": "g", "licence": "CC0", "format": "generic_csv", "options": GENERIC,
-         "sha256": "0" * 64}), encoding="utf-8")
+    (tracks / f"{name}{provenance.SUFFIX}").write_text(
+        json.dumps(
+            {
+                "what": "t",
+                "origin": "g",
+                "licence": "CC0",
+                "format": "generic_csv",
+                "options": GENERIC,
+                "sha256": "0" * 64,
+            }
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(ProvenanceError, match="file name: expected .*U\\+202E RIGHT-TO-LEFT OVERRIDE"):
         build(fresh_project, quiet=True)
     _assert_nothing_written(fresh_project)
     tally(True)
 
 
-def test_positions_cache_that_does_not_match_its_checksums_is_ingested_again(fresh_project: Project, tally,
-                                                                             caplog) -> None:
+def test_positions_cache_that_does_not_match_its_checksums_is_ingested_again(
+    fresh_project: Project, tally, caplog
+) -> None:
     """A corrupt, tampered or unreadable part of the positions cache is never used and never breaks the build:
     it is discarded, named, and its input ingested again (``--force`` or not)."""
     import polars as pl
@@ -1302,18 +2110,27 @@ def test_positions_cache_that_does_not_match_its_checksums_is_ingested_again(fre
 
     def tamper(path: Path) -> None:  # a valid parquet file with other positions
         t = pq.read_table(path)
-        pq.write_table(t.set_column(t.schema.get_field_index("lat"), "lat",
-                                    pa_array([v + 1 for v in t.column("lat").to_pylist()])), path)
+        pq.write_table(
+            t.set_column(
+                t.schema.get_field_index("lat"), "lat", pa_array([v + 1 for v in t.column("lat").to_pylist()])
+            ),
+            path,
+        )
 
-    for damage in (lambda: part_file.write_bytes(b"PAR1 not parquet"), lambda: tamper(part_file),
-                   lambda: manifest.write_text("{", encoding="utf-8"),
-                   lambda: (cache / f"{manifest.stem}.coverage.parquet").unlink(),
-                   lambda: manifest.write_text(manifest.read_text().replace('"options": {', '"options": {"x": 1, ', 1))):
+    for damage in (
+        lambda: part_file.write_bytes(b"PAR1 not parquet"),
+        lambda: tamper(part_file),
+        lambda: manifest.write_text("{", encoding="utf-8"),
+        lambda: (cache / f"{manifest.stem}.coverage.parquet").unlink(),
+        lambda: manifest.write_text(manifest.read_text().replace('"options": {', '"options": {"x": 1, ', 1)),
+    ):
         caplog.clear()
         damage()
         result = build(fresh_project, force=True, quiet=True)
         assert result["status"] == "built"
-        assert "positions cache part-" in caplog.text and "its input is ingested again" in caplog.text, caplog.text
+        assert "positions cache part-" in caplog.text and "its input is ingested again" in caplog.text, (
+            caplog.text
+        )
         got = pl.read_parquet(cache / "part-*" / "*.parquet").sort("time_utc")
         assert got.equals(want)
     caplog.clear()
@@ -1354,16 +2171,19 @@ _UNSAFE_SQL = [
 
 
 @pytest.mark.parametrize("name,query,needle", _UNSAFE_SQL, ids=[c[0] for c in _UNSAFE_SQL])
-def test_queries_sql_cannot_write_read_outside_or_change_settings(name, query, needle, built_project: Project,
-                                                                  tally) -> None:
+def test_queries_sql_cannot_write_read_outside_or_change_settings(
+    name, query, needle, built_project: Project, tally
+) -> None:
     from analysis import queries
 
     folder = built_project.current.resolve()
     before = sorted(p.name for p in folder.iterdir())
     with pytest.raises((queries.UnsafeQueryError, queries.QueryArgumentError), match=needle):
         queries.sql(query, project=built_project)
-    settings = queries.sql("SELECT current_setting('file_search_path') AS p, current_setting('TimeZone') AS tz",
-                           project=built_project).row(0, named=True)
+    settings = queries.sql(
+        "SELECT current_setting('file_search_path') AS p, current_setting('TimeZone') AS tz",
+        project=built_project,
+    ).row(0, named=True)
     assert settings["p"] == folder.as_posix() and settings["tz"] in ("UTC", "Etc/UTC"), settings
     assert sorted(p.name for p in folder.iterdir()) == before
     assert not Path("/tmp/flights-leak.csv").exists()
@@ -1371,8 +2191,9 @@ def test_queries_sql_cannot_write_read_outside_or_change_settings(name, query, n
     tally(True)
 
 
-def test_locked_down_queries_do_not_depend_on_the_working_directory(built_project: Project, tmp_path: Path,
-                                                                     monkeypatch) -> None:
+def test_locked_down_queries_do_not_depend_on_the_working_directory(
+    built_project: Project, tmp_path: Path, monkeypatch
+) -> None:
     """papermill runs notebooks with their folder as the working directory: the derived tables still answer."""
     from analysis import queries
 
@@ -1401,8 +2222,9 @@ _BAD_ARGUMENTS = [
 
 
 @pytest.mark.parametrize("name,call,needle", _BAD_ARGUMENTS, ids=[c[0] for c in _BAD_ARGUMENTS])
-def test_queries_with_wrong_argument_types_give_a_named_error(name, call, needle, built_project: Project,
-                                                              tally) -> None:
+def test_queries_with_wrong_argument_types_give_a_named_error(
+    name, call, needle, built_project: Project, tally
+) -> None:
     from analysis import queries
 
     with pytest.raises(queries.QueryArgumentError, match=f"argument '{needle}'|{needle}") as info:
@@ -1416,15 +2238,24 @@ def _tamper_database(project: Project, statements: list[str]) -> None:
     import sys
 
     db = project.database.resolve()
-    script = ("import duckdb, sys\ncon = duckdb.connect(sys.argv[1])\ncon.execute(\"SET file_search_path = ?\", "
-              "[sys.argv[2]])\nfor s in sys.argv[3:]:\n    con.execute(s)\ncon.close()\n")
-    subprocess.run([sys.executable, "-c", script, str(db), str(db.parent), *statements], check=True, timeout=60)
+    script = (
+        'import duckdb, sys\ncon = duckdb.connect(sys.argv[1])\ncon.execute("SET file_search_path = ?", '
+        "[sys.argv[2]])\nfor s in sys.argv[3:]:\n    con.execute(s)\ncon.close()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(db), str(db.parent), *statements], check=True, timeout=60
+    )
 
 
 _TAMPERED = [
-    ("view-reads-etc-hostname", ["CREATE OR REPLACE VIEW out_episode_summary AS SELECT content AS episode_id, "
-                                 "'x' AS title, NULL AS first_time_utc FROM read_text('/etc/hostname')"],
-     "view 'out_episode_summary' is not the build's view"),
+    (
+        "view-reads-etc-hostname",
+        [
+            "CREATE OR REPLACE VIEW out_episode_summary AS SELECT content AS episode_id, "
+            "'x' AS title, NULL AS first_time_utc FROM read_text('/etc/hostname')"
+        ],
+        "view 'out_episode_summary' is not the build's view",
+    ),
     ("extra-view", ["CREATE VIEW leak AS SELECT 1 AS a"], "view 'leak' is not one of the build's tables"),
     ("macro", ["CREATE MACRO list_has(a, b) AS true"], "list_has is not something the build writes"),
     ("table", ["CREATE TABLE planted AS SELECT 1 AS a"], "table planted is not something the build writes"),
@@ -1435,13 +2266,16 @@ def _copy_of_build(built_project: Project, dest: Path) -> Project:
     """A private copy of the session's built study (its data/derived included), for a test that damages it."""
     import shutil
 
-    shutil.copytree(built_project.root, dest, symlinks=True, ignore=shutil.ignore_patterns("reports", ".build"))
+    shutil.copytree(
+        built_project.root, dest, symlinks=True, ignore=shutil.ignore_patterns("reports", ".build")
+    )
     return Project(dest)
 
 
 @pytest.mark.parametrize("name,statements,needle", _TAMPERED, ids=[c[0] for c in _TAMPERED])
-def test_a_derived_database_whose_views_are_not_the_builds_is_refused(name, statements, needle, built_project: Project,
-                                                                       tmp_path: Path, tally) -> None:
+def test_a_derived_database_whose_views_are_not_the_builds_is_refused(
+    name, statements, needle, built_project: Project, tmp_path: Path, tally
+) -> None:
     from analysis import queries
 
     project = _copy_of_build(built_project, tmp_path / "study")
@@ -1456,8 +2290,9 @@ def test_a_derived_database_whose_views_are_not_the_builds_is_refused(name, stat
     tally(True)
 
 
-def test_database_held_open_read_write_gives_one_line_saying_what_to_do(built_project: Project, tmp_path: Path,
-                                                                        tally) -> None:
+def test_database_held_open_read_write_gives_one_line_saying_what_to_do(
+    built_project: Project, tmp_path: Path, tally
+) -> None:
     """The DuckDB command line opens a database read-write unless told -readonly: `analysis episodes` and
     `analysis report` then say so in one line (exit 2), never a traceback."""
     import subprocess
@@ -1466,9 +2301,17 @@ def test_database_held_open_read_write_gives_one_line_saying_what_to_do(built_pr
     from analysis import queries
 
     fresh_project = _copy_of_build(built_project, tmp_path / "study")
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\ncon = duckdb.connect(sys.argv[1])\n"
-                               "print('ready', flush=True)\ntime.sleep(120)\n", str(fresh_project.database.resolve())],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\ncon = duckdb.connect(sys.argv[1])\n"
+            "print('ready', flush=True)\ntime.sleep(120)\n",
+            str(fresh_project.database.resolve()),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         for args in (["episodes"], ["report", "--no-pdf"]):
@@ -1514,11 +2357,27 @@ def _make(tmp_path: Path, target: str, rc: int = 0, **variables: str):
     stub.write_text(_STUB, encoding="utf-8")
     log = tmp_path / "argv.jsonl"
     log.unlink(missing_ok=True)
-    cmd = ["make", "--no-print-directory", "-o", ".venv/.synced-stamp", "-o", ".build/discover/demo-day.tar",
-           target, f"PY={sys.executable} {stub}"] + [f"{k}={v}" for k, v in variables.items()]
-    done = subprocess.run(cmd, cwd=REPO_DIR, env=dict(os.environ, STUB_LOG=str(log), STUB_RC=str(rc)),
-                          capture_output=True, text=True, timeout=60)
-    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    cmd = [
+        "make",
+        "--no-print-directory",
+        "-o",
+        ".venv/.synced-stamp",
+        "-o",
+        ".build/discover/demo-day.tar",
+        target,
+        f"PY={sys.executable} {stub}",
+    ] + [f"{k}={v}" for k, v in variables.items()]
+    done = subprocess.run(
+        cmd,
+        cwd=REPO_DIR,
+        env=dict(os.environ, STUB_LOG=str(log), STUB_RC=str(rc)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    calls = (
+        [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    )
     return done, calls
 
 
@@ -1539,7 +2398,7 @@ def test_make_variables_reach_the_program_as_one_argument(name, template, tmp_pa
     assert discover[discover.index("--master") + 1] == value, discover
     assert discover[discover.index("--engine") + 1] == "spark"
     assert discover[:3] == ["-m", "analysis", "discover"], discover  # the one entry point
-    archives = discover[3:discover.index("--engine")]
+    archives = discover[3 : discover.index("--engine")]
     assert archives == ["day.tar", *value.split()], archives  # split on spaces, nothing else
     done, calls = _make(tmp_path, "discover", ENGINE=value)
     assert calls[-1][calls[-1].index("--engine") + 1] == value and "--master" not in calls[-1], calls
@@ -1552,8 +2411,11 @@ def test_make_fails_when_the_job_fails(tmp_path: Path, tally) -> None:
 
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    for target, variables in (("report", {"COMPARE": 'x"; echo "'}), ("discover", {"ARCHIVE": "a.tar"}),
-                              ("validate", {})):
+    for target, variables in (
+        ("report", {"COMPARE": 'x"; echo "'}),
+        ("discover", {"ARCHIVE": "a.tar"}),
+        ("validate", {}),
+    ):
         done, calls = _make(tmp_path, target, rc=2, **variables)
         assert done.returncode != 0, (target, done.stdout, done.stderr)
         assert calls, target
@@ -1563,8 +2425,9 @@ def test_make_fails_when_the_job_fails(tmp_path: Path, tally) -> None:
 # --- round three: a study folder is data: its notebooks never run unless named as code -------------------------
 
 
-def test_a_study_folders_notebooks_are_not_run_unless_named_as_code(fresh_project: Project, tmp_path: Path,
-                                                                    monkeypatch, capsys, tally) -> None:
+def test_a_study_folders_notebooks_are_not_run_unless_named_as_code(
+    fresh_project: Project, tmp_path: Path, monkeypatch, capsys, tally
+) -> None:
     import nbformat
 
     from analysis import report as report_mod
@@ -1609,9 +2472,16 @@ def test_a_study_folders_notebooks_are_not_run_unless_named_as_code(fresh_projec
 # --- round three: discovery as safe as the build ----------------------------------------------------------------
 
 
-def _disc_trace(hex_: str, n: int = 40, *, offset: float = 30.0, alt=30000, ts: float = 1761436800.0) -> bytes:
-    obj = {"icao": hex_, "r": "RA-78765", "t": "IL76", "timestamp": ts,
-           "trace": [[i * offset, 10.0 + i * 0.05, -66.0 + i * 0.05, alt, 450.0, 90.0, 0, 0] for i in range(n)]}
+def _disc_trace(
+    hex_: str, n: int = 40, *, offset: float = 30.0, alt=30000, ts: float = 1761436800.0
+) -> bytes:
+    obj = {
+        "icao": hex_,
+        "r": "RA-78765",
+        "t": "IL76",
+        "timestamp": ts,
+        "trace": [[i * offset, 10.0 + i * 0.05, -66.0 + i * 0.05, alt, 450.0, 90.0, 0, 0] for i in range(n)],
+    }
     return gzip.compress(json.dumps(obj).encode())
 
 
@@ -1669,7 +2539,7 @@ def _cut_header(tmp: Path) -> Path:
     members = _good_members()
     data = _tar(tmp / "whole.tar", members).read_bytes()
     end_of_first = 512 + -(-len(members[0][1]) // 512) * 512
-    (tmp / "cuthdr.tar").write_bytes(data[:end_of_first + 300])
+    (tmp / "cuthdr.tar").write_bytes(data[: end_of_first + 300])
     return tmp / "cuthdr.tar"
 
 
@@ -1693,41 +2563,83 @@ def _in(tmp: Path, make) -> str:
 _DISCOVERY_CLI_CASES = [
     ("missing-archive", lambda t: [str(t / "nowhere.tar")], "got nothing there"),
     ("directory-without-traces", lambda t: [str((t / "empty").mkdir() or t / "empty")], "got none"),
-    ("not-a-tar", lambda t: [str((t / "x.tar").write_bytes(b"hello " * 200) and t / "x.tar")],
-     "expected a tar archive"),
+    (
+        "not-a-tar",
+        lambda t: [str((t / "x.tar").write_bytes(b"hello " * 200) and t / "x.tar")],
+        "expected a tar archive",
+    ),
     ("empty-file", lambda t: [str((t / "e.tar").write_bytes(b"") or t / "e.tar")], "expected a tar archive"),
     ("cut-member-data", lambda t: [_in(t, _cut_member_data)], "trace_full_1522a4.json: member: expected"),
     ("cut-header", lambda t: [_in(t, _cut_header)], "complete 512-byte tar header after member"),
     ("size-past-the-end", lambda t: [_in(t, _size_past_end)], "a truncated archive"),
     ("fifo-as-archive", lambda t: [str(os.mkfifo(t / "f.tar") or t / "f.tar")], "FIFO"),
     ("dev-zero-as-archive", lambda t: ["/dev/zero"], "character device"),
-    ("symlink-as-archive", lambda t: [str(_tar(t / "real.tar", _good_members()) and
-                                          ((t / "l.tar").symlink_to(t / "real.tar") or t / "l.tar"))],
-     "symbolic link"),
+    (
+        "symlink-as-archive",
+        lambda t: [
+            str(
+                _tar(t / "real.tar", _good_members())
+                and ((t / "l.tar").symlink_to(t / "real.tar") or t / "l.tar")
+            )
+        ],
+        "symbolic link",
+    ),
     ("buckets-zero", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "0"], "buckets"),
     ("buckets-negative", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "-4"], "buckets"),
     ("buckets-word", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "many"], "--buckets"),
-    ("buckets-huge", lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "10000000"], "1 to 4096"),
+    (
+        "buckets-huge",
+        lambda t: [str(_tar(t / "d.tar", _good_members())), "--buckets", "10000000"],
+        "1 to 4096",
+    ),
     ("processes-zero", lambda t: [str(_tar(t / "d.tar", _good_members())), "--processes", "0"], "processes"),
-    ("spark-master-nonsense", lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark",
-                                         "--master", "nonsense"], "expected a Spark master URL"),
-    ("spark-master-injection", lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark",
-                                          "--master", "local[2]; touch x"], "expected a Spark master URL"),
-    ("spark-master-unreachable", lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark",
-                                            "--master", "spark://127.0.0.1:9"], "expected a running Spark master"),
-    ("master-without-spark", lambda t: [str(_tar(t / "d.tar", _good_members())), "--master", "local[2]"],
-     "--master is for --engine spark"),
+    (
+        "spark-master-nonsense",
+        lambda t: [str(_tar(t / "d.tar", _good_members())), "--engine", "spark", "--master", "nonsense"],
+        "expected a Spark master URL",
+    ),
+    (
+        "spark-master-injection",
+        lambda t: [
+            str(_tar(t / "d.tar", _good_members())),
+            "--engine",
+            "spark",
+            "--master",
+            "local[2]; touch x",
+        ],
+        "expected a Spark master URL",
+    ),
+    (
+        "spark-master-unreachable",
+        lambda t: [
+            str(_tar(t / "d.tar", _good_members())),
+            "--engine",
+            "spark",
+            "--master",
+            "spark://127.0.0.1:9",
+        ],
+        "expected a running Spark master",
+    ),
+    (
+        "master-without-spark",
+        lambda t: [str(_tar(t / "d.tar", _good_members())), "--master", "local[2]"],
+        "--master is for --engine spark",
+    ),
     ("store-missing", lambda t: ["--store", str(t / "no-store")], "got nothing there"),
-    ("store-not-a-store", lambda t: ["--store", str((t / "plain").mkdir() or t / "plain")], "got a folder without"),
+    (
+        "store-not-a-store",
+        lambda t: ["--store", str((t / "plain").mkdir() or t / "plain")],
+        "got a folder without",
+    ),
     ("store-and-archive", lambda t: [str(_tar(t / "d.tar", _good_members())), "--store", str(t)], "not both"),
     ("nothing-given", lambda t: [], "give one or more archives"),
 ]
 
 
 @pytest.mark.parametrize("name,make,needle", _DISCOVERY_CLI_CASES, ids=[c[0] for c in _DISCOVERY_CLI_CASES])
-def test_discovery_command_line_turns_every_named_error_into_one_line(name, make, needle, fresh_project: Project,
-                                                                      tmp_path: Path, monkeypatch, capsys,
-                                                                      tally) -> None:
+def test_discovery_command_line_turns_every_named_error_into_one_line(
+    name, make, needle, fresh_project: Project, tmp_path: Path, monkeypatch, capsys, tally
+) -> None:
     out = fresh_project.derived / "discover"
     args = make(tmp_path)
     rc, err, _out = _discover_cli(fresh_project, monkeypatch, capsys, *args, "--out", str(out))
@@ -1740,8 +2652,9 @@ def test_discovery_command_line_turns_every_named_error_into_one_line(name, make
     tally(True)
 
 
-def test_a_bad_store_never_replaces_the_last_discovery(fresh_project: Project, tmp_path: Path, monkeypatch, capsys,
-                                                       tally) -> None:
+def test_a_bad_store_never_replaces_the_last_discovery(
+    fresh_project: Project, tmp_path: Path, monkeypatch, capsys, tally
+) -> None:
     out = fresh_project.derived / "discover"
     archive = _tar(tmp_path / "d.tar", _good_members())
     rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, str(archive), "--out", str(out))
@@ -1749,7 +2662,9 @@ def test_a_bad_store_never_replaces_the_last_discovery(fresh_project: Project, t
     before = _snapshot(out.resolve())
     target = os.readlink(out)
     for store in (tmp_path / "missing-store", tmp_path):
-        rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, "--store", str(store), "--out", str(out))
+        rc, err, _ = _discover_cli(
+            fresh_project, monkeypatch, capsys, "--store", str(store), "--out", str(out)
+        )
         assert rc == 2 and "previous discovery output is intact" in err, err
         assert os.readlink(out) == target and _snapshot(out.resolve()) == before
     tally(True)
@@ -1782,55 +2697,127 @@ def _link(target: str):
         import tarfile
 
         ti.type, ti.linkname = tarfile.SYMTYPE, target
+
     return edit
 
 
 def _kind(kind):
     def edit(ti):
         ti.type = kind
+
     return edit
 
 
 # (id, make the archive in tmp -> path, members expected skipped, text of the reason, positions kept from _GOOD)
 _SKIPPED_MEMBER_CASES = [
-    ("tree-symlink-outside", lambda t: _tree_with(t, lambda r: (r / _member("abc123")).parent.mkdir(parents=True) or
-                                                  (r / _member("abc123")).symlink_to("/etc/passwd")),
-     _member("abc123"), "symbolic link"),
-    ("tree-symlink-inside", lambda t: _tree_with(t, lambda r: (r / _member("abc124")).parent.mkdir(parents=True) or
-                                                 (r / _member("abc124")).symlink_to(r / _member("1522a4"))),
-     _member("abc124"), "symbolic link"),
-    ("tree-symlinked-folder", lambda t: _tree_with(t, lambda r: (r / "traces" / "zz").symlink_to(r / "traces" / "a4")),
-     "traces/zz", "symbolic link"),
-    ("tree-fifo", lambda t: _tree_with(t, lambda r: (r / _member("abc125")).parent.mkdir(parents=True) or
-                                       os.mkfifo(r / _member("abc125"))), _member("abc125"), "FIFO"),
-    ("tar-symlink-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc126"), _link("/etc/shadow"))]),
-     _member("abc126"), "symbolic link"),
-    ("tar-hardlink-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc127"),
-                                                                             _kind(b"1"))]), _member("abc127"),
-     "hard link"),
-    ("tar-fifo-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc128"), _kind(b"6"))]),
-     _member("abc128"), "FIFO"),
-    ("tar-device-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc129"), _kind(b"3"))]),
-     _member("abc129"), "character device"),
-    ("tar-gzip-bomb-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12a"), _bomb_member())]),
-     _member("abc12a"), "decompression bomb"),
-    ("tar-dated-5194", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12b"),
-                                                                        _disc_trace("abc12b", offset=3e9))]),
-     _member("abc12b"), "expected"),
-    ("tar-altitude-9e9", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12c"),
-                                                                          _disc_trace("abc12c", alt=9e9))]),
-     _member("abc12c"), "field 'alt'"),
-    ("tar-not-a-trace", lambda t: _tar(t / "d.tar", _good_members() + [("traces/readme.txt", b"hello")]),
-     "traces/readme.txt", "not a trace"),
-    ("pax-tar-symlink-member", lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12d"), _link("/etc/x"))],
-                                              fmt=__import__("tarfile").PAX_FORMAT), _member("abc12d"),
-     "symbolic link"),
+    (
+        "tree-symlink-outside",
+        lambda t: _tree_with(
+            t,
+            lambda r: (
+                (r / _member("abc123")).parent.mkdir(parents=True)
+                or (r / _member("abc123")).symlink_to("/etc/passwd")
+            ),
+        ),
+        _member("abc123"),
+        "symbolic link",
+    ),
+    (
+        "tree-symlink-inside",
+        lambda t: _tree_with(
+            t,
+            lambda r: (
+                (r / _member("abc124")).parent.mkdir(parents=True)
+                or (r / _member("abc124")).symlink_to(r / _member("1522a4"))
+            ),
+        ),
+        _member("abc124"),
+        "symbolic link",
+    ),
+    (
+        "tree-symlinked-folder",
+        lambda t: _tree_with(t, lambda r: (r / "traces" / "zz").symlink_to(r / "traces" / "a4")),
+        "traces/zz",
+        "symbolic link",
+    ),
+    (
+        "tree-fifo",
+        lambda t: _tree_with(
+            t,
+            lambda r: (r / _member("abc125")).parent.mkdir(parents=True) or os.mkfifo(r / _member("abc125")),
+        ),
+        _member("abc125"),
+        "FIFO",
+    ),
+    (
+        "tar-symlink-member",
+        lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc126"), _link("/etc/shadow"))]),
+        _member("abc126"),
+        "symbolic link",
+    ),
+    (
+        "tar-hardlink-member",
+        lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc127"), _kind(b"1"))]),
+        _member("abc127"),
+        "hard link",
+    ),
+    (
+        "tar-fifo-member",
+        lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc128"), _kind(b"6"))]),
+        _member("abc128"),
+        "FIFO",
+    ),
+    (
+        "tar-device-member",
+        lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc129"), _kind(b"3"))]),
+        _member("abc129"),
+        "character device",
+    ),
+    (
+        "tar-gzip-bomb-member",
+        lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12a"), _bomb_member())]),
+        _member("abc12a"),
+        "decompression bomb",
+    ),
+    (
+        "tar-dated-5194",
+        lambda t: _tar(
+            t / "d.tar", _good_members() + [(_member("abc12b"), _disc_trace("abc12b", offset=3e9))]
+        ),
+        _member("abc12b"),
+        "expected",
+    ),
+    (
+        "tar-altitude-9e9",
+        lambda t: _tar(t / "d.tar", _good_members() + [(_member("abc12c"), _disc_trace("abc12c", alt=9e9))]),
+        _member("abc12c"),
+        "field 'alt'",
+    ),
+    (
+        "tar-not-a-trace",
+        lambda t: _tar(t / "d.tar", _good_members() + [("traces/readme.txt", b"hello")]),
+        "traces/readme.txt",
+        "not a trace",
+    ),
+    (
+        "pax-tar-symlink-member",
+        lambda t: _tar(
+            t / "d.tar",
+            _good_members() + [(_member("abc12d"), _link("/etc/x"))],
+            fmt=__import__("tarfile").PAX_FORMAT,
+        ),
+        _member("abc12d"),
+        "symbolic link",
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,make,member,needle", _SKIPPED_MEMBER_CASES, ids=[c[0] for c in _SKIPPED_MEMBER_CASES])
-def test_archive_members_that_are_not_read_are_listed_with_the_reason(name, make, member, needle, tmp_path: Path,
-                                                                      tally) -> None:
+@pytest.mark.parametrize(
+    "name,make,member,needle", _SKIPPED_MEMBER_CASES, ids=[c[0] for c in _SKIPPED_MEMBER_CASES]
+)
+def test_archive_members_that_are_not_read_are_listed_with_the_reason(
+    name, make, member, needle, tmp_path: Path, tally
+) -> None:
     """Links are never followed, FIFOs and devices never opened, bombs stopped at the exact reader's cap, values
     outside its ranges refused: each such member is skipped and listed with why; the other members are used."""
     from test_fuzz import _time_limit
@@ -1875,24 +2862,33 @@ def test_a_compressed_tar_that_inflates_past_the_cap_is_refused(tmp_path: Path, 
     tally(True)
 
 
-def test_bad_interest_rules_stop_discovery_in_one_line(fresh_project: Project, tmp_path: Path, monkeypatch, capsys,
-                                                       tally) -> None:
-    set_cell(lambda r: r["pattern_id"] == "crossed_atlantic", "parameters",
-             "meridian_lon=-30;lat_min=70;lat_max=-60")(fresh_project.raw / "interest_patterns.csv")
+def test_bad_interest_rules_stop_discovery_in_one_line(
+    fresh_project: Project, tmp_path: Path, monkeypatch, capsys, tally
+) -> None:
+    set_cell(
+        lambda r: r["pattern_id"] == "crossed_atlantic",
+        "parameters",
+        "meridian_lon=-30;lat_min=70;lat_max=-60",
+    )(fresh_project.raw / "interest_patterns.csv")
     archive = _tar(tmp_path / "d.tar", _good_members())
     # the rules are read as a build reads data/raw: a table changed since its review is refused, named
-    rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, str(archive), "--out", str(tmp_path / "out"))
+    rc, err, _ = _discover_cli(
+        fresh_project, monkeypatch, capsys, str(archive), "--out", str(tmp_path / "out")
+    )
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
     assert "data/raw/interest_patterns.csv: CHANGED since its provenance was recorded" in err, err
     provenance.accept(fresh_project.raw, check=False)  # reviewed, but invalid: validation names it
-    rc, err, _ = _discover_cli(fresh_project, monkeypatch, capsys, str(archive), "--out", str(tmp_path / "out"))
+    rc, err, _ = _discover_cli(
+        fresh_project, monkeypatch, capsys, str(archive), "--out", str(tmp_path / "out")
+    )
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "lat_min below lat_max" in err, err
     assert not (tmp_path / "out").exists()
     tally(True)
 
 
-def test_two_discoveries_into_one_output_folder_give_one_whole_result(fresh_project: Project, tmp_path: Path,
-                                                                      tally) -> None:
+def test_two_discoveries_into_one_output_folder_give_one_whole_result(
+    fresh_project: Project, tmp_path: Path, tally
+) -> None:
     """Two discoveries at once into the same folder: one waits for the other (a lock per output folder), each
     writes its own scratch, and the published result is one run, whole: every aircraft of its archive."""
     import subprocess
@@ -1905,9 +2901,27 @@ def test_two_discoveries_into_one_output_folder_give_one_whole_result(fresh_proj
     b = _tar(tmp_path / "b.tar", [(_member(h), _disc_trace(h)) for h in more])
     out = tmp_path / "out"
     env = dict(os.environ, FLIGHTS_ROOT=str(fresh_project.root))
-    procs = [subprocess.Popen([sys.executable, "-m", "analysis.discover", str(x), "--out", str(out), "--no-reported",
-                               "--processes", "1"], cwd=REPO_DIR, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for x in (a, b)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "analysis.discover",
+                str(x),
+                "--out",
+                str(out),
+                "--no-reported",
+                "--processes",
+                "1",
+            ],
+            cwd=REPO_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for x in (a, b)
+    ]
     results = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -1922,8 +2936,9 @@ def test_two_discoveries_into_one_output_folder_give_one_whole_result(fresh_proj
     tally(True)
 
 
-def test_a_reader_of_a_discovery_being_published_sees_the_old_run_or_the_new(fresh_project: Project,
-                                                                              tmp_path: Path, tally) -> None:
+def test_a_reader_of_a_discovery_being_published_sees_the_old_run_or_the_new(
+    fresh_project: Project, tmp_path: Path, tally
+) -> None:
     from analysis import site
     from analysis.discover import _publish
 
@@ -1933,6 +2948,7 @@ def test_a_reader_of_a_discovery_being_published_sees_the_old_run_or_the_new(fre
         def write(folder: Path) -> None:
             for f in site.DISCOVER_FILES:
                 (folder / f).write_text(f"run {n}", encoding="utf-8")
+
         return write
 
     # an output of older code (a real folder) becomes a kept run, and the link replaces it
@@ -1965,31 +2981,62 @@ def _disc_output(project: Project, built_project: Project) -> Path:
 
     from analysis.discover.rules import CANDIDATE_COLUMNS
 
-    row = {c: None for c in CANDIDATE_COLUMNS} | {"candidate_id": "1522a4-20251026T0030", "icao24": "1522a4",
-                                                  "status": "new", "n_legs": 1, "route": "UUEE > SVMI"}
+    row = {c: None for c in CANDIDATE_COLUMNS} | {
+        "candidate_id": "1522a4-20251026T0030",
+        "icao24": "1522a4",
+        "status": "new",
+        "n_legs": 1,
+        "route": "UUEE > SVMI",
+    }
     pl.DataFrame([row]).write_parquet(folder / "out_candidates.parquet")
-    pl.DataFrame({"candidate_id": ["1522a4-20251026T0030"], "leg_no": [1], "dep_icao": ["UUEE"], "arr_icao": ["SVMI"],
-                  "dep_lat": [55.97], "dep_lon": [37.41], "arr_lat": [10.60], "arr_lon": [-66.99]}).write_parquet(
-        folder / "out_candidate_legs.parquet")
+    pl.DataFrame(
+        {
+            "candidate_id": ["1522a4-20251026T0030"],
+            "leg_no": [1],
+            "dep_icao": ["UUEE"],
+            "arr_icao": ["SVMI"],
+            "dep_lat": [55.97],
+            "dep_lon": [37.41],
+            "arr_lat": [10.60],
+            "arr_lon": [-66.99],
+        }
+    ).write_parquet(folder / "out_candidate_legs.parquet")
     (folder / "manifest.json").write_text(json.dumps({"inputs": ["day.tar"], "aircraft": 1, "legs": 1}))
     return folder
 
 
 _BROKEN_DISCOVERY = [
     ("manifest-not-json", lambda f: (f / "manifest.json").write_text("{", encoding="utf-8"), "JSON"),
-    ("manifest-a-list", lambda f: (f / "manifest.json").write_text("[1, 2]", encoding="utf-8"), "JSON object"),
-    ("candidates-not-parquet", lambda f: (f / "out_candidates.parquet").write_bytes(b"PAR1 garbage PAR1"), "Error"),
-    ("candidates-truncated", lambda f: (f / "out_candidates.parquet").write_bytes(
-        (f / "out_candidates.parquet").read_bytes()[:-40]), "Error"),
-    ("candidates-missing-columns", lambda f: __import__("polars").DataFrame({"x": [1]}).write_parquet(
-        f / "out_candidates.parquet"), "missing candidate_id"),
+    (
+        "manifest-a-list",
+        lambda f: (f / "manifest.json").write_text("[1, 2]", encoding="utf-8"),
+        "JSON object",
+    ),
+    (
+        "candidates-not-parquet",
+        lambda f: (f / "out_candidates.parquet").write_bytes(b"PAR1 garbage PAR1"),
+        "Error",
+    ),
+    (
+        "candidates-truncated",
+        lambda f: (f / "out_candidates.parquet").write_bytes(
+            (f / "out_candidates.parquet").read_bytes()[:-40]
+        ),
+        "Error",
+    ),
+    (
+        "candidates-missing-columns",
+        lambda f: __import__("polars").DataFrame({"x": [1]}).write_parquet(f / "out_candidates.parquet"),
+        "missing candidate_id",
+    ),
     ("legs-not-parquet", lambda f: (f / "out_candidate_legs.parquet").write_bytes(b"not parquet"), "Error"),
 ]
 
 
 @pytest.mark.parametrize("name,damage,needle", _BROKEN_DISCOVERY, ids=[c[0] for c in _BROKEN_DISCOVERY])
-def test_a_broken_discovery_output_fails_only_the_candidates_page(name, damage, needle, built_project: Project,
-                                                                  tmp_path: Path, tally) -> None:
+def test_a_broken_discovery_output_fails_only_the_candidates_page(
+    name, damage, needle, built_project: Project, tmp_path: Path, tally
+) -> None:
     from analysis import site
 
     project = Project(tmp_path / "study")

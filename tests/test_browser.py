@@ -19,8 +19,14 @@ import pytest
 from analysis.paths import REPO_DIR
 
 CHROMIUM = Path(os.environ.get("FLIGHTS_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 README_SHOT = REPO_DIR / "docs" / "screenshot-report.png"
 EPISODE = "episode-2025-10-caracas.html"
 
@@ -45,8 +51,11 @@ HIGHLIGHTED = """
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does "
-                    "this) or point FLIGHTS_CHROMIUM at a Chromium binary", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does "
+            "this) or point FLIGHTS_CHROMIUM at a Chromium binary",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -89,7 +98,10 @@ def test_every_page_loads_offline_without_errors_and_draws_its_charts(built_repo
     try:
         for path in pages:
             page = context.new_page()
-            page.on("console", lambda m, n=path.name: errors.append(f"{n}: {m.text}") if m.type == "error" else None)
+            page.on(
+                "console",
+                lambda m, n=path.name: errors.append(f"{n}: {m.text}") if m.type == "error" else None,
+            )
             page.on("pageerror", lambda e, n=path.name: errors.append(f"{n}: {e}"))
             page.goto(path.as_uri(), wait_until="load")
             page.wait_for_function(ALL_DRAWN, timeout=30_000)
@@ -107,15 +119,19 @@ def test_every_page_loads_offline_without_errors_and_draws_its_charts(built_repo
     assert refused == [], f"{len(refused)} network request(s) attempted: {refused[:5]}"
     assert errors == [], errors[:10]
     assert charts >= 25
-    print(f"browser: {len(pages)} pages, {charts} charts, {len(refused)} network attempts, "
-          f"{time.monotonic() - t0:.1f} s")
+    print(
+        f"browser: {len(pages)} pages, {charts} charts, {len(refused)} network attempts, "
+        f"{time.monotonic() - t0:.1f} s"
+    )
 
 
 def test_clicking_a_milestone_highlights_its_legs(built_report, browser, tmp_path):
     """The episode view: a click on a timeline milestone draws the legs touching that stop in black."""
     context = browser.new_context(viewport={"width": 1100, "height": 1000}, device_scale_factor=1)
-    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:", "blob:"))
-                  else r.abort())
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(("file://", "data:", "blob:")) else r.abort(),
+    )
     page = context.new_page()
     page.goto((built_report.reports.resolve() / EPISODE).as_uri(), wait_until="load")
     page.wait_for_function(ALL_DRAWN, timeout=30_000)
@@ -123,7 +139,9 @@ def test_clicking_a_milestone_highlights_its_legs(built_report, browser, tmp_pat
     view = page.locator(".flights-chart").first
     view.scroll_into_view_if_needed()
     # the timeline's milestone dots: symbols whose aria description names a departure or an arrival
-    dots = page.locator('.flights-chart >> nth=0 >> svg g.mark-symbol path[aria-label*="What: Arrival at Caracas"]')
+    dots = page.locator(
+        '.flights-chart >> nth=0 >> svg g.mark-symbol path[aria-label*="What: Arrival at Caracas"]'
+    )
     assert dots.count() > 0
     dots.first.click(force=True)
     page.wait_for_function(f"() => ({HIGHLIGHTED})() > 0", timeout=5_000)
@@ -151,8 +169,10 @@ AXE_RUN = """async () => {
 
 def _offline_context(browser, **kw):
     context = browser.new_context(viewport={"width": 1100, "height": 900}, device_scale_factor=1, **kw)
-    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:", "blob:"))
-                  else r.abort())
+    context.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(("file://", "data:", "blob:")) else r.abort(),
+    )
     return context
 
 
@@ -171,7 +191,9 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(built_report, br
             page.close()
     finally:
         context.close()
-    bad = {name: [v for v in found if v["impact"] in ("serious", "critical")] for name, found in tally.items()}
+    bad = {
+        name: [v for v in found if v["impact"] in ("serious", "critical")] for name, found in tally.items()
+    }
     bad = {k: v for k, v in bad.items() if v}
     minor = sum(len(v) for v in tally.values())
     print(f"axe-core: {len(tally)} pages, {minor} violation kinds in all, serious or critical: {bad}")
@@ -203,8 +225,10 @@ def test_keyboard_reaches_search_results_and_the_episode_picker(built_report, br
     page.wait_for_timeout(300)
     assert page.locator('tr[data-episode="2025-10-caracas"]').first.is_hidden()
     assert page.locator('tr[data-episode="2019-03-caracas"]').first.is_visible()
-    shown = page.evaluate("Object.values(window.flightsViews).map(v => { try { return v.signal('shown_episodes') }"
-                          " catch (e) { return null } }).filter(Boolean)")
+    shown = page.evaluate(
+        "Object.values(window.flightsViews).map(v => { try { return v.signal('shown_episodes') }"
+        " catch (e) { return null } }).filter(Boolean)"
+    )
     assert shown and all("2025-10-caracas" not in s for s in shown)
     context.close()
 
@@ -215,8 +239,10 @@ def test_timeline_zooms_with_the_wheel(built_report, browser):
     page.goto((built_report.reports.resolve() / EPISODE).as_uri(), wait_until="load")
     page.wait_for_function(ALL_DRAWN, timeout=30_000)
     # the timeline is the second view of the episode's map-and-timeline chart: its x scale is concat_1_x
-    domain = ("() => { const s = Object.values(window.flightsViews)[0].scale('concat_1_x');"
-              " return s.domain().map(Number); }")
+    domain = (
+        "() => { const s = Object.values(window.flightsViews)[0].scale('concat_1_x');"
+        " return s.domain().map(Number); }"
+    )
     before = page.evaluate(domain)
     bars = page.locator(".flights-chart").first.locator("g.mark-rect").first  # the timeline's interval bars
     bars.scroll_into_view_if_needed()
@@ -231,5 +257,7 @@ def test_timeline_zooms_with_the_wheel(built_report, browser):
     page.mouse.up()
     page.wait_for_timeout(300)
     panned = page.evaluate(domain)
-    assert panned[0] < after[0] and abs((panned[1] - panned[0]) - (after[1] - after[0])) < 1000  # dragged later
+    assert (
+        panned[0] < after[0] and abs((panned[1] - panned[0]) - (after[1] - after[0])) < 1000
+    )  # dragged later
     context.close()

@@ -17,8 +17,10 @@ from analysis.paths import REPO_DIR
 
 
 def _together(cmds: list[list[str]], env: dict) -> list[subprocess.CompletedProcess]:
-    procs = [subprocess.Popen(c, cwd=REPO_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for c in cmds]
+    procs = [
+        subprocess.Popen(c, cwd=REPO_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in cmds
+    ]
     out = []
     for p, c in zip(procs, cmds, strict=True):
         stdout, stderr = p.communicate(timeout=180)

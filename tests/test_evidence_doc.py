@@ -26,8 +26,11 @@ def test_validation_errors_point_to_the_evidence_page(fresh_project):
     import pytest
 
     from analysis.validate import RawValidationError, load_raw
+
     path = fresh_project.raw / "episodes.csv"
-    path.write_text(path.read_text(encoding="utf-8").replace("2025-10-caracas,", "2025-10-Caracas,", 1), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("2025-10-caracas,", "2025-10-Caracas,", 1), encoding="utf-8"
+    )
     with pytest.raises(RawValidationError, match="docs/evidence.md"):
         load_raw(fresh_project.raw)
 

@@ -68,7 +68,7 @@ def test_readme_exports_section_is_docs_exports_md():
 
     readme = (REPO_DIR / "README.md").read_text(encoding="utf-8")
     begin = "<!-- BEGIN using-the-exports (maintained in docs/exports.md) -->\n"
-    section = readme[readme.index(begin) + len(begin):readme.index("<!-- END using-the-exports -->")]
+    section = readme[readme.index(begin) + len(begin) : readme.index("<!-- END using-the-exports -->")]
     doc = (REPO_DIR / "docs" / "exports.md").read_text(encoding="utf-8")
     assert section == doc.replace("](screenshot-report.png)", "](docs/screenshot-report.png)")
 
@@ -77,8 +77,19 @@ def test_csv_export_neutralises_formulas_and_keeps_numbers(tmp_path):
     """OWASP CSV injection: text cells starting =, +, -, @, tab or CR get a leading quote; numbers stay numbers."""
     from analysis.exports import _csv
 
-    cells = ["=HYPERLINK(\"http://evil\")", "=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "\tx", "\r=1",
-             "Caracas", "a=b", "", None]
+    cells = [
+        '=HYPERLINK("http://evil")',
+        "=cmd|' /C calc'!A0",
+        "+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\tx",
+        "\r=1",
+        "Caracas",
+        "a=b",
+        "",
+        None,
+    ]
     df = pl.DataFrame({"text": cells, "lon": [-66.99] * len(cells), "ids": [["=x", "y"]] * len(cells)})
     _csv(df, tmp_path / "t.csv")
     with (tmp_path / "t.csv").open(encoding="utf-8", newline="") as fh:

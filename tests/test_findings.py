@@ -17,7 +17,11 @@ from analysis.timespec import display, parse
 def haversine_km(lat1, lon1, lat2, lon2, r=6371.0088):
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    return 2 * r * math.asin(math.sqrt(math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2))
+    return (
+        2
+        * r
+        * math.asin(math.sqrt(math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2))
+    )
 
 
 def _finding(project, finding_id):
@@ -28,18 +32,22 @@ def _finding(project, finding_id):
 
 # --- dates as the sources give them -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "shown"), [
-    ("2025-10-22", "22 Oct 2025"),           # a reported local day, not its UTC start (21 Oct 21:00Z)
-    ("2025-08-07", "7 Aug 2025"),
-    ("2026-01 late", "late Jan 2026"),       # not "21 Jan"
-    ("2026-02-01 evening", "evening of 1 Feb 2026"),
-    ("2019-03-02/2019-03-03", "2-3 Mar 2019"),
-    ("2019-03-22T15:12 tz=unknown", "22 Mar 2019 15:12 (time zone not stated)"),
-    ("2008-09-19T01:16+04:00", "19 Sep 2008 01:16 UTC+04:00"),
-    ("--02-07", "7 Feb (year not stated)"),
-    ("", "not reported"),
-    (None, "not reported"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("2025-10-22", "22 Oct 2025"),  # a reported local day, not its UTC start (21 Oct 21:00Z)
+        ("2025-08-07", "7 Aug 2025"),
+        ("2026-01 late", "late Jan 2026"),  # not "21 Jan"
+        ("2026-02-01 evening", "evening of 1 Feb 2026"),
+        ("2019-03-02/2019-03-03", "2-3 Mar 2019"),
+        ("2019-03-22T15:12 tz=unknown", "22 Mar 2019 15:12 (time zone not stated)"),
+        ("2008-09-19T01:16+04:00", "19 Sep 2008 01:16 UTC+04:00"),
+        ("--02-07", "7 Feb (year not stated)"),
+        ("", "not reported"),
+        (None, "not reported"),
+    ],
+)
 def test_display_prints_the_reported_date(text, shown):
     assert display(text) == shown
 
@@ -66,6 +74,7 @@ def test_day_range_covers_both_local_days():
 
 # --- places -----------------------------------------------------------------------------------------------------
 
+
 def test_nouakchott_resolves_to_the_sourced_gqno_location(built_project):
     p = queries.places(built_project).filter(pl.col("place_id") == "city-nouakchott").row(0, named=True)
     assert (p["loc_icao"], p["lat"], p["lon"], p["is_sourced_location"]) == ("GQNO", 18.31, -15.96972, True)
@@ -77,18 +86,28 @@ def test_stop_at_gqnn_after_its_closure_is_flagged(fresh_project):
     places, stops = fresh_project.raw / "places.csv", fresh_project.raw / "stops.csv"
     old = "city-nouakchott,Nouakchott,city,,MR,Africa/Nouakchott,GQNO,"
     assert old in places.read_text(encoding="utf-8")
-    places.write_text(places.read_text(encoding="utf-8").replace(old, old.replace("GQNO", "GQNN")), encoding="utf-8")
+    places.write_text(
+        places.read_text(encoding="utf-8").replace(old, old.replace("GQNO", "GQNN")), encoding="utf-8"
+    )
     row = "2025-10-caracas.RA-78765.main.11,2025-10-caracas,RA-78765,main,11,city-nouakchott,staging,,"
     assert row in stops.read_text(encoding="utf-8")
-    stops.write_text(stops.read_text(encoding="utf-8").replace(row, row[:-1] + "2025-10-30,"), encoding="utf-8")
+    stops.write_text(
+        stops.read_text(encoding="utf-8").replace(row, row[:-1] + "2025-10-30,"), encoding="utf-8"
+    )
     provenance.accept(fresh_project.raw)
     build(fresh_project, quiet=True)
-    s = queries.stops("2025-10-caracas", project=fresh_project).filter(pl.col("place_id") == "city-nouakchott")
+    s = queries.stops("2025-10-caracas", project=fresh_project).filter(
+        pl.col("place_id") == "city-nouakchott"
+    )
     assert s["loc_icao"].to_list() == ["GQNN"] and s["is_after_closure"].to_list() == [True]
-    assert queries.places(fresh_project).filter(pl.col("place_id") == "GQNN")["loc_closed_reported"][0] == "2016-06"
+    assert (
+        queries.places(fresh_project).filter(pl.col("place_id") == "GQNN")["loc_closed_reported"][0]
+        == "2016-06"
+    )
 
 
 # --- independent origins ------------------------------------------------------------------------------------
+
 
 def test_a_relayed_copy_is_not_a_second_origin(built_project):
     src = queries.sources(built_project)
@@ -109,6 +128,7 @@ def test_no_high_confidence_rests_on_one_origin(built_project):
 
 # --- corridors, gateway, range ------------------------------------------------------------------------------
 
+
 def test_corridor_of_an_episode(built_project):
     assert "Syria / East Mediterranean" in _finding(built_project, "corridor-2019-03-caracas")["statement"]
     st = _finding(built_project, "corridor-2025-08-brasilia-caracas")["statement"]
@@ -125,7 +145,9 @@ def test_routes_by_period_names_n_and_the_test(built_project):
 
 def test_gateway_leg_is_the_great_circle(built_project):
     legs = queries.legs("2025-08-brasilia-caracas", project=built_project)
-    leg = legs.filter((pl.col("from_place_id") == "city-conakry") & (pl.col("to_place_id") == "city-brasilia")).row(0, named=True)
+    leg = legs.filter(
+        (pl.col("from_place_id") == "city-conakry") & (pl.col("to_place_id") == "city-brasilia")
+    ).row(0, named=True)
     a, b = airport("GUCY"), airport("SBBR")
     assert leg["distance_km"] == pytest.approx(haversine_km(a["lat"], a["lon"], b["lat"], b["lon"]), abs=0.5)
     assert round(leg["distance_km"]) == 4719
@@ -138,6 +160,7 @@ def test_gateway_leg_is_the_great_circle(built_project):
 
 
 # --- timing, similarity, counts -----------------------------------------------------------------------------
+
 
 def test_no_finding_counts_days_to_the_nearest_event(built_project):
     f = queries.findings(project=built_project)
@@ -157,7 +180,9 @@ def test_every_headline_is_quotable(built_project):
 
 def test_stub_routes_are_not_compared(built_project):
     s = queries.route_similarity(project=built_project)
-    pair = s.filter((pl.col("episode_a") == "2019-06-il62-caracas") & (pl.col("episode_b") == "2026-02-il62-caracas"))
+    pair = s.filter(
+        (pl.col("episode_a") == "2019-06-il62-caracas") & (pl.col("episode_b") == "2026-02-il62-caracas")
+    )
     assert pair["is_comparable"].to_list() == [False] and pair["similarity"].to_list() == [None]
     assert "no staging stop reported" in pair["reason"][0]
 
@@ -182,10 +207,20 @@ def test_reported_distance_shorter_than_the_great_circle_is_a_disagreement(fresh
     claims = fresh_project.raw / "claims.csv"
     header = claims.read_text(encoding="utf-8").splitlines()[0].split(",")
     row = {c: "" for c in header} | {
-        "claim_id": "test-conakry-brasilia-4000", "episode_id": "2025-08-brasilia-caracas", "aircraft_id": "RA-78765",
-        "from_stop_id": "2025-08-brasilia-caracas.RA-78765.main.04", "stop_id": "2025-08-brasilia-caracas.RA-78765.main.05",
-        "kind": "flight_distance", "subject": "The crossing was 4,000 km", "quantity": "4000", "unit": "km",
-        "qualifier": "about", "claimant": "a test", "verification": "unverified", "source_ids": "S11"}
+        "claim_id": "test-conakry-brasilia-4000",
+        "episode_id": "2025-08-brasilia-caracas",
+        "aircraft_id": "RA-78765",
+        "from_stop_id": "2025-08-brasilia-caracas.RA-78765.main.04",
+        "stop_id": "2025-08-brasilia-caracas.RA-78765.main.05",
+        "kind": "flight_distance",
+        "subject": "The crossing was 4,000 km",
+        "quantity": "4000",
+        "unit": "km",
+        "qualifier": "about",
+        "claimant": "a test",
+        "verification": "unverified",
+        "source_ids": "S11",
+    }
     with open(claims, "a", encoding="utf-8", newline="") as fh:
         csv.writer(fh, lineterminator="\n").writerow([row[c] for c in header])
     provenance.accept(fresh_project.raw)

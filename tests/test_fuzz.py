@@ -43,9 +43,16 @@ from analysis.validate import RawValidationError, text_problem
 PROFILE = os.environ.get("FLIGHTS_FUZZ", "ci")
 #: examples per test: (valid bases, invalid edits, track files, rule parameters, archive headers)
 EXAMPLES = {"ci": (5, 30, 120, 60, 40), "fuzz": (60, 600, 3000, 2000, 1000)}[PROFILE]
-SETTINGS = dict(deadline=None, database=None, derandomize=PROFILE == "ci",
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                       HealthCheck.data_too_large])
+SETTINGS = dict(
+    deadline=None,
+    database=None,
+    derandomize=PROFILE == "ci",
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,16 +83,44 @@ def _append(path: Path, rows: list[dict]) -> None:
 # --- valid evidence bases -------------------------------------------------------------------------------------
 
 #: real airports with their countries (airportsdata knows them)
-AIRPORTS = [("UUEE", "RU"), ("URSS", "RU"), ("UUMU", "RU"), ("SVMI", "VE"), ("MUHA", "CU"), ("MNMG", "NI"),
-            ("GQNN", "MR"), ("DAAG", "DZ"), ("LEMD", "ES"), ("GCXO", "ES"), ("SKBO", "CO"), ("MMMX", "MX")]
-COUNTRY_TZ = {"RU": "Europe/Moscow", "VE": "America/Caracas", "CU": "America/Havana", "NI": "America/Managua",
-              "MR": "Africa/Nouakchott", "DZ": "Africa/Algiers", "ES": "Europe/Madrid", "CO": "America/Bogota",
-              "MX": "America/Mexico_City"}
+AIRPORTS = [
+    ("UUEE", "RU"),
+    ("URSS", "RU"),
+    ("UUMU", "RU"),
+    ("SVMI", "VE"),
+    ("MUHA", "CU"),
+    ("MNMG", "NI"),
+    ("GQNN", "MR"),
+    ("DAAG", "DZ"),
+    ("LEMD", "ES"),
+    ("GCXO", "ES"),
+    ("SKBO", "CO"),
+    ("MMMX", "MX"),
+]
+COUNTRY_TZ = {
+    "RU": "Europe/Moscow",
+    "VE": "America/Caracas",
+    "CU": "America/Havana",
+    "NI": "America/Managua",
+    "MR": "Africa/Nouakchott",
+    "DZ": "Africa/Algiers",
+    "ES": "Europe/Madrid",
+    "CO": "America/Bogota",
+    "MX": "America/Mexico_City",
+}
 
 # free text: letters of many scripts, digits, punctuation, emoji; always NFC and free of control/format chars
-_TEXT = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs"),
-                              exclude_characters="\u2028\u2029"), min_size=1, max_size=40).map(
-    lambda s: __import__("unicodedata").normalize("NFC", s).strip() or "x").filter(lambda s: text_problem(s) is None)
+_TEXT = (
+    st.text(
+        st.characters(
+            codec="utf-8", categories=("L", "N", "P", "S", "Zs"), exclude_characters="\u2028\u2029"
+        ),
+        min_size=1,
+        max_size=40,
+    )
+    .map(lambda s: __import__("unicodedata").normalize("NFC", s).strip() or "x")
+    .filter(lambda s: text_problem(s) is None)
+)
 
 
 @st.composite
@@ -102,7 +137,9 @@ def _times(draw, n: int) -> list[tuple[str, str]]:
             year += month == 1
 
         def one(hour: int, d=d, month=month, year=year) -> str:
-            kind = draw(st.sampled_from(["day", "minute", "second", "approx", "evening" if hour >= 18 else "morning"]))
+            kind = draw(
+                st.sampled_from(["day", "minute", "second", "approx", "evening" if hour >= 18 else "morning"])
+            )
             date = f"{year:04d}-{month:02d}-{d:02d}"
             if kind == "day":
                 return date
@@ -119,7 +156,9 @@ def _times(draw, n: int) -> list[tuple[str, str]]:
         if i < n - 1:
             # a departure on the day after the arrival, so that any two precisions are in order
             dep_day = f"{year:04d}-{month:02d}-{d + 1:02d}"
-            dep = draw(st.sampled_from([dep_day, f"{dep_day}T20:10Z", f"{dep_day} evening", f"{dep_day}T19:00Z~"]))
+            dep = draw(
+                st.sampled_from([dep_day, f"{dep_day}T20:10Z", f"{dep_day} evening", f"{dep_day}T19:00Z~"])
+            )
         out.append((arr, dep))
     return out
 
@@ -130,22 +169,51 @@ def evidence_additions(draw) -> dict:
     route = [draw(st.sampled_from(AIRPORTS)) for _ in range(n)]
     times = draw(_times(n))
     precision = [draw(st.sampled_from(["airport", "city", "country"])) for _ in range(n)]
-    return {"route": route, "times": times, "precision": precision, "title": draw(_TEXT),
-            "summary": draw(_TEXT), "outlet": draw(_TEXT), "place_names": [draw(_TEXT) for _ in range(n)],
-            "notes": draw(st.one_of(st.just(""), _TEXT)), "published": draw(st.sampled_from(
-                ["2026-11-20", "2026-11", "2026", "2026-11-20T10:00Z", "--11-20", ""]))}
+    return {
+        "route": route,
+        "times": times,
+        "precision": precision,
+        "title": draw(_TEXT),
+        "summary": draw(_TEXT),
+        "outlet": draw(_TEXT),
+        "place_names": [draw(_TEXT) for _ in range(n)],
+        "notes": draw(st.one_of(st.just(""), _TEXT)),
+        "published": draw(
+            st.sampled_from(["2026-11-20", "2026-11", "2026", "2026-11-20T10:00Z", "--11-20", ""])
+        ),
+    }
 
 
 def _add(raw: Path, g: dict) -> int:
     eid = "fz-episode"
-    _append(raw / "sources.csv", [{"source_id": "FZ-1", "outlet": g["outlet"], "title": g["title"],
-                                   "published": g["published"], "url": "https://example.org/fz?a=1&b=%27x%27",
-                                   "kind": "news", "language": "en", "is_secondary": "false", "notes": g["notes"],
-                                   "read_status": "read"}])
+    _append(
+        raw / "sources.csv",
+        [
+            {
+                "source_id": "FZ-1",
+                "outlet": g["outlet"],
+                "title": g["title"],
+                "published": g["published"],
+                "url": "https://example.org/fz?a=1&b=%27x%27",
+                "kind": "news",
+                "language": "en",
+                "is_secondary": "false",
+                "notes": g["notes"],
+                "read_status": "read",
+            }
+        ],
+    )
     places = []
-    for i, ((icao, country), prec, name) in enumerate(zip(g["route"], g["precision"], g["place_names"],
-                                                          strict=True)):
-        row = {"place_id": f"fz-p{i}", "name": name, "precision": prec, "country": country, "source_ids": "FZ-1"}
+    for i, ((icao, country), prec, name) in enumerate(
+        zip(g["route"], g["precision"], g["place_names"], strict=True)
+    ):
+        row = {
+            "place_id": f"fz-p{i}",
+            "name": name,
+            "precision": prec,
+            "country": country,
+            "source_ids": "FZ-1",
+        }
         if prec == "airport":
             row["icao"] = icao
         elif prec == "city":
@@ -154,16 +222,38 @@ def _add(raw: Path, g: dict) -> int:
             row["tz"] = COUNTRY_TZ[country]
         places.append(row)
     _append(raw / "places.csv", places)
-    _append(raw / "episodes.csv", [{"episode_id": eid, "title": g["title"], "destination_country": g["route"][-1][1],
-                                    "summary": g["summary"], "source_ids": "FZ-1", "notes": g["notes"],
-                                    "kind": "state_cargo"}])
+    _append(
+        raw / "episodes.csv",
+        [
+            {
+                "episode_id": eid,
+                "title": g["title"],
+                "destination_country": g["route"][-1][1],
+                "summary": g["summary"],
+                "source_ids": "FZ-1",
+                "notes": g["notes"],
+                "kind": "state_cargo",
+            }
+        ],
+    )
     stops = []
     n = len(g["route"])
     for i, (arr, dep) in enumerate(g["times"]):
-        stops.append({"stop_id": f"fz.{i + 1}", "episode_id": eid, "aircraft_id": "RA-78765", "variant": "main",
-                      "seq": str(i + 1), "place_id": f"fz-p{i}",
-                      "role": "origin" if i == 0 else ("destination" if i == n - 1 else "staging"),
-                      "arr_time": arr, "dep_time": dep, "is_inferred": "false", "source_ids": "FZ-1"})
+        stops.append(
+            {
+                "stop_id": f"fz.{i + 1}",
+                "episode_id": eid,
+                "aircraft_id": "RA-78765",
+                "variant": "main",
+                "seq": str(i + 1),
+                "place_id": f"fz-p{i}",
+                "role": "origin" if i == 0 else ("destination" if i == n - 1 else "staging"),
+                "arr_time": arr,
+                "dep_time": dep,
+                "is_inferred": "false",
+                "source_ids": "FZ-1",
+            }
+        )
     _append(raw / "stops.csv", stops)
     return n
 
@@ -178,7 +268,9 @@ def test_generated_valid_evidence_bases_build(g, template: Path, tmp_path: Path)
     assert result["status"] == "built"
     import polars as pl
 
-    stops = pl.read_parquet(project.current / "core_stops.parquet").filter(pl.col("episode_id") == "fz-episode")
+    stops = pl.read_parquet(project.current / "core_stops.parquet").filter(
+        pl.col("episode_id") == "fz-episode"
+    )
     assert stops.height == n
     assert stops.sort("seq")["place_id"].to_list() == [f"fz-p{i}" for i in range(n)]
     shutil.rmtree(project.root, ignore_errors=True)
@@ -186,15 +278,59 @@ def test_generated_valid_evidence_bases_build(g, template: Path, tmp_path: Path)
 
 # --- invalid edits ----------------------------------------------------------------------------------------------
 
-_HOSTILE = st.sampled_from(["\u202e", "\u200b", "\ufeff", "\ufffe", "\x07", "\t", "\x1b", "\u2066", "\u0301",
-                            "\uff11", "\u0661", "_", "=", "'", '"', ",", ";", "\n", "\u0410", "\U0010ffff"])
+_HOSTILE = st.sampled_from(
+    [
+        "\u202e",
+        "\u200b",
+        "\ufeff",
+        "\ufffe",
+        "\x07",
+        "\t",
+        "\x1b",
+        "\u2066",
+        "\u0301",
+        "\uff11",
+        "\u0661",
+        "_",
+        "=",
+        "'",
+        '"',
+        ",",
+        ";",
+        "\n",
+        "\u0410",
+        "\U0010ffff",
+    ]
+)
 _ANY_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\r\x00"), max_size=30)
 _VALUES = st.one_of(
     _ANY_TEXT,
-    st.builds(lambda a, h, b: a + h + b, st.text(string.ascii_letters + string.digits + "-", max_size=8), _HOSTILE,
-              st.text(string.ascii_letters + string.digits, max_size=8)),
-    st.sampled_from(["", "nan", "-inf", "1e400", "1_000", "０", "٣", "  ", "obs-x", "2019-02-30", "9" * 30,
-                     "-1", "2019-03-23T25:00Z", "RA-78765;RA-78765", "../x", "javascript:x"]),
+    st.builds(
+        lambda a, h, b: a + h + b,
+        st.text(string.ascii_letters + string.digits + "-", max_size=8),
+        _HOSTILE,
+        st.text(string.ascii_letters + string.digits, max_size=8),
+    ),
+    st.sampled_from(
+        [
+            "",
+            "nan",
+            "-inf",
+            "1e400",
+            "1_000",
+            "０",
+            "٣",
+            "  ",
+            "obs-x",
+            "2019-02-30",
+            "9" * 30,
+            "-1",
+            "2019-03-23T25:00Z",
+            "RA-78765;RA-78765",
+            "../x",
+            "javascript:x",
+        ]
+    ),
 )
 
 
@@ -239,7 +375,9 @@ def test_generated_invalid_edits_get_named_errors(edit, template: Path, tmp_path
         if bad is not None:
             hits = [e for e in exc.errors if e.file == f"data/raw/{table.name}.csv" and e.line == line]
             assert any(e.field == column.name for e in hits) or any(e.field is None for e in hits), (
-                value, [str(e) for e in exc.errors][:5])
+                value,
+                [str(e) for e in exc.errors][:5],
+            )
     else:  # the edit was harmless: then the value passes text hygiene
         assert text_problem(value.strip(), allow_newline=column.kind == "str") is None, value
     finally:
@@ -263,23 +401,67 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
-_KEYS = st.sampled_from(["icao", "r", "t", "timestamp", "trace", "result", "response", "data", "flight", "track",
-                         "aircraft", "identification", "modes", "registration", "latitude", "longitude", "altitude",
-                         "feet", "speed", "kts", "heading", "hex", "x"])
+_KEYS = st.sampled_from(
+    [
+        "icao",
+        "r",
+        "t",
+        "timestamp",
+        "trace",
+        "result",
+        "response",
+        "data",
+        "flight",
+        "track",
+        "aircraft",
+        "identification",
+        "modes",
+        "registration",
+        "latitude",
+        "longitude",
+        "altitude",
+        "feet",
+        "speed",
+        "kts",
+        "heading",
+        "hex",
+        "x",
+    ]
+)
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False) | st.text(max_size=12),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=6) | st.dictionaries(_KEYS, inner, max_size=6),
-    max_leaves=30)
+    max_leaves=30,
+)
 
 
 @st.composite
 def readsb_like(draw) -> bytes:
-    trace = draw(st.lists(st.lists(st.one_of(st.floats(allow_nan=False, width=32), st.integers(-1, 10**6),
-                                              st.none(), st.text(max_size=4), _JSON), min_size=0, max_size=9),
-                          max_size=20))
-    obj = {"icao": draw(st.sampled_from(["1522a4", "ZZZZZZ", "", "1522A4", "~abc"])),
-           "timestamp": draw(st.one_of(st.floats(allow_nan=False), st.integers(), st.text(max_size=3))),
-           "trace": trace}
+    trace = draw(
+        st.lists(
+            st.lists(
+                st.one_of(
+                    st.floats(allow_nan=False, width=32),
+                    st.integers(-1, 10**6),
+                    st.none(),
+                    st.text(max_size=4),
+                    _JSON,
+                ),
+                min_size=0,
+                max_size=9,
+            ),
+            max_size=20,
+        )
+    )
+    obj = {
+        "icao": draw(st.sampled_from(["1522a4", "ZZZZZZ", "", "1522A4", "~abc"])),
+        "timestamp": draw(st.one_of(st.floats(allow_nan=False), st.integers(), st.text(max_size=3))),
+        "trace": trace,
+    }
     if draw(st.booleans()):
         obj["r"] = draw(st.text(max_size=8))
     return json.dumps(obj).encode()
@@ -287,13 +469,23 @@ def readsb_like(draw) -> bytes:
 
 @st.composite
 def csv_like(draw) -> bytes:
-    header = draw(st.sampled_from([
-        "hex,t,lat,lon,alt", "Timestamp,UTC,Callsign,Position,Altitude,Speed,Direction",
-        "time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,alert,spi,squawk,baroaltitude,"
-        "geoaltitude,lastposupdate,lastcontact", "a,b"]))
-    cell = st.one_of(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=10),
-                     st.floats(allow_nan=True, allow_infinity=True).map(str), st.integers().map(str),
-                     st.sampled_from(["1522a4", "2025-10-26T10:00:00Z", "1761472800", '"10.5,-66.0"', ""]))
+    header = draw(
+        st.sampled_from(
+            [
+                "hex,t,lat,lon,alt",
+                "Timestamp,UTC,Callsign,Position,Altitude,Speed,Direction",
+                "time,icao24,lat,lon,velocity,heading,vertrate,callsign,onground,alert,spi,squawk,baroaltitude,"
+                "geoaltitude,lastposupdate,lastcontact",
+                "a,b",
+            ]
+        )
+    )
+    cell = st.one_of(
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=10),
+        st.floats(allow_nan=True, allow_infinity=True).map(str),
+        st.integers().map(str),
+        st.sampled_from(["1522a4", "2025-10-26T10:00:00Z", "1761472800", '"10.5,-66.0"', ""]),
+    )
     n = header.count(",") + 1
     rows = draw(st.lists(st.lists(cell, min_size=max(0, n - 1), max_size=n + 1), max_size=12))
     buf = io.StringIO()
@@ -317,16 +509,25 @@ TRACK_BYTES = st.one_of(
     readsb_like().map(gzip.compress),
     st.binary(max_size=300).map(lambda b: gzip.compress(b)[: max(2, len(b) // 2)]),
     st.integers(1, 200).map(lambda mb: zlib.compress(bytes(mb << 16), 9)),
-    st.just(b'<?xml version="1.0"?><!DOCTYPE k [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
-            b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><kml><Document><Placemark><name>&c;</name>'
-            b'</Placemark></Document></kml>'),
+    st.just(
+        b'<?xml version="1.0"?><!DOCTYPE k [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><kml><Document><Placemark><name>&c;</name>'
+        b"</Placemark></Document></kml>"
+    ),
 )
 
-FORMATS = [("readsb", None, "trace_full_1522a4.json"), ("opensky", None, "states.csv"),
-           ("fr24_csv", {"icao24": "1522a4"}, "f.csv"), ("fr24_kml", {"icao24": "1522a4"}, "f.kml"),
-           ("fr24_json", None, "f.json"),
-           ("generic_csv", {"mapping": {"icao24": "hex", "time": "t", "lat": "lat", "lon": "lon", "alt": "alt"}},
-            "g.csv")]
+FORMATS = [
+    ("readsb", None, "trace_full_1522a4.json"),
+    ("opensky", None, "states.csv"),
+    ("fr24_csv", {"icao24": "1522a4"}, "f.csv"),
+    ("fr24_kml", {"icao24": "1522a4"}, "f.kml"),
+    ("fr24_json", None, "f.json"),
+    (
+        "generic_csv",
+        {"mapping": {"icao24": "hex", "time": "t", "lat": "lat", "lon": "lon", "alt": "alt"}},
+        "g.csv",
+    ),
+]
 
 
 @settings(max_examples=EXAMPLES[2], **SETTINGS)
@@ -349,20 +550,42 @@ def test_generated_track_files_never_hang_or_crash_a_reader(data: bytes, fmt, tm
 
 # --- interest-rule parameters ------------------------------------------------------------------------------------
 
-_PARAM_NAMES = st.sampled_from(["meridian_lon", "lat_min", "lat_max", "min_gap_min", "max_stop_h", "lat_mn", "x",
-                                "", " lat_min ", "LAT_MIN", "max_stop_h\u200b"])
+_PARAM_NAMES = st.sampled_from(
+    [
+        "meridian_lon",
+        "lat_min",
+        "lat_max",
+        "min_gap_min",
+        "max_stop_h",
+        "lat_mn",
+        "x",
+        "",
+        " lat_min ",
+        "LAT_MIN",
+        "max_stop_h\u200b",
+    ]
+)
 _PARAM_VALUES = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-10**6, 10**6).map(str),
-    st.sampled_from(["", "nan", "-inf", "1e400", "1_0", "\uff11", "72h", "0x10", "+30", ".5", "-0", "1e-9", " 72 "]),
-    st.text(st.characters(codec="utf-8", exclude_characters="\r\x00"), max_size=6))  # as _ANY_TEXT: a lone CR
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(10**6), 10**6).map(str),
+    st.sampled_from(
+        ["", "nan", "-inf", "1e400", "1_0", "\uff11", "72h", "0x10", "+30", ".5", "-0", "1e-9", " 72 "]
+    ),
+    st.text(st.characters(codec="utf-8", exclude_characters="\r\x00"), max_size=6),
+)  # as _ANY_TEXT: a lone CR
 # or NUL breaks the CSV itself (a file-level error, covered by the invalid-edit fuzz above)
 
 
 @st.composite
 def parameter_texts(draw) -> tuple[str, str]:
-    pattern = draw(st.sampled_from(["crossed_atlantic", "dark_over_ocean", "trip", "landed_in_region",
-                                    "departed_region"]))
-    items = draw(st.lists(st.tuples(_PARAM_NAMES, st.sampled_from(["=", "==", ":", ""]), _PARAM_VALUES), max_size=5))
+    pattern = draw(
+        st.sampled_from(
+            ["crossed_atlantic", "dark_over_ocean", "trip", "landed_in_region", "departed_region"]
+        )
+    )
+    items = draw(
+        st.lists(st.tuples(_PARAM_NAMES, st.sampled_from(["=", "==", ":", ""]), _PARAM_VALUES), max_size=5)
+    )
     sep = draw(st.sampled_from([";", "; ", ";;", ","]))
     return pattern, sep.join(f"{k}{eq}{v}" for k, eq, v in items)
 
@@ -414,8 +637,11 @@ def _archive_bytes() -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tf:
         for h in ("1522a4", "1522b5", "3c0001"):
-            obj = {"icao": h, "timestamp": 1761436800.0,
-                   "trace": [[i * 30.0, 10.0 + i * 0.05, -66.0, 30000, 450.0, 90.0, 0, 0] for i in range(20)]}
+            obj = {
+                "icao": h,
+                "timestamp": 1761436800.0,
+                "trace": [[i * 30.0, 10.0 + i * 0.05, -66.0, 30000, 450.0, 90.0, 0, 0] for i in range(20)],
+            }
             data = gzip.compress(json.dumps(obj).encode())
             ti = tarfile.TarInfo(f"traces/{h[-2:]}/trace_full_{h}.json")
             ti.size = len(data)
@@ -426,17 +652,17 @@ def _archive_bytes() -> bytes:
 _ARCHIVE = _archive_bytes()
 _HEADERS = [0]  # offsets of the member headers of _ARCHIVE
 while True:
-    _size = int(_ARCHIVE[_HEADERS[-1] + 124:_HEADERS[-1] + 136].rstrip(b" \0") or b"0", 8)
+    _size = int(_ARCHIVE[_HEADERS[-1] + 124 : _HEADERS[-1] + 136].rstrip(b" \0") or b"0", 8)
     _next = _HEADERS[-1] + 512 + -(-_size // 512) * 512
-    if _next + 512 > len(_ARCHIVE) or not _ARCHIVE[_next:_next + 512].strip(b"\0"):
+    if _next + 512 > len(_ARCHIVE) or not _ARCHIVE[_next : _next + 512].strip(b"\0"):
         break
     _HEADERS.append(_next)
 
 
 def _reseal(data: bytearray, at: int) -> None:
     """Give the header at ``at`` a valid checksum (so that the scanner reads the damaged fields themselves)."""
-    data[at + 148:at + 156] = b" " * 8
-    data[at + 148:at + 156] = b"%06o\0 " % (sum(data[at:at + 148]) + 256 + sum(data[at + 156:at + 512]))
+    data[at + 148 : at + 156] = b" " * 8
+    data[at + 148 : at + 156] = b"%06o\0 " % (sum(data[at : at + 148]) + 256 + sum(data[at + 156 : at + 512]))
 
 
 @st.composite
@@ -445,15 +671,30 @@ def damaged_archives(draw) -> dict:
     kind = draw(st.sampled_from(["byte", "size", "type", "name", "cut", "reseal-byte"]))
     spec = {"at": draw(st.sampled_from(_HEADERS)), "kind": kind, "bytes": [], "cut": None}
     if kind in ("byte", "reseal-byte"):
-        spec["bytes"] = draw(st.lists(st.tuples(st.integers(0, 511), st.integers(0, 255)), min_size=1, max_size=8))
+        spec["bytes"] = draw(
+            st.lists(st.tuples(st.integers(0, 511), st.integers(0, 255)), min_size=1, max_size=8)
+        )
     elif kind == "size":
-        spec["size"] = draw(st.one_of(st.integers(0, 8**11 - 1).map(lambda n: b"%011o\0" % n),
-                                      st.sampled_from([b"\x80" + bytes(11), b"zzzzzzzzzzz\0", bytes(12)])))
+        spec["size"] = draw(
+            st.one_of(
+                st.integers(0, 8**11 - 1).map(lambda n: b"%011o\0" % n),
+                st.sampled_from([b"\x80" + bytes(11), b"zzzzzzzzzzz\0", bytes(12)]),
+            )
+        )
     elif kind == "type":
         spec["type"] = draw(st.sampled_from(b"0123456789xgLKSV\0A"))
     elif kind == "name":
-        spec["name"] = draw(st.sampled_from([b"../../etc/trace_full_abcdef.json", b"/abs/trace_full_abcdef.json",
-                                             b"traces/zz/trace_full_~abcde.json", b"\xff\xfe", b""]))
+        spec["name"] = draw(
+            st.sampled_from(
+                [
+                    b"../../etc/trace_full_abcdef.json",
+                    b"/abs/trace_full_abcdef.json",
+                    b"traces/zz/trace_full_~abcde.json",
+                    b"\xff\xfe",
+                    b"",
+                ]
+            )
+        )
     if kind == "cut" or draw(st.booleans()):
         spec["cut"] = draw(st.integers(0, len(_ARCHIVE)))
     return spec
@@ -465,14 +706,14 @@ def _damage(spec: dict) -> bytes:
     for off, value in spec["bytes"]:
         data[at + off] = value
     if "size" in spec:
-        data[at + 124:at + 136] = spec["size"]
+        data[at + 124 : at + 136] = spec["size"]
     if "type" in spec:
         data[at + 156] = spec["type"]
     if "name" in spec:
-        data[at:at + 100] = spec["name"][:100].ljust(100, b"\0")
+        data[at : at + 100] = spec["name"][:100].ljust(100, b"\0")
     if spec["kind"] not in ("byte", "cut"):
         _reseal(data, at)
-    return bytes(data if spec["cut"] is None else data[:spec["cut"]])
+    return bytes(data if spec["cut"] is None else data[: spec["cut"]])
 
 
 @settings(max_examples=EXAMPLES[4], **SETTINGS)
@@ -492,8 +733,9 @@ def test_generated_archive_headers_are_read_or_refused_by_name(spec: dict, tmp_p
         message = str(exc)
         assert str(path) in message and "expected" in message, message
     else:
-        assert res.rows >= 0 and all(len(s) == 2 and "expected" in s[1] or "not" in s[1] for s in res.skipped), \
-            res.skipped
+        assert res.rows >= 0 and all(
+            len(s) == 2 and "expected" in s[1] or "not" in s[1] for s in res.skipped
+        ), res.skipped
         assert (store / "manifest.json").is_file()
         outside = [p for p in tmp_path.rglob("*") if p.name.startswith("trace_full")]
         assert outside == [], outside  # never extracted, never written outside the store

@@ -44,12 +44,26 @@ def _edit(path: Path, pick, **cells: str) -> None:
 
 def make_hostile(project: Project) -> None:
     raw = project.raw
-    _edit(raw / "sources.csv", lambda r: r["source_id"] == "S1", title=f"Title {P_SCRIPT} {P_IMG}",
-          outlet=f"Outlet {P_BREAK}", notes=f"Notes {P_IMG}")
-    _edit(raw / "episodes.csv", lambda r: r["episode_id"] == EPISODE, title=f"Caracas {P_SCRIPT} {P_BREAK}",
-          summary=f"Summary {P_IMG} {P_SCRIPT}", notes=P_BREAK)
-    _edit(raw / "claims.csv", lambda r: r["episode_id"] == EPISODE, subject=f"Subject {P_SCRIPT} {P_IMG}",
-          claimant=f"Claimant {P_BREAK}")
+    _edit(
+        raw / "sources.csv",
+        lambda r: r["source_id"] == "S1",
+        title=f"Title {P_SCRIPT} {P_IMG}",
+        outlet=f"Outlet {P_BREAK}",
+        notes=f"Notes {P_IMG}",
+    )
+    _edit(
+        raw / "episodes.csv",
+        lambda r: r["episode_id"] == EPISODE,
+        title=f"Caracas {P_SCRIPT} {P_BREAK}",
+        summary=f"Summary {P_IMG} {P_SCRIPT}",
+        notes=P_BREAK,
+    )
+    _edit(
+        raw / "claims.csv",
+        lambda r: r["episode_id"] == EPISODE,
+        subject=f"Subject {P_SCRIPT} {P_IMG}",
+        claimant=f"Claimant {P_BREAK}",
+    )
     _edit(raw / "places.csv", lambda r: r["place_id"] == "SVMI", name=f"Maiquetía {P_IMG}")
     _edit(raw / "aircraft.csv", lambda r: r["aircraft_id"] == "RA-86496", name=f"Board {P_BREAK}")
     provenance.accept(raw)
@@ -80,7 +94,9 @@ def test_unsafe_ids_rejected(bad: str, fresh_project: Project) -> None:
         pageplan.safe_page(bad)
     _edit(fresh_project.raw / "episodes.csv", lambda r: r["episode_id"] == EPISODE, episode_id=bad)
     provenance.accept(fresh_project.raw, check=False)
-    with pytest.raises(RawValidationError, match=r"episodes\.csv, line \d+, field 'episode_id': expected an id"):
+    with pytest.raises(
+        RawValidationError, match=r"episodes\.csv, line \d+, field 'episode_id': expected an id"
+    ):
         build(fresh_project, quiet=True)
     assert not (fresh_project.root / "etc").exists()
 
@@ -98,8 +114,15 @@ def test_query_arguments_are_bound_not_pasted(arg: str, hostile_project: Project
         queries.episode(arg, project=p)
     with pytest.raises(queries.UnknownEpisodeError):
         queries.check_episodes([EPISODE, arg], project=p)
-    for fn in (queries.stops, queries.legs, queries.claims, queries.conflicts, queries.findings,
-               queries.route_summary, queries.gaps):
+    for fn in (
+        queries.stops,
+        queries.legs,
+        queries.claims,
+        queries.conflicts,
+        queries.findings,
+        queries.route_summary,
+        queries.gaps,
+    ):
         try:
             out = fn(arg, project=p)
         except queries.UnknownEpisodeError:
@@ -123,7 +146,7 @@ def _pages(folder: Path) -> dict[str, str]:
 
 
 def _assert_inert(name: str, page: str) -> None:
-    for bad in ("<script>window.__pwned", "<img src=x", "<img src=\"x"):
+    for bad in ("<script>window.__pwned", "<img src=x", '<img src="x'):
         assert bad not in page, f"{name}: raw markup {bad!r} reached the HTML"
     # an event handler inside a real tag (outside a tag, escaped '<' keeps it as text)
     assert not re.search(r"<[a-zA-Z][^<>]*onerror=", page), f"{name}: an onerror attribute reached a tag"
@@ -141,9 +164,13 @@ def _assert_inert(name: str, page: str) -> None:
 def test_hostile_report_shows_markup_as_text(hostile_project: Project, monkeypatch) -> None:
     """The episode page and the index of a hostile study: payloads appear escaped, never as markup."""
     real_jobs = report_mod.jobs_for
-    monkeypatch.setattr(report_mod, "jobs_for",
-                        lambda project, *a, **k: [j for j in real_jobs(project, *a, **k)
-                                                  if j.parameters.get("episode_id") == EPISODE])
+    monkeypatch.setattr(
+        report_mod,
+        "jobs_for",
+        lambda project, *a, **k: [
+            j for j in real_jobs(project, *a, **k) if j.parameters.get("episode_id") == EPISODE
+        ],
+    )
     result = report_mod.report(hostile_project, workers=1)
     assert result["pages"] == 1
     pages = _pages(hostile_project.reports.resolve())
@@ -156,7 +183,9 @@ def test_hostile_report_shows_markup_as_text(hostile_project: Project, monkeypat
     assert "Subject &lt;script&gt;window.__pwned=1&lt;/script&gt;" in episode
     assert "Title &lt;script&gt;" in episode  # the cited source's title
     assert "Caracas &lt;script&gt;window.__pwned=1&lt;/script&gt;" in index
-    assert 'type="application/json"' in episode, "the episode page has no charts: the JSON check tested nothing"
+    assert 'type="application/json"' in episode, (
+        "the episode page has no charts: the JSON check tested nothing"
+    )
     assert "<title>Caracas &lt;script&gt;" in episode  # the page title is the episode title, escaped
     _browser_check(hostile_project.reports.resolve() / f"episode-{EPISODE}.html")
 
@@ -203,9 +232,15 @@ def test_notebook_parameters_are_literals(hostile_project: Project, tmp_path: Pa
     os.environ["FLIGHTS_ROOT"] = str(hostile_project.root)
     try:
         with pytest.raises(PapermillExecutionError, match="UnknownEpisodeError"):
-            papermill.execute_notebook(str(hostile_project.notebooks / "episode.ipynb"), str(tmp_path / "out.ipynb"),
-                                       parameters={"episode_id": bad}, kernel_name="python3", progress_bar=False,
-                                       cwd=str(hostile_project.notebooks), log_output=False)
+            papermill.execute_notebook(
+                str(hostile_project.notebooks / "episode.ipynb"),
+                str(tmp_path / "out.ipynb"),
+                parameters={"episode_id": bad},
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=str(hostile_project.notebooks),
+                log_output=False,
+            )
     finally:
         if env is None:
             os.environ.pop("FLIGHTS_ROOT", None)
@@ -217,8 +252,11 @@ def test_notebook_parameters_are_literals(hostile_project: Project, tmp_path: Pa
 def _hashes(folder: Path) -> dict[str, str]:
     import hashlib
 
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_two_clean_builds_in_different_folders_are_byte_identical(tmp_path: Path) -> None:
@@ -262,6 +300,8 @@ def test_observed_tracks_build_in_a_folder_with_an_apostrophe(tmp_path: Path) ->
     provenance.accept(project.raw)
     result = build(project, quiet=True)
     assert result["status"] == "built"
-    assert any(p.name.startswith("merged-") for p in (project.positions_cache / "positions").glob("*.parquet"))
+    assert any(
+        p.name.startswith("merged-") for p in (project.positions_cache / "positions").glob("*.parquet")
+    )
     episodes = queries.episodes(project=project)
     assert episodes.filter(episodes["episode_id"].str.starts_with("obs-")).height >= 1

@@ -25,14 +25,25 @@ import pytest
 from analysis import charts, queries
 
 CHROMIUM = Path(os.environ.get("FLIGHTS_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 EPISODE = "2025-10-caracas"
 
 
 def _route_map(project):
-    return charts.route_map(queries.leg_paths(EPISODE, project=project), queries.stops(EPISODE, project=project),
-                            queries.sources(project), title="Routes", colour="aircraft_id")
+    return charts.route_map(
+        queries.leg_paths(EPISODE, project=project),
+        queries.stops(EPISODE, project=project),
+        queries.sources(project),
+        title="Routes",
+        colour="aircraft_id",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -45,25 +56,32 @@ def _flights_charts():
 def test_importing_the_package_changes_no_library_state_until_asked():
     """A fresh interpreter imports every module of the package: altair keeps its own theme, renderer and row
     limit; charts.enable() then turns the package's on."""
-    code = ("import importlib, pkgutil, sys\n"
-            "sys.modules.setdefault('rfc3987_syntax', None)  # an IRI grammar jsonschema builds, seconds; no chart needs it\n"
-            "import altair as alt, analysis\n"
-            "before = (alt.theme.active, alt.renderers.active, dict(alt.data_transformers.options))\n"
-            "for m in pkgutil.walk_packages(analysis.__path__, 'analysis.'):\n"
-            "    if m.name not in ('analysis.__main__',):\n"
-            "        importlib.import_module(m.name)\n"
-            "after = (alt.theme.active, alt.renderers.active, dict(alt.data_transformers.options))\n"
-            "from analysis import charts\n"
-            "charts.enable()\n"
-            "print(before == after, after, (alt.theme.active, alt.renderers.active, alt.data_transformers.options))")
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "sys.modules.setdefault('rfc3987_syntax', None)  # an IRI grammar jsonschema builds, seconds; no chart needs it\n"
+        "import altair as alt, analysis\n"
+        "before = (alt.theme.active, alt.renderers.active, dict(alt.data_transformers.options))\n"
+        "for m in pkgutil.walk_packages(analysis.__path__, 'analysis.'):\n"
+        "    if m.name not in ('analysis.__main__',):\n"
+        "        importlib.import_module(m.name)\n"
+        "after = (alt.theme.active, alt.renderers.active, dict(alt.data_transformers.options))\n"
+        "from analysis import charts\n"
+        "charts.enable()\n"
+        "print(before == after, after, (alt.theme.active, alt.renderers.active, alt.data_transformers.options))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.strip() == ("True ('default', 'default', {}) ('flights', 'flights', {'max_rows': None})"), run.stdout
+    assert run.stdout.strip() == (
+        "True ('default', 'default', {}) ('flights', 'flights', {'max_rows': None})"
+    ), run.stdout
 
 
 def test_the_notebook_bundle_is_vega5_for_jupyterlab_then_the_data_table(built_project):
     chart, table = charts.notebook_bundle(_route_map(built_project))
-    assert set(chart) == {charts.VEGA_MIME, "text/plain"}  # no text/html: JupyterLab would prefer it to the chart
+    assert set(chart) == {
+        charts.VEGA_MIME,
+        "text/plain",
+    }  # no text/html: JupyterLab would prefer it to the chart
     assert charts.VEGA_MIME == "application/vnd.vega.v5+json"
     spec = chart[charts.VEGA_MIME]
     assert spec["$schema"].endswith("/vega/v5.json") and spec["marks"]
@@ -117,8 +135,9 @@ def test_save_html_writes_a_standalone_chart_that_draws_offline(built_project, b
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(out.as_uri(), wait_until="load")
-    page.wait_for_function("() => document.querySelectorAll('#chart svg g[class*=\"mark-\"] path').length > 0",
-                           timeout=20_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#chart svg g[class*=\"mark-\"] path').length > 0", timeout=20_000
+    )
     context.close()
     assert refused == [] and errors == []
 
@@ -145,15 +164,36 @@ def jupyterlab(built_project, tmp_path_factory):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(root / "chart.ipynb"))
     port, token = _free_port(), "flights-test"
-    env = {**os.environ, "FLIGHTS_ROOT": str(built_project.root), "JUPYTER_CONFIG_DIR": str(root / ".config"),
-           "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(root / ".ws")}
+    env = {
+        **os.environ,
+        "FLIGHTS_ROOT": str(built_project.root),
+        "JUPYTER_CONFIG_DIR": str(root / ".config"),
+        "JUPYTER_RUNTIME_DIR": str(root / ".runtime"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(root / ".ws"),
+    }
     log = (root / "lab.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.extension_manager=readonly"] + (["--allow-root"] if os.geteuid() == 0 else []),
-        env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=root)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--ServerApp.root_dir={root}",
+            f"--IdentityProvider.token={token}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+        ]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        cwd=root,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -189,16 +229,22 @@ def test_jupyterlab_runs_a_notebook_and_draws_its_chart(jupyterlab, browser, tmp
     page.goto(f"{url}/lab/tree/chart.ipynb?token={token}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     # wait for the kernel, then run every cell through the app's own command
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                           "window.jupyterapp.shell.currentWidget.sessionContext && "
-                           "window.jupyterapp.shell.currentWidget.sessionContext.session && "
-                           "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
-                           "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+        "window.jupyterapp.shell.currentWidget.sessionContext && "
+        "window.jupyterapp.shell.currentWidget.sessionContext.session && "
+        "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
+        "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+        timeout=60_000,
+    )
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_function(f"() => ({LAB_DRAWN})() > 0", timeout=90_000)
-    outputs = page.evaluate("() => Array.from(document.querySelectorAll('.jp-OutputArea-output')).map(o => o.innerText)")
-    assert any("The data behind this chart" in t for t in outputs), outputs  # the data table follows the chart
+    outputs = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.jp-OutputArea-output')).map(o => o.innerText)"
+    )
+    assert any("The data behind this chart" in t for t in outputs), (
+        outputs
+    )  # the data table follows the chart
     assert page.locator(".jp-RenderedVegaCommon5").count() >= 1  # drawn by JupyterLab's own Vega 5 renderer
     shot = tmp_path / "jupyterlab.png"
     page.screenshot(path=str(shot), full_page=True)

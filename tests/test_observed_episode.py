@@ -26,7 +26,9 @@ def test_observed_trip_joins_the_matching_reported_episode(extended_project):
 def test_observed_and_reported_are_compared_stop_by_stop(extended_project):
     cmp_ = queries.observed_vs_reported("2025-10-caracas", project=extended_project)
     caracas = cmp_.filter(pl.col("place") == "Caracas").sort("reported_arr_earliest_utc").row(0, named=True)
-    assert caracas["status"] == "agree"  # touchdown ~05:10Z on 26 Oct lies in the reported predawn (04:00-10:00Z)
+    assert (
+        caracas["status"] == "agree"
+    )  # touchdown ~05:10Z on 26 Oct lies in the reported predawn (04:00-10:00Z)
     havana = cmp_.filter(pl.col("place") == "Havana").row(0, named=True)
     # reported: 28 Oct (a Havana day, 04:00Z 28 Oct to 04:00Z 29 Oct); observed: about 05:45Z on 29 Oct
     assert havana["status"] == "time_differs"
@@ -46,7 +48,9 @@ def test_unmatched_trip_becomes_an_observed_episode(extended_project):
     legs = queries.legs(new[0], project=extended_project)
     assert legs["distance_basis"].to_list() == ["airports"] * 3
     f = queries.findings(category="recurring airframes", project=extended_project)
-    assert new[0] in f.filter(pl.col("finding_id") == "recurring-airframe-RA-78765")["episode_ids"][0].split(";")  # named in words in the statement
+    assert new[0] in f.filter(pl.col("finding_id") == "recurring-airframe-RA-78765")["episode_ids"][0].split(
+        ";"
+    )  # named in words in the statement
 
 
 def test_observed_episode_and_side_by_side_comparison_are_in_the_report(extended_report):
@@ -70,7 +74,7 @@ def test_methods_page_lists_what_the_observed_records_left_out(extended_project,
     excluded = queries.sql("SELECT * FROM core_observed_excluded", project=extended_project)
     assert excluded.height
     page = site.methods_body(extended_project)
-    section = page[page.index('id="observed-excluded"'):]
+    section = page[page.index('id="observed-excluded"') :]
     rows = re.findall(r"<tr><td>(.*?)</td>", section)
     assert len(rows) == excluded.height
     for reason, g in excluded.group_by("reason"):

@@ -14,14 +14,23 @@ from analysis.paths import REPO_DIR, Project
 
 def _snapshot(raw: Path) -> dict[str, tuple[str, int]]:
     """sha256 and mtime (ns) of every file under data/raw."""
-    return {p.relative_to(raw).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(raw.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(raw).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(raw.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _cli(project: Project, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, FLIGHTS_ROOT=str(project.root), PYTHONDONTWRITEBYTECODE="1")
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=REPO_DIR, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_commands_never_modify_raw(fresh_project: Project) -> None:

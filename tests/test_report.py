@@ -17,7 +17,10 @@ from analysis import queries
 from analysis.report import report
 
 NOTEBOOKS = ["episode.ipynb", "compare.ipynb", "patterns.ipynb"]
-NETWORK = re.compile(r"""(<script[^>]+src=["']?(?:https?:|//)|<link[^>]+href=|<img[^>]+src=["']?https?:|<iframe|url\(\s*["']?https?:|@import)""", re.I)
+NETWORK = re.compile(
+    r"""(<script[^>]+src=["']?(?:https?:|//)|<link[^>]+href=|<img[^>]+src=["']?https?:|<iframe|url\(\s*["']?https?:|@import)""",
+    re.I,
+)
 SCRIPT_SRC = re.compile(r"""<script[^>]+src=["']([^"']+)["']""", re.I)
 
 
@@ -54,12 +57,20 @@ def test_pages_load_nothing_from_the_network(built_report):
         if "flights-spec" in text:
             assert '<script src="assets/vega.js">' in text
         csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', text).group(1)
-        assert "script-src 'self' file:;" in csp and "unsafe-inline' " not in csp.split("script-src")[1].split(";")[0]
+        assert (
+            "script-src 'self' file:;" in csp
+            and "unsafe-inline' " not in csp.split("script-src")[1].split(";")[0]
+        )
         assert "unsafe-eval" not in csp
     vega = built_report.reports / "assets" / "vega.js"
     assert "vegaEmbed" in vega.read_text(encoding="utf-8")
-    copies = [p for p in built_report.reports.rglob("*") if p.is_file() and p.suffix in (".js", ".html")
-              and "window.vegaEmbed=" in p.read_text(encoding="utf-8", errors="replace")]
+    copies = [
+        p
+        for p in built_report.reports.rglob("*")
+        if p.is_file()
+        and p.suffix in (".js", ".html")
+        and "window.vegaEmbed=" in p.read_text(encoding="utf-8", errors="replace")
+    ]
     assert copies == [vega]  # one copy of the chart library in the whole site
 
 
@@ -78,9 +89,14 @@ def test_second_report_with_nothing_changed_does_little(built_report):
 def test_unknown_episode_stops_the_notebook_with_the_valid_ids(built_project, tmp_path, monkeypatch):
     monkeypatch.setenv("FLIGHTS_ROOT", str(built_project.root))
     with pytest.raises(papermill.PapermillExecutionError) as err:
-        papermill.execute_notebook(str(built_project.notebooks / "episode.ipynb"), str(tmp_path / "out.ipynb"),
-                                   parameters={"episode_id": "1999-01-nowhere"}, kernel_name="python3",
-                                   progress_bar=False, cwd=str(built_project.notebooks))
+        papermill.execute_notebook(
+            str(built_project.notebooks / "episode.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            parameters={"episode_id": "1999-01-nowhere"},
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(built_project.notebooks),
+        )
     assert "UnknownEpisodeError" in str(err.value) and "2019-03-caracas" in str(err.value)
 
 
@@ -88,7 +104,9 @@ def test_new_episode_by_data_alone_appears_in_the_report(extended_report):
     """As the README says: add rows to data/raw, record checksums (make accept-raw), make report."""
     project = extended_report
     assert (project.reports / "episode-2026-11-managua.html").exists()
-    assert 'href="episode-2026-11-managua.html"' in (project.reports / "index.html").read_text(encoding="utf-8")
+    assert 'href="episode-2026-11-managua.html"' in (project.reports / "index.html").read_text(
+        encoding="utf-8"
+    )
     e = queries.episode("2026-11-managua", project=project)
     assert e["dest_dwell_h"] == pytest.approx(18 + 55 / 60, abs=0.02)  # 14:05 to 09:00 next day, Managua time
     f = queries.findings("2026-11-managua", category="recurring airframes", project=project)
@@ -122,7 +140,9 @@ def _alive_kernel(pid: int) -> bool:
         return False
 
 
-def test_pages_share_kernels_and_each_page_starts_with_an_empty_namespace(built_project, tmp_path, monkeypatch):
+def test_pages_share_kernels_and_each_page_starts_with_an_empty_namespace(
+    built_project, tmp_path, monkeypatch
+):
     """Four pages on one worker, two pages a kernel. Each page's setup cell says its kernel's process id, the
     names its namespace holds and its execution count: two kernel processes ran the four pages, two each; the
     names the first page of a kernel defined (``ep``, ``sources``, ``charts``...) are gone when its second page
@@ -132,11 +152,19 @@ def test_pages_share_kernels_and_each_page_starts_with_an_empty_namespace(built_
     from analysis import report as report_mod
 
     monkeypatch.setattr(kernels, "PAGES_PER_KERNEL", 2)
-    monkeypatch.setattr(kernels, "SETUP_CELL", kernels.SETUP_CELL + (
-        "\nprint('kernel-pid', __import__('os').getpid(), 'count', get_ipython().execution_count, 'names',"
-        " __import__('json').dumps(sorted(n for n in dir() if not n.startswith('_'))))"))
+    monkeypatch.setattr(
+        kernels,
+        "SETUP_CELL",
+        kernels.SETUP_CELL
+        + (
+            "\nprint('kernel-pid', __import__('os').getpid(), 'count', get_ipython().execution_count, 'names',"
+            " __import__('json').dumps(sorted(n for n in dir() if not n.startswith('_'))))"
+        ),
+    )
     jobs = report_mod.jobs_for(built_project)
-    todo = [j for j in jobs if j.notebook == "episode.ipynb"][:3] + [j for j in jobs if j.notebook == "patterns.ipynb"]
+    todo = [j for j in jobs if j.notebook == "episode.ipynb"][:3] + [
+        j for j in jobs if j.notebook == "patterns.ipynb"
+    ]
     real_run = report_mod.run_page
     pages: list[tuple[str, int, int, list[str]]] = []
 
@@ -151,16 +179,29 @@ def test_pages_share_kernels_and_each_page_starts_with_an_empty_namespace(built_
 
     monkeypatch.setattr(report_mod, "run_page", spy)
     built_project.build.mkdir(parents=True, exist_ok=True)
-    timings, _, pids = report_mod._run_jobs(todo, built_project, {j.page: f"key{i}" for i, j in enumerate(todo)},
-                                            tmp_path, workers=1)
-    assert [p for p, *_ in pages] == [j.page for j in sorted(todo, key=lambda j: j.notebook == "episode.ipynb")]
+    timings, _, pids = report_mod._run_jobs(
+        todo, built_project, {j.page: f"key{i}" for i, j in enumerate(todo)}, tmp_path, workers=1
+    )
+    assert [p for p, *_ in pages] == [
+        j.page for j in sorted(todo, key=lambda j: j.notebook == "episode.ipynb")
+    ]
     by_kernel = [pid for _, pid, _, _ in pages]
     assert by_kernel[0] == by_kernel[1] != by_kernel[2] == by_kernel[3], pages  # two kernels, two pages each
     assert all(pids[page] == pid for page, pid, _, _ in pages)
     assert len({count for _, _, count, _ in pages}) == 1  # the count starts again on every page
     first = pages[0][3]
     assert all(names == first for _, _, _, names in pages), pages  # the same empty namespace on every page
-    assert not {"ep", "sources", "stops", "legs", "findings", "charts", "queries", "present", "display"} & set(first)
+    assert not {
+        "ep",
+        "sources",
+        "stops",
+        "legs",
+        "findings",
+        "charts",
+        "queries",
+        "present",
+        "display",
+    } & set(first)
     assert not [pid for pid in set(by_kernel) if _alive_kernel(pid)] and _kernels_of(os.getpid()) == []
     assert len(timings) == 4
 
@@ -201,7 +242,11 @@ def test_a_changed_notebook_reruns_only_its_pages(built_report, tmp_path):
     nbformat.write(nb, project.root / "notebooks" / "compare.ipynb")
     # entries of an earlier build (other data or code) in the page and figure caches
     figure_cache, page_cache = project.build / "figure-cache", project.build / "page-cache"
-    stale = [figure_cache / f"{'0' * 64}.svg", figure_cache / f"{'0' * 64}.png", page_cache / f"{'1' * 64}.html"]
+    stale = [
+        figure_cache / f"{'0' * 64}.svg",
+        figure_cache / f"{'0' * 64}.png",
+        page_cache / f"{'1' * 64}.html",
+    ]
     for p in stale:
         p.write_text("from an earlier build", encoding="utf-8")
     (page_cache / f"{'1' * 64}.figures").mkdir()
@@ -215,22 +260,31 @@ def test_a_changed_notebook_reruns_only_its_pages(built_report, tmp_path):
 
     assert [p for p in stale if p.exists()] == []
     pages = sorted(page_cache.glob("*.html"))
-    assert len(pages) == result["pages"] and len(old_compare - set(pages)) == 1  # the edited page's old entry went
-    used = {f"{figure_key(spec.read_bytes())}.{ext}" for page in pages
-            for spec in page.with_suffix(".figures").glob("*.vl.json") for ext in ("svg", "png")}
+    assert (
+        len(pages) == result["pages"] and len(old_compare - set(pages)) == 1
+    )  # the edited page's old entry went
+    used = {
+        f"{figure_key(spec.read_bytes())}.{ext}"
+        for page in pages
+        for spec in page.with_suffix(".figures").glob("*.vl.json")
+        for ext in ("svg", "png")
+    }
     cached = {p.name for p in figure_cache.iterdir()}
     assert used <= cached  # every notebook page's figures
     import hashlib
 
     published = {hashlib.sha256(f.read_bytes()).hexdigest() for f in (project.reports / "figures").iterdir()}
-    unused = [p.name for p in figure_cache.iterdir() if hashlib.sha256(p.read_bytes()).hexdigest() not in published]
+    unused = [
+        p.name for p in figure_cache.iterdir() if hashlib.sha256(p.read_bytes()).hexdigest() not in published
+    ]
     assert unused == [], unused  # each cached figure is one the published report shows
 
 
 def test_compare_shows_every_episode_by_default_with_a_picker(built_report):
     page = (built_report.reports / "compare.html").read_text(encoding="utf-8")
     picked = re.findall(r'<input[^>]*name="episode"[^>]*value="([^"]+)"', page) or re.findall(
-        r'<input[^>]*value="([^"]+)"[^>]*name="episode"', page)
+        r'<input[^>]*value="([^"]+)"[^>]*name="episode"', page
+    )
     assert picked == queries.episode_ids(built_report)
     assert '"name": "shown_episodes"' in page or '"name":"shown_episodes"' in page
 
@@ -238,11 +292,17 @@ def test_compare_shows_every_episode_by_default_with_a_picker(built_report):
 def test_compare_takes_a_chosen_set_by_parameter(built_project, tmp_path, monkeypatch):
     monkeypatch.setenv("FLIGHTS_ROOT", str(built_project.root))
     chosen = ["2019-03-caracas", "2026-02-san-antonio"]
-    out = papermill.execute_notebook(str(built_project.notebooks / "compare.ipynb"), str(tmp_path / "out.ipynb"),
-                                     parameters={"episode_ids": chosen}, kernel_name="python3",
-                                     progress_bar=False, cwd=str(built_project.notebooks))
-    html_out = "".join(o.get("data", {}).get("text/html", "") for c in out.cells if c.cell_type == "code"
-                       for o in c.outputs)
+    out = papermill.execute_notebook(
+        str(built_project.notebooks / "compare.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        parameters={"episode_ids": chosen},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(built_project.notebooks),
+    )
+    html_out = "".join(
+        o.get("data", {}).get("text/html", "") for c in out.cells if c.cell_type == "code" for o in c.outputs
+    )
     values = re.findall(r'value="([^"]+)"', html_out.split("</fieldset>")[0])
     assert values == chosen
     summary = html_out.split("</fieldset>")[1].split("</table>")[0]
@@ -259,7 +319,9 @@ def test_pages_read_as_prose_not_as_column_names(built_report):
         assert raw not in headings
     assert "not reported" in page
     # distances rounded: no decimals in a km cell of the legs table
-    legs = page.split("<h2>Legs")[1].split("</table>")[0] if "<h2>Legs" in page else page.split('id="Legs"')[1]
+    legs = (
+        page.split("<h2>Legs")[1].split("</table>")[0] if "<h2>Legs" in page else page.split('id="Legs"')[1]
+    )
     assert not re.search(r"<td>\d{1,3}(,\d{3})+\.\d+</td>", legs)  # no "14,985.56"
     assert not re.search(r"<td>\d+\.\d{2,}</td>", legs)
     # a reported date carries its UTC interval for hover and focus
@@ -273,8 +335,9 @@ def test_pages_read_as_prose_not_as_column_names(built_report):
 def test_search_index_covers_every_kind_and_links_resolve(built_report):
     site = built_report.reports
     page = (site / "index.html").read_text(encoding="utf-8")
-    index = json.loads(re.search(r'<script type="application/json" id="search-index">(.*?)</script>', page,
-                                 re.S).group(1))
+    index = json.loads(
+        re.search(r'<script type="application/json" id="search-index">(.*?)</script>', page, re.S).group(1)
+    )
     kinds = {e["kind"] for e in index}
     assert kinds == {"episode", "aircraft", "place", "source", "finding"}
     assert sum(e["kind"] == "episode" for e in index) == len(queries.episode_ids(built_report))
@@ -305,14 +368,26 @@ def test_two_clean_builds_in_different_folders_are_byte_identical(tmp_path):
     for name in ("first build", "second-build"):
         project = copy_study(tmp_path / name)
         build(project, quiet=True)
-        run = subprocess.run([sys.executable, "-m", "analysis", "report"], capture_output=True, text=True,
-                             env={**os.environ, "FLIGHTS_ROOT": str(project.root)}, timeout=900)
+        run = subprocess.run(
+            [sys.executable, "-m", "analysis", "report"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "FLIGHTS_ROOT": str(project.root)},
+            timeout=900,
+        )
         assert run.returncode == 0, run.stderr
         peak = re.search(r"peak memory (\d+) MB", run.stdout)
-        assert peak and 100 < int(peak.group(1)) < 1536, run.stdout[-800:]  # issue 10: `make report` under 1.5 GB
+        assert peak and 100 < int(peak.group(1)) < 1536, run.stdout[
+            -800:
+        ]  # issue 10: `make report` under 1.5 GB
         site = project.reports.resolve()
-        digests.append({f.relative_to(site).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-                        for f in sorted(site.rglob("*")) if f.is_file()})
+        digests.append(
+            {
+                f.relative_to(site).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+                for f in sorted(site.rglob("*"))
+                if f.is_file()
+            }
+        )
     a, b = digests
     assert a.keys() == b.keys()
     differ = sorted(k for k in a if a[k] != b[k])

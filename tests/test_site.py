@@ -34,8 +34,10 @@ def test_every_derived_column_has_a_description(built_project):
     tables = site.derived_tables(built_project)
     assert len(tables) >= 20
     missing = dictionary.missing({t: list(cols) for t, cols in tables.items()})
-    assert not missing, ("describe these in analysis/dictionary.py (or analysis/schema.py for raw columns): "
-                         + ", ".join(missing))
+    assert not missing, (
+        "describe these in analysis/dictionary.py (or analysis/schema.py for raw columns): "
+        + ", ".join(missing)
+    )
 
 
 def test_an_undocumented_column_is_reported():
@@ -52,8 +54,9 @@ def test_index_leads_with_key_findings_linked_to_evidence_and_sources(built_repo
     from analysis.findings import KEY_CATEGORIES
 
     order = {c: i for i, c in enumerate(KEY_CATEGORIES)}
-    assert [k for k, _ in keys] == sorted(key["finding_id"], key=lambda f: order[key.filter(
-        pl.col("finding_id") == f)["category"][0]])  # in the order of the questions the study asks
+    assert [k for k, _ in keys] == sorted(
+        key["finding_id"], key=lambda f: order[key.filter(pl.col("finding_id") == f)["category"][0]]
+    )  # in the order of the questions the study asks
     for fid, body in keys:  # each headline beside the small chart made for it, the details one click away
         assert 'class="headline"' in body and "<details>" in body
         assert 'class="flights-spec"' in body, fid
@@ -117,8 +120,11 @@ def test_every_chart_tooltip_carries_sources(built_report):
             for node in _walk(spec):
                 enc = node.get("encoding") if isinstance(node.get("encoding"), dict) else None
                 if enc and "tooltip" in enc:
-                    fields = [t.get("field") for t in enc["tooltip"]] if isinstance(enc["tooltip"], list) else [
-                        enc["tooltip"].get("field")]
+                    fields = (
+                        [t.get("field") for t in enc["tooltip"]]
+                        if isinstance(enc["tooltip"], list)
+                        else [enc["tooltip"].get("field")]
+                    )
                     assert "sources" in fields, (page.name, fields)
                     checked += 1
     assert checked >= 30
@@ -128,10 +134,13 @@ def test_episode_view_links_timeline_to_map(built_report):
     specs = _specs(built_report.reports / "episode-2025-10-caracas.html")
     view = next(s for s in specs if "vconcat" in s)
     params = [p for node in _walk(view) for p in node.get("params", []) if isinstance(p, dict)]
-    assert any(p.get("name") == "milestone" and p.get("select", {}).get("fields") == ["stop_id"] for p in params)
+    assert any(
+        p.get("name") == "milestone" and p.get("select", {}).get("fields") == ["stop_id"] for p in params
+    )
     filters = [t for node in _walk(view) for t in node.get("transform", []) if isinstance(t, dict)]
     assert {"filter": {"param": "milestone", "empty": False}} in filters or any(
-        t.get("filter", {}).get("param") == "milestone" for t in filters)
+        t.get("filter", {}).get("param") == "milestone" for t in filters
+    )
 
 
 def test_start_here_notebook_is_clean_and_runs(built_project, tmp_path, monkeypatch):
@@ -142,8 +151,14 @@ def test_start_here_notebook_is_clean_and_runs(built_project, tmp_path, monkeypa
     for helper in ("queries.sql(", "$min_km", "queries.legs(", "charts.route_map(", "present.table("):
         assert helper in source
     monkeypatch.setenv("FLIGHTS_ROOT", str(built_project.root))
-    out = papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), kernel_name="python3",
-                                     progress_bar=False, cwd=str(path.parent), extra_arguments=KERNEL_ARGS)
+    out = papermill.execute_notebook(
+        str(path),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(path.parent),
+        extra_arguments=KERNEL_ARGS,
+    )
     outputs = [o for c in out.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     # a chart as JupyterLab draws it (Vega 5), then its data table

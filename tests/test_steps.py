@@ -33,7 +33,9 @@ def test_order_runs_every_step_after_the_steps_of_its_inputs():
     assert len(ordered) == len(steps.STEPS)
     assert build.DERIVED_TABLES == steps.PUBLISHED
     # observed records are tables of their own, read (never changed) by the steps that union them
-    assert {"obs_sources", "obs_aircraft", "obs_places", "obs_episodes", "obs_stops"} <= {s.table for s in ordered}
+    assert {"obs_sources", "obs_aircraft", "obs_places", "obs_episodes", "obs_stops"} <= {
+        s.table for s in ordered
+    }
     assert "obs_places" in _steps_by_table()["core_places"].inputs
 
 
@@ -69,17 +71,27 @@ def test_code_files_of_a_step_hold_the_modules_its_function_imports():
     assert "stats.py" in build.DATA_MODULES and "tracks/segment.py" in build.DATA_MODULES
     # the descriptions written into datapackage.json are data; discovery and the pages' queries are not
     assert "dictionary.py" in build.DATA_MODULES
-    assert not {m for m in build.DATA_MODULES if m.startswith("discover/") or m in ("queries.py", "charts.py")}
+    assert not {
+        m for m in build.DATA_MODULES if m.startswith("discover/") or m in ("queries.py", "charts.py")
+    }
 
 
-_PRINT = ("import json; from analysis import build, steps; "
-          "print(json.dumps({'build': build.fingerprint(None, {}), "
-          "**{s.table: steps.step_fingerprint(s) for s in steps.STEPS}}))")
+_PRINT = (
+    "import json; from analysis import build, steps; "
+    "print(json.dumps({'build': build.fingerprint(None, {}), "
+    "**{s.table: steps.step_fingerprint(s) for s in steps.STEPS}}))"
+)
 
 
 def _fingerprints(root: Path) -> dict[str, str]:
-    out = subprocess.run([sys.executable, "-c", _PRINT], cwd=root, capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
+    out = subprocess.run(
+        [sys.executable, "-c", _PRINT],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     return json.loads(out.stdout)
 
 
@@ -106,8 +118,9 @@ def test_changing_one_steps_code_changes_its_fingerprint_and_the_builds(code_cop
 def test_a_module_imported_by_a_step_is_in_the_fingerprint(code_copy):
     before = _fingerprints(code_copy)
     stats = code_copy / "analysis" / "stats.py"
-    stats.write_text(stats.read_text(encoding="utf-8") + "\n# an edit of a module findings imports\n",
-                     encoding="utf-8")
+    stats.write_text(
+        stats.read_text(encoding="utf-8") + "\n# an edit of a module findings imports\n", encoding="utf-8"
+    )
     after = _fingerprints(code_copy)
     changed = {k for k in before if before[k] != after[k]}
     assert "build" in changed and "out_findings" in changed
@@ -119,6 +132,7 @@ def test_a_module_imported_by_a_step_is_in_the_fingerprint(code_copy):
 
 
 # --- data checks on hand-made tables ----------------------------------------------------------------------------
+
 
 def _step(**kw) -> steps.Step:
     return steps.Step(kw.pop("table", "t_x"), (), "prepare:study", **kw)
@@ -136,9 +150,16 @@ def test_a_duplicate_or_null_key_is_named_by_row():
 
 def test_values_out_of_range_and_reversed_intervals_are_named():
     t0, t1 = datetime(2019, 3, 23, tzinfo=UTC), datetime(2019, 3, 24, tzinfo=UTC)
-    df = pl.DataFrame({"id": ["p1", "p2", "p3"], "lat": [10.0, 95.0, -10.0], "lon": [0.0, 0.0, 200.0],
-                       "distance_km": [1.0, 2.0, -3.0], "arr_earliest_utc": [t0, t1, t0],
-                       "arr_latest_utc": [t1, t0, t1]})
+    df = pl.DataFrame(
+        {
+            "id": ["p1", "p2", "p3"],
+            "lat": [10.0, 95.0, -10.0],
+            "lon": [0.0, 0.0, 200.0],
+            "distance_km": [1.0, 2.0, -3.0],
+            "arr_earliest_utc": [t0, t1, t0],
+            "arr_latest_utc": [t1, t0, t1],
+        }
+    )
     with pytest.raises(steps.DataCheckError) as e:
         steps.check(_step(key=("id",)), df, {})
     msg = str(e.value)
@@ -159,25 +180,57 @@ def test_the_declared_schema_is_checked_column_by_column():
 
 
 def _stops(*rows) -> pl.DataFrame:
-    return pl.DataFrame([dict(zip(("stop_id", "episode_id", "aircraft_id", "variant", "evidence", "seq"), r,
-                                  strict=True)) for r in rows])
+    return pl.DataFrame(
+        [
+            dict(zip(("stop_id", "episode_id", "aircraft_id", "variant", "evidence", "seq"), r, strict=True))
+            for r in rows
+        ]
+    )
 
 
 def _legs(*rows) -> pl.DataFrame:
-    return pl.DataFrame([dict(zip(("leg_id", "from_stop_id", "to_stop_id", "episode_id", "aircraft_id", "variant",
-                                   "evidence", "leg_seq"), r, strict=True)) for r in rows])
+    return pl.DataFrame(
+        [
+            dict(
+                zip(
+                    (
+                        "leg_id",
+                        "from_stop_id",
+                        "to_stop_id",
+                        "episode_id",
+                        "aircraft_id",
+                        "variant",
+                        "evidence",
+                        "leg_seq",
+                    ),
+                    r,
+                    strict=True,
+                )
+            )
+            for r in rows
+        ]
+    )
 
 
 def test_legs_must_agree_with_stops():
     legs_step = _steps_by_table()["core_legs"]
     check = legs_step.checks[0]
-    stops = _stops(("s1", "e", "a", "main", "reported", 1), ("s2", "e", "a", "main", "reported", 2),
-                   ("s3", "e", "a", "main", "reported", 3))
-    good = _legs(("l1", "s1", "s2", "e", "a", "main", "reported", 1), ("l2", "s2", "s3", "e", "a", "main", "reported", 2))
+    stops = _stops(
+        ("s1", "e", "a", "main", "reported", 1),
+        ("s2", "e", "a", "main", "reported", 2),
+        ("s3", "e", "a", "main", "reported", 3),
+    )
+    good = _legs(
+        ("l1", "s1", "s2", "e", "a", "main", "reported", 1),
+        ("l2", "s2", "s3", "e", "a", "main", "reported", 2),
+    )
     assert check(good, {"core_stops": stops}) == []
     # a leg whose end is another aircraft's stop, and a route left one leg short
     other = stops.vstack(_stops(("x1", "e", "b", "main", "reported", 1)))
-    bad = _legs(("l1", "s1", "s2", "e", "a", "main", "reported", 1), ("l2", "s2", "x1", "e", "a", "main", "reported", 2))
+    bad = _legs(
+        ("l1", "s1", "s2", "e", "a", "main", "reported", 1),
+        ("l2", "s2", "x1", "e", "a", "main", "reported", 2),
+    )
     fails = check(bad, {"core_stops": other})
     assert any("leg_id='l2'" in f for f in fails)
     assert not any("leg_id='l1'" in f for f in fails)
@@ -205,12 +258,16 @@ def test_a_failed_check_stops_the_build_before_it_publishes(small_project, monke
         return pl.concat([df, df.head(1)])
 
     monkeypatch.setattr(prepare, "watchlist", doubled)
-    with pytest.raises(build.BuildError, match=r"core_watchlist .*key watch_id is not unique: watch_id='[^']+'"):
+    with pytest.raises(
+        build.BuildError, match=r"core_watchlist .*key watch_id is not unique: watch_id='[^']+'"
+    ):
         build.build(small_project, quiet=True)
     assert not small_project.current.exists()
 
 
-def test_two_builds_write_the_same_database_and_a_lost_identity_fails_loudly(small_project, tmp_path, monkeypatch):
+def test_two_builds_write_the_same_database_and_a_lost_identity_fails_loudly(
+    small_project, tmp_path, monkeypatch
+):
     """flights.duckdb is byte-identical from build to build; a DuckDB whose identifier the build cannot fix (an
     unknown layout), or that writes other bytes at random, stops the build instead of publishing silently."""
     first = build.build(small_project, quiet=True)

@@ -20,7 +20,10 @@ def vincenty_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     a, f = 6378137.0, 1 / 298.257223563
     b = (1 - f) * a
     L = math.radians(lon2 - lon1)
-    U1, U2 = math.atan((1 - f) * math.tan(math.radians(lat1))), math.atan((1 - f) * math.tan(math.radians(lat2)))
+    U1, U2 = (
+        math.atan((1 - f) * math.tan(math.radians(lat1))),
+        math.atan((1 - f) * math.tan(math.radians(lat2))),
+    )
     sinU1, cosU1, sinU2, cosU2 = math.sin(U1), math.cos(U1), math.sin(U2), math.cos(U2)
     lam = L
     for _ in range(200):
@@ -32,13 +35,25 @@ def vincenty_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
         cos2a = 1 - sin_a**2
         cos2sm = cos_s - 2 * sinU1 * sinU2 / cos2a
         C = f / 16 * cos2a * (4 + f * (4 - 3 * cos2a))
-        prev, lam = lam, L + (1 - C) * f * sin_a * (sigma + C * sin_s * (cos2sm + C * cos_s * (-1 + 2 * cos2sm**2)))
+        prev, lam = (
+            lam,
+            L + (1 - C) * f * sin_a * (sigma + C * sin_s * (cos2sm + C * cos_s * (-1 + 2 * cos2sm**2))),
+        )
         if abs(lam - prev) < 1e-12:
             break
     u2 = cos2a * (a**2 - b**2) / b**2
     A = 1 + u2 / 16384 * (4096 + u2 * (-768 + u2 * (320 - 175 * u2)))
     B = u2 / 1024 * (256 + u2 * (-128 + u2 * (74 - 47 * u2)))
-    ds = B * sin_s * (cos2sm + B / 4 * (cos_s * (-1 + 2 * cos2sm**2) - B / 6 * cos2sm * (-3 + 4 * sin_s**2) * (-3 + 4 * cos2sm**2)))
+    ds = (
+        B
+        * sin_s
+        * (
+            cos2sm
+            + B
+            / 4
+            * (cos_s * (-1 + 2 * cos2sm**2) - B / 6 * cos2sm * (-3 + 4 * sin_s**2) * (-3 + 4 * cos2sm**2))
+        )
+    )
     return b * A * (sigma - ds) / 1000
 
 
@@ -49,9 +64,13 @@ def law_of_cosines_km(lat1, lon1, lat2, lon2, r=6371.0088):
 
 # --- time grammar -----------------------------------------------------------------------------------------
 
+
 def test_local_day_becomes_24_utc_hours():
     t = parse("2019-03-23", "America/Caracas")  # Caracas is UTC-4
-    assert (t.earliest, t.latest) == (datetime(2019, 3, 23, 4, tzinfo=UTC), datetime(2019, 3, 24, 4, tzinfo=UTC))
+    assert (t.earliest, t.latest) == (
+        datetime(2019, 3, 23, 4, tzinfo=UTC),
+        datetime(2019, 3, 24, 4, tzinfo=UTC),
+    )
 
 
 def test_moscow_clock_time_converts_to_utc():
@@ -61,7 +80,10 @@ def test_moscow_clock_time_converts_to_utc():
 
 def test_havana_evening_is_six_local_hours():
     t = parse("2026-02-01 evening", "America/Havana")  # UTC-5 in February
-    assert (t.earliest, t.latest) == (datetime(2026, 2, 1, 23, tzinfo=UTC), datetime(2026, 2, 2, 5, tzinfo=UTC))
+    assert (t.earliest, t.latest) == (
+        datetime(2026, 2, 1, 23, tzinfo=UTC),
+        datetime(2026, 2, 2, 5, tzinfo=UTC),
+    )
 
 
 def test_time_without_zone_is_refused():
@@ -76,11 +98,14 @@ def test_year_unknown_has_no_interval():
 
 # --- derived tables against hand-checked values ------------------------------------------------------------
 
+
 def test_great_circle_matches_independent_formulas(built_project):
     legs = queries.legs("2025-10-caracas", project=built_project)
     leg = legs.filter((pl.col("from_name") == "Caracas") & (pl.col("to_name") == "Havana")).row(0, named=True)
     a, b = airport("SVMI"), airport("MUHA")
-    assert leg["distance_km"] == pytest.approx(law_of_cosines_km(a["lat"], a["lon"], b["lat"], b["lon"]), abs=1.0)
+    assert leg["distance_km"] == pytest.approx(
+        law_of_cosines_km(a["lat"], a["lon"], b["lat"], b["lon"]), abs=1.0
+    )
     # the ellipsoid differs from the sphere by well under 1 %: about 2,139 km either way
     assert leg["distance_km"] == pytest.approx(vincenty_km(a["lat"], a["lon"], b["lat"], b["lon"]), rel=0.005)
     assert 2100 < leg["distance_km"] < 2180
@@ -90,11 +115,17 @@ def test_great_circle_matches_independent_formulas(built_project):
 def test_airport_to_airport_leg_is_not_marked_inferred(built_project):
     # the Syria-only account of Mar 2019: Hmeimim (OSLK) to Maiquetía (SVMI), both reported airports
     legs = queries.legs("2019-03-caracas", main_only=False, project=built_project)
-    leg = legs.filter(pl.col("to_name").str.contains("Maiquet") & (pl.col("variant") == "syria-only")).row(0, named=True)
+    leg = legs.filter(pl.col("to_name").str.contains("Maiquet") & (pl.col("variant") == "syria-only")).row(
+        0, named=True
+    )
     o, d = airport("OSLK"), airport("SVMI")
     assert leg["distance_basis"] == "airports"
-    assert leg["distance_km"] == pytest.approx(great_circle_km(o["lat"], o["lon"], d["lat"], d["lon"]), abs=0.5)
-    assert leg["distance_km"] == pytest.approx(law_of_cosines_km(o["lat"], o["lon"], d["lat"], d["lon"]), abs=1.0)
+    assert leg["distance_km"] == pytest.approx(
+        great_circle_km(o["lat"], o["lon"], d["lat"], d["lon"]), abs=0.5
+    )
+    assert leg["distance_km"] == pytest.approx(
+        law_of_cosines_km(o["lat"], o["lon"], d["lat"], d["lon"]), abs=1.0
+    )
 
 
 def test_seed_stops_in_reported_order(built_project):
@@ -104,7 +135,13 @@ def test_seed_stops_in_reported_order(built_project):
     assert names[7:10] == ["Havana", "Managua", "Caracas"]
     assert names[-4:] == ["Nouakchott", "Algiers", "Sochi", "Moscow"]
     s = queries.stops("2026-02-san-antonio", project=built_project).sort("seq")
-    assert s["place_name"].to_list()[:5] == ["St Petersburg", "Sochi", "Algeria", "Mauritania", "Dominican Republic"]
+    assert s["place_name"].to_list()[:5] == [
+        "St Petersburg",
+        "Sochi",
+        "Algeria",
+        "Mauritania",
+        "Dominican Republic",
+    ]
     # the sources list these stops; the order is our inference and is stored as one
     assert set(s.filter(pl.col("role") == "staging")["order_basis"]) == {"inferred"}
     assert s["loc_icao"].to_list()[-1] == "MUSA"
@@ -113,9 +150,16 @@ def test_seed_stops_in_reported_order(built_project):
         mine = s.filter(pl.col("aircraft_id") == reg)
         # the working route stops in Syria and then Dakar (airport inferred for the city); the Syria-only account
         assert mine.filter(pl.col("variant") == "main").sort("seq")["place_id"].to_list()[:4] == [
-            "UUMU", "OSLK", "city-dakar", "SVMI"]
+            "UUMU",
+            "OSLK",
+            "city-dakar",
+            "SVMI",
+        ]
         assert mine.filter(pl.col("variant") == "syria-only").sort("seq")["loc_icao"].to_list()[:3] == [
-            "UUMU", "OSLK", "SVMI"]
+            "UUMU",
+            "OSLK",
+            "SVMI",
+        ]
 
 
 def test_dwell_time_from_moscow_clock_times(built_project):
@@ -133,12 +177,19 @@ def test_dwell_time_bounds_when_only_days_are_known(built_project):
 
 
 def test_tu160_2008_left_from_caracas_not_libertador(built_project):
-    s = queries.stops("2008-09-tu160-venezuela", project=built_project).filter(
-        pl.col("aircraft_id") == "tu160-aleksandr-molodchiy").sort("seq")
+    s = (
+        queries.stops("2008-09-tu160-venezuela", project=built_project)
+        .filter(pl.col("aircraft_id") == "tu160-aleksandr-molodchiy")
+        .sort("seq")
+    )
     assert s["place_id"].to_list() == ["XWSG", "SVBL", "city-caracas", "XWSG"]
     # landed at Libertador 10 Sep 16:50 UTC; S19 has them take off from Caracas, so the stay at Libertador has no end
     libertador = s.row(1, named=True)
-    assert libertador["dep_reported"] is None and libertador["dwell_h"] is None and libertador["dwell_max_h"] is None
+    assert (
+        libertador["dep_reported"] is None
+        and libertador["dwell_h"] is None
+        and libertador["dwell_max_h"] is None
+    )
     # took off from Caracas 10:00 MSK (UTC+4 in 2008) = 06:00 UTC on 18 Sep; Engels 01:16 MSK 19 Sep = 21:16 UTC 18 Sep
     caracas, engels = s.row(2, named=True), s.row(3, named=True)
     assert caracas["dep_earliest_utc"].isoformat() == "2008-09-18T06:00:00+00:00"
@@ -167,40 +218,64 @@ def test_timeline_joins_milestones_and_context(built_project):
 
 # --- the data: sources, references, keys -----------------------------------------------------------------
 
-FACT_TABLES = ["core_operators", "core_aircraft", "core_sanctions", "core_episodes", "core_claims", "core_events"]
+FACT_TABLES = [
+    "core_operators",
+    "core_aircraft",
+    "core_sanctions",
+    "core_episodes",
+    "core_claims",
+    "core_events",
+]
 
 
 @pytest.mark.parametrize("table", FACT_TABLES + ["core_stops"])
 def test_every_fact_row_cites_a_known_source(built_project, table):
     # observed stops cite the track files in their notes instead; every reported row must cite a source
     reported = "evidence = 'reported'" if table == "core_stops" else "TRUE"
-    cited = queries.sql(f"""
+    cited = queries.sql(
+        f"""
         SELECT *, unnest(string_split(coalesce(source_ids, ''), ';')) AS sid FROM "{table}" WHERE {reported}
-    """, project=built_project)
+    """,
+        project=built_project,
+    )
     assert cited.height > 0
     unknown = cited.filter(~pl.col("sid").is_in(queries.sources(built_project)["source_id"].to_list()))
     assert unknown.height == 0, unknown.select("sid")
 
 
 def test_no_orphan_references(built_project):
-    orphans = queries.sql("""
+    orphans = queries.sql(
+        """
         SELECT 'stop aircraft' AS what, stop_id AS id FROM core_stops WHERE aircraft_id NOT IN (SELECT aircraft_id FROM core_aircraft)
         UNION ALL SELECT 'stop place', stop_id FROM core_stops WHERE place_id NOT IN (SELECT place_id FROM core_places)
         UNION ALL SELECT 'stop episode', stop_id FROM core_stops WHERE episode_id NOT IN (SELECT episode_id FROM core_episodes)
         UNION ALL SELECT 'claim episode', claim_id FROM core_claims WHERE episode_id NOT IN (SELECT episode_id FROM core_episodes)
         UNION ALL SELECT 'aircraft type', aircraft_id FROM core_aircraft WHERE type_name IS NULL
         UNION ALL SELECT 'leg without ends', leg_id FROM core_legs WHERE from_place_id IS NULL OR to_place_id IS NULL
-    """, project=built_project)
+    """,
+        project=built_project,
+    )
     assert orphans.height == 0, orphans
 
 
-@pytest.mark.parametrize(("table", "key"), [
-    ("core_sources", "source_id"), ("core_stops", "stop_id"), ("core_legs", "leg_id"), ("core_claims", "claim_id"),
-    ("core_events", "event_id"), ("core_places", "place_id"), ("core_aircraft", "aircraft_id"),
-    ("out_findings", "finding_id"), ("out_episode_summary", "episode_id"),
-])
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ("core_sources", "source_id"),
+        ("core_stops", "stop_id"),
+        ("core_legs", "leg_id"),
+        ("core_claims", "claim_id"),
+        ("core_events", "event_id"),
+        ("core_places", "place_id"),
+        ("core_aircraft", "aircraft_id"),
+        ("out_findings", "finding_id"),
+        ("out_episode_summary", "episode_id"),
+    ],
+)
 def test_no_duplicate_keys(built_project, table, key):
-    dupes = queries.sql(f'SELECT "{key}", count(*) AS n FROM "{table}" GROUP BY ALL HAVING n > 1', project=built_project)
+    dupes = queries.sql(
+        f'SELECT "{key}", count(*) AS n FROM "{table}" GROUP BY ALL HAVING n > 1', project=built_project
+    )
     assert dupes.height == 0, dupes
 
 
@@ -211,19 +286,25 @@ def test_seed_episodes_and_recurring_airframe(built_project):
     undated = queries.episode("undated-ra78765-maiquetia", project=built_project)
     assert not undated["is_dated"]  # the undated trip stays undated
     episodes_with = queries.sql(
-        "SELECT count(DISTINCT episode_id) AS n FROM core_stops WHERE aircraft_id = ?", ["RA-78765"], built_project)
+        "SELECT count(DISTINCT episode_id) AS n FROM core_stops WHERE aircraft_id = ?",
+        ["RA-78765"],
+        built_project,
+    )
     assert episodes_with["n"][0] >= 2
     f = queries.findings(category="recurring airframes", project=built_project)
     assert "recurring-airframe-RA-78765" in f["finding_id"].to_list()
 
 
-@pytest.mark.parametrize(("episode", "topic", "values"), [
-    ("2025-10-caracas", "date", ["22", "24"]),
-    ("2019-03-caracas", "title", ["chief of staff", "Mobilization"]),
-    ("2019-03-caracas", "date", ["afternoon", "few hours"]),
-    ("2022-12-il62-brasilia", "stops", ["North Africa", "Tehran"]),
-    ("2026-02-san-antonio", "date", ["Sunday", "Tuesday"]),
-])
+@pytest.mark.parametrize(
+    ("episode", "topic", "values"),
+    [
+        ("2025-10-caracas", "date", ["22", "24"]),
+        ("2019-03-caracas", "title", ["chief of staff", "Mobilization"]),
+        ("2019-03-caracas", "date", ["afternoon", "few hours"]),
+        ("2022-12-il62-brasilia", "stops", ["North Africa", "Tehran"]),
+        ("2026-02-san-antonio", "date", ["Sunday", "Tuesday"]),
+    ],
+)
 def test_named_source_conflicts_are_recorded(built_project, episode, topic, values):
     c = queries.conflicts(episode, project=built_project).filter(pl.col("topic") == topic)
     assert c["conflict_id"].n_unique() >= 1
@@ -274,22 +355,45 @@ def test_every_time_precision_has_words_for_readers():
     a code such as clock_no_zone; the timeline chart uses the words."""
     from analysis.timespec import PRECISION_LABELS
 
-    examples = ["2008-09-10T16:50Z", "2008-09-10T16:50:07Z", "2025-10-01T11:30-04:00~", "2019-03-23",
-                "2026-02-01 evening", "2026-01 late", "2019-03", "2019", "--02-07", "2019-03-02/2019-03-03",
-                "2019-03-22T15:12 tz=unknown", ""]
+    examples = [
+        "2008-09-10T16:50Z",
+        "2008-09-10T16:50:07Z",
+        "2025-10-01T11:30-04:00~",
+        "2019-03-23",
+        "2026-02-01 evening",
+        "2026-01 late",
+        "2019-03",
+        "2019",
+        "--02-07",
+        "2019-03-02/2019-03-03",
+        "2019-03-22T15:12 tz=unknown",
+        "",
+    ]
     got = {parse(e, "America/Caracas").precision for e in examples}
     assert got == set(PRECISION_LABELS)
     import polars as pl
 
     from analysis import charts
 
-    items = pl.DataFrame({
-        "item_id": ["stop:a:arr", "stop:b:arr"], "episode_id": ["e", "e"], "kind": ["arrival", "arrival"],
-        "label": ["x", "y"], "reported": ["2019-03-22T15:12 tz=unknown", "2019-03-23"],
-        "precision": ["clock_no_zone", "day"],
-        "earliest_utc": [parse("2019-03-22T15:12 tz=unknown", "UTC").earliest, parse("2019-03-23", "UTC").earliest],
-        "latest_utc": [parse("2019-03-22T15:12 tz=unknown", "UTC").latest, parse("2019-03-23", "UTC").latest],
-        "source_ids": ["S1", "S1"]})
+    items = pl.DataFrame(
+        {
+            "item_id": ["stop:a:arr", "stop:b:arr"],
+            "episode_id": ["e", "e"],
+            "kind": ["arrival", "arrival"],
+            "label": ["x", "y"],
+            "reported": ["2019-03-22T15:12 tz=unknown", "2019-03-23"],
+            "precision": ["clock_no_zone", "day"],
+            "earliest_utc": [
+                parse("2019-03-22T15:12 tz=unknown", "UTC").earliest,
+                parse("2019-03-23", "UTC").earliest,
+            ],
+            "latest_utc": [
+                parse("2019-03-22T15:12 tz=unknown", "UTC").latest,
+                parse("2019-03-23", "UTC").latest,
+            ],
+            "source_ids": ["S1", "S1"],
+        }
+    )
     spec = charts.timeline(items, zoom=None).to_dict()
     values = next(iter(spec["datasets"].values()))
     assert {v["precision"] for v in values} == {"clock time, time zone unknown", "a day"}

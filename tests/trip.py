@@ -16,8 +16,14 @@ from analysis.geo import airport, great_circle_km, great_circle_points
 from analysis.tracks.readers import POSITIONS_SCHEMA
 
 
-def trip_positions(icao24: str, registration: str, itinerary: list[tuple[str, datetime | None, datetime | None]],
-                   dark_legs: frozenset[int] = frozenset(), cruise_kt: float = 430.0, step_s: int = 30) -> pa.Table:
+def trip_positions(
+    icao24: str,
+    registration: str,
+    itinerary: list[tuple[str, datetime | None, datetime | None]],
+    dark_legs: frozenset[int] = frozenset(),
+    cruise_kt: float = 430.0,
+    step_s: int = 30,
+) -> pa.Table:
     """Positions for ``itinerary`` = [(ICAO, arrival UTC or None, departure UTC or None), ...].
 
     Leg i flies from stop i to stop i+1, departing at stop i's departure; its duration follows from the distance
@@ -26,9 +32,21 @@ def trip_positions(icao24: str, registration: str, itinerary: list[tuple[str, da
     rows: dict[str, list] = {f.name: [] for f in POSITIONS_SCHEMA}
 
     def fix(t, lat, lon, alt, ground, gs):
-        for k, v in (("icao24", icao24), ("registration", registration), ("callsign", "RFF7075"), ("time_utc", t),
-                     ("lat", lat), ("lon", lon), ("alt_ft", alt), ("on_ground", ground), ("gs_kt", gs),
-                     ("track_deg", None), ("vrate_fpm", None), ("source_format", "readsb"), ("readsb_flags", 0)):
+        for k, v in (
+            ("icao24", icao24),
+            ("registration", registration),
+            ("callsign", "RFF7075"),
+            ("time_utc", t),
+            ("lat", lat),
+            ("lon", lon),
+            ("alt_ft", alt),
+            ("on_ground", ground),
+            ("gs_kt", gs),
+            ("track_deg", None),
+            ("vrate_fpm", None),
+            ("source_format", "readsb"),
+            ("readsb_flags", 0),
+        ):
             rows[k].append(v)
 
     for i in range(len(itinerary) - 1):

@@ -103,13 +103,24 @@ def reported_windows(project=None) -> pl.DataFrame:
     w = (
         st.group_by("episode_id", "aircraft_id")
         .agg(
-            pl.min_horizontal(pl.col("arr_earliest_utc").min(), pl.col("dep_earliest_utc").min()).alias("start_utc"),
-            pl.max_horizontal(pl.col("arr_latest_utc").max(), pl.col("dep_latest_utc").max()).alias("end_utc"),
+            pl.min_horizontal(pl.col("arr_earliest_utc").min(), pl.col("dep_earliest_utc").min()).alias(
+                "start_utc"
+            ),
+            pl.max_horizontal(pl.col("arr_latest_utc").max(), pl.col("dep_latest_utc").max()).alias(
+                "end_utc"
+            ),
         )
         .drop_nulls(["start_utc", "end_utc"])
-        .join(ac.select("aircraft_id", "registration", "icao_hex", pl.col("icao_type").alias("type_code")),
-              on="aircraft_id", how="left")
-        .join(ep.select("episode_id", pl.col("destination_country").alias("destination")), on="episode_id", how="left")
+        .join(
+            ac.select("aircraft_id", "registration", "icao_hex", pl.col("icao_type").alias("type_code")),
+            on="aircraft_id",
+            how="left",
+        )
+        .join(
+            ep.select("episode_id", pl.col("destination_country").alias("destination")),
+            on="episode_id",
+            how="left",
+        )
         .with_columns(pl.col("start_utc") - REPORTED_MARGIN, pl.col("end_utc") + REPORTED_MARGIN)
         .sort("episode_id", "aircraft_id")
     )
@@ -121,9 +132,9 @@ def read_aircraft(store) -> pl.DataFrame:
     files = sorted((Path(store) / "aircraft").glob("*.parquet"))
     if not files:
         return cast(pl.DataFrame, pl.from_arrow(AIRCRAFT_SCHEMA.empty_table()))
-    return pl.concat([cast(pl.DataFrame, pl.from_arrow(pq.read_table(f, schema=AIRCRAFT_SCHEMA))) for f in files]).sort(
-        "icao24", "first_utc", "source_member"
-    )
+    return pl.concat(
+        [cast(pl.DataFrame, pl.from_arrow(pq.read_table(f, schema=AIRCRAFT_SCHEMA))) for f in files]
+    ).sort("icao24", "first_utc", "source_member")
 
 
 #: the largest bucket count and worker count accepted (a typo such as --buckets 1000000 would make a million files)
@@ -142,13 +153,21 @@ def _check_store(store) -> Path:
     """An existing positions store (never an empty result that would replace the last one)."""
     store = Path(store)
     if not store.is_dir():
-        raise DiscoveryError(f"--store {store}: expected a positions store (a folder with manifest.json and positions/, "
-                             "written by discovery or python -m analysis.tracks.archive), got "
-                             + ("a file" if store.exists() else "nothing there")
-                             + "; nothing was written, the previous discovery output is intact")
-    if not (store / "manifest.json").is_file() or not (store / "positions").is_dir() and not _empty_store(store):
-        raise DiscoveryError(f"--store {store}: expected a positions store (manifest.json and positions/), got a "
-                             "folder without them; nothing was written, the previous discovery output is intact")
+        raise DiscoveryError(
+            f"--store {store}: expected a positions store (a folder with manifest.json and positions/, "
+            "written by discovery or python -m analysis.tracks.archive), got "
+            + ("a file" if store.exists() else "nothing there")
+            + "; nothing was written, the previous discovery output is intact"
+        )
+    if (
+        not (store / "manifest.json").is_file()
+        or not (store / "positions").is_dir()
+        and not _empty_store(store)
+    ):
+        raise DiscoveryError(
+            f"--store {store}: expected a positions store (manifest.json and positions/), got a "
+            "folder without them; nothing was written, the previous discovery output is intact"
+        )
     return store
 
 
@@ -178,9 +197,11 @@ def _publish(out: Path, write) -> Path:
         if out.is_dir() and (out / "manifest.json").is_file() and (out / "out_candidates.parquet").is_file():
             os.replace(out, runs / f"legacy-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}")
         else:
-            raise atomic.NotALinkError(f"{out}: expected the discovery output link (or nothing), got a real "
-                                       f"{'folder' if out.is_dir() else 'file'} that is not a discovery output; "
-                                       "nothing was published. Move it away, then run discovery again")
+            raise atomic.NotALinkError(
+                f"{out}: expected the discovery output link (or nothing), got a real "
+                f"{'folder' if out.is_dir() else 'file'} that is not a discovery output; "
+                "nothing was published. Move it away, then run discovery again"
+            )
     partial = atomic.new_build_dir(runs, "run-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime()))
     try:
         write(partial)
@@ -251,14 +272,40 @@ def discover(
     else:
         store = _check_store(store)
     if out is None:
-        return _discover(project, inputs, None, store, engine, master, spark, n_buckets, processes, params, raw,
-                         reported, progress)
+        return _discover(
+            project,
+            inputs,
+            None,
+            store,
+            engine,
+            master,
+            spark,
+            n_buckets,
+            processes,
+            params,
+            raw,
+            reported,
+            progress,
+        )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     # one discovery per output folder at a time
     with atomic.exclusive(out.with_name(f".{out.name}.lock"), what="discovery into this folder"):
-        return _discover(project, inputs, out, store, engine, master, spark, n_buckets, processes, params, raw,
-                         reported, progress)
+        return _discover(
+            project,
+            inputs,
+            out,
+            store,
+            engine,
+            master,
+            spark,
+            n_buckets,
+            processes,
+            params,
+            raw,
+            reported,
+            progress,
+        )
 
 
 def _shown(path: Path, project: Project) -> str:
@@ -269,8 +316,9 @@ def _shown(path: Path, project: Project) -> str:
         return str(path)
 
 
-def _discover(project, inputs, out, store, engine, master, spark, n_buckets, processes, params, raw, reported,
-              progress) -> DiscoveryResult:
+def _discover(
+    project, inputs, out, store, engine, master, spark, n_buckets, processes, params, raw, reported, progress
+) -> DiscoveryResult:
     t0 = time.perf_counter()
     rules = load_rules(raw if raw is not None else project)
     if isinstance(reported, str):
@@ -297,7 +345,9 @@ def _discover(project, inputs, out, store, engine, master, spark, n_buckets, pro
                 store = scratch / "store"
         # the store is read under its own lock, the one its ingest holds: never a mix of two ingests' buckets
         try:
-            stack.enter_context(atomic.exclusive(store.with_name(f".{store.name}.lock"), what="ingest into this store"))
+            stack.enter_context(
+                atomic.exclusive(store.with_name(f".{store.name}.lock"), what="ingest into this store")
+            )
         except OSError:  # a store in a read-only folder: no ingest can write it either
             if inputs is not None:
                 raise
@@ -323,9 +373,11 @@ def _discover(project, inputs, out, store, engine, master, spark, n_buckets, pro
                 legs, gaps = segment_store_local(store, params, processes)
             aircraft = read_aircraft(store)
         except (pa.ArrowException, OSError) as e:
-            raise DiscoveryError(f"{store}: positions store: expected parquet files written by discovery, got an "
-                                 f"unreadable one ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
-                                 "run discovery on the archives again") from None
+            raise DiscoveryError(
+                f"{store}: positions store: expected parquet files written by discovery, got an "
+                f"unreadable one ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
+                "run discovery on the archives again"
+            ) from None
         timings["segment_s"] = time.perf_counter() - t
         t = time.perf_counter()
         cand, cand_legs = candidates(legs, gaps, aircraft, rules, reported)
@@ -340,10 +392,20 @@ def _discover(project, inputs, out, store, engine, master, spark, n_buckets, pro
             if synthetic:
                 marker.write_text(json.dumps({"synthetic_inputs": synthetic}), encoding="utf-8")
         else:
-            synthetic = json.loads(marker.read_text(encoding="utf-8"))["synthetic_inputs"] if marker.is_file() else []
+            synthetic = (
+                json.loads(marker.read_text(encoding="utf-8"))["synthetic_inputs"] if marker.is_file() else []
+            )
         cand = cand.with_columns(
-            (pl.col("source_inputs").fill_null("").str.split(";").list.eval(pl.element().is_in(synthetic)).list.any()
-             if synthetic and "source_inputs" in cand.columns else pl.lit(bool(synthetic))).alias("synthetic"))
+            (
+                pl.col("source_inputs")
+                .fill_null("")
+                .str.split(";")
+                .list.eval(pl.element().is_in(synthetic))
+                .list.any()
+                if synthetic and "source_inputs" in cand.columns
+                else pl.lit(bool(synthetic))
+            ).alias("synthetic")
+        )
     finally:
         stack.close()
         if own_spark:
@@ -373,6 +435,7 @@ def _discover(project, inputs, out, store, engine, master, spark, n_buckets, pro
         **{k: round(v, 3) for k, v in timings.items()},
     }
     if out is not None:
+
         def write(folder: Path) -> None:
             cand.write_parquet(folder / "out_candidates.parquet")
             cand_legs.write_parquet(folder / "out_candidate_legs.parquet")
@@ -394,6 +457,9 @@ def _discover(project, inputs, out, store, engine, master, spark, n_buckets, pro
             flush=True,
         )
         if skipped:
-            print(f"[discover] {len(skipped)} archive member(s) skipped, each with the reason, in {_shown(store, project)}/manifest.json; "
-                  f"first: {skipped[0][1] if isinstance(skipped[0], list | tuple) else skipped[0]}", flush=True)
+            print(
+                f"[discover] {len(skipped)} archive member(s) skipped, each with the reason, in {_shown(store, project)}/manifest.json; "
+                f"first: {skipped[0][1] if isinstance(skipped[0], list | tuple) else skipped[0]}",
+                flush=True,
+            )
     return DiscoveryResult(cand, cand_legs, legs, gaps, aircraft, out, man)

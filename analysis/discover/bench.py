@@ -65,7 +65,13 @@ def _measure(kind: str, path: str, store: str, master: str | None, repeat: int =
             runs.append({"seconds": time.perf_counter() - t0, "loadavg_1m": la})
         s.stop()
         rows = json.loads((Path(store) / "manifest.json").read_text())["positions"]
-        return {"rows": rows, "engine": "spark", "session_seconds": session_s, "cold_seconds": cold_s, "runs": runs}
+        return {
+            "rows": rows,
+            "engine": "spark",
+            "session_seconds": session_s,
+            "cold_seconds": cold_s,
+            "runs": runs,
+        }
     wall = time.perf_counter() - t0
     return {"rows": rows, "seconds": wall, "cpu_seconds": _cpu() - c0, "loadavg_1m": la, "engine": "local"}
 
@@ -111,14 +117,20 @@ def _day(aircraft: int, seed: int = 1) -> tuple[Path, dict]:
             return day, info | {"reused": True}
     t = time.perf_counter()
     g = globalday.generate_day(day, aircraft, seed=seed)
-    info = {"positions": g.n_positions, "aircraft": g.aircraft.height, "key": key,
-            "seconds": time.perf_counter() - t}
+    info = {
+        "positions": g.n_positions,
+        "aircraft": g.aircraft.height,
+        "key": key,
+        "seconds": time.perf_counter() - t,
+    }
     truth.write_text(json.dumps(info))
     return day, info | {"reused": False}
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(prog="python -m analysis.discover.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m analysis.discover.bench", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--aircraft", type=int, default=4000, help="ordinary aircraft in the generated day")
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("DISCOVER_BENCH_REPEAT", "3")))
     ap.add_argument("--no-spark", action="store_true")
@@ -136,31 +148,54 @@ def main(argv=None) -> dict:
     how = "cached" if info["reused"] else f"generated in {info['seconds']:.0f} s"
     print(f"[bench] day {day} ({how}, load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     size_mb = day.stat().st_size / 2**20
-    res = {"archive": str(day), "archive_mb": size_mb, **info, "cpus": os.cpu_count(), **commit(),
-           "repeat": a.repeat, "loadavg_start": os.getloadavg()}
+    res = {
+        "archive": str(day),
+        "archive_mb": size_mb,
+        **info,
+        "cpus": os.cpu_count(),
+        **commit(),
+        "repeat": a.repeat,
+        "loadavg_start": os.getloadavg(),
+    }
     res["ingest"] = _summary([_sub("ingest", str(day), str(store), "-") for _ in range(a.repeat)])
     res["discover_local"] = _summary([_sub("local", str(day), str(store), "-") for _ in range(a.repeat)])
     if not a.no_spark:
         for m in ("local[1]", "local[2]"):
-            res[f"spark_{m}"] = _spark_summary(_sub("spark", str(day), str(store), m, "--repeat", str(a.repeat)))
+            res[f"spark_{m}"] = _spark_summary(
+                _sub("spark", str(day), str(store), m, "--repeat", str(a.repeat))
+            )
     res["loadavg_end"] = os.getloadavg()
     res["total_seconds"] = time.perf_counter() - t_all
     Path(a.out).write_text(json.dumps(res, indent=1))
-    print(f"discovery bench, commit {(res['commit'] or '?')[:12]}{' (dirty)' if res['dirty'] else ''}: "
-          f"{info['aircraft']:,} aircraft, {info['positions']:,} positions, archive {size_mb:,.0f} MB, "
-          f"{os.cpu_count()} CPUs; {a.repeat} runs each, best and median, each with the 1-min load average at its start")
+    print(
+        f"discovery bench, commit {(res['commit'] or '?')[:12]}{' (dirty)' if res['dirty'] else ''}: "
+        f"{info['aircraft']:,} aircraft, {info['positions']:,} positions, archive {size_mb:,.0f} MB, "
+        f"{os.cpu_count()} CPUs; {a.repeat} runs each, best and median, each with the 1-min load average at its start"
+    )
     for k in [k for k in res if isinstance(res[k], dict) and "rows_per_s" in res[k]]:
         r = res[k]
-        per_cpu = fmt_rate(r, "cpu") if r["rows_per_cpu_s"] else "per CPU-s n/a (the JVM's CPU is not counted)"
-        extra = (f"; warm runs, after a session start of {r['session_seconds']:.1f} s and a cold first run of "
-                 f"{r['cold_seconds']:.1f} s") if "cold_seconds" in r else f"; peak RSS {r['peak_tree_rss_mb']:,.0f} MB"
+        per_cpu = (
+            fmt_rate(r, "cpu") if r["rows_per_cpu_s"] else "per CPU-s n/a (the JVM's CPU is not counted)"
+        )
+        extra = (
+            (
+                f"; warm runs, after a session start of {r['session_seconds']:.1f} s and a cold first run of "
+                f"{r['cold_seconds']:.1f} s"
+            )
+            if "cold_seconds" in r
+            else f"; peak RSS {r['peak_tree_rss_mb']:,.0f} MB"
+        )
         print(f"  {k:16} {fmt_rate(r)}; {per_cpu}{extra}")
     if "spark_local[1]" in res and "spark_local[2]" in res:
-        print(f"  Spark local[2] / local[1] (warm, best): "
-              f"{res['spark_local[2]']['rows_per_s'] / res['spark_local[1]']['rows_per_s']:.2f}x")
+        print(
+            f"  Spark local[2] / local[1] (warm, best): "
+            f"{res['spark_local[2]']['rows_per_s'] / res['spark_local[1]']['rows_per_s']:.2f}x"
+        )
     la0, la1 = res["loadavg_start"], res["loadavg_end"]
-    print(f"  total {res['total_seconds']:.0f} s; load average {la0[0]:.1f} {la0[1]:.1f} {la0[2]:.1f} at the start, "
-          f"{la1[0]:.1f} {la1[1]:.1f} {la1[2]:.1f} at the end; wrote {a.out}")
+    print(
+        f"  total {res['total_seconds']:.0f} s; load average {la0[0]:.1f} {la0[1]:.1f} {la0[2]:.1f} at the start, "
+        f"{la1[0]:.1f} {la1[1]:.1f} {la1[2]:.1f} at the end; wrote {a.out}"
+    )
     return res
 
 

@@ -32,22 +32,41 @@ from ..tracks.archive import read_store_bucket, store_buckets
 from ..tracks.segment import GAPS_SCHEMA, LEGS_SCHEMA, SegmentParams, segment_batch
 from .rules import DiscoveryError
 
-__all__ = ["TASK_DEFAULTS", "segment_bucket", "segment_store_local", "segment_store_spark", "spark_bucket_task",
-           "spark_session", "finish", "check_master", "ingest_spark", "process_tree_cpu_seconds", "standalone_cluster",
-           "measure_discovery"]
+__all__ = [
+    "TASK_DEFAULTS",
+    "segment_bucket",
+    "segment_store_local",
+    "segment_store_spark",
+    "spark_bucket_task",
+    "spark_session",
+    "finish",
+    "check_master",
+    "ingest_spark",
+    "process_tree_cpu_seconds",
+    "standalone_cluster",
+    "measure_discovery",
+]
 
 log = logging.getLogger(__name__)
 
 
-def segment_bucket(positions: pa.Table, params: SegmentParams | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def segment_bucket(
+    positions: pa.Table, params: SegmentParams | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The per-bucket step both engines run: the segmentation kernel on whole aircraft."""
     return segment_batch(positions, params)
 
 
-def finish(legs_parts: list[pl.DataFrame], gaps_parts: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def finish(
+    legs_parts: list[pl.DataFrame], gaps_parts: list[pl.DataFrame]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Concatenate per-bucket results in a canonical order."""
-    legs = pl.concat(legs_parts, how="vertical") if legs_parts else pl.DataFrame(schema=cast(Any, LEGS_SCHEMA))
-    gaps = pl.concat(gaps_parts, how="vertical") if gaps_parts else pl.DataFrame(schema=cast(Any, GAPS_SCHEMA))
+    legs = (
+        pl.concat(legs_parts, how="vertical") if legs_parts else pl.DataFrame(schema=cast(Any, LEGS_SCHEMA))
+    )
+    gaps = (
+        pl.concat(gaps_parts, how="vertical") if gaps_parts else pl.DataFrame(schema=cast(Any, GAPS_SCHEMA))
+    )
     return legs.sort("icao24", "leg_no"), gaps.sort("icao24", "start_utc", "end_utc")
 
 
@@ -90,29 +109,37 @@ def spark_bucket_task(bucket_dir: str, params_dict: dict | None = None) -> tuple
 
 #: Spark master URLs discovery accepts: local[N], local[*], local[N,F], local-cluster[...], spark://host:port[,...],
 #: yarn, k8s://https://..., mesos://...
-_MASTER = re.compile(r"^(?:local(?:\[(?:\*|[1-9][0-9]{0,3})(?:,[0-9]{1,3})?\])?|local-cluster\[[0-9]{1,4},[0-9]{1,4},[0-9]{1,6}\]"
-                     r"|spark://[A-Za-z0-9.-]+:[0-9]{1,5}(?:,[A-Za-z0-9.-]+:[0-9]{1,5})*|yarn"
-                     r"|k8s://https?://[A-Za-z0-9.:/-]+|mesos://[A-Za-z0-9.:/@-]+)$")
+_MASTER = re.compile(
+    r"^(?:local(?:\[(?:\*|[1-9][0-9]{0,3})(?:,[0-9]{1,3})?\])?|local-cluster\[[0-9]{1,4},[0-9]{1,4},[0-9]{1,6}\]"
+    r"|spark://[A-Za-z0-9.-]+:[0-9]{1,5}(?:,[A-Za-z0-9.-]+:[0-9]{1,5})*|yarn"
+    r"|k8s://https?://[A-Za-z0-9.:/-]+|mesos://[A-Za-z0-9.:/@-]+)$"
+)
 
 
 def check_master(master: str, reach_timeout_s: float = 5.0) -> str:
     """The Spark master URL, checked before a JVM starts: a known form, and for ``spark://`` a master that answers
     on its port (an unreachable one would have the driver retry for minutes). Raises :class:`DiscoveryError`."""
     if not isinstance(master, str) or not _MASTER.match(master):
-        raise DiscoveryError(f"--master: expected a Spark master URL such as local[2], local[*] or "
-                             f"spark://host:7077, got {master!r}")
+        raise DiscoveryError(
+            f"--master: expected a Spark master URL such as local[2], local[*] or "
+            f"spark://host:7077, got {master!r}"
+        )
     if master.startswith("spark://"):
         errors = []
-        for hostport in master[len("spark://"):].split(","):
+        for hostport in master[len("spark://") :].split(","):
             host, _, port = hostport.rpartition(":")
             if not 0 < int(port) < 65536:
-                raise DiscoveryError(f"--master: expected a port between 1 and 65535, got {port} in {master!r}")
+                raise DiscoveryError(
+                    f"--master: expected a port between 1 and 65535, got {port} in {master!r}"
+                )
             try:
                 socket.create_connection((host, int(port)), timeout=reach_timeout_s).close()
                 return master
             except OSError as e:
                 errors.append(f"{hostport}: {e.strerror or e}")
-        raise DiscoveryError(f"--master {master}: expected a running Spark master, got no answer ({'; '.join(errors)})")
+        raise DiscoveryError(
+            f"--master {master}: expected a running Spark master, got no answer ({'; '.join(errors)})"
+        )
     return master
 
 
@@ -125,7 +152,9 @@ TASK_DEFAULTS = {
 }
 
 
-def spark_session(master: str = "local[2]", app: str = "flights-discover", shuffle_partitions: int = 4, **conf):
+def spark_session(
+    master: str = "local[2]", app: str = "flights-discover", shuffle_partitions: int = 4, **conf
+):
     """A SparkSession for discovery: UTC session time zone, Arrow on, UI off, driver bound to loopback
     for local masters, one thread per task (:data:`TASK_DEFAULTS`). Executors run this interpreter (PYSPARK_PYTHON). The master URL is checked first
     (:func:`check_master`); a session that does not start is a :class:`DiscoveryError` naming the master."""
@@ -165,7 +194,9 @@ def spark_session(master: str = "local[2]", app: str = "flights-discover", shuff
         return b.getOrCreate()
     except Exception as e:  # noqa: BLE001 - py4j and JVM errors: named, one line
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise DiscoveryError(f"--master {master}: expected Spark to start, got {type(e).__name__}: {first[:300]}") from None
+        raise DiscoveryError(
+            f"--master {master}: expected Spark to start, got {type(e).__name__}: {first[:300]}"
+        ) from None
 
 
 def segment_store_spark(store, spark, params: SegmentParams | None = None):
@@ -197,7 +228,9 @@ def ingest_spark(inputs, out, spark, n_buckets: int = 16, batch_bytes: int = 8 <
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     out = Path(out)
-    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}")  # unique per run
+    tmp = out.with_name(
+        f"{out.name}.partial-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    )  # unique per run
     tmp.mkdir(parents=True)
     specs, no = [], 0
     skipped = []
@@ -294,28 +327,72 @@ def standalone_cluster(cores: int = 2, memory: str = "1g", log_dir=None, start_t
     home = Path(pyspark.__file__).parent
     cls = str(home / "bin" / "spark-class")
     with contextlib.ExitStack() as stack:
-        logs = Path(log_dir) if log_dir else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spark-")))
-        env = dict(os.environ, SPARK_HOME=str(home), SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable,
-                   SPARK_LOG_DIR=str(logs), SPARK_WORKER_DIR=str(logs / "work"))
+        logs = (
+            Path(log_dir)
+            if log_dir
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spark-")))
+        )
+        env = dict(
+            os.environ,
+            SPARK_HOME=str(home),
+            SPARK_LOCAL_IP="127.0.0.1",
+            PYSPARK_PYTHON=sys.executable,
+            SPARK_LOG_DIR=str(logs),
+            SPARK_WORKER_DIR=str(logs / "work"),
+        )
         mport, mui, wui = free_port(), free_port(), free_port()
         url = f"spark://127.0.0.1:{mport}"
         procs: list[subprocess.Popen] = []
         try:
-            procs.append(subprocess.Popen(
-                [cls, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(mport),
-                 "--webui-port", str(mui)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        cls,
+                        "org.apache.spark.deploy.master.Master",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(mport),
+                        "--webui-port",
+                        str(mui),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             if not wait_port(mport):
-                raise DiscoveryError(f"standalone master: expected it to listen on 127.0.0.1:{mport} within "
-                                     f"{start_timeout_s:.0f} s, got no answer (logs in {logs})")
-            procs.append(subprocess.Popen(
-                [cls, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", str(cores),
-                 "--memory", memory, "--webui-port", str(wui)], env=env, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL))
+                raise DiscoveryError(
+                    f"standalone master: expected it to listen on 127.0.0.1:{mport} within "
+                    f"{start_timeout_s:.0f} s, got no answer (logs in {logs})"
+                )
+            procs.append(
+                subprocess.Popen(
+                    [
+                        cls,
+                        "org.apache.spark.deploy.worker.Worker",
+                        url,
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        str(cores),
+                        "--memory",
+                        memory,
+                        "--webui-port",
+                        str(wui),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             # ready when the master answers and has registered the worker (a master that only listens may not yet
             # answer a driver's registration, which gives up after 3 x 20 s on a crowded machine)
             if not wait_worker(mui):
-                raise DiscoveryError(f"standalone worker: expected the master on 127.0.0.1:{mport} to register it within "
-                                     f"{start_timeout_s:.0f} s, got none (logs in {logs})")
+                raise DiscoveryError(
+                    f"standalone worker: expected the master on 127.0.0.1:{mport} to register it within "
+                    f"{start_timeout_s:.0f} s, got none (logs in {logs})"
+                )
             yield url
         finally:
             for p in reversed(procs):
@@ -328,8 +405,15 @@ def standalone_cluster(cores: int = 2, memory: str = "1g", log_dir=None, start_t
                     p.wait()
 
 
-def measure_discovery(store, engine: str = "spark", master: str | None = "local[2]", runs: int = 2, *,
-                      processes: int = 2, conf: dict[str, str] | None = None) -> dict:
+def measure_discovery(
+    store,
+    engine: str = "spark",
+    master: str | None = "local[2]",
+    runs: int = 2,
+    *,
+    processes: int = 2,
+    conf: dict[str, str] | None = None,
+) -> dict:
     """Discovery on an existing positions store (no rules' reported episodes, nothing written), ``runs`` times in
     one session: wall seconds, CPU seconds of the whole process tree (:func:`process_tree_cpu_seconds`) and the
     1-minute load average of each run, the session start apart. For the discovery bench: the first Spark run of a
@@ -340,8 +424,13 @@ def measure_discovery(store, engine: str = "spark", master: str | None = "local[
     from . import discover
 
     positions = json.loads((Path(store) / "manifest.json").read_text(encoding="utf-8"))["positions"]
-    out: dict = {"engine": engine, "master": master if engine == "spark" else None, "positions": positions,
-                 "cpus": os.cpu_count(), "runs": []}
+    out: dict = {
+        "engine": engine,
+        "master": master if engine == "spark" else None,
+        "positions": positions,
+        "cpus": os.cpu_count(),
+        "runs": [],
+    }
     t, c = time.perf_counter(), process_tree_cpu_seconds()
     spark = None
     if engine == "spark":
@@ -353,11 +442,25 @@ def measure_discovery(store, engine: str = "spark", master: str | None = "local[
         for _ in range(runs):
             load0 = os.getloadavg()[0]
             t, c = time.perf_counter(), process_tree_cpu_seconds()
-            discover(store=store, out=None, engine=engine, spark=spark, processes=processes, reported=None,
-                     progress=False)
+            discover(
+                store=store,
+                out=None,
+                engine=engine,
+                spark=spark,
+                processes=processes,
+                reported=None,
+                progress=False,
+            )
             wall, cpu = time.perf_counter() - t, process_tree_cpu_seconds() - c
-            out["runs"].append({"seconds": wall, "cpu_seconds": cpu, "positions_per_s": positions / wall,
-                                "positions_per_cpu_s": positions / cpu, "loadavg_1m": [load0, os.getloadavg()[0]]})
+            out["runs"].append(
+                {
+                    "seconds": wall,
+                    "cpu_seconds": cpu,
+                    "positions_per_s": positions / wall,
+                    "positions_per_cpu_s": positions / cpu,
+                    "loadavg_1m": [load0, os.getloadavg()[0]],
+                }
+            )
     finally:
         if spark is not None:
             spark.stop()
@@ -370,19 +473,32 @@ def main(argv=None) -> int:
     import argparse
     import json
 
-    ap = argparse.ArgumentParser(prog="python -m analysis.discover.engine", description="print discovery's wall and CPU seconds on a store")
+    ap = argparse.ArgumentParser(
+        prog="python -m analysis.discover.engine",
+        description="print discovery's wall and CPU seconds on a store",
+    )
     ap.add_argument("store", help="a positions store (e.g. bench/out/day-4000.store)")
     ap.add_argument("--engine", choices=("local", "spark"), default="spark")
     ap.add_argument("--master", default="local[2]")
-    ap.add_argument("--standalone", type=int, metavar="CORES", default=None,
-                    help="start a standalone master and a worker of CORES cores here and run on it")
+    ap.add_argument(
+        "--standalone",
+        type=int,
+        metavar="CORES",
+        default=None,
+        help="start a standalone master and a worker of CORES cores here and run on it",
+    )
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--processes", type=int, default=2, help="local engine threads")
     a = ap.parse_args(argv)
     if a.standalone:
         with standalone_cluster(a.standalone) as url:
-            res = measure_discovery(a.store, "spark", url, a.runs, conf={"spark.cores.max": str(a.standalone),
-                                                                          "spark.executor.memory": "1g"})
+            res = measure_discovery(
+                a.store,
+                "spark",
+                url,
+                a.runs,
+                conf={"spark.cores.max": str(a.standalone), "spark.executor.memory": "1g"},
+            )
         res["standalone_cores"] = a.standalone
     else:
         res = measure_discovery(a.store, a.engine, a.master, a.runs, processes=a.processes)

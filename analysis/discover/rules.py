@@ -32,14 +32,38 @@ from .. import geo
 from ..trips import TRIP_PATTERN, split_trips, study_region
 
 __all__ = [
-    "DiscoveryError", "Rules", "load_rules", "match_aircraft", "candidates", "crosses_meridian", "CANDIDATE_COLUMNS",
+    "DiscoveryError",
+    "Rules",
+    "load_rules",
+    "match_aircraft",
+    "candidates",
+    "crosses_meridian",
+    "CANDIDATE_COLUMNS",
     "CANDIDATE_DESCRIPTIONS",
 ]
 
 CANDIDATE_COLUMNS = [
-    "candidate_id", "icao24", "registration", "type_code", "status", "episode_id", "known_basis",
-    "first_seen_utc", "last_seen_utc", "n_legs", "leg_nos", "route", "countries", "region_countries",
-    "patterns", "aircraft_rules", "rule_ids", "rule_source_ids", "evidence", "source_inputs", "source_members",
+    "candidate_id",
+    "icao24",
+    "registration",
+    "type_code",
+    "status",
+    "episode_id",
+    "known_basis",
+    "first_seen_utc",
+    "last_seen_utc",
+    "n_legs",
+    "leg_nos",
+    "route",
+    "countries",
+    "region_countries",
+    "patterns",
+    "aircraft_rules",
+    "rule_ids",
+    "rule_source_ids",
+    "evidence",
+    "source_inputs",
+    "source_members",
     "synthetic",
 ]
 
@@ -67,7 +91,7 @@ CANDIDATE_DESCRIPTIONS = {
     "source_inputs": "Archive file(s) the trip's positions came from (the track inputs, cited as sources).",
     "source_members": "Trace members inside the archive(s) (traces/<xx>/trace_full_<hex>.json).",
     "synthetic": "True when the trip was found in a generated demo day (analysis.discover.globalday): made-up "
-                 "aircraft and tracks, not a lead.",
+    "aircraft and tracks, not a lead.",
 }
 
 
@@ -119,8 +143,10 @@ def load_rules(raw=None) -> Rules:
         raw = raw.raw
     raw = Path(raw)
     if not raw.is_dir():
-        raise FileNotFoundError(f"{raw}: expected the study's data/raw folder with the rule tables "
-                                "(data/raw/interest_*.csv, see analysis/schema.py), got nothing there")
+        raise FileNotFoundError(
+            f"{raw}: expected the study's data/raw folder with the rule tables "
+            "(data/raw/interest_*.csv, see analysis/schema.py), got nothing there"
+        )
     snap = provenance.snapshot(raw)
     snap.check()
     tables = load_raw(raw, data=snap.tables)
@@ -193,8 +219,14 @@ def match_aircraft(aircraft: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     """Aircraft seen (columns icao24, registration, type_code, owner_operator) -> the ones of interest:
     icao24, registration, type_code, aircraft_rules (';'-joined rule ids, sorted)."""
     if aircraft.is_empty():
-        return pl.DataFrame(schema={"icao24": pl.String, "registration": pl.String, "type_code": pl.String,
-                                    "aircraft_rules": pl.String})
+        return pl.DataFrame(
+            schema={
+                "icao24": pl.String,
+                "registration": pl.String,
+                "type_code": pl.String,
+                "aircraft_rules": pl.String,
+            }
+        )
     per = aircraft.group_by("icao24").agg(
         pl.col("registration").drop_nulls().sort().first(),
         pl.col("type_code").drop_nulls().sort().first(),
@@ -223,9 +255,18 @@ def match_aircraft(aircraft: pl.DataFrame, rules: Rules) -> pl.DataFrame:
                 if name in low:
                     hits.update(rids)
         if hits:
-            rows.append({"icao24": h, "registration": reg, "type_code": typ, "aircraft_rules": ";".join(sorted(hits))})
-    return pl.DataFrame(rows, schema={"icao24": pl.String, "registration": pl.String, "type_code": pl.String,
-                                      "aircraft_rules": pl.String}).sort("icao24")
+            rows.append(
+                {"icao24": h, "registration": reg, "type_code": typ, "aircraft_rules": ";".join(sorted(hits))}
+            )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "icao24": pl.String,
+            "registration": pl.String,
+            "type_code": pl.String,
+            "aircraft_rules": pl.String,
+        },
+    ).sort("icao24")
 
 
 def crosses_meridian(lat1, lon1, lat2, lon2, meridian: float, lat_min: float, lat_max: float) -> float | None:
@@ -290,19 +331,31 @@ def candidates(
     lat_min = rules.param("crossed_atlantic", "lat_min")
     lat_max = rules.param("crossed_atlantic", "lat_max")
     min_gap = rules.param("dark_over_ocean", "min_gap_min")
-    ileg = legs.join(interest.select("icao24", "aircraft_rules", pl.col("type_code").alias("_type"),
-                                     pl.col("registration").alias("_reg")), on="icao24", how="inner")
+    ileg = legs.join(
+        interest.select(
+            "icao24",
+            "aircraft_rules",
+            pl.col("type_code").alias("_type"),
+            pl.col("registration").alias("_reg"),
+        ),
+        on="icao24",
+        how="inner",
+    )
     ileg = ileg.sort("icao24", "leg_no")
     igap = gaps.join(interest.select("icao24"), on="icao24", how="inner").sort("icao24", "start_utc")
     # dark-over-ocean gaps: all three points at sea
     dark = igap.filter(pl.col("duration_min") >= min_gap)
     if not dark.is_empty():
-        mids = [geo.great_circle_points(a, b, c, d, n=3)[1] for a, b, c, d in
-                dark.select("start_lat", "start_lon", "end_lat", "end_lon").iter_rows()]
+        mids = [
+            geo.great_circle_points(a, b, c, d, n=3)[1]
+            for a, b, c, d in dark.select("start_lat", "start_lon", "end_lat", "end_lon").iter_rows()
+        ]
         cs = geo.countries_at(dark["start_lat"].to_numpy(), dark["start_lon"].to_numpy())
         ce = geo.countries_at(dark["end_lat"].to_numpy(), dark["end_lon"].to_numpy())
         cm = geo.countries_at([m[0] for m in mids], [m[1] for m in mids])
-        sea = np.array([a is None and b is None and c is None for a, b, c in zip(cs, ce, cm, strict=True)], bool)
+        sea = np.array(
+            [a is None and b is None and c is None for a, b, c in zip(cs, ce, cm, strict=True)], bool
+        )
         dark = dark.filter(pl.Series(sea))
     dark_by = {k[0]: g for k, g in dark.group_by("icao24")} if not dark.is_empty() else {}
     srcs = aircraft.select("icao24", "first_utc", "last_utc", "source_input", "source_member")
@@ -334,12 +387,16 @@ def candidates(
                     pats.add("departed_region")
                     rids.add(rules.regions[dc])
                     regc.add(dc)
-                    ev.append(f"leg {lg['leg_no']} departed {lg['dep_icao'] or '?'} ({dc}) {_fmt_t(lg['first_seen_utc'])}")
+                    ev.append(
+                        f"leg {lg['leg_no']} departed {lg['dep_icao'] or '?'} ({dc}) {_fmt_t(lg['first_seen_utc'])}"
+                    )
                 if ac in rules.regions:
                     pats.add("landed_in_region")
                     rids.add(rules.regions[ac])
                     regc.add(ac)
-                    ev.append(f"leg {lg['leg_no']} landed {lg['arr_icao'] or '?'} ({ac}) {_fmt_t(lg['last_seen_utc'])}")
+                    ev.append(
+                        f"leg {lg['leg_no']} landed {lg['arr_icao'] or '?'} ({ac}) {_fmt_t(lg['last_seen_utc'])}"
+                    )
             # ocean crossing: each leg's departure -> arrival, and each arrival -> next departure
             pts = []
             for lg in trip:
@@ -350,7 +407,9 @@ def candidates(
                 if lat is not None:
                     pats.add("crossed_atlantic")
                     where = f"leg {a[2]}" if a[2] == b[2] else f"between legs {a[2]} and {b[2]}"
-                    ev.append(f"{where} crossed {abs(mer):g}{'W' if mer < 0 else 'E'} at {lat:.1f}{'N' if lat >= 0 else 'S'}")
+                    ev.append(
+                        f"{where} crossed {abs(mer):g}{'W' if mer < 0 else 'E'} at {lat:.1f}{'N' if lat >= 0 else 'S'}"
+                    )
             dg = dark_by.get(h)
             if dg is not None:
                 win = dg.filter((pl.col("start_utc") >= t0) & (pl.col("end_utc") <= t1))
@@ -382,26 +441,54 @@ def candidates(
                 ):
                     status, ep, basis = "known", rep["episode_id"], "same aircraft, overlapping time"
                     break
-                if (not rep.get("registration") and not rep.get("icao_hex") and typ and rep.get("type_code")
-                        and rep["type_code"].upper() == typ.upper() and rep.get("destination") in regc):
-                    status, ep, basis = "known", rep["episode_id"], "unidentified airframe of the same type, same destination, overlapping time"
+                if (
+                    not rep.get("registration")
+                    and not rep.get("icao_hex")
+                    and typ
+                    and rep.get("type_code")
+                    and rep["type_code"].upper() == typ.upper()
+                    and rep.get("destination") in regc
+                ):
+                    status, ep, basis = (
+                        "known",
+                        rep["episode_id"],
+                        "unidentified airframe of the same type, same destination, overlapping time",
+                    )
             cid = f"{h}-{t0.strftime('%Y%m%dT%H%M')}"
             out.append(
                 {
-                    "candidate_id": cid, "icao24": h, "registration": reg, "type_code": typ, "status": status,
-                    "episode_id": ep, "known_basis": basis, "first_seen_utc": t0, "last_seen_utc": t1,
-                    "n_legs": len(trip), "leg_nos": ";".join(str(lg["leg_no"]) for lg in trip),
-                    "route": " > ".join(route), "countries": ";".join(countries),
-                    "region_countries": ";".join(sorted(regc)), "patterns": ";".join(sorted(pats)),
-                    "aircraft_rules": a_rules, "rule_ids": ";".join(all_rules), "rule_source_ids": ";".join(rule_src),
-                    "evidence": "; ".join(ev), "source_inputs": ";".join(inputs), "source_members": ";".join(members),
+                    "candidate_id": cid,
+                    "icao24": h,
+                    "registration": reg,
+                    "type_code": typ,
+                    "status": status,
+                    "episode_id": ep,
+                    "known_basis": basis,
+                    "first_seen_utc": t0,
+                    "last_seen_utc": t1,
+                    "n_legs": len(trip),
+                    "leg_nos": ";".join(str(lg["leg_no"]) for lg in trip),
+                    "route": " > ".join(route),
+                    "countries": ";".join(countries),
+                    "region_countries": ";".join(sorted(regc)),
+                    "patterns": ";".join(sorted(pats)),
+                    "aircraft_rules": a_rules,
+                    "rule_ids": ";".join(all_rules),
+                    "rule_source_ids": ";".join(rule_src),
+                    "evidence": "; ".join(ev),
+                    "source_inputs": ";".join(inputs),
+                    "source_members": ";".join(members),
                     "synthetic": False,  # set by discover() for trips found in a generated demo day
                 }
             )
             for lg in trip:
-                out_legs.append({"candidate_id": cid, **{k: v for k, v in lg.items() if not k.startswith("_")}})
+                out_legs.append(
+                    {"candidate_id": cid, **{k: v for k, v in lg.items() if not k.startswith("_")}}
+                )
     schema: dict[str, Any] = {c: pl.String for c in CANDIDATE_COLUMNS} | {
-        "first_seen_utc": pl.Datetime("us", "UTC"), "last_seen_utc": pl.Datetime("us", "UTC"), "n_legs": pl.Int64,
+        "first_seen_utc": pl.Datetime("us", "UTC"),
+        "last_seen_utc": pl.Datetime("us", "UTC"),
+        "n_legs": pl.Int64,
         "synthetic": pl.Boolean,
     }
     cand = pl.DataFrame(out, schema=schema).sort("candidate_id")

@@ -98,7 +98,11 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
 
         try:
             m = json.loads(meta.read_text())
-            if isinstance(m, dict) and isinstance(m.get("dups"), int) and m.get("sha256") == safeio.sha256_file(out):
+            if (
+                isinstance(m, dict)
+                and isinstance(m.get("dups"), int)
+                and m.get("sha256") == safeio.sha256_file(out)
+            ):
                 noise["duplicate_across_sources"] += m["dups"]
                 return out
         except (OSError, ValueError):
@@ -112,14 +116,17 @@ def _merge_parts(parts: list[Part], cache_dir: Path, noise: Counter) -> Path:
         con.execute("SET threads=2")
         con.execute("SET memory_limit='3GB'")
         con.execute("SET preserve_insertion_order=false")
-        con.execute("SET temp_directory = ?", [str(cache_dir / "duckdb_tmp")])  # paths as parameters, never pasted
+        con.execute(
+            "SET temp_directory = ?", [str(cache_dir / "duckdb_tmp")]
+        )  # paths as parameters, never pasted
         files = [str(f) for p in parts for f in p.files]
         con.execute(
             """COPY (SELECT * EXCLUDE (rn) FROM (
                     SELECT *, row_number() OVER (PARTITION BY icao_int, time_utc, lat, lon) AS rn
                     FROM read_parquet(?))
                   WHERE rn = 1 ORDER BY icao_int, time_utc)
-                TO ? (FORMAT parquet, ROW_GROUP_SIZE 1000000, COMPRESSION lz4)""", [files, str(tmp)]
+                TO ? (FORMAT parquet, ROW_GROUP_SIZE 1000000, COMPRESSION lz4)""",
+            [files, str(tmp)],
         )
         n_in = sum(p.n_rows for p in parts)
         n_out = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchall()[0][0]
@@ -204,8 +211,15 @@ def observed(
         opts = rest[0] if rest else None
         if fmt not in FORMATS:
             raise TrackInputError(f"{path}: file: expected a format in {FORMATS}, got {fmt!r}")
-        part = store.ingest(path, fmt, opts, watch, processes=processes, progress=progress,
-                            expected_hash=(expected_sha256 or {}).get(str(path)))
+        part = store.ingest(
+            path,
+            fmt,
+            opts,
+            watch,
+            processes=processes,
+            progress=progress,
+            expected_hash=(expected_sha256 or {}).get(str(path)),
+        )
         if part.content_hash in seen:
             log.info("%s: same content as an earlier input, not counted twice", path)
             continue

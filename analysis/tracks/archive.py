@@ -92,14 +92,30 @@ log = logging.getLogger(__name__)
 #: positions as stored by the archive ingest (the columns the segmentation kernel reads, plus speed)
 ARCHIVE_SCHEMA = pa.schema(
     [pa.field("icao_int", pa.uint32())]
-    + [POSITIONS_SCHEMA.field(n) for n in ("icao24", "registration", "callsign", "time_utc", "lat", "lon", "alt_ft",
-                                            "on_ground", "gs_kt", "readsb_flags")]
+    + [
+        POSITIONS_SCHEMA.field(n)
+        for n in (
+            "icao24",
+            "registration",
+            "callsign",
+            "time_utc",
+            "lat",
+            "lon",
+            "alt_ft",
+            "on_ground",
+            "gs_kt",
+            "readsb_flags",
+        )
+    ]
 )
 #: the same while a worker holds it: text columns dictionary-encoded (a take or a parquet write then moves
 #: indices, not strings); the files of the store hold plain strings (written without the Arrow schema)
 _TEXT = pa.dictionary(pa.int32(), pa.string())
 STAGE_SCHEMA = pa.schema(
-    [pa.field(f.name, _TEXT) if f.name in ("icao24", "registration", "callsign") else f for f in ARCHIVE_SCHEMA]
+    [
+        pa.field(f.name, _TEXT) if f.name in ("icao24", "registration", "callsign") else f
+        for f in ARCHIVE_SCHEMA
+    ]
 )
 AIRCRAFT_SCHEMA = pa.schema(
     [
@@ -136,12 +152,16 @@ def _gunzip(data: bytes, label: str = "member") -> bytes:
         d = isal_zlib.decompressobj(wbits=47)
         out = d.decompress(data, cap + 1)
         if len(out) > cap or (d.unconsumed_tail and not d.eof):
-            raise safeio.UnsafeInputError(f"{label}: file: expected gzip data that decompresses to at most {cap:,} "
-                                          "bytes, got more (a decompression bomb?)")
+            raise safeio.UnsafeInputError(
+                f"{label}: file: expected gzip data that decompresses to at most {cap:,} "
+                "bytes, got more (a decompression bomb?)"
+            )
         out += d.flush()
         if len(out) > cap:
-            raise safeio.UnsafeInputError(f"{label}: file: expected gzip data that decompresses to at most {cap:,} "
-                                          "bytes, got more (a decompression bomb?)")
+            raise safeio.UnsafeInputError(
+                f"{label}: file: expected gzip data that decompresses to at most {cap:,} "
+                "bytes, got more (a decompression bomb?)"
+            )
         if not d.eof:
             raise ValueError("truncated gzip member")
         return out
@@ -225,7 +245,9 @@ def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, lis
         label = f"{source_input}:{name}" if source_input else name
         try:
             data = _gunzip(raw, label)
-        except safeio.UnsafeInputError as e:  # the exact reader has the same cap: skip, named, without a re-read
+        except (
+            safeio.UnsafeInputError
+        ) as e:  # the exact reader has the same cap: skip, named, without a re-read
             skipped.append((name, str(e)))
             continue
         except Exception:  # noqa: BLE001 - a cut or corrupt gzip member: the exact reader names the problem
@@ -233,11 +255,16 @@ def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, lis
             continue
         try:
             doc = split_readsb(data, label)
-        except (ReadsbUnusual, TrackInputError):  # unusual member: the exact reader decides (and names the record)
+        except (
+            ReadsbUnusual,
+            TrackInputError,
+        ):  # unusual member: the exact reader decides (and names the record)
             exact(name, label)
             continue
         if doc is not None:
-            groups.setdefault(doc.width, []).append((_aircraft_meta(doc.head, doc.hexa, source_input, name), doc))
+            groups.setdefault(doc.width, []).append(
+                (_aircraft_meta(doc.head, doc.hexa, source_input, name), doc)
+            )
     tables: list[pa.Table] = []
     for items in groups.values():
         # parsed in address order: the rows of a batch then come out sorted by (aircraft, time) as the store wants
@@ -253,7 +280,9 @@ def parse_readsb_members(members, source_input: str = "") -> tuple[pa.Table, lis
                     metas.append(meta)
                 except ReadsbUnusual:
                     exact(meta["source_member"], doc.label)
-    tables = exact_tables + tables  # the members the exact reader read (first, then batches' fallbacks) and batches
+    tables = (
+        exact_tables + tables
+    )  # the members the exact reader read (first, then batches' fallbacks) and batches
     if not tables:
         return STAGE_SCHEMA.empty_table(), metas, noise, skipped
     tbl = pa.concat_tables(tables)
@@ -312,33 +341,50 @@ def _input_stat(path: Path) -> os.stat_result:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        raise TrackInputError(f"{path}: file: expected an archive (tar or directory), got nothing there") from None
+        raise TrackInputError(
+            f"{path}: file: expected an archive (tar or directory), got nothing there"
+        ) from None
     except OSError as e:
         raise TrackInputError(f"{path}: file: expected a readable archive, got {e.strerror or e}") from None
     if stat.S_ISLNK(st.st_mode):
-        raise TrackInputError(f"{path}: file: expected an archive file or folder, got a symbolic link (pointing to "
-                              f"{os.readlink(path)!r}); give the archive's real path (links are never followed)")
+        raise TrackInputError(
+            f"{path}: file: expected an archive file or folder, got a symbolic link (pointing to "
+            f"{os.readlink(path)!r}); give the archive's real path (links are never followed)"
+        )
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-        raise TrackInputError(f"{path}: file: expected an archive file or folder, got {_kind_of(st.st_mode)} "
-                              "(never opened: it could block or never end)")
+        raise TrackInputError(
+            f"{path}: file: expected an archive file or folder, got {_kind_of(st.st_mode)} "
+            "(never opened: it could block or never end)"
+        )
     return st
 
 
-input_stat = _input_stat  # public name (discovery checks its --archive inputs with it before anything opens them)
+input_stat = (
+    _input_stat  # public name (discovery checks its --archive inputs with it before anything opens them)
+)
 
 
 def _open_input(path: Path, st: os.stat_result) -> int:
     """A file descriptor on the regular file that was checked (no link, FIFO or device swapped in meanwhile)."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
     try:
         fd = os.open(path, flags)
     except OSError as e:
-        raise TrackInputError(f"{path}: file: expected a readable regular file, got {e.strerror or e}") from None
+        raise TrackInputError(
+            f"{path}: file: expected a readable regular file, got {e.strerror or e}"
+        ) from None
     fst = os.fstat(fd)
     if not stat.S_ISREG(fst.st_mode) or (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino):
         os.close(fd)
-        raise TrackInputError(f"{path}: file: expected the regular file that was checked, got another file "
-                              "(it was replaced while being opened)")
+        raise TrackInputError(
+            f"{path}: file: expected the regular file that was checked, got another file "
+            "(it was replaced while being opened)"
+        )
     return fd
 
 
@@ -351,7 +397,9 @@ def _walk_tree(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
         try:
             entries = list(os.scandir(cur))
         except OSError as e:
-            skipped.append((Path(cur).relative_to(root).as_posix() or ".", f"{cur}: folder: cannot be listed ({e})"))
+            skipped.append(
+                (Path(cur).relative_to(root).as_posix() or ".", f"{cur}: folder: cannot be listed ({e})")
+            )
             continue
         for entry in entries:
             p = Path(entry.path)
@@ -362,8 +410,13 @@ def _walk_tree(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
             elif stat.S_ISREG(mode):
                 files.append(p)
             else:
-                skipped.append((rel, f"{root}/{rel}: file: expected a regular file, got {_kind_of(mode)}"
-                                + (" (never followed)" if stat.S_ISLNK(mode) else " (never opened)")))
+                skipped.append(
+                    (
+                        rel,
+                        f"{root}/{rel}: file: expected a regular file, got {_kind_of(mode)}"
+                        + (" (never followed)" if stat.S_ISLNK(mode) else " (never opened)"),
+                    )
+                )
     return sorted(files), sorted(skipped)
 
 
@@ -397,15 +450,24 @@ def scan_input(path) -> tuple[str, list, list[tuple[str, str]]]:
                 elif p not in trace:
                     other.append((rel, f"{path}/{rel}: file: not a trace_*.json member (not read)"))
                 elif (size := p.stat().st_size) > safeio.MAX_FILE_BYTES:
-                    other.append((rel, f"{path}/{rel}: file: expected at most {safeio.MAX_FILE_BYTES:,} bytes, "
-                                       f"got {size:,}"))
+                    other.append(
+                        (
+                            rel,
+                            f"{path}/{rel}: file: expected at most {safeio.MAX_FILE_BYTES:,} bytes, "
+                            f"got {size:,}",
+                        )
+                    )
                 else:
                     items.append((str(p.relative_to(path)), str(p), size))
             if items:
                 return "tree", items, sorted(tree_skipped + other)
         osk = [p for p in files if p.name.endswith(_OPENSKY_EXT)]
         if osk:
-            return "opensky", [(str(p.relative_to(path)), str(p), p.stat().st_size) for p in osk], tree_skipped
+            return (
+                "opensky",
+                [(str(p.relative_to(path)), str(p), p.stat().st_size) for p in osk],
+                tree_skipped,
+            )
         raise TrackInputError(
             f"{path}: file: expected traces/<xx>/trace_full_<hex>.json files or OpenSky parquet/CSV, got none"
             + (f" ({len(tree_skipped)} entries skipped, first: {tree_skipped[0][1]})" if tree_skipped else "")
@@ -426,8 +488,10 @@ def scan_input(path) -> tuple[str, list, list[tuple[str, str]]]:
         else:
             out, skipped = scanned
     if not out:
-        raise TrackInputError(f"{path}: file: expected trace_*.json members in the tar, got none"
-                              + (f" ({len(skipped)} members skipped, first: {skipped[0][1]})" if skipped else ""))
+        raise TrackInputError(
+            f"{path}: file: expected trace_*.json members in the tar, got none"
+            + (f" ({len(skipped)} members skipped, first: {skipped[0][1]})" if skipped else "")
+        )
     return "tar", out, skipped
 
 
@@ -442,8 +506,13 @@ def _header_ok(h: bytes) -> bool:
     return chk == sum(h[:148]) + 256 + sum(h[156:512])
 
 
-_TAR_TYPES = {b"1": "a hard link", b"2": "a symbolic link", b"3": "a character device", b"4": "a block device",
-              b"6": "a FIFO (named pipe)"}
+_TAR_TYPES = {
+    b"1": "a hard link",
+    b"2": "a symbolic link",
+    b"3": "a character device",
+    b"4": "a block device",
+    b"6": "a FIFO (named pipe)",
+}
 
 
 def _name_problem(path, name: str) -> tuple[str, str] | None:
@@ -455,7 +524,10 @@ def _name_problem(path, name: str) -> tuple[str, str] | None:
         name.encode("utf-8")
     except UnicodeEncodeError:
         shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        return shown, f"{path}:{shown}: member: expected a name in UTF-8 text, got bytes that are not (not read)"
+        return (
+            shown,
+            f"{path}:{shown}: member: expected a name in UTF-8 text, got bytes that are not (not read)",
+        )
     if (bad := text_problem(name)) is not None:
         return name, f"{path}:{name!r}: member: expected a name in {bad[0]}, got {bad[1]} (not read)"
     return None
@@ -468,7 +540,10 @@ def _member_skip(path, name: str, typ: bytes, size: int) -> tuple[str, str] | No
     if (bad := _name_problem(path, name)) is not None:
         return bad
     if typ in _TAR_TYPES:
-        return name, f"{path}:{name}: member: expected a regular file, got {_TAR_TYPES[typ]} (never followed or opened)"
+        return (
+            name,
+            f"{path}:{name}: member: expected a regular file, got {_TAR_TYPES[typ]} (never followed or opened)",
+        )
     if not _hex_of(name):
         return name, f"{path}:{name}: member: not a trace_*.json member (not read)"
     if size > safeio.MAX_FILE_BYTES:
@@ -494,9 +569,11 @@ def _scan_ustar(f, path=None) -> tuple[list, list] | None:
         h = f.read(512)
         if len(h) < 512:
             if h.strip(b"\0"):
-                raise TrackInputError(f"{path}: file: expected a complete 512-byte tar header after "
-                                      f"{'member ' + repr(last) if last else 'the start'}, got {len(h)} bytes "
-                                      "(a truncated archive)")
+                raise TrackInputError(
+                    f"{path}: file: expected a complete 512-byte tar header after "
+                    f"{'member ' + repr(last) if last else 'the start'}, got {len(h)} bytes "
+                    "(a truncated archive)"
+                )
             break
         if h.count(0) == 512:
             break  # end-of-archive blocks
@@ -518,8 +595,10 @@ def _scan_ustar(f, path=None) -> tuple[list, list] | None:
                 name = prefix + b"/" + name
         name = name.decode("utf-8", "surrogateescape")
         if off + 512 + size > end:
-            raise TrackInputError(f"{path}:{name}: member: expected {size:,} bytes of data, got "
-                                  f"{max(0, end - off - 512):,} before the end of the file (a truncated archive)")
+            raise TrackInputError(
+                f"{path}:{name}: member: expected {size:,} bytes of data, got "
+                f"{max(0, end - off - 512):,} before the end of the file (a truncated archive)"
+            )
         why = _member_skip(path, name, typ if not regular else b"0", size)
         if why is not None:
             skipped.append(why)
@@ -540,10 +619,14 @@ def _scan_tarfile(f, path, skipped: list) -> list:
         with tarfile.open(fileobj=f, mode="r:") as tf:
             for m in tf:
                 if m.offset_data + (m.size if m.isfile() else 0) > end:
-                    raise TrackInputError(f"{path}:{m.name}: member: expected {m.size:,} bytes of data, got "
-                                          f"{max(0, end - m.offset_data):,} before the end of the file (a truncated "
-                                          "archive)")
-                typ = b"0" if m.isfile() else (m.type if isinstance(m.type, bytes) else bytes(m.type, "ascii"))
+                    raise TrackInputError(
+                        f"{path}:{m.name}: member: expected {m.size:,} bytes of data, got "
+                        f"{max(0, end - m.offset_data):,} before the end of the file (a truncated "
+                        "archive)"
+                    )
+                typ = (
+                    b"0" if m.isfile() else (m.type if isinstance(m.type, bytes) else bytes(m.type, "ascii"))
+                )
                 why = _member_skip(path, m.name, typ, m.size)
                 if why is not None:
                     skipped.append(why)
@@ -551,8 +634,10 @@ def _scan_tarfile(f, path, skipped: list) -> list:
                     out.append((m.name, m.offset_data, m.size))
                 last = m.name
     except (tarfile.TarError, EOFError) as e:
-        raise TrackInputError(f"{path}: file: expected a complete tar archive, got a broken one after "
-                              f"{'member ' + repr(last) if last else 'the start'} ({e})") from None
+        raise TrackInputError(
+            f"{path}: file: expected a complete tar archive, got a broken one after "
+            f"{'member ' + repr(last) if last else 'the start'} ({e})"
+        ) from None
     return out
 
 
@@ -636,8 +721,16 @@ def _work(args) -> dict:
             tables.append(t)
             for h in sorted(set(t.column("icao24").to_pylist())):
                 metas.append(
-                    {"icao24": h, "registration": None, "type_code": None, "db_flags": None,
-                     "description": None, "owner_operator": None, "source_input": source, "source_member": name}
+                    {
+                        "icao24": h,
+                        "registration": None,
+                        "type_code": None,
+                        "db_flags": None,
+                        "description": None,
+                        "owner_operator": None,
+                        "source_input": source,
+                        "source_member": name,
+                    }
                 )
         tbl = pa.concat_tables(tables) if tables else ARCHIVE_SCHEMA.empty_table()
         if tbl.num_rows:
@@ -647,13 +740,20 @@ def _work(args) -> dict:
         read_skipped: list = []
         if kind == "tar":
             members = []
-            fd = _open_input(Path(source), _input_stat(Path(source)))  # the checked regular file, never a FIFO
+            fd = _open_input(
+                Path(source), _input_stat(Path(source))
+            )  # the checked regular file, never a FIFO
             try:
                 for name, off, size in items:
                     data = os.pread(fd, size, off)
                     if len(data) != size:
-                        read_skipped.append((name, f"{source}:{name}: member: expected {size:,} bytes, got "
-                                                   f"{len(data):,} (the archive was cut while being read)"))
+                        read_skipped.append(
+                            (
+                                name,
+                                f"{source}:{name}: member: expected {size:,} bytes, got "
+                                f"{len(data):,} (the archive was cut while being read)",
+                            )
+                        )
                         continue
                     members.append((name, data))
             finally:
@@ -664,8 +764,14 @@ def _work(args) -> dict:
                 try:  # regular files inside the tree only: no link on the way, no FIFO or device, bounded size
                     members.append((name, safeio.read_bytes(Path(p), f"{source}/{name}", root=Path(source))))
                 except (safeio.UnsafeInputError, OSError) as e:
-                    read_skipped.append((name, str(e) if isinstance(e, safeio.UnsafeInputError)
-                                         else f"{source}/{name}: file: cannot be read ({e.strerror or e})"))
+                    read_skipped.append(
+                        (
+                            name,
+                            str(e)
+                            if isinstance(e, safeio.UnsafeInputError)
+                            else f"{source}/{name}: file: cannot be read ({e.strerror or e})",
+                        )
+                    )
         else:  # "bytes": already read by the main process
             members = [(name, data) for name, data, _s in items]
         tbl, metas, noise, skipped = parse_readsb_members(members, Path(source).name)
@@ -704,9 +810,11 @@ class _CappedReader:
         data = self.raw.read(n if n is not None and n >= 0 else self.cap + 1 - self.total)
         self.total += len(data)
         if self.total > self.cap:
-            raise safeio.UnsafeInputError(f"{self.label}: file: expected a compressed archive that decompresses to "
-                                          f"at most {self.cap:,} bytes ({safeio.DECOMPRESS_RATIO} times its size), "
-                                          "got more (a decompression bomb?)")
+            raise safeio.UnsafeInputError(
+                f"{self.label}: file: expected a compressed archive that decompresses to "
+                f"at most {self.cap:,} bytes ({safeio.DECOMPRESS_RATIO} times its size), "
+                "got more (a decompression bomb?)"
+            )
         return data
 
     def close(self) -> None:
@@ -728,8 +836,13 @@ def _stream_items(path: Path, batch_bytes: int, skipped: list | None = None):
     raw = os.fdopen(_open_input(path, st), "rb")
     magic = raw.read(6)
     raw.seek(0)
-    dec = (gzip.GzipFile(fileobj=raw) if magic[:2] == b"\x1f\x8b" else bz2.BZ2File(raw) if magic[:3] == b"BZh"
-           else lzma.LZMAFile(raw))
+    dec = (
+        gzip.GzipFile(fileobj=raw)
+        if magic[:2] == b"\x1f\x8b"
+        else bz2.BZ2File(raw)
+        if magic[:3] == b"BZh"
+        else lzma.LZMAFile(raw)
+    )
     stream = _CappedReader(dec, max(safeio.DECOMPRESS_FLOOR, safeio.DECOMPRESS_RATIO * st.st_size), str(path))
     last = None
     try:
@@ -738,7 +851,9 @@ def _stream_items(path: Path, batch_bytes: int, skipped: list | None = None):
             for m in tf:
                 if m.isdir():
                     continue
-                typ = b"0" if m.isfile() else (m.type if isinstance(m.type, bytes) else bytes(m.type, "ascii"))
+                typ = (
+                    b"0" if m.isfile() else (m.type if isinstance(m.type, bytes) else bytes(m.type, "ascii"))
+                )
                 why = _member_skip(path, m.name, typ, m.size)
                 if why is not None or not m.isfile():
                     skipped.append(why or (m.name, f"{path}:{m.name}: member: not a regular file (not read)"))
@@ -746,8 +861,10 @@ def _stream_items(path: Path, batch_bytes: int, skipped: list | None = None):
                     continue
                 data = tf.extractfile(m).read()
                 if len(data) != m.size:
-                    raise TrackInputError(f"{path}:{m.name}: member: expected {m.size:,} bytes of data, got "
-                                          f"{len(data):,} before the end of the archive (a truncated archive)")
+                    raise TrackInputError(
+                        f"{path}:{m.name}: member: expected {m.size:,} bytes of data, got "
+                        f"{len(data):,} before the end of the archive (a truncated archive)"
+                    )
                 last = m.name
                 cur.append((m.name, data, len(data)))
                 size += len(data)
@@ -759,13 +876,16 @@ def _stream_items(path: Path, batch_bytes: int, skipped: list | None = None):
     except safeio.UnsafeInputError as e:
         raise TrackInputError(str(e)) from None
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as e:
-        raise TrackInputError(f"{path}: file: expected a complete compressed tar archive, got a broken one after "
-                              f"{'member ' + repr(last) if last else 'the start'} ({e})") from None
+        raise TrackInputError(
+            f"{path}: file: expected a complete compressed tar archive, got a broken one after "
+            f"{'member ' + repr(last) if last else 'the start'} ({e})"
+        ) from None
     finally:
         raw.close()
 
 
 # ----------------------------------------------------------------------------------- driver
+
 
 @dataclass
 class IngestResult:
@@ -816,12 +936,16 @@ def ingest_archive(
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
-    for src in inputs:  # every input checked before anything is read or written (missing, a link, FIFO, device)
+    for (
+        src
+    ) in inputs:  # every input checked before anything is read or written (missing, a link, FIFO, device)
         _input_stat(Path(src))
     if n_buckets is None:
         n_buckets = auto_buckets(inputs)
     out = Path(out)
-    with atomic.exclusive(out.with_name(f".{out.name}.lock"), what="ingest into this store"):  # one writer per store
+    with atomic.exclusive(
+        out.with_name(f".{out.name}.lock"), what="ingest into this store"
+    ):  # one writer per store
         return _ingest_locked(inputs, out, n_buckets, processes, batch_bytes, progress)
 
 
@@ -833,11 +957,14 @@ def _prune_partials(out: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def _ingest_locked(inputs, out: Path, n_buckets: int, processes: int, batch_bytes: int,
-                   progress: bool) -> IngestResult:
+def _ingest_locked(
+    inputs, out: Path, n_buckets: int, processes: int, batch_bytes: int, progress: bool
+) -> IngestResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     _prune_partials(out)
-    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}")  # unique per run
+    tmp = out.with_name(
+        f"{out.name}.partial-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    )  # unique per run
     tmp.mkdir()
     res = IngestResult(out=out)
     t0 = time.perf_counter()
@@ -850,7 +977,9 @@ def _ingest_locked(inputs, out: Path, n_buckets: int, processes: int, batch_byte
         for src in inputs:
             src = Path(src)
             kind, items, skipped = scan_input(src)
-            res.skipped.extend(skipped)  # links, devices, oversized and other members: listed, with the reason
+            res.skipped.extend(
+                skipped
+            )  # links, devices, oversized and other members: listed, with the reason
             if kind == "stream":
                 for b in _stream_items(src, batch_bytes, res.skipped):
                     yield ("bytes", str(src), b, str(tmp), batch_no, n_buckets)
@@ -960,7 +1089,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.tracks.archive", description=__doc__.split("\n")[0])
     ap.add_argument("inputs", nargs="+", help="day archives: tar, extracted tree, or OpenSky files")
     ap.add_argument("--out", required=True, help="positions store directory to write")
-    ap.add_argument("--buckets", type=int, default=None, help="aircraft buckets (default: one per 64 MB of input)")
+    ap.add_argument(
+        "--buckets", type=int, default=None, help="aircraft buckets (default: one per 64 MB of input)"
+    )
     ap.add_argument("--processes", type=int, default=2)
     a = ap.parse_args(argv)
     if a.buckets is not None and not 1 <= a.buckets <= 4096 or not 1 <= a.processes <= 256:
@@ -968,7 +1099,11 @@ def main(argv=None) -> int:
         return 2
     try:
         ingest_archive(a.inputs, a.out, a.buckets, a.processes)
-    except (TrackInputError, safeio.UnsafeInputError, atomic.BuildLockedError) as e:  # named: one line, exit 2
+    except (
+        TrackInputError,
+        safeio.UnsafeInputError,
+        atomic.BuildLockedError,
+    ) as e:  # named: one line, exit 2
         print("error: " + " / ".join(ln for ln in str(e).splitlines() if ln.strip()), file=sys.stderr)
         return 2
     except OSError as e:
@@ -979,4 +1114,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -93,13 +93,17 @@ def source_key(*parts) -> str:
 
 def commit() -> dict:
     """The git commit measured (and whether the work tree had changes), for comparing JSON between commits."""
+
     def git(*a: str) -> str:
         try:
             return subprocess.run(["git", *a], capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    return {
+        "commit": git("rev-parse", "HEAD") or None,
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
 
 
 def _rss_mb(who=resource.RUSAGE_SELF) -> float:

@@ -274,7 +274,9 @@ def _pairwise(a, lo, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def leg_steps(lat, lon, cosl, starts, ends, gi, gap_km, dt, deg_km, gap_us, max_speed_kt, max_gap_speed_kt):  # pragma: no cover
+def leg_steps(
+    lat, lon, cosl, starts, ends, gi, gap_km, dt, deg_km, gap_us, max_speed_kt, max_gap_speed_kt
+):  # pragma: no cover
     """Per leg, the sum of its steps (degrees of arc; rows s..e-1 to the next row) and its implausible steps.
 
     A step is the float32 equirectangular distance to the next row: dlat, dlon wrapped to +-180 and scaled by

@@ -133,7 +133,9 @@ def _read_bytes(src, label: str) -> bytes:
     if isinstance(src, BYTES_TYPES):
         data = src.getvalue() if isinstance(src, io.BytesIO) else bytes(src)
         if len(data) > safeio.MAX_FILE_BYTES:
-            raise TrackInputError(f"{label}: file: expected at most {safeio.MAX_FILE_BYTES:,} bytes, got {len(data):,}")
+            raise TrackInputError(
+                f"{label}: file: expected at most {safeio.MAX_FILE_BYTES:,} bytes, got {len(data):,}"
+            )
     else:
         # regular files only (no link, FIFO or device), bounded size
         try:
@@ -154,7 +156,9 @@ def _read_bytes(src, label: str) -> bytes:
                 f"{label}: file: expected valid gzip data, got a corrupt stream ({e})"
             ) from e
         except EOFError:
-            raise TrackInputError(f"{label}: file: expected a complete gzip stream, got a truncated one") from None
+            raise TrackInputError(
+                f"{label}: file: expected a complete gzip stream, got a truncated one"
+            ) from None
         data = out
         if not data:
             raise TrackInputError(f"{label}: file: expected data, got an empty gzip member")
@@ -376,8 +380,9 @@ class ReadsbColumns:
     callsign: pa.DictionaryArray
 
 
-def _readsb_columns(label, counts, ts, off, lat, lon, ground, alt, geo, gs, trk, flags, vr, cs_rows, cs_codes,
-                    cs_values) -> ReadsbColumns:
+def _readsb_columns(
+    label, counts, ts, off, lat, lon, ground, alt, geo, gs, trk, flags, vr, cs_rows, cs_codes, cs_values
+) -> ReadsbColumns:
     """The one finishing step of both paths: values converted and range-checked field by field (a bad value raises
     :class:`TrackInputError` naming the record and the field), the geometric altitude filling a missing barometric
     one, the callsign rule, the times. ``counts``/``ts``: rows and base time of each document; ``cs_rows`` (rows
@@ -412,27 +417,42 @@ def _readsb_columns(label, counts, ts, off, lat, lon, ground, alt, geo, gs, trk,
         order = np.arange(n) if later.all() else np.lexsort((off, doc))
         o_off, o_gnd, o_doc = off[order], ground[order], doc[order]
         brk = np.zeros(n, bool)
-        brk[order[1:]] = (np.diff(o_off) > CALLSIGN_HOLD_S) & (o_gnd[1:] | o_gnd[:-1]) & (o_doc[1:] == o_doc[:-1])
+        brk[order[1:]] = (
+            (np.diff(o_off) > CALLSIGN_HOLD_S) & (o_gnd[1:] | o_gnd[:-1]) & (o_doc[1:] == o_doc[:-1])
+        )
         brk |= (fl & 2).astype(bool)
         brk[starts[counts > 0]] = True
         rows = np.arange(n)
         last_brk = np.maximum.accumulate(np.where(brk, rows, -1))
         det_row = np.maximum.accumulate(np.where(code >= 0, rows, -1))  # the last details row at or before
         code = np.where((det_row >= 0) & (det_row >= last_brk), code[np.maximum(det_row, 0)], -1)
-    callsign = pa.DictionaryArray.from_arrays(pa.array(np.maximum(code, 0), pa.int32(), mask=code < 0),
-                                              pa.array(list(cs_values), pa.string()))
+    callsign = pa.DictionaryArray.from_arrays(
+        pa.array(np.maximum(code, 0), pa.int32(), mask=code < 0), pa.array(list(cs_values), pa.string())
+    )
     t_us = np.repeat(np.round(np.asarray(ts, np.float64) * 1e6), counts) + np.round(off * 1e6)
     _check_time(t_us / 1e6, label, "offset")
-    return ReadsbColumns(counts, t_us.astype(np.int64), lat, lon, alt, np.asarray(ground, bool), gs, trk, fl, vr,
-                         callsign)
+    return ReadsbColumns(
+        counts, t_us.astype(np.int64), lat, lon, alt, np.asarray(ground, bool), gs, trk, fl, vr, callsign
+    )
 
 
 def _positions_table(hexa: str, reg, c: ReadsbColumns) -> pa.Table:
     """One aircraft's :class:`ReadsbColumns` as a positions table (:data:`POSITIONS_SCHEMA`)."""
     return _make_table(
-        len(c.t_us), icao24=hexa, registration=reg, callsign=c.callsign.cast(pa.string()), t_us=c.t_us, lat=c.lat,
-        lon=c.lon, alt_ft=c.alt, on_ground=c.ground, gs_kt=c.gs, track_deg=c.track, vrate_fpm=c.vrate,
-        source_format="readsb", readsb_flags=c.flags,
+        len(c.t_us),
+        icao24=hexa,
+        registration=reg,
+        callsign=c.callsign.cast(pa.string()),
+        t_us=c.t_us,
+        lat=c.lat,
+        lon=c.lon,
+        alt_ft=c.alt,
+        on_ground=c.ground,
+        gs_kt=c.gs,
+        track_deg=c.track,
+        vrate_fpm=c.vrate,
+        source_format="readsb",
+        readsb_flags=c.flags,
     )
 
 
@@ -461,9 +481,25 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     trace = obj["trace"]
     n = len(trace)
     if n == 0:
-        return ReadResult(_make_table(0, icao24=hexa, registration=reg, callsign=None, t_us=[], lat=[], lon=[],
-                                      alt_ft=[], on_ground=[], gs_kt=[], track_deg=[], vrate_fpm=[],
-                                      source_format="readsb", readsb_flags=[]), header=header)
+        return ReadResult(
+            _make_table(
+                0,
+                icao24=hexa,
+                registration=reg,
+                callsign=None,
+                t_us=[],
+                lat=[],
+                lon=[],
+                alt_ft=[],
+                on_ground=[],
+                gs_kt=[],
+                track_deg=[],
+                vrate_fpm=[],
+                source_format="readsb",
+                readsb_flags=[],
+            ),
+            header=header,
+        )
     try:
         lens = list(map(len, trace))
         lmin, lmax = min(lens), max(lens)
@@ -491,9 +527,24 @@ def _parse_readsb_obj(obj, label: str, watch_hex=None) -> ReadResult | None:
     if width > 8:
         nz = [i for i, d in enumerate(cols[8]) if d is not None]
         idx, calls = _details_calls([cols[8][i] for i in nz], label, nz)
-    c = _readsb_columns(label, [n], [ts], cols[0], cols[1], cols[2], np.asarray(ground, bool), altraw.tolist(),
-                        cols[10] if width > 10 else None, cols[4], cols[5], cols[6], cols[7],
-                        np.array(idx, np.int64), np.arange(len(calls)), calls)
+    c = _readsb_columns(
+        label,
+        [n],
+        [ts],
+        cols[0],
+        cols[1],
+        cols[2],
+        np.asarray(ground, bool),
+        altraw.tolist(),
+        cols[10] if width > 10 else None,
+        cols[4],
+        cols[5],
+        cols[6],
+        cols[7],
+        np.array(idx, np.int64),
+        np.arange(len(calls)),
+        calls,
+    )
     return ReadResult(_positions_table(hexa, reg, c), header=header)
 
 
@@ -604,10 +655,15 @@ def parse_readsb_rows(docs: list[ReadsbDoc]) -> ReadsbColumns:
     try:
         tbl = pacsv.read_csv(
             io.BytesIO(lines),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=1 << 22),
-            convert_options=pacsv.ConvertOptions(column_types=_csv_types(width),
-                                                 include_columns=[f"f{c}" for c in used],
-                                                 null_values=["null"], strings_can_be_null=True),
+            read_options=pacsv.ReadOptions(
+                autogenerate_column_names=True, use_threads=False, block_size=1 << 22
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=_csv_types(width),
+                include_columns=[f"f{c}" for c in used],
+                null_values=["null"],
+                strings_can_be_null=True,
+            ),
         )
         if tbl.num_rows != counts.sum():
             raise ReadsbUnusual("row count mismatch")
@@ -628,9 +684,24 @@ def parse_readsb_rows(docs: list[ReadsbDoc]) -> ReadsbColumns:
             cs_rows = np.flatnonzero(valid)
             cs_codes = a8.indices.to_numpy(zero_copy_only=False)[cs_rows]
         col = lambda c: tbl.column(f"f{c}").to_numpy()  # noqa: E731
-        return _readsb_columns(label, counts, [d.ts for d in docs], col(0), col(1), col(2), ground, alt,
-                               col(10) if width > 10 else None, col(4), col(5), col(6), col(7), cs_rows, cs_codes,
-                               cs_values)
+        return _readsb_columns(
+            label,
+            counts,
+            [d.ts for d in docs],
+            col(0),
+            col(1),
+            col(2),
+            ground,
+            alt,
+            col(10) if width > 10 else None,
+            col(4),
+            col(5),
+            col(6),
+            col(7),
+            cs_rows,
+            cs_codes,
+            cs_values,
+        )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TrackInputError) as e:
         raise ReadsbUnusual(str(e)) from None
 
@@ -644,7 +715,9 @@ def _readsb_exact(data: bytes, label: str, watch_hex=None) -> ReadResult | None:
             f"{label}: line {e.lineno} col {e.colno}: expected complete JSON, got invalid/truncated JSON ({e.msg})"
         ) from e
     except RecursionError:
-        raise TrackInputError(f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read") from None
+        raise TrackInputError(
+            f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read"
+        ) from None
     return _parse_readsb_obj(obj, label, watch_hex)
 
 
@@ -687,7 +760,9 @@ def readsb_metadata(path, label: str | None = None) -> dict:
     except (ValueError, UnicodeDecodeError) as e:
         raise TrackInputError(f"{label}: file: expected readsb trace JSON, got unreadable JSON ({e})") from e
     except RecursionError:
-        raise TrackInputError(f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read") from None
+        raise TrackInputError(
+            f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read"
+        ) from None
     return readsb_meta(obj, label)
 
 
@@ -716,8 +791,10 @@ def _no_repeated_columns(names: list[str], label: str) -> None:
     """A header names each column once (a reader and a person could each see a different one of two)."""
     repeated = sorted({c for c in names if names.count(c) > 1})
     if repeated:
-        raise TrackInputError(f"{label}: header, field '{repeated[0]}': expected each column once, got it "
-                              f"{names.count(repeated[0])} times")
+        raise TrackInputError(
+            f"{label}: header, field '{repeated[0]}': expected each column once, got it "
+            f"{names.count(repeated[0])} times"
+        )
 
 
 def _read_csv_table(data: bytes, label: str, required: list[str], text_cols=()) -> pa.Table:
@@ -1141,7 +1218,9 @@ def read_fr24_json(path, watch_hex=None, options=None, label=None) -> ReadResult
             f"{label}: line {e.lineno} col {e.colno}: expected complete JSON, got invalid/truncated JSON ({e.msg})"
         ) from e
     except RecursionError:
-        raise TrackInputError(f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read") from None
+        raise TrackInputError(
+            f"{label}: file: expected JSON of ordinary depth, got nesting too deep to read"
+        ) from None
     flight = _dig(obj, ["result", "response", "data", "flight"], label, "an FR24 flight object")
     track = flight.get("track") if isinstance(flight, dict) else None
     if not isinstance(track, list):

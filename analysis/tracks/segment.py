@@ -221,7 +221,18 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     deg_km = np.radians(1.0) * EARTH_RADIUS_KM
     # and the implausible steps inside a leg (faster than any aircraft; over a gap the lower gap limit)
     sums, imp_leg = K.leg_steps(
-        lat, lon, c, starts, ends, gi, jump, dt, deg_km, gap_us, float(p.max_speed_kt), float(p.max_gap_speed_kt)
+        lat,
+        lon,
+        c,
+        starts,
+        ends,
+        gi,
+        jump,
+        dt,
+        deg_km,
+        gap_us,
+        float(p.max_speed_kt),
+        float(p.max_gap_speed_kt),
     )
     del c
     path_km = sums * deg_km
@@ -468,6 +479,7 @@ def _raw(positions: pa.Table, p: SegmentParams) -> dict:
 def _concat_raw(rs: list[dict]) -> dict:
     """The raw results of consecutive work units (whole aircraft each, in aircraft order) as one: assembled
     once, they give the rows the units' frames concatenated would (gap ``leg_idx`` shifted by the legs before)."""
+
     def cat(vs):
         if isinstance(vs[0], (pa.Array, pa.ChunkedArray)):
             return pa.chunked_array(

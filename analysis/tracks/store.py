@@ -60,7 +60,15 @@ from .readers import (
 )
 from .workers import keep_freed_memory
 
-__all__ = ["STORE_SCHEMA", "Part", "Store", "TrackChangedError", "content_hash", "prune_scratch", "write_positions"]
+__all__ = [
+    "STORE_SCHEMA",
+    "Part",
+    "Store",
+    "TrackChangedError",
+    "content_hash",
+    "prune_scratch",
+    "write_positions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +98,8 @@ def _changed(label: str, expected: str, got: str) -> TrackChangedError:
     return TrackChangedError(
         f"{label}: file: changed during the build: expected the reviewed content (sha256 {expected[:12]}...), "
         f"read content with sha256 {got[:12]}...; nothing was published. Review the change (make validate) and "
-        "build again")
+        "build again"
+    )
 
 
 def _file_bytes(path: Path, label: str) -> bytes:
@@ -104,7 +113,9 @@ def _file_bytes(path: Path, label: str) -> bytes:
 
 
 def _tree_digests(root: Path, files: list[Path]) -> dict[Path, str]:
-    return {f: safeio.sha256_file(f) for f in files}  # refuses a link, FIFO or device instead of blocking on it
+    return {
+        f: safeio.sha256_file(f) for f in files
+    }  # refuses a link, FIFO or device instead of blocking on it
 
 
 def content_hash(path: Path) -> str:
@@ -352,8 +363,16 @@ def _tree_batch(args):
         if len(ic) > 1 and (np.diff(ic.astype(np.int64)) < 0).any():  # names out of icao order
             tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
         n = write_positions(tbl, Path(out_path))
-    return {"files": len(files), "ok": ok, "rows": n, "noise": noise, "skipped": skipped, "cov": cov,
-            "digests": digests, "meta": meta}
+    return {
+        "files": len(files),
+        "ok": ok,
+        "rows": n,
+        "noise": noise,
+        "skipped": skipped,
+        "cov": cov,
+        "digests": digests,
+        "meta": meta,
+    }
 
 
 class _Progress:
@@ -377,7 +396,9 @@ class _Progress:
 
 #: scratch in positions/: a part being written (``.tmp-<key>-<pid>``), a merge being written
 #: (``merged-<key>.<pid>.tmp.parquet``; ``merged-<key>.tmp.parquet`` from code that did not name its writer)
-_SCRATCH = re.compile(r"^(?:\.tmp-[0-9a-f]+-(?P<pid>\d+)(?:\.json)?|merged-[0-9a-f]+(?:\.(?P<mpid>\d+))?\.tmp\.parquet)$")
+_SCRATCH = re.compile(
+    r"^(?:\.tmp-[0-9a-f]+-(?P<pid>\d+)(?:\.json)?|merged-[0-9a-f]+(?:\.(?P<mpid>\d+))?\.tmp\.parquet)$"
+)
 #: a scratch file that names no writer is left alone while it may still be written (younger than this)
 UNNAMED_SCRATCH_AGE_S = 3600
 
@@ -460,11 +481,18 @@ class Store:
         if not (man.exists() or man.is_symlink()):
             return None
         try:
-            m = safeio.load_json(safeio.read_bytes(man, str(man), max_bytes=safeio.MAX_SIDECAR_BYTES * 64), str(man))
+            m = safeio.load_json(
+                safeio.read_bytes(man, str(man), max_bytes=safeio.MAX_SIDECAR_BYTES * 64), str(man)
+            )
             if not isinstance(m, dict):
                 raise ValueError("not a JSON object")
             watch = m["watch"]
-            if self._key(m["content_hash"], m["format"], m["options"], set(watch) if watch is not None else None) != key:
+            if (
+                self._key(
+                    m["content_hash"], m["format"], m["options"], set(watch) if watch is not None else None
+                )
+                != key
+            ):
                 self._discard(key, "has a manifest for another input")
                 return None
             files = m.get("files_sha256")
@@ -472,7 +500,12 @@ class Store:
                 self._discard(key, "has no file checksums (written by older code)")
                 return None
             now = self._files_sha256(self.dir / f"part-{key}", self.dir / f"part-{key}.coverage.parquet")
-        except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable manifest, missing file, link...
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+        ) as exc:  # unreadable manifest, missing file, link...
             self._discard(key, f"cannot be verified ({type(exc).__name__}: {str(exc)[:120]})")
             return None
         if now != files:
@@ -514,7 +547,9 @@ class Store:
         try:
             is_tree = stat.S_ISDIR(os.lstat(path).st_mode)
         except FileNotFoundError:
-            raise TrackInputError(f"{path}: file: expected an existing file or directory, got nothing there") from None
+            raise TrackInputError(
+                f"{path}: file: expected an existing file or directory, got nothing there"
+            ) from None
         options = check_options(fmt, options, label) if fmt in OPTION_KEYS else options
         watch = {h.lower() for h in watch_hex} if watch_hex is not None else None
         if is_tree and fmt != "readsb":
@@ -547,8 +582,11 @@ class Store:
                     path, watch, tmp, noise, skipped, processes, progress, meta, tree_files, tree_digests
                 )
                 got = safeio.tree_digest(path, parsed)
-                moved = sorted(f.relative_to(path).as_posix() for f in (tree_digests or {})
-                               if parsed.get(f) != (tree_digests or {})[f])
+                moved = sorted(
+                    f.relative_to(path).as_posix()
+                    for f in (tree_digests or {})
+                    if parsed.get(f) != (tree_digests or {})[f]
+                )
                 if moved:  # the hash before the parse names the file(s) whose parsed bytes differ
                     label = f"{path} ({', '.join(moved[:5])}{' ...' if len(moved) > 5 else ''})"
             else:
@@ -568,8 +606,11 @@ class Store:
             if got != chash:
                 raise _changed(label, chash, got)
             pq.write_table(cov, tmp / "coverage.parquet.sidecar")
-            files_sha256 = {f.name: safeio.sha256_file(f) for f in safeio.walk(tmp)
-                            if f.name != "coverage.parquet.sidecar"}
+            files_sha256 = {
+                f.name: safeio.sha256_file(f)
+                for f in safeio.walk(tmp)
+                if f.name != "coverage.parquet.sidecar"
+            }
             files_sha256["coverage"] = safeio.sha256_file(tmp / "coverage.parquet.sidecar")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -658,7 +699,9 @@ class Store:
         prog = _Progress(f"readsb {root.name}", len(files), progress)
         # fork: works from notebooks and unguarded scripts; workers use numpy/pyarrow only (no polars)
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        pool = ctx.Pool(processes, initializer=keep_freed_memory) if processes > 1 and len(batches) > 1 else None
+        pool = (
+            ctx.Pool(processes, initializer=keep_freed_memory) if processes > 1 and len(batches) > 1 else None
+        )
         it = pool.imap_unordered(_tree_batch, args) if pool else map(_tree_batch, args)
         ok = rows = done = 0
         cov: list[tuple] = []

@@ -41,7 +41,9 @@ def small(tmp_path_factory):
 @pytest.mark.parametrize("name", ["tree", "day.tar", "day.tar.gz"])
 def test_archive_ingest_gives_the_clean_positions(small, tmp_path, name):
     g, root = small
-    res = ingest_archive(root / name, tmp_path / "store", n_buckets=3, processes=2, batch_bytes=1 << 16, progress=False)
+    res = ingest_archive(
+        root / name, tmp_path / "store", n_buckets=3, processes=2, batch_bytes=1 << 16, progress=False
+    )
     got = _all(tmp_path / "store")
     clean = g.clean
     assert res.members == 25 and res.skipped == []
@@ -90,16 +92,52 @@ def test_ground_and_unknown_altitude_and_callsigns_from_an_archive(tmp_path):
     """'ground' sets on_ground with no altitude, null is an unknown altitude in the air, a callsign
     lasts until the next details object, and a single-row member parses like the others."""
     doc = {
-        "icao": "4b1805", "timestamp": 1704067200.0, "r": "HB-JVA", "t": "A20N",
+        "icao": "4b1805",
+        "timestamp": 1704067200.0,
+        "r": "HB-JVA",
+        "t": "A20N",
         "trace": [
-            [0, 47.45, 8.56, "ground", 5.0, None, 0, None, {"flight": "SWR12   "}, "adsb_icao", None, None, None, None],
+            [
+                0,
+                47.45,
+                8.56,
+                "ground",
+                5.0,
+                None,
+                0,
+                None,
+                {"flight": "SWR12   "},
+                "adsb_icao",
+                None,
+                None,
+                None,
+                None,
+            ],
             [20, 47.46, 8.57, None, 140.0, None, 0, None, None, "adsb_icao", None, None, None, None],
-            [40, 47.48, 8.60, 1500, 160.0, None, 0, None, {"flight": "SWR12A"}, "adsb_icao", None, None, None, None],
+            [
+                40,
+                47.48,
+                8.60,
+                1500,
+                160.0,
+                None,
+                0,
+                None,
+                {"flight": "SWR12A"},
+                "adsb_icao",
+                None,
+                None,
+                None,
+                None,
+            ],
             [60, 47.50, 8.63, 2500.5, 170.0, None, 0, None, None, "adsb_icao", None, None, None, None],
         ],
     }
-    one = {"icao": "4b1806", "timestamp": 1704067200.0,
-           "trace": [[5, 46.0, 7.0, 3000, 200.0, None, 0, None, None, "adsb_icao", None, None, None, None]]}
+    one = {
+        "icao": "4b1806",
+        "timestamp": 1704067200.0,
+        "trace": [[5, 46.0, 7.0, 3000, 200.0, None, 0, None, None, "adsb_icao", None, None, None, None]],
+    }
     with tarfile.open(tmp_path / "d.tar", "w") as tf:
         for d in (doc, one):
             data = gzip.compress(json.dumps(d).encode())
@@ -171,8 +209,12 @@ def test_match_aircraft_by_each_rule():
 def test_crosses_meridian():
     # Dakar -> Caracas: the closed form for a great circle's latitude at a longitude gives 14.654 N
     lat1, lon1, lat2, lon2, lon = (math.radians(v) for v in (14.74, -17.49, 10.60, -66.99, -30))
-    exact = math.degrees(math.atan((math.tan(lat1) * math.sin(lon - lon2) - math.tan(lat2) * math.sin(lon - lon1))
-                                   / math.sin(lon1 - lon2)))
+    exact = math.degrees(
+        math.atan(
+            (math.tan(lat1) * math.sin(lon - lon2) - math.tan(lat2) * math.sin(lon - lon1))
+            / math.sin(lon1 - lon2)
+        )
+    )
     assert crosses_meridian(14.74, -17.49, 10.60, -66.99, -30, -60, 70) == pytest.approx(exact, abs=0.05)
     assert crosses_meridian(53.0, 158.0, 19.4, -99.1, -30, -60, 70) is None  # over the Pacific
     assert crosses_meridian(51.47, -0.46, 40.64, -73.78, -30, -60, 50) is None  # at ~53 N, outside lat range
@@ -254,7 +296,9 @@ def test_opensky_hourly_files_ingest(small, tmp_path):
 def test_command_line_on_a_store(local_run, tmp_path, capsys):
     from analysis.discover.__main__ import main
 
-    assert main(["--store", local_run.manifest["store"], "--out", str(tmp_path / "cli"), "--no-reported"]) == 0
+    assert (
+        main(["--store", local_run.manifest["store"], "--out", str(tmp_path / "cli"), "--no-reported"]) == 0
+    )
     out = capsys.readouterr().out
     # the store was ingested from a generated day: every row says SYNTHETIC before its status
     lines = [ln.replace("  SYNTHETIC ", "  ", 1) for ln in out.splitlines()]
@@ -305,7 +349,9 @@ def test_candidates_page_shows_the_discovery_output(local_run, built_project, tm
         a, z = arc[0], arc[-1]
         whole = haversine_km(a["lat"], a["lon"], z["lat"], z["lon"])
         for p in arc[1:-1]:
-            via = haversine_km(a["lat"], a["lon"], p["lat"], p["lon"]) + haversine_km(p["lat"], p["lon"], z["lat"], z["lon"])
+            via = haversine_km(a["lat"], a["lon"], p["lat"], p["lon"]) + haversine_km(
+                p["lat"], p["lon"], z["lat"], z["lon"]
+            )
             assert abs(via - whole) < 1e-6 * max(whole, 1)
     assert site.candidates_body(project) == page  # same output, same bytes
     before = site.discover_fingerprint(project)
@@ -329,8 +375,12 @@ def test_discovery_tables_in_dictionary_and_search(local_run, built_project, tmp
     shutil.copytree(local_run.out, project.derived / "discover")
     disc = site.discovery_tables(project)
     assert set(disc) == set(dictionary.DISCOVERY_TABLES)
-    undescribed = [f"{t}.{c}" for t, (cols, _n) in disc.items() for c in cols
-                   if not dictionary.discovery_description(t, c)]
+    undescribed = [
+        f"{t}.{c}"
+        for t, (cols, _n) in disc.items()
+        for c in cols
+        if not dictionary.discovery_description(t, c)
+    ]
     assert undescribed == []
     assert disc["out_candidates"][1] == local_run.candidates.height
     entries = [e for e in site.search_index(project, []) if e["kind"] == "candidate"]
@@ -342,7 +392,9 @@ def test_discovery_tables_in_dictionary_and_search(local_run, built_project, tmp
     assert known["detail"].startswith("known")
 
 
-def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, capsys, built_project, monkeypatch):
+def test_the_demo_day_says_it_is_synthetic_everywhere(
+    day, local_run, tmp_path, capsys, built_project, monkeypatch
+):
     """A generated day marks itself (a member of its archive); discovery marks every candidate found in it, in
     out_candidates, the manifest, the command-line output, the Candidates page and the exports."""
     import re
@@ -356,12 +408,18 @@ def test_the_demo_day_says_it_is_synthetic_everywhere(day, local_run, tmp_path, 
     assert synthetic_inputs([day.path]) == {"day.tar"}
     c = local_run.candidates
     assert c.height and c["synthetic"].all()
-    assert local_run.manifest["synthetic_inputs"] == ["day.tar"] and local_run.manifest["synthetic"] == c.height
-    monkeypatch.setenv("FLIGHTS_ROOT", str(built_project.root))  # a built study (a fresh clone has none built)
+    assert (
+        local_run.manifest["synthetic_inputs"] == ["day.tar"] and local_run.manifest["synthetic"] == c.height
+    )
+    monkeypatch.setenv(
+        "FLIGHTS_ROOT", str(built_project.root)
+    )  # a built study (a fresh clone has none built)
     assert main([str(day.path), "--out", str(tmp_path / "cli"), "--buckets", "2"]) == 0
     out = capsys.readouterr().out
     assert SYNTHETIC_NOTE in out
-    rows = [ln for ln in out.splitlines() if re.search(r"\b[0-9a-f]{6}-\d{8}T\d{4}\b", ln) and ln.startswith("  ")]
+    rows = [
+        ln for ln in out.splitlines() if re.search(r"\b[0-9a-f]{6}-\d{8}T\d{4}\b", ln) and ln.startswith("  ")
+    ]
     assert rows and all(ln.startswith("  SYNTHETIC ") for ln in rows)
     project = Project(tmp_path / "study")
     project.derived.mkdir(parents=True)
@@ -392,14 +450,27 @@ def test_one_definition_of_a_trip_and_of_the_region():
     assert set(load_rules().regions) == region  # discovery's region is the study's
     t = lambda d, h=0: datetime(2025, 10, d, h, tzinfo=UTC)  # noqa: E731
     legs = [
-        {"leg_no": 3, "first_seen_utc": t(8, 12), "last_seen_utc": t(8, 18)},  # 72 h after leg 2 ends: same trip
+        {
+            "leg_no": 3,
+            "first_seen_utc": t(8, 12),
+            "last_seen_utc": t(8, 18),
+        },  # 72 h after leg 2 ends: same trip
         {"leg_no": 1, "first_seen_utc": t(1), "last_seen_utc": t(1, 10)},
         {"leg_no": 2, "first_seen_utc": t(2), "last_seen_utc": t(5, 12)},
-        {"leg_no": 4, "first_seen_utc": t(11, 19), "last_seen_utc": t(11, 20)},  # 72 h + 1 h later: a new trip
+        {
+            "leg_no": 4,
+            "first_seen_utc": t(11, 19),
+            "last_seen_utc": t(11, 20),
+        },  # 72 h + 1 h later: a new trip
     ]
     got = [[leg["leg_no"] for leg in trip] for trip in trips.split_trips(legs, timedelta(hours=72))]
     assert got == [[1, 2, 3], [4]]
-    assert [[leg["leg_no"] for leg in tr] for tr in trips.split_trips(legs, timedelta(hours=1))] == [[1], [2], [3], [4]]
+    assert [[leg["leg_no"] for leg in tr] for tr in trips.split_trips(legs, timedelta(hours=1))] == [
+        [1],
+        [2],
+        [3],
+        [4],
+    ]
     assert trips.split_trips([], timedelta(hours=72)) == []
     with pytest.raises(KeyError, match="interest_patterns.csv"):
         trips.trip_break(raw["interest_patterns"].filter(pl.col("pattern_id") != "trip"))

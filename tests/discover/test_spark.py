@@ -28,7 +28,9 @@ def spark():
 
 @pytest.fixture(scope="module")
 def local(day, reported, tmp_path_factory):
-    return discover([day.path], tmp_path_factory.mktemp("loc") / "d", n_buckets=4, reported=reported, progress=False)
+    return discover(
+        [day.path], tmp_path_factory.mktemp("loc") / "d", n_buckets=4, reported=reported, progress=False
+    )
 
 
 def _same(a, b):
@@ -40,23 +42,44 @@ def _same(a, b):
 
 def test_spark_local_mode_matches_local_engine(spark, local, day, reported, tmp_path):
     # Spark ingests the archive itself (tasks read members by offset) and segments per bucket
-    res = discover([day.path], tmp_path / "d", engine="spark", spark=spark, n_buckets=4, reported=reported,
-                   progress=False)
+    res = discover(
+        [day.path],
+        tmp_path / "d",
+        engine="spark",
+        spark=spark,
+        n_buckets=4,
+        reported=reported,
+        progress=False,
+    )
     assert local.legs.height > 200 and local.gaps.height > 0 and local.candidates.height == day.truth.height
     _same(res, local)
     # and from the local engine's positions store
-    res2 = discover(store=local.manifest["store"], out=None, engine="spark", spark=spark, reported=reported,
-                    progress=False)
+    res2 = discover(
+        store=local.manifest["store"],
+        out=None,
+        engine="spark",
+        spark=spark,
+        reported=reported,
+        progress=False,
+    )
     _same(res2, local)
 
 
 def test_spark_standalone_cluster_matches_local_engine(spark, local, reported, tmp_path):
     spark.stop()  # one SparkContext per process: the module session gives way to the cluster's
     with standalone_cluster(cores=2, memory="1g", log_dir=tmp_path) as url:
-        s = spark_session(url, shuffle_partitions=2, **{"spark.executor.memory": "768m", "spark.cores.max": "2"})
+        s = spark_session(
+            url, shuffle_partitions=2, **{"spark.executor.memory": "768m", "spark.cores.max": "2"}
+        )
         try:
-            res = discover(store=local.manifest["store"], out=None, engine="spark", spark=s, reported=reported,
-                           progress=False)
+            res = discover(
+                store=local.manifest["store"],
+                out=None,
+                engine="spark",
+                spark=s,
+                reported=reported,
+                progress=False,
+            )
         finally:
             s.stop()
     _same(res, local)
@@ -71,7 +94,9 @@ def test_spark_tasks_read_their_bucket_and_give_the_local_engines_result(local):
     assert len(buckets) == 4
     parts = [spark_bucket_task(str(b)) for b in buckets]
     assert [p[0] for p in parts] == [str(b) for b in buckets]
-    legs, gaps = finish([pl.read_ipc(io.BytesIO(p[1])) for p in parts], [pl.read_ipc(io.BytesIO(p[2])) for p in parts])
+    legs, gaps = finish(
+        [pl.read_ipc(io.BytesIO(p[1])) for p in parts], [pl.read_ipc(io.BytesIO(p[2])) for p in parts]
+    )
     assert legs.equals(local.legs) and gaps.equals(local.gaps)
     one = segment_bucket(read_store_bucket(buckets[0]))[0]
     assert pl.read_ipc(io.BytesIO(parts[0][1])).equals(one) and one.height < local.legs.height

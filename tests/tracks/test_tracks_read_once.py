@@ -19,15 +19,26 @@ from analysis.tracks import observed
 from analysis.tracks.readers import TrackInputError, read_track
 from analysis.tracks.store import Store, TrackChangedError, content_hash
 
-CSV_A = "hex,t,lat,lon,alt\n" + "".join(f"1522a4,2025-10-26T10:{m:02d}:00Z,10.{m:02d},-66.0,30000\n" for m in range(10))
+CSV_A = "hex,t,lat,lon,alt\n" + "".join(
+    f"1522a4,2025-10-26T10:{m:02d}:00Z,10.{m:02d},-66.0,30000\n" for m in range(10)
+)
 CSV_B = CSV_A.replace("10.05", "11.55")
 MAPPING = {"mapping": {"icao24": "hex", "time": "t", "lat": "lat", "lon": "lon", "alt": "alt"}}
 
 
 def _trace(hex_: str, lat0: float, n: int = 40) -> bytes:
-    return json.dumps({"icao": hex_, "timestamp": 1761472800, "r": "RA-78830", "t": "IL76", "desc": "ILYUSHIN IL-76",
-                       "trace": [[i * 30.0, lat0 + i * 0.05, -66.0 + i * 0.05, 30000, 450.0, 90.0, 0, 0]
-                                 for i in range(n)]}).encode()
+    return json.dumps(
+        {
+            "icao": hex_,
+            "timestamp": 1761472800,
+            "r": "RA-78830",
+            "t": "IL76",
+            "desc": "ILYUSHIN IL-76",
+            "trace": [
+                [i * 30.0, lat0 + i * 0.05, -66.0 + i * 0.05, 30000, 450.0, 90.0, 0, 0] for i in range(n)
+            ],
+        }
+    ).encode()
 
 
 def _tree(root: Path, lat0: float = 10.0) -> Path:
@@ -67,7 +78,9 @@ def test_readers_parse_bytes_and_bytesio_like_the_file(tmp_path):
     path.write_text(CSV_A, encoding="utf-8")
     from_file = read_track(path, "generic_csv", MAPPING).table
     assert read_track(CSV_A.encode(), "generic_csv", MAPPING, label=str(path)).table.equals(from_file)
-    assert read_track(io.BytesIO(gzip.compress(CSV_A.encode())), "generic_csv", MAPPING).table.equals(from_file)
+    assert read_track(io.BytesIO(gzip.compress(CSV_A.encode())), "generic_csv", MAPPING).table.equals(
+        from_file
+    )
     with pytest.raises(TrackInputError, match=r"^x/export\.csv: file: expected data, got an empty file"):
         read_track(b"", "generic_csv", MAPPING, label="x/export.csv")
     with pytest.raises(TrackInputError, match=r"^t\.json: file: expected a complete gzip stream"):
@@ -77,7 +90,9 @@ def test_readers_parse_bytes_and_bytesio_like_the_file(tmp_path):
 def test_bytes_keep_the_decompressed_size_limit(monkeypatch):
     monkeypatch.setattr(safeio, "DECOMPRESS_FLOOR", 1 << 16)
     bomb = gzip.compress(b"0" * (4 << 20))  # 4 MB of zeros in a few kB of gzip: over 100 x its size
-    with pytest.raises(TrackInputError, match=r"^b\.json: file: expected gzip data that decompresses to at most"):
+    with pytest.raises(
+        TrackInputError, match=r"^b\.json: file: expected gzip data that decompresses to at most"
+    ):
         read_track(bomb, "readsb", label="b.json")
 
 
@@ -98,8 +113,11 @@ def test_bytes_that_are_not_the_reviewed_ones_are_refused_and_not_stored(tmp_pat
     path.write_text(CSV_B, encoding="utf-8")  # on disk: B; reviewed: A
     store = Store(tmp_path / "cache")
     reviewed = hashlib.sha256(CSV_A.encode()).hexdigest()
-    with pytest.raises(TrackChangedError, match=r"export\.csv: file: changed during the build: expected the "
-                                                r"reviewed content \(sha256 " + reviewed[:12]):
+    with pytest.raises(
+        TrackChangedError,
+        match=r"export\.csv: file: changed during the build: expected the "
+        r"reviewed content \(sha256 " + reviewed[:12],
+    ):
         store.ingest(path, "generic_csv", MAPPING, progress=False, expected_hash=reviewed)
     assert not list(store.dir.iterdir()), "a part was stored from bytes that are not the reviewed ones"
     path.write_text(CSV_A, encoding="utf-8")
@@ -124,7 +142,9 @@ def test_a_trace_swapped_between_the_hash_and_the_parse_is_refused_and_named(tmp
     target = tree / "b7" / "trace_full_1522b7.json.gz"
     _swap_after_first_open(monkeypatch, target, gzip.compress(_trace("1522b7", 12.0), mtime=0))
     store = Store(tmp_path / "cache")
-    with pytest.raises(TrackChangedError, match=r"traces \(b7/trace_full_1522b7\.json\.gz\): file: changed during"):
+    with pytest.raises(
+        TrackChangedError, match=r"traces \(b7/trace_full_1522b7\.json\.gz\): file: changed during"
+    ):
         store.ingest(tree, "readsb", progress=False, processes=1)
     assert not list(store.dir.glob("part-*")) and not list(store.dir.glob(".tmp-*"))
 
@@ -134,8 +154,13 @@ def test_a_tree_with_a_trace_not_reviewed_is_refused(tmp_path):
     reviewed = content_hash(tree)
     (tree / "a4" / "trace_full_1522a4.json.gz").write_bytes(gzip.compress(_trace("1522a4", 12.0), mtime=0))
     with pytest.raises(TrackChangedError, match=r"traces: file: changed during the build"):
-        observed([(str(tree), "readsb", {})], cache_dir=tmp_path / "cache", processes=1, progress=False,
-                 expected_sha256={str(tree): reviewed})
+        observed(
+            [(str(tree), "readsb", {})],
+            cache_dir=tmp_path / "cache",
+            processes=1,
+            progress=False,
+            expected_sha256={str(tree): reviewed},
+        )
     res = observed([(str(tree), "readsb", {})], cache_dir=tmp_path / "cache", processes=1, progress=False)
     assert res.n_positions > 0 and res.meta["1522a4"]["r"] == "RA-78830"
 
@@ -156,11 +181,19 @@ def test_scratch_of_killed_ingests_and_merges_is_pruned_when_the_store_opens(tmp
     positions = tmp_path / "cache" / "positions"
     positions.mkdir(parents=True)
     dead, live = _dead_pid(), os.getpid()
-    stale = [positions / f".tmp-{'a' * 24}-{dead}", positions / f"merged-{'b' * 24}.{dead}.tmp.parquet",
-             positions / f"merged-{'c' * 24}.tmp.parquet"]  # the last: older code, no writer id, two hours old
-    kept = [positions / f".tmp-{'d' * 24}-{live}", positions / f"merged-{'e' * 24}.{live}.tmp.parquet",
-            positions / f"merged-{'f' * 24}.tmp.parquet",  # no writer id and fresh: may still be written
-            positions / f"merged-{'b' * 24}.parquet", positions / f"part-{'b' * 24}", positions / f"part-{'b' * 24}.json"]
+    stale = [
+        positions / f".tmp-{'a' * 24}-{dead}",
+        positions / f"merged-{'b' * 24}.{dead}.tmp.parquet",
+        positions / f"merged-{'c' * 24}.tmp.parquet",
+    ]  # the last: older code, no writer id, two hours old
+    kept = [
+        positions / f".tmp-{'d' * 24}-{live}",
+        positions / f"merged-{'e' * 24}.{live}.tmp.parquet",
+        positions / f"merged-{'f' * 24}.tmp.parquet",  # no writer id and fresh: may still be written
+        positions / f"merged-{'b' * 24}.parquet",
+        positions / f"part-{'b' * 24}",
+        positions / f"part-{'b' * 24}.json",
+    ]
     for p in stale + kept:
         if p.name.startswith(".tmp-") or (p.name.startswith("part-") and not p.suffix):
             p.mkdir()

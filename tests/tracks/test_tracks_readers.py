@@ -339,7 +339,9 @@ def test_readsb_fast_path_equals_exact_path(gen, tmp_path, extended):
 
     files = write_readsb_tree(gen.positions, tmp_path, extended=extended)
     for f in files[:4]:
-        parse_readsb_rows([split_readsb(gzip.decompress(f.read_bytes()), "x")])  # the fast path is really taken
+        parse_readsb_rows(
+            [split_readsb(gzip.decompress(f.read_bytes()), "x")]
+        )  # the fast path is really taken
         fast, exact = read_readsb_file(f), read_readsb_file(f, fast=False)
         assert fast.table.equals(exact.table) and fast.header == exact.header
 
@@ -356,8 +358,10 @@ def test_all_digit_hex_and_callsign_stay_text(tmp_path):
     assert t.column("callsign").to_pylist() == ["0123", "0123"]
 
 
-@pytest.mark.parametrize(("col", "value", "field"), [(7, 999999, "vrate"), (5, 720.0, "track"), (4, -3.0, "gs"),
-                                                     (0, 11 * 86400, "offset")])
+@pytest.mark.parametrize(
+    ("col", "value", "field"),
+    [(7, 999999, "vrate"), (5, 720.0, "track"), (4, -3.0, "gs"), (0, 11 * 86400, "offset")],
+)
 def test_one_set_of_limits_for_a_file_and_an_archive_member(col, value, field):
     """The same readsb limits on a single file and in the archive's batch parse: a value outside is named by record and
     field in both (the archive skips and lists the member; its other members are kept)."""
@@ -367,16 +371,20 @@ def test_one_set_of_limits_for_a_file_and_an_archive_member(col, value, field):
     from analysis.tracks.archive import parse_readsb_members
 
     def doc(hexa, bad):
-        rows = [[t, 10.0 + t / 1e4, -66.0, 3000, 250.0, 90.0, 0, 0, None, "adsb_icao", 3000, None, None, None]
-                for t in range(0, 100, 10)]
+        rows = [
+            [t, 10.0 + t / 1e4, -66.0, 3000, 250.0, 90.0, 0, 0, None, "adsb_icao", 3000, None, None, None]
+            for t in range(0, 100, 10)
+        ]
         if bad:
             rows[3][col] = value
-        return gzip.compress(json.dumps({"icao": hexa, "timestamp": 1704067200, "trace": rows},
-                                        separators=(",", ":")).encode())
+        return gzip.compress(
+            json.dumps({"icao": hexa, "timestamp": 1704067200, "trace": rows}, separators=(",", ":")).encode()
+        )
 
     with pytest.raises(TrackInputError, match=rf"f\.json: record 3, field '{field}'"):
         read_readsb_file(doc("0d0001", True), label="f.json")
-    tbl, metas, _noise, skipped = parse_readsb_members([("a.json", doc("0d0001", True)), ("b.json", doc("0d0002", False))],
-                                                       "day.tar")
+    tbl, metas, _noise, skipped = parse_readsb_members(
+        [("a.json", doc("0d0001", True)), ("b.json", doc("0d0002", False))], "day.tar"
+    )
     assert [s[0] for s in skipped] == ["a.json"] and f"record 3, field '{field}'" in skipped[0][1]
     assert set(tbl.column("icao24").to_pylist()) == {"0d0002"} and tbl.num_rows == 10
