@@ -163,9 +163,11 @@ STUB_REPORT = textwrap.dedent("""
     from analysis.paths import Project
     # notebooks stubbed: each page body names its job, so assembly and publishing are what runs (no kernel is
     # started, no PDF printed); a renamed page runner fails here instead of running every notebook for real
-    assert callable(r.run_page), "analysis.report.run_page is the page runner this stub replaces"
-    r.run_page = lambda job, *args, **kwargs: (f"<h1>{job.page}</h1><p>{sorted(job.parameters.items())}</p>", [])
-    r.report(Project(Path(sys.argv[1])), force=True, pdf=False)
+    # (the figure renderers are spawned processes that import this file again: only the main process reports)
+    if __name__ == "__main__":
+        assert callable(r.run_page), "analysis.report.run_page is the page runner this stub replaces"
+        r.run_page = lambda job, *args, **kwargs: (f"<h1>{job.page}</h1><p>{sorted(job.parameters.items())}</p>", [])
+        r.report(Project(Path(sys.argv[1])), force=True, pdf=False)
 """)
 
 PUBLISH_LOOP = textwrap.dedent("""
