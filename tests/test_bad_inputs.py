@@ -2426,7 +2426,7 @@ def test_make_fails_when_the_job_fails(tmp_path: Path, tally) -> None:
 
 
 def test_a_study_folders_notebooks_are_not_run_unless_named_as_code(
-    fresh_project: Project, tmp_path: Path, monkeypatch, capsys, tally
+    fresh_project: Project, tmp_path: Path, monkeypatch, caplog, tally
 ) -> None:
     import nbformat
 
@@ -2453,15 +2453,16 @@ def test_a_study_folders_notebooks_are_not_run_unless_named_as_code(
         raise Stop
 
     monkeypatch.setattr(report_mod, "build", stop)
+    caplog.set_level("WARNING", logger="analysis.report")
     with pytest.raises(Stop):
         report_mod.report(fresh_project)
-    err = capsys.readouterr().err
-    assert f"{folder} is not run: a study folder is data" in err, err
+    assert f"{folder} is not run: a study folder is data" in caplog.text, caplog.text
     assert seen[-1].notebooks == REPO_DIR / "notebooks"
+    caplog.clear()
     with pytest.raises(Stop):
         report_mod.report(fresh_project, notebooks=folder)
-    err = capsys.readouterr().err
-    assert f"warning: running the notebooks in {folder.resolve()} as code" in err, err
+    assert f"running the notebooks in {folder.resolve()} as code" in caplog.text, caplog.text
+    assert all(r.levelname == "WARNING" for r in caplog.records), caplog.records
     assert seen[-1].notebooks == folder.resolve()
     with pytest.raises(FileNotFoundError, match="expected a folder of the report's notebooks"):
         report_mod.report(fresh_project, notebooks=tmp_path / "nowhere")
