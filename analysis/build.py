@@ -192,6 +192,12 @@ def derive(
                 df = out[step.table]
             else:
                 df = out
+        # a column with no value at all has no type of its own (polars: Null); it takes the declared one
+        untyped = {
+            c: t for c, t in steps.schema_of(step).items() if c in df.columns and df.schema[c] == pl.Null
+        }
+        if untyped:
+            df = df.with_columns(pl.col(c).cast(t) for c, t in untyped.items())
         if check:
             try:
                 steps.check(step, df, inputs)
