@@ -28,7 +28,7 @@ override ENGINE := $(value ENGINE)
 override MASTER := $(value MASTER)
 export COMPARE ARCHIVE ENGINE MASTER
 
-.PHONY: help env data validate report bench-report test test-quick test-profile lint fuzz bench lab accept-raw clean discover
+.PHONY: help env data validate report bench-report test test-quick test-profile lint fuzz soak bench lab accept-raw clean discover
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -58,15 +58,20 @@ bench-report: $(ENV) ## time a forced full report: per-page times, slowest cells
 accept-raw: $(ENV) ## after reviewing a change to data/raw, record its checksums
 	$(PY) -m analysis accept-raw
 
-test: $(ENV) ## run the whole test suite (and the package's doctests)
-	$(PY) -m pytest -q
+# the suite runs on TEST_WORKERS processes (pytest-xdist); tests/conftest.py (work_unit) keeps the tests that share
+# the report, and each module's tests, on one worker. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
+
+test: $(ENV) ## run the whole test suite (and the package's doctests) on TEST_WORKERS=2 processes
+	$(PY) -m pytest -q $(XDIST)
 
 test-quick: $(ENV) ## the inner loop: every test not marked slow (no full report, browser or Spark), stop at the first failure
-	$(PY) -m pytest -q -x -m "not slow"
+	$(PY) -m pytest -q -x -m "not slow" $(XDIST)
 
 test-profile: $(ENV) ## run the whole suite and list the 25 tests that take the most CPU seconds (and wall seconds)
 	rm -f .build/test-cpu.tsv && mkdir -p .build
-	rc=0; FLIGHTS_TEST_CPU=.build/test-cpu.tsv $(PY) -m pytest -q || rc=$$?; \
+	rc=0; FLIGHTS_TEST_CPU=.build/test-cpu.tsv $(PY) -m pytest -q $(XDIST) || rc=$$?; \
 	echo "test	wall_s	cpu_s"; sort -t$$'\t' -k3,3 -rn .build/test-cpu.tsv | head -25; \
 	awk -F'\t' '{w+=$$2; c+=$$3} END {printf "all %d tests: wall %.0f s, CPU %.0f s\n", NR, w, c}' .build/test-cpu.tsv; \
 	exit $$rc
@@ -78,6 +83,10 @@ lint: $(ENV) ## ruff check, ruff format --check and mypy (what .ci/run checks be
 
 fuzz: $(ENV) ## property-based fuzzing (Hypothesis) with many more examples than `make test` runs
 	FLIGHTS_FUZZ=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py --hypothesis-show-statistics --durations=3
+
+soak: $(ENV) ## the robustness tests at length: the kill test at 4x its kill points, then `make fuzz`
+	FLIGHTS_KILL_ROUNDS=4 $(PY) -m pytest -q -p no:cacheprovider tests/test_atomic.py -k kill -rP
+	$(MAKE) fuzz
 
 bench: $(ENV) ## benchmark ingest and segmentation at 10 M and 100 M positions, and discovery
 	$(PY) -m analysis.tracks.bench

@@ -169,6 +169,8 @@ def text_problem(
                     "printable ASCII only (letters A-Z, digits 0-9 and the punctuation the field allows)",
                     f"{describe_char(ch)} at position {i}",
                 )
+    if value.isprintable() and unicodedata.is_normalized("NFC", value):
+        return None  # the common case, at C speed: every character _bad_char refuses is one isprintable() refuses
     bad = _bad_char(value, allow_newline)
     if bad is not None:
         i, ch, why = bad
@@ -424,6 +426,9 @@ def _convert(col: Column, raw: str, rel: str, line: int, errors: list[RawDataErr
     raise AssertionError(f"unknown column kind {kind}")
 
 
+_UNSEEN = object()
+
+
 def _read_table(
     root: Path, table: Table, errors: list[RawDataError], data: bytes | None = None
 ) -> tuple[list[dict], list[int]]:
@@ -471,6 +476,7 @@ def _read_table(
         return [], []
     rows: list[dict] = []
     lines: list[int] = []
+    known: dict[tuple[str, str], Any] = {}  # (column, cell) -> converted value, for cells that repeat
     while True:
         try:
             values = next(reader)
@@ -492,7 +498,17 @@ def _read_table(
             )
             continue
         cells = dict(zip(header, values, strict=True))
-        rows.append({c.name: _convert(c, cells[c.name], rel, line, errors) for c in table.columns})
+        row = {}
+        for c in table.columns:
+            raw = cells[c.name]
+            value = known.get((c.name, raw), _UNSEEN)
+            if value is _UNSEEN:
+                before = len(errors)
+                value = _convert(c, raw, rel, line, errors)
+                if len(errors) == before:  # a cell that converts cleanly converts the same on every line
+                    known[(c.name, raw)] = value
+            row[c.name] = value
+        rows.append(row)
         lines.append(line)
     return rows, lines
 

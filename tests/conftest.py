@@ -22,13 +22,71 @@ SLOW_FIXTURES = frozenset({"built_report", "extended_report", "second_study", "b
 SLOW_TESTS = frozenset({"test_kill_at_random_points", "test_two_builds_and_two_reports_at_once"})
 
 
+#: fixtures the report tests share, and the modules whose tests use them: under pytest-xdist (`make test` runs two
+#: workers) these modules run on one worker, so the session builds the report once (a test module that starts using
+#: one of these fixtures must be added here; collection stops and says so otherwise)
+REPORT_FIXTURES = frozenset({"built_report", "extended_report", "visited"})
+REPORT_MODULES = frozenset(
+    {
+        "tests/test_browser.py",
+        "tests/test_exports.py",
+        "tests/test_observed_episode.py",
+        "tests/test_report.py",
+        "tests/test_site.py",
+    }
+)
+#: the longest units of work first (the scheduler hands the next unit to whichever worker is free), the rest after
+#: them in collection order
+LONGEST_FIRST = (
+    "report",
+    "tests/test_atomic.py",
+    "tests/discover",
+    "tests/test_bad_inputs.py",
+    "tests/test_fuzz.py",
+    "tests/test_hostile.py",
+    "tests/tracks",
+    "tests/test_concurrent.py",
+)
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: the report modules together; a folder with session fixtures of its own
+    (tests/discover, tests/tracks) together; else its module, whose module-scoped fixtures are then built once."""
+    path = nodeid.split("::", 1)[0]
+    if path in REPORT_MODULES:
+        return "report"
+    return path.rsplit("/", 1)[0] if path.count("/") > 1 else path
+
+
 def pytest_collection_modifyitems(config, items):
+    """Mark slow tests, check that every test using the shared report is in a report module, and put the longest
+    units of work first."""
     for item in items:
-        if (
-            SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
-            or getattr(item, "originalname", item.name) in SLOW_TESTS
-        ):
+        names = set(getattr(item, "fixturenames", ()))
+        if SLOW_FIXTURES & names or getattr(item, "originalname", item.name) in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+        if REPORT_FIXTURES & names and work_unit(item.nodeid) != "report":
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {sorted(REPORT_FIXTURES & names)}: add its module to REPORT_MODULES in "
+                "tests/conftest.py, so that the report is built once per test run"
+            )
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under `--dist loadscope`: schedule by :func:`work_unit` (xdist's own grouping by mark, loadgroup, does not
+    work with pytest 9's node ids)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +116,35 @@ def built_report(tmp_path_factory) -> Project:
 def fresh_project(tmp_path) -> Project:
     """A private, unbuilt copy of the whole study that a test may edit."""
     return copy_study(tmp_path / "study", full=True)
+
+
+# --- the robustness tallies under pytest-xdist: each worker hands its counts to the controller, which adds them up
+
+
+TALLIES = ("bad_input_stats", "kill_stats")
+
+
+def pytest_sessionfinish(session):
+    out = getattr(session.config, "workeroutput", None)  # set only in an xdist worker
+    if out is not None:
+        for name in TALLIES:
+            if hasattr(session.config, name):
+                out[name] = getattr(session.config, name)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    config, got = node.config, getattr(node, "workeroutput", {})
+    if "bad_input_stats" in got:
+        mine = getattr(config, "bad_input_stats", None) or {"cases": 0, "clear": 0, "failed": []}
+        theirs = got["bad_input_stats"]
+        config.bad_input_stats = {
+            "cases": mine["cases"] + theirs["cases"],
+            "clear": mine["clear"] + theirs["clear"],
+            "failed": mine["failed"] + theirs["failed"],
+        }
+    if "kill_stats" in got:
+        config.kill_stats = got["kill_stats"]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -98,7 +185,8 @@ def extended_report(extended_project) -> Project:
     """The extended study with its full report built (one report run serves every test that needs it)."""
     from analysis.report import report
 
-    report(extended_project)
+    # its tests read pages and data; the print edition is tested on built_report
+    report(extended_project, pdf=False)
     return extended_project
 
 

