@@ -77,8 +77,8 @@ test-profile: $(ENV) ## run the whole suite and list the 25 tests that take the 
 	exit $$rc
 
 lint: $(ENV) ## ruff check, ruff format --check and mypy (what .ci/run checks before the tests)
-	$(PY) -m ruff check analysis tests
-	$(PY) -m ruff format --check analysis tests
+	$(PY) -m ruff check analysis synth bench tests
+	$(PY) -m ruff format --check analysis synth bench tests
 	$(PY) -m mypy
 
 fuzz: $(ENV) ## property-based fuzzing (Hypothesis) with many more examples than `make test` runs
@@ -89,15 +89,15 @@ soak: $(ENV) ## the robustness tests at length: the kill test at 4x its kill poi
 	$(MAKE) fuzz
 
 bench: $(ENV) ## benchmark ingest and segmentation at 10 M and 100 M positions, and discovery
-	$(PY) -m analysis.tracks.bench
-	$(PY) bench/ingest_first_call.py
-	$(PY) -m analysis.discover.bench
+	$(PY) -m bench.tracks
+	$(PY) -m bench.ingest_first_call
+	$(PY) -m bench.discover
 
 # make discover ARCHIVE="day1.tar day2.tar" [ENGINE=spark MASTER=local[2]]; without ARCHIVE a generated
 # (synthetic) global day is used, so a newcomer sees the whole path work
 DEMO_DAY := .build/discover/demo-day.tar
-$(DEMO_DAY): analysis/discover/globalday.py | $(ENV)
-	$(PY) -m analysis.discover.globalday $@ --aircraft 300
+$(DEMO_DAY): synth/globalday.py analysis/discover/synthetic.py | $(ENV)
+	$(PY) -m synth.globalday $@ --aircraft 300
 
 discover: data $(if $(ARCHIVE),,$(DEMO_DAY)) ## find candidate flights in day archives: make discover ARCHIVE=day.tar [ENGINE=spark MASTER=URL]
 	read -r -d "" -a archives <<< "$${ARCHIVE:-$(DEMO_DAY)}" || :; \

@@ -270,7 +270,7 @@ def _discover(args: argparse.Namespace, project) -> int:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     if res.manifest.get("synthetic_inputs"):
-        from .discover.globalday import SYNTHETIC_NOTE
+        from .discover.synthetic import SYNTHETIC_NOTE
 
         print(f"  *** {SYNTHETIC_NOTE} ***")
     for r in res.candidates.iter_rows(named=True):

@@ -974,7 +974,7 @@ def _candidates_page(project: Project, folder: Path, head: str) -> str:
             '<div class="synthetic-banner" role="note"><strong>Synthetic data.</strong> '
             f"{n_syn} of the {cands.height} candidates below come from a generated demo day "
             f"({', '.join(f'<code>{esc(i)}</code>' for i in synthetic) or 'a generated archive'}, written by "
-            "<code>analysis.discover.globalday</code> so that a newcomer sees discovery work): their aircraft, "
+            "<code>synth.globalday</code> so that a newcomer sees discovery work): their aircraft, "
             "registrations and tracks are made up, even where one matches a reported episode. They are marked "
             "<em>synthetic</em> in the table and in the exports. Run <code>make discover ARCHIVE=day.tar</code> on "
             "a real archive for real leads.</div>"

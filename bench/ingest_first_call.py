@@ -1,8 +1,8 @@
 """Small inputs are fast too (issue 21.6): the first call of the observed path on one readsb trace, in a fresh process.
 
-    .venv/bin/python bench/ingest_first_call.py [--repeat 3] [--aircraft 1]
+    python -m bench.ingest_first_call [--repeat 3] [--aircraft 1]
 
-Writes one generated trace (gzip JSON, ``analysis.tracks.generate``), then runs, each time in a new interpreter,
+Writes one generated trace (gzip JSON, ``synth.tracks``), then runs, each time in a new interpreter,
 ``import analysis.tracks`` and one ``analysis.tracks.observed([(trace, "readsb", {})])`` into an empty cache: the
 wall and CPU seconds of the import and of the call, the modules the call loaded (polars, pandas, duckdb,
 airportsdata), and the 1-minute load average beside them (the machine is shared: CPU seconds are the figure that
@@ -38,28 +38,40 @@ print(json.dumps({"import_s": t1 - t0, "import_cpu_s": c1 - c0, "call_s": t2 - t
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.ingest_first_call", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--aircraft", type=int, default=1, help="aircraft in the one trace file's tree (1: one trace)")
+    ap.add_argument(
+        "--aircraft", type=int, default=1, help="aircraft in the one trace file's tree (1: one trace)"
+    )
     a = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    from analysis.tracks.generate import generate, write_readsb_tree
+    from synth.tracks import generate, write_readsb_tree
 
     with tempfile.TemporaryDirectory() as tmp:
         files = write_readsb_tree(generate(n_aircraft=a.aircraft, seed=3).positions, Path(tmp) / "traces")
         runs = []
         for _ in range(a.repeat):
             la = os.getloadavg()[0]
-            out = subprocess.run([sys.executable, "-c", _CHILD, str(files[0])], cwd=ROOT, check=True,
-                                 capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(files[0])],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]) | {"loadavg_1m": la})
     best = min(runs, key=lambda r: r["call_cpu_s"])
-    print(f"observed path, first call on one trace ({best['positions']:,} positions, {best['legs']} legs), fresh "
-          f"process, best of {a.repeat}:")
+    print(
+        f"observed path, first call on one trace ({best['positions']:,} positions, {best['legs']} legs), fresh "
+        f"process, best of {a.repeat}:"
+    )
     print(f"  import analysis.tracks  {best['import_s']:.3f} s  ({best['import_cpu_s']:.3f} CPU-s)")
     print(f"  first observed() call   {best['call_s']:.3f} s  ({best['call_cpu_s']:.3f} CPU-s)")
-    print(f"  loaded by then: {', '.join(best['loaded'])}; load average {best['loadavg_1m']:.1f} "
-          f"({os.cpu_count()} CPUs); calls {[round(r['call_s'], 2) for r in runs]} s")
+    print(
+        f"  loaded by then: {', '.join(best['loaded'])}; load average {best['loadavg_1m']:.1f} "
+        f"({os.cpu_count()} CPUs); calls {[round(r['call_s'], 2) for r in runs]} s"
+    )
     return best
 
 

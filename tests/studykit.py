@@ -200,7 +200,7 @@ def add_observed_tracks(raw: Path) -> None:
 
     from trip import at, trip_positions
 
-    from analysis.tracks.generate import write_readsb_tree
+    from synth.tracks import write_readsb_tree
 
     rows = list(csv.DictReader(open(raw / "watchlist.csv", encoding="utf-8")))
     for r in rows:

@@ -1,6 +1,6 @@
 """Test support: one aircraft's multi-stop trip as ADS-B positions, with a transponder-off stretch.
 
-The project's traffic generator (``analysis.tracks.generate``) flies random legs between random airports;
+The project's traffic generator (``synth.tracks``) flies random legs between random airports;
 these tests need a chosen route at chosen times (a watched Il-76 through Africa to Caracas), so this module
 lays the positions of a given itinerary: ground fixes at each airport, great-circle climb/cruise/descent every
 30 s, and an optional gap (no fixes) over the middle of chosen legs.

@@ -382,9 +382,9 @@ def _discover(
         t = time.perf_counter()
         cand, cand_legs = candidates(legs, gaps, aircraft, rules, reported)
         timings["rules_s"] = time.perf_counter() - t
-        # a generated demo day (analysis.discover.globalday) marks itself: so does every candidate found in it, and
+        # a generated demo day (synth.globalday) marks itself: so does every candidate found in it, and
         # so does the positions store ingested from it (a later run on the store alone knows it too)
-        from .globalday import SYNTHETIC_MEMBER, synthetic_inputs
+        from .synthetic import SYNTHETIC_MEMBER, synthetic_inputs
 
         marker = Path(store) / SYNTHETIC_MEMBER
         if inputs is not None:
@@ -446,7 +446,7 @@ def _discover(
 
         _publish(out, write)
     if progress and synthetic:
-        from .globalday import SYNTHETIC_NOTE
+        from .synthetic import SYNTHETIC_NOTE
 
         print(f"[discover] {SYNTHETIC_NOTE} (input: {', '.join(synthetic)})", flush=True)
     if progress:

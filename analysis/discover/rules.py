@@ -90,7 +90,7 @@ CANDIDATE_DESCRIPTIONS = {
     "evidence": "What was observed, in words: landings, crossings with latitude, dark gaps with times and places.",
     "source_inputs": "Archive file(s) the trip's positions came from (the track inputs, cited as sources).",
     "source_members": "Trace members inside the archive(s) (traces/<xx>/trace_full_<hex>.json).",
-    "synthetic": "True when the trip was found in a generated demo day (analysis.discover.globalday): made-up "
+    "synthetic": "True when the trip was found in a generated demo day (synth.globalday): made-up "
     "aircraft and tracks, not a lead.",
 }
 

@@ -10,8 +10,8 @@ Main entry point for the watchlist/episode code::
 
 Modules: ``readers`` (formats -> one positions table, ``TrackInputError``), ``noise`` (drop and count
 impossible fixes), ``store`` (parquet parts sorted by aircraft/time, content-hash dedup),
-``segment`` (streaming numpy segmentation), ``airports`` (airportsdata + vectorised nearest),
-``generate`` (synthetic traffic with truth), ``bench`` (``python -m analysis.tracks.bench``).
+``segment`` (streaming numpy segmentation), ``airports`` (airportsdata + vectorised nearest). Synthetic traffic
+with truth is outside the package (``synth.tracks``), and so are the benchmarks (``python -m bench.tracks``).
 """
 
 from __future__ import annotations

@@ -4,20 +4,20 @@
 >>> t.legs, t.gaps, t.noise, t.rejected                             # doctest: +SKIP
 >>> track_map(t); altitude_profile(t)                               # doctest: +SKIP
 
-:func:`demo_input` writes a generated trace (with its truth) when there is no real file at hand.
+With no real file at hand, ``synth.tracks.demo_input`` (the repository's generator, outside this package) writes a
+generated trace with its truth.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
 from . import observed
 from .segment import SegmentParams
 
-__all__ = ["Trace", "trace_of", "demo_input", "track_map", "altitude_profile"]
+__all__ = ["Trace", "trace_of", "track_map", "altitude_profile"]
 
 
 @dataclass
@@ -74,19 +74,6 @@ def trace_of(
         res.noise,
         res.rejected,
     )
-
-
-def demo_input(directory, seed: int = 3) -> tuple[list[tuple[str, str, dict]], str]:
-    """A generated readsb ``traces/`` tree of a few aircraft with every failure class planted
-    (:func:`analysis.tracks.generate.generate`); returns (tracks, the hex of one aircraft)."""
-    from .generate import generate, write_readsb_tree
-
-    d = Path(directory)
-    g = generate(4, 4, seed=seed, failures=True, p_start_airborne=0.5)
-    if not (d / "traces").exists():
-        write_readsb_tree(g.positions, d)
-        g.write_truth(d / "truth")
-    return [(str(d / "traces"), "readsb", {})], g.legs["icao24"][0]
 
 
 def _iso(df: pl.DataFrame) -> pl.DataFrame:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from analysis.discover import reported_windows
-from analysis.discover.globalday import generate_day
+from synth.globalday import generate_day
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from analysis.discover import discover, load_rules, match_aircraft
 from analysis.discover.rules import crosses_meridian
 from analysis.paths import REPO_DIR
 from analysis.tracks.archive import ingest_archive, list_members, read_store_bucket, store_buckets
-from analysis.tracks.generate import generate, write_readsb_tree
+from synth.tracks import generate, write_readsb_tree
 
 
 def _all(store) -> pa.Table:
@@ -271,9 +271,9 @@ def test_outputs_written(local_run):
 
 def test_opensky_hourly_files_ingest(small, tmp_path):
     from analysis.discover import read_aircraft
-    from analysis.tracks.generate import write_opensky
     from analysis.tracks.noise import clean_positions
     from analysis.tracks.readers import read_opensky
+    from synth.tracks import write_opensky
 
     g, _root = small
     hexes = sorted(set(g.positions.column("icao24").to_pylist()))
@@ -402,7 +402,7 @@ def test_the_demo_day_says_it_is_synthetic_everywhere(
 
     from analysis import site
     from analysis.discover.__main__ import main
-    from analysis.discover.globalday import SYNTHETIC_NOTE, synthetic_inputs
+    from analysis.discover.synthetic import SYNTHETIC_NOTE, synthetic_inputs
     from analysis.paths import Project
 
     assert synthetic_inputs([day.path]) == {"day.tar"}

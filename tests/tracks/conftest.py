@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.tracks.generate import generate
+from synth.tracks import generate
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +16,7 @@ def gen():
 @pytest.fixture(scope="session")
 def tree(gen, tmp_path_factory):
     """A readsb traces/ tree (gzip content, .json names) of the noisy positions."""
-    from analysis.tracks.generate import write_readsb_tree
+    from synth.tracks import write_readsb_tree
 
     root = tmp_path_factory.mktemp("readsb")
     write_readsb_tree(gen.positions, root)

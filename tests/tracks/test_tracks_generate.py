@@ -6,7 +6,7 @@ import json
 
 import polars as pl
 
-from analysis.tracks.generate import generate
+from synth.tracks import generate
 
 
 def test_deterministic_for_a_seed():
@@ -35,9 +35,9 @@ def test_sampling_and_utc(gen):
 def test_every_failure_class_planted_and_handled():
     """Small run of the bench's accuracy check: each failure class is planted, and the observed path finds
     every leg, with no phantom leg, no wrong airport, the changed callsigns, and file order = shuffle."""
-    from analysis.tracks.bench import _measure_accuracy
+    from synth.score import observed_path_accuracy
 
-    r = _measure_accuracy(24, 5)
+    r = observed_path_accuracy(24, 5)
     planted = r["planted"]
     for k in (
         "planted_ground_flicker",

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from analysis.tracks import ObservedResult, TrackInputError, observed
-from analysis.tracks.generate import write_fr24_csv, write_opensky
+from synth.tracks import write_fr24_csv, write_opensky
 
 
 def test_tree_against_truth(gen, tree, tmp_path):
@@ -153,7 +153,7 @@ def test_unknown_format_and_missing_path(tmp_path):
 
 def test_globe_history_days_merge_per_aircraft(gen, tmp_path):
     """One aircraft split over two day directories (globe_history layout) is merged before segmenting."""
-    from analysis.tracks.generate import write_readsb_tree
+    from synth.tracks import write_readsb_tree
 
     hexa = gen.clean.column("icao24")[0].as_py()
     ac = gen.clean.filter(pc.equal(gen.clean.column("icao24"), hexa))

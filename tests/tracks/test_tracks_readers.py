@@ -12,14 +12,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.tracks.generate import (
-    write_fr24_csv,
-    write_fr24_json,
-    write_fr24_kml,
-    write_generic_csv,
-    write_opensky,
-    write_readsb_tree,
-)
 from analysis.tracks.noise import clean_positions
 from analysis.tracks.readers import (
     POSITIONS_SCHEMA,
@@ -30,6 +22,14 @@ from analysis.tracks.readers import (
     read_generic_csv,
     read_opensky,
     read_readsb_file,
+)
+from synth.tracks import (
+    write_fr24_csv,
+    write_fr24_json,
+    write_fr24_kml,
+    write_generic_csv,
+    write_opensky,
+    write_readsb_tree,
 )
 
 

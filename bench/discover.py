@@ -1,7 +1,7 @@
 """Discovery benchmark: archive ingest rate, discovery throughput and peak memory (local engine), and
 Spark local[1] against local[2] on the same positions store.
 
-    python -m analysis.discover.bench [--aircraft 4000] [--repeat 3] [--no-spark]
+    python -m bench.discover [--aircraft 4000] [--repeat 3] [--no-spark]
 
 The generated day is cached in bench/out/ under a key of the generator's source and its parameters (reused while
 neither changed). Each ingest and local-engine run is a fresh interpreter whose whole process tree's RSS is sampled
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..tracks.bench import _stats, commit, fmt_rate, measure_in_subprocess, source_key
+from bench.tracks import commit, fmt_rate, measure_in_subprocess, source_key, stats
 
 OUT = Path("bench/out")
 
@@ -35,18 +35,18 @@ def _cpu() -> float:
 def _measure(kind: str, path: str, store: str, master: str | None, repeat: int = 1) -> dict:
     la, t0, c0 = os.getloadavg()[0], time.perf_counter(), _cpu()
     if kind == "ingest":
-        from ..tracks.archive import ingest_archive
+        from analysis.tracks.archive import ingest_archive
 
         r = ingest_archive(path, store, n_buckets=16, processes=2, progress=False)
         rows = r.rows
     elif kind == "local":
-        from . import discover
+        from analysis.discover import discover
 
         discover(store=store, out=None, reported=None, progress=False)
         rows = json.loads((Path(store) / "manifest.json").read_text())["positions"]
     else:
-        from . import discover
-        from .engine import spark_session
+        from analysis.discover import discover
+        from analysis.discover.engine import spark_session
 
         assert master is not None, "a Spark measurement names its master"
         t_s = time.perf_counter()
@@ -77,12 +77,12 @@ def _measure(kind: str, path: str, store: str, master: str | None, repeat: int =
 
 
 def _sub(*args: str) -> dict:
-    return measure_in_subprocess("analysis.discover.bench", *args)
+    return measure_in_subprocess("bench.discover", *args)
 
 
 def _summary(runs: list[dict]) -> dict:
-    """Best and median of fresh-interpreter runs (:func:`analysis.tracks.bench._stats`), peak RSS of them all."""
-    b = _stats(runs[0]["rows"], [(r["seconds"], r["cpu_seconds"], r["loadavg_1m"]) for r in runs])
+    """Best and median of fresh-interpreter runs (:func:`bench.tracks.stats`), peak RSS of them all."""
+    b = stats(runs[0]["rows"], [(r["seconds"], r["cpu_seconds"], r["loadavg_1m"]) for r in runs])
     return b | {"engine": "local", "peak_tree_rss_mb": max(r["peak_tree_rss_mb"] for r in runs)}
 
 
@@ -106,7 +106,7 @@ def _spark_summary(r: dict) -> dict:
 
 def _day(aircraft: int, seed: int = 1) -> tuple[Path, dict]:
     """The generated day archive, reused while the generator's source and the parameters are the same."""
-    from . import globalday
+    from synth import globalday
 
     key = source_key(globalday, {"aircraft": aircraft, "seed": seed})
     day = OUT / f"day-{aircraft}.tar"
@@ -128,9 +128,7 @@ def _day(aircraft: int, seed: int = 1) -> tuple[Path, dict]:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(
-        prog="python -m analysis.discover.bench", description=__doc__.splitlines()[0]
-    )
+    ap = argparse.ArgumentParser(prog="python -m bench.discover", description=__doc__.splitlines()[0])
     ap.add_argument("--aircraft", type=int, default=4000, help="ordinary aircraft in the generated day")
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("DISCOVER_BENCH_REPEAT", "3")))
     ap.add_argument("--no-spark", action="store_true")

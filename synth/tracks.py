@@ -1,4 +1,4 @@
-"""Synthetic traffic with known truth, for tests and benchmarks (deterministic for a seed).
+"""Synthetic traffic with known truth, for demos, tests and benchmarks (deterministic for a seed).
 
 Aircraft fly great-circle legs between real airports (airportsdata, IATA airports with no other
 airport within 10 km, so the nearest-airport answer is unambiguous). Each leg: 12 taxi-out ground
@@ -14,6 +14,7 @@ duplicates, backwards times, stale repeats) whose counts are returned as truth.
 * Format writers (for correctness tests on small sizes): :func:`write_readsb_tree`,
   :func:`write_opensky`, :func:`write_fr24_csv`, :func:`write_fr24_kml`, :func:`write_fr24_json`,
   :func:`write_generic_csv`.
+* :func:`demo_input` writes a generated readsb tree with its truth, the demo trace of ``notebooks/observed.ipynb``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from .airports import _grid, haversine_km, load_airports
-from .readers import FPM_PER_MS, FT_PER_M, KT_PER_MS, POSITIONS_SCHEMA
+from analysis.tracks.airports import airport_grid, haversine_km, load_airports
+from analysis.tracks.readers import FPM_PER_MS, FT_PER_M, KT_PER_MS, POSITIONS_SCHEMA
 
 __all__ = [
     "Generated",
@@ -43,6 +44,7 @@ __all__ = [
     "write_fr24_json",
     "write_generic_csv",
     "GAP_WINDOW",
+    "demo_input",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ def _airport_pool():
     ap_all = load_airports(False)
     ap = load_airports(True)
     sel = np.flatnonzero(np.abs(ap.lat) < 70)
-    q, c = _grid(10.0, False).candidates(ap.lat[sel], ap.lon[sel])
+    q, c = airport_grid(10.0, False).candidates(ap.lat[sel], ap.lon[sel])
     d = haversine_km(ap.lat[sel][q], ap.lon[sel][q], ap_all.lat[c], ap_all.lon[c])
     near = np.bincount(q[d <= 10.0], minlength=len(sel))
     sel = sel[near == 1]  # only itself
@@ -92,8 +94,8 @@ def _airport_pool():
 def _strips():
     """Landing places far from any airport (military strips, say): points on land with no airportsdata
     entry within 40 km, so the right answer is an unknown airport. Fixed seed: the same strips every run."""
-    from ..geo import countries_at
-    from .airports import nearest_airport
+    from analysis.geo import countries_at
+    from analysis.tracks.airports import nearest_airport
 
     rng = np.random.default_rng(20261122)
     lat = rng.uniform(-45, 60, 4000)
@@ -612,7 +614,7 @@ def generate_positions_parquet(
     """
     import time
 
-    from .store import STORE_SCHEMA, _PartWriter
+    from analysis.tracks.store import STORE_SCHEMA, _PartWriter
 
     t_begin = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -935,3 +937,18 @@ def write_generic_csv(positions: pa.Table, path, tz: str | None = None) -> dict:
     if tz:
         opts["tz"] = tz
     return opts
+
+
+def demo_input(directory=None, seed: int = 3) -> tuple[list[tuple[str, str, dict]], str]:
+    """A generated readsb ``traces/`` tree of a few aircraft with every failure class planted (:func:`generate`),
+    written under ``directory`` (a new temporary folder when None) with its truth unless already there; returns
+    (tracks, the hex of one aircraft), the arguments of :func:`analysis.tracks.explore.trace_of`. The demo trace of
+    ``notebooks/observed.ipynb``."""
+    import tempfile
+
+    d = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="observed-demo-"))
+    g = generate(4, 4, seed=seed, failures=True, p_start_airborne=0.5)
+    if not (d / "traces").exists():
+        write_readsb_tree(g.positions, d)
+        g.write_truth(d / "truth")
+    return [(str(d / "traces"), "readsb", {})], g.legs["icao24"][0]

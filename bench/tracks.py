@@ -1,4 +1,4 @@
-"""Benchmark: ``python -m analysis.tracks.bench`` (``make bench``).
+"""Benchmark of the observed path: ``python -m bench.tracks`` (``make bench``).
 
 Generates clean positions in the store layout (10 M and 100 M by default) and, each in its own
 subprocess so that peak RSS (ru_maxrss) belongs to that measurement alone:
@@ -8,7 +8,7 @@ subprocess so that peak RSS (ru_maxrss) belongs to that measurement alone:
 * ``ingest``   readsb trace-tree ingest (gzip JSON, 2 worker processes) on a generated tree of a few
   million positions (writing 100 M positions as JSON would take too long; the output says so)
 * ``accuracy`` generated traffic with every failure class planted at realistic rates
-  (:data:`analysis.tracks.generate.FAILURE_RATES`), noise filter + kernel, scored by :func:`accuracy`:
+  (:data:`synth.tracks.FAILURE_RATES`), noise filter + kernel, scored by :func:`synth.score.accuracy`:
   legs found, phantom legs, boundaries within 2 min, airports right / wrong / missed
 
 Generated inputs are cached under a key of the generator's source and parameters. Every figure: best and
@@ -29,13 +29,15 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["main"]
+from synth.score import observed_path_accuracy
+
+__all__ = ["main", "stats", "fmt_rate", "source_key", "commit", "measure_in_subprocess"]
 
 OUT = Path("bench/out")
 REPEAT = int(os.environ.get("TRACKS_BENCH_REPEAT", "3"))
 
 
-def _stats(rows: int, runs: list[tuple[float, float, float]]) -> dict:
+def stats(rows: int, runs: list[tuple[float, float, float]]) -> dict:
     """Best and median of the repeated runs (wall seconds, CPU seconds of all threads, 1-min load average at
     the start of the run). The machine is shared: the fastest run is the least disturbed one, the median
     says how typical it was; per CPU-second, which load hardly changes, is the rate to compare. Each
@@ -63,7 +65,7 @@ def _stats(rows: int, runs: list[tuple[float, float, float]]) -> dict:
 
 
 def fmt_rate(r: dict, key: str = "rows_per_s") -> str:
-    """'best X M/s (load L), median Y M/s (load M)' of a :func:`_stats` result."""
+    """'best X M/s (load L), median Y M/s (load M)' of a :func:`stats` result."""
     if key == "rows_per_s":
         return (
             f"best {r['rows_per_s'] / 1e6:,.2f} M/s (load {r['loadavg_1m']:.1f}), median "
@@ -146,13 +148,13 @@ def _measure_scan(path: str, mem: str) -> dict:
         c, t, la = _cpu(), time.perf_counter(), os.getloadavg()[0]
         n = con.sql(q).fetchall()[0][0]
         runs.append((time.perf_counter() - t, _cpu() - c, la))
-    return _stats(n, runs) | {"peak_rss_mb": _rss_mb()}
+    return stats(n, runs) | {"peak_rss_mb": _rss_mb()}
 
 
 def _measure_segment(path: str) -> dict:
     import pyarrow.parquet as pq
 
-    from .segment import SEGMENT_COLUMNS, segment_batch, segment_parquet, work_units
+    from analysis.tracks.segment import SEGMENT_COLUMNS, segment_batch, segment_parquet, work_units
 
     # warm-up on the first work unit: the compiled kernels loaded, the airports read (the page cache was
     # warmed by the scan of the same file just before)
@@ -163,7 +165,7 @@ def _measure_segment(path: str) -> dict:
         c, t, la = _cpu(), time.perf_counter(), os.getloadavg()[0]
         s = segment_parquet(path, threads=2)
         runs.append((time.perf_counter() - t, _cpu() - c, la))
-    return _stats(s.n_positions, runs) | {
+    return stats(s.n_positions, runs) | {
         "legs": s.legs.height,
         "gaps": s.gaps.height,
         "stops": s.stops.height,
@@ -172,7 +174,7 @@ def _measure_segment(path: str) -> dict:
 
 
 def _measure_ingest(tree: str, cache: str) -> dict:
-    from .store import Store
+    from analysis.tracks.store import Store
 
     runs = []
     for _ in range(REPEAT):
@@ -180,134 +182,17 @@ def _measure_ingest(tree: str, cache: str) -> dict:
         c, t, la = _cpu(children=True), time.perf_counter(), os.getloadavg()[0]
         part = Store(cache).ingest(tree, "readsb", processes=2, progress=True)
         runs.append((time.perf_counter() - t, _cpu(children=True) - c, la))
-    return _stats(part.n_rows, runs) | {
+    return stats(part.n_rows, runs) | {
         "peak_rss_mb": _rss_mb(),
         "peak_rss_workers_mb": _rss_mb(resource.RUSAGE_CHILDREN),
-    }
-
-
-def accuracy(truth, legs) -> dict:
-    """Found legs against the generator's truth legs.
-
-    A truth leg is *found* when a found leg of the same aircraft overlaps it for more than half of the
-    truth leg's airborne time (one-to-one, best overlap first); found legs matching no truth leg are
-    *phantom*. Boundaries: first and last airborne fix both within 2 minutes. Airports (departure and
-    arrival of found legs): *right* (same ICAO code, or both unknown), *wrong* (a code where the truth has
-    another code or none), *missed* (unknown where the truth has a code)."""
-    import polars as pl
-
-    t = truth.select(
-        "icao24",
-        pl.col("leg_no").alias("t_leg"),
-        "first_air_utc",
-        "last_air_utc",
-        pl.col("dep_icao").alias("t_dep"),
-        pl.col("arr_icao").alias("t_arr"),
-        pl.col("callsign").alias("t_cs"),
-        (
-            pl.col("callsign_changes") if "callsign_changes" in truth.columns else pl.lit(None, pl.String)
-        ).alias("t_chg"),
-    )
-    f = legs.select(
-        "icao24",
-        "leg_no",
-        "first_seen_utc",
-        "last_seen_utc",
-        "dep_icao",
-        "arr_icao",
-        "callsign",
-        "callsign_changes",
-    )
-    j = (
-        t.join(f, on="icao24", how="inner")
-        .with_columns(
-            (
-                pl.min_horizontal("last_air_utc", "last_seen_utc")
-                - pl.max_horizontal("first_air_utc", "first_seen_utc")
-            )
-            .dt.total_seconds()
-            .alias("ov"),
-            (pl.col("last_air_utc") - pl.col("first_air_utc")).dt.total_seconds().alias("tdur"),
-        )
-        .filter(pl.col("ov") > 0.5 * pl.col("tdur"))
-    )
-    j = j.sort("ov", descending=True).unique(["icao24", "t_leg"], keep="first", maintain_order=True)
-    j = j.unique(["icao24", "leg_no"], keep="first", maintain_order=True)
-    n_truth, n_found = truth.height, legs.height
-    bound = j.filter(
-        ((pl.col("first_seen_utc") - pl.col("first_air_utc")).dt.total_seconds().abs() <= 120)
-        & ((pl.col("last_seen_utc") - pl.col("last_air_utc")).dt.total_seconds().abs() <= 120)
-    ).height
-
-    def score(got, want):
-        right = j.filter(
-            (pl.col(got) == pl.col(want)) | (pl.col(got).is_null() & pl.col(want).is_null())
-        ).height
-        wrong = j.filter(
-            pl.col(got).is_not_null() & (pl.col(want).is_null() | (pl.col(got) != pl.col(want)))
-        ).height
-        missed = j.filter(pl.col(got).is_null() & pl.col(want).is_not_null()).height
-        return right, wrong, missed
-
-    dr, dw, dm = score("dep_icao", "t_dep")
-    ar, aw, am = score("arr_icao", "t_arr")
-    cs_right = j.filter(pl.col("callsign") == pl.col("t_cs")).height
-    chg_right = j.filter(
-        pl.col("t_chg").is_not_null() & (pl.col("callsign_changes") == pl.col("t_chg"))
-    ).height
-    return {
-        "truth_legs": n_truth,
-        "found_legs": n_found,
-        "legs_found": j.height,
-        "legs_found_pct": 100.0 * j.height / max(n_truth, 1),
-        "phantom_legs": n_found - j.height,
-        "boundaries_within_2min": bound,
-        "boundaries_pct": 100.0 * bound / max(j.height, 1),
-        "airports_right": dr + ar,
-        "airports_wrong": dw + aw,
-        "airports_missed": dm + am,
-        "callsigns_right": cs_right,
-        "callsign_changes_found": chg_right,
-        "callsign_changes_planted": int(truth["callsign_changes"].is_not_null().sum())
-        if "callsign_changes" in truth.columns
-        else 0,
-    }
-
-
-def _measure_accuracy(n_aircraft: int, seed: int) -> dict:
-    """Generate traffic with every failure class planted, run the observed path's noise filter and
-    kernel on the noisy file order and on a shuffle of it, and score against the truth."""
-    import numpy as np
-    import pyarrow as pa
-
-    from .generate import generate
-    from .noise import clean_positions
-    from .segment import segment_batch_counted
-
-    g = generate(n_aircraft, 4, seed=seed, noise_rate=0.002, failures=True)
-    t = time.perf_counter()
-    cleaned, noise = clean_positions(g.positions)
-    legs, gaps, rejected = segment_batch_counted(cleaned)
-    secs = time.perf_counter() - t
-    shuffled = g.positions.take(pa.array(np.random.default_rng(seed).permutation(g.positions.num_rows)))
-    legs2, _, _ = segment_batch_counted(clean_positions(shuffled)[0])
-    return accuracy(g.legs, legs) | {
-        "positions": g.positions.num_rows,
-        "seconds": secs,
-        "loadavg_1m": os.getloadavg()[0],
-        "planted": g.noise,
-        "noise_dropped": dict(noise),
-        "rejected": rejected,
-        "implausible_gaps": int(gaps["is_implausible"].sum()),
-        "shuffled_equals_file_order": legs2.equals(legs),
     }
 
 
 def _gen_parquet(path: Path, n: int, seed: int) -> dict:
     """Clean store-layout positions, reused while the generator's code, the store layout and the parameters
     are the same (the key in the ``.meta.json`` beside the file)."""
-    from . import generate
-    from .store import LAYOUT_VERSION
+    from analysis.tracks.store import LAYOUT_VERSION
+    from synth import tracks as generate
 
     key = source_key(generate, {"n": n, "seed": seed, "layout": LAYOUT_VERSION})
     meta = path.with_suffix(".meta.json")
@@ -324,7 +209,7 @@ def _gen_parquet(path: Path, n: int, seed: int) -> dict:
 def _gen_tree(root: Path, n_pos: int, seed: int) -> dict:
     """A readsb trace tree of about ``n_pos`` positions, reused while the generator's code and the parameters
     are the same."""
-    from . import generate
+    from synth import tracks as generate
 
     key = source_key(generate, {"n": n_pos, "seed": seed})
     meta = root / "meta.json"
@@ -375,11 +260,11 @@ def measure_in_subprocess(module: str, kind: str, *args: str) -> dict:
 
 
 def _sub(kind: str, *args: str) -> dict:
-    return measure_in_subprocess("analysis.tracks.bench", kind, *args)
+    return measure_in_subprocess("bench.tracks", kind, *args)
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(prog="python -m analysis.tracks.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.tracks", description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000000,100000000", help="positions for scan/segment runs")
     ap.add_argument("--ingest-positions", type=int, default=3_000_000, help="positions in the readsb tree")
     ap.add_argument("--seed", type=int, default=7)
@@ -400,7 +285,7 @@ def main(argv=None) -> dict:
             "ingest": lambda: _measure_ingest(a.path, a.cache),
             "gen_parquet": lambda: _gen_parquet(Path(a.path), a.n, a.seed),
             "gen_tree": lambda: _gen_tree(Path(a.path), a.n, a.seed),
-            "accuracy": lambda: _measure_accuracy(a.n, a.seed),
+            "accuracy": lambda: observed_path_accuracy(a.n, a.seed),
         }[a._measure]()
         print(json.dumps(res))
         return res
