@@ -112,7 +112,9 @@ def visited(built_report, browser, tmp_path_factory) -> dict:
             page.wait_for_function(ALL_DRAWN, timeout=30_000)
             drawn[path.name] = page.evaluate(DRAWN)
             name = f"{path.stem}.png"
-            page.screenshot(path=str(shots[0] / name), full_page=True, timeout=120_000)  # a busy machine is slow
+            page.screenshot(
+                path=str(shots[0] / name), full_page=True, timeout=120_000
+            )  # a busy machine is slow
             for extra in shots[1:]:
                 shutil.copy2(shots[0] / name, extra / name)
             page.evaluate(
