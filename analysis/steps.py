@@ -51,6 +51,7 @@ __all__ = [
     "step_fingerprint",
     "function_of",
     "schema_of",
+    "table_schema",
     "check",
     "DataCheckError",
     "Inputs",
@@ -815,6 +816,12 @@ def doc_problems(step: Step) -> list[str]:
         if c not in declared
     ]
     return out
+
+
+def table_schema(table: str) -> pl.Schema:
+    """The declared columns and types of a registry table, as a polars schema: the one declaration that the
+    functions making the table build their frames with (an empty table still has its columns)."""
+    return pl.Schema(schema_of(_REGISTRY[table]))
 
 
 def sort_keys(step: Step, df: pl.DataFrame) -> list[str]:
