@@ -1052,7 +1052,8 @@ def datapackage(
 ) -> dict:
     """A Frictionless Data Package (``datapackage.json``) describing the published tables: one resource per table
     (``<table>.parquet``, or ``<table>.csv`` for ``fmt="csv"``) with its description, fields (name, type,
-    description) and primary key, all from the registry (:func:`describe`)."""
+    description) and primary key, all from the registry (:func:`describe`); the licence is DATA-LICENSE.md's
+    (:data:`analysis.schema.DATA_LICENCE`, the raw tables' too)."""
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"expected fmt 'parquet' or 'csv', got {fmt!r}")
     steps = by_table()
@@ -1070,15 +1071,15 @@ def datapackage(
                     " (';'-separated in CSV)" if fmt == "csv" and code == "list[str]" else ""
                 )
             fields.append(f)
-        schema: dict = {"fields": fields}
+        fields_schema: dict = {"fields": fields}
         if step.key:
-            schema["primaryKey"] = list(step.key)
+            fields_schema["primaryKey"] = list(step.key)
         res = {
             "name": table,
             "path": f"{table}.{fmt}",
             "format": fmt,
             "description": step.description,
-            "schema": schema,
+            "schema": fields_schema,
         }
         if fmt == "csv":
             res |= {"profile": "tabular-data-resource", "encoding": "utf-8", "mediatype": "text/csv"}
@@ -1098,5 +1099,12 @@ def datapackage(
             if fmt == "csv"
             else ""
         ),
+        "licenses": [schema.DATA_LICENCE],
+        "sources": [
+            {
+                "title": "The study's evidence base, data/raw (its own descriptor: data/raw/datapackage.json), "
+                "and the public publications its sources.csv lists"
+            }
+        ],
         "resources": resources,
     }

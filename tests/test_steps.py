@@ -329,3 +329,4 @@ def test_datapackage_describes_every_published_table_with_fields_types_and_keys(
     eps = next(r for r in csv["resources"] if r["name"] == "out_episode_summary")
     assert {f["name"]: f["type"] for f in eps["schema"]["fields"]}["aircraft_ids"] == "string"  # ';'-joined
     assert eps["path"] == "out_episode_summary.csv"
+    assert pkg["licenses"] == csv["licenses"] == [schema.DATA_LICENCE]  # CC BY 4.0, as DATA-LICENSE.md says
