@@ -2,7 +2,7 @@
 
 Commands: ``validate`` (check data/raw, write nothing), ``build`` (data/derived), ``report`` (data + notebooks
 + site), ``accept-raw`` (record raw checksums after a reviewed change), ``episodes`` (list episode ids),
-``evidence-doc`` (write docs/evidence.md from the schema), ``new-study PATH`` (an empty study folder),
+``evidence-doc`` (write docs/evidence.md and data/raw/datapackage.json from the schema), ``new-study PATH`` (an empty study folder),
 ``discover ARCHIVE...`` (find candidate flights in day archives of global ADS-B, :mod:`analysis.discover`).
 
 A wrong argument to a command, like every named input or output problem, ends in one line ``error: ...`` and exit
@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("episodes", help="list episode ids")
     sub.add_parser(
-        "evidence-doc", help="write docs/evidence.md (the raw tables' columns and rules) from the schema"
+        "evidence-doc",
+        help="write docs/evidence.md (the raw tables' columns and rules) and data/raw/datapackage.json "
+        "(their Frictionless descriptor) from the schema",
     )
     ns = sub.add_parser(
         "new-study", help="create an empty study folder (every table's header, a study table to edit)"
@@ -165,9 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "evidence-doc":
             from .dictionary import evidence_markdown
             from .paths import REPO_DIR
+            from .schema import datapackage_json
 
             (REPO_DIR / "docs" / "evidence.md").write_text(evidence_markdown(), encoding="utf-8")
-            print("wrote docs/evidence.md")
+            raw = REPO_DIR / "data" / "raw"
+            (raw / "datapackage.json").write_text(datapackage_json(raw), encoding="utf-8")
+            print("wrote docs/evidence.md and data/raw/datapackage.json")
         elif args.command == "new-study":
             from pathlib import Path
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import polars as pl
 
-from . import geo, payload
+from . import geo, payload, steps
 from .similarity import ALIKE_THRESHOLD
 from .stats import fisher_exact, permutation_p
 from .timespec import display
@@ -52,28 +52,9 @@ __all__ = [
     "JUMP_OFF_WORDS",
 ]
 
-FINDINGS_SCHEMA = {
-    "finding_id": pl.String,
-    "category": pl.String,
-    "title": pl.String,
-    "headline": pl.String,
-    "statement": pl.String,
-    "metric": pl.String,
-    "value": pl.Float64,
-    "value_low": pl.Float64,
-    "value_high": pl.Float64,
-    "unit": pl.String,
-    "episode_ids": pl.String,
-    "evidence": pl.String,
-    "source_ids": pl.String,
-    "origin_count": pl.Int64,
-    "likelihood": pl.String,
-    "confidence": pl.String,
-    "confidence_reason": pl.String,
-    "importance": pl.Float64,
-    "is_key": pl.Boolean,
-}
-SUMMARY_SCHEMA: dict[str, Any] = {"seq": pl.Int64, "sentence": pl.String, "finding_ids": pl.List(pl.String)}
+#: the declared shapes of out_findings and out_summary (analysis/steps.py)
+FINDINGS_SCHEMA: dict[str, Any] = dict(steps.table_schema("out_findings"))
+SUMMARY_SCHEMA: dict[str, Any] = dict(steps.table_schema("out_summary"))
 
 #: ICD 203 likelihood words, least to most probable
 LIKELIHOOD = (

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from . import geo, provenance
+from . import geo, provenance, steps
 from .paths import Project
 from .prepare import place_row
 from .trips import split_trips, study_region  # one trip and region definition, shared with discovery
@@ -50,39 +50,9 @@ MATCH_MARGIN = timedelta(days=3)
 UTC_TS = pl.Datetime("us", "UTC")
 
 
-GAPS_SCHEMA = pl.Schema(
-    {
-        "episode_id": pl.String(),
-        "aircraft_id": pl.String(),
-        "icao24": pl.String(),
-        "start_utc": UTC_TS,
-        "end_utc": UTC_TS,
-        "duration_min": pl.Float64(),
-        "jump_km": pl.Float64(),
-        "start_lat": pl.Float64(),
-        "start_lon": pl.Float64(),
-        "end_lat": pl.Float64(),
-        "end_lon": pl.Float64(),
-        "implied_speed_kt": pl.Float64(),
-        "is_implausible": pl.Boolean(),
-    }
-)
-
-
-EXCLUDED_SCHEMA = pl.Schema(
-    {
-        "kind": pl.String(),
-        "reason": pl.String(),
-        "icao24": pl.String(),
-        "aircraft_id": pl.String(),
-        "registration": pl.String(),
-        "first_utc": UTC_TS,
-        "last_utc": UTC_TS,
-        "n": pl.Int64(),
-        "detail": pl.String(),
-        "source_ids": pl.String(),
-    }
-)
+#: the declared shapes of core_gaps and core_observed_excluded (analysis/steps.py)
+GAPS_SCHEMA = steps.table_schema("core_gaps")
+EXCLUDED_SCHEMA = steps.table_schema("core_observed_excluded")
 #: what each exclusion reason means (printed with the build summary, shown on the report)
 EXCLUDED_REASONS = {
     "outside_region": "observed trip of a watched aircraft that never touches the study's destination region",
@@ -698,22 +668,7 @@ def compare(stops: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
     interval, or no reported time), ``time_differs`` (with ``arr_diff_h``: hours outside the interval),
     ``not_observed`` or ``not_reported``.
     """
-    cols = pl.Schema(
-        {
-            "episode_id": pl.String(),
-            "aircraft_id": pl.String(),
-            "status": pl.String(),
-            "reported_stop_id": pl.String(),
-            "observed_stop_id": pl.String(),
-            "place": pl.String(),
-            "reported_precision": pl.String(),
-            "reported_arr_earliest_utc": UTC_TS,
-            "reported_arr_latest_utc": UTC_TS,
-            "observed_arr_utc": UTC_TS,
-            "arr_diff_h": pl.Float64(),
-            "source_ids": pl.String(),
-        }
-    )
+    cols = steps.table_schema("out_observed_vs_reported")
     main = stops.filter(pl.col("is_main_variant"))
     both = (
         main.group_by("episode_id", "aircraft_id")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from . import geo
+from . import geo, steps
 from .timespec import parse
 
 __all__ = ["UTC_TS", "place_row", "union", "PLACE_SCHEMA"]
@@ -397,18 +397,7 @@ def leg_paths(t: Inputs, n: int = 48) -> pl.DataFrame:
     return pl.DataFrame(
         rows,
         orient="row",
-        schema={
-            "leg_id": pl.String,
-            "episode_id": pl.String,
-            "aircraft_id": pl.String,
-            "variant": pl.String,
-            "evidence": pl.String,
-            "leg_seq": pl.Int64,
-            "point_seq": pl.Int64,
-            "lat": pl.Float64,
-            "lon": pl.Float64,
-            "distance_basis": pl.String,
-        },
+        schema=steps.table_schema("core_leg_paths"),
     )
 
 

@@ -604,10 +604,11 @@ def places(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
 
 
 def key_findings(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:
-    """The findings the index leads with (``is_key``), most important first."""
-    return sql(
-        "SELECT * FROM out_findings WHERE is_key ORDER BY importance DESC, finding_id", project=project
-    )
+    """The findings the index leads with (``is_key``), in the index's order (the questions of
+    :data:`analysis.findings.KEY_CATEGORIES`: one order, kept in one place)."""
+    from .findings import key_findings as in_order
+
+    return in_order(sql("SELECT * FROM out_findings WHERE is_key", project=project))
 
 
 def study_summary(project: Project | str | os.PathLike | None = None) -> pl.DataFrame:

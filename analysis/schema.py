@@ -15,20 +15,40 @@ Value conventions in raw CSV:
   zone (it is then kept as an interval wide enough for any zone, never converted as if the zone were known); a
   bare date is read in the zone of the place (or the row's ``tz``).
 
-The page docs/evidence.md is generated from this module (``python -m analysis evidence-doc``); a test checks
-that it matches, so the documentation of the raw tables cannot drift from the schema.
+The page docs/evidence.md and the Frictionless descriptor data/raw/datapackage.json (:func:`datapackage`) are
+generated from this module (``python -m analysis evidence-doc``); tests check that both match, so the
+documentation of the raw tables cannot drift from the schema. data/raw/datapackage.json is no raw input (no
+provenance record, no checksum): it describes the files, it is not evidence.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["Column", "Table", "TABLES", "ID_PATTERN", "SAFE_ID_PATTERN", "table"]
+__all__ = [
+    "Column",
+    "Table",
+    "TABLES",
+    "ID_PATTERN",
+    "SAFE_ID_PATTERN",
+    "HEX_PATTERN",
+    "table",
+    "DATA_LICENCE",
+    "datapackage",
+    "datapackage_json",
+    "raw_headers",
+]
 
 #: ids that end up in file names (episodes) must match this: lowercase, digits and dashes only.
 SAFE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
 #: other ids: letters, digits, dot, underscore, dash.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
+#: ICAO 24-bit addresses (columns of kind ``hex``): 6 lowercase hex digits.
+HEX_PATTERN = r"^[0-9a-f]{6}$"
 
 
 @dataclass(frozen=True)
@@ -998,3 +1018,139 @@ _BY_NAME = {t.name: t for t in TABLES}
 def table(name: str) -> Table:
     """The table called ``name``."""
     return _BY_NAME[name]
+
+
+# --- Frictionless Data Package of data/raw ------------------------------------------------------------------------
+
+#: The licence of data/raw (DATA-LICENSE.md; each raw file's provenance record states it too)
+DATA_LICENCE = {
+    "name": "CC-BY-4.0",
+    "path": "https://creativecommons.org/licenses/by/4.0/",
+    "title": "Creative Commons Attribution 4.0 International",
+}
+#: Frictionless (Table Schema) type and string format of each column kind: every kind is text in the CSV except
+#: numbers and booleans; ids, codes, zones and times as reported (the grammar of analysis.timespec) stay strings
+_FRICTIONLESS: dict[str, tuple[str, str | None]] = {
+    "str": ("string", None),
+    "id": ("string", None),
+    "safe_id": ("string", None),
+    "ids": ("string", None),
+    "int": ("integer", None),
+    "float": ("number", None),
+    "bool": ("boolean", None),
+    "date": ("date", None),
+    "timespec": ("string", None),
+    "enum": ("string", None),
+    "tz": ("string", None),
+    "country": ("string", None),
+    "icao": ("string", None),
+    "url": ("string", "uri"),
+    "hex": ("string", None),
+}
+#: the patterns of the column kinds that have one (Table Schema patterns match the whole value: no anchors)
+_PATTERNS = {"id": ID_PATTERN, "safe_id": SAFE_ID_PATTERN, "hex": HEX_PATTERN}
+
+
+def _field(t: Table, c: Column) -> dict:
+    typ, fmt = _FRICTIONLESS[c.kind]
+    f: dict = {"name": c.name, "type": typ}
+    if fmt:
+        f["format"] = fmt
+    desc = c.description
+    if c.kind == "ids":
+        desc += " (';'-separated" + (f", each an id of {c.ref}" if c.ref else "") + ")"
+    f["description"] = desc
+    if typ == "boolean":
+        f |= {"trueValues": ["true", "True", "TRUE"], "falseValues": ["false", "False", "FALSE"]}
+    cons: dict = {}
+    if c.required or c.name in t.key:
+        cons["required"] = True
+    if c.enum:
+        cons["enum"] = list(c.enum)
+    if c.kind in _PATTERNS:
+        cons["pattern"] = _PATTERNS[c.kind].removeprefix("^").removesuffix("$")
+    if c.min is not None:
+        cons["minimum"] = c.min
+    if c.max is not None:
+        cons["maximum"] = c.max
+    if cons:
+        f["constraints"] = cons
+    return f
+
+
+def datapackage(headers: Mapping[str, Sequence[str]] | None = None) -> dict:
+    """A Frictionless Data Package (``data/raw/datapackage.json``) of the raw tables, from this module: one
+    tabular resource per table (``<table>.csv``, UTF-8), its fields (type, description, required, allowed values,
+    id patterns, ranges), primary key and the foreign keys of its single-id references, with the licence of
+    DATA-LICENSE.md. ``headers`` ({table: header row}) orders a table's fields as its file's header does (a CSV
+    may order its columns freely; a Table Schema's fields follow the file); without it, in schema order."""
+    headers = headers or {}
+    resources = []
+    for t in TABLES:
+        fields = {c.name: _field(t, c) for c in t.columns}
+        head = list(headers.get(t.name, ()))
+        order = head if sorted(head) == sorted(fields) else list(fields)
+        sch: dict = {"fields": [fields[n] for n in order], "primaryKey": list(t.key)}
+        fks = []
+        for c in t.columns:
+            if c.ref and c.kind != "ids":
+                table_name, _, column = c.ref.partition(".")
+                fks.append(
+                    {
+                        "fields": [c.name],
+                        "reference": {
+                            "resource": "" if table_name == t.name else table_name,
+                            "fields": [column],
+                        },
+                    }
+                )
+        if fks:
+            sch["foreignKeys"] = fks
+        resources.append(
+            {
+                "name": t.name,
+                "path": f"{t.name}.csv",
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "description": t.description,
+                "schema": sch,
+            }
+        )
+    return {
+        "profile": "tabular-data-package",
+        "name": "flights-raw",
+        "title": "The evidence base of the flights study (data/raw)",
+        "description": "The study's primary record, curated by hand: one CSV file per table (UTF-8, a header row; "
+        "an empty cell is unknown). Written by `python -m analysis evidence-doc` from analysis/schema.py, which "
+        "`make validate` enforces (its rules are in docs/evidence.md); each file's provenance and checksum are "
+        "in <file>.provenance.json beside it. Columns of kind ids hold ';'-separated ids, each of which must "
+        "exist in the table named; times are written as reported (docs/evidence.md, time grammar).",
+        "licenses": [DATA_LICENCE],
+        "sources": [
+            {
+                "title": "The public publications listed in sources.csv (outlet, title, date and address of each); "
+                "facts paraphrased, the publications keep their own rights",
+                "path": "sources.csv",
+            }
+        ],
+        "resources": resources,
+    }
+
+
+def raw_headers(raw: Path) -> dict[str, list[str]]:
+    """{table: the header row of data/raw/<table>.csv} for every table file there (only the first line is read)."""
+    out = {}
+    for t in TABLES:
+        f = raw / f"{t.name}.csv"
+        if f.is_file():
+            with open(f, encoding="utf-8-sig", newline="") as fh:
+                out[t.name] = [h.strip() for h in next(csv.reader(fh), [])]
+    return out
+
+
+def datapackage_json(raw: Path) -> str:
+    """The text of ``datapackage.json`` for the raw folder ``raw`` (:func:`datapackage`, fields in its files'
+    column order), as ``python -m analysis evidence-doc`` writes it to data/raw."""
+    return json.dumps(datapackage(raw_headers(raw)), indent=1, ensure_ascii=False) + "\n"

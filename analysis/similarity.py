@@ -32,6 +32,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from . import steps
+
 __all__ = [
     "route_similarity",
     "lcs_score",
@@ -46,24 +48,8 @@ ALIKE_THRESHOLD = 0.6
 #: ... and sharing at least this many staging countries (a chain, not one common stop)
 ALIKE_MIN_SHARED = 2
 
-SCHEMA = {
-    "episode_a": pl.String,
-    "episode_b": pl.String,
-    "is_comparable": pl.Boolean,
-    "reason": pl.String,
-    "staging_a": pl.String,
-    "staging_b": pl.String,
-    "shared_countries": pl.String,
-    "shared_country_count": pl.Int64,
-    "country_score": pl.Float64,
-    "corridor_score": pl.Float64,
-    "jump_off_a": pl.String,
-    "jump_off_b": pl.String,
-    "jump_off_score": pl.Float64,
-    "order_inferred": pl.Boolean,
-    "similarity": pl.Float64,
-    "is_alike": pl.Boolean,
-}
+#: the declared shape of out_route_similarity (analysis/steps.py)
+SCHEMA: dict[str, pl.DataType] = dict(steps.table_schema("out_route_similarity"))
 
 
 def _lcs(a: Sequence[str], b: Sequence[str]) -> int:

@@ -1081,8 +1081,8 @@ def dictionary_body(project: Project) -> str:
     parts = [
         "<h1>Data dictionary</h1><p>Every derived table in <code>data/derived/current</code> (and in "
         "<code>exports/</code>): what a row is, and every column's type and meaning. Columns copied from "
-        "data/raw keep the raw schema's description (analysis/schema.py); the others are described in "
-        "analysis/dictionary.py.</p>"
+        "data/raw keep the raw schema's description (analysis/schema.py); the others are described with the step "
+        "that makes the table (analysis/steps.py).</p>"
         f'<ul class="toc">{toc}</ul>'
     ]
 

@@ -13,7 +13,9 @@ one, used by later steps and not written to data/derived. Everything else comes 
   shapes data cannot be left out of the build's fingerprint;
 * :func:`check`: the data checks (declared types and columns, key unique and not null, values in range, and
   per-step checks such as legs agreeing with stops), naming the failing rows;
-* the data dictionary's table descriptions and ``datapackage.json`` (:mod:`analysis.dictionary`).
+* the description of every table and column (:func:`describe`: a step's ``docs``, the raw columns it copies,
+  :data:`COMMON_DOCS`), which the data dictionary (:mod:`analysis.dictionary`) and ``datapackage.json``
+  (:func:`datapackage`) render.
 
 Observed flight records are steps of their own (``obs_*``, made by :func:`analysis.observed.evidence`): the
 reported tables (``prep_*``) and the observed ones are unioned by later steps, and no step changes another's
@@ -35,6 +37,7 @@ from pathlib import Path
 
 import polars as pl
 
+from . import schema
 from .paths import PACKAGE_DIR
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "step_fingerprint",
     "function_of",
     "schema_of",
+    "table_schema",
     "check",
     "DataCheckError",
     "Inputs",
@@ -56,6 +60,10 @@ __all__ = [
     "datapackage",
     "module_closure",
     "sort_keys",
+    "COMMON_DOCS",
+    "describe",
+    "column_doc",
+    "doc_problems",
 ]
 
 SQL_DIR = PACKAGE_DIR / "sql"
@@ -87,7 +95,8 @@ class Step:
     copies: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
     publish: bool = True
-    #: column descriptions specific to this table (added to those of analysis.dictionary)
+    #: descriptions of the columns this table adds (or whose meaning differs from the raw column or the common one);
+    #: every other declared column is described by the raw column it copies or by :data:`COMMON_DOCS`
     docs: Mapping[str, str] = field(default_factory=dict)
     #: the columns rows are sorted by first, before every other sortable column in schema order (the default,
     #: empty: every sortable column, left to right)
@@ -171,6 +180,71 @@ def _paths_of_located_legs(paths: pl.DataFrame, t: Inputs) -> list[str]:
     return [f"leg_id={r['leg_id']!r}: a located leg without a path" for r in miss.iter_rows(named=True)]
 
 
+# --- column descriptions shared by the steps ----------------------------------------------------------------
+
+_INTERVAL = "{what}: {end} of the UTC interval the reported time allows (equal to the other end when exact)."
+
+
+def _interval_columns(prefix: str, what: str) -> dict[str, str]:
+    """The four columns the build adds for a reported time (``<prefix>_earliest_utc`` ... ``_reported``)."""
+    return {
+        f"{prefix}_earliest_utc": _INTERVAL.format(what=what, end="earliest end"),
+        f"{prefix}_latest_utc": _INTERVAL.format(what=what, end="latest end"),
+        f"{prefix}_precision": "Precision of that time (day, month, unknown...).",
+        f"{prefix}_reported": "That time as reported (the raw timespec text).",
+    }
+
+
+#: Column names that mean the same in every derived table: a declared column that its step's ``docs`` does not
+#: describe, and that is not copied from a raw table (``copies``), takes its description from here.
+COMMON_DOCS: dict[str, str] = {
+    "episode_id": "Episode id (lowercase, digits, dashes; used in page and file names).",
+    "aircraft_id": "Aircraft id: the registration where known, else a descriptive id.",
+    "source_ids": "Sources supporting this row, ';'-separated ids from core_sources.",
+    "notes": "Free notes in the curator's own words.",
+    "variant": "Route variant: 'main' is the working route; other variants encode what some sources report differently.",
+    "is_main_variant": "True for the working ('main') route variant.",
+    "evidence": "Evidence kind: 'reported' (news, official statements) or 'observed' (ADS-B/OpenSky/Flightradar24).",
+    "country_name": "Country's common display name (pycountry).",
+    "country": "ISO 3166-1 alpha-2 country code.",
+    "lat": "Latitude, decimal degrees (WGS 84).",
+    "lon": "Longitude, decimal degrees (WGS 84).",
+    "distance_km": "Great-circle distance between the two ends, km (null when an end cannot be located).",
+    "distance_basis": "'airports' when both ends are reported airports, 'inferred' when an end is an inferred airport.",
+    "leg_id": "Leg id: episode, aircraft, variant, evidence and leg number.",
+    "leg_seq": "Order of the leg within its route, from 1.",
+    "role": "Role of the stop in the episode (origin, staging, destination, return...).",
+    "place_name": "Place name as displayed.",
+    "place_precision": "How precisely the sources locate the stop: airport, city or country.",
+    "location_basis": "How the coordinates were found: the reported airport, or an airport inferred for a city or "
+    "country-only place (see core_places.inference_basis).",
+    "loc_icao": "ICAO code of the airport whose coordinates are used (reported or inferred).",
+    "origin": "First stop of the route (place name).",
+    "destination": "First destination stop of the route (place name).",
+    "dest_arr_earliest_utc": _INTERVAL.format(what="Arrival at the destination", end="earliest end"),
+    "dest_arr_latest_utc": _INTERVAL.format(what="Arrival at the destination", end="latest end"),
+    "dest_arr_precision": "Precision of the reported arrival time at the destination (minute, day, part_of_month...).",
+    "dest_dwell_min_h": "Shortest time on the ground at the destination that the reported times allow, hours.",
+    "dest_dwell_max_h": "Longest time on the ground at the destination that the reported times allow, hours.",
+    "dest_dwell_h": "Time on the ground at the destination, hours, when both times are known to the hour or better.",
+    "stop_count": "Number of stops.",
+    "leg_count": "Number of legs.",
+    "outbound_staging_stops": "Stops between origin and destination on the way out.",
+    "outbound_staging_countries": "Countries of the outbound staging stops, in order.",
+    "staging_countries": "Countries staged through, outbound and return.",
+    "countries_visited": "Every country the route touches.",
+    "country_count": "Number of countries the route touches.",
+    "total_km": "Sum of the located legs' great-circle distances, km.",
+    "is_total_complete": "True when every leg is located, so total_km covers the whole route.",
+    "outbound_km": "Great-circle distance flown from origin to destination through the staging stops, km.",
+    "is_outbound_complete": "True when every outbound leg is located.",
+    "direct_km": "Direct great-circle distance from origin to destination, km.",
+    "detour_factor": "outbound_km / direct_km; null when no staging stop is reported (the path is then unknown, not direct).",
+    "longest_leg_km": "Longest located leg, km.",
+    "longest_leg_id": "leg_id of the longest located leg.",
+    "uses_inferred_places": "True when a distance rests on an inferred airport (a stop reported only by city or country).",
+}
+
 # --- the registry ------------------------------------------------------------------------------------------------
 # fmt: off
 STEPS: tuple[Step, ...] = (
@@ -188,7 +262,16 @@ STEPS: tuple[Step, ...] = (
          description="What each cargo claim says was carried, item by item, with the system's sourced mass and "
                      "dimensions.",
          schema=("item_id:str claim_id:str system_id:str units:i64 source_ids:str notes:str system_name:str "
-          "mass_t:f64 mass_qualifier:str length_m:f64 width_m:f64 height_m:f64 system_source_ids:str")),
+          "mass_t:f64 mass_qualifier:str length_m:f64 width_m:f64 height_m:f64 system_source_ids:str"),
+         docs={
+             "system_name": "Name of the system (systems.name).",
+             "system_source_ids": "Sources of the system's mass and dimensions (systems.source_ids).",
+             "mass_t": "Mass of one unit, tonnes (systems.mass_t).",
+             "mass_qualifier": "How the source qualifies the mass (systems.mass_qualifier).",
+             "length_m": "Length of one unit, m (systems.length_m).",
+             "width_m": "Width of one unit, m (systems.width_m).",
+             "height_m": "Height of one unit, m (systems.height_m).",
+         }),
     Step("prep_sources", _r("sources"), "prepare:sources", ("source_id",), publish=False),
     Step("core_operators", _r("operators"), "prepare:operators", ("operator_id",), copies=("operators",),
          description="Organisations that operate the aircraft, with the country's display name.",
@@ -208,7 +291,15 @@ STEPS: tuple[Step, ...] = (
          schema=("sanction_id:str authority:str authority_country:str target_table:str target_id:str kind:str "
           "action:str effective:str is_relayed_only:bool source_ids:str notes:str target_label:str "
           "authority_country_name:str effective_earliest_utc:ts effective_latest_utc:ts "
-          "effective_precision:str effective_reported:str")),
+          "effective_precision:str effective_reported:str"),
+         docs={
+             "target_label": "Display label of the sanctioned operator or aircraft.",
+             "authority_country_name": "Display name of the authority's country.",
+             "effective_earliest_utc": _INTERVAL.format(what="Effective date", end="earliest end"),
+             "effective_latest_utc": _INTERVAL.format(what="Effective date", end="latest end"),
+             "effective_precision": "Precision of the effective date.",
+             "effective_reported": "Effective date as reported (raw timespec).",
+         }),
     Step("prep_places", _r("places"), "prepare:places", ("place_id",), publish=False),
     Step("prep_episodes", _r("episodes"), "prepare:episodes", ("episode_id",), publish=False),
     Step("core_events", _r("events"), "prepare:events", ("event_id",), copies=("events",),
@@ -217,7 +308,21 @@ STEPS: tuple[Step, ...] = (
           "reported_on:str description:str source_ids:str notes:str start_earliest_utc:ts "
           "start_latest_utc:ts start_precision:str start_reported:str end_earliest_utc:ts "
           "end_latest_utc:ts end_precision:str end_reported:str reported_on_earliest_utc:ts "
-          "reported_on_latest_utc:ts reported_on_precision:str reported_on_reported:str country_name:str")),
+          "reported_on_latest_utc:ts reported_on_precision:str reported_on_reported:str country_name:str"),
+         docs={
+             "reported_on_earliest_utc": _INTERVAL.format(what="When the event became public", end="earliest end"),
+             "reported_on_latest_utc": _INTERVAL.format(what="When the event became public", end="latest end"),
+             "reported_on_precision": "Precision of reported_on.",
+             "reported_on_reported": "reported_on as given (timespec).",
+             "start_earliest_utc": _INTERVAL.format(what="Start", end="earliest end"),
+             "start_latest_utc": _INTERVAL.format(what="Start", end="latest end"),
+             "start_precision": "Precision of the start time.",
+             "start_reported": "Start as reported (raw timespec).",
+             "end_earliest_utc": _INTERVAL.format(what="End", end="earliest end"),
+             "end_latest_utc": _INTERVAL.format(what="End", end="latest end"),
+             "end_precision": "Precision of the end time.",
+             "end_reported": "End as reported (raw timespec).",
+         }),
     Step("core_claims", _r("claims"), "prepare:claims", ("claim_id",), copies=("claims",),
          description="Claims about cargo, people, purpose and flight figures: who claims what and how far it is "
                      "verified.",
@@ -229,7 +334,11 @@ STEPS: tuple[Step, ...] = (
          description="Every side (position) of every disagreement between sources, one row per position.",
          schema=("conflict_id:str episode_id:str topic:str summary:str position_id:str claim:str value:str "
           "variant:str record_ids:str source_ids:str is_working_position:bool working_position:str "
-          "working_reason:str conflict_notes:str")),
+          "working_reason:str conflict_notes:str"),
+         docs={
+             "is_working_position": "True for the position the study uses (conflicts.working_position).",
+             "conflict_notes": "Notes on the conflict as a whole (conflicts.notes).",
+         }),
     Step("core_watchlist", _r("watchlist"), "prepare:watchlist", ("watch_id",), copies=("watchlist",),
          description="Airframes (ICAO hex or registration) to look for in observed flight records.",
          schema=("watch_id:str icao_hex:str registration:str aircraft_id:str operator:str tags:str "
@@ -238,7 +347,10 @@ STEPS: tuple[Step, ...] = (
          copies=("type_ranges",),
          description="Ranges of aircraft types as cited sources state them, each with its payload condition.",
          schema=("range_id:str type_id:str range_km:f64 qualifier:str payload_condition:str payload_t:f64 "
-          "source_class:str type_scope:str source_ids:str notes:str type_name:str")),
+          "source_class:str type_scope:str source_ids:str notes:str type_name:str"),
+         docs={
+             "type_name": "Type designation (from aircraft_types).",
+         }),
     Step("core_corridors", _r("corridors"), "prepare:corridors", ("area",), copies=("corridors",),
          description="Our classification of staging countries (and regions) into corridors, as in data/raw.",
          schema="area:str corridor:str role:str jump_off:str basis:str source_ids:str notes:str"),
@@ -248,12 +360,18 @@ STEPS: tuple[Step, ...] = (
                      "authorisations, denials, intercepts, statements), with the date parsed to a UTC interval.",
          schema=("statement_id:str episode_id:str country:str authority:str kind:str made_on:str aircraft_id:str "
           "about:str source_ids:str notes:str made_on_earliest_utc:ts made_on_latest_utc:ts "
-          "made_on_precision:str made_on_reported:str country_name:str")),
+          "made_on_precision:str made_on_reported:str country_name:str"),
+         docs={
+             **_interval_columns("made_on", "When the statement was made or the action taken"),
+         }),
     Step("core_loads", _r("claims"), "prepare:loads", ("claim_id",), copies=("claims",),
          description="What each episode carried, who it carried and why, as claimed: the cargo, personnel, people "
                      "aboard, equipment and purpose claims of core_claims in one table, with who claims them.",
          schema=("claim_id:str episode_id:str aircraft_id:str aircraft_ids:str load_kind:str subject:str "
-          "quantity:f64 unit:str qualifier:str claimant:str verification:str source_ids:str")),
+          "quantity:f64 unit:str qualifier:str claimant:str verification:str source_ids:str"),
+         docs={
+             "load_kind": "What the claim is about: cargo, personnel, person_aboard, equipment or purpose (claims.kind).",
+         }),
     Step("core_census_criteria", _r("census_criteria"), "prepare:census_criteria", ("criterion_id",),
          copies=("census_criteria",),
          description="The census method: which flights count as episodes (by kind), where, when, and what is "
@@ -264,7 +382,10 @@ STEPS: tuple[Step, ...] = (
          description="Flights the census considered and left out, with the reason and sources.",
          schema=("item_id:str title:str when:str countries:str reason:str reason_text:str related_episode_id:str "
           "source_ids:str notes:str when_earliest_utc:ts when_latest_utc:ts when_precision:str "
-          "when_reported:str")),
+          "when_reported:str"),
+         docs={
+             **_interval_columns("when", "When the flight happened"),
+         }),
     Step("core_census_log", _r("census_log"), "prepare:census_log", ("search_id",), copies=("census_log",),
          description="Every search made for the census (query, language, where, when, what it found).",
          schema=("search_id:str query:str language:str corpus:str searched_on:str scope:str found_source_ids:str "
@@ -279,21 +400,54 @@ STEPS: tuple[Step, ...] = (
          "observed:evidence", ("aircraft_id", "start_utc"),
          description="Gaps in observed flight records (transponder off or out of receiver range).",
          schema=("episode_id:str aircraft_id:str icao24:str start_utc:ts end_utc:ts duration_min:f64 jump_km:f64 "
-          "start_lat:f64 start_lon:f64 end_lat:f64 end_lon:f64 implied_speed_kt:f64 is_implausible:bool")),
+          "start_lat:f64 start_lon:f64 end_lat:f64 end_lon:f64 implied_speed_kt:f64 is_implausible:bool"),
+         docs={
+             "icao24": "24-bit ICAO address of the aircraft (hex).",
+             "start_utc": "Last position before the gap, UTC.",
+             "end_utc": "First position after the gap, UTC.",
+             "duration_min": "Length of the gap, minutes.",
+             "jump_km": "Great-circle distance between the positions either side of the gap, km.",
+             "start_lat": "Latitude before the gap.",
+             "start_lon": "Longitude before the gap.",
+             "end_lat": "Latitude after the gap.",
+             "end_lon": "Longitude after the gap.",
+             "implied_speed_kt": "Speed needed to cover jump_km in the gap's duration, kt.",
+             "is_implausible": "True when implied_speed_kt is faster than any transport flies (suspected spoofing or bad "
+             "data; analysis.tracks.SegmentParams.max_gap_speed_kt).",
+         }),
     Step("core_observed_excluded", (*_r("corridors", "watchlist"), "prep_aircraft", "prep_places", "prep_stops"),
          "observed:evidence",
          description="What the observed flight records left out or added, with the reason: trips outside the study "
                      "region, aircraft not watched, refused candidate legs, noise, unreadable files, aircraft "
                      "created from track metadata.",
          schema=("kind:str reason:str icao24:str aircraft_id:str registration:str first_utc:ts last_utc:ts n:i64 "
-          "detail:str source_ids:str")),
+          "detail:str source_ids:str"),
+         docs={
+             "kind": "What was left out: trip, aircraft, candidate_legs, positions or track_file.",
+             "reason": "Why (analysis.observed.EXCLUDED_REASONS): outside_region, not_watched, refused_leg, noise, "
+             "skipped_file, aircraft_created (kept, listed for review).",
+             "icao24": "24-bit ICAO address of the aircraft (hex), when one aircraft.",
+             "registration": "Registration from the track, when known.",
+             "first_utc": "First airborne fix of what was left out, UTC.",
+             "last_utc": "Last airborne fix of what was left out, UTC.",
+             "n": "How many: legs of the trip or aircraft, candidate legs refused, positions dropped, files.",
+             "detail": "The specific reason (noise rule, flight rule, countries crossed, file error).",
+         }),
     Step("core_sources", ("prep_sources", "obs_sources"), "prepare:all_sources", ("source_id",), copies=("sources",),
          description="The bibliography: one row per publication or reference, with its publication date parsed to "
                      "a UTC interval.",
          schema=("source_id:str outlet:str title:str author:str published:str url:str kind:str language:str "
           "is_secondary:bool relays:str seed_file:str relays_source_id:str origin:str archive_url:str "
           "notes:str read_status:str first_hand:str published_earliest_utc:ts published_latest_utc:ts "
-          "published_precision:str published_reported:str origin_id:str")),
+          "published_precision:str published_reported:str origin_id:str"),
+         docs={
+             "origin_id": "The independent origin of the page: the root of its relays_source_id chain, or its origin, or its "
+             "own id. Corroboration counts distinct origin_id values, not pages.",
+             "published_earliest_utc": _INTERVAL.format(what="Publication", end="earliest end"),
+             "published_latest_utc": _INTERVAL.format(what="Publication", end="latest end"),
+             "published_precision": "Precision of the publication date (day, month, unknown...).",
+             "published_reported": "Publication date as reported (the raw timespec text).",
+         }),
     Step("core_aircraft", ("prep_aircraft", "obs_aircraft"), "prepare:all_aircraft", ("aircraft_id",),
          copies=("aircraft",),
          description="Individual airframes joined with their type and operator; ``label`` is the name used in "
@@ -301,20 +455,44 @@ STEPS: tuple[Step, ...] = (
          schema=("aircraft_id:str registration:str type_id:str operator_id:str name:str board_number:str "
           "icao_hex:str unit:str source_ids:str notes:str type_name:str icao_type:str role:str "
           "max_payload_t:f64 max_passengers:i64 range_km:f64 type_source_ids:str operator_name:str "
-          "label:str")),
+          "label:str"),
+         docs={
+             "type_name": "Type designation from core_aircraft_types.name.",
+             "icao_type": "ICAO type designator from the type.",
+             "role": "Main role of the type.",
+             "max_payload_t": "Maximum payload of the type, tonnes, as a source states it.",
+             "max_passengers": "Maximum people carried by the type, as a source states it.",
+             "range_km": "Range of the type, km, as a source states it.",
+             "type_source_ids": "Sources of the type's figures (';'-separated).",
+             "operator_name": "Operator's name from core_operators.",
+             "label": "Display label: registration or name and type, used in charts and tables.",
+         }),
     Step("core_places", ("prep_places", "obs_places"), "prepare:all_places", ("place_id",), copies=("places",),
          description="Places at the precision the sources give (airport, city or country), with the coordinates "
                      "used for maps and distances and how they were found (reported airport or inferred airport).",
          schema=("place_id:str name:str precision:str icao:str country:str country_name:str country_numeric:str "
           "tz:str inferred_icao:str inference_basis:str loc_icao:str airport_name:str lat:f64 lon:f64 "
           "location_basis:str is_sourced_location:bool loc_closed_reported:str loc_closed_utc:ts "
-          "source_ids:str notes:str")),
+          "source_ids:str notes:str"),
+         docs={
+             "is_sourced_location": "True when the coordinates come from a cited source because airportsdata lacks the airport.",
+             "loc_closed_reported": "When the located airport closed, as reported (empty if open).",
+             "loc_closed_utc": "Start of the UTC interval of the airport's closure.",
+             "country_numeric": "ISO 3166-1 numeric country code (matches the basemap's country ids).",
+             "inferred_icao": "Airport assumed for a city- or country-only place (an inference, never a reported fact).",
+             "airport_name": "Name of the airport at loc_icao (airportsdata).",
+             "lat": "Latitude of the airport used (reported or inferred), decimal degrees.",
+             "lon": "Longitude of the airport used (reported or inferred), decimal degrees.",
+         }),
     Step("core_episodes", ("prep_episodes", "obs_episodes"), "prepare:all_episodes", ("episode_id",),
          copies=("episodes",),
          description="Deployments (one or more aircraft going to the destination region and back as one "
                      "operation), with their kind of flight.",
          schema=("episode_id:str title:str destination_country:str summary:str source_ids:str notes:str kind:str "
-          "destination_country_name:str")),
+          "destination_country_name:str"),
+         docs={
+             "destination_country_name": "Display name of the destination country.",
+         }),
     Step("all_stops", ("prep_stops", "obs_stops"), "prepare:all_stops", ("stop_id",), publish=False),
     Step("core_stops", ("all_stops", "core_places"), "sql:core_stops", ("stop_id",),
          copies=("stops",), checks=(_stops_located,),
@@ -327,7 +505,29 @@ STEPS: tuple[Step, ...] = (
           "dep_latest_utc:ts dep_precision:str dwell_min_h:f64 dwell_max_h:f64 dwell_h:f64 "
           "is_inferred:bool order_basis:str order_inference:str reported_on_reported:str "
           "reported_on_earliest_utc:ts is_sourced_location:bool loc_closed_reported:str "
-          "is_after_closure:bool source_ids:str notes:str")),
+          "is_after_closure:bool source_ids:str notes:str"),
+         docs={
+             "reported_on_reported": "When a source reported this stop, as given (when that bounds the time of the stop).",
+             "reported_on_earliest_utc": "Start of the UTC interval of reported_on.",
+             "is_sourced_location": "True when the stop's coordinates come from a cited source (airport missing from airportsdata).",
+             "loc_closed_reported": "When the stop's located airport closed, as reported.",
+             "is_after_closure": "True when the stop's time falls after its located airport closed: a wrong airport.",
+             "place_name": "Place name as displayed (from core_places).",
+             "country": "ISO alpha-2 country of the place.",
+             "lat": "Latitude of the airport used for the stop (reported or inferred), decimal degrees.",
+             "lon": "Longitude of the airport used for the stop (reported or inferred), decimal degrees.",
+             "arr_reported": "Arrival as reported (raw timespec).",
+             "arr_earliest_utc": _INTERVAL.format(what="Arrival", end="earliest end"),
+             "arr_latest_utc": _INTERVAL.format(what="Arrival", end="latest end"),
+             "arr_precision": "Precision of the arrival time (minute, day, part_of_day...).",
+             "dep_reported": "Departure as reported (raw timespec).",
+             "dep_earliest_utc": _INTERVAL.format(what="Departure", end="earliest end"),
+             "dep_latest_utc": _INTERVAL.format(what="Departure", end="latest end"),
+             "dep_precision": "Precision of the departure time.",
+             "dwell_min_h": "Shortest time on the ground the reported times allow, hours.",
+             "dwell_max_h": "Longest time on the ground the reported times allow, hours.",
+             "dwell_h": "Time on the ground, hours, when both times are known to the hour or better.",
+         }),
     Step("core_legs", ("core_stops",), "sql:core_legs", ("leg_id",), checks=(_legs_match_stops,),
          description="The hop between two consecutive stops of the same episode, aircraft, variant and evidence "
                      "kind, with great-circle distance and duration bounds.",
@@ -337,12 +537,45 @@ STEPS: tuple[Step, ...] = (
           "to_country:str to_lat:f64 to_lon:f64 dep_earliest_utc:ts dep_latest_utc:ts dep_precision:str "
           "arr_earliest_utc:ts arr_latest_utc:ts arr_precision:str distance_km:f64 distance_basis:str "
           "duration_h:f64 duration_min_h:f64 duration_max_h:f64 is_international:bool "
-          "is_order_inferred:bool source_ids:str")),
+          "is_order_inferred:bool source_ids:str"),
+         docs={
+             "is_order_inferred": "True when either stop's place in the order is our inference from a list of stops.",
+             "from_stop_id": "Stop the leg leaves from (core_stops.stop_id).",
+             "to_stop_id": "Stop the leg arrives at (core_stops.stop_id).",
+             "from_place_id": "Place the leg leaves from.",
+             "to_place_id": "Place the leg arrives at.",
+             "from_name": "Name of the departure place.",
+             "to_name": "Name of the arrival place.",
+             "from_precision": "Precision of the departure place.",
+             "to_precision": "Precision of the arrival place.",
+             "from_country": "ISO alpha-2 country of departure.",
+             "to_country": "ISO alpha-2 country of arrival.",
+             "from_lat": "Latitude of the departure end, degrees.",
+             "from_lon": "Longitude of the departure end, degrees.",
+             "to_lat": "Latitude of the arrival end, degrees.",
+             "to_lon": "Longitude of the arrival end, degrees.",
+             "dep_earliest_utc": _INTERVAL.format(what="Departure", end="earliest end"),
+             "dep_latest_utc": _INTERVAL.format(what="Departure", end="latest end"),
+             "dep_precision": "Precision of the departure time.",
+             "arr_earliest_utc": _INTERVAL.format(what="Arrival", end="earliest end"),
+             "arr_latest_utc": _INTERVAL.format(what="Arrival", end="latest end"),
+             "arr_precision": "Precision of the arrival time.",
+             "duration_h": "Flight time, hours, when both ends are known to the hour or better.",
+             "duration_min_h": "Shortest flight time the reported times allow, hours.",
+             "duration_max_h": "Longest flight time the reported times allow, hours.",
+             "is_international": "True when the leg crosses a border (countries differ).",
+             "source_ids": "Sources of the two stops, ';'-separated.",
+         }),
     Step("core_leg_paths", ("core_legs",), "prepare:leg_paths", ("leg_id", "point_seq"),
          checks=(_paths_of_located_legs,),
          description="Points along each leg's great circle (for maps and the GeoJSON/KML exports).",
          schema=("leg_id:str episode_id:str aircraft_id:str variant:str evidence:str leg_seq:i64 point_seq:i64 "
-          "lat:f64 lon:f64 distance_basis:str")),
+          "lat:f64 lon:f64 distance_basis:str"),
+         docs={
+             "point_seq": "Order of the point along the leg, from 0 at departure.",
+             "lat": "Latitude of the point on the great circle, degrees.",
+             "lon": "Longitude of the point on the great circle, degrees.",
+         }),
     Step("out_route_summary", ("core_stops", "core_legs"), "sql:out_route_summary",
          ("episode_id", "aircraft_id", "variant", "evidence"),
          description="One row per route (episode, aircraft, variant, evidence): distances, detour, stops, "
@@ -354,7 +587,12 @@ STEPS: tuple[Step, ...] = (
           "outbound_staging_countries:list[str] staging_countries:list[str] countries_visited:list[str] "
           "country_count:i64 total_km:f64 is_total_complete:bool outbound_km:f64 "
           "is_outbound_complete:bool direct_km:f64 detour_factor:f64 longest_leg_km:f64 "
-          "longest_leg_id:str uses_inferred_places:bool")),
+          "longest_leg_id:str uses_inferred_places:bool"),
+         docs={
+             "origin_dep_earliest_utc": _INTERVAL.format(what="Departure from origin", end="earliest end"),
+             "origin_dep_latest_utc": _INTERVAL.format(what="Departure from origin", end="latest end"),
+             "legs_located": "Legs whose two ends have coordinates.",
+         }),
     Step("out_episode_summary", ("out_route_summary", "core_stops", "core_aircraft", "core_conflicts",
                                  "core_episodes"), "sql:out_episode_summary", ("episode_id",),
          description="One row per episode: aircraft, times, dwell at destination, distances, staging countries, "
@@ -369,11 +607,40 @@ STEPS: tuple[Step, ...] = (
           "country_count:i64 total_km:f64 is_total_complete:bool outbound_km:f64 "
           "is_outbound_complete:bool direct_km:f64 detour_factor:f64 longest_leg_km:f64 "
           "longest_leg_id:str uses_inferred_places:bool variant_count:i64 conflict_count:i64 summary:str "
-          "source_ids:str")),
+          "source_ids:str"),
+         docs={
+             "first_time_reported": "The first dated milestone as the source reports it (e.g. 2025-10-22, 2026-01 late).",
+             "title": "Episode title.",
+             "destination_country": "Main destination country (ISO alpha-2).",
+             "destination_country_name": "Display name of the main destination country.",
+             "is_dated": "True when at least one milestone has a date.",
+             "aircraft_ids": "Aircraft in the episode.",
+             "aircraft_labels": "Display labels of the aircraft.",
+             "aircraft_count": "Number of aircraft.",
+             "evidence_kinds": "Evidence kinds present (reported, observed).",
+             "first_time_utc": "Earliest time of any milestone, UTC (null for undated episodes).",
+             "last_time_utc": "Latest time of any milestone, UTC.",
+             "lead_aircraft_id": "Aircraft whose main route the summary figures describe.",
+             "lead_aircraft_label": "Registration (or painted name, or id) of the lead aircraft, for display.",
+             "variant_count": "Number of route variants (main plus alternatives reported by other sources).",
+             "conflict_count": "Number of conflicts between sources about this episode.",
+             "summary": "What happened, in our words.",
+             "source_ids": "Sources of the episode row.",
+         }),
     Step("out_timeline", ("core_stops", "core_events", "core_sanctions"), "sql:out_timeline", ("item_id",),
          description="Flight milestones, context events and sanctions as UTC intervals, for timelines.",
          schema=("item_id:str episode_id:str aircraft_id:str evidence:str kind:str role:str label:str "
-          "place_name:str earliest_utc:ts latest_utc:ts precision:str reported:str source_ids:str")),
+          "place_name:str earliest_utc:ts latest_utc:ts precision:str reported:str source_ids:str"),
+         docs={
+             "item_id": "Timeline item id (stop, event or sanction id with a suffix).",
+             "kind": "departure, arrival, event or sanction.",
+             "role": "Role of the stop (for departures/arrivals) or the event kind.",
+             "label": "Short description shown on the timeline.",
+             "earliest_utc": _INTERVAL.format(what="The item's time", end="earliest end"),
+             "latest_utc": _INTERVAL.format(what="The item's time", end="latest end"),
+             "precision": "Precision of the reported time.",
+             "reported": "Time as reported (raw timespec).",
+         }),
     Step("out_route_similarity", ("core_stops", "core_corridors"), "prepare:route_similarity",
          ("episode_a", "episode_b"),
          description="Pairwise comparison of the episodes' main outbound routes on their ordered staging stops; "
@@ -381,12 +648,41 @@ STEPS: tuple[Step, ...] = (
          schema=("episode_a:str episode_b:str is_comparable:bool reason:str staging_a:str staging_b:str "
           "shared_countries:str shared_country_count:i64 country_score:f64 corridor_score:f64 "
           "jump_off_a:str jump_off_b:str jump_off_score:f64 order_inferred:bool similarity:f64 "
-          "is_alike:bool")),
+          "is_alike:bool"),
+         docs={
+             "episode_a": "First episode of the pair.",
+             "episode_b": "Second episode of the pair.",
+             "staging_a": "Outbound staging countries of the first route, in order (';'-separated).",
+             "staging_b": "Outbound staging countries of the second route, in order.",
+             "shared_countries": "Staging countries both routes touch.",
+             "shared_country_count": "Number of shared countries.",
+             "country_score": "Ordered staging countries: mean of LCS / shorter length and 2 x LCS / total length, LCS the longest common subsequence (0 to 1).",
+             "corridor_score": "The same over the sequence of corridors, consecutive repeats merged (0 to 1).",
+             "jump_off_a": "Last staging country of the first route before the ocean crossing.",
+             "jump_off_b": "Last staging country of the second route before the ocean crossing.",
+             "jump_off_score": "1 when both routes jump off from the same country, else 0.",
+             "order_inferred": "True when a route's staging order is our inference from a list.",
+             "similarity": "Mean of country_score, corridor_score and jump_off_score; null when not comparable.",
+             "is_alike": "True when similarity is at least analysis.similarity.ALIKE_THRESHOLD and the routes share at least ALIKE_MIN_SHARED staging countries.",
+             "is_comparable": "False when either route is a stub (no staging stop reported): such pairs are not scored.",
+             "reason": "Why the pair is or is not comparable.",
+         }),
     Step("out_observed_vs_reported", ("core_stops", "core_legs"), "prepare:observed_vs_reported",
          description="Stop-by-stop agreement of observed (ADS-B) and reported routes where both exist.",
          schema=("episode_id:str aircraft_id:str status:str reported_stop_id:str observed_stop_id:str place:str "
           "reported_precision:str reported_arr_earliest_utc:ts reported_arr_latest_utc:ts "
-          "observed_arr_utc:ts arr_diff_h:f64 source_ids:str")),
+          "observed_arr_utc:ts arr_diff_h:f64 source_ids:str"),
+         docs={
+             "status": "matched, reported only or observed only.",
+             "reported_stop_id": "Reported stop (core_stops.stop_id).",
+             "observed_stop_id": "Observed stop.",
+             "place": "Place name.",
+             "reported_precision": "Precision of the reported place.",
+             "reported_arr_earliest_utc": _INTERVAL.format(what="Reported arrival", end="earliest end"),
+             "reported_arr_latest_utc": _INTERVAL.format(what="Reported arrival", end="latest end"),
+             "observed_arr_utc": "Observed arrival (landing), UTC.",
+             "arr_diff_h": "Observed arrival minus the nearest end of the reported interval, hours (0 inside it).",
+         }),
     Step("out_findings", ("core_aircraft", "core_aircraft_types", "core_cargo_items", "core_claims", "core_conflicts",
                           "core_corridors", "core_episodes", "core_events", "core_gaps", "core_host_statements",
                           "core_legs", "core_sanctions", "core_sources", "core_stops", "core_study",
@@ -398,12 +694,38 @@ STEPS: tuple[Step, ...] = (
          schema=("finding_id:str category:str title:str headline:str statement:str metric:str value:f64 "
           "value_low:f64 value_high:f64 unit:str episode_ids:str evidence:str source_ids:str "
           "origin_count:i64 likelihood:str confidence:str confidence_reason:str importance:f64 "
-          "is_key:bool")),
+          "is_key:bool"),
+         docs={
+             "finding_id": "Stable finding id.",
+             "headline": "The finding in one plain sentence of at most 30 words, with no ids: what a reader can quote.",
+             "category": "Finding category (e.g. recurring airframes, staging).",
+             "title": "Short title.",
+             "statement": "The finding in one sentence, with its numbers.",
+             "metric": "What is measured.",
+             "value": "The measured value.",
+             "value_low": "Low end of the value's range when times or places are uncertain.",
+             "value_high": "High end of the value's range.",
+             "unit": "Unit of the value.",
+             "episode_ids": "Episodes the finding concerns (';'-separated).",
+             "evidence": "Rows the finding rests on (';'-separated table:id references).",
+             "confidence": "high, moderate or low by the rubric of docs/confidence.md (independent origins, precision, "
+             "inference, disputes).",
+             "origin_count": "Number of independent origins among the finding's sources (relays and rewrites count once).",
+             "likelihood": "How probable the statement is, in the ICD 203 words (roughly even chance, likely, very likely...).",
+             "confidence_reason": "Why the finding has its confidence: origins, precision, inference, disputes.",
+             "importance": "Ranking for the index, higher first: episodes spanned, new information, confidence.",
+             "is_key": "True for the findings the index leads with (the most important of each category, at most six).",
+         }),
     Step("out_summary", ("out_findings", "out_episode_summary", "core_sources", "core_episodes"),
          "prepare:summary", ("seq",),
          description="A short generated summary of what the study shows, one sentence per row, each tied to the "
                      "findings it rests on.",
-         schema="seq:i64 sentence:str finding_ids:list[str]"),
+         schema="seq:i64 sentence:str finding_ids:list[str]",
+         docs={
+             "seq": "Order of the sentence.",
+             "sentence": "One generated sentence of the summary.",
+             "finding_ids": "The findings (out_findings.finding_id) the sentence rests on.",
+         }),
 )
 # fmt: on
 
@@ -439,6 +761,8 @@ def order(steps: tuple[Step, ...] = STEPS) -> list[Step]:
     return out
 
 
+_REGISTRY = by_table()
+
 #: the tables of data/derived (and views of flights.duckdb), in build order
 PUBLISHED: tuple[str, ...] = tuple(s.table for s in order() if s.publish)
 
@@ -452,6 +776,52 @@ def schema_of(step: Step) -> dict[str, pl.DataType]:
         name, _, code = item.partition(":")
         out[name] = TYPES[code]
     return out
+
+
+def column_doc(step: Step, column: str) -> str | None:
+    """The description of a column of the step's table: its ``docs``, else the raw column it copies (``copies``,
+    from :mod:`analysis.schema`), else :data:`COMMON_DOCS`; None when none describes it."""
+    own = step.docs.get(column)
+    if own:
+        return own
+    for raw in step.copies:
+        try:
+            return schema.table(raw).column(column).description
+        except KeyError:
+            continue
+    return COMMON_DOCS.get(column)
+
+
+def describe(table: str, column: str) -> str | None:
+    """The description of ``table.column`` (:func:`column_doc` of the table's step; for a table that no step
+    makes, the common description of the column name, if any)."""
+    step = _REGISTRY.get(table)
+    return column_doc(step, column) if step is not None else COMMON_DOCS.get(column)
+
+
+def doc_problems(step: Step) -> list[str]:
+    """What is wrong with a step's column descriptions: a declared column that nothing describes, a ``docs``
+    entry for a column the step does not declare, a ``copies`` name that is no raw table."""
+    declared = schema_of(step)
+    raw_names = {t.name for t in schema.TABLES}
+    out = [
+        f"{step.table}: copies {r!r}, which is no raw table of analysis/schema.py"
+        for r in step.copies
+        if r not in raw_names
+    ]
+    out += [f"{step.table}.{c}: declared without a description" for c in declared if not column_doc(step, c)]
+    out += [
+        f"{step.table}.{c}: described in docs but not declared in its schema"
+        for c in step.docs
+        if c not in declared
+    ]
+    return out
+
+
+def table_schema(table: str) -> pl.Schema:
+    """The declared columns and types of a registry table, as a polars schema: the one declaration that the
+    functions making the table build their frames with (an empty table still has its columns)."""
+    return pl.Schema(schema_of(_REGISTRY[table]))
 
 
 def sort_keys(step: Step, df: pl.DataFrame) -> list[str]:
@@ -682,9 +1052,8 @@ def datapackage(
 ) -> dict:
     """A Frictionless Data Package (``datapackage.json``) describing the published tables: one resource per table
     (``<table>.parquet``, or ``<table>.csv`` for ``fmt="csv"``) with its description, fields (name, type,
-    description) and primary key, all from the registry and :mod:`analysis.dictionary`."""
-    from . import dictionary
-
+    description) and primary key, all from the registry (:func:`describe`); the licence is DATA-LICENSE.md's
+    (:data:`analysis.schema.DATA_LICENCE`, the raw tables' too)."""
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"expected fmt 'parquet' or 'csv', got {fmt!r}")
     steps = by_table()
@@ -696,21 +1065,21 @@ def datapackage(
             col, _, code = item.partition(":")
             typ = "string" if fmt == "csv" and code == "list[str]" else _FRICTIONLESS[code]
             f = {"name": col, "type": typ}  # datetimes: Table Schema's default format, 2019-03-23T15:12:00Z
-            desc = dictionary.describe(table, col)
+            desc = describe(table, col)
             if desc:
                 f["description"] = desc + (
                     " (';'-separated in CSV)" if fmt == "csv" and code == "list[str]" else ""
                 )
             fields.append(f)
-        schema: dict = {"fields": fields}
+        fields_schema: dict = {"fields": fields}
         if step.key:
-            schema["primaryKey"] = list(step.key)
+            fields_schema["primaryKey"] = list(step.key)
         res = {
             "name": table,
             "path": f"{table}.{fmt}",
             "format": fmt,
             "description": step.description,
-            "schema": schema,
+            "schema": fields_schema,
         }
         if fmt == "csv":
             res |= {"profile": "tabular-data-resource", "encoding": "utf-8", "mediatype": "text/csv"}
@@ -730,5 +1099,12 @@ def datapackage(
             if fmt == "csv"
             else ""
         ),
+        "licenses": [schema.DATA_LICENCE],
+        "sources": [
+            {
+                "title": "The study's evidence base, data/raw (its own descriptor: data/raw/datapackage.json), "
+                "and the public publications its sources.csv lists"
+            }
+        ],
         "resources": resources,
     }

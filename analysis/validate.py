@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from . import geo, safeio
-from .schema import ID_PATTERN, SAFE_ID_PATTERN, TABLES, Column, Table
+from .schema import HEX_PATTERN, ID_PATTERN, SAFE_ID_PATTERN, TABLES, Column, Table
 from .timespec import TimeSpecError, parse
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
 MAX_CELL_CHARS = 4000
 _ID = re.compile(ID_PATTERN)
 _SAFE_ID = re.compile(SAFE_ID_PATTERN)
-_HEX = re.compile(r"^[0-9a-f]{6}$")
+_HEX = re.compile(HEX_PATTERN)
 #: aircraft registrations as painted: a nationality prefix, an optional dash, the mark (RA-78765, N123AB)
 REGISTRATION_PATTERN = r"^[A-Z0-9]{1,3}-?[A-Z0-9]{1,6}$"
 _REGISTRATION = re.compile(REGISTRATION_PATTERN)

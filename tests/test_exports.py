@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 
 import duckdb
 import polars as pl
+from packagecheck import problems
 
-from analysis import queries
+from analysis import queries, steps
 from analysis.exports import LEG_PROPERTIES
 
 KML = "{http://www.opengis.net/kml/2.2}"
@@ -49,6 +50,19 @@ def test_every_derived_table_is_a_csv_with_all_rows(built_report):
             rows = list(csv.reader(fh))
         assert rows[0] == df.columns, parquet.stem
         assert len(rows) - 1 == df.height, parquet.stem
+
+
+def test_both_exported_datapackages_are_valid_and_describe_every_file(built_report):
+    """Frictionless descriptors of the CSV and the parquet exports: valid Table Schema (tests/packagecheck.py),
+    every file with its columns in order, and the same tables as the build's own descriptor."""
+    exports = built_report.reports / "exports"
+    derived = json.loads((built_report.current / "datapackage.json").read_text(encoding="utf-8"))
+    for fmt, folder in (("csv", exports / "csv"), ("parquet", exports / "database")):
+        pkg = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+        assert problems(pkg, folder) == [], fmt
+        assert [r["name"] for r in pkg["resources"]] == [r["name"] for r in derived["resources"]], fmt
+        assert {r["path"] for r in pkg["resources"]} <= {f.name for f in folder.iterdir()}, fmt
+    assert derived == steps.datapackage("parquet", tables=tuple(r["name"] for r in derived["resources"]))
 
 
 def test_database_copy_opens_with_file_search_path(built_report):

@@ -35,7 +35,7 @@ def test_every_derived_column_has_a_description(built_project):
     assert len(tables) >= 20
     missing = dictionary.missing({t: list(cols) for t, cols in tables.items()})
     assert not missing, (
-        "describe these in analysis/dictionary.py (or analysis/schema.py for raw columns): "
+        "describe these with their step in analysis/steps.py (or analysis/schema.py for raw columns): "
         + ", ".join(missing)
     )
 

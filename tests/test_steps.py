@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analysis import build, steps
+from analysis import build, dictionary, schema, steps
 from analysis.paths import PACKAGE_DIR
 
 
@@ -51,12 +51,39 @@ def test_order_names_an_unknown_input_and_a_cycle():
 
 
 def test_every_published_step_declares_its_schema_and_every_column_is_described():
-    from analysis import dictionary
-
     for s in steps.STEPS:
         if s.publish:
             assert s.schema and s.description, s.table
-            assert not dictionary.missing({s.table: list(steps.schema_of(s))}), s.table
+        assert steps.doc_problems(s) == [], s.table
+    # every common description is one some table uses
+    used = {c for s in steps.STEPS for c in steps.schema_of(s)}
+    assert set(steps.COMMON_DOCS) <= used, set(steps.COMMON_DOCS) - used
+
+
+def test_a_column_without_a_description_or_a_description_without_its_column_is_named():
+    s = steps.Step(
+        "out_t",
+        ("core_legs",),
+        "sql:out_t",
+        copies=("stops",),
+        schema="leg_id:str seq:i64 n:i64 brand_new:str",
+        docs={"n": "What n counts.", "gone": "A column the step no longer makes."},
+    )
+    assert steps.column_doc(s, "n") == "What n counts."  # its own docs
+    assert steps.column_doc(s, "seq") == schema.table("stops").column("seq").description  # copied from raw
+    assert steps.column_doc(s, "leg_id") == steps.COMMON_DOCS["leg_id"]  # the common vocabulary
+    assert steps.doc_problems(s) == [
+        "out_t.brand_new: declared without a description",
+        "out_t.gone: described in docs but not declared in its schema",
+    ]
+    assert steps.doc_problems(steps.Step("out_u", (), "sql:u", copies=("stopz",))) == [
+        "out_u: copies 'stopz', which is no raw table of analysis/schema.py"
+    ]
+    # the registry's descriptions are the dictionary's and the datapackage's
+    assert dictionary.describe("core_gaps", "jump_km") == steps.by_table()["core_gaps"].docs["jump_km"]
+    legs = next(r for r in steps.datapackage()["resources"] if r["name"] == "core_legs")
+    seq = next(f for f in legs["schema"]["fields"] if f["name"] == "leg_seq")
+    assert seq["description"] == steps.COMMON_DOCS["leg_seq"]
 
 
 def test_code_files_of_a_step_hold_the_modules_its_function_imports():
@@ -69,8 +96,9 @@ def test_code_files_of_a_step_hold_the_modules_its_function_imports():
     sql = [f.relative_to(PACKAGE_DIR).as_posix() for f in steps.code_files(by["core_legs"])]
     assert sql == ["sql/00_macros.sql", "sql/core_legs.sql"]
     assert "stats.py" in build.DATA_MODULES and "tracks/segment.py" in build.DATA_MODULES
-    # the descriptions written into datapackage.json are data; discovery and the pages' queries are not
-    assert "dictionary.py" in build.DATA_MODULES
+    # the descriptions written into datapackage.json are data (declared in the registry, raw ones in the schema);
+    # the dictionary page's renderer, discovery and the pages' queries are not
+    assert {"steps.py", "schema.py"} <= set(build.DATA_MODULES) and "dictionary.py" not in build.DATA_MODULES
     assert not {
         m for m in build.DATA_MODULES if m.startswith("discover/") or m in ("queries.py", "charts.py")
     }
@@ -301,3 +329,4 @@ def test_datapackage_describes_every_published_table_with_fields_types_and_keys(
     eps = next(r for r in csv["resources"] if r["name"] == "out_episode_summary")
     assert {f["name"]: f["type"] for f in eps["schema"]["fields"]}["aircraft_ids"] == "string"  # ';'-joined
     assert eps["path"] == "out_episode_summary.csv"
+    assert pkg["licenses"] == csv["licenses"] == [schema.DATA_LICENCE]  # CC BY 4.0, as DATA-LICENSE.md says
