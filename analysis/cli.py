@@ -6,7 +6,8 @@ Commands: ``validate`` (check data/raw, write nothing), ``build`` (data/derived)
 ``discover ARCHIVE...`` (find candidate flights in day archives of global ADS-B, :mod:`analysis.discover`).
 
 A wrong argument to a command, like every named input or output problem, ends in one line ``error: ...`` and exit
-status 2, never a traceback.
+status 2, never a traceback. A command's result is printed here; the package's progress and warnings come through
+logging, shown while the command runs by :func:`analysis.console.install` (progress on stdout, warnings on stderr).
 """
 
 from __future__ import annotations
