@@ -114,7 +114,7 @@ class Progress:
         self.t0 = time.perf_counter()
         on = show if show is not None else _is_terminal(sys.stderr)
         self._bar = (
-            _Bar(total=total, desc=what, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+            _Bar(total=total, desc=what, unit=f" {unit}", file=sys.stderr, leave=False, dynamic_ncols=True)
             if on
             else None
         )

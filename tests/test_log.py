@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import logging
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 
@@ -174,3 +177,23 @@ def test_progress_draws_no_bar_when_stderr_is_not_a_terminal(installed, capsys):
     bar.update(7, "70 positions")
     bar.close("[archive] done: 7 members")
     assert capsys.readouterr() == ("[archive] done: 7 members\n", "")  # capsys' stderr is no terminal
+
+
+def test_the_archive_command_shows_its_totals_on_stdout(tmp_path):
+    """``python -m analysis.tracks.archive``: the module runs as itself (its logger is ``analysis.tracks.archive``,
+    not ``__main__``), so the console shows its totals; stderr is no terminal here, so no bar."""
+    from analysis.discover.globalday import generate_day
+
+    day = generate_day(tmp_path / "day.tar", n_aircraft=5, seed=1)
+    run = subprocess.run(
+        [sys.executable, "-m", "analysis.tracks.archive", str(day.path), "--out", str(tmp_path / "store")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_DIR,
+    )
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    man = json.loads((tmp_path / "store" / "manifest.json").read_text(encoding="utf-8"))
+    assert man["members"] > 0
+    want = f"[archive] done: {man['members']:,} members, {man['positions']:,} positions in "
+    assert run.stdout.startswith(want) and run.stdout.count("\n") == 1, run.stdout

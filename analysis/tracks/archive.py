@@ -1114,5 +1114,7 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # run as the package's module, so that its messages come from its logger
+    from . import archive
+
+    raise SystemExit(archive.main())
