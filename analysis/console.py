@@ -48,11 +48,18 @@ class _Console(logging.Handler):
                 text = f"{record.levelname.lower()}: {text}"
             else:
                 stream = sys.stdout
-            with tqdm.external_write_mode(file=stream):  # a bar being drawn is cleared, then drawn again
-                stream.write(text + "\n")
-                stream.flush()
+            if _Bar.drawn:  # a bar being drawn is cleared, the line written, the bar drawn again
+                with tqdm.external_write_mode(file=stream):
+                    _write(stream, text)
+            else:  # no bar: tqdm's lock is never taken (worker processes fork from this one)
+                _write(stream, text)
         except Exception:
             self.handleError(record)
+
+
+def _write(stream: IO[str], text: str) -> None:
+    stream.write(text + "\n")
+    stream.flush()
 
 
 _installed: tuple[_Console, int] | None = None  # the handler and the level the logger had before
@@ -87,6 +94,7 @@ def uninstall() -> None:
 
 class _Bar(tqdm):
     monitor_interval = 0  # no monitor thread (worker pools fork while a bar runs)
+    drawn = 0  # bars of :class:`Progress` open now
 
 
 class Progress:
@@ -118,6 +126,7 @@ class Progress:
             if on
             else None
         )
+        _Bar.drawn += self._bar is not None
 
     def __enter__(self) -> Progress:
         return self
@@ -144,6 +153,7 @@ class Progress:
             self._bar.refresh()
             self._bar.close()
             self._bar = None
+            _Bar.drawn -= 1
         if summary is not None:
             self.logger.log(logging.DEBUG if self.show is False else logging.INFO, summary)
 
