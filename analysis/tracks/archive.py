@@ -971,9 +971,8 @@ def _ingest_locked(
     tmp.mkdir()
     res = IngestResult(out=out)
     t0 = time.perf_counter()
-    bar = console.Progress(
-        log, "[archive]", unit="members", show=progress
-    )  # members are counted as they are read
+    # members are counted as they are read: the bar has no total
+    bar = console.Progress(log, "[archive]", unit="members", show=progress)
     jobs = []
     batch_no = 0
 
