@@ -343,11 +343,18 @@ def current_manifest(project: Project) -> dict | None:
 
 
 def build(project: Project | None = None, force: bool = False, quiet: bool = False) -> BuildResult:
-    """Build data/derived from data/raw (see module docstring). Raises on bad input, writing nothing."""
+    """Build data/derived from data/raw (see module docstring). Raises on bad input, writing nothing.
+
+    Progress is logged at INFO (the command line shows it, :mod:`analysis.console`); ``quiet`` logs it at DEBUG.
+    """
     project = as_project(project)
     if not project.raw.is_dir():
         raise study_not_found(project)
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    level = logging.DEBUG if quiet else logging.INFO
+
+    def say(text: str) -> None:
+        log.log(level, text)
+
     t0 = time.monotonic()
     with contextlib.ExitStack() as stack:
         try:

@@ -6,15 +6,17 @@ Commands: ``validate`` (check data/raw, write nothing), ``build`` (data/derived)
 ``discover ARCHIVE...`` (find candidate flights in day archives of global ADS-B, :mod:`analysis.discover`).
 
 A wrong argument to a command, like every named input or output problem, ends in one line ``error: ...`` and exit
-status 2, never a traceback.
+status 2, never a traceback. A command's result is printed here; the package's progress and warnings come through
+logging, shown while the command runs by :func:`analysis.console.install` (progress on stdout, warnings on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 
+from . import console
 from .paths import default_project
 
 __all__ = ["main"]
@@ -117,7 +119,15 @@ def main(argv: list[str] | None = None) -> int:
             d.error("give archives or --store, not both")
         if args.master is not None and args.engine != "spark":
             d.error("--master is for --engine spark")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    installed = console.install()  # the package's messages: progress on stdout, warnings on stderr
+    try:
+        return _command(args)
+    finally:
+        if installed:
+            console.uninstall()
+
+
+def _command(args: argparse.Namespace) -> int:
     project = default_project()
 
     from .atomic import BuildLockedError, NotALinkError
@@ -145,14 +155,14 @@ def main(argv: list[str] | None = None) -> int:
 
             build(project, force=args.force)
         elif args.command == "report":
-            from .report import print_bench, report
+            from .report import report
 
             compare = [c.strip() for c in args.compare.split(",") if c.strip()] or None
             result = report(
                 project, force=args.force, compare=compare, pdf=not args.no_pdf, notebooks=args.notebooks
             )
             if args.bench:
-                print_bench(result)
+                _print_bench(result)
         elif args.command == "accept-raw":
             from .provenance import accept
 
@@ -224,6 +234,27 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     return 0
+
+
+def _print_bench(result: dict, top: int = 12) -> None:
+    """Per-page times and the slowest cells of a report run (``make bench-report``)."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"\nbench-report: full run {result['seconds']} s, {result.get('cpu_seconds', '?')} CPU-s (this process and "
+        f"its children), {result.get('ran', 0)} notebook(s) run, peak memory {result.get('peak_mb', '?')} MB "
+        f"(sampling it cost {result.get('memory_cpu_seconds', '?')} CPU-s), load average {load}, "
+        f"{os.cpu_count()} CPUs"
+    )
+    timings = result.get("timings", {})
+    if timings:
+        print(
+            f"pages: {sum(timings.values()):.1f} s in all, {sum(timings.values()) / len(timings):.2f} s a page"
+        )
+    for page, secs in sorted(timings.items(), key=lambda kv: -kv[1]):
+        print(f"  {secs:6.2f} s  {page}")
+    print(f"slowest cells (of {len(result.get('cells', []))}):")
+    for secs, page, src in result.get("cells", [])[:top]:
+        print(f"  {secs:6.2f} s  {page}: {src}")
 
 
 def _one_line(exc: BaseException) -> str:

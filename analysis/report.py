@@ -34,20 +34,17 @@ from pathlib import Path
 
 from . import atomic
 from .build import build
+from .console import Progress
 from .figures import FigureRenderer
 from .kernels import KERNEL_ARGS, KernelPool, kernel_env, run_page
 from .memory import PeakMemory
 from .pageplan import Job, code_fingerprint, jobs_for, page_keys, site_key
 from .paths import REPO_DIR, Project, as_project
 
-__all__ = ["report", "print_bench", "Job", "jobs_for", "KERNEL_ARGS", "prune_scratch", "prune_caches"]
+__all__ = ["report", "Job", "jobs_for", "KERNEL_ARGS", "prune_scratch", "prune_caches"]
 
+#: progress of a report run, as it happens (``make report`` shows it on stdout: :mod:`analysis.console`)
 log = logging.getLogger(__name__)
-
-
-def _say(text: str) -> None:
-    """Progress of a report run, on stdout as it happens (``make report`` shows it)."""
-    print(text, flush=True)
 
 
 def _compare_ids(project: Project, compare: list[str] | None) -> list[str] | None:
@@ -125,7 +122,7 @@ def report(
         if not force and current.exists():
             try:
                 if json.loads(current.read_text())["site_key"] == key:
-                    _say(f"reports/ is up to date ({len(jobs)} pages); nothing to do")
+                    log.info(f"reports/ is up to date ({len(jobs)} pages); nothing to do")
                     return {
                         "status": "up-to-date",
                         "pages": len(jobs),
@@ -140,7 +137,7 @@ def report(
             or not (cache / f"{keys[j.page]}.html").exists()
             or not (cache / f"{keys[j.page]}.figures").is_dir()
         ]
-        _say(
+        log.info(
             f"report: {len(jobs)} pages, {len(jobs) - len(todo)} unchanged, {len(todo)} notebook run(s) to do"
         )
         builds = project.build / "reports"
@@ -166,7 +163,7 @@ def report(
                     timings, cells, kernel_pids = notebooks_done.result()
                 t_render = time.monotonic()
             shutil.rmtree(specs, ignore_errors=True)
-            _say(
+            log.info(
                 f"  figures: {figures.rendered} rendered, {len(figures.files) - figures.rendered} reused; "
                 f"{time.monotonic() - t_render:.1f} s after the last notebook"
             )
@@ -202,7 +199,7 @@ def report(
         )
     secs = round(time.monotonic() - t0, 1)
     cpu = round(_cpu_seconds() - cpu0, 1)
-    _say(
+    log.info(
         f"report written: {link}/index.html ({len(jobs)} pages, {len(todo)} run) in {secs} s, {cpu} CPU-s; "
         f"peak memory {memory.mb} MB (this process, its kernels and renderers: {memory.breakdown()} MB)"
     )
@@ -240,7 +237,9 @@ def _run_jobs(
     lock = threading.Lock()
     cells: list[tuple[float, str, str]] = []
     workers = max(1, min(workers, len(todo)))
-    with tempfile.TemporaryDirectory(prefix="nb-", dir=project.build) as tmp:
+    # a bar on a terminal (its ETA); the lines below name each page, the report's last line has the totals
+    bar = Progress(log, "report pages", total=len(todo), unit="pages")
+    with tempfile.TemporaryDirectory(prefix="nb-", dir=project.build) as tmp, bar:
         kernels = KernelPool(kernel_env(project), workers, len(todo), cwd=project.notebooks)
 
         def run(job: Job) -> tuple[Job, float] | None:
@@ -250,7 +249,7 @@ def _run_jobs(
             s = time.monotonic()
             with lock:
                 started += 1
-                _say(
+                log.info(
                     f"  [start {started}/{len(todo)}] {job.notebook} {json.dumps(job.parameters)} -> {job.page}"
                 )
             figs = Path(tmp) / f"{job.page.removesuffix('.html')}.figures"
@@ -276,7 +275,8 @@ def _run_jobs(
             with lock:
                 done += 1
                 cells.extend((d, job.page, src) for d, src in page_cells)
-                _say(f"  [{done}/{len(todo)}] {job.page} in {secs:.1f} s ({len(todo) - done} remaining)")
+                log.info(f"  [{done}/{len(todo)}] {job.page} in {secs:.1f} s ({len(todo) - done} remaining)")
+                bar.update(done)
             return job, secs
 
         try:
@@ -337,7 +337,7 @@ def _site_pages(
                 render_page(title, body, nav, charts=shows_charts), encoding="utf-8"
             )
     exports.write_exports(partial / "exports", project)
-    _say(f"  site pages and exports written in {time.monotonic() - t:.1f} s (while the notebooks ran)")
+    log.info(f"  site pages and exports written in {time.monotonic() - t:.1f} s (while the notebooks ran)")
     return nav, saved
 
 
@@ -359,7 +359,7 @@ def _print_edition(partial: Path, jobs: list[Job], project: Project) -> Path | N
     if out is None:
         return None
     path, fresh, entry = out
-    _say(
+    log.info(
         f"  print edition {path.name} {'printed' if fresh else 'unchanged, copied'} in {time.monotonic() - t:.1f} s"
     )
     return entry
@@ -412,24 +412,3 @@ def prune_caches(
         prune(project.build / "figure-cache", keep.__contains__),
         prune(project.build / "print-cache", lambda name: pdf is not None and name == pdf.name),
     )
-
-
-def print_bench(result: dict, top: int = 12) -> None:
-    """Per-page times and the slowest cells of a report run (``make bench-report``)."""
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(
-        f"\nbench-report: full run {result['seconds']} s, {result.get('cpu_seconds', '?')} CPU-s (this process and "
-        f"its children), {result.get('ran', 0)} notebook(s) run, peak memory {result.get('peak_mb', '?')} MB "
-        f"(sampling it cost {result.get('memory_cpu_seconds', '?')} CPU-s), load average {load}, "
-        f"{os.cpu_count()} CPUs"
-    )
-    timings = result.get("timings", {})
-    if timings:
-        print(
-            f"pages: {sum(timings.values()):.1f} s in all, {sum(timings.values()) / len(timings):.2f} s a page"
-        )
-    for page, secs in sorted(timings.items(), key=lambda kv: -kv[1]):
-        print(f"  {secs:6.2f} s  {page}")
-    print(f"slowest cells (of {len(result.get('cells', []))}):")
-    for secs, page, src in result.get("cells", [])[:top]:
-        print(f"  {secs:6.2f} s  {page}: {src}")

@@ -227,7 +227,7 @@ def discover(
     params: SegmentParams | None = None,
     raw=None,
     reported: pl.DataFrame | str | None = "derived",
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> DiscoveryResult:
     """Run discovery. Give ``inputs`` (archives: tar, tree, OpenSky files) or an existing ``store``.
 
@@ -238,6 +238,8 @@ def discover(
     derived data (run ``make data`` first), a DataFrame like :func:`reported_windows`, or None (all new).
     ``n_buckets``: aircraft hash buckets of the positions store (default one per 64 MB of archive: memory is
     bounded by one bucket per worker). ``out=None`` writes nothing. ``raw``: another data/raw folder for the rules.
+    ``progress``: the ingest's bar on stderr (True: always, None: on a terminal, False: never) and the summary
+    lines, logged at INFO (at DEBUG with False; the command line shows INFO, :mod:`analysis.console`).
     The store (when built from ``inputs``) goes
     to ``<out>.store`` beside ``out``.
 
@@ -445,21 +447,19 @@ def _discover(
             (folder / "manifest.json").write_text(json.dumps(man, indent=1))  # written last
 
         _publish(out, write)
-    if progress and synthetic:
+    say = log.info if progress is not False else log.debug  # progress=False: quiet
+    if synthetic:
         from .synthetic import SYNTHETIC_NOTE
 
-        print(f"[discover] {SYNTHETIC_NOTE} (input: {', '.join(synthetic)})", flush=True)
-    if progress:
-        print(
-            f"[discover] {engine}: {man['aircraft']:,} aircraft, {legs.height:,} legs, {gaps.height:,} gaps -> "
-            f"{cand.height} candidates ({man['new']} new, {man['known']} known) in {man['seconds']:.1f} s"
-            + (f"; wrote {_shown(out, project)}" if out is not None else ""),
-            flush=True,
+        say(f"[discover] {SYNTHETIC_NOTE} (input: {', '.join(synthetic)})")
+    say(
+        f"[discover] {engine}: {man['aircraft']:,} aircraft, {legs.height:,} legs, {gaps.height:,} gaps -> "
+        f"{cand.height} candidates ({man['new']} new, {man['known']} known) in {man['seconds']:.1f} s"
+        + (f"; wrote {_shown(out, project)}" if out is not None else "")
+    )
+    if skipped:
+        say(
+            f"[discover] {len(skipped)} archive member(s) skipped, each with the reason, in {_shown(store, project)}/manifest.json; "
+            f"first: {skipped[0][1] if isinstance(skipped[0], list | tuple) else skipped[0]}"
         )
-        if skipped:
-            print(
-                f"[discover] {len(skipped)} archive member(s) skipped, each with the reason, in {_shown(store, project)}/manifest.json; "
-                f"first: {skipped[0][1] if isinstance(skipped[0], list | tuple) else skipped[0]}",
-                flush=True,
-            )
     return DiscoveryResult(cand, cand_legs, legs, gaps, aircraft, out, man)

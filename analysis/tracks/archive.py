@@ -58,7 +58,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from isal import isal_zlib
 
-from .. import atomic, safeio
+from .. import atomic, console, safeio
 from .noise import clean_positions
 from .readers import (
     POSITIONS_SCHEMA,
@@ -925,7 +925,7 @@ def ingest_archive(
     n_buckets: int | None = 16,
     processes: int = 2,
     batch_bytes: int = 8 << 20,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> IngestResult:
     """Ingest one or more archives (tar, tree, OpenSky files) into the positions store ``out``.
 
@@ -933,6 +933,9 @@ def ingest_archive(
 
     The store is written to ``out`` + ``.tmp`` and renamed when complete, so a failed ingest leaves an
     earlier store intact. Raises :class:`TrackInputError` when no member of any input could be read.
+
+    ``progress``: a bar on stderr (True: always, None: on a terminal, False: never); the totals are logged at INFO
+    (DEBUG with False).
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
@@ -958,7 +961,7 @@ def _prune_partials(out: Path) -> None:
 
 
 def _ingest_locked(
-    inputs, out: Path, n_buckets: int, processes: int, batch_bytes: int, progress: bool
+    inputs, out: Path, n_buckets: int, processes: int, batch_bytes: int, progress: bool | None
 ) -> IngestResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     _prune_partials(out)
@@ -968,7 +971,8 @@ def _ingest_locked(
     tmp.mkdir()
     res = IngestResult(out=out)
     t0 = time.perf_counter()
-    last = t0
+    # members are counted as they are read: the bar has no total
+    bar = console.Progress(log, "[archive]", unit="members", show=progress)
     jobs = []
     batch_no = 0
 
@@ -1015,15 +1019,9 @@ def _ingest_locked(
             res.bytes_in += r["bytes"]
             res.noise.update(r["noise"])
             res.skipped.extend(r["skipped"])
-            now = time.perf_counter()
-            if progress and now - last > 2:
-                last = now
-                print(
-                    f"[archive] {res.members:,} members, {res.rows:,} positions, "
-                    f"{res.rows / (now - t0):,.0f} positions/s, {now - t0:.1f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            bar.update(
+                res.members, f"{res.rows:,} positions, {res.rows / max(bar.seconds, 1e-9):,.0f} positions/s"
+            )
     except BaseException:
         if pool:
             pool.terminate()
@@ -1033,6 +1031,7 @@ def _ingest_locked(
         if pool:
             pool.close()
             pool.join()
+        bar.close()
     res.seconds = time.perf_counter() - t0
     if res.rows == 0 and res.skipped:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1052,12 +1051,10 @@ def _ingest_locked(
     }
     (tmp / "manifest.json").write_text(json.dumps(man, indent=1))
     atomic.replace_dir(tmp, out)
-    if progress:
-        print(
-            f"[archive] done: {res.members:,} members, {res.rows:,} positions in {res.seconds:.1f} s "
-            f"({res.rows_per_s:,.0f} positions/s), {len(res.skipped)} skipped",
-            file=sys.stderr,
-        )
+    bar.close(
+        f"[archive] done: {res.members:,} members, {res.rows:,} positions in {res.seconds:.1f} s "
+        f"({res.rows_per_s:,.0f} positions/s), {len(res.skipped)} skipped"
+    )
     return res
 
 
@@ -1097,6 +1094,7 @@ def main(argv=None) -> int:
     if a.buckets is not None and not 1 <= a.buckets <= 4096 or not 1 <= a.processes <= 256:
         print("error: --buckets: expected 1 to 4096, --processes: expected 1 to 256", file=sys.stderr)
         return 2
+    installed = console.install()  # the totals on stdout, warnings on stderr, like ``python -m analysis``
     try:
         ingest_archive(a.inputs, a.out, a.buckets, a.processes)
     except (
@@ -1109,8 +1107,13 @@ def main(argv=None) -> int:
     except OSError as e:
         print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 2
+    finally:
+        if installed:
+            console.uninstall()
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # run as the package's module, so that its messages come from its logger
+    from . import archive
+
+    raise SystemExit(archive.main())

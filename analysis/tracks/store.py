@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .. import atomic, safeio
+from .. import atomic, console, safeio
 from .noise import clean_positions
 from .readers import (
     OPTION_KEYS,
@@ -375,25 +375,6 @@ def _tree_batch(args):
     }
 
 
-class _Progress:
-    def __init__(self, what: str, total: int, enabled: bool, every_s: float = 2.0):
-        self.what, self.total, self.enabled, self.every = what, total, enabled, every_s
-        self.t0 = self.last = time.perf_counter()
-
-    def update(self, done: int, rows: int, final: bool = False):
-        now = time.perf_counter()
-        if not self.enabled or (not final and now - self.last < self.every):
-            return
-        self.last = now
-        el = max(now - self.t0, 1e-9)
-        print(
-            f"[tracks] {self.what}: {done}/{self.total} files, {rows:,} rows, {rows / el:,.0f} rows/s, "
-            f"{el:.1f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
 #: scratch in positions/: a part being written (``.tmp-<key>-<pid>``), a merge being written
 #: (``merged-<key>.<pid>.tmp.parquet``; ``merged-<key>.tmp.parquet`` from code that did not name its writer)
 _SCRATCH = re.compile(
@@ -533,7 +514,7 @@ class Store:
         options=None,
         watch_hex=None,
         processes: int = 2,
-        progress: bool = True,
+        progress: bool | None = None,
         expected_hash: str | None = None,
     ) -> Part:
         """Read, clean and store one input (file or readsb trace tree). Reuses an identical earlier ingest.
@@ -541,6 +522,9 @@ class Store:
         ``expected_hash``: the reviewed content checksum (:func:`content_hash` form, as the provenance record
         has it). The part is looked up under it, and a new part is only stored when the bytes parsed hash to it;
         otherwise :class:`TrackChangedError`. Without it, the hash of the bytes read here is the key.
+
+        ``progress``: a trace tree's bar on stderr (True: always, None: on a terminal, False: never); its totals
+        are logged at INFO (DEBUG with False).
         """
         path = Path(path)
         label = str(path)
@@ -655,7 +639,7 @@ class Store:
         noise: Counter,
         skipped: list,
         processes: int,
-        progress: bool,
+        progress: bool | None,
         meta: dict,
         all_files: list[Path] | None = None,
         digests: dict[Path, str] | None = None,
@@ -696,7 +680,8 @@ class Store:
         if cur:
             batches.append(cur)
         args = [(b, str(root.parent), watch, str(tmp / f"{i:05d}.parquet")) for i, b in enumerate(batches)]
-        prog = _Progress(f"readsb {root.name}", len(files), progress)
+        what = f"[tracks] readsb {root.name}"
+        prog = console.Progress(log, what, total=len(files), unit="files", show=progress)
         # fork: works from notebooks and unguarded scripts; workers use numpy/pyarrow only (no polars)
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         pool = (
@@ -716,12 +701,16 @@ class Store:
                 digests.update({Path(k): v for k, v in res["digests"].items()})
                 for h, m in res["meta"].items():
                     meta.setdefault(h, m)
-                prog.update(done, rows)
+                prog.update(done, f"{rows:,} rows, {rows / max(prog.seconds, 1e-9):,.0f} rows/s")
         finally:
             if pool:
                 pool.close()
                 pool.join()
-        prog.update(len(files), rows, final=True)
+            prog.close()
+        el = max(prog.seconds, 1e-9)
+        prog.close(
+            f"{what}: {len(files)}/{len(files)} files, {rows:,} rows, {rows / el:,.0f} rows/s, {el:.1f} s"
+        )
         if ok == 0:
             raise TrackInputError(
                 f"{root}: file: expected at least one readable trace, all {len(files)} failed; "
