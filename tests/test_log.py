@@ -182,7 +182,7 @@ def test_progress_draws_no_bar_when_stderr_is_not_a_terminal(installed, capsys):
 def test_the_archive_command_shows_its_totals_on_stdout(tmp_path):
     """``python -m analysis.tracks.archive``: the module runs as itself (its logger is ``analysis.tracks.archive``,
     not ``__main__``), so the console shows its totals; stderr is no terminal here, so no bar."""
-    from analysis.discover.globalday import generate_day
+    from synth.globalday import generate_day
 
     day = generate_day(tmp_path / "day.tar", n_aircraft=5, seed=1)
     run = subprocess.run(
