@@ -4,7 +4,7 @@ One pure kernel, :func:`segment_batch` (positions of whole aircraft in, ``(legs,
 by aircraft and time itself, so any row order gives the same legs). :func:`segment_parquet` runs it
 over parquet row groups in aircraft order: row groups are grouped into work units that never split an
 aircraft (from the row-group min/max statistics of ``icao_int``), and two threads process units in
-parallel (the compiled loops of :mod:`.kernels`, numpy and the parquet reader release the GIL). Memory
+parallel (the loops of :mod:`.kernels`, compiled for big inputs, numpy and the parquet reader release the GIL). Memory
 is bounded by the unit size; the frames are assembled once per file.
 
 Rules (``SegmentParams``):
@@ -152,6 +152,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     """The kernel's pass over a table sorted by (icao_int, time_utc) of whole aircraft: the row-level work in
     compiled loops (:mod:`.kernels`, one pass each), the per-leg and per-gap work in numpy."""
     n = tbl.num_rows
+    kern = K.for_rows(n)  # numba for a big input, the same loops in the interpreter for a small one
     ic = tbl.column("icao_int").to_numpy()
     t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
     lat = tbl.column("lat").to_numpy(zero_copy_only=False)
@@ -168,7 +169,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     # hysteresis: a change of state counts when the next k fixes of the same stretch (same aircraft, no gap;
     # fewer at its end) all report the new state; a short ground run at the end of a stretch counts only after
     # a low approach (a landing, then the transponder off), not after a fix at cruise (a flag flicker)
-    same, dt, gi, air = K.rows_state(
+    same, dt, gi, air = kern.rows_state(
         ic, t, alt32, gnd_raw, gap_us, float(p.airport_max_alt_ft), max(int(p.ground_confirm_fixes), 1)
     )
     big = np.zeros(n, bool)
@@ -178,14 +179,14 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     # the gap: an airborne fix without one takes the nearest known altitude of the aircraft)
     split_rows = np.empty(0, np.int64)
     if len(gi):
-        a0, a1 = K.gap_altitudes(alt32, ic, air, gi)
+        a0, a1 = kern.gap_altitudes(alt32, ic, air, gi)
         low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
         spd = jump / 1.852 / (dt[gi] / 3.6e9)
         split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)
         split_rows = gi[split & air[gi] & air[gi - 1]]
     # candidate legs, the range of their altitudes (median of 3 within one aircraft, so a single glitched
     # fix is no climb) and takeoff / landing seen
-    starts, ends, hi, lo, tko, lnd = K.candidates(air, same, newleg, split_rows, alt32, gap_us, dt)
+    starts, ends, hi, lo, tko, lnd = kern.candidates(air, same, newleg, split_rows, alt32, gap_us, dt)
     rejected: dict[str, int] = {}
     if not len(starts):
         return {"n": n, "legs": None, "gaps": None, "rejected": rejected}
@@ -203,7 +204,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
         for name, m in (("too_few_fixes", few), ("too_short", short), ("no_climb", flat)):
             if m.any():
                 rejected[name] = rejected.get(name, 0) + int(m.sum())
-        K.clear_ranges(air, starts[bad], ends[bad])  # refused candidates count as ground
+        kern.clear_ranges(air, starts[bad], ends[bad])  # refused candidates count as ground
         keep = np.flatnonzero(~bad)
         if not len(keep):
             return {"n": n, "legs": None, "gaps": None, "rejected": rejected}
@@ -220,7 +221,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     np.cos(c, out=c)
     deg_km = np.radians(1.0) * EARTH_RADIUS_KM
     # and the implausible steps inside a leg (faster than any aircraft; over a gap the lower gap limit)
-    sums, imp_leg = K.leg_steps(
+    sums, imp_leg = kern.leg_steps(
         lat,
         lon,
         c,
@@ -354,7 +355,7 @@ def _callsigns(col, starts, ends, n):
         return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     names = enc.dictionary.to_pylist()
-    best, seq, off = K.callsign_runs(codes, starts, ends)
+    best, seq, off = K.for_rows(n).callsign_runs(codes, starts, ends)
     call = [names[c] if c >= 0 else None for c in best.tolist()]
     seq_l, off_l = seq.tolist(), off.tolist()
     changes = [
@@ -413,7 +414,7 @@ def _prepare(positions: pa.Table) -> pa.Table:
         tbl = tbl.combine_chunks()  # one chunk per column: the kernel's arrays are views, not copies
         ic = tbl.column("icao_int").to_numpy()
         t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
-        if not K.is_sorted(ic, t):  # one compiled pass; sorted input (store files) pays nothing more
+        if not K.for_rows(n).is_sorted(ic, t):  # one pass; sorted input (store files) pays nothing more
             keys = [
                 ("icao_int", "ascending"),
                 ("time_utc", "ascending"),
