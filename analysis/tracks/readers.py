@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import safeio
+from . import arrays
 
 __all__ = [
     "POSITIONS_SCHEMA",
@@ -247,12 +248,16 @@ def _make_table(
         if isinstance(v, (pa.Array, pa.ChunkedArray)):
             return v.cast(typ)
         if isinstance(v, str):
-            return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([v])).cast(typ)
+            return pa.DictionaryArray.from_arrays(
+                arrays.from_numpy(np.zeros(n, np.int32)), arrays.strings([v])
+            ).cast(typ)
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":
-            return pa.array(v, typ, mask=np.isnan(v))
+            return arrays.from_numpy(v, typ, mask=np.isnan(v))
+        if isinstance(v, np.ndarray) and v.dtype.kind in "biu":
+            return arrays.from_numpy(v, typ)
         return pa.array(v, typ)
 
-    t = pa.array(np.asarray(t_us, dtype=np.int64), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    t = arrays.from_numpy(np.asarray(t_us, dtype=np.int64), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
     cols = [
         col(icao24, pa.string()),
         col(registration, pa.string()),
@@ -427,7 +432,7 @@ def _readsb_columns(
         det_row = np.maximum.accumulate(np.where(code >= 0, rows, -1))  # the last details row at or before
         code = np.where((det_row >= 0) & (det_row >= last_brk), code[np.maximum(det_row, 0)], -1)
     callsign = pa.DictionaryArray.from_arrays(
-        pa.array(np.maximum(code, 0), pa.int32(), mask=code < 0), pa.array(list(cs_values), pa.string())
+        arrays.from_numpy(np.maximum(code, 0), pa.int32(), mask=code < 0), arrays.strings(cs_values)
     )
     t_us = np.repeat(np.round(np.asarray(ts, np.float64) * 1e6), counts) + np.round(off * 1e6)
     _check_time(t_us / 1e6, label, "offset")
@@ -669,10 +674,10 @@ def parse_readsb_rows(docs: list[ReadsbDoc]) -> ReadsbColumns:
             raise ReadsbUnusual("row count mismatch")
         a3 = tbl.column("f3").unify_dictionaries().combine_chunks()
         words = a3.dictionary
-        is_ground = pc.equal(words, "ground")
-        feet = pc.cast(pc.if_else(is_ground, pa.scalar(None, pa.string()), words), pa.float64())
-        ground = pc.take(is_ground, a3.indices).fill_null(False).to_numpy(zero_copy_only=False)
-        alt = pc.take(feet, a3.indices).to_numpy(zero_copy_only=False)
+        is_ground = pc.equal(words, arrays.scalar("ground", pa.string()))
+        feet = pc.cast(pc.if_else(is_ground, arrays.scalar(None, pa.string()), words), pa.float64())
+        ground = arrays.to_numpy(pc.take(is_ground, a3.indices).fill_null(arrays.scalar(False, pa.bool_())))
+        alt = arrays.to_numpy(pc.take(feet, a3.indices))
         cs_rows, cs_codes, cs_values = np.zeros(0, np.int64), np.zeros(0, np.int32), []
         if width > 8:
             a8 = tbl.column("f8").unify_dictionaries().combine_chunks()
@@ -680,10 +685,10 @@ def parse_readsb_rows(docs: list[ReadsbDoc]) -> ReadsbColumns:
             if any(not v.startswith(_CS_MARK) for v in vals):
                 raise ReadsbUnusual("details column holds something else than a details object or null")
             cs_values = [v[1:] for v in vals]
-            valid = a8.is_valid().to_numpy(zero_copy_only=False)
+            valid = arrays.to_numpy(a8.is_valid())
             cs_rows = np.flatnonzero(valid)
-            cs_codes = a8.indices.to_numpy(zero_copy_only=False)[cs_rows]
-        col = lambda c: tbl.column(f"f{c}").to_numpy()  # noqa: E731
+            cs_codes = arrays.to_numpy(a8.indices.fill_null(arrays.scalar(0, a8.indices.type)))[cs_rows]
+        col = lambda c: arrays.to_numpy(tbl.column(f"f{c}"))  # noqa: E731
         return _readsb_columns(
             label,
             counts,

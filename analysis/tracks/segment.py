@@ -61,6 +61,7 @@ import pyarrow.parquet as pq
 
 from . import kernels as K
 from .airports import EARTH_RADIUS_KM, haversine_km, nearest_airport
+from .arrays import from_numpy, scalar, strings, to_numpy
 
 __all__ = [
     "SegmentParams",
@@ -153,17 +154,17 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     compiled loops (:mod:`.kernels`, one pass each), the per-leg and per-gap work in numpy."""
     n = tbl.num_rows
     kern = K.for_rows(n)  # numba for a big input, the same loops in the interpreter for a small one
-    ic = tbl.column("icao_int").to_numpy()
-    t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
-    lat = tbl.column("lat").to_numpy(zero_copy_only=False)
-    lon = tbl.column("lon").to_numpy(zero_copy_only=False)
-    alt32 = tbl.column("alt_ft").to_numpy(zero_copy_only=False)  # float32, NaN for null
-    gnd_raw = tbl.column("on_ground").fill_null(False).to_numpy(zero_copy_only=False)
-    gs = tbl.column("gs_kt").to_numpy(zero_copy_only=False) if "gs_kt" in tbl.column_names else None
+    ic = to_numpy(tbl.column("icao_int"))
+    t = to_numpy(tbl.column("time_utc").cast(pa.int64()))
+    lat = to_numpy(tbl.column("lat"))
+    lon = to_numpy(tbl.column("lon"))
+    alt32 = to_numpy(tbl.column("alt_ft"))  # float32, NaN for null
+    gnd_raw = to_numpy(tbl.column("on_ground").fill_null(scalar(False, pa.bool_())))
+    gs = to_numpy(tbl.column("gs_kt")) if "gs_kt" in tbl.column_names else None
     fl = tbl.column("readsb_flags")
     newleg = np.zeros(n, bool)
     if fl.null_count < n:
-        newleg = (fl.fill_null(0).to_numpy() & 2).astype(bool)
+        newleg = (to_numpy(fl.fill_null(scalar(0, fl.type))) & 2).astype(bool)
     gap_us = int(p.gap_min_s * 1e6)
     # same aircraft as the row before, time steps, the rows ending a gap (sparse) and the ground-state
     # hysteresis: a change of state counts when the next k fixes of the same stretch (same aircraft, no gap;
@@ -246,7 +247,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     arr_i = np.where(lnd, en, ends)
     off_i, on_i = _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p)
     call, changes = _callsigns(tbl.column("callsign"), starts, ends, n)
-    reg = tbl.column("registration").take(pa.array(starts)).cast(pa.string())
+    reg = tbl.column("registration").take(from_numpy(starts)).cast(pa.string())
     alt_d, alt_a = alt32[dep_i].astype(np.float64), alt32[arr_i].astype(np.float64)
     legs = {
         "icao_int": ic[starts],
@@ -353,7 +354,7 @@ def _callsigns(col, starts, ends, n):
         enc = pc.dictionary_encode(col).combine_chunks()
     if enc is None or len(enc.dictionary) == 0:
         return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
-    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    codes = to_numpy(enc.indices.fill_null(scalar(-1, enc.indices.type)))
     names = enc.dictionary.to_pylist()
     best, seq, off = K.for_rows(n).callsign_runs(codes, starts, ends)
     call = [names[c] if c >= 0 else None for c in best.tolist()]
@@ -362,7 +363,7 @@ def _callsigns(col, starts, ends, n):
         ">".join(names[c] for c in seq_l[off_l[i] : off_l[i + 1]]) if off_l[i + 1] > off_l[i] else None
         for i in range(m)
     ]
-    return pa.array(call, pa.string()), pa.array(changes, pa.string())
+    return strings(call), strings(changes)
 
 
 def _hex(ints: np.ndarray) -> list[str]:
@@ -392,8 +393,8 @@ def _prepare(positions: pa.Table) -> pa.Table:
 
         enc = pc.dictionary_encode(positions.column("icao24")).combine_chunks()
         ints = icao_to_int(np.array(enc.dictionary.to_pylist(), dtype=object))
-        col = ints[enc.indices.to_numpy(zero_copy_only=False)] if len(ints) else np.empty(0, np.uint32)
-        positions = positions.append_column("icao_int", pa.array(col, pa.uint32()))
+        col = ints[to_numpy(enc.indices)] if len(ints) else np.empty(0, np.uint32)
+        positions = positions.append_column("icao_int", from_numpy(col, pa.uint32()))
     from .readers import POSITIONS_SCHEMA
 
     cols = []
@@ -412,8 +413,8 @@ def _prepare(positions: pa.Table) -> pa.Table:
     )
     if n > 1:
         tbl = tbl.combine_chunks()  # one chunk per column: the kernel's arrays are views, not copies
-        ic = tbl.column("icao_int").to_numpy()
-        t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
+        ic = to_numpy(tbl.column("icao_int"))
+        t = to_numpy(tbl.column("time_utc").cast(pa.int64()))
         if not K.for_rows(n).is_sorted(ic, t):  # one pass; sorted input (store files) pays nothing more
             keys = [
                 ("icao_int", "ascending"),
