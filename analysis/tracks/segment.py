@@ -4,8 +4,9 @@ One pure kernel, :func:`segment_batch` (positions of whole aircraft in, ``(legs,
 by aircraft and time itself, so any row order gives the same legs). :func:`segment_parquet` runs it
 over parquet row groups in aircraft order: row groups are grouped into work units that never split an
 aircraft (from the row-group min/max statistics of ``icao_int``), and two threads process units in
-parallel (the loops of :mod:`.kernels`, compiled for big inputs, numpy and the parquet reader release the GIL). Memory
-is bounded by the unit size; the frames are assembled once per file.
+parallel (the compiled loops of :mod:`.kernels`, numpy and the parquet reader release the GIL; an input of fewer
+than ``kernels.COMPILE_MIN_ROWS`` rows runs the same loops in the interpreter, so a small input loads no numba).
+Memory is bounded by the unit size; the frames are assembled once per file.
 
 Rules (``SegmentParams``):
 
@@ -149,11 +150,10 @@ def work_units(path, max_rows: int = 2_000_000) -> list[list[int]]:
     return units
 
 
-def _chunk(tbl: pa.Table, p: SegmentParams):
+def _chunk(tbl: pa.Table, p: SegmentParams, kern):
     """The kernel's pass over a table sorted by (icao_int, time_utc) of whole aircraft: the row-level work in
-    compiled loops (:mod:`.kernels`, one pass each), the per-leg and per-gap work in numpy."""
+    loops of :mod:`.kernels` (one pass each; compiled for a big table), the per-leg and per-gap work in numpy."""
     n = tbl.num_rows
-    kern = K.for_rows(n)  # numba for a big input, the same loops in the interpreter for a small one
     ic = to_numpy(tbl.column("icao_int"))
     t = to_numpy(tbl.column("time_utc").cast(pa.int64()))
     lat = to_numpy(tbl.column("lat"))
@@ -246,7 +246,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     dep_i = np.where(tko, sp, starts)
     arr_i = np.where(lnd, en, ends)
     off_i, on_i = _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p)
-    call, changes = _callsigns(tbl.column("callsign"), starts, ends, n)
+    call, changes = _callsigns(tbl.column("callsign"), starts, ends, n, kern)
     reg = tbl.column("registration").take(from_numpy(starts)).cast(pa.string())
     alt_d, alt_a = alt32[dep_i].astype(np.float64), alt32[arr_i].astype(np.float64)
     legs = {
@@ -342,7 +342,7 @@ def _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p: S
     return off, on
 
 
-def _callsigns(col, starts, ends, n):
+def _callsigns(col, starts, ends, n, kern):
     """Per leg: the callsign of most of its own airborne fixes (ties: the earlier), and the sequence of
     callsigns when it changed within the leg ('A>B'), else null."""
     m = len(starts)
@@ -356,7 +356,7 @@ def _callsigns(col, starts, ends, n):
         return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
     codes = to_numpy(enc.indices.fill_null(scalar(-1, enc.indices.type)))
     names = enc.dictionary.to_pylist()
-    best, seq, off = K.for_rows(n).callsign_runs(codes, starts, ends)
+    best, seq, off = kern.callsign_runs(codes, starts, ends)
     call = [names[c] if c >= 0 else None for c in best.tolist()]
     seq_l, off_l = seq.tolist(), off.tolist()
     changes = [
@@ -374,7 +374,7 @@ def _ts(us) -> pl.Series:
     return pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
-def _prepare(positions: pa.Table) -> pa.Table:
+def _prepare(positions: pa.Table, kern) -> pa.Table:
     """Kernel input -> the columns of :data:`SEGMENT_COLUMNS`, sorted by (icao_int, time_utc, lat, lon).
 
     ``icao_int`` is derived from ``icao24`` when absent; ``readsb_flags``, ``callsign`` and
@@ -415,7 +415,7 @@ def _prepare(positions: pa.Table) -> pa.Table:
         tbl = tbl.combine_chunks()  # one chunk per column: the kernel's arrays are views, not copies
         ic = to_numpy(tbl.column("icao_int"))
         t = to_numpy(tbl.column("time_utc").cast(pa.int64()))
-        if not K.for_rows(n).is_sorted(ic, t):  # one pass; sorted input (store files) pays nothing more
+        if not kern.is_sorted(ic, t):  # one pass; sorted input (store files) pays nothing more
             keys = [
                 ("icao_int", "ascending"),
                 ("time_utc", "ascending"),
@@ -470,12 +470,14 @@ def segment_batch_counted(
     return legs, gaps, r["rejected"]
 
 
-def _raw(positions: pa.Table, p: SegmentParams) -> dict:
-    """The kernel without the assembly of the frames: per leg and per gap, numpy and arrow columns."""
-    tbl = _prepare(positions)
+def _raw(positions: pa.Table, p: SegmentParams, kern=None) -> dict:
+    """The kernel without the assembly of the frames: per leg and per gap, numpy and arrow columns. ``kern``: the
+    loops to run (:func:`analysis.tracks.kernels.for_rows`; by default chosen by the size of ``positions``)."""
+    kern = kern or K.for_rows(positions.num_rows)  # numba for a big input, the interpreter for a small one
+    tbl = _prepare(positions, kern)
     if not tbl.num_rows:
         return {"n": 0, "legs": None, "gaps": None, "rejected": {}}
-    return _chunk(tbl, p)
+    return _chunk(tbl, p, kern)
 
 
 def _concat_raw(rs: list[dict]) -> dict:
@@ -522,11 +524,13 @@ def segment_parquet(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     jobs = [(i, path, u) for i, path in enumerate(paths) for u in work_units(path, max_unit_rows)]
+    # the loops for the whole input's size (a small last unit of a big file runs compiled too)
+    kern = K.for_rows(sum(pq.ParquetFile(path).metadata.num_rows for path in paths))
 
     def run(job):
         pf = pq.ParquetFile(job[1], read_dictionary=["callsign", "registration"])
         tbl = pf.read_row_groups(job[2], columns=SEGMENT_COLUMNS, use_threads=False)
-        return tbl.num_rows, _raw(tbl, p)
+        return tbl.num_rows, _raw(tbl, p, kern)
 
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(threads) as ex:
