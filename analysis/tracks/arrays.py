@@ -99,8 +99,9 @@ def scalar(value, type: pa.DataType) -> pa.Scalar:
 
 def to_numpy(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """An Arrow array of numbers, booleans or timestamps as numpy, as ``a.to_numpy(zero_copy_only=False)`` gives it:
-    a read-only view of the values where it can be one; nulls of floating-point numbers as NaN; timestamps as
-    ``datetime64`` of their unit (other types, and nulls of other types, by pyarrow's conversion)."""
+    a read-only view of the values where it can be one; nulls as NaN (integers with nulls become float64);
+    timestamps as ``datetime64`` of their unit (other types, and nulls of timestamps and booleans, by pyarrow's
+    conversion)."""
     if isinstance(a, pa.ChunkedArray):
         a = a.chunk(0) if a.num_chunks == 1 else a.combine_chunks() if a.num_chunks else pa.nulls(0, a.type)
     t = a.type
@@ -114,13 +115,13 @@ def to_numpy(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
         bits = np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little", count=a.offset + n)
         return bits[a.offset :].astype(bool)
     storage = pa.int64() if pa.types.is_timestamp(t) else t
-    if storage not in _NUMPY or (a.null_count and not pa.types.is_floating(t)):
+    if storage not in _NUMPY or (a.null_count and pa.types.is_timestamp(t)):
         return a.to_numpy(zero_copy_only=False)
     dt = np.dtype(_NUMPY[storage])
     buf = a.buffers()[1]
     v = np.frombuffer(buf, dt, count=n, offset=a.offset * dt.itemsize) if n else np.zeros(0, dt)
-    if a.null_count:
-        v = v.copy()
+    if a.null_count:  # as NaN: integers become float64, as pyarrow makes them
+        v = v.astype(np.float64) if dt.kind in "iu" else v.copy()
         v[~to_numpy(a.is_valid())] = np.nan
     if pa.types.is_timestamp(t):
         v = v.view(f"datetime64[{t.unit}]")

@@ -77,7 +77,9 @@ def test_strings_and_scalars_as_pyarrow():
         pa.array([1.0, None, 3.0, None], pa.float32()).slice(1),
         pa.array([True, False, True, True, False, False, True, True, False, True]).slice(3, 6),
         pa.array([True, None]),  # nulls of booleans: pyarrow's own conversion (objects)
-        pa.array([1, None], pa.int32()),  # nulls of integers: likewise (floats)
+        pa.array([1, None, -7], pa.int32()),  # nulls of integers: float64 with NaN
+        pa.array([2**40, None], pa.int64()).slice(1),
+        pa.array([3, None], pa.uint8()),
         pa.array([1_704_180_000_000_000], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         pa.chunked_array([pa.array([1, 2], pa.int64()), pa.array([3], pa.int64())]),
         pa.chunked_array([], pa.float64()),
