@@ -68,11 +68,13 @@ def airport_columns() -> dict[str, np.ndarray]:
             quoted_strings_can_be_null=False,
         ),
     )
-    tbl = tbl.filter(pc.not_equal(tbl.column("icao"), ""))  # airportsdata drops rows without a code
+    # airportsdata drops rows without a code (no Python scalar here, and below no to_numpy: in pyarrow both load
+    # pandas, which the observed path does not otherwise need)
+    tbl = tbl.filter(pc.cast(pc.utf8_length(tbl.column("icao")), pa.bool_()))
     cols = {c: np.array(tbl.column(c).to_pylist(), dtype=object) for c in text}
     cols["iata"] = np.array([v or None for v in cols["iata"]], dtype=object)
     for c in ("lat", "lon"):
-        cols[c] = tbl.column(c).to_numpy()
+        cols[c] = np.array(tbl.column(c).to_pylist(), np.float64)
     return cols
 
 

@@ -1,4 +1,5 @@
-"""Compiled loops of the segmentation kernel (:mod:`analysis.tracks.segment`), with numba.
+"""The row loops of the segmentation kernel (:mod:`analysis.tracks.segment`): plain Python, compiled with numba
+for inputs big enough to pay for it.
 
 Each function does in one pass over the rows what took the numpy version of the kernel several full-length array
 passes (and a temporary array each). They compute exactly what those passes computed, in the same arithmetic
@@ -6,15 +7,24 @@ passes (and a temporary array each). They compute exactly what those passes comp
 bit; what stays in numpy is what must match numpy bit for bit (``np.cos`` of float32, the pairwise sum of
 ``np.add.reduceat``) or is per leg or per gap (few).
 
-Compiled on first use and cached on disk (``cache=True``: beside this file in ``__pycache__``, or, where that is
-not writable, numba's per-user cache directory), so a process pays the compile once per machine and code version
-(about 10 s) and afterwards only loads the machine code (well under a second).
+One source, two ways to run it: :func:`for_rows` gives these functions as written (run by the interpreter on numpy
+scalars, the same IEEE arithmetic) for an input of fewer than :data:`COMPILE_MIN_ROWS` rows, and their numba
+versions (:func:`compiled`) otherwise, so a small input loads neither numba nor its machine code.
+``tests/tracks/test_tracks_kernels.py`` runs both on the same inputs and compares every column of the results.
+
+The numba versions are compiled on first use and cached on disk (``cache=True``: beside this file in
+``__pycache__``, or, where that is not writable, numba's per-user cache directory), so a process pays the compile
+once per machine and code version (about 10 s) and afterwards only loads the machine code (about half a second,
+with the import of numba).
 """
 
 from __future__ import annotations
 
+import threading
+import types
+from functools import lru_cache
+
 import numpy as np
-from numba import njit
 
 __all__ = [
     "is_sorted",
@@ -24,11 +34,18 @@ __all__ = [
     "clear_ranges",
     "leg_steps",
     "callsign_runs",
+    "COMPILE_MIN_ROWS",
+    "compiled",
+    "for_rows",
 ]
 
+#: below this many rows the interpreter runs the loops rather than numba: measured on a generated trace at load 6 on
+#: 2 cores, the interpreted loops cost about 26 us of CPU a row, importing numba and loading the cached machine code
+#: of the kernels about 0.8 CPU-s in a fresh process (the same at about 31,000 rows)
+COMPILE_MIN_ROWS = 30_000
 
-@njit(cache=True, nogil=True)
-def is_sorted(ic, t):  # pragma: no cover - compiled
+
+def is_sorted(ic, t):
     """True when rows are in (icao_int, time_utc) order with strictly increasing times within an aircraft."""
     for i in range(1, len(ic)):
         if ic[i] < ic[i - 1] or (ic[i] == ic[i - 1] and t[i] <= t[i - 1]):
@@ -36,14 +53,12 @@ def is_sorted(ic, t):  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _low(gnd, a, low_max_ft):  # pragma: no cover - compiled
+def _low(gnd, a, low_max_ft):
     """On the ground, or no higher than ``low_max_ft`` (no altitude counts as 0)."""
     return gnd or ((0.0 if np.isnan(a) else np.float64(a)) <= low_max_ft)
 
 
-@njit(cache=True, nogil=True)
-def rows_state(ic, t, alt, gnd_raw, gap_us, low_max_ft, k):  # pragma: no cover - compiled
+def rows_state(ic, t, alt, gnd_raw, gap_us, low_max_ft, k):
     """Per row: same aircraft as the row before, the time step (us), the rows ending a gap (> gap_us, same
     aircraft) and the airborne state after the hysteresis of :func:`analysis.tracks.segment` (runs of constant
     reported state; a run takes its own state when it is at least ``k`` fixes long, reaches the end of its
@@ -93,8 +108,7 @@ def rows_state(ic, t, alt, gnd_raw, gap_us, low_max_ft, k):  # pragma: no cover 
     return same, dt, gi[:ng].copy(), air
 
 
-@njit(cache=True, nogil=True)
-def gap_altitudes(alt, ic, air, gi):  # pragma: no cover - compiled
+def gap_altitudes(alt, ic, air, gi):
     """Altitude either side of each gap (rows gi-1 and gi); an airborne fix without one takes the nearest
     known altitude of the same aircraft (before the gap on its start side, after it on its end side), else NaN."""
     m = len(gi)
@@ -120,8 +134,7 @@ def gap_altitudes(alt, ic, air, gi):  # pragma: no cover - compiled
     return a0, a1
 
 
-@njit(cache=True, nogil=True)
-def candidates(air, same, newleg, split_rows, alt, gap_us, dt):  # pragma: no cover - compiled
+def candidates(air, same, newleg, split_rows, alt, gap_us, dt):
     """Candidate legs: maximal runs of airborne fixes of one aircraft, also cut at a new-leg flag and at the
     gap rows ``split_rows`` (sorted). Returns starts, ends (row indices), per candidate the float32 maximum
     and minimum of the 3-point median altitude over its rows up to the next candidate's start (the last:
@@ -182,16 +195,14 @@ def candidates(air, same, newleg, split_rows, alt, gap_us, dt):  # pragma: no co
     return starts, ends, hi, lo, tko, lnd
 
 
-@njit(cache=True, nogil=True)
-def clear_ranges(air, starts, ends):  # pragma: no cover - compiled
+def clear_ranges(air, starts, ends):
     """Set rows starts[i]..ends[i] (inclusive) to ground, in place."""
     for c in range(len(starts)):
         for i in range(starts[c], ends[c] + 1):
             air[i] = False
 
 
-@njit(cache=True, nogil=True)
-def _block_sum(a, lo, n):  # pragma: no cover - compiled
+def _block_sum(a, lo, n):
     """numpy's pairwise summation of at most 128 values: sequential under 8, else 8 accumulators."""
     if n < 8:
         r = 0.0
@@ -224,8 +235,7 @@ def _block_sum(a, lo, n):  # pragma: no cover - compiled
     return r
 
 
-@njit(cache=True, nogil=True)
-def _pairwise(a, lo, n):  # pragma: no cover - compiled
+def _pairwise(a, lo, n):
     """numpy's pairwise summation (as ``np.add.reduce`` of float32 into float64 does it) of a[lo:lo+n]: blocks
     of at most 128 summed by :func:`_block_sum`, longer runs split in two halves (the first a multiple of 8)
     and added. Without recursion (a cached recursive numba function crashes when loaded), on a stack."""
@@ -273,10 +283,7 @@ def _pairwise(a, lo, n):  # pragma: no cover - compiled
     return vals[0]
 
 
-@njit(cache=True, nogil=True)
-def leg_steps(
-    lat, lon, cosl, starts, ends, gi, gap_km, dt, deg_km, gap_us, max_speed_kt, max_gap_speed_kt
-):  # pragma: no cover
+def leg_steps(lat, lon, cosl, starts, ends, gi, gap_km, dt, deg_km, gap_us, max_speed_kt, max_gap_speed_kt):
     """Per leg, the sum of its steps (degrees of arc; rows s..e-1 to the next row) and its implausible steps.
 
     A step is the float32 equirectangular distance to the next row: dlat, dlon wrapped to +-180 and scaled by
@@ -333,8 +340,7 @@ def leg_steps(
     return sums, imp
 
 
-@njit(cache=True, nogil=True)
-def callsign_runs(codes, starts, ends):  # pragma: no cover - compiled
+def callsign_runs(codes, starts, ends):
     """Per leg, the runs of one callsign code among its rows (null codes, -1, skipped; runs of one code split
     only by nulls merged): the code most rows carry (ties: the one seen first; -1 when none), and, flattened with
     offsets, the sequence of run codes of the legs that have more than one run."""
@@ -396,3 +402,53 @@ def callsign_runs(codes, starts, ends):  # pragma: no cover - compiled
         off[c + 1] = no
     seq = out[:no].copy()
     return best, seq, off
+
+
+_KERNELS = (
+    "is_sorted",
+    "rows_state",
+    "gap_altitudes",
+    "candidates",
+    "clear_ranges",
+    "leg_steps",
+    "callsign_runs",
+)
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _compile() -> types.SimpleNamespace:
+    from numba import njit
+
+    # the compiled functions call each other's compiled versions: copies of the functions over one namespace that
+    # holds those (the module's own names stay the plain functions)
+    ns = dict(globals())
+
+    def jit(name: str, **options):
+        f = globals()[name]
+        g = types.FunctionType(f.__code__, ns, f.__name__, f.__defaults__, f.__closure__)
+        g.__qualname__, g.__module__, g.__doc__ = f.__qualname__, f.__module__, f.__doc__
+        ns[name] = njit(cache=True, nogil=True, **options)(g)
+        return ns[name]
+
+    jit("_low", inline="always")
+    jit("_block_sum")
+    jit("_pairwise")
+    return types.SimpleNamespace(**{name: jit(name) for name in _KERNELS})
+
+
+def compiled() -> types.SimpleNamespace:
+    """The numba versions of the kernels (attributes named as the functions), made when first asked for."""
+    with _lock:  # two segmentation threads may ask at once
+        return _compile()
+
+
+def for_rows(n: int):
+    """The kernels for an input of ``n`` rows: the compiled ones from :data:`COMPILE_MIN_ROWS` rows on, else this
+    module's plain functions (the same results)."""
+    if n >= COMPILE_MIN_ROWS:
+        return compiled()
+    return _PLAIN
+
+
+_PLAIN = types.SimpleNamespace(**{name: globals()[name] for name in _KERNELS})

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import arrays
 from .airports import EARTH_RADIUS_KM
 
 __all__ = ["clean_positions", "NOISE_REASONS", "MAX_SPEED_KT"]
@@ -77,17 +78,17 @@ def clean_positions(
         return tbl, counts
     if key is None:
         enc = pc.dictionary_encode(tbl.column("icao24")).combine_chunks()
-        codes = enc.indices.to_numpy(zero_copy_only=False)
+        codes = arrays.to_numpy(enc.indices)
         # codes follow first appearance; unless that is also text order, the output is re-sorted by icao24
         names = enc.dictionary.to_pylist()
         by_text = names != sorted(names)
     else:
         codes = np.asarray(key)
         by_text = False
-    t_all = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
-    lat_all = tbl.column("lat").to_numpy(zero_copy_only=False)
-    lon_all = tbl.column("lon").to_numpy(zero_copy_only=False)
-    alt_all = tbl.column("alt_ft").to_numpy(zero_copy_only=False)
+    t_all = arrays.to_numpy(tbl.column("time_utc").cast(pa.int64()))
+    lat_all = arrays.to_numpy(tbl.column("lat"))
+    lon_all = arrays.to_numpy(tbl.column("lon"))
+    alt_all = arrays.to_numpy(tbl.column("alt_ft"))
     # time order per aircraft (lat, lon, alt break ties so that any input order gives the same rows);
     # rows already grouped by aircraft with strictly increasing times are in that order: no sort
     dk = np.diff(codes.astype(np.int64, copy=False))
@@ -100,7 +101,7 @@ def clean_positions(
     lat = lat_all[order]
     lon = lon_all[order]
     alt = alt_all[order]
-    ground = tbl.column("on_ground").to_numpy(zero_copy_only=False)[order]
+    ground = arrays.to_numpy(tbl.column("on_ground"))[order]
     idx = order
 
     def drop(mask, reason):
@@ -181,9 +182,9 @@ def clean_positions(
     if (idx[1:] > idx[:-1]).all():  # an increasing subset: a boolean filter is cheaper than a take
         keep = np.zeros(n, bool)
         keep[idx] = True
-        out = tbl.filter(pa.array(keep))
+        out = tbl.filter(arrays.from_numpy(keep))
     else:
-        out = tbl.take(pa.array(idx))
+        out = tbl.take(arrays.from_numpy(idx))
     if by_text:  # rows are in (dictionary code, time) order; make the (icao24, time) order explicit
         out = out.take(pc.sort_indices(out, [("icao24", "ascending"), ("time_utc", "ascending")]))
     return out, counts

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import safeio
+from . import arrays
 
 __all__ = [
     "POSITIONS_SCHEMA",
@@ -186,7 +187,7 @@ def _to_float(values, label, fieldname, *, lo=-math.inf, hi=math.inf, allow_null
         arr, raw = values, None  # already numbers (the readsb fast path): checked, not copied
     elif isinstance(values, (pa.Array, pa.ChunkedArray)):
         if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
-            arr = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            arr = arrays.to_numpy(values).astype(np.float64, copy=False)
             raw = None
         else:
             raw = values.to_pylist()
@@ -247,12 +248,16 @@ def _make_table(
         if isinstance(v, (pa.Array, pa.ChunkedArray)):
             return v.cast(typ)
         if isinstance(v, str):
-            return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([v])).cast(typ)
+            return pa.DictionaryArray.from_arrays(
+                arrays.from_numpy(np.zeros(n, np.int32)), arrays.strings([v])
+            ).cast(typ)
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":
-            return pa.array(v, typ, mask=np.isnan(v))
+            return arrays.from_numpy(v, typ, mask=np.isnan(v))
+        if isinstance(v, np.ndarray) and v.dtype.kind in "biu":
+            return arrays.from_numpy(v, typ)
         return pa.array(v, typ)
 
-    t = pa.array(np.asarray(t_us, dtype=np.int64), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    t = arrays.from_numpy(np.asarray(t_us, dtype=np.int64), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
     cols = [
         col(icao24, pa.string()),
         col(registration, pa.string()),
@@ -427,7 +432,7 @@ def _readsb_columns(
         det_row = np.maximum.accumulate(np.where(code >= 0, rows, -1))  # the last details row at or before
         code = np.where((det_row >= 0) & (det_row >= last_brk), code[np.maximum(det_row, 0)], -1)
     callsign = pa.DictionaryArray.from_arrays(
-        pa.array(np.maximum(code, 0), pa.int32(), mask=code < 0), pa.array(list(cs_values), pa.string())
+        arrays.from_numpy(np.maximum(code, 0), pa.int32(), mask=code < 0), arrays.strings(cs_values)
     )
     t_us = np.repeat(np.round(np.asarray(ts, np.float64) * 1e6), counts) + np.round(off * 1e6)
     _check_time(t_us / 1e6, label, "offset")
@@ -669,10 +674,10 @@ def parse_readsb_rows(docs: list[ReadsbDoc]) -> ReadsbColumns:
             raise ReadsbUnusual("row count mismatch")
         a3 = tbl.column("f3").unify_dictionaries().combine_chunks()
         words = a3.dictionary
-        is_ground = pc.equal(words, "ground")
-        feet = pc.cast(pc.if_else(is_ground, pa.scalar(None, pa.string()), words), pa.float64())
-        ground = pc.take(is_ground, a3.indices).fill_null(False).to_numpy(zero_copy_only=False)
-        alt = pc.take(feet, a3.indices).to_numpy(zero_copy_only=False)
+        is_ground = pc.equal(words, arrays.scalar("ground", pa.string()))
+        feet = pc.cast(pc.if_else(is_ground, arrays.scalar(None, pa.string()), words), pa.float64())
+        ground = arrays.to_numpy(pc.take(is_ground, a3.indices).fill_null(arrays.scalar(False, pa.bool_())))
+        alt = arrays.to_numpy(pc.take(feet, a3.indices))
         cs_rows, cs_codes, cs_values = np.zeros(0, np.int64), np.zeros(0, np.int32), []
         if width > 8:
             a8 = tbl.column("f8").unify_dictionaries().combine_chunks()
@@ -680,10 +685,10 @@ def parse_readsb_rows(docs: list[ReadsbDoc]) -> ReadsbColumns:
             if any(not v.startswith(_CS_MARK) for v in vals):
                 raise ReadsbUnusual("details column holds something else than a details object or null")
             cs_values = [v[1:] for v in vals]
-            valid = a8.is_valid().to_numpy(zero_copy_only=False)
+            valid = arrays.to_numpy(a8.is_valid())
             cs_rows = np.flatnonzero(valid)
-            cs_codes = a8.indices.to_numpy(zero_copy_only=False)[cs_rows]
-        col = lambda c: tbl.column(f"f{c}").to_numpy()  # noqa: E731
+            cs_codes = arrays.to_numpy(a8.indices.fill_null(arrays.scalar(0, a8.indices.type)))[cs_rows]
+        col = lambda c: arrays.to_numpy(tbl.column(f"f{c}"))  # noqa: E731
         return _readsb_columns(
             label,
             counts,
@@ -840,9 +845,14 @@ def _str_col(tbl: pa.Table, name: str):
     return pc.utf8_trim_whitespace(c)
 
 
+def _empty_as_null(c):
+    """Empty strings as nulls."""
+    return pc.if_else(pc.equal(c, arrays.scalar("", pa.string())), arrays.scalar(None, c.type), c)
+
+
 def _bool_col(values, label, fieldname) -> np.ndarray:
     if isinstance(values, (pa.Array, pa.ChunkedArray)) and pa.types.is_boolean(values.type):
-        return values.fill_null(False).to_numpy(zero_copy_only=False)
+        return arrays.to_numpy(values.fill_null(arrays.scalar(False, pa.bool_())))
     raw = values.to_pylist() if isinstance(values, (pa.Array, pa.ChunkedArray)) else list(values)
     out = np.zeros(len(raw), bool)
     for i, v in enumerate(raw):
@@ -872,7 +882,7 @@ def _time_col_to_us(col, label, fieldname, tz=None, rec_base=0) -> np.ndarray:
                     f"naive timestamp {col[0].as_py().isoformat(sep=' ')}",
                 )
             col = pc.assume_timezone(col, tz)
-        us = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        us = arrays.to_numpy(col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()))
         _check_time(us / 1e6, label, fieldname, rec_base)
         return us
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
@@ -992,7 +1002,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
         if h is None or not _HEX_RE.match(h):
             raise _err(label, i, "icao24", "a 24-bit ICAO address as 6 hex digits", h)
     if watch_hex is not None:
-        keep = pc.is_in(hexcol, pa.array(sorted(watch_hex)))
+        keep = pc.is_in(hexcol, arrays.strings(sorted(watch_hex)))
         tbl = tbl.filter(keep)
         hexcol = hexcol.filter(keep)
     t_us = _time_col_to_us(tbl.column("time"), label, "time", options.get("tz"))
@@ -1005,7 +1015,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
         stale = (t_us / 1e6 - lc_s) > float(options.get("stale_s", 15))
         if stale.any():
             noise["opensky_stale"] += int(stale.sum())
-            keep = pa.array(~stale)
+            keep = arrays.from_numpy(~stale)
             tbl, hexcol, t_us = tbl.filter(keep), hexcol.filter(keep), t_us[~stale]
     n = tbl.num_rows
     lat = _to_float(tbl.column("lat"), label, "lat")
@@ -1027,7 +1037,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
     nopos = np.isnan(lat) | np.isnan(lon)
     if nopos.any():  # OpenSky rows without a position carry nothing we can use
         noise["no_position"] += int(nopos.sum())
-    callsign = pc.if_else(pc.equal(_str_col(tbl, "callsign"), ""), None, _str_col(tbl, "callsign"))
+    callsign = _empty_as_null(_str_col(tbl, "callsign"))
     reg = options.get("registration")
     out = _make_table(
         n,
@@ -1045,7 +1055,7 @@ def read_opensky(path, watch_hex=None, options=None, label=None) -> ReadResult:
         source_format="opensky",
     )
     if nopos.any():
-        out = out.filter(pa.array(~nopos))
+        out = out.filter(arrays.from_numpy(~nopos))
     return ReadResult(out, noise)
 
 
@@ -1090,7 +1100,7 @@ def read_fr24_csv(path, watch_hex=None, options=None, label=None) -> ReadResult:
     ground = alt <= 0
     alt = np.where(ground, np.nan, alt)
     cs = _str_col(tbl, "Callsign")
-    cs = pc.if_else(pc.equal(cs, ""), None, cs)
+    cs = _empty_as_null(cs)
     out = _make_table(
         n,
         icao24=hexa,
@@ -1177,7 +1187,7 @@ def read_fr24_kml(path, watch_hex=None, options=None, label=None) -> ReadResult:
         n,
         icao24=hexa,
         registration=options.get("registration"),
-        callsign=pa.array(cs, pa.string()),
+        callsign=arrays.strings(cs),  # str or None (the placemark's name)
         t_us=t_us,
         lat=lat,
         lon=lon,
@@ -1404,7 +1414,7 @@ def read_generic_csv(path, watch_hex=None, options=None, label=None) -> ReadResu
         source_format="generic_csv",
     )
     if watch_hex is not None:
-        out = out.filter(pc.is_in(out.column("icao24"), pa.array(sorted(watch_hex))))
+        out = out.filter(pc.is_in(out.column("icao24"), arrays.strings(sorted(watch_hex))))
     return ReadResult(out)
 
 

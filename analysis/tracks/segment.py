@@ -4,8 +4,9 @@ One pure kernel, :func:`segment_batch` (positions of whole aircraft in, ``(legs,
 by aircraft and time itself, so any row order gives the same legs). :func:`segment_parquet` runs it
 over parquet row groups in aircraft order: row groups are grouped into work units that never split an
 aircraft (from the row-group min/max statistics of ``icao_int``), and two threads process units in
-parallel (the compiled loops of :mod:`.kernels`, numpy and the parquet reader release the GIL). Memory
-is bounded by the unit size; the frames are assembled once per file.
+parallel (the compiled loops of :mod:`.kernels`, numpy and the parquet reader release the GIL; an input of fewer
+than ``kernels.COMPILE_MIN_ROWS`` rows runs the same loops in the interpreter, so a small input loads no numba).
+Memory is bounded by the unit size; the frames are assembled once per file.
 
 Rules (``SegmentParams``):
 
@@ -61,6 +62,7 @@ import pyarrow.parquet as pq
 
 from . import kernels as K
 from .airports import EARTH_RADIUS_KM, haversine_km, nearest_airport
+from .arrays import from_numpy, scalar, strings, to_numpy
 
 __all__ = [
     "SegmentParams",
@@ -148,27 +150,27 @@ def work_units(path, max_rows: int = 2_000_000) -> list[list[int]]:
     return units
 
 
-def _chunk(tbl: pa.Table, p: SegmentParams):
+def _chunk(tbl: pa.Table, p: SegmentParams, kern):
     """The kernel's pass over a table sorted by (icao_int, time_utc) of whole aircraft: the row-level work in
-    compiled loops (:mod:`.kernels`, one pass each), the per-leg and per-gap work in numpy."""
+    loops of :mod:`.kernels` (one pass each; compiled for a big table), the per-leg and per-gap work in numpy."""
     n = tbl.num_rows
-    ic = tbl.column("icao_int").to_numpy()
-    t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
-    lat = tbl.column("lat").to_numpy(zero_copy_only=False)
-    lon = tbl.column("lon").to_numpy(zero_copy_only=False)
-    alt32 = tbl.column("alt_ft").to_numpy(zero_copy_only=False)  # float32, NaN for null
-    gnd_raw = tbl.column("on_ground").fill_null(False).to_numpy(zero_copy_only=False)
-    gs = tbl.column("gs_kt").to_numpy(zero_copy_only=False) if "gs_kt" in tbl.column_names else None
+    ic = to_numpy(tbl.column("icao_int"))
+    t = to_numpy(tbl.column("time_utc").cast(pa.int64()))
+    lat = to_numpy(tbl.column("lat"))
+    lon = to_numpy(tbl.column("lon"))
+    alt32 = to_numpy(tbl.column("alt_ft"))  # float32, NaN for null
+    gnd_raw = to_numpy(tbl.column("on_ground").fill_null(scalar(False, pa.bool_())))
+    gs = to_numpy(tbl.column("gs_kt")) if "gs_kt" in tbl.column_names else None
     fl = tbl.column("readsb_flags")
     newleg = np.zeros(n, bool)
     if fl.null_count < n:
-        newleg = (fl.fill_null(0).to_numpy() & 2).astype(bool)
+        newleg = (to_numpy(fl.fill_null(scalar(0, fl.type))) & 2).astype(bool)
     gap_us = int(p.gap_min_s * 1e6)
     # same aircraft as the row before, time steps, the rows ending a gap (sparse) and the ground-state
     # hysteresis: a change of state counts when the next k fixes of the same stretch (same aircraft, no gap;
     # fewer at its end) all report the new state; a short ground run at the end of a stretch counts only after
     # a low approach (a landing, then the transponder off), not after a fix at cruise (a flag flicker)
-    same, dt, gi, air = K.rows_state(
+    same, dt, gi, air = kern.rows_state(
         ic, t, alt32, gnd_raw, gap_us, float(p.airport_max_alt_ft), max(int(p.ground_confirm_fixes), 1)
     )
     big = np.zeros(n, bool)
@@ -178,14 +180,14 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     # the gap: an airborne fix without one takes the nearest known altitude of the aircraft)
     split_rows = np.empty(0, np.int64)
     if len(gi):
-        a0, a1 = K.gap_altitudes(alt32, ic, air, gi)
+        a0, a1 = kern.gap_altitudes(alt32, ic, air, gi)
         low = (np.nan_to_num(a0, nan=0.0) < p.low_alt_ft) & (np.nan_to_num(a1, nan=0.0) < p.low_alt_ft)
         spd = jump / 1.852 / (dt[gi] / 3.6e9)
         split = low | (spd < p.min_gap_speed_kt) | (dt[gi] > p.max_gap_in_leg_h * 3.6e9)
         split_rows = gi[split & air[gi] & air[gi - 1]]
     # candidate legs, the range of their altitudes (median of 3 within one aircraft, so a single glitched
     # fix is no climb) and takeoff / landing seen
-    starts, ends, hi, lo, tko, lnd = K.candidates(air, same, newleg, split_rows, alt32, gap_us, dt)
+    starts, ends, hi, lo, tko, lnd = kern.candidates(air, same, newleg, split_rows, alt32, gap_us, dt)
     rejected: dict[str, int] = {}
     if not len(starts):
         return {"n": n, "legs": None, "gaps": None, "rejected": rejected}
@@ -203,7 +205,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
         for name, m in (("too_few_fixes", few), ("too_short", short), ("no_climb", flat)):
             if m.any():
                 rejected[name] = rejected.get(name, 0) + int(m.sum())
-        K.clear_ranges(air, starts[bad], ends[bad])  # refused candidates count as ground
+        kern.clear_ranges(air, starts[bad], ends[bad])  # refused candidates count as ground
         keep = np.flatnonzero(~bad)
         if not len(keep):
             return {"n": n, "legs": None, "gaps": None, "rejected": rejected}
@@ -220,7 +222,7 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     np.cos(c, out=c)
     deg_km = np.radians(1.0) * EARTH_RADIUS_KM
     # and the implausible steps inside a leg (faster than any aircraft; over a gap the lower gap limit)
-    sums, imp_leg = K.leg_steps(
+    sums, imp_leg = kern.leg_steps(
         lat,
         lon,
         c,
@@ -244,8 +246,8 @@ def _chunk(tbl: pa.Table, p: SegmentParams):
     dep_i = np.where(tko, sp, starts)
     arr_i = np.where(lnd, en, ends)
     off_i, on_i = _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p)
-    call, changes = _callsigns(tbl.column("callsign"), starts, ends, n)
-    reg = tbl.column("registration").take(pa.array(starts)).cast(pa.string())
+    call, changes = _callsigns(tbl.column("callsign"), starts, ends, n, kern)
+    reg = tbl.column("registration").take(from_numpy(starts)).cast(pa.string())
     alt_d, alt_a = alt32[dep_i].astype(np.float64), alt32[arr_i].astype(np.float64)
     legs = {
         "icao_int": ic[starts],
@@ -340,7 +342,7 @@ def _block(t, lat, lon, gs, gnd, same, big, newleg, starts, ends, tko, lnd, p: S
     return off, on
 
 
-def _callsigns(col, starts, ends, n):
+def _callsigns(col, starts, ends, n, kern):
     """Per leg: the callsign of most of its own airborne fixes (ties: the earlier), and the sequence of
     callsigns when it changed within the leg ('A>B'), else null."""
     m = len(starts)
@@ -352,16 +354,16 @@ def _callsigns(col, starts, ends, n):
         enc = pc.dictionary_encode(col).combine_chunks()
     if enc is None or len(enc.dictionary) == 0:
         return pa.nulls(m, pa.string()), pa.nulls(m, pa.string())
-    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    codes = to_numpy(enc.indices.fill_null(scalar(-1, enc.indices.type)))
     names = enc.dictionary.to_pylist()
-    best, seq, off = K.callsign_runs(codes, starts, ends)
+    best, seq, off = kern.callsign_runs(codes, starts, ends)
     call = [names[c] if c >= 0 else None for c in best.tolist()]
     seq_l, off_l = seq.tolist(), off.tolist()
     changes = [
         ">".join(names[c] for c in seq_l[off_l[i] : off_l[i + 1]]) if off_l[i + 1] > off_l[i] else None
         for i in range(m)
     ]
-    return pa.array(call, pa.string()), pa.array(changes, pa.string())
+    return strings(call), strings(changes)
 
 
 def _hex(ints: np.ndarray) -> list[str]:
@@ -372,7 +374,7 @@ def _ts(us) -> pl.Series:
     return pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
-def _prepare(positions: pa.Table) -> pa.Table:
+def _prepare(positions: pa.Table, kern) -> pa.Table:
     """Kernel input -> the columns of :data:`SEGMENT_COLUMNS`, sorted by (icao_int, time_utc, lat, lon).
 
     ``icao_int`` is derived from ``icao24`` when absent; ``readsb_flags``, ``callsign`` and
@@ -391,8 +393,8 @@ def _prepare(positions: pa.Table) -> pa.Table:
 
         enc = pc.dictionary_encode(positions.column("icao24")).combine_chunks()
         ints = icao_to_int(np.array(enc.dictionary.to_pylist(), dtype=object))
-        col = ints[enc.indices.to_numpy(zero_copy_only=False)] if len(ints) else np.empty(0, np.uint32)
-        positions = positions.append_column("icao_int", pa.array(col, pa.uint32()))
+        col = ints[to_numpy(enc.indices)] if len(ints) else np.empty(0, np.uint32)
+        positions = positions.append_column("icao_int", from_numpy(col, pa.uint32()))
     from .readers import POSITIONS_SCHEMA
 
     cols = []
@@ -411,9 +413,9 @@ def _prepare(positions: pa.Table) -> pa.Table:
     )
     if n > 1:
         tbl = tbl.combine_chunks()  # one chunk per column: the kernel's arrays are views, not copies
-        ic = tbl.column("icao_int").to_numpy()
-        t = tbl.column("time_utc").cast(pa.int64()).to_numpy(zero_copy_only=False)
-        if not K.is_sorted(ic, t):  # one compiled pass; sorted input (store files) pays nothing more
+        ic = to_numpy(tbl.column("icao_int"))
+        t = to_numpy(tbl.column("time_utc").cast(pa.int64()))
+        if not kern.is_sorted(ic, t):  # one pass; sorted input (store files) pays nothing more
             keys = [
                 ("icao_int", "ascending"),
                 ("time_utc", "ascending"),
@@ -468,12 +470,14 @@ def segment_batch_counted(
     return legs, gaps, r["rejected"]
 
 
-def _raw(positions: pa.Table, p: SegmentParams) -> dict:
-    """The kernel without the assembly of the frames: per leg and per gap, numpy and arrow columns."""
-    tbl = _prepare(positions)
+def _raw(positions: pa.Table, p: SegmentParams, kern=None) -> dict:
+    """The kernel without the assembly of the frames: per leg and per gap, numpy and arrow columns. ``kern``: the
+    loops to run (:func:`analysis.tracks.kernels.for_rows`; by default chosen by the size of ``positions``)."""
+    kern = kern or K.for_rows(positions.num_rows)  # numba for a big input, the interpreter for a small one
+    tbl = _prepare(positions, kern)
     if not tbl.num_rows:
         return {"n": 0, "legs": None, "gaps": None, "rejected": {}}
-    return _chunk(tbl, p)
+    return _chunk(tbl, p, kern)
 
 
 def _concat_raw(rs: list[dict]) -> dict:
@@ -520,11 +524,13 @@ def segment_parquet(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     jobs = [(i, path, u) for i, path in enumerate(paths) for u in work_units(path, max_unit_rows)]
+    # the loops for the whole input's size (a small last unit of a big file runs compiled too)
+    kern = K.for_rows(sum(pq.ParquetFile(path).metadata.num_rows for path in paths))
 
     def run(job):
         pf = pq.ParquetFile(job[1], read_dictionary=["callsign", "registration"])
         tbl = pf.read_row_groups(job[2], columns=SEGMENT_COLUMNS, use_threads=False)
-        return tbl.num_rows, _raw(tbl, p)
+        return tbl.num_rows, _raw(tbl, p, kern)
 
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(threads) as ex:

@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import atomic, console, safeio
+from . import arrays
 from .noise import clean_positions
 from .readers import (
     OPTION_KEYS,
@@ -130,8 +131,8 @@ def content_hash(path: Path) -> str:
 def _with_icao_int(tbl: pa.Table) -> pa.Table:
     enc = pc.dictionary_encode(tbl.column("icao24")).combine_chunks()
     ints = icao_to_int(np.array(enc.dictionary.to_pylist(), dtype=object))
-    col = ints[enc.indices.to_numpy(zero_copy_only=False)] if len(ints) else np.empty(0, np.uint32)
-    return tbl.append_column("icao_int", pa.array(col, pa.uint32()))
+    col = ints[arrays.to_numpy(enc.indices)] if len(ints) else np.empty(0, np.uint32)
+    return tbl.append_column("icao_int", arrays.from_numpy(col, pa.uint32()))
 
 
 class _PartWriter:
@@ -158,7 +159,7 @@ class _PartWriter:
         if tbl.num_rows == 0:
             return
         if self.nbuf + tbl.num_rows > 2 * self.rg_rows and "icao_int" in tbl.column_names:
-            ic = tbl.column("icao_int").to_numpy()
+            ic = arrays.to_numpy(tbl.column("icao_int"))
             starts = np.flatnonzero(np.r_[True, ic[1:] != ic[:-1]])
             a = 0
             while a < len(ic):
@@ -194,7 +195,7 @@ def write_positions(tbl: pa.Table, path: Path, rg_rows: int = ROW_GROUP_ROWS) ->
         tbl = _with_icao_int(tbl)
     tbl = tbl.select(STORE_SCHEMA.names)
     w = _PartWriter(Path(path), rg_rows)
-    ic = tbl.column("icao_int").to_numpy()
+    ic = arrays.to_numpy(tbl.column("icao_int"))
     starts = np.flatnonzero(np.r_[True, ic[1:] != ic[:-1]]) if len(ic) else np.array([], int)
     # cut at the first aircraft start past each rg_rows boundary
     cuts = [0]
@@ -269,7 +270,7 @@ def _cov_rows(tbl: pa.Table, name: str) -> list[tuple]:
     """Coverage rows (one aircraft per table) without polars: for worker processes."""
     if tbl.num_rows == 0:
         return []
-    t = tbl.column("time_utc").cast(pa.int64()).to_numpy()
+    t = arrays.to_numpy(tbl.column("time_utc").cast(pa.int64()))
     reg = pc.drop_null(tbl.column("registration"))
     return [
         (
@@ -289,13 +290,13 @@ def _cov_table(rows: list[tuple]) -> pa.Table:
     ts = pa.timestamp("us", tz="UTC")
     return pa.table(
         {
-            "icao24": pa.array(cols[0], pa.string()),
-            "source_file": pa.array(cols[1], pa.string()),
-            "source_format": pa.array(cols[2], pa.string()),
-            "t_min": pa.array(cols[3], pa.int64()).cast(ts),
-            "t_max": pa.array(cols[4], pa.int64()).cast(ts),
-            "n": pa.array(cols[5], pa.int64()),
-            "registration": pa.array(cols[6], pa.string()),
+            "icao24": arrays.strings(cols[0]),
+            "source_file": arrays.strings(cols[1]),
+            "source_format": arrays.strings(cols[2]),
+            "t_min": arrays.from_numpy(np.array(cols[3], np.int64)).cast(ts),
+            "t_max": arrays.from_numpy(np.array(cols[4], np.int64)).cast(ts),
+            "n": arrays.from_numpy(np.array(cols[5], np.int64)),
+            "registration": arrays.strings(cols[6]),
         }
     )
 
@@ -359,7 +360,7 @@ def _tree_batch(args):
     n = 0
     if tables:
         tbl = _with_icao_int(pa.concat_tables(tables))
-        ic = tbl.column("icao_int").to_numpy()
+        ic = arrays.to_numpy(tbl.column("icao_int"))
         if len(ic) > 1 and (np.diff(ic.astype(np.int64)) < 0).any():  # names out of icao order
             tbl = tbl.take(pc.sort_indices(tbl, [("icao_int", "ascending"), ("time_utc", "ascending")]))
         n = write_positions(tbl, Path(out_path))
