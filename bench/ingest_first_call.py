@@ -33,7 +33,7 @@ r = tracks.observed([(sys.argv[1], "readsb", {})], cache_dir=tempfile.mkdtemp(),
 c2, t2 = cpu(), time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "import_cpu_s": c1 - c0, "call_s": t2 - t1, "call_cpu_s": c2 - c1,
                   "positions": r.n_positions, "legs": r.legs.height,
-                  "loaded": [m for m in ("polars", "pandas", "duckdb", "airportsdata", "pycountry") if m in sys.modules]}))
+                  "loaded": [m for m in ("polars", "pandas", "numba", "duckdb", "airportsdata", "pycountry") if m in sys.modules]}))
 """
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from analysis.tracks.generate import generate, write_readsb_tree
+from synth.tracks import generate, write_readsb_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pytest
 
 from analysis.tracks import kernels as K
-from analysis.tracks.generate import generate
 from analysis.tracks.readers import POSITIONS_SCHEMA
 from analysis.tracks.segment import segment_batch_counted, segment_parquet, stops_from_legs
 from analysis.tracks.store import write_positions
+from synth.tracks import generate
 
 NAN = np.nan
 
