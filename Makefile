@@ -72,8 +72,9 @@ test-quick: $(ENV) ## the inner loop: every test not marked slow (no full report
 test-profile: $(ENV) ## run the whole suite and list the 25 tests that take the most CPU seconds (and wall seconds)
 	rm -f .build/test-cpu.tsv && mkdir -p .build
 	rc=0; FLIGHTS_TEST_CPU=.build/test-cpu.tsv $(PY) -m pytest -q $(XDIST) || rc=$$?; \
-	echo "test	wall_s	cpu_s"; sort -t$$'\t' -k3,3 -rn .build/test-cpu.tsv | head -25; \
-	awk -F'\t' '{w+=$$2; c+=$$3} END {printf "all %d tests: wall %.0f s, CPU %.0f s\n", NR, w, c}' .build/test-cpu.tsv; \
+	echo "test	wall_s	cpu_s"; sort -t$$'\t' -k3,3 -rn .build/test-cpu.tsv > .build/test-cpu-sorted.tsv; head -25 .build/test-cpu-sorted.tsv; \
+	awk -F'\t' '{w+=$$2; c+=$$3; ww[$$4]+=$$2; cw[$$4]+=$$3} END {printf "all %d tests: wall %.0f s, CPU %.0f s\n", NR, w, c; \
+		for (k in ww) printf "  worker %s: wall %.0f s, CPU %.0f s\n", k, ww[k], cw[k]}' .build/test-cpu.tsv; \
 	exit $$rc
 
 lint: $(ENV) ## ruff check, ruff format --check and mypy (what .ci/run checks before the tests)

@@ -858,12 +858,26 @@ def _package_of(f: Path) -> str:
     return ".".join(parts[:-1])
 
 
+def _statements(tree: ast.Module):
+    """Every statement of a module, nested ones too (an import is a statement: expressions are not walked)."""
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody"):
+            todo.extend(getattr(node, name, ()))
+        for handler in getattr(node, "handlers", ()):
+            todo.extend(handler.body)
+        for case in getattr(node, "cases", ()):
+            todo.extend(case.body)
+
+
 @cache
 def _imports(f: Path) -> frozenset[Path]:
     """The ``analysis`` modules that file ``f`` imports (anywhere in it, lazily inside functions too)."""
     pkg = _package_of(f)
     found: set[Path] = set()
-    for node in ast.walk(ast.parse(f.read_bytes(), filename=str(f))):
+    for node in _statements(ast.parse(f.read_bytes(), filename=str(f))):
         names: list[str] = []
         if isinstance(node, ast.ImportFrom):
             if node.level:

@@ -11,7 +11,7 @@ import resource
 import time
 
 import pytest
-from studykit import REPORT_RESULTS, add_new_episode, add_observed_tracks, copy_study
+from studykit import REPORT_RESULTS, copy_study, report_study
 
 from analysis.paths import Project
 
@@ -25,7 +25,7 @@ SLOW_TESTS = frozenset({"test_kill_at_random_points", "test_two_builds_and_two_r
 #: fixtures the report tests share, and the modules whose tests use them: under pytest-xdist (`make test` runs two
 #: workers) these modules run on one worker, so the session builds the report once (a test module that starts using
 #: one of these fixtures must be added here; collection stops and says so otherwise)
-REPORT_FIXTURES = frozenset({"built_report", "extended_report", "visited"})
+REPORT_FIXTURES = frozenset({"built_report", "extended_project", "extended_report", "visited"})
 REPORT_MODULES = frozenset(
     {
         "tests/test_browser.py",
@@ -100,16 +100,14 @@ def built_project(tmp_path_factory) -> Project:
 
 
 @pytest.fixture(scope="session")
-def built_report(tmp_path_factory) -> Project:
-    """A temporary project holding the report episodes of the study (studykit.REPORT_EPISODES), built and with
-    the full report (every notebook run once per session)."""
-    from analysis.build import build
+def built_report(extended_project) -> Project:
+    """The session's report: the report episodes of the study (studykit.REPORT_EPISODES) plus a new episode added
+    by data alone and observed trace trees (:func:`extended_project`), with the full report built once (every
+    notebook run once per session, the print edition too)."""
     from analysis.report import report
 
-    project = copy_study(tmp_path_factory.mktemp("report"))
-    build(project, quiet=True)
-    REPORT_RESULTS[project.root] = report(project)
-    return project
+    REPORT_RESULTS[extended_project.root] = report(extended_project)
+    return extended_project
 
 
 @pytest.fixture
@@ -166,13 +164,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 @pytest.fixture(scope="session")
 def extended_project(tmp_path_factory) -> Project:
-    """The study plus a new episode added by data alone and observed trace trees; built, not reported."""
+    """The report episodes of the study plus a new episode added by data alone and observed trace trees
+    (studykit.report_study); built, not reported (:func:`built_report` reports it)."""
     from analysis import provenance
     from analysis.build import build
 
-    project = copy_study(tmp_path_factory.mktemp("extended"))
-    add_new_episode(project.raw)
-    add_observed_tracks(project.raw)
+    project = report_study(tmp_path_factory.mktemp("report"))
     with pytest.raises(provenance.ProvenanceError, match="CHANGED"):
         build(project, quiet=True)  # edited raw files are reported until their change is recorded
     provenance.accept(project.raw)
@@ -181,13 +178,9 @@ def extended_project(tmp_path_factory) -> Project:
 
 
 @pytest.fixture(scope="session")
-def extended_report(extended_project) -> Project:
-    """The extended study with its full report built (one report run serves every test that needs it)."""
-    from analysis.report import report
-
-    # its tests read pages and data; the print edition is tested on built_report
-    report(extended_project, pdf=False)
-    return extended_project
+def extended_report(built_report) -> Project:
+    """The extended study with its report: the session's report (one report run serves every test)."""
+    return built_report
 
 
 # --- where the suite's time goes: FLIGHTS_TEST_CPU=path.tsv writes each test's wall and CPU seconds ----------
@@ -209,4 +202,5 @@ def pytest_runtest_protocol(item, nextitem):
     c0, w0 = cpu(), time.monotonic()
     yield
     with open(out, "a", encoding="utf-8") as fh:
-        fh.write(f"{item.nodeid}\t{time.monotonic() - w0:.2f}\t{cpu() - c0:.2f}\n")
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        fh.write(f"{item.nodeid}\t{time.monotonic() - w0:.2f}\t{cpu() - c0:.2f}\t{worker}\n")

@@ -38,6 +38,16 @@ def copy_study(dest: Path, full: bool = False) -> Project:
     return Project(dest)
 
 
+def report_study(dest: Path) -> Project:
+    """The study of the report tests: :func:`copy_study` of :data:`REPORT_EPISODES`, plus a new episode added by
+    data alone (:func:`add_new_episode`) and observed trace trees (:func:`add_observed_tracks`). The added files'
+    checksums are not recorded yet (``provenance.accept`` does that, as `make accept-raw` would)."""
+    project = copy_study(dest)
+    add_new_episode(project.raw)
+    add_observed_tracks(project.raw)
+    return project
+
+
 def keep_episodes(raw: Path, keep: frozenset[str]) -> None:
     """Drop every row of data/raw that belongs to an episode not in ``keep`` (and rows that hang on them)."""
     import csv
