@@ -248,7 +248,10 @@ def write_exports(dest: Path, project: Project | None = None) -> list[Path]:
     written.append(dest / "csv" / "datapackage.json")
     # the candidates of discovery (make discover), when there are any; those found in a generated demo day carry
     # synthetic = true, and the file name says so too
-    found = project.derived / "discover" / "out_candidates.parquet"
+    from .site import discover_dir
+
+    # the run the pages show (pinned for the length of a report)
+    found = discover_dir(project) / "out_candidates.parquet"
     if found.is_file():
         cands = pl.read_parquet(found)
         syn = "synthetic" in cands.columns and bool(

@@ -740,7 +740,7 @@ _PINNED: dict[str, Path] = {}
 
 
 def _resolve_discovery(project: Project) -> Path:
-    out = project.derived / "discover"
+    out = project.discover
     return out.resolve() if out.is_symlink() else out
 
 
