@@ -33,9 +33,9 @@ SEED = 20261121
 #: kills per kind in `make test`; `make soak` multiplies them (FLIGHTS_KILL_ROUNDS=4). The delays are stratified
 #: (one random moment in each equal slice of the run), so a few kills still cover the whole run, start to end.
 ROUNDS = max(1, int(os.environ.get("FLIGHTS_KILL_ROUNDS", "1")))
-BUILD_KILLS = 8 * ROUNDS
-REPORT_KILLS = 3 * ROUNDS
-PUBLISH_KILLS = 6 * ROUNDS
+BUILD_KILLS = 5 * ROUNDS
+REPORT_KILLS = 2 * ROUNDS
+PUBLISH_KILLS = 4 * ROUNDS
 
 
 def _slices(rng: random.Random, n: int, lo: float, hi: float) -> list[float]:
@@ -170,6 +170,7 @@ STUB_REPORT = textwrap.dedent("""
     import sys
     from pathlib import Path
     import analysis.report as r
+    from analysis import console
     from analysis.paths import Project
     # notebooks stubbed: each page body names its job, so assembly and publishing are what runs (no kernel is
     # started, no PDF printed); a renamed page runner fails here instead of running every notebook for real
@@ -177,6 +178,7 @@ STUB_REPORT = textwrap.dedent("""
     if __name__ == "__main__":
         assert callable(r.run_page), "analysis.report.run_page is the page runner this stub replaces"
         r.run_page = lambda job, *args, **kwargs: (f"<h1>{job.page}</h1><p>{sorted(job.parameters.items())}</p>", [])
+        console.install()  # its progress lines on stdout, as `python -m analysis report` shows them
         r.report(Project(Path(sys.argv[1])), force=True, pdf=False)
 """)
 

@@ -42,7 +42,7 @@ from analysis.validate import RawValidationError, text_problem
 
 PROFILE = os.environ.get("FLIGHTS_FUZZ", "ci")
 #: examples per test: (valid bases, invalid edits, track files, rule parameters, archive headers)
-EXAMPLES = {"ci": (5, 30, 120, 60, 40), "fuzz": (60, 600, 3000, 2000, 1000)}[PROFILE]
+EXAMPLES = {"ci": (3, 15, 120, 30, 40), "fuzz": (60, 600, 3000, 2000, 1000)}[PROFILE]
 SETTINGS = dict(
     deadline=None,
     database=None,

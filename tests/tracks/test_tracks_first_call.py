@@ -59,7 +59,7 @@ def test_every_format_and_a_merge_load_no_pandas(tmp_path):
     """Each reader, and two inputs merged (DuckDB), in one fresh interpreter: no pandas."""
     import pyarrow.compute as pc
 
-    from analysis.tracks import generate as G
+    import synth.tracks as G
 
     g = generate(n_aircraft=2, seed=3)
     hexa = g.positions.column("icao24")[0].as_py()
