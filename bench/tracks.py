@@ -180,7 +180,7 @@ def _measure_ingest(tree: str, cache: str) -> dict:
     for _ in range(REPEAT):
         shutil.rmtree(cache, ignore_errors=True)
         c, t, la = _cpu(children=True), time.perf_counter(), os.getloadavg()[0]
-        part = Store(cache).ingest(tree, "readsb", processes=2, progress=True)
+        part = Store(cache).ingest(tree, "readsb", processes=2, progress=False)
         runs.append((time.perf_counter() - t, _cpu(children=True) - c, la))
     return stats(part.n_rows, runs) | {
         "peak_rss_mb": _rss_mb(),
