@@ -914,7 +914,7 @@ trips, and keeps the trips that match the interest rules in <code>data/raw/inter
 regions, trip patterns). A candidate that overlaps a reported episode of the same aircraft is <em>known</em>; the
 others are <em>new</em> and are leads to check against sources, not findings.</p>
 <p>To run it: <code>make discover ARCHIVE=path/to/day.tar</code> (without <code>ARCHIVE</code> it runs on a
-generated demo day; <code>ENGINE=spark MASTER=URL</code> for a cluster; see <code>python -m analysis.discover
+generated demo day; <code>ENGINE=spark MASTER=URL</code> for a cluster; see <code>python -m analysis discover
 --help</code> and docs/scale.md), then <code>make report</code>: this page then lists the candidates, new ones first,
 and draws their legs on a map.</p>
 """

@@ -450,7 +450,7 @@ STEPS: tuple[Step, ...] = (
          }),
     Step("core_aircraft", ("prep_aircraft", "obs_aircraft"), "prepare:all_aircraft", ("aircraft_id",),
          copies=("aircraft",),
-         description="Individual airframes joined with their type and operator; ``label`` is the name used in "
+         description="Individual airframes joined with their type and operator; the label column is the name used in "
                      "charts.",
          schema=("aircraft_id:str registration:str type_id:str operator_id:str name:str board_number:str "
           "icao_hex:str unit:str source_ids:str notes:str type_name:str icao_type:str role:str "
