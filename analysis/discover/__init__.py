@@ -273,26 +273,16 @@ def discover(
             _input_stat(Path(p))  # missing, a link, a FIFO or a device: named before anything runs
     else:
         store = _check_store(store)
-    if out is None:
-        return _discover(
-            project,
-            inputs,
-            None,
-            store,
-            engine,
-            master,
-            spark,
-            n_buckets,
-            processes,
-            params,
-            raw,
-            reported,
-            progress,
-        )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # one discovery per output folder at a time
-    with atomic.exclusive(out.with_name(f".{out.name}.lock"), what="discovery into this folder"):
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+    # one discovery per output folder at a time (a run that writes nothing needs no lock)
+    lock = (
+        contextlib.nullcontext()
+        if out is None
+        else atomic.exclusive(out.with_name(f".{out.name}.lock"), what="discovery into this folder")
+    )
+    with lock:
         return _discover(
             project,
             inputs,
