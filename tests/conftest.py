@@ -110,9 +110,29 @@ def built_report(extended_project) -> Project:
     return extended_project
 
 
+@pytest.fixture(scope="session")
+def _small_raw(tmp_path_factory):
+    """data/raw cut to the report episodes (studykit.REPORT_EPISODES) once per session: the template of
+    :func:`fresh_project` (cutting it takes longer than copying it)."""
+    return copy_study(tmp_path_factory.mktemp("small-study")).raw
+
+
 @pytest.fixture
-def fresh_project(tmp_path) -> Project:
-    """A private, unbuilt copy of the whole study that a test may edit."""
+def fresh_project(tmp_path, _small_raw) -> Project:
+    """A private, unbuilt copy of the study that a test may edit: the rows of the report episodes
+    (studykit.REPORT_EPISODES, one of each kind of episode), which build in about half the time of the whole
+    record. A test that needs the whole record takes :func:`full_project`."""
+    import shutil
+
+    root = tmp_path / "study"
+    shutil.copytree(_small_raw, root / "data" / "raw")
+    (root / "data" / "derived").mkdir(parents=True)
+    return Project(root)
+
+
+@pytest.fixture
+def full_project(tmp_path) -> Project:
+    """A private, unbuilt copy of the whole study (every episode of data/raw) that a test may edit."""
     return copy_study(tmp_path / "study", full=True)
 
 

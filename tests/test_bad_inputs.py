@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from studykit import REPORT_EPISODES
 
 from analysis import provenance
 from analysis.build import build
@@ -1214,7 +1215,7 @@ def test_harmless_encodings_are_accepted(variant: str, fresh_project: Project) -
         path.write_bytes(data)
     provenance.accept(fresh_project.raw)
     result = build(fresh_project, quiet=True)
-    assert result["rows"]["core_stops"] >= 90 and result["rows"]["core_episodes"] >= 10
+    assert result["rows"]["core_stops"] >= 90 and result["rows"]["core_episodes"] == len(REPORT_EPISODES)
 
 
 def test_error_lines_count_multiline_cells(fresh_project: Project) -> None:

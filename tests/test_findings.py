@@ -203,8 +203,8 @@ def test_summary_sentences_cite_existing_key_findings(built_project):
         assert set(ids) <= set(f["finding_id"])
 
 
-def test_reported_distance_shorter_than_the_great_circle_is_a_disagreement(fresh_project):
-    claims = fresh_project.raw / "claims.csv"
+def test_reported_distance_shorter_than_the_great_circle_is_a_disagreement(full_project):
+    claims = full_project.raw / "claims.csv"
     header = claims.read_text(encoding="utf-8").splitlines()[0].split(",")
     row = {c: "" for c in header} | {
         "claim_id": "test-conakry-brasilia-4000",
@@ -223,9 +223,9 @@ def test_reported_distance_shorter_than_the_great_circle_is_a_disagreement(fresh
     }
     with open(claims, "a", encoding="utf-8", newline="") as fh:
         csv.writer(fh, lineterminator="\n").writerow([row[c] for c in header])
-    provenance.accept(fresh_project.raw)
-    build(fresh_project, quiet=True)
-    f = _finding(fresh_project, "reported-distance-test-conakry-brasilia-4000")
+    provenance.accept(full_project.raw)
+    build(full_project, quiet=True)
+    f = _finding(full_project, "reported-distance-test-conakry-brasilia-4000")
     # 4,000 km reported against 4,719 km great-circle: a disagreement, never "flown 0.85 times the shortest path"
     assert f["value"] == pytest.approx(4000 - 4719.3, abs=1) and "disagree" in f["statement"]
     assert "times the shortest" not in f["statement"]
