@@ -28,7 +28,7 @@ override ENGINE := $(value ENGINE)
 override MASTER := $(value MASTER)
 export COMPARE ARCHIVE ENGINE MASTER
 
-.PHONY: help env data validate report bench-report test test-quick test-profile lint fuzz soak bench lab accept-raw clean discover
+.PHONY: help env data validate report bench-report test test-quick test-profile screenshots lint fuzz soak bench lab accept-raw clean discover
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -76,6 +76,9 @@ test-profile: $(ENV) ## run the whole suite and list the 25 tests that take the 
 	awk -F'\t' '{w+=$$2; c+=$$3; ww[$$4]+=$$2; cw[$$4]+=$$3} END {printf "all %d tests: wall %.0f s, CPU %.0f s\n", NR, w, c; \
 		for (k in ww) printf "  worker %s: wall %.0f s, CPU %.0f s\n", k, ww[k], cw[k]}' .build/test-cpu.tsv; \
 	exit $$rc
+
+screenshots: $(ENV) ## full-page screenshots of every page of the test report, in .build/screenshots/ (to look at)
+	FLIGHTS_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py -k every_page -rP
 
 lint: $(ENV) ## ruff check, ruff format --check and mypy (what .ci/run checks before the tests)
 	$(PY) -m ruff check analysis synth bench tests

@@ -155,6 +155,10 @@ def _command(args: argparse.Namespace) -> int:
 
             build(project, force=args.force)
         elif args.command == "report":
+            # this command's process reads and writes notebooks (nbformat validates them with jsonschema), and no
+            # notebook has an IRI-format field: without this, importing jsonschema builds rfc3987_syntax's IRI
+            # grammar, 1.8 s of a report's start (the report's kernels skip it the same way: kernels.WARM_CODE)
+            sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
             from .report import report
 
             compare = [c.strip() for c in args.compare.split(",") if c.strip()] or None

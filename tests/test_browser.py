@@ -2,8 +2,9 @@
 
 Uses Debian's chromium (``/usr/bin/chromium``; ``.ci/run`` installs it) through playwright's sync API. Every
 request that is not ``file://`` (or an inline ``data:``/``blob:`` URL) is aborted and counted; the count must be
-zero. Screenshots go to the test's temporary folder and, outside CI, to ``.build/screenshots/``; the README
-screenshot ``docs/screenshot-report.png`` (map and timeline of an episode) is refreshed when
+zero. With ``FLIGHTS_SCREENSHOTS=1`` (``make screenshots``) a full-page screenshot of every page goes to the test's
+temporary folder and, outside CI, to ``.build/screenshots/`` (for a person to look at: they test nothing, and take a
+third of the visit time, so `make test` leaves them out); the README screenshot ``docs/screenshot-report.png`` (map and timeline of an episode) is refreshed when
 ``FLIGHTS_UPDATE_SCREENSHOT=1``.
 """
 
@@ -29,6 +30,8 @@ ARGS = [
 ]
 README_SHOT = REPO_DIR / "docs" / "screenshot-report.png"
 EPISODE = "episode-2025-10-caracas.html"
+#: full-page screenshots of every page (``make screenshots``)
+SCREENSHOTS = os.environ.get("FLIGHTS_SCREENSHOTS") == "1"
 
 DRAWN = """
 () => Array.from(document.querySelectorAll('.flights-chart')).map(el => ({
@@ -83,7 +86,7 @@ def visited(built_report, browser, tmp_path_factory) -> dict:
     t0 = time.monotonic()
     site = built_report.reports.resolve()
     pages = sorted(site.glob("*.html"))
-    shots = _shots_dirs(tmp_path_factory.mktemp("browser"))
+    shots = _shots_dirs(tmp_path_factory.mktemp("browser")) if SCREENSHOTS else []
     axe = AXE.read_text(encoding="utf-8")
     refused: list[str] = []
     errors: list[str] = []
@@ -111,12 +114,13 @@ def visited(built_report, browser, tmp_path_factory) -> dict:
             page.goto(path.as_uri(), wait_until="load")
             page.wait_for_function(ALL_DRAWN, timeout=30_000)
             drawn[path.name] = page.evaluate(DRAWN)
-            name = f"{path.stem}.png"
-            page.screenshot(
-                path=str(shots[0] / name), full_page=True, timeout=120_000
-            )  # a busy machine is slow
-            for extra in shots[1:]:
-                shutil.copy2(shots[0] / name, extra / name)
+            if SCREENSHOTS:
+                name = f"{path.stem}.png"
+                page.screenshot(
+                    path=str(shots[0] / name), full_page=True, timeout=120_000
+                )  # a busy machine is slow
+                for extra in shots[1:]:
+                    shutil.copy2(shots[0] / name, extra / name)
             page.evaluate(
                 axe
             )  # after the screenshot: axe adds nothing visible, but the picture is the page's own
