@@ -6,8 +6,9 @@ The first cell of each page (:data:`SETUP_CELL`, removed from the page) empties 
 ``%reset -f``: every name the previous page defined is gone, the execution count starts again at 1) before the
 page's own cells run, and restarts the chart numbering; imported modules stay imported. What the warm-up created
 (the libraries' modules and schemas) is frozen out of the garbage collector's passes (``gc.freeze``), so that the
-collection after each page looks only at what pages created. A kernel is retired after :data:`PAGES_PER_KERNEL` pages (its memory does not creep up over a long
-report) and every kernel is shut down when the report is done, after a failure too.
+collection after each page looks only at what pages created. A kernel is retired after :data:`PAGES_PER_KERNEL`
+pages (its memory does not creep up over a long report) and every kernel is shut down when the report is done,
+after a failure too.
 
 :func:`run_page` executes one job's notebook in a kernel of the pool and returns the page body (HTML without code
 cells) and each cell's time.
