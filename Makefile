@@ -7,10 +7,13 @@ UV_VERSION := 0.13.8
 ENV := .venv/.synced-stamp
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
-export PYTHONDONTWRITEBYTECODE := 1
 # the environment's packages are compiled to bytecode once, at install: without it every process (each notebook
 # kernel too) recompiles altair, polars... from source, seconds per start
 export UV_COMPILE_BYTECODE := 1
+# and the package's own modules are compiled once and kept (analysis/__pycache__, ignored by git), even where the
+# shell says not to write bytecode: a command, a test's subprocess or a report kernel would otherwise compile them
+# from source on every start (0.2 CPU-s a process)
+export PYTHONDONTWRITEBYTECODE :=
 # a recipe fails when any command of it fails (a pipeline too)
 .SHELLFLAGS := -e -o pipefail -c
 

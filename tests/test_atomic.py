@@ -54,7 +54,6 @@ def copy_study(dest: Path) -> Project:
 def _env(project: Project) -> dict[str, str]:
     env = dict(os.environ)
     env["FLIGHTS_ROOT"] = str(project.root)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 

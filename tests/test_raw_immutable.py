@@ -22,7 +22,7 @@ def _snapshot(raw: Path) -> dict[str, tuple[str, int]]:
 
 
 def _cli(project: Project, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, FLIGHTS_ROOT=str(project.root), PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, FLIGHTS_ROOT=str(project.root))
     return subprocess.run(
         [sys.executable, "-m", "analysis", *args],
         cwd=REPO_DIR,
