@@ -80,9 +80,9 @@ def _shots_dirs(tmp_path: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def visited(built_report, browser, tmp_path_factory) -> dict:
-    """Every page of the report opened once, offline: its console errors, refused requests, drawn charts, a
-    full-page screenshot and axe-core's violations (one visit serves the loading test and the accessibility
-    test)."""
+    """Every page of the report opened once, offline: its console errors, refused requests, drawn charts and
+    axe-core's violations (one visit serves the loading test and the accessibility test), and a full-page
+    screenshot with ``make screenshots``."""
     t0 = time.monotonic()
     site = built_report.reports.resolve()
     pages = sorted(site.glob("*.html"))
