@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.tracks import commit, fmt_rate, measure_in_subprocess, source_key, stats
 
-OUT = Path("bench/out")
+OUT = Path(__file__).resolve().parent / "out"  # bench/out, wherever the command runs from
 
 
 def _cpu() -> float:

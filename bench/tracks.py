@@ -33,7 +33,7 @@ from synth.score import observed_path_accuracy
 
 __all__ = ["main", "stats", "fmt_rate", "source_key", "commit", "measure_in_subprocess"]
 
-OUT = Path("bench/out")
+OUT = Path(__file__).resolve().parent / "out"  # bench/out, wherever the command runs from
 REPEAT = int(os.environ.get("TRACKS_BENCH_REPEAT", "3"))
 
 
