@@ -116,9 +116,6 @@ def airport_grid(radius_km: float, require_iata: bool = False) -> _Grid:
     return _Grid(ap.lat, ap.lon, radius_km)
 
 
-_grid = airport_grid  # the earlier private name (analysis.tracks.generate uses it)
-
-
 def nearest_airport(lat, lon, radius_km: float = 20.0, require_iata: bool = False):
     """Nearest airport within ``radius_km`` of each point (vectorised).
 

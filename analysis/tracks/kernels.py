@@ -26,7 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = [
+#: the kernels, each plain Python here and compiled by :func:`compiled`
+_KERNELS = (
     "is_sorted",
     "rows_state",
     "gap_altitudes",
@@ -34,10 +35,8 @@ __all__ = [
     "clear_ranges",
     "leg_steps",
     "callsign_runs",
-    "COMPILE_MIN_ROWS",
-    "compiled",
-    "for_rows",
-]
+)
+__all__ = [*_KERNELS, "COMPILE_MIN_ROWS", "compiled", "for_rows"]
 
 #: below this many rows the interpreter runs the loops rather than numba: measured on a generated trace at load 6 on
 #: 2 cores, the interpreted loops cost about 26 us of CPU a row, importing numba and loading the cached machine code
@@ -404,15 +403,6 @@ def callsign_runs(codes, starts, ends):
     return best, seq, off
 
 
-_KERNELS = (
-    "is_sorted",
-    "rows_state",
-    "gap_altitudes",
-    "candidates",
-    "clear_ranges",
-    "leg_steps",
-    "callsign_runs",
-)
 _lock = threading.Lock()
 
 
